@@ -1,0 +1,1 @@
+"""Prefect flows: thin orchestration of journey_analytics library steps, one flow per file."""

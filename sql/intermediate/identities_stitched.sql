@@ -1,0 +1,37 @@
+-- Every identifier with the customer it belongs to. A customer is one connected component
+-- of identity_links; its customer_id is its smallest user_id, or, for people never
+-- identified, 'anon:', 'email:' or 'social:' followed by their smallest identifier.
+--
+-- (intermediate; not published)
+with components as (
+    select * from identity_components
+),
+
+nodes as (
+    select
+        node,
+        component,
+        split_part(node, ':', 1) as identifier_type,
+        substr(node, strpos(node, ':') + 1) as identifier
+    from components
+),
+
+customer_keys as (
+    select
+        component,
+        coalesce(
+            min(case when identifier_type = 'user_id' then identifier end),
+            'anon:' || min(case when identifier_type = 'anonymous_id' then identifier end),
+            'email:' || substr(min(case when identifier_type = 'email' then identifier end), 1, 24),
+            'social:' || substr(min(case when identifier_type = 'social_handle' then identifier end), 1, 24)
+        ) as customer_id
+    from nodes
+    group by component
+)
+
+select
+    nodes.identifier_type,
+    nodes.identifier,
+    customer_keys.customer_id
+from nodes
+inner join customer_keys on customer_keys.component = nodes.component

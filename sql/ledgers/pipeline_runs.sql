@@ -1,0 +1,33 @@
+-- One row per completed pipeline run: what it read, loaded, refused and how long each step took.
+-- For each run, rows_read = rows_loaded + rows_quarantined + rows_duplicate.
+--
+-- run_id: Unique id of the run.
+-- as_of_date: The day the run reports as of (it processes everything that arrived up to it).
+-- started_at: When the run started, UTC.
+-- finished_at: When the run published, UTC.
+-- status: success (a failed run publishes nothing and leaves the warehouse as it was).
+-- rows_read: Input rows read from landing files in this run.
+-- rows_loaded: Rows loaded into the raw tables.
+-- rows_quarantined: Rows refused and sent to quarantine.
+-- rows_duplicate: Valid rows skipped because their event_id was already loaded.
+-- rows_late: Loaded events whose event_ts falls on a day before the day they arrived.
+-- files_read: Landing files read.
+-- files_skipped: Landing files skipped because they were read before and are unchanged.
+-- step_seconds: Seconds per step, as a JSON object.
+-- pipeline_version: Version of journey-analytics that ran.
+create table if not exists main.pipeline_runs (
+    run_id varchar not null,
+    as_of_date date not null,
+    started_at timestamp not null,
+    finished_at timestamp,
+    status varchar not null,
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_quarantined bigint not null,
+    rows_duplicate bigint not null,
+    rows_late bigint not null,
+    files_read bigint not null,
+    files_skipped bigint not null,
+    step_seconds json,
+    pipeline_version varchar not null
+);

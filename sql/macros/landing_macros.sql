@@ -1,0 +1,66 @@
+-- DuckDB macros shared by the staging models: timestamp parsing and masking of personal
+-- data. They are the DuckDB-only part of staging, kept in this one file. keyed_hash(x) is
+-- defined by journey_analytics.privacy because it carries the secret key.
+--
+-- (no table)
+
+-- An allowed timestamp as naive UTC: ISO-8601 with an offset or Z, or epoch milliseconds.
+create or replace temp macro parse_event_ts(x) as (
+    case
+        when x is null then null
+        when regexp_full_match(x, '-?[0-9]{1,15}(\.[0-9]+)?')
+            then make_timestamp(cast(round(cast(x as double) * 1000) as bigint))
+        when regexp_matches(x, '([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$')
+            then cast(timezone('UTC', try_cast(x as timestamptz)) as timestamp)
+    end
+);
+
+-- Why a timestamp text cannot be used, or null when it can.
+create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
+    case
+        when x is null then 'missing required field event_ts'
+        when parsed is null and try_cast(x as timestamp) is not null
+            then 'event_ts "' || left(x, 40) || '" has no time zone; give an offset such as Z or +02:00'
+        when parsed is null
+            then 'event_ts "' || left(x, 40) || '" is not a timestamp (ISO-8601 with offset, or epoch milliseconds)'
+        when parsed < make_timestamp(getvariable('earliest_event_year'), 1, 1, 0, 0, 0)
+            then 'event_ts ' || strftime(parsed, '%Y-%m-%d') || ' is before ' || getvariable('earliest_event_year') || '-01-01'
+        when arrived_on is not null
+            and parsed >= cast(arrived_on as timestamp) + to_days(1 + getvariable('max_future_days'))
+            then 'event_ts ' || strftime(parsed, '%Y-%m-%d %H:%M') || ' is after the arrival day ' || cast(arrived_on as varchar)
+    end
+);
+
+-- Blank text as null.
+create or replace temp macro clean_text(x) as nullif(trim(x), '');
+
+-- E-mail addresses in free text replaced by a marker.
+create or replace temp macro mask_emails(x) as
+    regexp_replace(x, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '[email]', 'g');
+
+-- E-mail addresses and @handles in free text replaced by markers.
+create or replace temp macro mask_personal_text(x) as
+    regexp_replace(mask_emails(x), '(^|[^A-Za-z0-9_])@[A-Za-z0-9_.]+', '\1@[handle]', 'g');
+
+-- A number that must be a whole number from lo to hi; the error when it is not.
+create or replace temp macro integer_range_error(name, x, lo, hi) as (
+    case
+        when x is null then null
+        when try_cast(x as double) is null then name || ' "' || left(x, 40) || '" is not a number'
+        when try_cast(x as double) <> round(try_cast(x as double))
+            or try_cast(x as double) < lo or try_cast(x as double) > hi
+            then name || ' ' || left(x, 40) || ' is outside ' || lo || ' to ' || hi
+    end
+);
+
+-- Extra fields of a record (beyond the contract's) as a JSON object, or null.
+create or replace temp macro extra_properties(record, record_keys, known) as (
+    case
+        when len(list_filter(record_keys, lambda k: not list_contains(known, k))) = 0 then null
+        else to_json(map_from_entries(list_transform(
+            list_filter(record_keys, lambda k: not list_contains(known, k)
+                and json_extract_string(record, '$."' || k || '"') is not null),
+            lambda k: struct_pack(key := k, value := json_extract_string(record, '$."' || k || '"'))
+        )))
+    end
+);

@@ -1,0 +1,81 @@
+-- One row per event from every channel (web, email, social): de-duplicated on event_id,
+-- timestamps in UTC, stitched to a customer, web events grouped into sessions.
+-- Personal data is pseudonymized: e-mail addresses and handles appear only as keyed hashes.
+--
+-- event_id: Unique id of the event as given by the source; the de-duplication key.
+-- customer_id: The stitched customer (see identity_map): a user_id, or anon:/email:/social: for people never identified.
+-- anonymous_id: Cookie or device id (web only).
+-- user_id: The business's customer id on the event itself, if any.
+-- channel: web, email or social.
+-- event_name: Event name as given (GA4 names on web; ESP names on email; platform events on social).
+-- event_ts: When the event happened, UTC.
+-- event_date: The UTC day of event_ts.
+-- session_id: Session of a web event (given by the source, or computed); null for email and social.
+-- device_category: desktop, mobile or tablet (web).
+-- utm_source: Campaign source (web).
+-- utm_medium: Campaign medium (web).
+-- utm_campaign: Campaign name (web).
+-- country: ISO 3166 alpha-2 country (web).
+-- page_url: Page URL (web), e-mail addresses masked.
+-- page_title: Page title (web), e-mail addresses masked.
+-- referrer: Referring URL (web).
+-- order_id: Order id on purchase and refund.
+-- value: Monetary value on purchase and refund.
+-- currency: Currency of value.
+-- rating: Review rating 1 to 5 (write_review on web, review on social).
+-- email_hash: Keyed hash of the e-mail address on the event (web sign-up/login/lead, every email event).
+-- campaign_id: E-mail campaign.
+-- message_id: E-mail message id.
+-- url: Clicked URL on an e-mail click.
+-- reason: Bounce or drop reason on email.
+-- platform: Social platform.
+-- social_handle_hash: Keyed hash of platform and handle (social).
+-- post_id: Social post.
+-- thread_id: Social conversation thread; ties a message to its brand_reply.
+-- sentiment: Social sentiment, -1 to 1.
+-- text: Social text with e-mail addresses and @handles masked.
+-- properties: Fields beyond the contract, as a JSON object.
+-- arrived_on: The dt= day the event's file arrived; later than event_date for a late event.
+-- is_late: True when the event arrived on a later day than it happened.
+with events as (
+    select * from events_sessionized
+)
+
+select
+    event_id,
+    customer_id,
+    anonymous_id,
+    user_id,
+    channel,
+    event_name,
+    event_ts,
+    cast(event_ts as date) as event_date,
+    session_id,
+    device_category,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    country,
+    page_url,
+    page_title,
+    referrer,
+    order_id,
+    value,
+    currency,
+    rating,
+    email_hash,
+    campaign_id,
+    message_id,
+    url,
+    reason,
+    platform,
+    handle_hash as social_handle_hash,
+    post_id,
+    thread_id,
+    sentiment,
+    text,
+    properties,
+    arrived_on,
+    cast(event_ts as date) < arrived_on as is_late
+from events
+order by event_ts, event_id

@@ -1,0 +1,68 @@
+-- One row per web session: a visit by one device, ended by 30 minutes of inactivity or a
+-- new campaign (both configurable), or as given by the source's session_id.
+--
+-- session_id: The session (given by the source, or computed as ses-<hash>).
+-- customer_id: The customer whose visit it was.
+-- anonymous_id: Device of the session's first event.
+-- started_at: First event, UTC.
+-- ended_at: Last event, UTC.
+-- duration_seconds: Seconds from first to last event.
+-- n_events: Events in the session.
+-- n_page_views: page_view events in the session.
+-- landing_page: page_url of the first event.
+-- utm_source: Campaign source of the first event (null for direct visits).
+-- utm_medium: Campaign medium of the first event.
+-- utm_campaign: Campaign name of the first event.
+-- device_category: Device category of the first event.
+-- country: Country of the first event.
+-- converted: True when the session has a purchase.
+-- revenue: Sum of purchase values in the session.
+with events as (
+    select * from events_sessionized
+    where session_id is not null
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by session_id order by event_ts, event_id) as position_in_session
+    from events
+),
+
+first_events as (
+    select * from ranked where position_in_session = 1
+),
+
+totals as (
+    select
+        session_id,
+        min(event_ts) as started_at,
+        max(event_ts) as ended_at,
+        count(*) as n_events,
+        sum(case when event_name = 'page_view' then 1 else 0 end) as n_page_views,
+        max(case when event_name = 'purchase' then 1 else 0 end) = 1 as converted,
+        coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue
+    from events
+    group by session_id
+)
+
+select
+    totals.session_id,
+    first_events.customer_id,
+    first_events.anonymous_id,
+    totals.started_at,
+    totals.ended_at,
+    epoch(totals.ended_at) - epoch(totals.started_at) as duration_seconds,
+    totals.n_events,
+    totals.n_page_views,
+    first_events.page_url as landing_page,
+    first_events.utm_source,
+    first_events.utm_medium,
+    first_events.utm_campaign,
+    first_events.device_category,
+    first_events.country,
+    totals.converted,
+    totals.revenue
+from totals
+inner join first_events on first_events.session_id = totals.session_id
+order by totals.started_at, totals.session_id

@@ -1,0 +1,83 @@
+-- E-mail rows of the files being loaded, parsed, typed and checked against the landing
+-- contract. contract_error says why a row is refused; null means the row is good.
+--
+-- (staging view; not published)
+with landed as (
+    select * from landed_email_rows
+),
+
+parsed as (
+    select
+        source_file,
+        arrived_on,
+        line_no,
+        raw,
+        parse_error,
+        record,
+        json_keys(record) as record_keys,
+        from_json(record, '{"event_id":"VARCHAR","event_ts":"VARCHAR","event_name":"VARCHAR","email":"VARCHAR","user_id":"VARCHAR","campaign_id":"VARCHAR","message_id":"VARCHAR","url":"VARCHAR","reason":"VARCHAR"}') as f
+    from landed
+),
+
+cleaned as (
+    select
+        source_file,
+        arrived_on,
+        line_no,
+        raw,
+        parse_error,
+        record,
+        record_keys,
+        clean_text(f.event_id) as event_id,
+        clean_text(f.event_ts) as event_ts_text,
+        clean_text(f.event_name) as event_name,
+        lower(clean_text(f.email)) as email,
+        clean_text(f.email) as email_as_given,
+        clean_text(f.user_id) as user_id,
+        clean_text(f.campaign_id) as campaign_id,
+        clean_text(f.message_id) as message_id,
+        clean_text(f.url) as url,
+        clean_text(f.reason) as reason
+    from parsed
+),
+
+typed as (
+    select
+        *,
+        parse_event_ts(event_ts_text) as event_ts
+    from cleaned
+),
+
+checked as (
+    select
+        *,
+        case
+            when parse_error is not null then parse_error
+            when event_id is null then 'missing required field event_id'
+            when event_ts_error(event_ts_text, event_ts, arrived_on) is not null
+                then event_ts_error(event_ts_text, event_ts, arrived_on)
+            when event_name is null then 'missing required field event_name'
+            when email is null then 'missing required field email'
+        end as contract_error
+    from typed
+)
+
+select
+    event_id,
+    event_ts,
+    event_name,
+    keyed_hash(email) as email_hash,
+    user_id,
+    campaign_id,
+    message_id,
+    mask_emails(url) as url,
+    mask_emails(reason) as reason,
+    extra_properties(record, record_keys, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) as properties,
+    source_file,
+    line_no,
+    arrived_on,
+    contract_error,
+    mask_emails(
+        case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end
+    ) as raw_masked
+from checked

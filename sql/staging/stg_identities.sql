@@ -1,0 +1,58 @@
+-- Identity rows (CRM exports) of the files being loaded, pseudonymized and checked.
+-- contract_error says why a row is refused; null means the row is good.
+--
+-- (staging view; not published)
+with landed as (
+    select * from landed_identities_rows
+),
+
+parsed as (
+    select
+        source_file,
+        line_no,
+        raw,
+        parse_error,
+        from_json(record, '{"user_id":"VARCHAR","email":"VARCHAR","platform":"VARCHAR","handle":"VARCHAR"}') as f
+    from landed
+),
+
+cleaned as (
+    select
+        source_file,
+        line_no,
+        raw,
+        parse_error,
+        clean_text(f.user_id) as user_id,
+        lower(clean_text(f.email)) as email,
+        clean_text(f.email) as email_as_given,
+        lower(clean_text(f.platform)) as platform,
+        clean_text(f.handle) as handle_as_given,
+        lower(ltrim(clean_text(f.handle), '@')) as handle
+    from parsed
+),
+
+checked as (
+    select
+        *,
+        case
+            when parse_error is not null then parse_error
+            when user_id is null then 'missing required field user_id'
+            when handle is not null and platform is null then 'a handle needs its platform'
+            when email is null and handle is null then 'row links user_id to nothing (no email, no handle)'
+        end as contract_error
+    from cleaned
+)
+
+select
+    user_id,
+    keyed_hash(email) as email_hash,
+    case when handle is not null then platform end as platform,
+    keyed_hash(platform || ':' || handle) as handle_hash,
+    source_file,
+    line_no,
+    contract_error,
+    mask_personal_text(replace(
+        case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
+        coalesce(handle_as_given, chr(0)), '@[handle]'
+    )) as raw_masked
+from checked

@@ -1,0 +1,55 @@
+-- Label rows (known stages) of the files being loaded, typed and checked.
+-- contract_error says why a row is refused; null means the row is good.
+--
+-- (staging view; not published)
+with landed as (
+    select * from landed_labels_rows
+),
+
+parsed as (
+    select
+        source_file,
+        line_no,
+        raw,
+        parse_error,
+        from_json(record, '{"user_id":"VARCHAR","stage":"VARCHAR","as_of_date":"VARCHAR"}') as f
+    from landed
+),
+
+cleaned as (
+    select
+        source_file,
+        line_no,
+        raw,
+        parse_error,
+        clean_text(f.user_id) as user_id,
+        lower(clean_text(f.stage)) as stage,
+        clean_text(f.as_of_date) as as_of_date_text,
+        try_cast(clean_text(f.as_of_date) as date) as as_of_date
+    from parsed
+),
+
+checked as (
+    select
+        *,
+        case
+            when parse_error is not null then parse_error
+            when user_id is null then 'missing required field user_id'
+            when stage is null then 'missing required field stage'
+            when stage not in ('awareness', 'consideration', 'purchase', 'retention', 'advocacy')
+                then 'stage "' || left(stage, 40) || '" is not one of awareness, consideration, purchase, retention, advocacy'
+            when as_of_date_text is null then 'missing required field as_of_date'
+            when as_of_date is null then 'as_of_date "' || left(as_of_date_text, 40) || '" is not a date (YYYY-MM-DD)'
+        end as contract_error
+    from cleaned
+)
+
+select
+    user_id,
+    stage,
+    as_of_date,
+    source_file,
+    line_no,
+    contract_error,
+    raw as raw_masked
+from checked

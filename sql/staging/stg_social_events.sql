@@ -1,0 +1,95 @@
+-- Social rows of the files being loaded, parsed, typed and checked against the landing
+-- contract. contract_error says why a row is refused; null means the row is good.
+--
+-- (staging view; not published)
+with landed as (
+    select * from landed_social_rows
+),
+
+parsed as (
+    select
+        source_file,
+        arrived_on,
+        line_no,
+        raw,
+        parse_error,
+        record,
+        json_keys(record) as record_keys,
+        from_json(record, '{"event_id":"VARCHAR","event_ts":"VARCHAR","event_name":"VARCHAR","platform":"VARCHAR","handle":"VARCHAR","user_id":"VARCHAR","post_id":"VARCHAR","thread_id":"VARCHAR","sentiment":"VARCHAR","rating":"VARCHAR","text":"VARCHAR"}') as f
+    from landed
+),
+
+cleaned as (
+    select
+        source_file,
+        arrived_on,
+        line_no,
+        raw,
+        parse_error,
+        record,
+        record_keys,
+        clean_text(f.event_id) as event_id,
+        clean_text(f.event_ts) as event_ts_text,
+        clean_text(f.event_name) as event_name,
+        lower(clean_text(f.platform)) as platform,
+        clean_text(f.handle) as handle_as_given,
+        lower(ltrim(clean_text(f.handle), '@')) as handle,
+        clean_text(f.user_id) as user_id,
+        clean_text(f.post_id) as post_id,
+        clean_text(f.thread_id) as thread_id,
+        clean_text(f.sentiment) as sentiment_text,
+        clean_text(f.rating) as rating_text,
+        f.text as text
+    from parsed
+),
+
+typed as (
+    select
+        *,
+        parse_event_ts(event_ts_text) as event_ts,
+        try_cast(sentiment_text as double) as sentiment
+    from cleaned
+),
+
+checked as (
+    select
+        *,
+        case
+            when parse_error is not null then parse_error
+            when event_id is null then 'missing required field event_id'
+            when event_ts_error(event_ts_text, event_ts, arrived_on) is not null
+                then event_ts_error(event_ts_text, event_ts, arrived_on)
+            when event_name is null then 'missing required field event_name'
+            when platform is null then 'missing required field platform'
+            when handle is null then 'missing required field handle'
+            when sentiment_text is not null and sentiment is null
+                then 'sentiment "' || left(sentiment_text, 40) || '" is not a number'
+            when sentiment < -1 or sentiment > 1
+                then 'sentiment ' || left(sentiment_text, 40) || ' is outside -1 to 1'
+            when integer_range_error('rating', rating_text, 1, 5) is not null
+                then integer_range_error('rating', rating_text, 1, 5)
+        end as contract_error
+    from typed
+)
+
+select
+    event_id,
+    event_ts,
+    event_name,
+    platform,
+    keyed_hash(platform || ':' || handle) as handle_hash,
+    user_id,
+    post_id,
+    thread_id,
+    sentiment,
+    cast(try_cast(rating_text as double) as integer) as rating,
+    mask_personal_text(text) as text,
+    extra_properties(record, record_keys, ['event_id', 'event_ts', 'event_name', 'platform', 'handle', 'user_id', 'post_id', 'thread_id', 'sentiment', 'rating', 'text']) as properties,
+    source_file,
+    line_no,
+    arrived_on,
+    contract_error,
+    mask_personal_text(
+        case when handle_as_given is null then raw else replace(raw, handle_as_given, '@[handle]') end
+    ) as raw_masked
+from checked

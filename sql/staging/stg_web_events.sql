@@ -1,0 +1,111 @@
+-- Web rows of the files being loaded, parsed, typed and checked against the landing
+-- contract. contract_error says why a row is refused; null means the row is good.
+--
+-- (staging view; not published)
+with landed as (
+    select * from landed_web_rows
+),
+
+parsed as (
+    select
+        source_file,
+        arrived_on,
+        line_no,
+        raw,
+        parse_error,
+        record,
+        json_keys(record) as record_keys,
+        from_json(record, '{"event_id":"VARCHAR","event_ts":"VARCHAR","event_name":"VARCHAR","anonymous_id":"VARCHAR","user_id":"VARCHAR","session_id":"VARCHAR","email":"VARCHAR","page_url":"VARCHAR","page_title":"VARCHAR","referrer":"VARCHAR","utm_source":"VARCHAR","utm_medium":"VARCHAR","utm_campaign":"VARCHAR","device_category":"VARCHAR","country":"VARCHAR","order_id":"VARCHAR","value":"VARCHAR","currency":"VARCHAR","rating":"VARCHAR"}') as f
+    from landed
+),
+
+cleaned as (
+    select
+        source_file,
+        arrived_on,
+        line_no,
+        raw,
+        parse_error,
+        record,
+        record_keys,
+        clean_text(f.event_id) as event_id,
+        clean_text(f.event_ts) as event_ts_text,
+        clean_text(f.event_name) as event_name,
+        clean_text(f.anonymous_id) as anonymous_id,
+        clean_text(f.user_id) as user_id,
+        clean_text(f.session_id) as session_id,
+        lower(clean_text(f.email)) as email,
+        clean_text(f.page_url) as page_url,
+        clean_text(f.page_title) as page_title,
+        clean_text(f.referrer) as referrer,
+        clean_text(f.utm_source) as utm_source,
+        clean_text(f.utm_medium) as utm_medium,
+        clean_text(f.utm_campaign) as utm_campaign,
+        lower(clean_text(f.device_category)) as device_category,
+        upper(clean_text(f.country)) as country,
+        clean_text(f.order_id) as order_id,
+        clean_text(f.value) as value_text,
+        upper(clean_text(f.currency)) as currency,
+        clean_text(f.rating) as rating_text,
+        clean_text(f.email) as email_as_given
+    from parsed
+),
+
+typed as (
+    select
+        *,
+        parse_event_ts(event_ts_text) as event_ts,
+        try_cast(value_text as double) as value
+    from cleaned
+),
+
+checked as (
+    select
+        *,
+        case
+            when parse_error is not null then parse_error
+            when event_id is null then 'missing required field event_id'
+            when event_ts_error(event_ts_text, event_ts, arrived_on) is not null
+                then event_ts_error(event_ts_text, event_ts, arrived_on)
+            when event_name is null then 'missing required field event_name'
+            when anonymous_id is null and user_id is null
+                then 'web event needs an anonymous_id or a user_id'
+            when value_text is not null and (value is null or not isfinite(value))
+                then 'value "' || left(value_text, 40) || '" is not a number'
+            when event_name in ('purchase', 'refund') and order_id is null
+                then event_name || ' needs an order_id'
+            when integer_range_error('rating', rating_text, 1, 5) is not null
+                then integer_range_error('rating', rating_text, 1, 5)
+        end as contract_error
+    from typed
+)
+
+select
+    event_id,
+    event_ts,
+    event_name,
+    anonymous_id,
+    user_id,
+    session_id,
+    keyed_hash(email) as email_hash,
+    mask_emails(page_url) as page_url,
+    mask_emails(page_title) as page_title,
+    mask_emails(referrer) as referrer,
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    device_category,
+    country,
+    order_id,
+    value,
+    currency,
+    cast(try_cast(rating_text as double) as integer) as rating,
+    extra_properties(record, record_keys, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as properties,
+    source_file,
+    line_no,
+    arrived_on,
+    contract_error,
+    mask_emails(
+        case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end
+    ) as raw_masked
+from checked

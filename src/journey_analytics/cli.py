@@ -1,0 +1,196 @@
+"""The ``journey`` command line: simulate, run, backfill.
+
+Errors a user can fix (a missing folder, a bad date, a wrong config) print one line and
+exit non-zero; set JOURNEY_DEBUG=1 to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CommandError(Exception):
+    """A problem the user can fix, reported as one line."""
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--landing", type=Path, required=True, help="landing folder (web/, email/, social/, identities/, labels/)")
+    parser.add_argument("--warehouse", type=Path, default=Path("data/warehouse/journey.duckdb"), help="DuckDB warehouse file (default: %(default)s)")
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="folder for report pages (default: %(default)s)")
+    parser.add_argument("--config", type=Path, default=None, help="TOML settings file (see docs/configuration.md)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, not a usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = _Parser(prog="journey", description="Customer journey analytics over web, e-mail and social event logs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    simulate = sub.add_parser("simulate", help="write a simulated landing folder with its ground truth")
+    simulate.add_argument("--customers", type=_positive_int, required=True)
+    simulate.add_argument("--days", type=_positive_int, required=True)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--out", type=Path, required=True, help="landing folder to create (must not exist or be empty)")
+    simulate.add_argument("--start", type=_parse_date, default=date(2026, 10, 1), help="first simulated day (default: %(default)s)")
+    simulate.add_argument("--format", dest="formats", default="mixed", choices=["mixed", "jsonl", "jsonl.gz", "csv", "parquet"])
+
+    run = sub.add_parser("run", help="process everything that arrived up to a day and publish the warehouse")
+    run.add_argument("--date", type=_parse_date, default=None, help="run date, YYYY-MM-DD (default: yesterday)")
+    _add_run_options(run)
+
+    backfill = sub.add_parser("backfill", help="run every day of a range, in order")
+    backfill.add_argument("--start", type=_parse_date, required=True)
+    backfill.add_argument("--end", type=_parse_date, required=True)
+    _add_run_options(backfill)
+    return parser
+
+
+def _quiet_prefect() -> None:
+    """Defaults that keep a local Prefect run quiet and offline."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _check_run_inputs(args: argparse.Namespace) -> None:
+    if not args.landing.is_dir():
+        raise CommandError(f"landing folder not found: {args.landing}")
+    if args.config is not None and not args.config.is_file():
+        raise CommandError(f"config file not found: {args.config}")
+
+
+def _print_summary(summary: dict[str, Any], seconds: float) -> None:
+    rows = summary["table_rows"]
+    print(f"journey run {summary['as_of']} finished in {seconds:.1f} s (run {summary['run_id']})")
+    print(
+        f"  read {summary['rows_read']:,} rows: {summary['rows_loaded']:,} loaded, "
+        f"{summary['rows_quarantined']:,} quarantined, {summary['rows_duplicate']:,} duplicates, "
+        f"{summary['rows_late']:,} late"
+    )
+    print(
+        f"  warehouse: {rows.get('events', 0):,} events, "
+        f"{rows.get('identity_map', 0):,} identifiers, {rows.get('sessions', 0):,} sessions"
+    )
+    print(f"  warehouse file: {summary['warehouse']}")
+    print(f"  dashboard:      {summary['report']}")
+    for notice in summary["notices"]:
+        print(f"  note: {notice}")
+    for error in summary["file_errors"]:
+        print(f"  UNREADABLE FILE {error}")
+
+
+def _command_simulate(args: argparse.Namespace) -> int:
+    from journey_analytics.simulate import simulate
+
+    start = time.perf_counter()
+    try:
+        result = simulate(
+            out=args.out, customers=args.customers, days=args.days, seed=args.seed,
+            start=args.start, formats=args.formats,
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    seconds = time.perf_counter() - start
+    print(
+        f"simulated {result.n_customers:,} customers, {result.n_events_written:,} event rows "
+        f"({result.n_bad_rows:,} contract-breaking, {result.n_duplicate_rows:,} repeated) "
+        f"from {result.first_day} to {result.last_day} in {seconds:.1f} s"
+    )
+    print(f"  landing folder: {result.out}")
+    print(f"  ground truth:   {Path(result.out) / '_truth'}")
+    return 0
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    _check_run_inputs(args)
+    _quiet_prefect()
+    from journey_analytics import progress
+    from pipelines.nightly import nightly
+
+    as_of = args.date or date.today() - timedelta(days=1)
+    start = time.perf_counter()
+    with progress.display():
+        summary = nightly(as_of, args.landing, args.warehouse, args.reports, args.config)
+    _print_summary(summary, time.perf_counter() - start)
+    return EXIT_FAILED if summary["file_errors"] else 0
+
+
+def _command_backfill(args: argparse.Namespace) -> int:
+    _check_run_inputs(args)
+    if args.end < args.start:
+        raise CommandError(f"--end {args.end} is before --start {args.start}")
+    _quiet_prefect()
+    from journey_analytics import progress
+    from pipelines.nightly import backfill
+
+    start = time.perf_counter()
+    with progress.display():
+        summaries = backfill(args.start, args.end, args.landing, args.warehouse, args.reports, args.config)
+    for summary in summaries:
+        _print_summary(summary, time.perf_counter() - start)
+    return EXIT_FAILED if any(s["file_errors"] for s in summaries) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``journey`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands = {"simulate": _command_simulate, "run": _command_run, "backfill": _command_backfill}
+    try:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        print("journey: interrupted; the published warehouse is unchanged", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("JOURNEY_DEBUG"):
+            raise
+        print(f"journey: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _one_line(exc: BaseException) -> str:
+    from journey_analytics.config import ConfigError
+    from journey_analytics.ingest import LandingError
+    from journey_analytics.privacy import KeyMismatchError
+    from journey_analytics.warehouse import WarehouseBusyError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    known = (CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError)
+    if isinstance(exc, known):
+        return text
+    return f"{type(exc).__name__}: {text} (set JOURNEY_DEBUG=1 for the traceback)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

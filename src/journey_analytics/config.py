@@ -1,0 +1,123 @@
+"""One settings object for the whole pipeline, loaded once from an optional TOML file.
+
+Every tunable setting has a default here and is documented in ``docs/configuration.md``.
+Loading does no I/O beyond reading the file it is given.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+HASH_KEY_ENV = "JOURNEY_HASH_KEY"
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and the setting."""
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """How web events are grouped into sessions when the log gives no session_id."""
+
+    timeout_minutes: int = 30
+    split_on_new_campaign: bool = True
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """How identifiers are stitched into customers."""
+
+    # An anonymous_id (a device) links only to the person who last identified on it,
+    # so that a shared computer does not merge everyone who ever used it.
+    link_device_to_latest_identity_only: bool = True
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Limits applied while reading landing files."""
+
+    max_line_bytes: int = 16 * 1024 * 1024
+    # Events stamped more than this many days after their arrival day are refused as "in the future".
+    max_future_days: int = 1
+    earliest_event_year: int = 2000
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """Where the key for pseudonymizing e-mail addresses and handles comes from."""
+
+    # The key itself; prefer the JOURNEY_HASH_KEY environment variable over writing it here.
+    hash_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of a run. Build with :func:`load_settings`."""
+
+    sessions: SessionSettings = field(default_factory=SessionSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    source: Path | None = None
+
+    def hash_key_from_environment(self) -> str | None:
+        """The pseudonymization key from the environment, else from the config, else None."""
+        return os.environ.get(HASH_KEY_ENV) or self.privacy.hash_key
+
+
+_SECTIONS: dict[str, type] = {
+    "sessions": SessionSettings,
+    "identity": IdentitySettings,
+    "ingest": IngestSettings,
+    "privacy": PrivacySettings,
+}
+
+
+def _build_section(cls: type, values: dict[str, Any], path: Path, section: str) -> Any:
+    """Build one settings section, refusing unknown keys and wrong types."""
+    known = {f.name: f for f in fields(cls)}
+    default = cls()
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"{path}: unknown setting [{section}] {key}; known: {', '.join(sorted(known))}"
+            )
+        expected = type(getattr(default, key))
+        if getattr(default, key) is None:
+            expected = str
+        if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+            raise ConfigError(
+                f"{path}: [{section}] {key} must be {expected.__name__}, got {value!r}"
+            )
+        kwargs[key] = value
+    return replace(default, **kwargs)
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read settings from a TOML file (or defaults when path is None)."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    sections: dict[str, Any] = {}
+    for name, values in data.items():
+        if name not in _SECTIONS:
+            # Sections owned by other parts of the product (stages, funnels) are read there.
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table of settings")
+        sections[name] = _build_section(_SECTIONS[name], values, path, name)
+    settings = Settings(**sections, source=path)
+    if settings.sessions.timeout_minutes <= 0:
+        raise ConfigError(f"{path}: [sessions] timeout_minutes must be positive")
+    return settings

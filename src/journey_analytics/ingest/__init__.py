@@ -1,0 +1,244 @@
+"""Ingest: read landing files, validate rows against the contract, quarantine the bad ones,
+de-duplicate, and append the good ones to the raw tables.
+
+All five landing kinds share one path: each file is read into rows of raw text and a JSON
+record (:mod:`._read`), the kind's staging model types and checks them, and
+:func:`load_kind` moves them on. Nothing is dropped silently: for every kind,
+rows read = rows loaded + rows quarantined + rows duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from journey_analytics.config import Settings
+from journey_analytics.ingest import email, identities, labels, social, web
+from journey_analytics.ingest._landing import LandingError, LandingFile, LandingKind, find_landing_files
+from journey_analytics.ingest._read import create_landed_table, read_file
+from journey_analytics.warehouse import run_model
+
+KINDS: tuple[LandingKind, ...] = (web.KIND, email.KIND, social.KIND, identities.KIND, labels.KIND)
+EVENT_TABLES = ("raw.web_events", "raw.email_events", "raw.social_events")
+
+__all__ = ["KINDS", "IngestReport", "KindReport", "LandingError", "ingest_kind", "plan_files"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class KindReport:
+    """What ingesting one landing kind did in one run."""
+
+    kind: str
+    files_read: int = 0
+    files_skipped: int = 0
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    rows_late: int = 0
+    file_errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    """What ingest did across all kinds in one run."""
+
+    kinds: list[KindReport] = field(default_factory=list)
+
+    def total(self, attribute: str) -> int:
+        """Sum one counter over the kinds."""
+        return sum(getattr(k, attribute) for k in self.kinds)
+
+    @property
+    def file_errors(self) -> list[str]:
+        """Every file-level error, as 'file: reason'."""
+        return [e for k in self.kinds for e in k.file_errors]
+
+
+def plan_files(
+    con: duckdb.DuckDBPyConnection, landing: Path, kind: LandingKind, up_to: date
+) -> tuple[list[LandingFile], int]:
+    """The files of a kind to read now (new or changed since read), and how many were skipped."""
+    files = find_landing_files(landing, kind, up_to)
+    seen = {
+        (row[0], row[1], row[2])
+        for row in con.execute(
+            "select source_file, size_bytes, modified_at from raw.ingested_files where kind = ?",
+            [kind.name],
+        ).fetchall()
+    }
+    todo = [f for f in files if (f.source_file, f.size_bytes, f.modified_at) not in seen]
+    return todo, len(files) - len(todo)
+
+
+def ingest_kind(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    kind: LandingKind,
+    up_to: date,
+    run_id: str,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> KindReport:
+    """Read every new or changed file of one kind and load its rows (see module docstring)."""
+    report = KindReport(kind.name)
+    files, report.files_skipped = plan_files(con, landing, kind, up_to)
+    landed = create_landed_table(con, kind.name)
+    unreadable: dict[str, str] = {}
+    for index, file in enumerate(files, start=1):
+        if progress:
+            progress(file.source_file, index, len(files))
+        if file.problem:
+            unreadable[file.source_file] = file.problem
+            continue
+        try:
+            read_file(con, file, landed, settings.ingest.max_line_bytes)
+        except duckdb.Error as exc:
+            # The file as a whole cannot be read: record why, load the rest of the day.
+            con.execute(f"delete from {landed} where source_file = ?", [file.source_file]).fetchall()
+            unreadable[file.source_file] = _file_error_message(exc)
+    report.files_read = len(files)
+    report.file_errors = [f"{name}: {reason}" for name, reason in unreadable.items()]
+    _load_landed(con, kind, run_id, report)
+    _record_files(con, kind, files, unreadable, run_id)
+    return report
+
+
+def _file_error_message(exc: Exception) -> str:
+    """The first line of a DuckDB error, without its class prefix."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for prefix in ("Invalid Input Error: ", "IO Error: ", "Conversion Error: ", "Parser Error: "):
+        text = text.removeprefix(prefix)
+    return f"file could not be read: {text[:300]}"
+
+
+def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str, report: KindReport) -> None:
+    """Validate the landed rows, quarantine the bad, de-duplicate and append the good."""
+    run_model(con, "staging", kind.staging_model)
+    con.execute(f"create or replace temp table staged as select * from {kind.staging_model}").fetchall()
+    columns = ", ".join(kind.output_columns)
+    if kind.has_event_id:
+        known_ids = " union all ".join(f"select event_id from {t}" for t in EVENT_TABLES)
+        con.execute(
+            f"""
+            create or replace temp table staged_new as
+            with good as (
+                select * from staged where contract_error is null
+            ),
+            first_of_batch as (
+                select * from good
+                qualify row_number() over (
+                    partition by event_id order by arrived_on, source_file, line_no
+                ) = 1
+            )
+            select f.* from first_of_batch f
+            where not exists (select 1 from ({known_ids}) k where k.event_id = f.event_id)
+            """
+        ).fetchall()
+    else:
+        key = "user_id, email_hash, platform, handle_hash" if kind.name == "identities" else "user_id, stage, as_of_date"
+        con.execute(
+            f"""
+            create or replace temp table staged_new as
+            with good as (
+                select * from staged where contract_error is null
+            ),
+            first_of_batch as (
+                select * from good
+                qualify row_number() over (partition by {key} order by source_file, line_no) = 1
+            )
+            select f.* from first_of_batch f
+            where not exists (
+                select 1 from {kind.raw_table} k
+                where ({", ".join(f"k.{c}" for c in key.split(", "))})
+                    is not distinct from ({", ".join(f"f.{c}" for c in key.split(", "))})
+            )
+            """
+        ).fetchall()
+    con.execute(
+        f"insert into {kind.raw_table} ({columns}, run_id) select {columns}, ? from staged_new",
+        [run_id],
+    ).fetchall()
+    arrived = "arrived_on" if kind.dated else "cast(null as date)"
+    con.execute(
+        f"""
+        insert into main.quarantine
+        select ?, s.source_file, s.line_no, s.raw_masked, s.contract_error, {arrived}, ?, now()
+        from staged s
+        where s.contract_error is not null
+          and not exists (
+              select 1 from main.quarantine q
+              where q.source_file = s.source_file and q.line_no = s.line_no and q.raw is not distinct from s.raw_masked
+          )
+        """,
+        [kind.name, run_id],
+    ).fetchall()
+    late = "sum(case when cast(event_ts as date) < arrived_on then 1 else 0 end)" if kind.dated else "0"
+    (read, quarantined, good) = con.execute(
+        "select count(*), count(contract_error), count(*) - count(contract_error) from staged"
+    ).fetchall()[0]
+    (loaded, late_rows) = con.execute(f"select count(*), coalesce({late}, 0) from staged_new").fetchall()[0]
+    report.rows_read += read
+    report.rows_quarantined += quarantined
+    report.rows_loaded += loaded
+    report.rows_duplicate += good - loaded
+    report.rows_late += int(late_rows)
+    con.execute(
+        """
+        create or replace temp table staged_file_counts as
+        select s.source_file,
+            count(*) as rows_read,
+            count(s.contract_error) as rows_quarantined,
+            (select count(*) from staged_new n where n.source_file = s.source_file) as rows_loaded
+        from staged s group by s.source_file
+        """
+    ).fetchall()
+
+
+def _record_files(
+    con: duckdb.DuckDBPyConnection,
+    kind: LandingKind,
+    files: list[LandingFile],
+    unreadable: dict[str, str],
+    run_id: str,
+) -> None:
+    """Remember each file read (with its counts) and quarantine whole-file errors."""
+    if not files:
+        return
+    counts = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select source_file, rows_read, rows_quarantined, rows_loaded from staged_file_counts"
+        ).fetchall()
+    }
+    rows = []
+    for f in files:
+        read, quarantined, loaded = counts.get(f.source_file, (0, 0, 0))
+        rows.append(
+            (
+                f.source_file, kind.name, f.file_format, f.size_bytes, f.modified_at,
+                read, loaded, quarantined, read - loaded - quarantined,
+                unreadable.get(f.source_file), run_id,
+            )
+        )
+    con.executemany(
+        "insert into raw.ingested_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())", rows
+    )
+    for name, reason in unreadable.items():
+        arrived = next(f.arrived_on for f in files if f.source_file == name)
+        con.execute(
+            """
+            insert into main.quarantine
+            select ?, ?, null, null, ?, ?, ?, now()
+            where not exists (
+                select 1 from main.quarantine where source_file = ? and line_no is null and error = ?
+            )
+            """,
+            [kind.name, name, reason, arrived, run_id, name, reason],
+        ).fetchall()

@@ -1,0 +1,115 @@
+"""Finding the landing files a run must read, and the kinds of landing data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+
+class LandingError(RuntimeError):
+    """The landing folder cannot be used at all (missing, not a folder)."""
+
+
+@dataclass(frozen=True)
+class LandingKind:
+    """One kind of landing data: where its files live and where its rows go."""
+
+    name: str
+    staging_model: str
+    raw_table: str
+    dated: bool  # files sit in dt=YYYY-MM-DD folders
+    has_event_id: bool  # rows are events, de-duplicated on event_id
+    output_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One file found in the landing folder."""
+
+    kind: str
+    path: Path
+    source_file: str  # relative to the landing folder, with forward slashes
+    file_format: str | None  # None when the extension is not one we read
+    arrived_on: date | None
+    size_bytes: int
+    modified_at: datetime
+    problem: str | None = None  # why the file cannot be read, found before reading
+
+
+_FORMATS = (
+    (".jsonl.gz", "jsonl.gz"),
+    (".ndjson.gz", "jsonl.gz"),
+    (".json.gz", "jsonl.gz"),
+    (".csv.gz", "csv"),
+    (".jsonl", "jsonl"),
+    (".ndjson", "jsonl"),
+    (".json", "jsonl"),
+    (".csv", "csv"),
+    (".parquet", "parquet"),
+)
+_DT_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+
+def file_format_of(name: str) -> str | None:
+    """The format a file name declares, or None for one we do not read."""
+    lower = name.lower()
+    for suffix, fmt in _FORMATS:
+        if lower.endswith(suffix):
+            return fmt
+    return None
+
+
+def _describe(path: Path, landing: Path, kind: str, arrived_on: date | None, problem: str | None) -> LandingFile:
+    stat = path.stat()
+    fmt = file_format_of(path.name)
+    if fmt is None and problem is None:
+        problem = "unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)"
+    return LandingFile(
+        kind=kind,
+        path=path,
+        source_file=path.relative_to(landing).as_posix(),
+        file_format=fmt,
+        arrived_on=arrived_on,
+        size_bytes=stat.st_size,
+        modified_at=datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None),
+        problem=problem,
+    )
+
+
+def _visible_files(folder: Path) -> list[Path]:
+    """Files in a folder, skipping hidden and marker files such as _SUCCESS."""
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
+    )
+
+
+def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[LandingFile]:
+    """Every file of one kind that has arrived up to and including ``up_to``."""
+    if not landing.is_dir():
+        raise LandingError(f"landing folder not found: {landing}")
+    folder = landing / kind.name
+    if not folder.is_dir():
+        return []
+    found: list[LandingFile] = []
+    if not kind.dated:
+        return [_describe(p, landing, kind.name, None, None) for p in _visible_files(folder)]
+    for path in _visible_files(folder):
+        found.append(_describe(path, landing, kind.name, None, "file is not inside a dt=YYYY-MM-DD folder"))
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        match = _DT_FOLDER.match(sub.name)
+        arrived_on: date | None = None
+        problem = None
+        if match:
+            try:
+                arrived_on = date.fromisoformat(match.group(1))
+            except ValueError:
+                problem = f"folder {sub.name} is not a real date"
+        else:
+            problem = f"folder {sub.name} is not named dt=YYYY-MM-DD"
+        if arrived_on is not None and arrived_on > up_to:
+            continue
+        for path in _visible_files(sub):
+            found.append(_describe(path, landing, kind.name, arrived_on, problem))
+    return found

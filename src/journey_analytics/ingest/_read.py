@@ -1,0 +1,158 @@
+"""Reading one landing file, in any supported format, into rows of raw text and a JSON record.
+
+Every format ends in the same shape, so one validation path (the staging models) serves
+all of them: ``landed_<kind>_rows(source_file, arrived_on, line_no, raw, record, parse_error)``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from journey_analytics.ingest._landing import LandingFile
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_landed_table(con: duckdb.DuckDBPyConnection, kind: str) -> str:
+    """(Re)create the empty temporary table that a kind's files are read into."""
+    table = f"landed_{kind}_rows"
+    con.execute(
+        f"""
+        create or replace temp table {table} (
+            source_file varchar, arrived_on date, line_no bigint,
+            raw varchar, record json, parse_error varchar
+        )
+        """
+    ).fetchall()
+    return table
+
+
+def _read_lines(con: duckdb.DuckDBPyConnection, file: LandingFile, max_line_bytes: int) -> None:
+    """Read a text file as lines into temp table file_lines(line_no, line); blank lines kept as null."""
+    con.execute(
+        f"""
+        create or replace temp table file_lines_read as
+        select line from read_csv({_lit(str(file.path))},
+            columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1e', quote = '',
+            escape = '', auto_detect = false, strict_mode = false, null_padding = true,
+            max_line_size = {max_line_bytes}, hive_partitioning = false)
+        """
+    ).fetchall()
+    con.execute(
+        "create or replace temp table file_lines as select rowid - min(rowid) over () + 1 as line_no, line from file_lines_read"
+    ).fetchall()
+
+
+def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
+    """One JSON object per line; a line that is not one is kept with its parse error."""
+    _read_lines(con, file, max_line_bytes)
+    con.execute(
+        f"""
+        insert into {table}
+        select
+            ? as source_file,
+            ? as arrived_on,
+            line_no,
+            line as raw,
+            case when json_valid(line) and json_type(line) = 'OBJECT' then cast(line as json) end,
+            case
+                when not json_valid(line) then 'line is not valid JSON'
+                when json_type(line) <> 'OBJECT' then 'line is JSON but not an object'
+            end
+        from file_lines
+        where line is not null and trim(line) <> ''
+        """,
+        [file.source_file, file.arrived_on],
+    ).fetchall()
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
+    """A CSV with a header; ragged rows are kept with their parse error and exact line."""
+    _read_lines(con, file, max_line_bytes)
+    con.execute("drop table if exists csv_rejects").fetchall()
+    con.execute("drop table if exists csv_reject_scans").fetchall()
+    con.execute(
+        f"""
+        create or replace temp table csv_rows_read as
+        select * from read_csv({_lit(str(file.path))}, header = true, all_varchar = true,
+            store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans',
+            strict_mode = true, max_line_size = {max_line_bytes}, hive_partitioning = false)
+        """
+    ).fetchall()
+    con.execute(
+        "create or replace temp table csv_rows as select rowid - min(rowid) over () + 1 as row_no, to_json(t) as record from csv_rows_read t"
+    ).fetchall()
+    # Data lines in order, without the header, blank lines and rejected lines: the k-th of
+    # them is the k-th parsed row, unless a quoted field spans lines (then fall back).
+    con.execute(
+        """
+        create or replace temp table csv_data_lines as
+        select row_number() over (order by line_no) as row_no, line_no, line
+        from file_lines
+        where line_no > (select min(line_no) from file_lines where line is not null and trim(line) <> '')
+          and line is not null and trim(line) <> ''
+          and line_no not in (select line from csv_rejects)
+        """
+    ).fetchall()
+    exact = con.execute(
+        "select (select count(*) from csv_data_lines) = (select count(*) from csv_rows)"
+    ).fetchall()[0][0]
+    if exact:
+        con.execute(
+            f"""
+            insert into {table}
+            select ?, ?, l.line_no, l.line, r.record, null
+            from csv_rows r join csv_data_lines l using (row_no)
+            """,
+            [file.source_file, file.arrived_on],
+        ).fetchall()
+    else:
+        con.execute(
+            f"insert into {table} select ?, ?, row_no + 1, cast(record as varchar), record, null from csv_rows",
+            [file.source_file, file.arrived_on],
+        ).fetchall()
+    con.execute(
+        f"""
+        insert into {table}
+        select ?, ?, line, csv_line, null,
+            'CSV row does not fit the header: ' || lower(error_type) || ' (' || error_message || ')'
+        from csv_rejects
+        """,
+        [file.source_file, file.arrived_on],
+    ).fetchall()
+
+
+def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) -> None:
+    """A Parquet file; typed timestamps become epoch milliseconds, so they keep their instant."""
+    path = _lit(str(file.path))
+    schema = con.execute(f"describe select * from read_parquet({path}, hive_partitioning = false)").fetchall()
+    fields = []
+    for name, dtype, *_ in schema:
+        quoted = '"' + name.replace('"', '""') + '"'
+        value = f"epoch_ms({quoted})" if dtype.startswith("TIMESTAMP") else quoted
+        fields.append(f"{quoted} := {value}")
+    con.execute(
+        f"""
+        insert into {table}
+        select ?, ?, file_row_number + 1, cast(record as varchar), record, null
+        from (
+            select file_row_number, to_json(struct_pack({", ".join(fields)})) as record
+            from read_parquet({path}, file_row_number = true, hive_partitioning = false)
+        )
+        """,
+        [file.source_file, file.arrived_on],
+    ).fetchall()
+
+
+def read_file(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
+    """Read one landing file into the kind's landed table, by its format."""
+    if file.file_format in ("jsonl", "jsonl.gz"):
+        read_jsonl(con, file, table, max_line_bytes)
+    elif file.file_format == "csv":
+        read_csv(con, file, table, max_line_bytes)
+    elif file.file_format == "parquet":
+        read_parquet(con, file, table)
+    else:
+        raise ValueError(f"no reader for {file.source_file}")

@@ -1,0 +1,117 @@
+"""Pseudonymization of personal data (e-mail addresses, social handles) with a keyed hash.
+
+The hash is HMAC-SHA256 computed inside DuckDB, so rows never travel through Python.
+The key comes from the environment (``JOURNEY_HASH_KEY``) or the config; failing both,
+the first run writes a random key beside the warehouse, readable by its owner alone.
+The key's fingerprint is stored in the warehouse so that a changed key is refused:
+it would split every customer in two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+_BLOCK = 64  # SHA-256 block size in bytes
+
+
+class KeyMismatchError(RuntimeError):
+    """The hashing key differs from the one the warehouse was built with."""
+
+
+@dataclass(frozen=True)
+class HashKey:
+    """A pseudonymization key and where it came from (never the key in messages)."""
+
+    secret: bytes
+    origin: str
+
+    @property
+    def fingerprint(self) -> str:
+        """A public, non-reversible identifier of the key, stored in the warehouse."""
+        return hmac.new(self.secret, b"journey-analytics key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def key_file_for(warehouse: Path) -> Path:
+    """The file beside a warehouse that holds its generated key."""
+    return warehouse.with_name(warehouse.name + ".key")
+
+
+def resolve_key(configured: str | None, warehouse: Path) -> tuple[HashKey, str | None]:
+    """Return the key to use and, when one was just generated, a message to show once."""
+    if configured:
+        return HashKey(configured.encode("utf-8"), "environment or config"), None
+    key_file = key_file_for(warehouse)
+    if key_file.exists():
+        return HashKey(key_file.read_text(encoding="ascii").strip().encode("ascii"), str(key_file)), None
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32) + "\n")
+    message = (
+        f"no hashing key given (JOURNEY_HASH_KEY or [privacy] hash_key); generated one in {key_file} "
+        "(owner-only). Keep it: a different key would split every customer in two."
+    )
+    return HashKey(key_file.read_text(encoding="ascii").strip().encode("ascii"), str(key_file)), message
+
+
+def keyed_hash(secret: bytes, value: str) -> str:
+    """HMAC-SHA256 of a normalized value, as hex: the same function the SQL macro computes."""
+    return hmac.new(secret, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def install_hash_macro(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
+    """Define the temporary SQL macro ``keyed_hash(text)`` (HMAC-SHA256, hex) on a connection.
+
+    The macro is temporary, so the key is never written into the warehouse file.
+    """
+    secret = key.secret
+    if len(secret) > _BLOCK:
+        secret = hashlib.sha256(secret).digest()
+    secret = secret.ljust(_BLOCK, b"\0")
+    inner_pad = bytes(b ^ 0x36 for b in secret).hex()
+    outer_pad = bytes(b ^ 0x5C for b in secret).hex()
+    con.execute(
+        f"""
+        create or replace temp macro keyed_hash(x) as
+            case when x is null then null else
+                sha256(unhex('{outer_pad}') || unhex(sha256(unhex('{inner_pad}') || encode(x))))
+            end
+        """
+    ).fetchall()
+
+
+def check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
+    """Record the key's fingerprint on first use; refuse a warehouse built with another key."""
+    con.execute(
+        """
+        create table if not exists raw.warehouse_settings (
+            setting varchar primary key,
+            value varchar
+        )
+        """
+    ).fetchall()
+    con.execute(
+        "comment on table raw.warehouse_settings is 'Settings fixed when the warehouse was first built (for example the fingerprint of the pseudonymization key).'"
+    ).fetchall()
+    con.execute("comment on column raw.warehouse_settings.setting is 'Name of the setting.'").fetchall()
+    con.execute("comment on column raw.warehouse_settings.value is 'Its value; never a secret.'").fetchall()
+    rows = con.execute(
+        "select value from raw.warehouse_settings where setting = 'hash_key_fingerprint'"
+    ).fetchall()
+    if not rows:
+        con.execute(
+            "insert into raw.warehouse_settings values ('hash_key_fingerprint', ?)", [key.fingerprint]
+        ).fetchall()
+    elif rows[0][0] != key.fingerprint:
+        raise KeyMismatchError(
+            f"the hashing key ({key.origin}) is not the one this warehouse was built with; "
+            "using it would split every customer in two. Restore the original key "
+            "(JOURNEY_HASH_KEY, [privacy] hash_key or the .key file beside the warehouse)."
+        )

@@ -1,0 +1,290 @@
+"""The steps of one nightly run, as library functions that the Prefect flow calls in order.
+
+A run: open a private build copy of the warehouse (holding the run lock), ingest each
+landing kind, stitch identities, sessionize, build the marts, write the report, record
+the run in ``pipeline_runs`` and publish the build atomically. :func:`abort_run` throws a
+failed build away, leaving the published warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from journey_analytics import __version__
+from journey_analytics.config import Settings
+from journey_analytics.identity import stitch_identities
+from journey_analytics.ingest import IngestReport, KindReport, LandingError, LandingKind, ingest_kind
+from journey_analytics.privacy import check_key_fingerprint, install_hash_macro, resolve_key
+from journey_analytics.warehouse import (
+    connect,
+    discard_build,
+    publish_build,
+    run_model,
+    run_script,
+    start_build,
+    warehouse_lock,
+)
+
+RAW_TABLES = ("web_events", "email_events", "social_events", "identities", "labels", "ingested_files")
+LEDGERS = ("quarantine", "pipeline_runs")
+MARTS = ("events", "identity_map", "sessions")
+
+# Open runs' connections and locks, kept out of RunContext so that the orchestrator, which
+# may keep task inputs and results alive, never holds a database handle past its run.
+_OPEN: dict[str, tuple[duckdb.DuckDBPyConnection, contextlib.ExitStack]] = {}
+
+
+@dataclass
+class RunContext:
+    """Everything one run carries from step to step."""
+
+    run_id: str
+    as_of: date
+    landing: Path
+    warehouse: Path
+    reports: Path
+    settings: Settings
+    build: Path
+    started_at: datetime
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    ingest: IngestReport = field(default_factory=IngestReport)
+    table_rows: dict[str, int] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The run's connection to its build file."""
+        return _OPEN[self.run_id][0]
+
+    @contextlib.contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        """Add the block's wall time to a step's timing."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.step_seconds[step] = round(
+                self.step_seconds.get(step, 0.0) + time.perf_counter() - start, 3
+            )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished run did, for the command line and the flow's return value."""
+
+    run_id: str
+    as_of: date
+    warehouse: Path
+    report: Path
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_duplicate: int
+    rows_late: int
+    table_rows: dict[str, int]
+    step_seconds: dict[str, float]
+    file_errors: list[str]
+    notices: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly view."""
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "warehouse": str(self.warehouse),
+            "report": str(self.report),
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_duplicate": self.rows_duplicate,
+            "rows_late": self.rows_late,
+            "table_rows": self.table_rows,
+            "step_seconds": self.step_seconds,
+            "file_errors": self.file_errors,
+            "notices": self.notices,
+        }
+
+
+def prepare_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw tables and ledgers if they are missing (a no-op on an existing warehouse)."""
+    con.execute("create schema if not exists raw").fetchall()
+    for name in RAW_TABLES:
+        run_script(con, "raw", name)
+    for name in LEDGERS:
+        run_script(con, "ledgers", name)
+
+
+def open_run(
+    as_of: date,
+    landing: Path,
+    warehouse: Path,
+    reports: Path,
+    settings: Settings,
+    run_id: str | None = None,
+) -> RunContext:
+    """Take the warehouse lock, copy the warehouse to a private build file and prepare it."""
+    landing, warehouse, reports = Path(landing), Path(warehouse), Path(reports)
+    if not landing.is_dir():
+        raise LandingError(f"landing folder not found: {landing}")
+    run_id = run_id or f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
+    lock = contextlib.ExitStack()
+    lock.enter_context(warehouse_lock(warehouse))
+    con = None
+    build = start_build(warehouse, run_id)
+    try:
+        key, notice = resolve_key(settings.hash_key_from_environment(), warehouse)
+        con = connect(build)
+        prepare_schema(con)
+        check_key_fingerprint(con, key)
+        install_hash_macro(con, key)
+        run_script(con, "macros", "landing_macros")
+        con.execute(f"set variable earliest_event_year = {int(settings.ingest.earliest_event_year)}").fetchall()
+        con.execute(f"set variable max_future_days = {int(settings.ingest.max_future_days)}").fetchall()
+    except BaseException:
+        discard_build(con, build)
+        lock.close()
+        raise
+    ctx = RunContext(
+        run_id=run_id,
+        as_of=as_of,
+        landing=landing,
+        warehouse=warehouse,
+        reports=reports,
+        settings=settings,
+        build=build,
+        started_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    _OPEN[run_id] = (con, lock)
+    if notice:
+        ctx.notices.append(notice)
+    return ctx
+
+
+def ingest_step(ctx: RunContext, kind: LandingKind) -> KindReport:
+    """Ingest one landing kind in one transaction, so a retried step starts clean."""
+    from journey_analytics import progress
+
+    def show(name: str, done: int, total: int) -> None:
+        progress.report(f"ingest {kind.name}", done, total, name)
+
+    with ctx.timed(f"ingest_{kind.name}"):
+        ctx.con.execute("begin transaction").fetchall()
+        try:
+            report = ingest_kind(ctx.con, ctx.landing, kind, ctx.as_of, ctx.run_id, ctx.settings, show)
+            ctx.con.execute("commit").fetchall()
+        except BaseException:
+            ctx.con.execute("rollback").fetchall()
+            raise
+    ctx.ingest.kinds = [k for k in ctx.ingest.kinds if k.kind != kind.name] + [report]
+    return report
+
+
+def _write_run_parameters(ctx: RunContext) -> None:
+    """The settings the models read, as a one-row temporary table."""
+    s = ctx.settings
+    ctx.con.execute(
+        """
+        create or replace temp table run_parameters as
+        select
+            cast(? as date) as as_of_date,
+            cast(? as integer) as session_timeout_minutes,
+            cast(? as boolean) as split_session_on_new_campaign,
+            cast(? as boolean) as link_device_to_latest_identity_only
+        """,
+        [
+            ctx.as_of,
+            s.sessions.timeout_minutes,
+            s.sessions.split_on_new_campaign,
+            s.identity.link_device_to_latest_identity_only,
+        ],
+    ).fetchall()
+
+
+def stitch_step(ctx: RunContext) -> int:
+    """Unify the channels and stitch identities; returns the number of identifiers."""
+    with ctx.timed("stitch_identities"):
+        _write_run_parameters(ctx)
+        ctx.table_rows["events_unioned"] = run_model(ctx.con, "intermediate", "events_unioned")
+        stitch_identities(ctx.con)
+        ctx.table_rows["events_stitched"] = run_model(ctx.con, "intermediate", "events_stitched")
+        return int(ctx.con.execute("select count(*) from identities_stitched").fetchall()[0][0])
+
+
+def sessionize_step(ctx: RunContext) -> int:
+    """Group web events into sessions; returns the number of sessionized events."""
+    with ctx.timed("sessionize"):
+        return run_model(ctx.con, "intermediate", "events_sessionized")
+
+
+def marts_step(ctx: RunContext) -> dict[str, int]:
+    """Build the published tables analysts query; returns their row counts."""
+    with ctx.timed("build_marts"):
+        for name in MARTS:
+            ctx.table_rows[name] = run_model(ctx.con, "marts", name)
+    return {name: ctx.table_rows[name] for name in MARTS}
+
+
+def report_step(ctx: RunContext) -> Path:
+    """Write the run's report page (a placeholder until the dashboard lands)."""
+    from journey_analytics.report import write_report
+
+    with ctx.timed("report"):
+        return write_report(ctx.con, ctx.reports, ctx.as_of, ctx.run_id)
+
+
+def finish_run(ctx: RunContext, report: Path) -> RunSummary:
+    """Record the run in pipeline_runs, publish the build atomically and release the lock."""
+    totals = {a: ctx.ingest.total(a) for a in (
+        "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate", "rows_late",
+        "files_read", "files_skipped",
+    )}
+    finished_at = datetime.now(UTC).replace(tzinfo=None)
+    ctx.con.execute(
+        "insert into main.pipeline_runs values (?, ?, ?, ?, 'success', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ctx.run_id, ctx.as_of, ctx.started_at, finished_at,
+            totals["rows_read"], totals["rows_loaded"], totals["rows_quarantined"],
+            totals["rows_duplicate"], totals["rows_late"], totals["files_read"],
+            totals["files_skipped"], json.dumps(ctx.step_seconds), __version__,
+        ],
+    ).fetchall()
+    con, lock = _OPEN.pop(ctx.run_id)
+    try:
+        publish_build(con, ctx.build, ctx.warehouse)
+    finally:
+        lock.close()
+    return RunSummary(
+        run_id=ctx.run_id,
+        as_of=ctx.as_of,
+        warehouse=ctx.warehouse,
+        report=report,
+        rows_read=totals["rows_read"],
+        rows_loaded=totals["rows_loaded"],
+        rows_quarantined=totals["rows_quarantined"],
+        rows_duplicate=totals["rows_duplicate"],
+        rows_late=totals["rows_late"],
+        table_rows=dict(ctx.table_rows),
+        step_seconds=dict(ctx.step_seconds),
+        file_errors=ctx.ingest.file_errors,
+        notices=list(ctx.notices),
+    )
+
+
+def abort_run(ctx: RunContext) -> None:
+    """Throw the build away and release the lock; the published warehouse is untouched."""
+    con, lock = _OPEN.pop(ctx.run_id, (None, None))
+    try:
+        discard_build(con, ctx.build)
+    finally:
+        if lock is not None:
+            lock.close()

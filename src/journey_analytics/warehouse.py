@@ -1,0 +1,209 @@
+"""The DuckDB warehouse: connecting, running the ``sql/`` models in order, atomic publishing.
+
+A run never writes the published file in place. It copies the warehouse to a build file
+beside it, does all its work there, checkpoints, and swaps the build file in with one
+``os.replace``. A reader that opened the old file keeps reading the last complete day;
+a run that dies leaves the published warehouse exactly as it was. A lock file keeps two
+runs from building on one warehouse at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+_PACKAGE_SQL = Path(__file__).parent / "sql"
+_REPO_SQL = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR = _PACKAGE_SQL if _PACKAGE_SQL.is_dir() else _REPO_SQL
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another run is building this warehouse."""
+
+
+class ModelDocError(ValueError):
+    """A model's header comment does not document its table or a column."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model: a file under ``sql/<layer>/`` holding one select, documented in its header."""
+
+    layer: str
+    name: str
+    path: Path
+    sql: str
+    table_comment: str
+    column_comments: dict[str, str]
+
+
+_DOC_LINE = re.compile(r"^--\s?(.*)$")
+_COLUMN_DOC = re.compile(r"^([a-z_][a-z0-9_]*):\s+(.+)$")
+
+
+def load_model(layer: str, name: str) -> Model:
+    """Read ``sql/<layer>/<name>.sql`` and its documentation header.
+
+    The header is the leading ``--`` comment block: a first paragraph describing the table,
+    then one ``column: description`` line per output column.
+    """
+    path = SQL_DIR / layer / f"{name}.sql"
+    text = path.read_text(encoding="utf-8")
+    header: list[str] = []
+    for line in text.splitlines():
+        match = _DOC_LINE.match(line.strip())
+        if not match:
+            break
+        header.append(match.group(1).rstrip())
+    table_lines: list[str] = []
+    columns: dict[str, str] = {}
+    in_columns = False
+    for line in header:
+        if not in_columns:
+            if line.strip():
+                table_lines.append(line.strip())
+            elif table_lines:
+                in_columns = True
+            continue
+        column = _COLUMN_DOC.match(line.strip())
+        if column:
+            columns[column.group(1)] = column.group(2).strip()
+        elif line.strip() and columns:
+            last = next(reversed(columns))
+            columns[last] += " " + line.strip()
+    return Model(layer, name, path, text, " ".join(table_lines), columns)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def comment_table(con: duckdb.DuckDBPyConnection, qualified: str, model: Model) -> None:
+    """Apply a model's documentation as COMMENTs; refuse an undocumented column."""
+    if not model.table_comment:
+        raise ModelDocError(f"{model.path}: no table description in the header comment")
+    con.execute(f"comment on table {qualified} is {_quote(model.table_comment)}").fetchall()
+    schema, _, table = qualified.rpartition(".")
+    columns = con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+        "and database_name = current_database() order by column_index",
+        [schema or "main", table],
+    ).fetchall()
+    for (column,) in columns:
+        if column not in model.column_comments:
+            raise ModelDocError(f"{model.path}: column {column} is not documented in the header")
+        con.execute(
+            f"comment on column {qualified}.{column} is {_quote(model.column_comments[column])}"
+        ).fetchall()
+
+
+def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str) -> int:
+    """Build one model and return its row count.
+
+    staging models become temporary views, intermediate models temporary tables
+    (working steps, not published), marts become documented tables in the warehouse.
+    """
+    model = load_model(layer, name)
+    body = model.sql.strip().rstrip(";")
+    if layer == "staging":
+        con.execute(f"create or replace temp view {name} as\n{body}").fetchall()
+        return -1
+    if layer == "intermediate":
+        con.execute(f"create or replace temp table {name} as\n{body}").fetchall()
+        return int(con.execute(f"select count(*) from {name}").fetchall()[0][0])
+    if layer == "marts":
+        con.execute(f"create or replace table main.{name} as\n{body}").fetchall()
+        comment_table(con, f"main.{name}", model)
+        return int(con.execute(f"select count(*) from main.{name}").fetchall()[0][0])
+    raise ValueError(f"unknown model layer {layer!r}")
+
+
+def run_script(con: duckdb.DuckDBPyConnection, layer: str, name: str) -> None:
+    """Run a file of statements (DDL for the raw tables, macros) and apply its documentation."""
+    model = load_model(layer, name)
+    for statement in _split_statements(model.sql):
+        con.execute(statement).fetchall()
+    if layer == "raw":
+        comment_table(con, f"raw.{name}", model)
+    elif layer == "ledgers":
+        comment_table(con, f"main.{name}", model)
+
+
+def _split_statements(sql: str) -> list[str]:
+    """Split a script on semicolons that end a line (our scripts hold no such semicolons in strings)."""
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    parts = re.split(r";\s*(?:\n|$)", "\n".join(lines))
+    return [part.strip() for part in parts if part.strip()]
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse with the session settings every step relies on (UTC, bounded memory)."""
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set TimeZone = 'UTC'").fetchall()
+    return con
+
+
+@contextlib.contextmanager
+def warehouse_lock(warehouse: Path) -> Iterator[None]:
+    """Hold the warehouse's run lock, refusing at once if another run holds it."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WarehouseBusyError(
+                f"another run is building {warehouse} (lock {lock_path}); wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_path_for(warehouse: Path, run_id: str) -> Path:
+    """The private file a run builds in before publishing."""
+    return warehouse.with_name(f".{warehouse.name}.build-{run_id}")
+
+
+def start_build(warehouse: Path, run_id: str | None = None) -> Path:
+    """Copy the published warehouse (if any) to a fresh build file and return its path."""
+    run_id = run_id or uuid.uuid4().hex[:12]
+    build = build_path_for(warehouse, run_id)
+    for stale in warehouse.parent.glob(f".{warehouse.name}.build-*"):
+        stale.unlink(missing_ok=True)  # left by a killed run; we hold the lock
+    if warehouse.exists():
+        shutil.copyfile(warehouse, build)
+    return build
+
+
+def publish_build(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) -> None:
+    """Checkpoint and close the build, then swap it in atomically over the published file."""
+    con.execute("checkpoint").fetchall()
+    con.close()
+    with open(build, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(build, warehouse)
+    directory = os.open(warehouse.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def discard_build(con: duckdb.DuckDBPyConnection | None, build: Path) -> None:
+    """Throw a failed build away; the published warehouse is untouched."""
+    if con is not None:
+        with contextlib.suppress(Exception):
+            con.close()
+    build.unlink(missing_ok=True)
+    build.with_name(build.name + ".wal").unlink(missing_ok=True)
