@@ -48,7 +48,7 @@ def ingest(ctx: runs.RunContext, kind: LandingKind) -> KindReport:
 def stitch_identities(ctx: runs.RunContext) -> int:
     """Unify the channels and link identifiers into customers."""
     identifiers = runs.stitch_step(ctx)
-    get_run_logger().info("stitched %d identifiers from %d events", identifiers, ctx.table_rows["events_unioned"])
+    get_run_logger().info("stitched %d identifiers into customers", identifiers)
     return identifiers
 
 

@@ -56,7 +56,7 @@ create or replace temp macro integer_range_error(name, x, lo, hi) as (
 -- Extra fields of a record (beyond the contract's) as a JSON object, or null.
 create or replace temp macro extra_properties(record, record_keys, known) as (
     case
-        when len(list_filter(record_keys, lambda k: not list_contains(known, k))) = 0 then null
+        when record_keys is null or len(list_filter(record_keys, lambda k: not list_contains(known, k))) = 0 then null
         else to_json(map_from_entries(list_transform(
             list_filter(record_keys, lambda k: not list_contains(known, k)
                 and json_extract_string(record, '$."' || k || '"') is not null),

@@ -78,4 +78,3 @@ select
     arrived_on,
     cast(event_ts as date) < arrived_on as is_late
 from events
-order by event_ts, event_id

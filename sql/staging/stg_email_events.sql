@@ -12,11 +12,23 @@ parsed as (
         arrived_on,
         line_no,
         raw,
-        parse_error,
-        record,
-        json_keys(record) as record_keys,
-        from_json(record, '{"event_id":"VARCHAR","event_ts":"VARCHAR","event_name":"VARCHAR","email":"VARCHAR","user_id":"VARCHAR","campaign_id":"VARCHAR","message_id":"VARCHAR","url":"VARCHAR","reason":"VARCHAR"}') as f
+        parse_error as landed_error,
+        coalesce(record, raw) as record,
+        case when json_valid(coalesce(record, raw)) then from_json(coalesce(record, raw), '{"event_id":"VARCHAR","event_ts":"VARCHAR","event_name":"VARCHAR","email":"VARCHAR","user_id":"VARCHAR","campaign_id":"VARCHAR","message_id":"VARCHAR","url":"VARCHAR","reason":"VARCHAR"}') end as f
     from landed
+),
+
+objects as (
+    select
+        *,
+        coalesce(
+            landed_error,
+            case
+                when f is null then 'line is not valid JSON'
+                when not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+            end
+        ) as parse_error
+    from parsed
 ),
 
 cleaned as (
@@ -27,7 +39,7 @@ cleaned as (
         raw,
         parse_error,
         record,
-        record_keys,
+        case when parse_error is null then json_keys(record) end as record_keys,
         clean_text(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         clean_text(f.event_name) as event_name,
@@ -38,7 +50,7 @@ cleaned as (
         clean_text(f.message_id) as message_id,
         clean_text(f.url) as url,
         clean_text(f.reason) as reason
-    from parsed
+    from objects
 ),
 
 typed as (

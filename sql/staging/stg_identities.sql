@@ -11,9 +11,23 @@ parsed as (
         source_file,
         line_no,
         raw,
-        parse_error,
-        from_json(record, '{"user_id":"VARCHAR","email":"VARCHAR","platform":"VARCHAR","handle":"VARCHAR"}') as f
+        parse_error as landed_error,
+        coalesce(record, raw) as record,
+        case when json_valid(coalesce(record, raw)) then from_json(coalesce(record, raw), '{"user_id":"VARCHAR","email":"VARCHAR","platform":"VARCHAR","handle":"VARCHAR"}') end as f
     from landed
+),
+
+objects as (
+    select
+        *,
+        coalesce(
+            landed_error,
+            case
+                when f is null then 'line is not valid JSON'
+                when not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+            end
+        ) as parse_error
+    from parsed
 ),
 
 cleaned as (
@@ -28,7 +42,7 @@ cleaned as (
         lower(clean_text(f.platform)) as platform,
         clean_text(f.handle) as handle_as_given,
         lower(ltrim(clean_text(f.handle), '@')) as handle
-    from parsed
+    from objects
 ),
 
 checked as (

@@ -12,11 +12,23 @@ parsed as (
         arrived_on,
         line_no,
         raw,
-        parse_error,
-        record,
-        json_keys(record) as record_keys,
-        from_json(record, '{"event_id":"VARCHAR","event_ts":"VARCHAR","event_name":"VARCHAR","anonymous_id":"VARCHAR","user_id":"VARCHAR","session_id":"VARCHAR","email":"VARCHAR","page_url":"VARCHAR","page_title":"VARCHAR","referrer":"VARCHAR","utm_source":"VARCHAR","utm_medium":"VARCHAR","utm_campaign":"VARCHAR","device_category":"VARCHAR","country":"VARCHAR","order_id":"VARCHAR","value":"VARCHAR","currency":"VARCHAR","rating":"VARCHAR"}') as f
+        parse_error as landed_error,
+        coalesce(record, raw) as record,
+        case when json_valid(coalesce(record, raw)) then from_json(coalesce(record, raw), '{"event_id":"VARCHAR","event_ts":"VARCHAR","event_name":"VARCHAR","anonymous_id":"VARCHAR","user_id":"VARCHAR","session_id":"VARCHAR","email":"VARCHAR","page_url":"VARCHAR","page_title":"VARCHAR","referrer":"VARCHAR","utm_source":"VARCHAR","utm_medium":"VARCHAR","utm_campaign":"VARCHAR","device_category":"VARCHAR","country":"VARCHAR","order_id":"VARCHAR","value":"VARCHAR","currency":"VARCHAR","rating":"VARCHAR"}') end as f
     from landed
+),
+
+objects as (
+    select
+        *,
+        coalesce(
+            landed_error,
+            case
+                when f is null then 'line is not valid JSON'
+                when not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+            end
+        ) as parse_error
+    from parsed
 ),
 
 cleaned as (
@@ -27,7 +39,7 @@ cleaned as (
         raw,
         parse_error,
         record,
-        record_keys,
+        case when parse_error is null then json_keys(record) end as record_keys,
         clean_text(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         clean_text(f.event_name) as event_name,
@@ -48,7 +60,7 @@ cleaned as (
         upper(clean_text(f.currency)) as currency,
         clean_text(f.rating) as rating_text,
         clean_text(f.email) as email_as_given
-    from parsed
+    from objects
 ),
 
 typed as (

@@ -171,20 +171,14 @@ def open_run(
 
 
 def ingest_step(ctx: RunContext, kind: LandingKind) -> KindReport:
-    """Ingest one landing kind in one transaction, so a retried step starts clean."""
+    """Ingest one landing kind; its writes are one transaction, so a retried step starts clean."""
     from journey_analytics import progress
 
     def show(name: str, done: int, total: int) -> None:
         progress.report(f"ingest {kind.name}", done, total, name)
 
     with ctx.timed(f"ingest_{kind.name}"):
-        ctx.con.execute("begin transaction").fetchall()
-        try:
-            report = ingest_kind(ctx.con, ctx.landing, kind, ctx.as_of, ctx.run_id, ctx.settings, show)
-            ctx.con.execute("commit").fetchall()
-        except BaseException:
-            ctx.con.execute("rollback").fetchall()
-            raise
+        report = ingest_kind(ctx.con, ctx.landing, kind, ctx.as_of, ctx.run_id, ctx.settings, show)
     ctx.ingest.kinds = [k for k in ctx.ingest.kinds if k.kind != kind.name] + [report]
     return report
 
@@ -214,9 +208,9 @@ def stitch_step(ctx: RunContext) -> int:
     """Unify the channels and stitch identities; returns the number of identifiers."""
     with ctx.timed("stitch_identities"):
         _write_run_parameters(ctx)
-        ctx.table_rows["events_unioned"] = run_model(ctx.con, "intermediate", "events_unioned")
+        run_model(ctx.con, "intermediate", "events_unioned")
         stitch_identities(ctx.con)
-        ctx.table_rows["events_stitched"] = run_model(ctx.con, "intermediate", "events_stitched")
+        run_model(ctx.con, "intermediate", "events_stitched")
         return int(ctx.con.execute("select count(*) from identities_stitched").fetchall()[0][0])
 
 

@@ -34,6 +34,10 @@ class ModelDocError(ValueError):
     """A model's header comment does not document its table or a column."""
 
 
+# Intermediate steps cheap enough to recompute where used: kept as views, not materialized.
+INTERMEDIATE_VIEWS = frozenset({"events_unioned", "events_stitched"})
+
+
 @dataclass(frozen=True)
 class Model:
     """One SQL model: a file under ``sql/<layer>/`` holding one select, documented in its header."""
@@ -115,6 +119,9 @@ def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str) -> int:
     model = load_model(layer, name)
     body = model.sql.strip().rstrip(";")
     if layer == "staging":
+        con.execute(f"create or replace temp view {name} as\n{body}").fetchall()
+        return -1
+    if layer == "intermediate" and name in INTERMEDIATE_VIEWS:
         con.execute(f"create or replace temp view {name} as\n{body}").fetchall()
         return -1
     if layer == "intermediate":

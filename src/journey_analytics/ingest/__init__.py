@@ -19,7 +19,7 @@ import duckdb
 from journey_analytics.config import Settings
 from journey_analytics.ingest import email, identities, labels, social, web
 from journey_analytics.ingest._landing import LandingError, LandingFile, LandingKind, find_landing_files
-from journey_analytics.ingest._read import create_landed_table, read_file
+from journey_analytics.ingest._read import create_landed_table, read_file, read_jsonl_batch
 from journey_analytics.warehouse import run_model
 
 KINDS: tuple[LandingKind, ...] = (web.KIND, email.KIND, social.KIND, identities.KIND, labels.KIND)
@@ -91,12 +91,18 @@ def ingest_kind(
     files, report.files_skipped = plan_files(con, landing, kind, up_to)
     landed = create_landed_table(con, kind.name)
     unreadable: dict[str, str] = {}
-    for index, file in enumerate(files, start=1):
+    readable = [f for f in files if not f.problem]
+    unreadable.update({f.source_file: f.problem for f in files if f.problem})
+    batch = [f for f in readable if f.file_format in ("jsonl", "jsonl.gz")]
+    if len(batch) > 1:
+        try:
+            read_jsonl_batch(con, batch, landed, settings.ingest.max_line_bytes)
+            readable = [f for f in readable if f not in batch]
+        except duckdb.Error:
+            con.execute(f"delete from {landed}").fetchall()  # one file is bad: read one by one
+    for index, file in enumerate(readable, start=1):
         if progress:
-            progress(file.source_file, index, len(files))
-        if file.problem:
-            unreadable[file.source_file] = file.problem
-            continue
+            progress(file.source_file, index, len(readable))
         try:
             read_file(con, file, landed, settings.ingest.max_line_bytes)
         except duckdb.Error as exc:
@@ -105,8 +111,16 @@ def ingest_kind(
             unreadable[file.source_file] = _file_error_message(exc)
     report.files_read = len(files)
     report.file_errors = [f"{name}: {reason}" for name, reason in unreadable.items()]
-    _load_landed(con, kind, run_id, report)
-    _record_files(con, kind, files, unreadable, run_id)
+    # Reading only fills temporary tables; the writes below happen in one transaction, so
+    # a step that fails (and is retried) leaves nothing half-written.
+    con.execute("begin transaction").fetchall()
+    try:
+        _load_landed(con, kind, run_id, report)
+        _record_files(con, kind, files, unreadable, run_id)
+        con.execute("commit").fetchall()
+    except BaseException:
+        con.execute("rollback").fetchall()
+        raise
     return report
 
 

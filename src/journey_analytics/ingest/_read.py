@@ -22,7 +22,7 @@ def create_landed_table(con: duckdb.DuckDBPyConnection, kind: str) -> str:
         f"""
         create or replace temp table {table} (
             source_file varchar, arrived_on date, line_no bigint,
-            raw varchar, record json, parse_error varchar
+            raw varchar, record varchar, parse_error varchar
         )
         """
     ).fetchall()
@@ -46,7 +46,7 @@ def _read_lines(con: duckdb.DuckDBPyConnection, file: LandingFile, max_line_byte
 
 
 def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
-    """One JSON object per line; a line that is not one is kept with its parse error."""
+    """One JSON object per line; the staging model parses it and names a line that is not one."""
     _read_lines(con, file, max_line_bytes)
     con.execute(
         f"""
@@ -56,15 +56,49 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, ma
             ? as arrived_on,
             line_no,
             line as raw,
-            case when json_valid(line) and json_type(line) = 'OBJECT' then cast(line as json) end,
-            case
-                when not json_valid(line) then 'line is not valid JSON'
-                when json_type(line) <> 'OBJECT' then 'line is JSON but not an object'
-            end
+            null as record,  -- the line itself is the record; staging parses it once
+            null as parse_error
         from file_lines
         where line is not null and trim(line) <> ''
         """,
         [file.source_file, file.arrived_on],
+    ).fetchall()
+
+
+def read_jsonl_batch(
+    con: duckdb.DuckDBPyConnection, files: list[LandingFile], table: str, max_line_bytes: int
+) -> None:
+    """Many JSONL files in one scan (fast); raises if any file cannot be read."""
+    con.execute(
+        "create or replace temp table batch_files (path varchar, source_file varchar, arrived_on date)"
+    ).fetchall()
+    con.executemany(
+        "insert into batch_files values (?, ?, ?)",
+        [(str(f.path), f.source_file, f.arrived_on) for f in files],
+    )
+    paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
+    # A multi-file scan keeps file order and line order (insertion order is preserved),
+    # so a line's number is its position within its file.
+    con.execute(
+        f"""
+        create or replace temp table file_lines_read as
+        select filename, line from read_csv({paths},
+            columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1e', quote = '',
+            escape = '', auto_detect = false, strict_mode = false, null_padding = true,
+            max_line_size = {max_line_bytes}, hive_partitioning = false, filename = true)
+        """
+    ).fetchall()
+    con.execute(
+        f"""
+        insert into {table}
+        select b.source_file, b.arrived_on, l.line_no, l.line, null, null
+        from (
+            select filename, rowid - min(rowid) over (partition by filename) + 1 as line_no, line
+            from file_lines_read
+        ) as l
+        inner join batch_files as b on b.path = l.filename
+        where l.line is not null and trim(l.line) <> ''
+        """
     ).fetchall()
 
 
@@ -82,7 +116,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
         """
     ).fetchall()
     con.execute(
-        "create or replace temp table csv_rows as select rowid - min(rowid) over () + 1 as row_no, to_json(t) as record from csv_rows_read t"
+        "create or replace temp table csv_rows as select rowid - min(rowid) over () + 1 as row_no, cast(to_json(t) as varchar) as record from csv_rows_read t"
     ).fetchall()
     # Data lines in order, without the header, blank lines and rejected lines: the k-th of
     # them is the k-th parsed row, unless a quoted field spans lines (then fall back).
