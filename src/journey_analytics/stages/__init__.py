@@ -1,0 +1,301 @@
+"""Journey stages: every customer in awareness, consideration, purchase, retention or
+advocacy as of a run date, with who decided (a rule or the classifier), how sure and why.
+
+:func:`assign_stages` is the step the nightly run calls. It builds ``customers`` (the
+features), matches the rules of ``config/stages.toml``, lets the classifier decide where
+the matched rule is not clear, and writes ``customer_stages``, ``stage_history``,
+``stage_transitions`` and ``stage_funnel``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from journey_analytics.stages.evaluate import NO_STAGE, compare, write_evaluation
+from journey_analytics.stages.features import build_customers, feature_columns, feature_matrix, query_frame
+from journey_analytics.stages.model import (
+    StageModel,
+    load_stage_model,
+    model_path,
+    predict_stages,
+    retrain_reason,
+    save_stage_model,
+    time_split,
+    train_stage_model,
+)
+from journey_analytics.stages.rules import (
+    PRE_ORDER_STAGES,
+    STAGES,
+    StageConfig,
+    StageConfigError,
+    apply_rules,
+    load_stage_config,
+    rule_reason,
+)
+from journey_analytics.warehouse import comment_table, load_model, run_model
+
+__all__ = ["STAGES", "StageConfigError", "StageResult", "assign_stages", "load_stage_config"]
+
+UNCLEAR_RULE_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What one stage step did."""
+
+    as_of: date
+    customers: int
+    staged: int
+    by_stage: dict[str, int]
+    by_source: dict[str, int]
+    model_path: Path | None
+    model_trained: bool
+    training_source: str | None
+    retrain_reason: str | None
+    evaluation_path: Path | None
+    notices: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly view."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "customers": self.customers,
+            "staged": self.staged,
+            "by_stage": self.by_stage,
+            "by_source": self.by_source,
+            "model_path": str(self.model_path) if self.model_path else None,
+            "model_trained": self.model_trained,
+            "training_source": self.training_source,
+            "retrain_reason": self.retrain_reason,
+            "evaluation_path": str(self.evaluation_path) if self.evaluation_path else None,
+            "notices": self.notices,
+        }
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ? "
+        "and database_name = current_database()",
+        [schema, table],
+    ).fetchall()[0][0])
+
+
+def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig) -> dict[str, str]:
+    """Each customer's latest known stage from ``raw.labels`` within the label age limit."""
+    if not _table_exists(con, "raw", "labels"):
+        return {}
+    rows = con.execute(
+        """
+        select m.customer_id, arg_max(l.stage, l.as_of_date) as stage
+        from raw.labels as l
+        inner join main.identity_map as m on m.identifier_type = 'user_id' and m.identifier = l.user_id
+        inner join main.customers as c on c.customer_id = m.customer_id
+        where l.as_of_date <= cast(? as date)
+            and l.as_of_date >= cast(? as date) - cast(? as integer)
+        group by m.customer_id
+        """,
+        [as_of, as_of, config.settings.label_max_age_days],
+    ).fetchall()
+    return {customer_id: stage for customer_id, stage in rows if stage in STAGES}
+
+
+def _enough_labels(labels: dict[str, str], matches: pl.DataFrame, config: StageConfig) -> bool:
+    pre_order = matches.filter(pl.col("n_orders") == 0)["customer_id"].to_list()
+    stages = [labels[c] for c in pre_order if labels.get(c) in PRE_ORDER_STAGES]
+    counts = [stages.count(s) for s in PRE_ORDER_STAGES]
+    return len(stages) >= config.settings.min_labels and min(counts) >= config.settings.min_labels_per_stage
+
+
+def _train(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    matches: pl.DataFrame,
+    labels: dict[str, str],
+    source: str,
+    features: list[str],
+    config: StageConfig,
+    seed: int,
+    model_dir: Path,
+) -> tuple[StageModel | None, Path | None, str | None]:
+    """Train on labels or on the rules' clear pre-order decisions, evaluate, save."""
+    if source == "labels":
+        pool = matches.filter(pl.col("customer_id").is_in(list(labels)) & pl.col("rule_id").is_not_null())
+        pool = pool.with_columns(pl.col("customer_id").replace_strict(labels, default=None).alias("reference"))
+    else:
+        pool = matches.filter(
+            (pl.col("n_orders") == 0) & pl.col("rule_is_clear").fill_null(False)
+            & pl.col("rule_stage").is_in(list(PRE_ORDER_STAGES))
+        ).with_columns(pl.col("rule_stage").alias("reference"))
+    pool = pool.sort("customer_id")
+    ids = pool["customer_id"].to_list()
+    if len(ids) < 4:
+        return None, None, f"too few customers to train the classifier on ({len(ids)})"
+    train_idx, test_idx = time_split(pool["first_seen"].to_numpy(), ids, config.settings.test_share)
+    _, x = feature_matrix(con, features, ids)
+    reference = np.asarray(pool["reference"].to_list(), dtype=object)
+    # the classifier only learns the stages of customers without an order
+    trainable = np.asarray(
+        [(n == 0 and r in PRE_ORDER_STAGES) for n, r in zip(pool["n_orders"].to_list(), reference, strict=True)]
+    )
+    fit_idx = train_idx[trainable[train_idx]]
+    if len(set(reference[fit_idx])) < 2:
+        return None, None, "the training customers hold only one stage; the rules decide alone"
+    model = train_stage_model(
+        x[fit_idx], reference[fit_idx].astype(str), as_of=as_of, features=features,
+        training_source=source, config=config, seed=seed, n_test=len(test_idx),
+    )
+    # evaluate on the held-out (most recently first seen) customers
+    test = pool[test_idx.tolist()]
+    predicted, _ = predict_stages(model, x[test_idx])
+    rule_stages = [s if s is not None else NO_STAGE for s in test["rule_stage"].to_list()]
+    unclear = [not bool(c) for c in test["rule_is_clear"].fill_null(True).to_list()]
+    if source == "labels":
+        final = [p if u else r for p, u, r in zip(predicted, unclear, rule_stages, strict=True)]
+        held_out = compare(test["reference"].to_list(), rule_stages, final, reference="held-out labels")
+    else:
+        # without labels the reference is the rules' clear decisions: this scores the classifier alone
+        held_out = compare(test["reference"].to_list(), rule_stages, predicted,
+                           reference="rules' clear decisions (no labels); rules_plus_model = classifier alone")
+    model.metrics = {"held_out": held_out}
+    path = save_stage_model(model, model_dir)
+    report = {
+        "as_of_date": as_of.isoformat(),
+        "model": {**model.describe(), "path": str(path)},
+        "held_out": held_out,
+    }
+    evaluation = write_evaluation(report, model_dir, as_of)
+    return model, evaluation, None
+
+
+def _model_reason(row: dict[str, Any], rule_text: str, stage: str, confidence: float) -> str:
+    text = rule_text.rstrip(".")
+    return (
+        f"The classifier gives {stage} with probability {confidence:.2f} where rule "
+        f"{row['rule_id']} is not clear ({text[0].lower() + text[1:]})."
+    )
+
+
+def _write_stage_tables(con: duckdb.DuckDBPyConnection, assigned: pl.DataFrame, as_of: date) -> None:
+    """customer_stages from the assigned frame; stage_history for the day; transitions; funnel."""
+    con.register("_assigned", assigned.to_arrow())
+    con.execute(
+        """
+        create or replace temp table customer_stages_assigned as
+        select
+            customer_id, cast(as_of_date as date) as as_of_date, stage, stage_source,
+            cast(confidence as double) as confidence, rule_id, rule_stage, reason, is_identified
+        from _assigned
+        """
+    ).fetchall()
+    con.unregister("_assigned")
+    run_model(con, "marts", "customer_stages")
+    history = load_model("marts", "stage_history")
+    body = history.sql.strip().rstrip(";")
+    con.execute(f"create table if not exists main.stage_history as select * from ({body}) limit 0").fetchall()
+    con.execute("delete from main.stage_history where as_of_date = ?", [as_of]).fetchall()
+    con.execute(f"insert into main.stage_history by name select * from ({body})").fetchall()
+    comment_table(con, "main.stage_history", history)
+    run_model(con, "marts", "stage_transitions")
+    run_model(con, "marts", "stage_funnel")
+
+
+def assign_stages(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    *,
+    rules_path: Path | None = None,
+    model_dir: Path,
+    seed: int = 42,
+) -> StageResult:
+    """Give every customer a stage as of the end of ``as_of`` and keep the history.
+
+    Needs ``main.events`` and ``main.identity_map`` (and reads ``raw.labels`` if present).
+    The classifier is reused from ``model_dir`` unless it is stale, and retrained (with a
+    fresh evaluation report beside it) when it is.
+    """
+    config = load_stage_config(rules_path)
+    model_dir = Path(model_dir)
+    notices: list[str] = []
+    n_customers = build_customers(con, as_of, config)
+    apply_rules(con, config)
+    matches = query_frame(
+        con,
+        """
+        select r.*, c.first_seen
+        from customer_rule_matches as r
+        inner join main.customers as c using (customer_id)
+        order by r.customer_id
+        """,
+    )
+    features = feature_columns(con)
+    labels = read_labels(con, as_of, config)
+    source = "labels" if _enough_labels(labels, matches, config) else "rules"
+    if labels and source == "rules":
+        notices.append(f"{len(labels)} labelled customers are too few to train on; training on the rules' clear decisions")
+
+    model = load_stage_model(model_dir)
+    reason = retrain_reason(model, as_of, features, source, config)
+    trained = False
+    evaluation: Path | None = None
+    if reason is not None:
+        model, evaluation, problem = _train(con, as_of, matches, labels, source, features, config, seed, model_dir)
+        trained = model is not None
+        if problem:
+            notices.append(problem)
+
+    rows = matches.filter(pl.col("rule_id").is_not_null()).to_dicts()
+    unclear_ids = [r["customer_id"] for r in rows if not r["rule_is_clear"]]
+    predictions: dict[str, tuple[str, float]] = {}
+    if model is not None and unclear_ids:
+        ids, x = feature_matrix(con, model.features, unclear_ids)
+        stages, confidence = predict_stages(model, x)
+        predictions = {c: (s, float(p)) for c, s, p in zip(ids, stages, confidence, strict=True)}
+
+    out = []
+    for row in rows:
+        rule = config.rule(row["rule_id"])
+        text = rule_reason(rule, row)
+        record = {
+            "customer_id": row["customer_id"], "as_of_date": as_of, "rule_id": rule.id,
+            "rule_stage": rule.stage, "is_identified": bool(row["is_identified"]),
+        }
+        if rule.clear:
+            record.update(stage=rule.stage, stage_source="rule", confidence=1.0, reason=text)
+        elif row["customer_id"] in predictions:
+            stage, p = predictions[row["customer_id"]]
+            record.update(stage=stage, stage_source="model", confidence=round(p, 4),
+                          reason=_model_reason(row, text, stage, p))
+        else:
+            record.update(stage=rule.stage, stage_source="rule", confidence=UNCLEAR_RULE_CONFIDENCE,
+                          reason=text[:-1] + "; not clear, and no classifier is available.")
+        out.append(record)
+    schema = {
+        "customer_id": pl.String, "as_of_date": pl.Date, "stage": pl.String, "stage_source": pl.String,
+        "confidence": pl.Float64, "rule_id": pl.String, "rule_stage": pl.String, "reason": pl.String,
+        "is_identified": pl.Boolean,
+    }
+    assigned = pl.DataFrame(out, schema=schema) if out else pl.DataFrame(schema=schema)
+    _write_stage_tables(con, assigned, as_of)
+
+    by_stage = {s: int((assigned["stage"] == s).sum()) for s in STAGES}
+    by_source = {s: int((assigned["stage_source"] == s).sum()) for s in ("rule", "model")}
+    return StageResult(
+        as_of=as_of,
+        customers=n_customers,
+        staged=assigned.height,
+        by_stage=by_stage,
+        by_source=by_source,
+        model_path=model_path(model_dir) if model is not None else None,
+        model_trained=trained,
+        training_source=model.training_source if model is not None else None,
+        retrain_reason=reason,
+        evaluation_path=evaluation,
+        notices=notices,
+    )

@@ -1,0 +1,213 @@
+"""The classifier: trained from labels or from the rules' clear decisions, reused until
+stale, never overriding an order, and its evaluation report recomputed independently."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from journey_analytics.stages import assign_stages
+from journey_analytics.stages.evaluate import classification_metrics
+from journey_analytics.stages.model import load_stage_model
+from tests.stages.conftest import AS_OF, Warehouse, days_before
+
+N_PER_STAGE = 40
+
+
+def small_label_rules(rules_copy: Path) -> Path:
+    """The default rules with label thresholds small enough for a test warehouse."""
+    text = rules_copy.read_text()
+    text = text.replace("min_labels = 200", "min_labels = 20").replace("min_labels_per_stage = 20", "min_labels_per_stage = 5")
+    rules_copy.write_text(text)
+    return rules_copy
+
+
+def browse(wh: Warehouse, customer: str, day: int, gap_seconds: int, pages: int = 4) -> None:
+    """A visit of page views, gap_seconds apart (long gaps: dwell on the pages)."""
+    start = days_before(AS_OF, day, hour=10)
+    for k in range(pages):
+        wh.event(customer, "page_view", start + timedelta(seconds=gap_seconds * k))
+
+
+def browsers(wh: Warehouse, labelled: bool = True) -> None:
+    """Identified browsers without an intent event: dwellers consider, skimmers are only aware."""
+    for i in range(N_PER_STAGE):
+        browse(wh, f"d{i:03d}", day=1 + i % 30, gap_seconds=300 + 7 * i)
+        browse(wh, f"k{i:03d}", day=1 + i % 30, gap_seconds=5 + i % 7)
+        if labelled:
+            wh.label(f"d{i:03d}", "consideration")
+            wh.label(f"k{i:03d}", "awareness")
+
+
+def stages(wh: Warehouse) -> dict[str, tuple]:
+    """customer -> (stage, stage_source, rule_stage, confidence)."""
+    return {
+        r[0]: r[1:]
+        for r in wh.rows("select customer_id, stage, stage_source, rule_stage, confidence from main.customer_stages")
+    }
+
+
+class TestTrainingFromLabels:
+    """With enough labels the classifier learns from them and decides the unclear customers."""
+
+    def test_labels_teach_dwell(self, wh: Warehouse, tmp_path: Path, rules_copy: Path) -> None:
+        """New, unlabelled dwellers are consideration and skimmers awareness, by the model."""
+        browsers(wh)
+        for i in range(5):
+            browse(wh, f"new-d{i}", day=2, gap_seconds=400)
+            browse(wh, f"new-k{i}", day=2, gap_seconds=6)
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy),
+                               model_dir=tmp_path / "models", seed=7)
+        assert (result.training_source, result.model_trained) == ("labels", True)
+        got = stages(wh)
+        for i in range(5):
+            assert got[f"new-d{i}"][:3] == ("consideration", "model", "awareness")
+            assert got[f"new-k{i}"][:3] == ("awareness", "model", "awareness")
+            assert 0.5 < got[f"new-d{i}"][3] <= 1.0
+        saved = load_stage_model(tmp_path / "models")
+        assert saved is not None
+        assert saved.trained_on == AS_OF and saved.seed == 7 and saved.training_source == "labels"
+        assert "n_long_dwells_30d" in saved.features and "customer_id" not in saved.features
+        assert saved.classes == ["awareness", "consideration"]
+        assert saved.calibration.startswith("sigmoid")
+
+    def test_evaluation_report_recomputed(self, wh: Warehouse, tmp_path: Path, rules_copy: Path) -> None:
+        """The held-out numbers in evaluation.json match a plain numpy recomputation."""
+        browsers(wh)
+        # a few labelled buyers and considerers, so the report covers several stages
+        for i in range(6):
+            wh.order(f"b{i}", f"o{i}", days_before(AS_OF, 3 + i))
+            wh.label(f"b{i}", "purchase" if i else "advocacy")
+            wh.event(f"v{i}", "view_item", days_before(AS_OF, 2 + i))
+            wh.label(f"v{i}", "consideration")
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy),
+                               model_dir=tmp_path / "models")
+        report = json.loads(result.evaluation_path.read_text())  # type: ignore[union-attr]
+
+        # the held-out customers: the most recently first seen quarter of the labelled ones
+        rows = wh.rows(
+            """
+            select c.customer_id, l.stage, s.rule_stage, s.stage
+            from main.customers as c
+            inner join raw.labels as l on l.user_id = c.customer_id
+            inner join main.customer_stages as s on s.customer_id = c.customer_id
+            order by c.first_seen, c.customer_id
+            """
+        )
+        test = rows[len(rows) - round(len(rows) * 0.25):]
+        truth = np.array([r[1] for r in test])
+        held = report["held_out"]
+        assert held["n"] == len(test)
+        for key, column in (("rules", 2), ("rules_plus_model", 3)):
+            pred = np.array([r[column] for r in test])
+            f1s = []
+            for stage in ("awareness", "consideration", "purchase", "retention", "advocacy"):
+                tp = np.sum((truth == stage) & (pred == stage))
+                precision = tp / max(np.sum(pred == stage), 1)
+                recall = tp / max(np.sum(truth == stage), 1)
+                f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+                got = held[key]["per_stage"][stage]
+                assert got["precision"] == pytest.approx(precision, abs=1e-4)
+                assert got["recall"] == pytest.approx(recall, abs=1e-4)
+                assert got["f1"] == pytest.approx(f1, abs=1e-4)
+                if np.any(truth == stage):
+                    f1s.append(f1)
+            assert held[key]["macro_f1"] == pytest.approx(np.mean(f1s), abs=1e-4)
+        markdown = (tmp_path / "models" / "evaluation.md").read_text()
+        assert f"| macro-F1 | {len(test)} |" in markdown
+
+
+class TestTrainingWithoutLabels:
+    """Without labels the classifier learns from the customers the rules decide clearly."""
+
+    def test_rules_teach_the_model(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Clear considerers and clear touchers train it; browsers are then decided by the model."""
+        for i in range(30):
+            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 1 + i % 20))
+            wh.event(f"a{i:02d}", "open", days_before(AS_OF, 1 + i % 20), channel="email")
+        for i in range(4):
+            browse(wh, f"w{i}", day=3, gap_seconds=30)
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        assert (result.training_source, result.model_trained) == ("rules", True)
+        got = stages(wh)
+        assert {got[f"w{i}"][1] for i in range(4)} == {"model"}
+        assert {got[f"c{i:02d}"][:2] for i in range(30)} == {("consideration", "rule")}
+        assert {got[f"a{i:02d}"][:2] for i in range(30)} == {("awareness", "rule")}
+        report = json.loads((tmp_path / "models" / "evaluation.json").read_text())
+        assert report["held_out"]["reference"].startswith("rules' clear decisions")
+
+    def test_too_few_customers_leave_the_rules_alone(self, wh: Warehouse, tmp_path: Path) -> None:
+        """With nothing to learn from, unclear customers keep the rule's stage at confidence 0.5."""
+        browse(wh, "w1", day=3, gap_seconds=30)
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        assert result.model_trained is False and result.model_path is None
+        assert stages(wh)["w1"] == ("awareness", "rule", "awareness", 0.5)
+
+
+class TestOrdersAreFacts:
+    """The classifier never overrides a stage that orders decide, even when labels disagree."""
+
+    def test_model_never_overrides_an_order(self, wh: Warehouse, tmp_path: Path, rules_copy: Path) -> None:
+        """Buyers labelled awareness, browsing like the awareness examples, stay purchase/retention."""
+        browsers(wh)
+        for i in range(10):
+            browse(wh, f"buyer{i}", day=4, gap_seconds=6)
+            wh.order(f"buyer{i}", f"o{i}", days_before(AS_OF, 4))
+            if i % 2:
+                wh.order(f"buyer{i}", f"o{i}b", days_before(AS_OF, 3))
+            wh.label(f"buyer{i}", "awareness")
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy),
+                               model_dir=tmp_path / "models")
+        assert result.model_trained
+        got = stages(wh)
+        for i in range(10):
+            assert got[f"buyer{i}"][:2] == (("retention" if i % 2 else "purchase"), "rule")
+        model_stages = {s for s, source, _, _ in got.values() if source == "model"}
+        assert model_stages <= {"awareness", "consideration"}
+
+
+class TestModelReuse:
+    """The saved model is reused until it is stale, the rules change or the data source changes."""
+
+    def test_reuse_then_retrain(self, wh: Warehouse, tmp_path: Path, rules_copy: Path) -> None:
+        """Same day: reused; retrain_after_days later: retrained; an edited rule file: retrained."""
+        browsers(wh)
+        wh.identify()
+        rules = small_label_rules(rules_copy)
+        models = tmp_path / "models"
+        first = assign_stages(wh.con, AS_OF, rules_path=rules, model_dir=models)
+        assert (first.model_trained, first.retrain_reason) == (True, "no saved model")
+        again = assign_stages(wh.con, AS_OF, rules_path=rules, model_dir=models)
+        assert (again.model_trained, again.retrain_reason) == (False, None)
+        assert again.by_source == first.by_source
+        later = assign_stages(wh.con, AS_OF + timedelta(days=7), rules_path=rules, model_dir=models)
+        assert later.retrain_reason == "the model is 7 days old (retrain_after_days = 7)"
+        rules.write_text(rules.read_text().replace("min_signals = 2", "min_signals = 3"))
+        edited = assign_stages(wh.con, AS_OF + timedelta(days=7), rules_path=rules, model_dir=models)
+        assert edited.retrain_reason == "the stage rule file changed"
+
+
+class TestMetrics:
+    """classification_metrics agrees with a hand computation."""
+
+    def test_small_example(self) -> None:
+        """Precision, recall, F1, macro-F1 (stages present in the truth) and the confusion matrix."""
+        truth = ["awareness", "awareness", "consideration", "purchase", "purchase"]
+        pred = ["awareness", "consideration", "consideration", "purchase", "none"]
+        m = classification_metrics(truth, pred)
+        assert m["per_stage"]["awareness"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2, "predicted": 1}
+        assert m["per_stage"]["consideration"]["precision"] == 0.5
+        assert m["per_stage"]["purchase"]["f1"] == 0.6667
+        assert m["macro_f1"] == round((2 / 3 + 2 / 3 + 2 / 3) / 3, 4)
+        assert m["accuracy"] == 0.6
+        assert m["confusion_matrix"]["labels"][-1] == "none"
+        assert m["confusion_matrix"]["rows"][2] == [0, 0, 1, 0, 0, 1]
