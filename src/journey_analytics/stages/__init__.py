@@ -44,6 +44,8 @@ from journey_analytics.warehouse import comment_table, load_model, run_model
 __all__ = ["STAGES", "StageConfigError", "StageResult", "assign_stages", "load_stage_config"]
 
 UNCLEAR_RULE_CONFIDENCE = 0.5
+# Weight of a customer whose rule is not clear when the classifier learns from the rules.
+UNCLEAR_TRAINING_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,15 @@ def _train(
         pool = matches.filter(pl.col("customer_id").is_in(list(labels)) & pl.col("rule_id").is_not_null())
         pool = pool.with_columns(pl.col("customer_id").replace_strict(labels, default=None).alias("reference"))
     else:
+        # Without labels the rules' stages are all we know. The clear decisions alone are a
+        # sample chosen by the very features the classifier reads (every clear considerer
+        # has an intent event, no clear awareness customer browses), so a model fit on them
+        # only extrapolates into the unclear customers. The unclear ones join the training
+        # data with their tentative stage at a lower weight: the classifier learns the region
+        # it will decide, and departs from the tentative stage only where the clear cases
+        # around it say otherwise.
         pool = matches.filter(
-            (pl.col("n_orders") == 0) & pl.col("rule_is_clear").fill_null(False)
-            & pl.col("rule_stage").is_in(list(PRE_ORDER_STAGES))
+            (pl.col("n_orders") == 0) & pl.col("rule_stage").is_in(list(PRE_ORDER_STAGES))
         ).with_columns(pl.col("rule_stage").alias("reference"))
     pool = pool.sort("customer_id")
     ids = pool["customer_id"].to_list()
@@ -147,8 +155,10 @@ def _train(
     fit_idx = train_idx[trainable[train_idx]]
     if len(set(reference[fit_idx])) < 2:
         return None, None, "the training customers hold only one stage; the rules decide alone"
+    clear = np.asarray(pool["rule_is_clear"].fill_null(True).to_list(), dtype=bool)
+    weights = np.where(clear | (source == "labels"), 1.0, UNCLEAR_TRAINING_WEIGHT)
     model = train_stage_model(
-        x[fit_idx], reference[fit_idx].astype(str), as_of=as_of, features=features,
+        x[fit_idx], reference[fit_idx].astype(str), sample_weight=weights[fit_idx], as_of=as_of, features=features,
         training_source=source, config=config, seed=seed, n_test=len(test_idx),
     )
     # evaluate on the held-out (most recently first seen) customers
@@ -161,7 +171,10 @@ def _train(
         held_out = compare(test["reference"].to_list(), rule_stages, final, reference="held-out labels")
     else:
         # without labels the reference is the rules' clear decisions: this scores the classifier alone
-        held_out = compare(test["reference"].to_list(), rule_stages, predicted,
+        # the reference is the rules' clear decisions: this scores the classifier alone on them
+        keep = [i for i, c in enumerate(test["rule_is_clear"].fill_null(True).to_list()) if c]
+        held_out = compare([test["reference"][i] for i in keep], [rule_stages[i] for i in keep],
+                           [predicted[i] for i in keep],
                            reference="rules' clear decisions (no labels); rules_plus_model = classifier alone")
     model.metrics = {"held_out": held_out}
     path = save_stage_model(model, model_dir)
@@ -249,6 +262,9 @@ def assign_stages(
         trained = model is not None
         if problem:
             notices.append(problem)
+
+    if evaluation is None and model is not None and (model_dir / "evaluation.json").is_file():
+        evaluation = model_dir / "evaluation.json"  # the report of the saved model's training
 
     rows = matches.filter(pl.col("rule_id").is_not_null()).to_dicts()
     unclear_ids = [r["customer_id"] for r in rows if not r["rule_is_clear"]]

@@ -139,7 +139,9 @@ def time_split(first_seen: np.ndarray, customer_ids: list[str], test_share: floa
     return np.array(sorted(order[:cut]), dtype=int), np.array(sorted(order[cut:]), dtype=int)
 
 
-def fit_classifier(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[Any, str]:
+def fit_classifier(
+    x: np.ndarray, y: np.ndarray, seed: int, sample_weight: np.ndarray | None = None
+) -> tuple[Any, str]:
     """Fit the calibrated classifier; returns it and the calibration used."""
     counts = [int((y == c).sum()) for c in np.unique(y)]
     base = HistGradientBoostingClassifier(
@@ -156,12 +158,12 @@ def fit_classifier(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[Any, str]:
     # one thread: on these small matrices OpenMP's start-up costs more than it saves
     with threadpool_limits(limits=1, user_api="openmp"):
         if folds < 2:
-            base.fit(x, y)
+            base.fit(x, y, sample_weight=sample_weight)
             return base, "none (too few examples of a stage to calibrate)"
         calibrated = CalibratedClassifierCV(
             base, method="sigmoid", cv=StratifiedKFold(folds, shuffle=True, random_state=seed)
         )
-        calibrated.fit(x, y)
+        calibrated.fit(x, y, sample_weight=sample_weight)
     return calibrated, f"sigmoid, {folds}-fold"
 
 
@@ -169,6 +171,7 @@ def train_stage_model(
     x: np.ndarray,
     y: np.ndarray,
     *,
+    sample_weight: np.ndarray | None = None,
     as_of: date,
     features: list[str],
     training_source: str,
@@ -179,7 +182,7 @@ def train_stage_model(
     """Fit a model on pre-order stages; the caller evaluates it on its held-out customers."""
     if len(np.unique(y)) < 2:
         raise ValueError("the training data holds only one stage")
-    estimator, calibration = fit_classifier(x, y, seed)
+    estimator, calibration = fit_classifier(x, y, seed, sample_weight)
     return StageModel(
         trained_on=as_of,
         trained_at=datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),

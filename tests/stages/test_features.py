@@ -1,0 +1,71 @@
+"""The customers table: features as of the end of the run date, exact on a tiny history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from journey_analytics.stages import assign_stages
+from tests.stages.conftest import AS_OF, Warehouse, days_before
+
+
+def features(wh: Warehouse, tmp_path: Path, customer: str, *columns: str) -> dict:
+    """Selected columns of one customer's row in main.customers after a stage run."""
+    wh.identify()
+    assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+    row = wh.rows(f"select {', '.join(columns)} from main.customers where customer_id = ?", [customer])
+    assert len(row) == 1
+    return dict(zip(columns, row[0], strict=True))
+
+
+class TestCustomerFeatures:
+    """Counts, sessions, dwell, e-mail rates and channel mix are computed as documented."""
+
+    def test_one_customer_across_channels(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Three web events in one session, two e-mails (one opened), one social like."""
+        t = days_before(AS_OF, 1, hour=10)
+        wh.event("u1", "page_view", t)
+        wh.event("u1", "page_view", t.replace(minute=3))
+        wh.event("u1", "view_item", t.replace(minute=3, second=10))
+        wh.event("u1", "delivered", t, channel="email", message_id="m1")
+        wh.event("u1", "open", t.replace(hour=11), channel="email", message_id="m1")
+        wh.event("u1", "delivered", t, channel="email", message_id="m2")
+        wh.event("u1", "like", t, channel="social", sentiment=0.5)
+        wh.event("u1", "view_item", datetime(2026, 12, 1, 0, 0))  # after the run date: ignored
+        got = features(
+            wh, tmp_path, "u1",
+            "is_identified", "has_touch", "n_touches", "days_since_last_seen", "n_view_item_7d",
+            "n_page_view_7d", "n_sessions", "avg_events_per_session", "max_dwell_seconds",
+            "n_long_dwells_30d", "n_emails_delivered", "n_emails_opened", "email_open_rate",
+            "email_click_rate", "share_web", "share_email", "share_social", "n_channels",
+            "avg_social_sentiment", "share_desktop", "n_orders", "revenue",
+        )
+        assert got == {
+            "is_identified": True, "has_touch": True, "n_touches": 5, "days_since_last_seen": 1,
+            "n_view_item_7d": 1, "n_page_view_7d": 2, "n_sessions": 1, "avg_events_per_session": 3.0,
+            "max_dwell_seconds": 180.0, "n_long_dwells_30d": 1, "n_emails_delivered": 2,
+            "n_emails_opened": 1, "email_open_rate": 0.5, "email_click_rate": 0.0,
+            "share_web": pytest.approx(3 / 5), "share_email": pytest.approx(1 / 5),
+            "share_social": pytest.approx(1 / 5), "n_channels": 3, "avg_social_sentiment": 0.5,
+            "share_desktop": 1.0, "n_orders": 0, "revenue": 0.0,
+        }
+
+    def test_window_edges(self, wh: Warehouse, tmp_path: Path) -> None:
+        """The 7-day window is the run date and the 6 days before it."""
+        wh.event("u1", "search", days_before(AS_OF, 6, hour=0))
+        wh.event("u1", "search", days_before(AS_OF, 7, hour=23))
+        wh.event("u1", "search", days_before(AS_OF, 29, hour=0))
+        wh.event("u1", "search", days_before(AS_OF, 30, hour=0))
+        got = features(wh, tmp_path, "u1", "n_search_7d", "n_search_30d", "n_search_90d")
+        assert got == {"n_search_7d": 1, "n_search_30d": 3, "n_search_90d": 4}
+
+    def test_orders_and_revenue(self, wh: Warehouse, tmp_path: Path) -> None:
+        """An order sent twice counts once, in orders and in revenue; refunds count orders."""
+        wh.order("u1", "o1", days_before(AS_OF, 10), value=40.0)
+        wh.order("u1", "o1", days_before(AS_OF, 10), value=40.0)
+        wh.order("u1", "o2", days_before(AS_OF, 3), value=60.0)
+        wh.event("u1", "refund", days_before(AS_OF, 2), order_id="o2", value=60.0)
+        got = features(wh, tmp_path, "u1", "n_orders", "revenue", "days_since_last_order", "n_refunds")
+        assert got == {"n_orders": 2, "revenue": 100.0, "days_since_last_order": 3, "n_refunds": 1}

@@ -1,0 +1,60 @@
+"""The stage step wired into a real run: landing files through ingest, stitching, sessions
+and marts, then assign_stages on the run's connection, published atomically."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from journey_analytics import runs
+from journey_analytics.config import load_settings
+from journey_analytics.ingest import KINDS
+from journey_analytics.stages import assign_stages
+from tests.conftest import Landing, query
+
+DAY = date(2026, 10, 3)
+
+
+class TestStagesInARun:
+    """Stages are computed from the run's own marts and published with the warehouse."""
+
+    def test_landing_to_stages(self, landing: Landing, warehouse: Path, tmp_path: Path) -> None:
+        """A buyer logged in on a device, an anonymous browser, a reader, a contact only mailed."""
+        landing.jsonl("web", DAY, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "dev-a"},
+            {"event_id": "w2", "event_ts": "2026-10-01T09:01:00Z", "event_name": "login", "anonymous_id": "dev-a",
+             "user_id": "u1", "email": "ann@example.com"},
+            {"event_id": "w3", "event_ts": "2026-10-02T10:00:00Z", "event_name": "purchase", "anonymous_id": "dev-a",
+             "user_id": "u1", "order_id": "o1", "value": 40, "currency": "EUR"},
+            {"event_id": "w4", "event_ts": "2026-10-03T10:00:00Z", "event_name": "purchase", "anonymous_id": "dev-a",
+             "user_id": "u1", "order_id": "o2", "value": 60, "currency": "EUR"},
+            {"event_id": "w5", "event_ts": "2026-10-02T11:00:00Z", "event_name": "view_item", "anonymous_id": "dev-b"},
+            {"event_id": "w6", "event_ts": "2026-10-02T11:01:00Z", "event_name": "add_to_cart", "anonymous_id": "dev-b"},
+        ])
+        landing.jsonl("email", DAY, "email.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-02T08:00:00Z", "event_name": "delivered", "email": "bo@example.com", "user_id": "u2"},
+            {"event_id": "m2", "event_ts": "2026-10-02T08:30:00Z", "event_name": "open", "email": "bo@example.com", "user_id": "u2"},
+            {"event_id": "m3", "event_ts": "2026-10-02T08:00:00Z", "event_name": "delivered", "email": "cy@example.com", "user_id": "u3"},
+        ])
+        ctx = runs.open_run(DAY, landing.root, warehouse, tmp_path / "reports", load_settings(None))
+        try:
+            for kind in KINDS:
+                runs.ingest_step(ctx, kind)
+            runs.stitch_step(ctx)
+            runs.sessionize_step(ctx)
+            runs.marts_step(ctx)
+            result = assign_stages(ctx.con, DAY, model_dir=tmp_path / "models")
+            runs.finish_run(ctx, tmp_path / "reports" / "index.html")
+        except BaseException:
+            runs.abort_run(ctx)
+            raise
+        assert result.by_stage == {"awareness": 1, "consideration": 1, "purchase": 0, "retention": 1, "advocacy": 0}
+        rows = query(warehouse, "select customer_id, stage, stage_source, rule_id, reason from customer_stages order by 1")
+        assert rows == [
+            ("anon:dev-b", "consideration", "rule", "consideration.repeated_intent",
+             "No order; 2 intent signals in the last 90 days, last add_to_cart on 2026-10-02."),
+            ("u1", "retention", "rule", "retention.repeat_orders", "2 orders, last on 2026-10-03."),
+            ("u2", "awareness", "rule", "awareness.touch", "No order; last touch open on 2026-10-02."),
+        ]
+        assert query(warehouse, "select n_orders, revenue from customers where customer_id = 'u1'") == [(2, 100.0)]
+        assert query(warehouse, "select count(*) from stage_history") == [(3,)]
