@@ -68,6 +68,14 @@ def build_marts(ctx: runs.RunContext) -> dict[str, int]:
     return counts
 
 
+@task(name="find-pain-points", cache_policy=NO_CACHE)
+def find_pain_points(ctx: runs.RunContext) -> int:
+    """Flag funnel drops, abandonment, e-mail and social problems, stuck customers."""
+    n = runs.pain_points_step(ctx)
+    get_run_logger().info("flagged %d pain points", n)
+    return n
+
+
 @task(name="write-report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def write_report(ctx: runs.RunContext) -> Path:
     """Write the run's report page."""
@@ -101,6 +109,7 @@ def nightly(
         stitch_identities(ctx)
         sessionize(ctx)
         build_marts(ctx)
+        find_pain_points(ctx)
         page = write_report(ctx)
         summary = publish(ctx, page)
     except BaseException:

@@ -55,6 +55,15 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class RuleFiles:
+    """The files holding the business rules; None means the defaults shipped in config/."""
+
+    stages: str | None = None
+    funnels: str | None = None
+    pain_points: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of a run. Build with :func:`load_settings`."""
 
@@ -62,7 +71,18 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    rules: RuleFiles = field(default_factory=RuleFiles)
     source: Path | None = None
+
+    def rule_file(self, name: str) -> Path | None:
+        """A rule file's path (relative paths are relative to the settings file), or None for the default."""
+        value = getattr(self.rules, name)
+        if value is None:
+            return None
+        path = Path(value)
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
 
     def hash_key_from_environment(self) -> str | None:
         """The pseudonymization key from the environment, else from the config, else None."""
@@ -74,6 +94,7 @@ _SECTIONS: dict[str, type] = {
     "identity": IdentitySettings,
     "ingest": IngestSettings,
     "privacy": PrivacySettings,
+    "rules": RuleFiles,
 }
 
 

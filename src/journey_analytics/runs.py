@@ -60,6 +60,7 @@ class RunContext:
     ingest: IngestReport = field(default_factory=IngestReport)
     table_rows: dict[str, int] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    evaluation_path: Path | None = None
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -228,12 +229,22 @@ def marts_step(ctx: RunContext) -> dict[str, int]:
     return {name: ctx.table_rows[name] for name in MARTS}
 
 
+def pain_points_step(ctx: RunContext) -> int:
+    """Flag the findings worth a person's attention; returns how many."""
+    from journey_analytics.pain_points import find_pain_points
+
+    with ctx.timed("pain_points"):
+        findings = find_pain_points(ctx.con, ctx.as_of, ctx.settings.rule_file("pain_points"))
+    ctx.table_rows["pain_points"] = len(findings)
+    return len(findings)
+
+
 def report_step(ctx: RunContext) -> Path:
-    """Write the run's report page (a placeholder until the dashboard lands)."""
-    from journey_analytics.report import write_report
+    """Write the run's dashboard page and refresh the index of runs."""
+    from journey_analytics.dashboard import write_dashboard
 
     with ctx.timed("report"):
-        return write_report(ctx.con, ctx.reports, ctx.as_of, ctx.run_id)
+        return write_dashboard(ctx.con, ctx.reports, ctx.as_of, ctx.run_id, ctx.evaluation_path)
 
 
 def finish_run(ctx: RunContext, report: Path) -> RunSummary:

@@ -85,6 +85,8 @@ BOUNCE_REASONS = (
     "554 5.7.1 Message rejected as spam",
     "550 5.4.1 Recipient address rejected: Access denied",
 )
+DROP_REASON = len(BOUNCE_REASONS)  # reason code of a dropped message
+REASONS = BOUNCE_REASONS + ("Bounced Address",)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ class Population:
     has_email: np.ndarray  # bool: the business knows an address
     platform: np.ndarray  # int8 social platform, -1 when not on social
     social_start: np.ndarray  # int32
+    crm_email: np.ndarray  # bool: the CRM export links user_id and email
+    crm_social: np.ndarray  # bool: the CRM export links user_id and handle
     # orders (realised and lost attempts), one row per order
     o_cust: np.ndarray
     o_day: np.ndarray
@@ -158,17 +160,24 @@ def make_population(rng: np.random.Generator, n: int, days: int) -> Population:
     hard = np.full(n, HARD_NONE, dtype=np.int8)
     considering = (t_c < D) & ~realised[:, 0] & ~lost_attempt[:, 0]
     hard[considering & has_account & (rng.random(n) < 0.45)] = HARD_EMAIL_CLICK_ONLY
-    hard[considering & (id_kind == ID_NONE) & (rng.random(n) < 0.4)] = HARD_THIN_EVIDENCE
+    hard[considering & (id_kind == ID_NONE) & (rng.random(n) < 0.3)] = HARD_THIN_EVIDENCE
 
-    milestones = np.stack([start, t_c, t_o1, t_o2, t_adv, np.where(lost_attempt.any(1), order_day.max(1, where=lost_attempt, initial=0), 0)], axis=1)
+    lost_day = np.where(lost_attempt.any(1), order_day.max(1, where=lost_attempt, initial=0), 0)
+    milestones = np.stack([start, t_c, t_o1, t_o2, t_adv, lost_day], axis=1)
     last_m = np.where(milestones < D, milestones, 0).max(axis=1)
     end = np.minimum(last_m + gap(rng, scale(0.25, 1, 21), n), D - 1).astype(np.int32)
 
     country = rng.choice(len(COUNTRY_P), n, p=COUNTRY_P).astype(np.int8)
     has_email = identified | (seg == PASSIVE_CONTACT) | (seg == READER_CONTACT)
-    on_social = (seg == SOCIAL_ONLY) | (vis & (rng.random(n) < 0.35))
+    # only identified visitors are on social: an anonymous visitor's handle could never be linked
+    on_social = (seg == SOCIAL_ONLY) | (vis & identified & (rng.random(n) < 0.45))
+    crm_email = identified & (rng.random(n) < 0.92)
+    crm_social = identified & on_social & (rng.random(n) < 0.8)
     platform = np.where(on_social, rng.choice(len(PLATFORM_P), n, p=PLATFORM_P), -1).astype(np.int8)
-    social_start = np.where(vis, start, np.where(rng.random(n) < 0.5, 0, rng.integers(0, D, n))).astype(np.int32)
+    social_start = np.where(vis, start, np.where(rng.random(n) < 0.5, 0, rng.integers(0, D, n)))
+    # a handle the CRM does not link shows up only after sign-in, with user_id on its rows
+    social_start = np.where(vis & ~crm_social, id_day.astype(np.int64) + 1, social_start)
+    social_start = _never_after(social_start, D)
 
     keep = realised | lost_attempt
     oc, oj = np.nonzero(keep)
@@ -193,6 +202,8 @@ def make_population(rng: np.random.Generator, n: int, days: int) -> Population:
         has_email=has_email,
         platform=platform,
         social_start=social_start,
+        crm_email=crm_email,
+        crm_social=crm_social,
         o_cust=oc.astype(np.int32),
         o_day=order_day[oc, oj],
         o_dev=o_dev[oc, oj],

@@ -120,6 +120,8 @@ class WebSimulator:
         self.chunks: list[dict[str, np.ndarray]] = []
         self.latent_intent: list[np.ndarray] = []  # customer ids, one array per day
         self.latent_days: list[np.ndarray] = []
+        self.cons_c: list[np.ndarray] = []  # considering visits, for the browse-reminder e-mail
+        self.cons_d: list[np.ndarray] = []
 
     def day(self, d: int) -> None:
         rng, pop = self.rng, self.pop
@@ -148,6 +150,8 @@ class WebSimulator:
         adv_v = vt == V_ADV
         adv_phase = post_v & (st == ADVOCACY)
         ident = pop.id_day[c] < d
+        self.cons_c.append(c[hard_v | cons_v])
+        self.cons_d.append(np.full(int((hard_v | cons_v).sum()), d, np.int32))
         if hard_v.any():
             self.latent_intent.append(c[hard_v])
             self.latent_days.append(np.full(int(hard_v.sum()), d, np.int32))
@@ -157,16 +161,17 @@ class WebSimulator:
         src = np.where((src == cat.SRC_NEWSLETTER) & ~ident, cat.SRC_DIRECT, src)
         utm = np.full(nv, -1, np.int16)
         utm = np.where(src == cat.SRC_CPC, cat.UTM_CPC0 + rng.integers(0, len(cat.CPC_CAMPAIGNS), nv), utm)
-        utm = np.where(src == cat.SRC_INSTAGRAM, cat.UTM_INSTAGRAM0 + rng.integers(0, len(cat.INSTAGRAM_CAMPAIGNS), nv), utm)
+        insta = cat.UTM_INSTAGRAM0 + rng.integers(0, len(cat.INSTAGRAM_CAMPAIGNS), nv)
+        utm = np.where(src == cat.SRC_INSTAGRAM, insta, utm)
         utm = np.where(src == cat.SRC_FACEBOOK, cat.UTM_FACEBOOK0, utm)
         utm = np.where(src == cat.SRC_NEWSLETTER, cat.UTM_NEWSLETTER0 + d // 3, utm).astype(np.int16)
         campaign_src = utm >= 0
         focus = rng.integers(0, N_PRODUCTS, nv)
         r = rng.random(nv)
-        generic = np.where(r < 0.55, cat.PAGE_HOME, np.where(r < 0.8, cat.PAGE_BLOG0 + rng.integers(0, len(cat.BLOG), nv),
-                                                             cat.PAGE_CATEGORY0 + rng.integers(0, len(cat.CATEGORIES), nv)))
-        landing = np.where(campaign_src, np.where(r < 0.6, cat.PAGE_CATEGORY0 + rng.integers(0, len(cat.CATEGORIES), nv),
-                                                  cat.PAGE_PRODUCT0 + focus), generic)
+        blog = cat.PAGE_BLOG0 + rng.integers(0, len(cat.BLOG), nv)
+        category = cat.PAGE_CATEGORY0 + rng.integers(0, len(cat.CATEGORIES), nv)
+        generic = np.where(r < 0.55, cat.PAGE_HOME, np.where(r < 0.8, blog, category))
+        landing = np.where(campaign_src, np.where(r < 0.6, category, cat.PAGE_PRODUCT0 + focus), generic)
         landing = np.where(hard_v, cat.PAGE_PRODUCT0 + focus, landing)
         land_ref = np.select([(src == cat.SRC_CPC) | (src == cat.SRC_ORGANIC), src == cat.SRC_INSTAGRAM,
                               src == cat.SRC_FACEBOOK], [cat.REF_GOOGLE, cat.REF_INSTAGRAM, cat.REF_FACEBOOK], -1)
@@ -201,7 +206,8 @@ class WebSimulator:
         C[:, S_BC], C[:, S_ASI] = bc, asi
         C[:, S_API] = asi & (order_like | (u[:, 8] < 0.6))
         C[:, S_PURCHASE] = vt == V_ORDER
-        review = (adv_v & (u[:, 9] < 0.65)) | (adv_phase & (u[:, 9] < 0.08)) | (post_v & (st < ADVOCACY) & (u[:, 9] < 0.03))
+        review = ((adv_v & (u[:, 9] < 0.65)) | (adv_phase & (u[:, 9] < 0.08))
+                  | (post_v & (st < ADVOCACY) & (u[:, 9] < 0.03)))
         refer = (adv_v & (~review | (u[:, 10] < 0.35))) | (adv_phase & (u[:, 10] < 0.05))
         C[:, S_REVIEW], C[:, S_REFER] = review, refer
         C[:, S_SHARE] = (review | refer) & (adv_v | adv_phase) & (u[:, 11] < 0.5)
@@ -229,9 +235,10 @@ class WebSimulator:
         prod_share = np.where(hard_v | cons_v, 0.75, np.where(post_v, 0.4, 0.15))[vidx]
         r = rng.random(ne)
         product = cat.PAGE_PRODUCT0 + (focus[vidx] + rng.integers(0, 4, ne)) % N_PRODUCTS
-        other = np.where(r < 0.3, cat.PAGE_HOME, np.where(r < 0.7, cat.PAGE_CATEGORY0 + rng.integers(0, len(cat.CATEGORIES), ne),
-                                                          cat.PAGE_BLOG0 + rng.integers(0, len(cat.BLOG), ne)))
-        other = np.where(ste >= CONSIDERATION, np.where(r < 0.5, cat.PAGE_CATEGORY0 + rng.integers(0, len(cat.CATEGORIES), ne), cat.PAGE_HOME), other)
+        category = cat.PAGE_CATEGORY0 + rng.integers(0, len(cat.CATEGORIES), ne)
+        blog = cat.PAGE_BLOG0 + rng.integers(0, len(cat.BLOG), ne)
+        other = np.where(r < 0.3, cat.PAGE_HOME, np.where(r < 0.7, category, blog))
+        other = np.where(ste >= CONSIDERATION, np.where(r < 0.5, category, cat.PAGE_HOME), other)
         page = np.where(rng.random(ne) < prod_share, product, other)
         page = np.where(slot == S_LAND, landing[vidx], page)
         term = np.where(slot == S_SEARCH, rng.integers(0, len(cat.SEARCH_TERMS), ne), -1).astype(np.int8)
@@ -264,10 +271,19 @@ class WebSimulator:
             uid=uid, email=email, sess=sess, app=app_e, style=style, off=off,
         ))
 
-    def result(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """(event columns, latent-intent customers, latent-intent days)."""
+    def result(self) -> dict[str, np.ndarray]:
+        """Event columns of the whole window."""
         keys = self.chunks[0].keys() if self.chunks else ()
-        cols = {k: np.concatenate([ch[k] for ch in self.chunks]) for k in keys}
-        lc = np.concatenate(self.latent_intent) if self.latent_intent else np.zeros(0, np.int64)
-        ld = np.concatenate(self.latent_days) if self.latent_days else np.zeros(0, np.int32)
-        return cols, lc, ld
+        return {k: np.concatenate([ch[k] for ch in self.chunks]) for k in keys}
+
+    def latent(self) -> tuple[np.ndarray, np.ndarray]:
+        """(customers, days) of visits whose intent shows only as dwell on product pages."""
+        return _cat_or_empty(self.latent_intent, np.int64), _cat_or_empty(self.latent_days, np.int32)
+
+    def considering(self) -> tuple[np.ndarray, np.ndarray]:
+        """(customers, days) of every considering visit."""
+        return _cat_or_empty(self.cons_c, np.int64), _cat_or_empty(self.cons_d, np.int32)
+
+
+def _cat_or_empty(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)

@@ -1,0 +1,130 @@
+"""Assembling the dashboard page and the index of runs, written atomically."""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from journey_analytics.dashboard import sections as s
+
+PLOTLY_JS = "plotly.min.js"
+WIDE = frozenset({"pain-points", "checkout-funnel", "touchpoints", "email-health", "classifier", "stage-movements"})
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+header{background:#0b2545;color:#fff;padding:1.2rem 2rem}
+header h1{margin:0;font-size:1.4rem}
+header p{margin:.3rem 0 0;opacity:.8}
+.figures{display:flex;flex-wrap:wrap;gap:.8rem;padding:1rem 2rem}
+.figure{background:#fff;border-radius:8px;padding:.7rem 1rem;box-shadow:0 1px 2px #0002;min-width:9rem}
+.figure b{display:block;font-size:1.3rem}
+.figure span{font-size:.8rem;color:#566}
+main{padding:0 2rem 2rem;display:grid;grid-template-columns:repeat(auto-fit,minmax(34rem,1fr));gap:1rem}
+section{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 2px #0002;overflow:auto;min-width:0}
+section.wide{grid-column:1/-1}
+section h2{margin:.1rem 0 .2rem;font-size:1.05rem}
+section p.note{margin:0 0 .5rem;color:#566;font-size:.85rem}
+table{border-collapse:collapse;font-size:.82rem;width:100%}
+th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .5rem;text-align:left;vertical-align:top}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+"""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write a file so that a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _section_html(section: s.Section) -> str:
+    body = section.table_html or ""
+    if section.figure is not None:
+        body = pio.to_html(
+            section.figure, include_plotlyjs=False, full_html=False, div_id=f"chart-{section.key}",
+            config={"displaylogo": False, "responsive": True},
+        )
+    return (
+        f'<section id="{html.escape(section.key)}" class="{"wide" if section.key in WIDE else ""}" data-kind="{"chart" if section.figure is not None else "table"}">'
+        f"<h2>{html.escape(section.title)}</h2><p class=\"note\">{html.escape(section.note)}</p>{body}</section>"
+    )
+
+
+def build_sections(con: duckdb.DuckDBPyConnection, as_of: date, evaluation_path: Path | None) -> list[s.Section]:
+    """Every section the warehouse has the tables for, in reading order."""
+    candidates = [
+        s.stage_funnel(con, as_of),
+        s.stage_movements(con, as_of),
+        s.stage_mix(con),
+        s.checkout_funnel(con, as_of),
+        s.conversion_trend(con, as_of),
+        s.pain_points(con, as_of),
+        s.touchpoints(con, as_of),
+        s.acquisition(con, as_of),
+        s.email_health(con, as_of),
+        s.social_health(con, as_of),
+        s.classifier_evaluation(con, evaluation_path),
+    ]
+    return [c for c in candidates if c is not None]
+
+
+def write_dashboard(
+    con: duckdb.DuckDBPyConnection,
+    reports: Path,
+    as_of: date,
+    run_id: str,
+    evaluation_path: Path | None = None,
+) -> Path:
+    """Write ``reports/<as_of>/index.html`` and refresh ``reports/index.html``; returns the page."""
+    reports = Path(reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    plotly_js = reports / PLOTLY_JS
+    if not plotly_js.exists():
+        _atomic_write(plotly_js, get_plotlyjs())
+    figures = s.header_figures(con, as_of)
+    figure_html = "".join(
+        f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
+    )
+    body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path))
+    page = reports / as_of.isoformat() / "index.html"
+    _atomic_write(
+        page,
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>journey-analytics {as_of.isoformat()}</title>
+<style>{_CSS}</style>
+<script src="../{PLOTLY_JS}"></script>
+</head><body>
+<header><h1>Customer journeys as of {as_of.isoformat()}</h1>
+<p>Run {html.escape(run_id)} &middot; <a style="color:#fff" href="../index.html">all runs</a></p></header>
+<div class="figures">{figure_html}</div>
+<main>{body}</main>
+</body></html>
+""",
+    )
+    _write_index(reports)
+    return page
+
+
+def _write_index(reports: Path) -> None:
+    """The list of every run's page, newest first."""
+    days = sorted((p.parent.name for p in reports.glob("*/index.html")), reverse=True)
+    items = "".join(f'<li><a href="{html.escape(d)}/index.html">{html.escape(d)}</a></li>' for d in days)
+    _atomic_write(
+        reports / "index.html",
+        f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>journey-analytics runs</title>
+<style>{_CSS}</style></head><body>
+<header><h1>journey-analytics: every run</h1></header>
+<main><section><ul>{items}</ul></section></main>
+</body></html>
+""",
+    )

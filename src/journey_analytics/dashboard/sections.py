@@ -1,0 +1,382 @@
+"""Dashboard sections: each reads the warehouse set-wise and returns a titled chart or table.
+
+A section returns None when the tables it needs are missing, so a page always renders.
+Labels that came from logs are escaped with :func:`esc` before Plotly sees them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import plotly.graph_objects as go
+
+STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
+STAGE_COLOURS = ("#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b")
+
+
+def esc(value: object) -> str:
+    """A log-derived value made safe for HTML and for Plotly's label markup."""
+    return html.escape("" if value is None else str(value))
+
+
+@dataclass(frozen=True)
+class Section:
+    """One block of the page: a heading, a line of explanation and a figure or HTML table."""
+
+    key: str
+    title: str
+    note: str
+    figure: go.Figure | None = None
+    table_html: str | None = None
+
+
+def has_tables(con: duckdb.DuckDBPyConnection, *names: str) -> bool:
+    """Whether every named main table exists."""
+    found = {
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'main' and database_name = current_database()"
+        ).fetchall()
+    }
+    return all(n in found for n in names)
+
+
+def _layout(fig: go.Figure, height: int = 360) -> go.Figure:
+    fig.update_layout(height=height, margin={"l": 40, "r": 20, "t": 30, "b": 40}, template="plotly_white")
+    return fig
+
+
+def html_table(header: list[str], rows: list[tuple], numeric: set[int] | None = None) -> str:
+    """An escaped HTML table."""
+    numeric = numeric or set()
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(
+            f"<td class=\"{'num' if i in numeric else ''}\">{esc(_fmt(v))}</td>" for i, v in enumerate(row)
+        ) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(value: object) -> object:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return value
+
+
+def header_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple[str, str]]:
+    """The headline numbers: customers, orders, revenue, conversion, pain points, last run health."""
+    customers, orders, revenue = con.execute(
+        """
+        select
+            count(distinct customer_id),
+            count(distinct case when event_name = 'purchase' then order_id end),
+            coalesce(sum(case when event_name = 'purchase' then value end), 0)
+        from events
+        where event_ts < cast(? as date) + 1
+        """,
+        [as_of],
+    ).fetchall()[0]
+    sessions, converted = con.execute(
+        "select count(*), count(*) filter (where converted) from sessions where started_at < cast(? as date) + 1",
+        [as_of],
+    ).fetchall()[0]
+    figures = [
+        ("Customers", f"{customers:,}"),
+        ("Orders", f"{orders:,}"),
+        ("Revenue", f"{revenue:,.0f}"),
+        ("Session conversion", f"{(converted / sessions if sessions else 0):.1%}"),
+    ]
+    if has_tables(con, "pain_points"):
+        n = con.execute("select count(*) from pain_points where as_of_date = ?", [as_of]).fetchall()[0][0]
+        figures.append(("Open pain points", f"{n:,}"))
+    run = con.execute(
+        """
+        select status, rows_read, rows_quarantined, rows_duplicate, finished_at
+        from pipeline_runs order by finished_at desc limit 1
+        """
+    ).fetchall()
+    if run:
+        status, read, quarantined, duplicate, finished = run[0]
+        share = quarantined / read if read else 0.0
+        figures.append(
+            ("Last run", f"{status}: {read:,} rows read, {quarantined:,} quarantined ({share:.2%}), {duplicate:,} repeated")
+        )
+    return figures
+
+
+def stage_funnel(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
+    """Customers per stage and reached (at that stage or later)."""
+    if not has_tables(con, "stage_funnel"):
+        return None
+    rows = con.execute(
+        "select stage, customers, reached from stage_funnel where as_of_date = ?", [as_of]
+    ).fetchall()
+    order = {s: i for i, s in enumerate(STAGES)}
+    rows = sorted(rows, key=lambda r: order.get(r[0], 99))
+    fig = go.Figure(go.Funnel(y=[esc(r[0]) for r in rows], x=[r[2] for r in rows], textinfo="value+percent initial"))
+    return Section("stage-funnel", "Stage funnel", "Customers who reached each stage (at it or later).", _layout(fig))
+
+
+def stage_movements(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
+    """A Sankey of stage moves since the previous run."""
+    if not has_tables(con, "stage_transitions"):
+        return None
+    rows = con.execute(
+        "select from_stage, to_stage, customers from stage_transitions where as_of_date = ? and customers > 0",
+        [as_of],
+    ).fetchall()
+    if not rows:
+        return Section("stage-movements", "Stage movements", "No earlier run to compare with yet.")
+    labels = [f"{s} (before)" for s in STAGES] + [f"{s} (now)" for s in STAGES] + ["new (before)", "gone (now)"]
+    index = {label: i for i, label in enumerate(labels)}
+    source, target, value = [], [], []
+    for before, now, n in rows:
+        source.append(index.get(f"{before} (before)", index["new (before)"]))
+        target.append(index.get(f"{now} (now)", index["gone (now)"]))
+        value.append(n)
+    fig = go.Figure(go.Sankey(node={"label": [esc(x) for x in labels], "pad": 12}, link={"source": source, "target": target, "value": value}))
+    return Section("stage-movements", "Stage movements since the previous run", "Customers moving between stages.", _layout(fig, 420))
+
+
+def stage_mix(con: duckdb.DuckDBPyConnection) -> Section | None:
+    """Customers per stage over the run dates."""
+    if not has_tables(con, "stage_history"):
+        return None
+    rows = con.execute(
+        "select as_of_date, stage, count(*) from stage_history group by all order by all"
+    ).fetchall()
+    fig = go.Figure()
+    for stage, colour in zip(STAGES, STAGE_COLOURS, strict=True):
+        points = [(d, n) for d, s, n in rows if s == stage]
+        fig.add_trace(go.Bar(name=stage, x=[p[0] for p in points], y=[p[1] for p in points], marker_color=colour))
+    fig.update_layout(barmode="stack")
+    return Section("stage-mix", "Stage mix over time", "Customers in each stage at each run.", _layout(fig))
+
+
+def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
+    """The checkout funnel with a breakdown selector."""
+    if not has_tables(con, "funnel_steps"):
+        return None
+    rows = con.execute(
+        """
+        select segment_key, segment_value, step_index, step, entered
+        from funnel_steps
+        where as_of_date = ? and funnel = 'checkout'
+        order by segment_key, segment_value, step_index
+        """,
+        [as_of],
+    ).fetchall()
+    if not rows:
+        return None
+    segments: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for key, value, _, step, entered in rows:
+        segments.setdefault((key, value), []).append((step, entered))
+    keys = sorted(segments, key=lambda k: (k[0] != "all", k[0], -segments[k][0][1]))[:40]
+    fig = go.Figure()
+    for i, key in enumerate(keys):
+        steps = segments[key]
+        fig.add_trace(
+            go.Funnel(
+                name=esc(f"{key[0]} = {key[1]}"), y=[esc(s) for s, _ in steps], x=[n for _, n in steps],
+                textinfo="value+percent previous", visible=(i == 0),
+            )
+        )
+    buttons = [
+        {"label": esc(f"{k[0]}: {k[1]}"), "method": "update", "args": [{"visible": [j == i for j in range(len(keys))]}]}
+        for i, k in enumerate(keys)
+    ]
+    fig.update_layout(updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}])
+    return Section(
+        "checkout-funnel", "Checkout funnel", "Customers reaching each step in the report period; choose a breakdown.", _layout(fig, 420)
+    )
+
+
+def conversion_trend(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    """Daily session conversion rate."""
+    rows = con.execute(
+        """
+        select cast(started_at as date) as day, count(*) as sessions, count(*) filter (where converted) as converted
+        from sessions
+        where started_at < cast(? as date) + 1 and started_at >= cast(? as date) - 89
+        group by 1 order by 1
+        """,
+        [as_of, as_of],
+    ).fetchall()
+    fig = go.Figure(
+        go.Scatter(x=[r[0] for r in rows], y=[(r[2] / r[1]) if r[1] else 0 for r in rows], mode="lines+markers", name="conversion")
+    )
+    fig.update_yaxes(tickformat=".1%")
+    return Section("conversion-trend", "Conversion trend", "Share of web sessions with a purchase, per day.", _layout(fig))
+
+
+def pain_points(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
+    """The flagged findings, most severe first."""
+    if not has_tables(con, "pain_points"):
+        return None
+    rows = con.execute(
+        """
+        select severity, kind, coalesce(segment_key || ' = ' || segment_value, ''), metric, observed, baseline,
+            affected_customers, description
+        from pain_points where as_of_date = ? order by severity desc, affected_customers desc
+        """,
+        [as_of],
+    ).fetchall()
+    table = html_table(
+        ["severity", "kind", "segment", "metric", "observed", "baseline", "customers", "what to do"], rows, {0, 4, 5, 6}
+    ) if rows else "<p>No pain points flagged.</p>"
+    return Section("pain-points", "Pain points", "Findings worth a person's attention today, most severe first.", table_html=table)
+
+
+def touchpoints(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
+    """Which channels and events reach customers in each stage (last 30 days)."""
+    if not has_tables(con, "customer_stages"):
+        return None
+    rows = con.execute(
+        """
+        select s.stage, e.channel || ': ' || e.event_name as touchpoint, count(*) as n
+        from events e
+        inner join customer_stages s on s.customer_id = e.customer_id and s.as_of_date = ?
+        where e.event_ts >= cast(? as date) - 29 and e.event_ts < cast(? as date) + 1
+        group by all
+        """,
+        [as_of, as_of, as_of],
+    ).fetchall()
+    if not rows:
+        return None
+    totals: dict[str, int] = {}
+    for _, t, n in rows:
+        totals[t] = totals.get(t, 0) + n
+    top = sorted(totals, key=totals.get, reverse=True)[:20]
+    grid = {(s, t): n for s, t, n in rows}
+    fig = go.Figure(
+        go.Heatmap(
+            z=[[grid.get((s, t), 0) for t in top] for s in STAGES], x=[esc(t) for t in top], y=list(STAGES), colorscale="Blues"
+        )
+    )
+    return Section("touchpoints", "Touchpoint map", "Events in the last 30 days by the customer's current stage.", _layout(fig, 380))
+
+
+def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    """Acquisition sources (first session's source) and the share of those customers who bought."""
+    rows = con.execute(
+        """
+        with first_sessions as (
+            select customer_id, coalesce(utm_source, '(direct)') as source
+            from sessions
+            where started_at < cast(? as date) + 1
+            qualify row_number() over (partition by customer_id order by started_at, session_id) = 1
+        ),
+        buyers as (
+            select distinct customer_id from events
+            where event_name = 'purchase' and event_ts < cast(? as date) + 1
+        )
+        select source, count(*) as customers, count(b.customer_id) as buyers
+        from first_sessions f left join buyers b using (customer_id)
+        group by 1 order by customers desc limit 15
+        """,
+        [as_of, as_of],
+    ).fetchall()
+    fig = go.Figure(
+        [
+            go.Bar(name="customers", x=[esc(r[0]) for r in rows], y=[r[1] for r in rows]),
+            go.Bar(name="bought", x=[esc(r[0]) for r in rows], y=[r[2] for r in rows]),
+        ]
+    )
+    return Section("acquisition", "Acquisition sources that bring buyers", "Customers by the source of their first visit, and how many bought.", _layout(fig))
+
+
+def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    """Per-campaign delivery, engagement and complaint rates (last 28 days)."""
+    rows = con.execute(
+        """
+        select coalesce(campaign_id, '(none)') as campaign,
+            count(*) filter (where event_name = 'delivered') as delivered,
+            count(distinct case when event_name = 'open' then message_id end) as opens,
+            count(distinct case when event_name = 'click' then message_id end) as clicks,
+            count(*) filter (where event_name = 'bounce') as bounces,
+            count(*) filter (where event_name = 'spamreport') as complaints,
+            count(*) filter (where event_name = 'unsubscribe') as unsubscribes
+        from events
+        where channel = 'email' and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
+        group by 1 order by delivered desc limit 30
+        """,
+        [as_of, as_of],
+    ).fetchall()
+    table = html_table(
+        ["campaign", "delivered", "open rate", "click rate", "bounce rate", "complaint rate", "unsubscribe rate"],
+        [
+            (c, d, o / d if d else 0.0, k / d if d else 0.0, b / (d + b) if d + b else 0.0, s / d if d else 0.0, u / d if d else 0.0)
+            for c, d, o, k, b, s, u in rows
+        ],
+        {1, 2, 3, 4, 5, 6},
+    )
+    return Section("email-health", "E-mail health", "Per campaign, last 28 days.", table_html=table)
+
+
+def social_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
+    """Per platform: inbound messages, median hours to a brand reply, unanswered, sentiment."""
+    rows = con.execute(
+        """
+        with messages as (
+            select platform, thread_id, min(event_ts) as asked_at
+            from events
+            where channel = 'social' and event_name = 'message' and thread_id is not null
+              and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
+            group by all
+        ),
+        replies as (
+            select platform, thread_id, min(event_ts) as replied_at
+            from events where channel = 'social' and event_name = 'brand_reply' and event_ts < cast(? as date) + 1
+            group by all
+        ),
+        sentiment as (
+            select platform, avg(sentiment) as mean_sentiment
+            from events
+            where channel = 'social' and sentiment is not null
+              and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
+            group by 1
+        )
+        select m.platform, count(*) as messages,
+            median(epoch(r.replied_at) - epoch(m.asked_at)) / 3600.0 as median_reply_hours,
+            count(*) - count(r.replied_at) as unanswered,
+            any_value(s.mean_sentiment) as mean_sentiment
+        from messages m
+        left join replies r on r.platform = m.platform and r.thread_id = m.thread_id and r.replied_at >= m.asked_at
+        left join sentiment s on s.platform = m.platform
+        group by 1 order by 2 desc
+        """,
+        [as_of, as_of, as_of, as_of, as_of],
+    ).fetchall()
+    table = html_table(
+        ["platform", "inbound messages", "median hours to reply", "unanswered", "mean sentiment"],
+        [(p, n, h if h is not None else "-", u, s if s is not None else "-") for p, n, h, u, s in rows],
+        {1, 2, 3, 4},
+    )
+    return Section("social-health", "Social care", "Inbound messages in the last 28 days and how fast the brand replied.", table_html=table)
+
+
+def classifier_evaluation(con: duckdb.DuckDBPyConnection, evaluation_path: Path | None) -> Section | None:
+    """Per-stage precision, recall and F1 of the stage classifier, from its evaluation report."""
+    if evaluation_path is None or not evaluation_path.is_file():
+        return None
+    report = json.loads(evaluation_path.read_text())
+    rows: list[tuple] = []
+    for variant, metrics in report.get("variants", report).items():
+        if not isinstance(metrics, dict) or "per_stage" not in metrics:
+            continue
+        for stage, m in metrics["per_stage"].items():
+            rows.append((variant, stage, m.get("precision"), m.get("recall"), m.get("f1"), m.get("support")))
+        rows.append((variant, "macro", None, None, metrics.get("macro_f1"), None))
+    if not rows:
+        return None
+    table = html_table(["evaluated", "stage", "precision", "recall", "F1", "support"], rows, {2, 3, 4, 5})
+    return Section("classifier", "Stage classifier evaluation", "Against held-out labels (and the simulator's truth where known).", table_html=table)

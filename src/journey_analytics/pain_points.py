@@ -1,0 +1,488 @@
+"""Pain points: findings worth a person's attention, each with its evidence.
+
+SQL counts the cells set-wise (per campaign, platform, segment, period); Python only runs
+the statistics over those few cells (two-proportion tests with the false discovery rate
+controlled by Benjamini-Hochberg) and writes ``main.pain_points``.
+
+Severity is the number of customers affected beyond what the threshold or baseline would
+predict ("customers lost"), so findings of different kinds sort on one scale.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from scipy import stats
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "pain_points.toml"
+_PACKAGED_CONFIG = Path(__file__).parent / "config" / "pain_points.toml"
+
+TABLE_COMMENT = (
+    "Findings worth a person's attention on a run date, each with its evidence: funnel steps "
+    "dropping significantly (against their own baseline or the other segments), checkout and cart "
+    "abandonment, e-mail health, social care, customers stuck in consideration. One row per finding."
+)
+COLUMNS: dict[str, tuple[str, str]] = {
+    "as_of_date": ("date", "Run date the finding is about."),
+    "kind": ("varchar", "funnel_step_drop, segment_drop, checkout_abandonment, cart_abandonment, email_bounce, email_spam_complaints, email_unsubscribes, social_slow_replies, social_unanswered, social_negative_sentiment or stuck_in_consideration."),
+    "funnel": ("varchar", "Funnel the finding is about, if any."),
+    "step": ("varchar", "Funnel step (event name) the finding is about, if any."),
+    "segment_key": ("varchar", "What the segment is (device_category, utm_source, campaign_id, platform, ...) or 'all'."),
+    "segment_value": ("varchar", "The segment's value, or 'all'."),
+    "metric": ("varchar", "What was measured, in words (e.g. 'bounce rate')."),
+    "observed": ("double", "The measured value (a share 0-1, or hours)."),
+    "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments."),
+    "p_value": ("double", "Benjamini-Hochberg adjusted p-value for tested findings; null for threshold findings."),
+    "severity": ("double", "Customers affected beyond the threshold or baseline (customers lost); sort on it."),
+    "affected_customers": ("bigint", "Customers in the cell the finding is about."),
+    "description": ("varchar", "A sentence a person can act on."),
+    "evidence": ("json", "The counts behind the finding."),
+}
+
+
+class PainPointConfigError(ValueError):
+    """A pain point config that cannot be used."""
+
+
+@dataclass
+class Finding:
+    """One pain point before it is written."""
+
+    kind: str
+    metric: str
+    observed: float
+    baseline: float
+    affected_customers: int
+    description: str
+    funnel: str | None = None
+    step: str | None = None
+    segment_key: str = "all"
+    segment_value: str = "all"
+    p_value: float | None = None
+    severity: float = 0.0
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """The thresholds, from a TOML file or the defaults shipped with the project."""
+    if path is None:
+        path = _PACKAGED_CONFIG if _PACKAGED_CONFIG.is_file() else DEFAULT_CONFIG
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PainPointConfigError(f"{path}: {exc}") from None
+
+
+def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    """One-sided p-value that proportion 1 is lower than proportion 2 (pooled z-test)."""
+    if min(n1, n2) == 0:
+        return 1.0
+    p1, p2 = x1 / n1, x2 / n2
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    return float(stats.norm.cdf((p1 - p2) / se))
+
+
+def benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """Adjusted p-values controlling the false discovery rate."""
+    if not p_values:
+        return []
+    return [float(p) for p in stats.false_discovery_control(p_values, method="bh")]
+
+
+def _tested(
+    cells: list[dict[str, Any]], config: dict[str, Any], make: Any
+) -> list[Finding]:
+    """Test cells (each with converted/entered for 'cell' and 'reference'), keep significant drops."""
+    t = config["tests"]
+    eligible = [c for c in cells if c["n_cell"] >= t["min_sample"] and c["n_ref"] >= t["min_sample"]]
+    raw = [two_proportion_p(c["x_cell"], c["n_cell"], c["x_ref"], c["n_ref"]) for c in eligible]
+    adjusted = benjamini_hochberg(raw)
+    findings = []
+    for cell, p in zip(eligible, adjusted, strict=True):
+        rate, ref = cell["x_cell"] / cell["n_cell"], cell["x_ref"] / cell["n_ref"]
+        if p <= t["false_discovery_rate"] and ref - rate >= t["min_effect"]:
+            finding = make(cell, rate, ref)
+            finding.p_value = p
+            finding.severity = round(cell["n_cell"] * (ref - rate), 1)
+            finding.evidence = {k: v for k, v in cell.items() if not isinstance(v, date)}
+            findings.append(finding)
+    return findings
+
+
+def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
+    """Checkout steps converting worse in the recent days than their baseline, or in one segment than the rest."""
+    t = config["tests"]
+    steps = config.get("funnel", {}).get(
+        "steps", ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
+    )
+    hours = config["abandonment"]["conversion_hours"]
+    con.execute("create or replace temp table pain_funnel_steps (step_index integer, step varchar)").fetchall()
+    con.executemany("insert into pain_funnel_steps values (?, ?)", list(enumerate(steps, start=1)))
+    # A customer converts from step k-1 to step k when a step-k event follows their first
+    # step-(k-1) event of the period within the conversion window; segments come from that event.
+    con.execute(
+        f"""
+        create or replace temp table pain_step_cells as
+        with periods as (
+            select 'recent' as period, cast(? as date) - {int(t['recent_days']) - 1} as starts_on, cast(? as date) as ends_on
+            union all
+            select 'baseline', cast(? as date) - {int(t['recent_days']) + int(t['baseline_days']) - 1}, cast(? as date) - {int(t['recent_days'])}
+        ),
+        step_events as (
+            select e.customer_id, e.event_ts, e.device_category, e.utm_source, e.utm_medium, e.country, s.step_index
+            from events e inner join pain_funnel_steps s on s.step = e.event_name
+            where e.channel = 'web'
+        ),
+        starts as (
+            select p.period, se.customer_id, se.step_index + 1 as next_index,
+                min(se.event_ts) as started_at,
+                arg_min(se.device_category, se.event_ts) as device_category,
+                arg_min(se.utm_source, se.event_ts) as utm_source,
+                arg_min(se.utm_medium, se.event_ts) as utm_medium,
+                arg_min(se.country, se.event_ts) as country
+            from step_events se
+            inner join periods p on cast(se.event_ts as date) between p.starts_on and p.ends_on
+            where se.step_index < (select max(step_index) from pain_funnel_steps)
+            group by all
+        ),
+        converted as (
+            select s.*, exists (
+                select 1 from step_events n
+                where n.customer_id = s.customer_id and n.step_index = s.next_index
+                  and n.event_ts > s.started_at and n.event_ts <= s.started_at + to_hours({int(hours)})
+            ) as is_converted
+            from starts s
+        )
+        select c.period, f.step, 'all' as segment_key, 'all' as segment_value,
+            count(*) as entered, count(*) filter (where is_converted) as converted
+        from converted c inner join pain_funnel_steps f on f.step_index = c.next_index
+        group by all
+        union all
+        select c.period, f.step, k.segment_key, k.segment_value, count(*), count(*) filter (where is_converted)
+        from converted c inner join pain_funnel_steps f on f.step_index = c.next_index
+        cross join lateral (
+            select * from (values
+                ('device_category', c.device_category), ('utm_source', c.utm_source),
+                ('utm_medium', c.utm_medium), ('country', c.country)
+            ) v(segment_key, segment_value)
+        ) k
+        where k.segment_value is not null
+        group by all
+        """,
+        [as_of, as_of, as_of, as_of],
+    ).fetchall()
+    rows = con.execute(
+        "select period, step, segment_key, segment_value, entered, converted from pain_step_cells"
+    ).fetchall()
+    cells_by = {(p, s, k, v): (n, x) for p, s, k, v, n, x in rows}
+    baseline_cells, segment_cells = [], []
+    for (period, step, key, value), (n, x) in cells_by.items():
+        if period != "recent":
+            continue
+        if key == "all":
+            nb, xb = cells_by.get(("baseline", step, "all", "all"), (0, 0))
+            baseline_cells.append({"step": step, "x_cell": x, "n_cell": n, "x_ref": xb, "n_ref": nb})
+        else:
+            n_all, x_all = cells_by[("recent", step, "all", "all")]
+            segment_cells.append({"step": step, "segment_key": key, "segment_value": value,
+                                  "x_cell": x, "n_cell": n, "x_ref": x_all - x, "n_ref": n_all - n})
+
+    def step_drop(cell: dict[str, Any], rate: float, ref: float) -> Finding:
+        return Finding(
+            kind="funnel_step_drop", funnel="checkout", step=cell["step"], metric="conversion from previous step",
+            observed=rate, baseline=ref, affected_customers=cell["n_cell"],
+            description=(f"Checkout step {cell['step']}: only {rate:.0%} of customers got there from the previous step "
+                         f"in the last {t['recent_days']} days, against {ref:.0%} in the weeks before. Check what changed on that step."),
+        )
+
+    def segment_drop(cell: dict[str, Any], rate: float, ref: float) -> Finding:
+        return Finding(
+            kind="segment_drop", funnel="checkout", step=cell["step"], segment_key=cell["segment_key"],
+            segment_value=str(cell["segment_value"]), metric="conversion from previous step",
+            observed=rate, baseline=ref, affected_customers=cell["n_cell"],
+            description=(f"Checkout step {cell['step']} converts {rate:.0%} for {cell['segment_key']} = {cell['segment_value']} "
+                         f"against {ref:.0%} for everyone else in the last {t['recent_days']} days. Test that step for this segment."),
+        )
+
+    return _tested(baseline_cells, config, step_drop) + _tested(segment_cells, config, segment_drop)
+
+
+def abandonment_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
+    """Checkout and cart abandonment over their thresholds."""
+    a = config["abandonment"]
+    findings = []
+    for kind, start_event, threshold, label in (
+        ("checkout_abandonment", "begin_checkout", a["checkout_threshold"], "began checkout"),
+        ("cart_abandonment", "add_to_cart", a["cart_threshold"], "added to cart"),
+    ):
+        n, abandoned = con.execute(
+            f"""
+            with starts as (
+                select customer_id, min(event_ts) as started_at
+                from events
+                where event_name = ? and cast(event_ts as date) between cast(? as date) - {int(a['window_days']) - 1} and cast(? as date)
+                group by 1
+            )
+            select count(*), count(*) filter (where not exists (
+                select 1 from events p where p.customer_id = s.customer_id and p.event_name = 'purchase'
+                  and p.event_ts >= s.started_at and p.event_ts <= s.started_at + to_hours({int(a['conversion_hours'])})
+            ))
+            from starts s
+            """,
+            [start_event, as_of, as_of],
+        ).fetchall()[0]
+        if n >= a["min_sample"] and abandoned / n > threshold:
+            rate = abandoned / n
+            findings.append(Finding(
+                kind=kind, funnel="checkout", step=start_event, metric="abandonment rate", observed=rate,
+                baseline=threshold, affected_customers=abandoned, severity=round(n * (rate - threshold), 1),
+                evidence={"customers": n, "abandoned": abandoned},
+                description=(f"{rate:.0%} of the {n:,} customers who {label} in the last {a['window_days']} days did not buy "
+                             f"within {a['conversion_hours']} hours (threshold {threshold:.0%}). Look at shipping costs, payment options and errors at that step."),
+            ))
+    return findings
+
+
+def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
+    """Per campaign: bounce, spam-complaint and unsubscribe rates over thresholds."""
+    e = config["email"]
+    rows = con.execute(
+        f"""
+        select coalesce(campaign_id, '(none)'),
+            count(*) filter (where event_name = 'delivered'),
+            count(*) filter (where event_name = 'bounce'),
+            count(*) filter (where event_name = 'spamreport'),
+            count(*) filter (where event_name = 'unsubscribe'),
+            count(distinct customer_id) filter (where event_name = 'bounce'),
+            count(distinct customer_id) filter (where event_name = 'spamreport'),
+            count(distinct customer_id) filter (where event_name = 'unsubscribe')
+        from events
+        where channel = 'email' and cast(event_ts as date) between cast(? as date) - {int(e['window_days']) - 1} and cast(? as date)
+        group by 1
+        """,
+        [as_of, as_of],
+    ).fetchall()
+    findings: list[Finding] = []
+    totals = [sum(r[i] for r in rows) for i in range(1, 8)]
+    checks = (
+        ("email_bounce", "bounce rate", 2, e["bounce_threshold"], "Clean the list and check the sending domain's authentication (SPF, DKIM)."),
+        ("email_spam_complaints", "spam complaint rate", 3, e["spam_complaint_threshold"], "Check consent and frequency for this audience."),
+        ("email_unsubscribes", "unsubscribe rate", 4, e["unsubscribe_threshold"], "Review the content and targeting of this campaign."),
+    )
+    for kind, metric, column, threshold, advice in checks:
+        def denominator(delivered: int, bounces: int) -> int:
+            return delivered + bounces if kind == "email_bounce" else delivered
+
+        overall_n = denominator(totals[0], totals[1])
+        overall = totals[column - 1] / overall_n if overall_n else 0.0
+        if overall_n >= e["min_delivered"] and overall > threshold:
+            # Every campaign is over: a sender-wide problem, reported once.
+            findings.append(Finding(
+                kind=kind, metric=metric, observed=overall, baseline=threshold,
+                affected_customers=totals[column + 2], segment_key="campaign_id", segment_value="all",
+                severity=round(overall_n * (overall - threshold), 1),
+                evidence={"denominator": overall_n, "events": totals[column - 1]},
+                description=f"All campaigns: {metric} {overall:.2%} over the threshold {threshold:.2%} ({overall_n:,} messages). {advice}",
+            ))
+            continue
+        # Otherwise a campaign is flagged when over the threshold and significantly worse than the rest.
+        cells = []
+        for row in rows:
+            n = denominator(row[1], row[2])
+            if row[1] < e["min_delivered"]:
+                continue
+            x_bad = row[column]
+            rest_n = overall_n - n
+            rest_bad = totals[column - 1] - x_bad
+            cells.append({"campaign_id": row[0], "x_cell": n - x_bad, "n_cell": n, "x_ref": rest_n - rest_bad,
+                          "n_ref": rest_n, "affected": row[column + 3], "delivered": row[1]})
+        raw = [two_proportion_p(c["x_cell"], c["n_cell"], c["x_ref"], c["n_ref"]) for c in cells]
+        for cell, p in zip(cells, benjamini_hochberg(raw), strict=True):
+            rate = 1 - cell["x_cell"] / cell["n_cell"]
+            rest = 1 - cell["x_ref"] / cell["n_ref"] if cell["n_ref"] else 0.0
+            if rate > threshold and p <= config["tests"]["false_discovery_rate"]:
+                findings.append(Finding(
+                    kind=kind, metric=metric, observed=rate, baseline=threshold, p_value=p,
+                    affected_customers=cell["affected"], segment_key="campaign_id", segment_value=str(cell["campaign_id"]),
+                    severity=round(cell["n_cell"] * (rate - threshold), 1),
+                    evidence={"messages": cell["n_cell"], "rate_other_campaigns": rest},
+                    description=(f"Campaign {cell['campaign_id']}: {metric} {rate:.1%}, over the threshold {threshold:.1%} "
+                                 f"and above the other campaigns' {rest:.1%} ({cell['n_cell']:,} messages). {advice}"),
+                ))
+    return findings
+
+
+def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
+    """Per platform: late or missing brand replies, and a rise in negative sentiment."""
+    s = config["social"]
+    t = config["tests"]
+    rows = con.execute(
+        f"""
+        with messages as (
+            select platform, thread_id, min(event_ts) as asked_at, any_value(customer_id) as customer_id
+            from events
+            where channel = 'social' and event_name = 'message' and thread_id is not null
+              and cast(event_ts as date) between cast(? as date) - {int(s['window_days']) - 1} and cast(? as date)
+            group by all
+        ),
+        replies as (
+            select platform, thread_id, min(event_ts) as replied_at
+            from events where channel = 'social' and event_name = 'brand_reply' and event_ts < cast(? as date) + 1
+            group by all
+        )
+        select m.platform, count(*), count(r.replied_at),
+            median(epoch(r.replied_at) - epoch(m.asked_at)) / 3600.0,
+            count(distinct m.customer_id) filter (where r.replied_at is null)
+        from messages m
+        left join replies r on r.platform = m.platform and r.thread_id = m.thread_id and r.replied_at >= m.asked_at
+        group by 1
+        """,
+        [as_of, as_of, as_of],
+    ).fetchall()
+    findings = []
+    for platform, n, answered, median_hours, unanswered_customers in rows:
+        if n < s["min_messages"]:
+            continue
+        if median_hours is not None and median_hours > s["median_reply_hours_limit"]:
+            findings.append(Finding(
+                kind="social_slow_replies", metric="median hours to brand reply", observed=float(median_hours),
+                baseline=float(s["median_reply_hours_limit"]), affected_customers=answered,
+                segment_key="platform", segment_value=str(platform),
+                severity=round(answered * min(1.0, median_hours / s["median_reply_hours_limit"] - 1), 1),
+                evidence={"messages": n, "answered": answered},
+                description=(f"On {platform}, the brand took a median {median_hours:.0f} hours to answer a message "
+                             f"(limit {s['median_reply_hours_limit']} h) over the last {s['window_days']} days. Staff the inbox or set up alerts."),
+            ))
+        unanswered = (n - answered) / n
+        if unanswered > s["unanswered_threshold"]:
+            findings.append(Finding(
+                kind="social_unanswered", metric="share of messages unanswered", observed=unanswered,
+                baseline=s["unanswered_threshold"], affected_customers=unanswered_customers,
+                segment_key="platform", segment_value=str(platform),
+                severity=round(n * (unanswered - s["unanswered_threshold"]), 1),
+                evidence={"messages": n, "answered": answered},
+                description=(f"On {platform}, {n - answered:,} of {n:,} inbound messages ({unanswered:.0%}) got no brand reply "
+                             f"in the last {s['window_days']} days. Answer them."),
+            ))
+    sentiment = con.execute(
+        f"""
+        select platform,
+            count(*) filter (where cast(event_ts as date) > cast(? as date) - {int(t['recent_days'])}),
+            count(*) filter (where cast(event_ts as date) > cast(? as date) - {int(t['recent_days'])} and sentiment < ?),
+            count(*) filter (where cast(event_ts as date) <= cast(? as date) - {int(t['recent_days'])}),
+            count(*) filter (where cast(event_ts as date) <= cast(? as date) - {int(t['recent_days'])} and sentiment < ?),
+            count(distinct customer_id) filter (where cast(event_ts as date) > cast(? as date) - {int(t['recent_days'])} and sentiment < ?)
+        from events
+        where channel = 'social' and sentiment is not null
+          and cast(event_ts as date) between cast(? as date) - {int(t['recent_days']) + int(t['baseline_days']) - 1} and cast(? as date)
+        group by 1
+        """,
+        [as_of, as_of, s["negative_below"], as_of, as_of, s["negative_below"], as_of, s["negative_below"], as_of, as_of],
+    ).fetchall()
+    # A rise in the negative share is a drop in the "not negative" share: reuse the one-sided test.
+    cells = [
+        {"platform": p, "x_cell": n_recent - neg_recent, "n_cell": n_recent, "x_ref": n_base - neg_base,
+         "n_ref": n_base, "negative_customers": neg_customers}
+        for p, n_recent, neg_recent, n_base, neg_base, neg_customers in sentiment
+    ]
+
+    def negative(cell: dict[str, Any], rate: float, ref: float) -> Finding:
+        return Finding(
+            kind="social_negative_sentiment", metric="share of negative sentiment", observed=1 - rate, baseline=1 - ref,
+            affected_customers=cell["negative_customers"], segment_key="platform", segment_value=str(cell["platform"]),
+            description=(f"On {cell['platform']}, {1 - rate:.0%} of posts and messages were negative in the last "
+                         f"{t['recent_days']} days against {1 - ref:.0%} in the weeks before. Find out what people are unhappy about."),
+        )
+
+    return findings + _tested(cells, config, negative)
+
+
+def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
+    """Customers in consideration for longer than the set time (by stage history, else since first seen)."""
+    if not _has(con, "customer_stages"):
+        return []
+    days = int(config["stuck"]["consideration_days"])
+    history = _has(con, "stage_history")
+    first_seen = _has(con, "customers")
+    streak = """
+        select h.customer_id, min(h.as_of_date) as since
+        from stage_history h
+        where h.stage = 'consideration' and h.as_of_date <= ? and h.as_of_date > coalesce((
+            select max(o.as_of_date) from stage_history o
+            where o.customer_id = h.customer_id and o.as_of_date <= ? and o.stage <> 'consideration'), date '1900-01-01')
+        group by 1
+    """ if history else "select null::varchar as customer_id, null::date as since where false"
+    seen = "select customer_id, cast(first_seen as date) as first_seen from customers" if first_seen else (
+        "select customer_id, cast(min(event_ts) as date) as first_seen from events group by 1")
+    params = [as_of, as_of] if history else []
+    n = con.execute(
+        f"""
+        with streaks as ({streak}), seen as ({seen})
+        select count(*)
+        from customer_stages c
+        left join streaks s using (customer_id)
+        left join seen f using (customer_id)
+        where c.as_of_date = ? and c.stage = 'consideration'
+          and least(coalesce(s.since, f.first_seen), f.first_seen) <= cast(? as date) - {days}
+        """,
+        [*params, as_of, as_of],
+    ).fetchall()[0][0]
+    if n < config["stuck"]["min_customers"]:
+        return []
+    return [Finding(
+        kind="stuck_in_consideration", metric="customers in consideration for too long", observed=float(n),
+        baseline=float(days), affected_customers=n, severity=float(n),
+        evidence={"days": days},
+        description=(f"{n:,} customers have shown intent without buying for more than {days} days. "
+                     "Target them with a reminder or an offer."),
+    )]
+
+
+def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute(
+        "select 1 from duckdb_tables() where schema_name = 'main' and table_name = ? and database_name = current_database()",
+        [table],
+    ).fetchall())
+
+
+def find_pain_points(
+    con: duckdb.DuckDBPyConnection, as_of: date, config_path: Path | None = None
+) -> list[Finding]:
+    """Every finding for a run date, and (re)write them to main.pain_points."""
+    config = load_config(config_path)
+    findings = (
+        funnel_step_findings(con, as_of, config)
+        + abandonment_findings(con, as_of, config)
+        + email_findings(con, as_of, config)
+        + social_findings(con, as_of, config)
+        + stuck_findings(con, as_of, config)
+    )
+    _write(con, as_of, findings)
+    return findings
+
+
+def _write(con: duckdb.DuckDBPyConnection, as_of: date, findings: list[Finding]) -> None:
+    columns = ", ".join(f"{name} {dtype}" for name, (dtype, _) in COLUMNS.items())
+    con.execute(f"create table if not exists main.pain_points ({columns})").fetchall()
+    con.execute("delete from main.pain_points where as_of_date = ?", [as_of]).fetchall()
+    con.executemany(
+        f"insert into main.pain_points values ({', '.join('?' for _ in COLUMNS)})",
+        [
+            (as_of, f.kind, f.funnel, f.step, f.segment_key, f.segment_value, f.metric, f.observed, f.baseline,
+             f.p_value, f.severity, f.affected_customers, f.description, json.dumps(f.evidence, default=str))
+            for f in findings
+        ],
+    )
+    con.execute(f"comment on table main.pain_points is '{TABLE_COMMENT.replace(chr(39), chr(39) * 2)}'").fetchall()
+    for name, (_, comment) in COLUMNS.items():
+        con.execute(f"comment on column main.pain_points.{name} is '{comment.replace(chr(39), chr(39) * 2)}'").fetchall()

@@ -1,0 +1,127 @@
+"""The dashboard renders every chart in a real browser, offline, with log strings escaped."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from journey_analytics import runs
+from journey_analytics.config import Settings
+from journey_analytics.ingest import KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+HOSTILE = (
+    "<script>document.body.setAttribute('data-pwned','script')</script>"
+    "<img src=x onerror=\"document.body.setAttribute('data-pwned','img')\">"
+)
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _write_landing(landing: Path) -> None:
+    day = landing / "web" / "dt=2026-10-02"
+    day.mkdir(parents=True)
+    rows = []
+    for i in range(40):
+        device = "mobile" if i % 2 else "desktop"
+        base = f"2026-10-01T1{i % 10}:00:00Z"
+        rows.append({"event_id": f"pv{i}", "event_ts": base, "event_name": "page_view", "anonymous_id": f"a{i}",
+                     "page_title": HOSTILE, "page_url": "/?q=" + HOSTILE, "utm_source": HOSTILE if i < 5 else "google",
+                     "utm_medium": "cpc", "utm_campaign": HOSTILE, "device_category": device, "country": "DE"})
+        rows.append({"event_id": f"vi{i}", "event_ts": base.replace(":00:00", ":01:00"), "event_name": "view_item", "anonymous_id": f"a{i}"})
+        if i % 3 == 0:
+            rows.append({"event_id": f"pu{i}", "event_ts": base.replace(":00:00", ":05:00"), "event_name": "purchase",
+                         "anonymous_id": f"a{i}", "order_id": f"o{i}", "value": 20 + i})
+    (day / "part-0.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    email = landing / "email" / "dt=2026-10-02"
+    email.mkdir(parents=True)
+    (email / "part-0.jsonl").write_text(
+        "\n".join(json.dumps({"event_id": f"e{i}", "event_ts": "2026-10-01T08:00:00Z", "email": f"p{i}@example.com",
+                              "event_name": "delivered", "campaign_id": HOSTILE, "message_id": f"m{i}"}) for i in range(5)) + "\n"
+    )
+    social = landing / "social" / "dt=2026-10-02"
+    social.mkdir(parents=True)
+    (social / "part-0.jsonl").write_text(
+        json.dumps({"event_id": "s1", "event_ts": "2026-10-01T08:00:00Z", "platform": HOSTILE, "handle": "@x",
+                    "event_name": "message", "thread_id": "t1", "text": HOSTILE}) + "\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("dashboard")
+    os.environ.setdefault("JOURNEY_HASH_KEY", "test-key")
+    _write_landing(work / "landing")
+    ctx = runs.open_run(date(2026, 10, 2), work / "landing", work / "w.duckdb", work / "reports", Settings())
+    try:
+        for kind in KINDS:
+            runs.ingest_step(ctx, kind)
+        runs.stitch_step(ctx)
+        runs.sessionize_step(ctx)
+        runs.marts_step(ctx)
+        page = runs.report_step(ctx)
+        runs.finish_run(ctx, page)
+    except BaseException:
+        runs.abort_run(ctx)
+        raise
+    return page
+
+
+class TestDashboardFile:
+    """The page is self-contained and every log string on it is escaped."""
+
+    def test_no_network_resources(self, page: Path) -> None:
+        text = page.read_text()
+        assert not re.search(r"""(src|href)=["']https?://""", text)
+        assert (page.parent.parent / "plotly.min.js").stat().st_size > 1_000_000
+
+    def test_log_strings_escaped(self, page: Path) -> None:
+        text = page.read_text()
+        assert "<script>document.body" not in text
+        assert "<img src=x" not in text
+
+    def test_index_lists_the_run(self, page: Path) -> None:
+        index = (page.parent.parent / "index.html").read_text()
+        assert 'href="2026-10-02/index.html"' in index
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is installed by `make test`; not on this machine")
+class TestDashboardInBrowser:
+    """Headless Chromium renders every chart with no console error and runs no injected script."""
+
+    def test_renders_every_chart(self, page: Path) -> None:
+        chromium = _chromium()
+        assert chromium
+        flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 f"--user-data-dir={page.parent / 'chrome-profile'}", "--virtual-time-budget=8000",
+                 "--enable-logging=stderr", "--v=0"]
+        dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        charts = re.findall(r'<section id="([^"]+)" class="[^"]*" data-kind="chart"', dom.stdout)
+        assert len(charts) >= 2
+        rendered = re.findall(r'id="chart-([^"]+)"[^>]*class="[^"]*js-plotly-plot', dom.stdout) + re.findall(
+            r'class="[^"]*js-plotly-plot[^"]*"[^>]*id="chart-([^"]+)"', dom.stdout)
+        assert sorted(set(rendered)) == sorted(charts)
+        assert not re.search(r"<body[^>]*data-pwned", dom.stdout), "a log string ran as script"
+        console_errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
+        assert console_errors == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "dashboard.png"
+        subprocess.run([*flags, "--window-size=1400,2600", f"--screenshot={shot}", page.as_uri()],
+                       capture_output=True, text=True, timeout=120, check=True)
+        assert shot.stat().st_size > 10_000

@@ -1,0 +1,88 @@
+"""The nightly Prefect flow end to end on the bundled sample, checked against its truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from pipelines.nightly import nightly
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def truth() -> dict:
+    return json.loads((SAMPLE / "_truth" / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory, truth: dict) -> tuple[Path, dict, dict]:
+    """Run the flow twice on the sample, as the scheduler would, and keep both summaries."""
+    work = tmp_path_factory.mktemp("nightly")
+    as_of = date.fromisoformat(str(truth["last_day"]))
+    with prefect_test_harness():
+        first = nightly(as_of, SAMPLE, work / "journey.duckdb", work / "reports", None)
+        second = nightly(as_of, SAMPLE, work / "journey.duckdb", work / "reports", None)
+    return work, first, second
+
+
+def _query(warehouse: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+class TestNightlyOnSample:
+    """The flow loads the sample with every row accounted for, as the simulator's truth says."""
+
+    def test_every_row_is_accounted_for(self, sample_run: tuple[Path, dict, dict]) -> None:
+        _, first, _ = sample_run
+        assert first["rows_read"] == first["rows_loaded"] + first["rows_quarantined"] + first["rows_duplicate"]
+        assert first["rows_read"] > 0
+
+    def test_bad_and_repeated_rows_match_the_truth(self, sample_run: tuple[Path, dict, dict], truth: dict) -> None:
+        work, first, _ = sample_run
+        event_rows = _query(
+            work / "journey.duckdb",
+            "select coalesce(sum(rows_read), 0), coalesce(sum(rows_quarantined), 0), coalesce(sum(rows_duplicate), 0) "
+            "from raw.ingested_files where kind in ('web', 'email', 'social')",
+        )[0]
+        assert event_rows[0] == truth["n_events_written"]
+        assert event_rows[1] == truth["n_bad_rows"]
+        assert event_rows[2] == truth["n_duplicate_rows"]
+
+    def test_events_are_unique_and_stitched(self, sample_run: tuple[Path, dict, dict]) -> None:
+        work, _, _ = sample_run
+        n, distinct, unstitched = _query(
+            work / "journey.duckdb",
+            "select count(*), count(distinct event_id), count(*) - count(customer_id) from events",
+        )[0]
+        assert n == distinct
+        assert unstitched == 0
+
+    def test_second_run_reads_nothing_and_changes_nothing(self, sample_run: tuple[Path, dict, dict]) -> None:
+        work, first, second = sample_run
+        assert second["rows_read"] == 0
+        assert second["table_rows"]["events"] == first["table_rows"]["events"]
+        assert second["table_rows"]["sessions"] == first["table_rows"]["sessions"]
+        runs = _query(work / "journey.duckdb", "select count(*), count(distinct run_id) from pipeline_runs")[0]
+        assert runs == (2, 2)
+
+    def test_report_page_written(self, sample_run: tuple[Path, dict, dict], truth: dict) -> None:
+        work, first, _ = sample_run
+        page = Path(first["report"])
+        assert page == work / "reports" / str(truth["last_day"]) / "index.html"
+        assert page.read_text().startswith("<!doctype html>")
+        assert (work / "reports" / "index.html").exists()
+
+    def test_no_build_files_left(self, sample_run: tuple[Path, dict, dict]) -> None:
+        work, _, _ = sample_run
+        assert not list(work.glob(".journey.duckdb.build-*"))
