@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE_DATE := 2026-10-31
 
-.PHONY: demo test bench venv sample clean
+.PHONY: demo test bench venv sample clean browser
 
 venv: $(STAMP)
 
@@ -21,8 +21,15 @@ demo: $(STAMP)
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/journey run --date $(SAMPLE_DATE) \
 		--landing data/sample --warehouse data/warehouse/journey.duckdb --reports reports
 
-test: $(STAMP)
+test: $(STAMP) browser
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest
+
+# Headless Chromium for the dashboard test, from Debian's packages.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	} || echo "note: could not install chromium; the browser test will be skipped"
 
 bench: $(STAMP)
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python benchmarks/run_benchmark.py --events 1000000 10000000

@@ -68,6 +68,18 @@ def build_marts(ctx: runs.RunContext) -> dict[str, int]:
     return counts
 
 
+@task(name="assign-stages", cache_policy=NO_CACHE)
+def assign_stages(ctx: runs.RunContext) -> dict[str, Any]:
+    """Put every customer in a journey stage, with the rule or model that decided and why."""
+    result = runs.stages_step(ctx)
+    get_run_logger().info(
+        "staged %d of %d customers: %s (by %s); model %s",
+        result["staged"], result["customers"], result["by_stage"], result["by_source"],
+        "retrained (" + str(result["retrain_reason"]) + ")" if result["model_trained"] else "reused",
+    )
+    return result
+
+
 @task(name="find-pain-points", cache_policy=NO_CACHE)
 def find_pain_points(ctx: runs.RunContext) -> int:
     """Flag funnel drops, abandonment, e-mail and social problems, stuck customers."""
@@ -109,6 +121,7 @@ def nightly(
         stitch_identities(ctx)
         sessionize(ctx)
         build_marts(ctx)
+        assign_stages(ctx)
         find_pain_points(ctx)
         page = write_report(ctx)
         summary = publish(ctx, page)

@@ -229,6 +229,26 @@ def marts_step(ctx: RunContext) -> dict[str, int]:
     return {name: ctx.table_rows[name] for name in MARTS}
 
 
+def model_dir_for(warehouse: Path) -> Path:
+    """Where the stage classifier and its evaluation reports are kept: beside the warehouse."""
+    return warehouse.parent / f"{warehouse.stem}-models"
+
+
+def stages_step(ctx: RunContext) -> dict[str, Any]:
+    """Give every customer a stage as of the run date (rules, then the classifier)."""
+    from journey_analytics.stages import assign_stages
+
+    with ctx.timed("stages"):
+        result = assign_stages(
+            ctx.con, ctx.as_of, rules_path=ctx.settings.rule_file("stages"), model_dir=model_dir_for(ctx.warehouse)
+        )
+    ctx.evaluation_path = result.evaluation_path
+    ctx.table_rows["customers"] = result.customers
+    ctx.table_rows["customer_stages"] = result.staged
+    ctx.notices.extend(result.notices)
+    return result.as_dict()
+
+
 def pain_points_step(ctx: RunContext) -> int:
     """Flag the findings worth a person's attention; returns how many."""
     from journey_analytics.pain_points import find_pain_points

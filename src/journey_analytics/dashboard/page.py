@@ -14,7 +14,7 @@ from plotly.offline import get_plotlyjs
 from journey_analytics.dashboard import sections as s
 
 PLOTLY_JS = "plotly.min.js"
-WIDE = frozenset({"pain-points", "checkout-funnel", "touchpoints", "email-health", "classifier", "stage-movements"})
+WIDE = frozenset({"stage-funnel", "pain-points", "checkout-funnel", "touchpoints", "email-health", "classifier", "stage-movements"})
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}

@@ -369,14 +369,14 @@ def classifier_evaluation(con: duckdb.DuckDBPyConnection, evaluation_path: Path 
     if evaluation_path is None or not evaluation_path.is_file():
         return None
     report = json.loads(evaluation_path.read_text())
-    rows: list[tuple] = []
-    for variant, metrics in report.get("variants", report).items():
-        if not isinstance(metrics, dict) or "per_stage" not in metrics:
-            continue
-        for stage, m in metrics["per_stage"].items():
-            rows.append((variant, stage, m.get("precision"), m.get("recall"), m.get("f1"), m.get("support")))
-        rows.append((variant, "macro", None, None, metrics.get("macro_f1"), None))
-    if not rows:
+    tables = report.get("display", {}).get("tables", [])
+    if not tables:
         return None
-    table = html_table(["evaluated", "stage", "precision", "recall", "F1", "support"], rows, {2, 3, 4, 5})
-    return Section("classifier", "Stage classifier evaluation", "Against held-out labels (and the simulator's truth where known).", table_html=table)
+    parts = []
+    for table in tables:
+        numeric = {i for i, c in enumerate(table["columns"]) if i > 0}
+        parts.append(f"<h3>{esc(table.get('caption', ''))}</h3>" + html_table(table["columns"], [tuple(r) for r in table["rows"]], numeric))
+    model = report.get("model", {})
+    note = (f"Model trained on {model.get('trained_on', '?')} from {model.get('training_source', '?')}; "
+            "scores on held-out customers for rules alone and rules plus model.")
+    return Section("classifier", "Stage classifier evaluation", note, table_html="".join(parts))
