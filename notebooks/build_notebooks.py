@@ -1,0 +1,198 @@
+"""Writes the analyst notebooks from the cells below (run: python notebooks/build_notebooks.py).
+
+Keeping the source here makes the notebooks reviewable as code; the .ipynb files are the
+output, committed without outputs. Both run top to bottom in the test suite.
+"""
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+
+CONNECT = '''import os
+from pathlib import Path
+
+import duckdb
+
+# The warehouse `make demo` writes; set JOURNEY_WAREHOUSE to use another one.
+WAREHOUSE = Path(os.environ.get("JOURNEY_WAREHOUSE", "../data/warehouse/journey.duckdb"))
+con = duckdb.connect(str(WAREHOUSE), read_only=True)  # read-only: safe while a nightly run publishes
+as_of = con.sql("select max(as_of_date) from pipeline_runs").fetchall()[0][0]
+print(WAREHOUSE, "as of", as_of)'''
+
+TOUR = [
+    new_markdown_cell("""# A tour of the journey-analytics warehouse
+
+The nightly run publishes one DuckDB file. This notebook shows its tables, how they join,
+how to build a funnel of your own in SQL, and a cohort retention table. Run `make demo`
+first (it writes `data/warehouse/journey.duckdb`)."""),
+    new_code_cell(CONNECT),
+    new_markdown_cell("""## The tables and what they hold
+
+Every table and column carries a comment: the warehouse documents itself."""),
+    new_code_cell('''con.sql("""
+    select table_name, estimated_size as approx_rows, comment
+    from duckdb_tables() where schema_name = 'main' order by table_name
+""").show(max_width=200)'''),
+    new_code_cell('''con.sql("""
+    select column_name, data_type, comment from duckdb_columns()
+    where schema_name = 'main' and table_name = 'events' order by column_index
+""").show(max_rows=50, max_width=200)'''),
+    new_markdown_cell("""## How they join
+
+`customer_id` is the stitched customer: `events`, `sessions`, `customers` and
+`customer_stages` all carry it; `identity_map` says which identifiers (devices, user ids,
+hashed e-mails and handles) belong to it. Here is one customer seen on several devices."""),
+    new_code_cell('''multi_device = con.sql("""
+    select customer_id, count(*) filter (where identifier_type = 'anonymous_id') as devices
+    from identity_map group by 1 having devices > 1 order by devices desc, customer_id limit 1
+""").fetchall()
+customer = multi_device[0][0] if multi_device else con.sql("select min(customer_id) from events").fetchall()[0][0]
+con.sql("select identifier_type, identifier from identity_map where customer_id = $c order by 1",
+        params={"c": customer}).show()
+con.sql("""
+    select s.session_id, s.started_at, s.device_category, s.utm_source, s.n_events, s.converted
+    from sessions s where s.customer_id = $c order by s.started_at
+""", params={"c": customer}).show()'''),
+    new_code_cell('''con.sql("""
+    select e.channel, e.event_name, count(*) as events, count(distinct e.customer_id) as customers
+    from events e group by all order by events desc limit 15
+""").show()'''),
+    new_markdown_cell("""## A custom funnel in SQL
+
+Customers who searched, then viewed an item, then bought, each step after the one before,
+within 7 days of the search. (The nightly run's `funnel_steps` table holds the configured
+funnels; this is how to ask a new question without changing any config.)"""),
+    new_code_cell('''con.sql("""
+    with searches as (
+        select customer_id, min(event_ts) as searched_at from events where event_name = 'search' group by 1
+    ),
+    viewed as (
+        select s.customer_id, s.searched_at, min(e.event_ts) as viewed_at
+        from searches s join events e on e.customer_id = s.customer_id
+         and e.event_name = 'view_item' and e.event_ts > s.searched_at
+         and e.event_ts <= s.searched_at + interval 7 day
+        group by all
+    ),
+    bought as (
+        select v.customer_id from viewed v join events e on e.customer_id = v.customer_id
+         and e.event_name = 'purchase' and e.event_ts > v.viewed_at
+         and e.event_ts <= v.searched_at + interval 7 day
+        group by 1
+    )
+    select 'search' as step, count(*) as customers from searches
+    union all select 'view_item', count(*) from viewed
+    union all select 'purchase', count(*) from bought
+""").show()'''),
+    new_markdown_cell("""## Cohort retention
+
+Customers grouped by the week of their first order, and the share who ordered again in
+each later week."""),
+    new_code_cell('''retention = con.sql("""
+    with orders as (
+        select customer_id, date_trunc('week', event_ts) as order_week
+        from events where event_name = 'purchase' group by all
+    ),
+    cohorts as (select customer_id, min(order_week) as cohort_week from orders group by 1),
+    activity as (
+        select c.cohort_week, datediff('week', c.cohort_week, o.order_week) as weeks_later,
+               count(distinct o.customer_id) as customers
+        from cohorts c join orders o using (customer_id) group by all
+    )
+    select cohort_week, weeks_later, customers,
+           round(customers / first_value(customers) over (partition by cohort_week order by weeks_later), 3) as share
+    from activity order by cohort_week, weeks_later
+""").pl()
+retention.pivot(on="weeks_later", index="cohort_week", values="share").sort("cohort_week")'''),
+    new_markdown_cell("""## Stages
+
+Each customer's stage, who decided it (a rule or the classifier), how sure, and why."""),
+    new_code_cell('''con.sql("""
+    select stage, stage_source, count(*) as customers, round(avg(confidence), 2) as mean_confidence
+    from customer_stages where as_of_date = $d group by all order by 1, 2
+""", params={"d": as_of}).show()
+con.sql("select customer_id, stage, stage_source, rule_id, reason from customer_stages where as_of_date = $d limit 5",
+        params={"d": as_of}).show(max_width=200)'''),
+]
+
+INVESTIGATION = [
+    new_markdown_cell("""# Investigating a pain point
+
+The nightly run flags findings in `pain_points`, most severe first. This notebook takes the
+worst funnel finding and digs into it: is it real, since when, and for whom."""),
+    new_code_cell(CONNECT),
+    new_code_cell('''con.sql("""
+    select severity, kind, segment_key, segment_value, step, round(observed, 3) as observed,
+           round(baseline, 3) as baseline, p_value, description
+    from pain_points where as_of_date = $d order by severity desc
+""", params={"d": as_of}).show(max_width=250)'''),
+    new_markdown_cell("""## The funnel finding with the most customers lost
+
+Pick the most severe funnel finding (a step that converts worse for a segment, or worse than
+its own baseline)."""),
+    new_code_cell('''rows = con.sql("""
+    select kind, step, segment_key, segment_value from pain_points
+    where as_of_date = $d and kind in ('segment_drop', 'funnel_step_drop')
+    order by severity desc limit 1
+""", params={"d": as_of}).fetchall()
+kind, step, segment_key, segment_value = rows[0] if rows else ("funnel_step_drop", "purchase", "all", "all")
+steps = ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
+previous_step = steps[steps.index(step) - 1]
+print(f"{kind}: {previous_step} -> {step} for {segment_key} = {segment_value}")'''),
+    new_markdown_cell("""## Day by day: when did it start?
+
+For each day, customers who reached the previous step, and the share who took the next step
+within 24 hours, for the segment and for everyone else."""),
+    new_code_cell('''segment_column = segment_key if segment_key in ("device_category", "utm_source", "utm_medium", "country") else None
+in_segment = f"coalesce(p.{segment_column}, '') = $v" if segment_column else "true"
+daily = con.sql(f"""
+    with previous as (
+        select customer_id, event_ts, device_category, utm_source, utm_medium, country
+        from events where event_name = $prev
+    ),
+    labelled as (
+        select cast(p.event_ts as date) as day, ({in_segment}) as in_segment,
+            exists (select 1 from events n where n.customer_id = p.customer_id and n.event_name = $step
+                    and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + interval 24 hour) as converted
+        from previous p
+    )
+    select day, in_segment, count(*) as reached_previous, round(avg(converted::int), 3) as conversion
+    from labelled group by all order by day, in_segment
+""", params={"prev": previous_step, "step": step, **({"v": segment_value} if segment_column else {})}).pl()
+daily.pivot(on="in_segment", index="day", values="conversion").sort("day").tail(14)'''),
+    new_markdown_cell("""## Who is affected, and what did they do instead?
+
+The next event of the customers who stopped after the previous step (in the last week)."""),
+    new_code_cell('''con.sql(f"""
+    with stopped as (
+        select p.customer_id, p.event_ts from events p
+        where p.event_name = $prev and p.event_ts >= cast($d as date) - 6 and ({in_segment})
+          and not exists (select 1 from events n where n.customer_id = p.customer_id and n.event_name = $step
+                          and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + interval 24 hour)
+    ),
+    next_events as (
+        select s.customer_id, min_by(e.event_name, e.event_ts) as next_event
+        from stopped s join events e on e.customer_id = s.customer_id and e.event_ts > s.event_ts
+        group by 1
+    )
+    select coalesce(n.next_event, '(nothing)') as next_event, count(*) as customers
+    from stopped s left join next_events n using (customer_id) group by 1 order by 2 desc
+""", params={"prev": previous_step, "step": step, "d": as_of, **({"v": segment_value} if segment_column else {})}).show()'''),
+    new_markdown_cell("""## What to do
+
+If the segment's conversion fell on a given day while the rest held steady, look at what
+shipped that day for that segment (a release, a payment provider change). The finding's
+`evidence` column holds the counts behind it."""),
+]
+
+
+def main() -> None:
+    for name, cells in (("01_warehouse_tour.ipynb", TOUR), ("02_pain_point_investigation.ipynb", INVESTIGATION)):
+        notebook = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nbformat.write(notebook, HERE / name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The analyst notebooks run top to bottom against a warehouse built from the sample."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from journey_analytics import runs
+from journey_analytics.config import Settings
+from journey_analytics.ingest import KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample run through every step, as `make demo` does (without the orchestrator)."""
+    work = tmp_path_factory.mktemp("notebooks")
+    os.environ.setdefault("JOURNEY_HASH_KEY", "test-key")
+    ctx = runs.open_run(date(2026, 10, 31), ROOT / "data" / "sample", work / "journey.duckdb", work / "reports", Settings())
+    try:
+        for kind in KINDS:
+            runs.ingest_step(ctx, kind)
+        runs.stitch_step(ctx)
+        runs.sessionize_step(ctx)
+        runs.marts_step(ctx)
+        runs.stages_step(ctx)
+        runs.pain_points_step(ctx)
+        runs.finish_run(ctx, work / "reports" / "none.html")
+    except BaseException:
+        runs.abort_run(ctx)
+        raise
+    return work / "journey.duckdb"
+
+
+class TestNotebooks:
+    """Every notebook executes without an error on the sample warehouse."""
+
+    def test_there_are_notebooks(self) -> None:
+        names = [p.name for p in NOTEBOOKS]
+        assert "01_warehouse_tour.ipynb" in names and "02_pain_point_investigation.ipynb" in names
+
+    @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+    def test_runs_top_to_bottom(self, path: Path, sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("JOURNEY_WAREHOUSE", str(sample_warehouse))
+        notebook = nbformat.read(path, as_version=4)
+        NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert errors == []
+        assert all(c.get("execution_count") for c in notebook.cells if c.cell_type == "code")
