@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -33,7 +34,7 @@ def three_runs(wh: Warehouse, tmp_path: Path) -> Warehouse:
 class TestStageHistory:
     """stage_history keeps one row per customer and run date; a re-run replaces only its day."""
 
-    EXPECTED = [
+    EXPECTED: ClassVar[list[tuple[str, date, str]]] = [
         ("u1", D1, "awareness"), ("u1", D2, "consideration"), ("u1", D3, "purchase"),
         ("u2", D1, "consideration"), ("u2", D2, "consideration"), ("u2", D3, "retention"),
         ("u3", D3, "awareness"),

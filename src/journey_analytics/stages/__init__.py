@@ -19,7 +19,12 @@ import numpy as np
 import polars as pl
 
 from journey_analytics.stages.evaluate import NO_STAGE, compare, write_evaluation
-from journey_analytics.stages.features import build_customers, feature_columns, feature_matrix, query_frame
+from journey_analytics.stages.features import (
+    build_customers,
+    feature_columns,
+    feature_matrix,
+    query_frame,
+)
 from journey_analytics.stages.model import (
     StageModel,
     load_stage_model,
@@ -126,7 +131,11 @@ def _train(
     seed: int,
     model_dir: Path,
 ) -> tuple[StageModel | None, Path | None, str | None]:
-    """Train on labels or on the rules' clear pre-order decisions, evaluate, save."""
+    """Train on the labels or on the rules' own stages, evaluate on the held-out customers, save.
+
+    Returns the model (None when there is nothing to learn from), the evaluation report's
+    path, and a notice saying why no model was trained.
+    """
     if source == "labels":
         pool = matches.filter(pl.col("customer_id").is_in(list(labels)) & pl.col("rule_id").is_not_null())
         pool = pool.with_columns(pl.col("customer_id").replace_strict(labels, default=None).alias("reference"))
@@ -170,8 +179,7 @@ def _train(
         final = [p if u else r for p, u, r in zip(predicted, unclear, rule_stages, strict=True)]
         held_out = compare(test["reference"].to_list(), rule_stages, final, reference="held-out labels")
     else:
-        # without labels the reference is the rules' clear decisions: this scores the classifier alone
-        # the reference is the rules' clear decisions: this scores the classifier alone on them
+        # without labels the reference is the rules' clear decisions: this scores the classifier alone on them
         keep = [i for i, c in enumerate(test["rule_is_clear"].fill_null(True).to_list()) if c]
         held_out = compare([test["reference"][i] for i in keep], [rule_stages[i] for i in keep],
                            [predicted[i] for i in keep],

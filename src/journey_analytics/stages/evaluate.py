@@ -138,18 +138,25 @@ def write_evaluation(report: dict[str, Any], model_dir: Path, as_of: date) -> Pa
 
 
 def score_against_truth(
-    con: duckdb.DuckDBPyConnection, truth_csv: Path, *, identified_only: bool = True
+    con: duckdb.DuckDBPyConnection,
+    truth_csv: Path,
+    *,
+    identified_only: bool = True,
+    exclude_user_ids: set[str] | None = None,
 ) -> dict[str, Any]:
     """Compare ``main.customer_stages`` with a simulator's ``_truth/customers.csv``.
 
     Truth rows are mapped to customers through their user_id, else their first anonymous id
     (``identity_map``); the rules' own stage (``rule_stage``) gives the rules-alone score,
     ``stage`` the rules plus model. A customer found but given no stage counts as ``none``.
+    ``exclude_user_ids`` leaves out customers (for example the labelled ones the model saw).
     """
     truth = pl.read_csv(truth_csv, infer_schema_length=0)
     if identified_only and "is_identified" in truth.columns:
         truth = truth.filter(pl.col("is_identified").str.to_lowercase().is_in(["true", "1"]))
     truth = truth.filter(pl.col("true_stage").is_not_null())
+    if exclude_user_ids:
+        truth = truth.filter(~pl.col("user_id").is_in(sorted(exclude_user_ids)) | pl.col("user_id").is_null())
     if "anonymous_ids" not in truth.columns:
         truth = truth.with_columns(anonymous_ids=pl.lit(None, dtype=pl.String))
     truth = truth.select(

@@ -133,7 +133,7 @@ def time_split(first_seen: np.ndarray, customer_ids: list[str], test_share: floa
     """Indices of the training and test customers: the most recently first seen are the test set."""
     n = len(customer_ids)
     order = sorted(range(n), key=lambda i: (first_seen[i], customer_ids[i]))
-    n_test = int(round(n * test_share))
+    n_test = round(n * test_share)
     n_test = min(max(n_test, 1 if n >= 2 else 0), n - 1) if n else 0
     cut = n - n_test
     return np.array(sorted(order[:cut]), dtype=int), np.array(sorted(order[cut:]), dtype=int)

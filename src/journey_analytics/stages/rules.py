@@ -42,7 +42,10 @@ KNOWN_EVENTS: dict[str, frozenset[str]] = {
     }),
 }
 
-DEFAULT_RULES_PATH = Path(__file__).resolve().parents[3] / "config" / "stages.toml"
+# The rule file shipped in the package if the build includes it, else the repository's.
+_PACKAGE_RULES = Path(__file__).resolve().parents[1] / "config" / "stages.toml"
+_REPO_RULES = Path(__file__).resolve().parents[3] / "config" / "stages.toml"
+DEFAULT_RULES_PATH = _PACKAGE_RULES if _PACKAGE_RULES.is_file() else _REPO_RULES
 REQUIRED_SIGNALS = ("passive",)
 MAX_WINDOW_DAYS = 3650
 
