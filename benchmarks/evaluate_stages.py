@@ -58,7 +58,7 @@ def run_seed(out: Path, customers: int, days: int, seed: int, label_share: float
         labelled = {r[0] for r in ctx.con.execute("select distinct user_id from raw.labels").fetchall()}
         identified = score_against_truth(ctx.con, truth, identified_only=True)
         unlabelled = score_against_truth(ctx.con, truth, identified_only=True, exclude_user_ids=labelled)
-        everyone = score_against_truth(ctx.con, truth, identified_only=False)
+        everyone = score_against_truth(ctx.con, truth, identified_only=False, group_column="hard_case")
         # the truth comparison joins the model's evaluation report (shown with it in the dashboard)
         latest = root / "models" / "evaluation.json"
         if latest.is_file():

@@ -4,6 +4,7 @@ stale, never overriding an order, and its evaluation report recomputed independe
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,6 +70,13 @@ class TestTrainingFromLabels:
             assert got[f"new-d{i}"][:3] == ("consideration", "model", "awareness")
             assert got[f"new-k{i}"][:3] == ("awareness", "model", "awareness")
             assert 0.5 < got[f"new-d{i}"][3] <= 1.0
+        reason = wh.rows("select reason from main.customer_stages where customer_id = 'new-d0'")[0][0]
+        assert re.fullmatch(
+            r"The classifier gives consideration with probability 0\.\d\d where rule awareness\.recent_browsing "
+            r"is not clear \(no order; 4 browsing signals in the last 90 days, last page_view on 2026-11-28; "
+            r"1 session, 3 pauses of 2 minutes or more between clicks in the last 90 days\)\.",
+            reason,
+        ), reason
         saved = load_stage_model(tmp_path / "models")
         assert saved is not None
         assert saved.trained_on == AS_OF and saved.seed == 7 and saved.training_source == "labels"

@@ -197,9 +197,15 @@ def _train(
 
 def _model_reason(row: dict[str, Any], rule_text: str, stage: str, confidence: float) -> str:
     text = rule_text.rstrip(".")
+    sessions = int(row.get("n_sessions") or 0)
+    dwells = int(row.get("n_long_dwells_90d") or 0)
+    behaviour = (
+        f"{sessions} session{'' if sessions == 1 else 's'}, {dwells} pause{'' if dwells == 1 else 's'} "
+        "of 2 minutes or more between clicks in the last 90 days"
+    )
     return (
         f"The classifier gives {stage} with probability {confidence:.2f} where rule "
-        f"{row['rule_id']} is not clear ({text[0].lower() + text[1:]})."
+        f"{row['rule_id']} is not clear ({text[0].lower() + text[1:]}; {behaviour})."
     )
 
 
@@ -249,7 +255,7 @@ def assign_stages(
     matches = query_frame(
         con,
         """
-        select r.*, c.first_seen
+        select r.*, c.first_seen, c.n_sessions, c.n_long_dwells_90d
         from customer_rule_matches as r
         inner join main.customers as c using (customer_id)
         order by r.customer_id

@@ -143,13 +143,15 @@ def score_against_truth(
     *,
     identified_only: bool = True,
     exclude_user_ids: set[str] | None = None,
+    group_column: str | None = None,
 ) -> dict[str, Any]:
     """Compare ``main.customer_stages`` with a simulator's ``_truth/customers.csv``.
 
     Truth rows are mapped to customers through their user_id, else their first anonymous id
     (``identity_map``); the rules' own stage (``rule_stage``) gives the rules-alone score,
     ``stage`` the rules plus model. A customer found but given no stage counts as ``none``.
-    ``exclude_user_ids`` leaves out customers (for example the labelled ones the model saw).
+    ``exclude_user_ids`` leaves out customers (for example the labelled ones the model saw);
+    ``group_column`` (a truth column) adds the accuracy of both per value of that column.
     """
     truth = pl.read_csv(truth_csv, infer_schema_length=0)
     if identified_only and "is_identified" in truth.columns:
@@ -159,8 +161,9 @@ def score_against_truth(
         truth = truth.filter(~pl.col("user_id").is_in(sorted(exclude_user_ids)) | pl.col("user_id").is_null())
     if "anonymous_ids" not in truth.columns:
         truth = truth.with_columns(anonymous_ids=pl.lit(None, dtype=pl.String))
+    group = pl.col(group_column).fill_null("") if group_column else pl.lit("")
     truth = truth.select(
-        pl.int_range(pl.len()).alias("truth_row"), "user_id", "true_stage",
+        pl.int_range(pl.len()).alias("truth_row"), "user_id", "true_stage", group.alias("truth_group"),
         pl.col("anonymous_ids").str.split("|").list.first().alias("anonymous_id"),
     )
     con.register("_stage_truth", truth.to_arrow())
@@ -170,6 +173,7 @@ def score_against_truth(
         select
             t.truth_row,
             t.true_stage,
+            t.truth_group,
             coalesce(by_user.customer_id, by_device.customer_id) as customer_id,
             coalesce(s.rule_stage, 'none') as rule_stage,
             coalesce(s.stage, 'none') as stage
@@ -192,4 +196,13 @@ def score_against_truth(
         reference="simulator truth" + (" (identified customers)" if identified_only else " (all customers found)"),
     )
     result["unmapped"] = unmapped
+    if group_column:
+        result["by_" + group_column] = {
+            str(g["truth_group"][0]) or "(none)": {
+                "n": g.height,
+                "rules_accuracy": round(float((g["rule_stage"] == g["true_stage"]).mean()), 4),
+                "rules_plus_model_accuracy": round(float((g["stage"] == g["true_stage"]).mean()), 4),
+            }
+            for g in mapped.partition_by("truth_group", maintain_order=False)
+        }
     return result
