@@ -80,6 +80,14 @@ def assign_stages(ctx: runs.RunContext) -> dict[str, Any]:
     return result
 
 
+@task(name="build-funnels", cache_policy=NO_CACHE)
+def build_funnels(ctx: runs.RunContext) -> dict[str, int]:
+    """Build the configured funnels with their drop-off and next events."""
+    counts = runs.funnels_step(ctx)
+    get_run_logger().info("built funnels: %s", ", ".join(f"{k} ({v:,} rows)" for k, v in counts.items()))
+    return counts
+
+
 @task(name="find-pain-points", cache_policy=NO_CACHE)
 def find_pain_points(ctx: runs.RunContext) -> int:
     """Flag funnel drops, abandonment, e-mail and social problems, stuck customers."""
@@ -122,6 +130,7 @@ def nightly(
         sessionize(ctx)
         build_marts(ctx)
         assign_stages(ctx)
+        build_funnels(ctx)
         find_pain_points(ctx)
         page = write_report(ctx)
         summary = publish(ctx, page)

@@ -10,8 +10,8 @@ create or replace temp macro parse_event_ts(x) as (
         when x is null then null
         when regexp_full_match(x, '-?[0-9]{1,15}(\.[0-9]+)?')
             then make_timestamp(cast(round(cast(x as double) * 1000) as bigint))
-        when regexp_matches(x, '([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$')
-            then cast(timezone('UTC', try_cast(x as timestamptz)) as timestamp)
+        when regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$')
+            then cast(timezone('UTC', try_cast(upper(x) as timestamptz)) as timestamp)
     end
 );
 
@@ -57,10 +57,18 @@ create or replace temp macro integer_range_error(name, x, lo, hi) as (
 create or replace temp macro extra_properties(record, record_keys, known) as (
     case
         when record_keys is null or len(list_filter(record_keys, lambda k: not list_contains(known, k))) = 0 then null
-        else to_json(map_from_entries(list_transform(
+        else nullif(cast(to_json(map_from_entries(list_transform(
             list_filter(record_keys, lambda k: not list_contains(known, k)
                 and json_extract_string(record, '$."' || k || '"') is not null),
-            lambda k: struct_pack(key := k, value := json_extract_string(record, '$."' || k || '"'))
-        )))
+            lambda k: struct_pack(key := k, value := mask_personal_text(json_extract_string(record, '$."' || k || '"')))
+        ))) as varchar), '{}')
     end
+);
+
+-- The first of the named fields whose value is a JSON object or array instead of text.
+create or replace temp macro structured_field(record, names) as (
+    list_extract(list_filter(
+        list_zip(names, json_type(record, list_transform(names, lambda n: '$.' || n))),
+        lambda pair: pair[2] in ('OBJECT', 'ARRAY')
+    ), 1)[1]
 );

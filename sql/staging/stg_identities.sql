@@ -23,8 +23,10 @@ objects as (
         coalesce(
             landed_error,
             case
-                when f is null then 'line is not valid JSON'
-                when not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+                when f is null and not json_valid(record) then 'line is not valid JSON'
+                when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+                when structured_field(record, ['user_id', 'email', 'platform', 'handle']) is not null
+                    then structured_field(record, ['user_id', 'email', 'platform', 'handle']) || ' must be text, not a JSON object or list'
             end
         ) as parse_error
     from parsed
@@ -65,8 +67,12 @@ select
     source_file,
     line_no,
     contract_error,
-    mask_personal_text(replace(
-        case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
-        coalesce(handle_as_given, chr(0)), '@[handle]'
-    )) as raw_masked
+    case
+        when parse_error is not null and not starts_with(ltrim(raw), '{')
+            then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
+        else mask_personal_text(regexp_replace(replace(
+            case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
+            coalesce(handle_as_given, chr(0)), '@[handle]'
+        ), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'))
+    end as raw_masked
 from checked

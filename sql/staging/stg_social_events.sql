@@ -24,8 +24,10 @@ objects as (
         coalesce(
             landed_error,
             case
-                when f is null then 'line is not valid JSON'
-                when not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+                when f is null and not json_valid(record) then 'line is not valid JSON'
+                when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+                when structured_field(record, ['event_id', 'event_ts', 'event_name', 'platform', 'handle', 'user_id', 'sentiment']) is not null
+                    then structured_field(record, ['event_id', 'event_ts', 'event_name', 'platform', 'handle', 'user_id', 'sentiment']) || ' must be text, not a JSON object or list'
             end
         ) as parse_error
     from parsed
@@ -95,13 +97,23 @@ select
     thread_id,
     sentiment,
     cast(try_cast(rating_text as double) as integer) as rating,
-    mask_personal_text(text) as text,
+    mask_personal_text(
+        case
+            when length(handle) >= 3 then regexp_replace(text, '(?i)@?' || regexp_escape(handle), '@[handle]', 'g')
+            else text
+        end
+    ) as text,
     extra_properties(record, record_keys, ['event_id', 'event_ts', 'event_name', 'platform', 'handle', 'user_id', 'post_id', 'thread_id', 'sentiment', 'rating', 'text']) as properties,
     source_file,
     line_no,
     arrived_on,
     contract_error,
-    mask_personal_text(
-        case when handle_as_given is null then raw else replace(raw, handle_as_given, '@[handle]') end
-    ) as raw_masked
+    case
+        when parse_error is not null and not starts_with(ltrim(raw), '{')
+            then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
+        else mask_personal_text(regexp_replace(
+            case when handle_as_given is null then raw else replace(raw, handle_as_given, '@[handle]') end,
+            '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'
+        ))
+    end as raw_masked
 from checked

@@ -24,8 +24,10 @@ objects as (
         coalesce(
             landed_error,
             case
-                when f is null then 'line is not valid JSON'
-                when not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+                when f is null and not json_valid(record) then 'line is not valid JSON'
+                when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+                when structured_field(record, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'email', 'order_id', 'value']) is not null
+                    then structured_field(record, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'email', 'order_id', 'value']) || ' must be text, not a JSON object or list'
             end
         ) as parse_error
     from parsed

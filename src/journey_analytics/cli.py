@@ -1,4 +1,4 @@
-"""The ``journey`` command line: simulate, run, backfill.
+"""The ``journey`` command line: simulate, run, backfill, serve.
 
 Errors a user can fix (a missing folder, a bad date, a wrong config) print one line and
 exit non-zero; set JOURNEY_DEBUG=1 to see the traceback of an unexpected error.
@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--start", type=_parse_date, required=True)
     backfill.add_argument("--end", type=_parse_date, required=True)
     _add_run_options(backfill)
+
+    serve = sub.add_parser("serve", help="run the nightly flow on a schedule (a Prefect deployment) until stopped")
+    serve.add_argument("--cron", default="0 2 * * *", help="cron schedule (default: %(default)s)")
+    serve.add_argument("--timezone", default="UTC", help="time zone of the schedule and of 'yesterday' (default: %(default)s)")
+    _add_run_options(serve)
     return parser
 
 
@@ -86,8 +91,10 @@ def _quiet_prefect() -> None:
 def _check_run_inputs(args: argparse.Namespace) -> None:
     if not args.landing.is_dir():
         raise CommandError(f"landing folder not found: {args.landing}")
-    if args.config is not None and not args.config.is_file():
-        raise CommandError(f"config file not found: {args.config}")
+    if args.config is not None:
+        from journey_analytics.config import load_settings
+
+        load_settings(args.config)  # a wrong config is refused here, in one line
 
 
 def _print_summary(summary: dict[str, Any], seconds: float) -> None:
@@ -162,11 +169,38 @@ def _command_backfill(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(s["file_errors"] for s in summaries) else 0
 
 
+def _command_serve(args: argparse.Namespace) -> int:
+    _check_run_inputs(args)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CommandError(f"unknown time zone: {args.timezone}") from None
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.schedules import Cron
+
+    try:
+        Cron(args.cron, timezone=args.timezone)
+    except ValueError as exc:
+        raise CommandError(f"not a cron schedule: {args.cron!r} ({exc})") from None
+    from pipelines.serve import serve_nightly
+
+    print(f"serving the nightly run on '{args.cron}' ({args.timezone}); Ctrl-C stops it")
+    serve_nightly(args.landing, args.warehouse, args.reports, args.config, args.cron, args.timezone)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``journey`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"simulate": _command_simulate, "run": _command_run, "backfill": _command_backfill}
+    commands = {
+        "simulate": _command_simulate,
+        "run": _command_run,
+        "backfill": _command_backfill,
+        "serve": _command_serve,
+    }
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
@@ -186,7 +220,9 @@ def _one_line(exc: BaseException) -> str:
     from journey_analytics.warehouse import WarehouseBusyError
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    known = (CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError)
+    from journey_analytics.runs import CatchUpError
+
+    known = (CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, CatchUpError)
     if isinstance(exc, known):
         return text
     return f"{type(exc).__name__}: {text} (set JOURNEY_DEBUG=1 for the traceback)"

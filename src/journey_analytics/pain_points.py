@@ -472,17 +472,20 @@ def find_pain_points(
 
 
 def _write(con: duckdb.DuckDBPyConnection, as_of: date, findings: list[Finding]) -> None:
+    """Replace the run date's findings in main.pain_points (created and documented if missing)."""
     columns = ", ".join(f"{name} {dtype}" for name, (dtype, _) in COLUMNS.items())
     con.execute(f"create table if not exists main.pain_points ({columns})").fetchall()
     con.execute("delete from main.pain_points where as_of_date = ?", [as_of]).fetchall()
-    con.executemany(
-        f"insert into main.pain_points values ({', '.join('?' for _ in COLUMNS)})",
-        [
-            (as_of, f.kind, f.funnel, f.step, f.segment_key, f.segment_value, f.metric, f.observed, f.baseline,
-             f.p_value, f.severity, f.affected_customers, f.description, json.dumps(f.evidence, default=str))
-            for f in findings
-        ],
-    )
-    con.execute(f"comment on table main.pain_points is '{TABLE_COMMENT.replace(chr(39), chr(39) * 2)}'").fetchall()
+    if findings:
+        con.executemany(
+            f"insert into main.pain_points values ({', '.join('?' for _ in COLUMNS)})",
+            [
+                (as_of, f.kind, f.funnel, f.step, f.segment_key, f.segment_value, f.metric, f.observed, f.baseline,
+                 f.p_value, f.severity, f.affected_customers, f.description, json.dumps(f.evidence, default=str))
+                for f in findings
+            ],
+        )
+    quote = "'"
+    con.execute(f"comment on table main.pain_points is '{TABLE_COMMENT.replace(quote, quote * 2)}'").fetchall()
     for name, (_, comment) in COLUMNS.items():
-        con.execute(f"comment on column main.pain_points.{name} is '{comment.replace(chr(39), chr(39) * 2)}'").fetchall()
+        con.execute(f"comment on column main.pain_points.{name} is '{comment.replace(quote, quote * 2)}'").fetchall()

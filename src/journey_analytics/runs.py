@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,45 @@ class RunSummary:
             "file_errors": self.file_errors,
             "notices": self.notices,
         }
+
+
+def last_successful_day(warehouse: Path) -> date | None:
+    """The latest run date the published warehouse holds a successful run for, if any."""
+    warehouse = Path(warehouse)
+    if not warehouse.exists():
+        return None
+    con = connect(warehouse, read_only=True)
+    try:
+        found = con.execute(
+            "select 1 from duckdb_tables() where table_name = 'pipeline_runs' and schema_name = 'main'"
+        ).fetchall()
+        if not found:
+            return None
+        return con.execute("select max(as_of_date) from main.pipeline_runs where status = 'success'").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def days_to_run(warehouse: Path, through: date, max_catch_up_days: int) -> list[date]:
+    """The days a scheduled run must process: every day after the last successful one, through ``through``.
+
+    A fresh warehouse runs ``through`` alone. More missed days than ``max_catch_up_days``
+    is refused, so that a long outage is backfilled on purpose, not by surprise.
+    """
+    last = last_successful_day(warehouse)
+    if last is None or last >= through:
+        return [through]
+    missed = (through - last).days
+    if missed > max_catch_up_days:
+        raise CatchUpError(
+            f"the last successful run was for {last}, {missed} days ago (more than the {max_catch_up_days} "
+            f"days a scheduled run catches up); run `journey backfill --start {last + timedelta(days=1)} --end {through}`"
+        )
+    return [last + timedelta(days=i) for i in range(1, missed + 1)]
+
+
+class CatchUpError(RuntimeError):
+    """Too many missed nights for a scheduled run to catch up on its own."""
 
 
 def prepare_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -247,6 +286,16 @@ def stages_step(ctx: RunContext) -> dict[str, Any]:
     ctx.table_rows["customer_stages"] = result.staged
     ctx.notices.extend(result.notices)
     return result.as_dict()
+
+
+def funnels_step(ctx: RunContext) -> dict[str, int]:
+    """Build the configured funnels (this period and the previous one) and what drop-outs did next."""
+    from journey_analytics.funnels import build_funnels
+
+    with ctx.timed("funnels"):
+        counts = build_funnels(ctx.con, ctx.as_of, config_path=ctx.settings.rule_file("funnels"))
+    ctx.table_rows.update(counts)
+    return counts
 
 
 def pain_points_step(ctx: RunContext) -> int:

@@ -31,6 +31,7 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         runs.sessionize_step(ctx)
         runs.marts_step(ctx)
         runs.stages_step(ctx)
+        runs.funnels_step(ctx)
         runs.pain_points_step(ctx)
         runs.finish_run(ctx, work / "reports" / "none.html")
     except BaseException:

@@ -180,10 +180,13 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
         [run_id],
     ).fetchall()
     arrived = "arrived_on" if kind.dated else "cast(null as date)"
+    # A bad row already in quarantine (its file changed and was read again) is not written
+    # twice; it counts as a duplicate, like a good row already loaded.
     con.execute(
         f"""
-        insert into main.quarantine
-        select ?, s.source_file, s.line_no, s.raw_masked, s.contract_error, {arrived}, ?, now()
+        create or replace temp table staged_quarantine as
+        select ? as channel, s.source_file, s.line_no, s.raw_masked as raw, s.contract_error as error,
+            {arrived} as arrived_on
         from staged s
         where s.contract_error is not null
           and not exists (
@@ -191,24 +194,27 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
               where q.source_file = s.source_file and q.line_no = s.line_no and q.raw is not distinct from s.raw_masked
           )
         """,
-        [kind.name, run_id],
+        [kind.name],
+    ).fetchall()
+    con.execute(
+        "insert into main.quarantine select channel, source_file, line_no, raw, error, arrived_on, ?, now() from staged_quarantine",
+        [run_id],
     ).fetchall()
     late = "sum(case when cast(event_ts as date) < arrived_on then 1 else 0 end)" if kind.dated else "0"
-    (read, quarantined, good) = con.execute(
-        "select count(*), count(contract_error), count(*) - count(contract_error) from staged"
-    ).fetchall()[0]
+    (read,) = con.execute("select count(*) from staged").fetchall()[0]
+    (quarantined,) = con.execute("select count(*) from staged_quarantine").fetchall()[0]
     (loaded, late_rows) = con.execute(f"select count(*), coalesce({late}, 0) from staged_new").fetchall()[0]
     report.rows_read += read
     report.rows_quarantined += quarantined
     report.rows_loaded += loaded
-    report.rows_duplicate += good - loaded
+    report.rows_duplicate += read - loaded - quarantined
     report.rows_late += int(late_rows)
     con.execute(
         """
         create or replace temp table staged_file_counts as
         select s.source_file,
             count(*) as rows_read,
-            count(s.contract_error) as rows_quarantined,
+            (select count(*) from staged_quarantine q where q.source_file = s.source_file) as rows_quarantined,
             (select count(*) from staged_new n where n.source_file = s.source_file) as rows_loaded
         from staged s group by s.source_file
         """

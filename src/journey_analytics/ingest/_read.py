@@ -150,9 +150,11 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     con.execute(
         f"""
         insert into {table}
-        select ?, ?, line, csv_line, null,
-            'CSV row does not fit the header: ' || lower(error_type) || ' (' || error_message || ')'
-        from csv_rejects
+        select ?, ?, r.line, coalesce(l.line, trim(r.csv_line, chr(10) || chr(13))), null,
+            'CSV row does not fit the header: ' || lower(r.error_type) || ' (' || r.error_message || ')'
+        from csv_rejects as r
+        left join file_lines as l on l.line_no = r.line
+        qualify row_number() over (partition by r.line order by r.column_idx nulls last) = 1
         """,
         [file.source_file, file.arrived_on],
     ).fetchall()

@@ -1,0 +1,83 @@
+"""The funnel config: the bundled defaults, and refusals that name the problem."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journey_analytics.funnels.config import (
+    FunnelConfigError,
+    load_funnel_config,
+    parse_funnel_config,
+)
+
+
+def _one(**funnel: Any) -> dict[str, Any]:
+    return {"funnels": [{"name": "f", "window": "1d", "steps": ["a", "b"], **funnel}]}
+
+
+class TestDefaults:
+    """config/funnels.toml holds the checkout and e-mail funnels."""
+
+    def test_checkout_funnel(self) -> None:
+        """Five GA4 checkout steps, per customer, broken down by device, source, medium and country."""
+        config = load_funnel_config()
+        checkout = next(f for f in config.funnels if f.name == "checkout")
+        assert [s.event for s in checkout.steps] == [
+            "view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase",
+        ]
+        assert checkout.unit == "customer"
+        assert checkout.breakdowns == ("device_category", "utm_source", "utm_medium", "country")
+        assert config.period_days == 28 and checkout.period_days == 28
+
+    def test_email_funnel(self) -> None:
+        """Delivered, open, click on e-mail, then a site visit and a purchase on the web."""
+        email = next(f for f in load_funnel_config().funnels if f.name == "email")
+        assert [(s.channel, s.event) for s in email.steps] == [
+            ("email", "delivered"), ("email", "open"), ("email", "click"),
+            ("web", "page_view"), ("web", "purchase"),
+        ]
+
+
+class TestRefusals:
+    """A config that cannot be used is refused with the setting named."""
+
+    @pytest.mark.parametrize(("funnel", "message"), [
+        (_one(colour="red"), "unknown key"),
+        (_one(window="7 weeks"), "window"),
+        (_one(window=0), "positive"),
+        (_one(breakdowns=["email_hash"]), "breakdowns"),
+        (_one(unit="household"), "unit"),
+        (_one(order="random"), "order"),
+        (_one(steps=[{"event": "a", "equals": {"event_id": "1"}}]), "cannot test column"),
+        (_one(exclusions=[{"event": "x", "after_step": 2}]), "after_step"),
+        (_one(order="any", exclusions=[{"event": "x", "after_step": 1}]), "any"),
+        ({"funnels": [{"name": "f", "steps": ["a"]}]}, "window is required"),
+        ({"funnels": [_one()["funnels"][0], _one()["funnels"][0]]}, "unique"),
+    ])
+    def test_bad_config(self, funnel: dict[str, Any], message: str) -> None:
+        """Each bad value is refused with a message naming it."""
+        with pytest.raises(FunnelConfigError, match=message):
+            parse_funnel_config(funnel)
+
+    def test_windows(self) -> None:
+        """Windows are seconds or a count of s, m, h or d."""
+        windows = [parse_funnel_config(_one(window=w)).funnels[0].window_seconds for w in (90, "90s", "2m", "3h", "7d")]
+        assert windows == [90, 90, 120, 3 * 3600, 7 * 86400]
+
+
+class TestDocumentation:
+    """The example config in docs/funnels.md is valid."""
+
+    def test_docs_example_parses(self) -> None:
+        """The first TOML block of the funnel docs loads with every option it shows."""
+        docs = Path(__file__).resolve().parents[2] / "docs" / "funnels.md"
+        block = re.search(r"```toml\n(.*?)```", docs.read_text(encoding="utf-8"), re.S).group(1)
+        funnel = parse_funnel_config(tomllib.loads(block)).funnels[0]
+        assert funnel.steps[1].window_seconds == 3600
+        assert funnel.exclusions[0].after_step == 2
+        assert funnel.steps[3].equals == (("currency", "EUR"),)

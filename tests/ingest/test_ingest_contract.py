@@ -1,0 +1,356 @@
+"""Rows that break the landing contract go to quarantine with their file, line and reason.
+
+One landing folder holds a row for every kind of breach next to good rows; it is run once
+for the module and each test reads the published warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DAY1, Landing, query, run_day
+
+TS = "2026-10-01T10:00:00Z"
+
+
+def page_view(event_id: str | None, **fields: Any) -> dict[str, Any]:
+    """A valid web page_view; a field given as None is left out."""
+    row = {"event_id": event_id, "event_ts": TS, "event_name": "page_view", "anonymous_id": "a1"}
+    row.update(fields)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+WEB_LINES: list[dict[str, Any] | str] = [
+    page_view("w-good-1"),  # 1
+    "",  # 2: blank, skipped but counted
+    "{not json",  # 3
+    "[1, 2]",  # 4
+    page_view(None),  # 5
+    page_view("w5", event_ts=None),  # 6
+    page_view("w6", event_name=None),  # 7
+    page_view("w7", event_ts="yesterday"),  # 8
+    page_view("w8", event_ts="2026-10-01T10:00:00"),  # 9
+    page_view("w9", event_ts="1999-12-31T23:59:59Z"),  # 10
+    page_view("w10", event_ts="2026-10-03T00:00:00Z"),  # 11: arrival day + 2
+    page_view("w11", anonymous_id=None, email="Jane.Doe@Example.com"),  # 12
+    page_view("w12", event_name="purchase", order_id="o1", value="12,50"),  # 13
+    page_view("w13", event_name="purchase", value=10),  # 14
+    page_view("w14", event_name="refund", value=10),  # 15
+    page_view("w15", event_name="write_review", rating=9),  # 16
+    page_view("w16", event_name="write_review", rating=2.5),  # 17
+    page_view("w17", event_ts=1790848800),  # 18: epoch seconds, read as milliseconds
+    page_view("w-good-2", event_ts="2026-10-02T23:59:59Z"),  # 19: last allowed instant
+    "42",  # 20
+    '"a string"',  # 21
+    "true",  # 22
+]
+
+EMAIL_LINES: list[dict[str, Any] | str] = [
+    {"event_id": "m-good", "event_ts": TS, "event_name": "open", "email": "jane.doe@example.com"},
+    {"event_id": "m2", "event_ts": TS, "event_name": "open"},
+    {"event_id": "m3", "event_ts": TS, "email": "jane.doe@example.com"},
+]
+
+SOCIAL_LINES: list[dict[str, Any] | str] = [
+    {"event_id": "s-good", "event_ts": TS, "event_name": "like", "platform": "x", "handle": "jdoe"},
+    {"event_id": "s2", "event_ts": TS, "event_name": "like", "handle": "jdoe"},
+    {"event_id": "s3", "event_ts": TS, "event_name": "like", "platform": "x"},
+    {"event_id": "s4", "event_ts": TS, "event_name": "comment", "platform": "x", "handle": "jdoe", "sentiment": 3.5},
+    {"event_id": "s5", "event_ts": TS, "event_name": "comment", "platform": "x", "handle": "jdoe", "sentiment": "nice"},
+    {"event_id": "s6", "event_ts": TS, "event_name": "review", "platform": "x", "handle": "jdoe", "rating": 9},
+]
+
+WEB_CSV = (
+    "event_id,event_ts,event_name,anonymous_id\n"  # 1: header
+    "c1,2026-10-01T10:00:00Z,page_view,a1\n"  # 2
+    "c2,2026-10-01T10:00:00Z,page_view,a1,surplus\n"  # 3: too many columns
+    "\n"  # 4: blank
+    "c3,2026-10-01T10:00:00Z,page_view,a1\n"  # 5
+)
+
+IDENTITIES_CSV = (
+    "user_id,email,platform,handle\n"
+    "u1,jane.doe@example.com,x,jdoe\n"
+    ",john@example.com,,\n"
+    "u3,,,johnny\n"
+    "u4,,,\n"
+)
+
+LABELS_CSV = (
+    "user_id,stage,as_of_date\n"
+    "u1,purchase,2026-09-30\n"
+    "u2,loyal,2026-09-30\n"
+    "u3,advocacy,2026-09-31\n"
+    "u4,,2026-09-30\n"
+)
+
+
+@pytest.fixture(scope="module")
+def breached(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse after one run over a landing folder full of contract breaches."""
+    root = tmp_path_factory.mktemp("contract")
+    landing = Landing(root / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", WEB_LINES)
+    landing.text("web", DAY1, "web.csv", WEB_CSV)
+    landing.jsonl("email", DAY1, "email.jsonl", EMAIL_LINES)
+    landing.jsonl("social", DAY1, "social.jsonl", SOCIAL_LINES)
+    landing.text("identities", None, "crm.csv", IDENTITIES_CSV)
+    landing.text("labels", None, "labels.csv", LABELS_CSV)
+    warehouse = root / "journey.duckdb"
+    run_day(landing, warehouse, DAY1)
+    return warehouse
+
+
+def quarantined(breached: Path, source_file: str, line_no: int) -> list[tuple[Any, ...]]:
+    """The quarantine rows of one line: (channel, raw, error, arrived_on)."""
+    return query(
+        breached,
+        "select channel, raw, error, arrived_on from quarantine where source_file = ? and line_no = ?",
+        [source_file, line_no],
+    )
+
+
+def dumped(row: dict[str, Any] | str) -> str:
+    return row if isinstance(row, str) else json.dumps(row)
+
+
+class TestWebRowsQuarantined:
+    """Each web row that breaks the contract is quarantined once, at its exact line, with its reason."""
+
+    @pytest.mark.parametrize(
+        ("line_no", "error"),
+        [
+            pytest.param(3, "line is not valid JSON", id="invalid JSON"),
+            pytest.param(4, "line is JSON but not an object", id="JSON array"),
+            pytest.param(20, "line is JSON but not an object", id="JSON number"),
+            pytest.param(21, "line is JSON but not an object", id="JSON string"),
+            pytest.param(22, "line is JSON but not an object", id="JSON boolean"),
+            pytest.param(5, "missing required field event_id", id="no event_id"),
+            pytest.param(6, "missing required field event_ts", id="no event_ts"),
+            pytest.param(7, "missing required field event_name", id="no event_name"),
+            pytest.param(
+                8,
+                'event_ts "yesterday" is not a timestamp (ISO-8601 with offset, or epoch milliseconds)',
+                id="unreadable event_ts",
+            ),
+            pytest.param(
+                9,
+                'event_ts "2026-10-01T10:00:00" has no time zone; give an offset such as Z or +02:00',
+                id="no time zone",
+            ),
+            pytest.param(10, "event_ts 1999-12-31 is before 2000-01-01", id="before 2000"),
+            pytest.param(
+                11, "event_ts 2026-10-03 00:00 is after the arrival day 2026-10-01", id="far future"
+            ),
+            pytest.param(13, 'value "12,50" is not a number', id="value not a number"),
+            pytest.param(14, "purchase needs an order_id", id="purchase without order_id"),
+            pytest.param(15, "refund needs an order_id", id="refund without order_id"),
+            pytest.param(16, "rating 9 is outside 1 to 5", id="rating 9"),
+            pytest.param(17, "rating 2.5 is outside 1 to 5", id="rating 2.5"),
+            pytest.param(18, "event_ts 1970-01-21 is before 2000-01-01", id="epoch seconds"),
+        ],
+    )
+    def test_breach_is_quarantined_with_reason(self, breached: Path, line_no: int, error: str) -> None:
+        assert quarantined(breached, "web/dt=2026-10-01/web.jsonl", line_no) == [
+            ("web", dumped(WEB_LINES[line_no - 1]), error, DAY1)
+        ]
+
+    def test_event_without_any_id_is_quarantined_with_its_email_masked(self, breached: Path) -> None:
+        assert quarantined(breached, "web/dt=2026-10-01/web.jsonl", 12) == [
+            (
+                "web",
+                '{"event_id": "w11", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "email": "[email]"}',
+                "web event needs an anonymous_id or a user_id",
+                DAY1,
+            )
+        ]
+
+    def test_csv_row_with_too_many_columns_is_quarantined_at_its_line(self, breached: Path) -> None:
+        assert quarantined(breached, "web/dt=2026-10-01/web.csv", 3) == [
+            (
+                "web",
+                "c2,2026-10-01T10:00:00Z,page_view,a1,surplus",
+                "CSV row does not fit the header: too many columns (Expected Number of Columns: 4 Found: 5)",
+                DAY1,
+            )
+        ]
+
+    def test_rest_of_each_file_still_loads_at_its_own_line(self, breached: Path) -> None:
+        assert query(
+            breached,
+            "select source_file, line_no, event_id from raw.web_events order by source_file, line_no",
+        ) == [
+            ("web/dt=2026-10-01/web.csv", 2, "c1"),
+            ("web/dt=2026-10-01/web.csv", 5, "c3"),
+            ("web/dt=2026-10-01/web.jsonl", 1, "w-good-1"),
+            ("web/dt=2026-10-01/web.jsonl", 19, "w-good-2"),
+        ]
+
+
+class TestEmailAndSocialRowsQuarantined:
+    """E-mail and social rows missing their required fields or out of range are quarantined with the reason."""
+
+    def test_email_rows(self, breached: Path) -> None:
+        assert query(
+            breached,
+            "select line_no, raw, error from quarantine where channel = 'email' order by line_no",
+        ) == [
+            (2, dumped(EMAIL_LINES[1]), "missing required field email"),
+            (
+                3,
+                '{"event_id": "m3", "event_ts": "2026-10-01T10:00:00Z", "email": "[email]"}',
+                "missing required field event_name",
+            ),
+        ]
+
+    def test_social_rows(self, breached: Path) -> None:
+        assert query(
+            breached,
+            "select line_no, raw, error from quarantine where channel = 'social' order by line_no",
+        ) == [
+            (2, dumped(SOCIAL_LINES[1]).replace("jdoe", "@[handle]"), "missing required field platform"),
+            (3, dumped(SOCIAL_LINES[2]), "missing required field handle"),
+            (4, dumped(SOCIAL_LINES[3]).replace("jdoe", "@[handle]"), "sentiment 3.5 is outside -1 to 1"),
+            (5, dumped(SOCIAL_LINES[4]).replace("jdoe", "@[handle]"), 'sentiment "nice" is not a number'),
+            (6, dumped(SOCIAL_LINES[5]).replace("jdoe", "@[handle]"), "rating 9 is outside 1 to 5"),
+        ]
+
+    def test_good_rows_load(self, breached: Path) -> None:
+        assert query(breached, "select event_id from raw.email_events") == [("m-good",)]
+        assert query(breached, "select event_id from raw.social_events") == [("s-good",)]
+
+
+class TestIdentityAndLabelRowsQuarantined:
+    """CRM identity and label rows that cannot be used are quarantined (CSV header = line 1), without arrival day."""
+
+    def test_identity_rows(self, breached: Path) -> None:
+        assert query(
+            breached,
+            "select channel, source_file, line_no, raw, error, arrived_on from quarantine "
+            "where channel = 'identities' order by line_no",
+        ) == [
+            ("identities", "identities/crm.csv", 3, ",[email],,", "missing required field user_id", None),
+            ("identities", "identities/crm.csv", 4, "u3,,,@[handle]", "a handle needs its platform", None),
+            ("identities", "identities/crm.csv", 5, "u4,,,", "row links user_id to nothing (no email, no handle)", None),
+        ]
+
+    def test_label_rows(self, breached: Path) -> None:
+        assert query(
+            breached,
+            "select channel, source_file, line_no, raw, error, arrived_on from quarantine "
+            "where channel = 'labels' order by line_no",
+        ) == [
+            (
+                "labels", "labels/labels.csv", 3, "u2,loyal,2026-09-30",
+                'stage "loyal" is not one of awareness, consideration, purchase, retention, advocacy', None,
+            ),
+            ("labels", "labels/labels.csv", 4, "u3,advocacy,2026-09-31", 'as_of_date "2026-09-31" is not a date (YYYY-MM-DD)', None),
+            ("labels", "labels/labels.csv", 5, "u4,,2026-09-30", "missing required field stage", None),
+        ]
+
+    def test_good_rows_load(self, breached: Path) -> None:
+        assert query(breached, "select user_id, platform, line_no from raw.identities") == [("u1", "x", 2)]
+        assert query(breached, "select user_id, stage, as_of_date, line_no from raw.labels") == [
+            ("u1", "purchase", date(2026, 9, 30), 2)
+        ]
+
+
+class TestRowCountsBalance:
+    """Every row read is loaded, quarantined or a duplicate, per run and per file."""
+
+    def test_per_run(self, breached: Path) -> None:
+        assert query(
+            breached,
+            "select rows_read, rows_loaded, rows_quarantined, rows_duplicate, files_read from pipeline_runs",
+        ) == [(41, 8, 33, 0, 6)]
+
+    def test_per_file(self, breached: Path) -> None:
+        assert query(
+            breached,
+            "select source_file, kind, file_format, rows_read, rows_loaded, rows_quarantined, rows_duplicate, file_error "
+            "from raw.ingested_files order by source_file",
+        ) == [
+            ("email/dt=2026-10-01/email.jsonl", "email", "jsonl", 3, 1, 2, 0, None),
+            ("identities/crm.csv", "identities", "csv", 4, 1, 3, 0, None),
+            ("labels/labels.csv", "labels", "csv", 4, 1, 3, 0, None),
+            ("social/dt=2026-10-01/social.jsonl", "social", "jsonl", 6, 1, 5, 0, None),
+            ("web/dt=2026-10-01/web.csv", "web", "csv", 3, 2, 1, 0, None),
+            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 21, 2, 19, 0, None),
+        ]
+
+    def test_quarantine_holds_every_quarantined_row(self, breached: Path) -> None:
+        assert query(breached, "select count(*) from quarantine") == [(33,)]
+
+
+class TestJsonEdgeCases:
+    """A line that is valid JSON but not an event object is refused for that reason."""
+
+    def test_json_null_line(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "null.jsonl", ["null"])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select line_no, error from quarantine") == [(1, "line is JSON but not an object")]
+
+    def test_object_as_event_id(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "typed.jsonl", [page_view(None) | {"event_id": {"a": 1}}])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from raw.web_events") == [(0,)]
+        assert query(warehouse, "select line_no from quarantine") == [(1,)]
+
+
+class TestTimestampEdgeCases:
+    """Timestamp texts at the edge of the contract are refused with the reason a person can act on."""
+
+    def run_one(self, landing: Landing, warehouse: Path, event_ts: str) -> list[tuple[Any, ...]]:
+        landing.jsonl("web", DAY1, "one.jsonl", [page_view("e1", event_ts=event_ts)])
+        run_day(landing, warehouse, DAY1)
+        return query(warehouse, "select error from quarantine")
+
+    def test_date_without_time_or_zone_is_refused(self, landing: Landing, warehouse: Path) -> None:
+        assert self.run_one(landing, warehouse, "2026-10-01") == [
+            ('event_ts "2026-10-01" has no time zone; give an offset such as Z or +02:00',)
+        ]
+
+    def test_lower_case_z_is_utc(self, landing: Landing, warehouse: Path) -> None:
+        assert self.run_one(landing, warehouse, "2026-10-01t10:00:00z") == []
+        assert query(warehouse, "select event_ts from events") == [(datetime(2026, 10, 1, 10, 0),)]
+
+
+class TestRaggedCsvRows:
+    """A CSV row with too few columns is one quarantined row, at its own line."""
+
+    def test_short_row_is_quarantined_once(self, landing: Landing, warehouse: Path) -> None:
+        landing.text(
+            "web", DAY1, "short.csv",
+            "event_id,event_ts,event_name,anonymous_id\n"
+            "c1,2026-10-01T10:00:00Z,page_view,a1\n"
+            "c2,2026-10-01T10:00:00Z\n",
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select line_no, raw, error from quarantine") == [
+            (
+                3,
+                "c2,2026-10-01T10:00:00Z",
+                "CSV row does not fit the header: missing columns (Expected Number of Columns: 4 Found: 2)",
+            )
+        ]
+        assert query(warehouse, "select rows_read, rows_loaded, rows_quarantined from raw.ingested_files") == [
+            (2, 1, 1)
+        ]
+
+    def test_row_after_a_blank_line_keeps_its_own_text(self, landing: Landing, warehouse: Path) -> None:
+        landing.text(
+            "web", DAY1, "gap.csv",
+            "event_id,event_ts,event_name,anonymous_id\n"
+            "c1,2026-10-01T10:00:00Z,page_view,a1\n"
+            "\n"
+            "c2,2026-10-01T10:00:00Z,page_view,a1,surplus\n",
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select line_no, raw from quarantine") == [
+            (4, "c2,2026-10-01T10:00:00Z,page_view,a1,surplus")
+        ]

@@ -1,0 +1,76 @@
+"""Files that cannot be read at all are recorded in quarantine (line_no null); the rest of the day loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DAY1, DAY2, Landing, query, run_day
+
+GOOD = {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}
+
+
+class TestMisplacedFiles:
+    """A file of an unknown type or outside a dt= folder is quarantined whole; later days wait their turn."""
+
+    def test_quarantine_rows_and_file_errors(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        landing.text("web", DAY1, "notes.txt", "hello\n")
+        (landing.root / "web" / "stray.jsonl").write_text("{}\n")
+        (landing.root / "web" / "dt=2026-13-01").mkdir()
+        (landing.root / "web" / "dt=2026-13-01" / "x.jsonl").write_text("{}\n")
+        landing.jsonl("web", DAY2, "tomorrow.jsonl", [dict(GOOD, event_id="e2")])
+
+        summary = run_day(landing, warehouse, DAY1)
+
+        assert summary.file_errors == [
+            "web/stray.jsonl: file is not inside a dt=YYYY-MM-DD folder",
+            "web/dt=2026-10-01/notes.txt: unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)",
+            "web/dt=2026-13-01/x.jsonl: folder dt=2026-13-01 is not a real date",
+        ]
+        assert query(
+            warehouse,
+            "select channel, source_file, line_no, raw, error, arrived_on from quarantine order by source_file",
+        ) == [
+            ("web", "web/dt=2026-10-01/notes.txt", None, None,
+             "unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)", DAY1),
+            ("web", "web/dt=2026-13-01/x.jsonl", None, None, "folder dt=2026-13-01 is not a real date", None),
+            ("web", "web/stray.jsonl", None, None, "file is not inside a dt=YYYY-MM-DD folder", None),
+        ]
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+
+    def test_later_day_is_left_for_its_run(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "today.jsonl", [GOOD])
+        landing.jsonl("web", DAY2, "tomorrow.jsonl", [dict(GOOD, event_id="e2")])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select source_file from raw.ingested_files") == [("web/dt=2026-10-01/today.jsonl",)]
+
+
+class TestUnreadableFiles:
+    """A file whose bytes cannot be read is one quarantine row with line_no null, and the run goes on."""
+
+    @pytest.mark.parametrize(
+        ("name", "data", "error_start"),
+        [
+            pytest.param("b.jsonl.gz", b"this is not gzip\n", "file could not be read: Input is not a GZIP stream", id="jsonl.gz"),
+            pytest.param("b.parquet", b"PAR1 this is not parquet", "file could not be read: ", id="parquet"),
+        ],
+    )
+    def test_run_goes_on(self, landing: Landing, warehouse: Path, name: str, data: bytes, error_start: str) -> None:
+        landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
+        landing.binary("web", DAY1, name, data)
+
+        summary = run_day(landing, warehouse, DAY1)
+
+        source = f"web/dt=2026-10-01/{name}"
+        assert len(summary.file_errors) == 1
+        assert summary.file_errors[0].startswith(f"{source}: {error_start}")
+        rows = query(warehouse, "select channel, source_file, line_no, raw, arrived_on, error from quarantine")
+        assert [row[:5] for row in rows] == [("web", source, None, None, DAY1)]
+        assert rows[0][5].startswith(error_start)
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+        assert query(
+            warehouse,
+            "select source_file, rows_read, rows_loaded, file_error is not null from raw.ingested_files order by source_file",
+        ) == [("web/dt=2026-10-01/a.jsonl", 1, 1, False), (source, 0, 0, True)]

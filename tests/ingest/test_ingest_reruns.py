@@ -1,0 +1,202 @@
+"""Re-running, running out of order, repeated event ids and changed files never double anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DAY1, DAY2, DAY3, Landing, jsonl_text, query, run_day
+
+# What a run publishes, without the columns that name the run itself.
+SNAPSHOT = {
+    "events": "select * from events order by event_id",
+    "identity_map": "select * from identity_map order by all",
+    "sessions": "select * from sessions order by session_id",
+    "quarantine": "select * exclude (run_id, ingested_at) from quarantine order by all",
+    "raw.web_events": "select * exclude (run_id) from raw.web_events order by all",
+    "raw.email_events": "select * exclude (run_id) from raw.email_events order by all",
+    "raw.social_events": "select * exclude (run_id) from raw.social_events order by all",
+    "raw.identities": "select * exclude (run_id) from raw.identities order by all",
+}
+
+
+def snapshot(warehouse: Path) -> dict[str, list[tuple[Any, ...]]]:
+    return {table: query(warehouse, sql) for table, sql in SNAPSHOT.items()}
+
+
+def web(event_id: str, event_ts: str, event_name: str = "page_view", **fields: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "event_ts": event_ts, "event_name": event_name, "anonymous_id": "a1", **fields}
+
+
+def three_days(landing: Landing) -> None:
+    """Three days of files: a sign-up, a late event, a bad line, an id repeated across days."""
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        web("e1", "2026-10-01T09:00:00Z"),
+        web("e2", "2026-10-01T09:10:00Z", "sign_up", user_id="u1", email="ann@example.com"),
+        "not json",
+    ])
+    landing.jsonl("email", DAY1, "esp.jsonl", [
+        {"event_id": "m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "ann@example.com"},
+    ])
+    landing.jsonl("web", DAY2, "web.jsonl", [
+        web("e3", "2026-10-02T09:00:00Z", user_id="u1"),
+        web("e1", "2026-10-02T09:30:00Z", "purchase", order_id="o9"),  # e1 again, other content
+    ])
+    landing.jsonl("web", DAY3, "web.jsonl", [
+        web("e4", "2026-10-01T23:00:00Z"),  # late: happened on day 1
+        web("e5", "2026-10-03T09:00:00Z", "purchase", user_id="u1", order_id="o1", value=20),
+    ])
+    landing.jsonl("social", DAY3, "social.jsonl", [
+        {"event_id": "s1", "event_ts": "2026-10-03T10:00:00Z", "event_name": "like", "platform": "x", "handle": "ann"},
+    ])
+    landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu1,ann@example.com,x,ann\n")
+
+
+@pytest.fixture(scope="module")
+def three_day_landing(tmp_path_factory: pytest.TempPathFactory) -> Landing:
+    """The three days of files, written once and never touched again."""
+    landing = Landing(tmp_path_factory.mktemp("reruns") / "landing")
+    three_days(landing)
+    return landing
+
+
+def fresh_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("warehouse") / "journey.duckdb"
+
+
+@pytest.fixture(scope="module")
+def in_order(three_day_landing: Landing, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse after days 1, 2 and 3, in order."""
+    warehouse = fresh_warehouse(tmp_path_factory)
+    for day in (DAY1, DAY2, DAY3):
+        run_day(three_day_landing, warehouse, day)
+    return warehouse
+
+
+@dataclass
+class OutOfOrder:
+    """A warehouse run for days 3, 3 again, 2 and 3, and its tables after the first run."""
+
+    warehouse: Path
+    after_first_run: dict[str, list[tuple[Any, ...]]]
+
+
+@pytest.fixture(scope="module")
+def out_of_order(three_day_landing: Landing, tmp_path_factory: pytest.TempPathFactory) -> OutOfOrder:
+    """Days 3, 3, 2 and 3 on one warehouse."""
+    warehouse = fresh_warehouse(tmp_path_factory)
+    run_day(three_day_landing, warehouse, DAY3)
+    after_first_run = snapshot(warehouse)
+    for day in (DAY3, DAY2, DAY3):
+        run_day(three_day_landing, warehouse, day)
+    return OutOfOrder(warehouse, after_first_run)
+
+
+class TestSameDayTwice:
+    """Running a day again changes no table and reads nothing, as the files are unchanged."""
+
+    def test_tables_unchanged(self, out_of_order: OutOfOrder) -> None:
+        assert snapshot(out_of_order.warehouse) == out_of_order.after_first_run
+
+    def test_later_runs_read_nothing(self, out_of_order: OutOfOrder) -> None:
+        assert query(
+            out_of_order.warehouse,
+            "select as_of_date, rows_read, rows_loaded, rows_quarantined, rows_duplicate, rows_late, files_read, "
+            "files_skipped from pipeline_runs order by started_at",
+        ) == [
+            (DAY3, 10, 8, 1, 1, 1, 6, 0),
+            (DAY3, 0, 0, 0, 0, 0, 0, 6),
+            (DAY2, 0, 0, 0, 0, 0, 0, 4),
+            (DAY3, 0, 0, 0, 0, 0, 0, 6),
+        ]
+
+
+class TestOutOfOrderDays:
+    """Days run out of order (3, 3, 2, 3) leave the same tables as days run in order (1, 2, 3)."""
+
+    def test_same_tables(self, in_order: Path, out_of_order: OutOfOrder) -> None:
+        assert snapshot(out_of_order.warehouse) == snapshot(in_order)
+
+    def test_earliest_arrival_of_a_repeated_id_wins(self, out_of_order: OutOfOrder) -> None:
+        assert query(
+            out_of_order.warehouse, "select event_name, event_ts, arrived_on from events where event_id = 'e1'"
+        ) == [("page_view", datetime(2026, 10, 1, 9, 0), DAY1)]
+
+
+class TestRunCounts:
+    """Day by day, each run's rows read are its rows loaded, quarantined and duplicate."""
+
+    def test_counts_balance_per_run(self, in_order: Path) -> None:
+        assert query(
+            in_order,
+            "select as_of_date, rows_read, rows_loaded, rows_quarantined, rows_duplicate from pipeline_runs order by started_at",
+        ) == [(DAY1, 5, 4, 1, 0), (DAY2, 2, 1, 0, 1), (DAY3, 3, 3, 0, 0)]
+
+
+class TestRepeatedEventIds:
+    """An event_id seen again (same file, another file, a later day) is loaded once and counted as a duplicate."""
+
+    def test_loaded_once_and_counted(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "a.jsonl", [
+            web("e1", "2026-10-01T09:00:00Z"),
+            web("e1", "2026-10-01T09:05:00Z"),  # same file
+        ])
+        landing.jsonl("web", DAY1, "b.jsonl", [web("e1", "2026-10-01T09:10:00Z"), web("e2", "2026-10-01T09:20:00Z")])
+        first = run_day(landing, warehouse, DAY1)
+        landing.jsonl("web", DAY2, "c.jsonl", [web("e1", "2026-10-02T09:00:00Z")])  # a later day
+        second = run_day(landing, warehouse, DAY2)
+
+        assert query(warehouse, "select event_id, event_ts, source_file, line_no from raw.web_events order by event_id") == [
+            ("e1", datetime(2026, 10, 1, 9, 0), "web/dt=2026-10-01/a.jsonl", 1),
+            ("e2", datetime(2026, 10, 1, 9, 20), "web/dt=2026-10-01/b.jsonl", 2),
+        ]
+        assert (first.rows_read, first.rows_loaded, first.rows_duplicate) == (4, 2, 2)
+        assert (second.rows_read, second.rows_loaded, second.rows_duplicate) == (1, 0, 1)
+        assert query(
+            warehouse,
+            "select source_file, rows_read, rows_loaded, rows_quarantined, rows_duplicate from raw.ingested_files order by source_file",
+        ) == [
+            ("web/dt=2026-10-01/a.jsonl", 2, 1, 0, 1),
+            ("web/dt=2026-10-01/b.jsonl", 2, 1, 0, 1),
+            ("web/dt=2026-10-02/c.jsonl", 1, 0, 0, 1),
+        ]
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse after a run, two lines appended to its file, and another run."""
+    root = tmp_path_factory.mktemp("grown")
+    landing = Landing(root / "landing")
+    warehouse = root / "journey.duckdb"
+    path = landing.jsonl("web", DAY1, "web.jsonl", [web("e1", "2026-10-01T09:00:00Z"), "bad 1"])
+    run_day(landing, warehouse, DAY1)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(jsonl_text([web("e2", "2026-10-01T09:05:00Z"), "bad 2"]))
+    run_day(landing, warehouse, DAY1)
+    return warehouse
+
+
+class TestChangedFile:
+    """A file that grows is read again: its new rows load, nothing is loaded or quarantined twice."""
+
+    def test_new_rows_load_once(self, grown: Path) -> None:
+        assert query(grown, "select event_id, line_no from raw.web_events order by event_id") == [("e1", 1), ("e2", 3)]
+        assert query(grown, "select line_no, raw from quarantine order by line_no") == [(2, "bad 1"), (4, "bad 2")]
+
+    def test_file_read_by_both_runs(self, grown: Path) -> None:
+        assert query(grown, "select files_read, files_skipped from pipeline_runs order by started_at") == [(1, 0), (1, 0)]
+
+    def test_counts_balance_per_run_and_file(self, grown: Path) -> None:
+        runs = query(grown, "select rows_read, rows_loaded, rows_quarantined, rows_duplicate from pipeline_runs")
+        files = query(grown, "select rows_read, rows_loaded, rows_quarantined, rows_duplicate from raw.ingested_files")
+        assert [r[0] == r[1] + r[2] + r[3] for r in runs + files] == [True] * 4
+
+    def test_loaded_totals_match_the_table(self, grown: Path) -> None:
+        assert query(grown, "select sum(rows_loaded) from pipeline_runs") == [(2,)]
+
+    def test_quarantined_totals_match_the_table(self, grown: Path) -> None:
+        assert query(grown, "select sum(rows_quarantined) from pipeline_runs") == [(2,)]

@@ -1,0 +1,219 @@
+"""The ``journey`` command: one-line errors a user can fix, and real runs through Prefect.
+
+Runs through Prefect need an API server. Rather than let each ``journey run`` start its own
+(seconds of CPU each), the module starts one local server, points every run at it, starts
+the runs together and lets each test read one run's outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DAY1, Landing, query
+
+GOOD = {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}
+
+
+def journey_command() -> str:
+    """The installed ``journey`` script (the venv's, when PATH does not have it)."""
+    return shutil.which("journey") or str(Path(sys.executable).parent / "journey")
+
+
+def quiet_env(**prefect: str) -> dict[str, str]:
+    """The test's environment, Prefect kept local and quiet, plus the given PREFECT_ settings."""
+    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("JOURNEY_DEBUG", None)
+    env.pop("PREFECT_API_URL", None)
+    env.update({f"PREFECT_{k.upper()}": v for k, v in prefect.items()})
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A local Prefect server for this module's runs; yields the PREFECT_ settings to reach it."""
+    home = tmp_path_factory.mktemp("prefect_home")
+    port = free_port()
+    settings = {"home": str(home), "api_url": f"http://127.0.0.1:{port}/api"}
+    prefect = shutil.which("prefect") or str(Path(sys.executable).parent / "prefect")
+    log = (home / "server.log").open("w")
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-services", "--no-ui"],
+        env=quiet_env(home=str(home)), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{settings['api_url']}/health", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"prefect server did not start; see {home / 'server.log'}") from None
+                time.sleep(0.5)
+        yield settings
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+@dataclass
+class Outcome:
+    """How one ``journey`` command ended, and where it worked."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    root: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse" / "journey.duckdb"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+
+def journey(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [journey_command(), *map(str, args)], cwd=cwd, env=quiet_env(), capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def prefect_runs(prefect_api: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    """``journey run`` through Prefect on three tiny landings, started together: good, with an
+    unreadable file, and with a config that names an unknown setting."""
+    started = {}
+    for name in ("good", "unreadable", "bad_config"):
+        root = tmp_path_factory.mktemp(f"cli_{name}")
+        landing = Landing(root / "landing")
+        landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
+        extra: list[str] = []
+        if name == "unreadable":
+            landing.binary("web", DAY1, "b.jsonl.gz", b"this is not gzip\n")
+        if name == "bad_config":
+            (root / "journey.toml").write_text("[sessions]\ntimeout_minuts = 20\n")
+            extra = ["--config", str(root / "journey.toml")]
+        command = [
+            journey_command(), "run", "--date", "2026-10-01", "--landing", str(landing.root),
+            "--warehouse", str(root / "warehouse" / "journey.duckdb"), "--reports", str(root / "reports"), *extra,
+        ]
+        process = subprocess.Popen(
+            command, cwd=root, env=quiet_env(**prefect_api),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        started[name] = (process, root)
+    outcomes = {}
+    for name, (process, root) in started.items():
+        try:
+            stdout, stderr = process.communicate(timeout=180)
+        finally:
+            process.kill()
+        outcomes[name] = Outcome(process.returncode, stdout, stderr, root)
+    return outcomes
+
+
+class TestUsageErrors:
+    """A mistake in the command line is one line on stderr, never a traceback."""
+
+    def test_bad_date(self, tmp_path: Path) -> None:
+        (tmp_path / "landing").mkdir()
+        result = journey("run", "--date", "2026-13-01", "--landing", "landing", cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr == (
+            "journey run: error: argument --date: not a date (YYYY-MM-DD): '2026-13-01' (see journey run --help)\n"
+        )
+        assert result.stdout == ""
+
+    def test_missing_landing(self, tmp_path: Path) -> None:
+        result = journey("run", "--date", "2026-10-01", "--landing", tmp_path / "nowhere", cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr == f"journey: error: landing folder not found: {tmp_path / 'nowhere'}\n"
+        assert "Traceback" not in result.stdout
+
+    def test_missing_config(self, tmp_path: Path) -> None:
+        (tmp_path / "landing").mkdir()
+        result = journey(
+            "run", "--date", "2026-10-01", "--landing", "landing", "--config", "missing.toml", cwd=tmp_path
+        )
+        assert result.returncode == 1
+        assert result.stderr == "journey: error: config file not found: missing.toml\n"
+
+    def test_backfill_range_backwards(self, tmp_path: Path) -> None:
+        (tmp_path / "landing").mkdir()
+        result = journey(
+            "backfill", "--start", "2026-10-02", "--end", "2026-10-01", "--landing", "landing", cwd=tmp_path
+        )
+        assert result.returncode == 1
+        assert result.stderr == "journey: error: --end 2026-10-01 is before --start 2026-10-02\n"
+
+    def test_unknown_setting_in_config(self, prefect_runs: dict[str, Outcome]) -> None:
+        outcome = prefect_runs["bad_config"]
+        assert outcome.returncode == 1
+        assert not outcome.warehouse.exists()
+
+    def test_unknown_setting_in_config_is_one_line(self, prefect_runs: dict[str, Outcome]) -> None:
+        outcome = prefect_runs["bad_config"]
+        config = outcome.root / "journey.toml"
+        assert outcome.stderr == (
+            f"journey: error: {config}: unknown setting [sessions] timeout_minuts; "
+            "known: split_on_new_campaign, timeout_minutes\n"
+        )
+
+
+
+
+class TestRun:
+    """``journey run`` processes a landing through the Prefect flow and says where it wrote."""
+
+    def test_exit_zero_and_paths_printed(self, prefect_runs: dict[str, Outcome]) -> None:
+        outcome = prefect_runs["good"]
+        assert outcome.returncode == 0, outcome.stderr
+        lines = outcome.stdout.splitlines()
+        assert f"  warehouse file: {outcome.warehouse}" in lines
+        assert f"  dashboard:      {outcome.reports / '2026-10-01' / 'index.html'}" in lines
+        assert "  read 1 rows: 1 loaded, 0 quarantined, 0 duplicates, 0 late" in lines
+        assert "Traceback" not in outcome.stderr
+
+    def test_warehouse_and_dashboard_written(self, prefect_runs: dict[str, Outcome]) -> None:
+        outcome = prefect_runs["good"]
+        assert query(outcome.warehouse, "select event_id from events") == [("e1",)]
+        assert query(outcome.warehouse, "select status, rows_read, rows_loaded from pipeline_runs") == [("success", 1, 1)]
+        assert (outcome.reports / "2026-10-01" / "index.html").is_file()
+
+    def test_unreadable_file_is_reported_and_the_rest_loads(self, prefect_runs: dict[str, Outcome]) -> None:
+        outcome = prefect_runs["unreadable"]
+        assert outcome.returncode == 1
+        mentions = [line for line in outcome.stdout.splitlines() if "UNREADABLE FILE" in line]
+        assert len(mentions) == 1
+        assert mentions[0].startswith(
+            "  UNREADABLE FILE web/dt=2026-10-01/b.jsonl.gz: file could not be read: Input is not a GZIP stream"
+        )
+        assert query(outcome.warehouse, "select event_id from events") == [("e1",)]
+        assert query(
+            outcome.warehouse, "select source_file, line_no from quarantine"
+        ) == [("web/dt=2026-10-01/b.jsonl.gz", None)]

@@ -1,0 +1,190 @@
+"""Identity stitching: devices, user ids, e-mails and handles linked directly or through chains are one customer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journey_analytics.config import IdentitySettings, Settings
+from journey_analytics.privacy import keyed_hash
+from tests.conftest import DAY1, TEST_HASH_KEY, Landing, query, run_day
+
+
+def h(value: str) -> str:
+    """The keyed hash the warehouse stores for an e-mail address or 'platform:handle'."""
+    return keyed_hash(TEST_HASH_KEY.encode(), value)
+
+
+def web(event_id: str, time: str, anonymous_id: str, event_name: str = "page_view", **fields: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "event_ts": f"2026-10-01T{time}:00Z", "event_name": event_name,
+            "anonymous_id": anonymous_id, **fields}
+
+
+def people(landing: Landing) -> None:
+    """One person per story, each with ids of their own."""
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        # ann browses anonymously, then signs up with her user id and e-mail
+        web("ann-1", "09:00", "a-ann"),
+        web("ann-2", "09:05", "a-ann", "view_item"),
+        web("ann-3", "09:10", "a-ann", "sign_up", user_id="u-ann", email="Ann@Example.com"),
+        # bob leaves only his e-mail; the CRM knows it is u-bob's
+        web("bob-1", "09:00", "a-bob"),
+        web("bob-2", "09:05", "a-bob", "generate_lead", email="bob@example.com"),
+        # cat logs in on her device; her e-mail and handle are known through the CRM
+        web("cat-1", "09:00", "a-cat", "login", user_id="u-cat"),
+        # dan uses a phone and a laptop
+        web("dan-1", "09:00", "a-dan-phone"),
+        web("dan-2", "09:05", "a-dan-phone", "login", user_id="u-dan"),
+        web("dan-3", "10:00", "a-dan-laptop"),
+        web("dan-4", "10:05", "a-dan-laptop", "login", user_id="u-dan"),
+        # eve, then fay, use one shared computer
+        web("shared-1", "09:00", "a-shared", "login", user_id="u-eve"),
+        web("shared-2", "09:30", "a-shared"),
+        web("shared-3", "10:00", "a-shared", "login", user_id="u-fay"),
+        web("shared-4", "10:30", "a-shared"),
+        # gus never says who he is
+        web("gus-1", "09:00", "a-gus"),
+    ])
+    landing.jsonl("email", DAY1, "esp.jsonl", [
+        {"event_id": "cat-mail", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "cat@example.com"},
+        {"event_id": "hal-mail", "event_ts": "2026-10-01T08:00:00Z", "event_name": "delivered", "email": "hal@example.com"},
+    ])
+    landing.jsonl("social", DAY1, "social.jsonl", [
+        {"event_id": "cat-like", "event_ts": "2026-10-01T08:30:00Z", "event_name": "like",
+         "platform": "Instagram", "handle": "@Cat_Pics"},
+    ])
+    landing.text(
+        "identities", None, "crm.csv",
+        "user_id,email,platform,handle\n"
+        "u-bob,BOB@example.com,,\n"
+        "u-cat,Cat@Example.com,,\n"
+        "u-cat,,instagram,cat_pics\n",
+    )
+
+
+@pytest.fixture(scope="module")
+def stitched(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse after one run over everyone's stories, default settings."""
+    root = tmp_path_factory.mktemp("identity")
+    landing = Landing(root / "landing")
+    people(landing)
+    run_day(landing, root / "journey.duckdb", DAY1)
+    return root / "journey.duckdb"
+
+
+def customers(warehouse: Path, prefix: str) -> list[tuple[str, str]]:
+    return query(
+        warehouse,
+        "select event_id, customer_id from events where event_id like ? order by event_id",
+        [prefix + "%"],
+    )
+
+
+class TestAnonymousThenIdentified:
+    """Events a device made before its owner identified belong to that owner."""
+
+    def test_sign_up_with_user_id_and_email(self, stitched: Path) -> None:
+        assert customers(stitched, "ann-") == [("ann-1", "u-ann"), ("ann-2", "u-ann"), ("ann-3", "u-ann")]
+
+    def test_email_only_lead_known_to_the_crm(self, stitched: Path) -> None:
+        assert customers(stitched, "bob-") == [("bob-1", "u-bob"), ("bob-2", "u-bob")]
+
+
+class TestChains:
+    """A device, a user id, an e-mail and a social handle linked in a chain are one customer."""
+
+    def test_every_channel_on_one_customer(self, stitched: Path) -> None:
+        assert customers(stitched, "cat-") == [("cat-1", "u-cat"), ("cat-like", "u-cat"), ("cat-mail", "u-cat")]
+
+    def test_long_chain_settles_on_the_smallest_user_id(self, landing: Landing, warehouse: Path) -> None:
+        # u00 - e00 - u01 - e01 - u02 - ... : only the CRM ties each user to the next.
+        links = []
+        for i in range(20):
+            links += [f"u{i:02d},e{i:02d}@example.com,,", f"u{i + 1:02d},e{i:02d}@example.com,,"]
+        # newest link first, so no single pass in file order can settle it
+        landing.text("identities", None, "chain.csv", "user_id,email,platform,handle\n" + "\n".join(reversed(links)) + "\n")
+        landing.jsonl("web", DAY1, "web.jsonl", [web("last", "09:00", "a-last", "login", user_id="u20")])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "last") == [("last", "u00")]
+        # 21 user ids, 20 e-mails, 1 device: all one customer
+        assert query(warehouse, "select count(distinct customer_id), count(*) from identity_map") == [(1, 42)]
+
+
+class TestDevices:
+    """Two devices of one user are one customer; a shared device follows the person who used it last."""
+
+    def test_two_devices_one_customer(self, stitched: Path) -> None:
+        assert customers(stitched, "dan-") == [("dan-1", "u-dan"), ("dan-2", "u-dan"), ("dan-3", "u-dan"), ("dan-4", "u-dan")]
+
+    def test_shared_device_links_to_latest_identity_only(self, stitched: Path) -> None:
+        assert customers(stitched, "shared-") == [
+            ("shared-1", "u-eve"), ("shared-2", "u-fay"), ("shared-3", "u-fay"), ("shared-4", "u-fay"),
+        ]
+
+    def test_shared_device_merges_everyone_when_the_setting_is_off(self, tmp_path: Path) -> None:
+        landing = Landing(tmp_path / "landing")
+        people(landing)
+        settings = Settings(identity=IdentitySettings(link_device_to_latest_identity_only=False))
+        run_day(landing, tmp_path / "journey.duckdb", DAY1, settings)
+        assert customers(tmp_path / "journey.duckdb", "shared-") == [
+            ("shared-1", "u-eve"), ("shared-2", "u-eve"), ("shared-3", "u-eve"), ("shared-4", "u-eve"),
+        ]
+
+
+class TestNeverIdentified:
+    """People never identified get a customer_id from their device, e-mail or handle, by prefix."""
+
+    def test_anonymous_device(self, stitched: Path) -> None:
+        assert customers(stitched, "gus-") == [("gus-1", "anon:a-gus")]
+
+    def test_email_only_contact(self, stitched: Path) -> None:
+        assert customers(stitched, "hal-") == [("hal-mail", "email:" + h("hal@example.com")[:24])]
+
+    def test_social_only_contact(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "ivy-like", "event_ts": "2026-10-01T08:30:00Z", "event_name": "like", "platform": "x", "handle": "Ivy"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "ivy-") == [("ivy-like", "social:" + h("x:ivy")[:24])]
+
+
+class TestIdentityMap:
+    """identity_map has one row per identifier with its customer, e-mails and handles only as hashes."""
+
+    def test_expected_rows(self, stitched: Path) -> None:
+        hal = "email:" + h("hal@example.com")[:24]
+        assert query(stitched, "select * from identity_map") == [
+            ("anonymous_id", "a-gus", "anon:a-gus", 1),
+            ("email", h("hal@example.com"), hal, 1),
+            ("anonymous_id", "a-ann", "u-ann", 3),
+            ("email", h("ann@example.com"), "u-ann", 3),
+            ("user_id", "u-ann", "u-ann", 3),
+            ("anonymous_id", "a-bob", "u-bob", 3),
+            ("email", h("bob@example.com"), "u-bob", 3),
+            ("user_id", "u-bob", "u-bob", 3),
+            ("anonymous_id", "a-cat", "u-cat", 4),
+            ("email", h("cat@example.com"), "u-cat", 4),
+            ("social_handle", h("instagram:cat_pics"), "u-cat", 4),
+            ("user_id", "u-cat", "u-cat", 4),
+            ("anonymous_id", "a-dan-laptop", "u-dan", 3),
+            ("anonymous_id", "a-dan-phone", "u-dan", 3),
+            ("user_id", "u-dan", "u-dan", 3),
+            ("user_id", "u-eve", "u-eve", 1),
+            ("anonymous_id", "a-shared", "u-fay", 2),
+            ("user_id", "u-fay", "u-fay", 2),
+        ]
+
+    def test_identifiers_are_unique(self, stitched: Path) -> None:
+        assert query(
+            stitched,
+            "select count(*) from (select identifier_type, identifier from identity_map group by all having count(*) > 1)",
+        ) == [(0,)]
+
+    def test_every_event_has_a_customer_in_the_map(self, stitched: Path) -> None:
+        assert query(
+            stitched,
+            "select count(*) from events where customer_id is null "
+            "or customer_id not in (select customer_id from identity_map)",
+        ) == [(0,)]

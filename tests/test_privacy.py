@@ -1,0 +1,236 @@
+"""Privacy: e-mail addresses and handles never reach the warehouse in plain text; the key is checked."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from journey_analytics.config import HASH_KEY_ENV, load_settings
+from journey_analytics.privacy import HashKey, KeyMismatchError, install_hash_macro, keyed_hash
+from tests.conftest import DAY1, DAY2, TEST_HASH_KEY, Landing, query, run_day
+
+EMAILS = ["ann.lee@example.com", "bob+promo@mail.example.org", "cat@example.net"]
+HANDLES = ["annie_rocks", "bobby_tables"]
+PERSONAL = EMAILS + HANDLES
+
+
+def personal_landing(landing: Landing) -> None:
+    """Personal data everywhere the contract allows it, in good rows and in bad ones."""
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "sign_up", "anonymous_id": "a1",
+         "user_id": "u1", "email": "Ann.Lee@Example.com",
+         "page_url": "https://shop.example/welcome?email=ann.lee@example.com",
+         "page_title": "Welcome ann.lee@example.com", "referrer": "https://mail.example/?to=ann.lee@example.com"},
+        {"event_id": "w2", "event_ts": "2026-10-01T10:05:00Z", "event_name": "generate_lead", "anonymous_id": "a2",
+         "email": "cat@example.net"},
+        '{"event_id": "w3", "email": "bob+promo@mail.example.org", broken',
+    ])
+    landing.jsonl("email", DAY1, "esp.jsonl", [
+        {"event_id": "m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "click", "email": "bob+promo@mail.example.org",
+         "url": "https://shop.example/?u=bob+promo@mail.example.org"},
+        {"event_id": "m2", "event_ts": "2026-10-01T08:00:00Z", "event_name": "bounce", "email": "cat@example.net",
+         "reason": "550 mailbox cat@example.net unavailable"},
+        {"event_id": "m3", "event_ts": "2026-10-01T08:00:00Z", "email": "ann.lee@example.com"},
+    ])
+    landing.jsonl("social", DAY1, "social.jsonl", [
+        {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "instagram",
+         "handle": "@Annie_Rocks", "text": "hi @bobby_tables, write to ann.lee@example.com"},
+        {"event_id": "s2", "event_ts": "2026-10-01T09:00:00Z", "event_name": "comment", "platform": "x",
+         "handle": "bobby_tables", "sentiment": 7},
+    ])
+    landing.text(
+        "identities", None, "crm.csv",
+        "user_id,email,platform,handle\n"
+        "u1,ann.lee@example.com,instagram,annie_rocks\n"
+        ",cat@example.net,x,bobby_tables\n",
+    )
+
+
+@pytest.fixture(scope="module")
+def personal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("personal")
+    landing = Landing(root / "landing")
+    personal_landing(landing)
+    run_day(landing, root / "journey.duckdb", DAY1)
+    return root / "journey.duckdb"
+
+
+def text_columns(warehouse: Path) -> list[tuple[str, str, str]]:
+    return query(
+        warehouse,
+        "select schema_name, table_name, column_name from duckdb_columns() "
+        "where database_name = current_database() and data_type in ('VARCHAR', 'JSON') order by all",
+    )
+
+
+def find_personal(warehouse: Path, values: list[str]) -> list[tuple[str, str, str, str]]:
+    """Every (table, column, value, cell) where a value appears in a text column, case-insensitively."""
+    columns: dict[str, list[str]] = {}
+    for schema, table, column in text_columns(warehouse):
+        columns.setdefault(f"{schema}.{table}", []).append(column)
+    hits = []
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        for table, names in columns.items():
+            selected = ", ".join(f'cast("{name}" as varchar)' for name in names)
+            for row in con.execute(f"select {selected} from {table}").fetchall():
+                for name, cell in zip(names, row, strict=True):
+                    hits += [(table, name, v, cell) for v in values if cell and v.lower() in cell.lower()]
+    finally:
+        con.close()
+    return hits
+
+
+class TestNothingPersonalInTheWarehouse:
+    """No plain e-mail address or handle from the input appears in any text column of any table."""
+
+    def test_scan_finds_nothing(self, personal: Path) -> None:
+        assert find_personal(personal, PERSONAL) == []
+
+    def test_the_scan_looks_at_every_table(self, personal: Path) -> None:
+        assert {f"{s}.{t}" for s, t, _ in text_columns(personal)} >= {
+            "main.events", "main.identity_map", "main.sessions", "main.quarantine", "main.pipeline_runs",
+            "raw.web_events", "raw.email_events", "raw.social_events", "raw.identities", "raw.ingested_files",
+        }
+
+    def test_personal_data_was_there_to_find(self, personal: Path) -> None:
+        # the rows carrying it were loaded or quarantined, not skipped
+        assert query(personal, "select count(*) from events") == [(5,)]
+        assert query(personal, "select source_file, line_no from quarantine order by all") == [
+            ("email/dt=2026-10-01/esp.jsonl", 3),
+            ("identities/crm.csv", 3),
+            ("social/dt=2026-10-01/social.jsonl", 2),
+            ("web/dt=2026-10-01/web.jsonl", 3),
+        ]
+
+    def test_masked_text_keeps_its_shape(self, personal: Path) -> None:
+        assert query(personal, "select page_url, page_title, referrer from events where event_id = 'w1'") == [
+            ("https://shop.example/welcome?email=[email]", "Welcome [email]", "https://mail.example/?to=[email]")
+        ]
+        assert query(personal, "select text from events where event_id = 's1'") == [("hi @[handle], write to [email]",)]
+        assert query(personal, "select url, reason from events where event_id in ('m1', 'm2') order by event_id") == [
+            ("https://shop.example/?u=[email]", None),
+            (None, "550 mailbox [email] unavailable"),
+        ]
+
+    def test_report_page_has_nothing_personal(self, personal: Path) -> None:
+        page = (personal.parent / "reports" / "2026-10-01" / "index.html").read_text()
+        assert [value for value in PERSONAL if value.lower() in page.lower()] == []
+
+
+class TestLeaks:
+    """Personal data in places the masking does not reach yet."""
+
+    def test_email_in_an_extra_field(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
+             "contact": "ann.lee@example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert find_personal(warehouse, ["ann.lee@example.com"]) == []
+
+    def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
+        landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
+        landing.text(
+            "social", DAY1, "social.csv",
+            "event_id,event_ts,event_name,platform,handle\ns2,2026-10-01T09:00:00Z,like,x,annie_rocks,extra\n",
+        )
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu1,,x,annie_rocks,extra\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from quarantine") == [(3,)]
+        assert find_personal(warehouse, ["annie_rocks"]) == []
+
+    def test_own_handle_in_social_text(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",
+             "handle": "annie_rocks", "text": "annie_rocks here, where is my order?"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert find_personal(warehouse, ["annie_rocks"]) == []
+
+
+class TestKeyedHash:
+    """The SQL keyed_hash macro is HMAC-SHA256, the same as privacy.keyed_hash in Python."""
+
+    @pytest.mark.parametrize(
+        "secret",
+        [b"k", b"x" * 64, b"a key longer than one SHA-256 block of sixty-four bytes, so it is hashed first", "clé".encode()],
+        ids=["short", "one block", "longer than a block", "non-ascii"],
+    )
+    def test_same_as_python_hmac(self, secret: bytes) -> None:
+        values = ["ann.lee@example.com", "instagram:annie_rocks", "", "zoë@example.com", "x" * 500]
+        con = duckdb.connect()
+        try:
+            install_hash_macro(con, HashKey(secret, "test"))
+            in_sql = [con.execute("select keyed_hash(?)", [v]).fetchall()[0][0] for v in values]
+            null = con.execute("select keyed_hash(cast(null as varchar))").fetchall()[0][0]
+        finally:
+            con.close()
+        assert in_sql == [keyed_hash(secret, v) for v in values]
+        assert null is None
+
+    def test_warehouse_hashes_are_python_hashes(self, personal: Path) -> None:
+        key = TEST_HASH_KEY.encode()
+        assert query(personal, "select email_hash from events where event_id = 'w1'") == [
+            (keyed_hash(key, "ann.lee@example.com"),)
+        ]
+        assert query(personal, "select social_handle_hash from events where event_id = 's1'") == [
+            (keyed_hash(key, "instagram:annie_rocks"),)
+        ]
+
+
+class TestKey:
+    """The key comes from the environment or config, is generated owner-only when missing, and never changes."""
+
+    def test_key_never_written_to_the_warehouse(self, personal: Path) -> None:
+        assert TEST_HASH_KEY.encode() not in personal.read_bytes()
+        assert query(personal, "select setting, length(value) from raw.warehouse_settings") == [("hash_key_fingerprint", 16)]
+
+    def test_changed_key_refused(self, landing: Landing, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        published = warehouse.read_bytes()
+        monkeypatch.setenv(HASH_KEY_ENV, "another key")
+
+        with pytest.raises(KeyMismatchError, match="not the one this warehouse was built with"):
+            run_day(landing, warehouse, DAY2)
+
+        assert warehouse.read_bytes() == published
+        assert sorted(p.name for p in warehouse.parent.iterdir() if ".build-" in p.name) == []
+
+    def test_key_from_config_when_no_environment(self, landing: Landing, warehouse: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch.delenv(HASH_KEY_ENV)
+        config = tmp_path / "journey.toml"
+        config.write_text('[privacy]\nhash_key = "from config"\n')
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "cat@example.net"},
+        ])
+        summary = run_day(landing, warehouse, DAY1, load_settings(config))
+        assert summary.notices == []
+        assert not warehouse.with_name(warehouse.name + ".key").exists()
+        assert query(warehouse, "select email_hash from events") == [(keyed_hash(b"from config", "cat@example.net"),)]
+
+    def test_generated_key_file_is_owner_only(self, landing: Landing, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv(HASH_KEY_ENV)
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "cat@example.net"},
+        ])
+
+        first = run_day(landing, warehouse, DAY1)
+
+        key_file = warehouse.with_name("journey.duckdb.key")
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        secret = key_file.read_text()
+        assert re.fullmatch(r"[0-9a-f]{64}\n", secret)
+        assert len(first.notices) == 1 and str(key_file) in first.notices[0]
+        assert query(warehouse, "select email_hash from events") == [(keyed_hash(secret.strip().encode(), "cat@example.net"),)]
+
+        second = run_day(landing, warehouse, DAY2)
+        assert second.notices == []
+        assert key_file.read_text() == secret

@@ -1,0 +1,156 @@
+"""Sessions: a device's web events split by inactivity and by a new campaign; a given session_id is kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journey_analytics.config import load_settings
+from tests.conftest import DAY1, Landing, query, run_day
+
+
+def web(event_id: str, time: str, anonymous_id: str, event_name: str = "page_view", **fields: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "event_ts": f"2026-10-01T{time}Z", "event_name": event_name,
+            "anonymous_id": anonymous_id, **fields}
+
+
+AUTUMN = {"utm_source": "news", "utm_medium": "email", "utm_campaign": "autumn"}
+WINTER = {"utm_source": "ads", "utm_medium": "cpc", "utm_campaign": "winter"}
+
+EVENTS = [
+    # a-gap: 30 minutes exactly, then 30 minutes and one second
+    web("gap-1", "10:00:00", "a-gap", page_url="/gap"),
+    web("gap-2", "10:30:00", "a-gap"),
+    web("gap-3", "11:00:01", "a-gap", page_url="/gap-again"),
+    # a-ten: 10 minutes exactly, then 10 minutes and one second (one session at the default 30)
+    web("ten-1", "12:00:00", "a-ten", page_url="/ten"),
+    web("ten-2", "12:10:00", "a-ten"),
+    web("ten-3", "12:20:01", "a-ten"),
+    # a-utm: the same campaign again is the same visit; a new one starts a new visit
+    web("utm-1", "10:00:00", "a-utm", page_url="/autumn", device_category="Mobile", **AUTUMN),
+    web("utm-2", "10:05:00", "a-utm", "view_item", page_url="/p/1"),
+    web("utm-3", "10:10:00", "a-utm", page_url="/autumn", **AUTUMN),
+    web("utm-4", "10:15:00", "a-utm", page_url="/winter", **WINTER),
+    web("utm-5", "10:20:00", "a-utm", "purchase", order_id="o1", value=30),
+    web("utm-6", "10:25:00", "a-utm", "purchase", order_id="o2", value=12.5),
+    # a-given: the source's session_id holds events 12 hours apart; an event without one is sessionized
+    web("given-1", "08:00:00", "a-given", session_id="S1", page_url="/s1"),
+    web("given-2", "20:00:00", "a-given", session_id="S1"),
+    web("given-3", "08:10:00", "a-given", page_url="/computed"),
+]
+
+COLUMNS = (
+    "anonymous_id, customer_id, started_at, ended_at, duration_seconds, n_events, n_page_views, landing_page, "
+    "utm_source, utm_medium, utm_campaign, device_category, converted, revenue"
+)
+
+
+def t(time: str) -> datetime:
+    return datetime.fromisoformat(f"2026-10-01T{time}")
+
+
+def run(root: Path, config_text: str | None = None) -> Path:
+    landing = Landing(root / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", EVENTS)
+    landing.jsonl("email", DAY1, "esp.jsonl", [
+        {"event_id": "mail-1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "open", "email": "a@example.com"},
+    ])
+    config = None
+    if config_text is not None:
+        config = root / "journey.toml"
+        config.write_text(config_text, encoding="utf-8")
+    run_day(landing, root / "journey.duckdb", DAY1, load_settings(config))
+    return root / "journey.duckdb"
+
+
+@pytest.fixture(scope="module")
+def default(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse with the default session settings (30 minutes, split on a new campaign)."""
+    return run(tmp_path_factory.mktemp("sessions"))
+
+
+@pytest.fixture(scope="module")
+def configured(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse with a 10 minute timeout and no split on a new campaign, from a TOML file."""
+    return run(
+        tmp_path_factory.mktemp("sessions_configured"),
+        "[sessions]\ntimeout_minutes = 10\nsplit_on_new_campaign = false\n",
+    )
+
+
+def sessions(warehouse: Path, anonymous_id: str) -> list[tuple[Any, ...]]:
+    return query(
+        warehouse,
+        f"select {COLUMNS} from sessions where anonymous_id = ? order by started_at",
+        [anonymous_id],
+    )
+
+
+def grouping(warehouse: Path, anonymous_id: str) -> list[list[str]]:
+    """The device's events, grouped by session, in time order."""
+    rows = query(
+        warehouse,
+        "select list(event_id order by event_ts) from events where anonymous_id = ? "
+        "group by session_id order by min(event_ts)",
+        [anonymous_id],
+    )
+    return [row[0] for row in rows]
+
+
+class TestInactivityTimeout:
+    """A gap of exactly the timeout keeps the session; one second more starts a new one."""
+
+    def test_thirty_minutes_by_default(self, default: Path) -> None:
+        assert sessions(default, "a-gap") == [
+            ("a-gap", "anon:a-gap", t("10:00:00"), t("10:30:00"), 1800.0, 2, 2, "/gap", None, None, None, None, False, 0.0),
+            ("a-gap", "anon:a-gap", t("11:00:01"), t("11:00:01"), 0.0, 1, 1, "/gap-again", None, None, None, None, False, 0.0),
+        ]
+
+    def test_ten_minutes_is_one_session_by_default(self, default: Path) -> None:
+        assert grouping(default, "a-ten") == [["ten-1", "ten-2", "ten-3"]]
+
+    def test_timeout_from_config(self, configured: Path) -> None:
+        assert grouping(configured, "a-ten") == [["ten-1", "ten-2"], ["ten-3"]]
+        assert grouping(configured, "a-gap") == [["gap-1"], ["gap-2"], ["gap-3"]]
+
+
+class TestNewCampaign:
+    """A new campaign mid-visit starts a new session; the same campaign again does not."""
+
+    def test_split_by_default(self, default: Path) -> None:
+        assert sessions(default, "a-utm") == [
+            ("a-utm", "anon:a-utm", t("10:00:00"), t("10:10:00"), 600.0, 3, 2, "/autumn", "news", "email", "autumn", "mobile", False, 0.0),
+            ("a-utm", "anon:a-utm", t("10:15:00"), t("10:25:00"), 600.0, 3, 1, "/winter", "ads", "cpc", "winter", None, True, 42.5),
+        ]
+
+    def test_no_split_when_switched_off(self, configured: Path) -> None:
+        assert sessions(configured, "a-utm") == [
+            ("a-utm", "anon:a-utm", t("10:00:00"), t("10:25:00"), 1500.0, 6, 3, "/autumn", "news", "email", "autumn", "mobile", True, 42.5),
+        ]
+
+
+class TestGivenSessionId:
+    """A session_id given by the source is kept as it is, whatever the gap between its events."""
+
+    def test_given_id_kept(self, default: Path) -> None:
+        assert query(
+            default, "select session_id, n_events, started_at, ended_at, landing_page from sessions where session_id = 'S1'"
+        ) == [("S1", 2, t("08:00:00"), t("20:00:00"), "/s1")]
+
+    def test_events_without_an_id_are_sessionized_apart(self, default: Path) -> None:
+        assert grouping(default, "a-given") == [["given-1", "given-2"], ["given-3"]]
+        assert query(default, "select session_id like 'ses-%' from events where event_id = 'given-3'") == [(True,)]
+
+
+class TestSessionsTable:
+    """Only web events have sessions, and every web event is in exactly one."""
+
+    def test_email_events_have_no_session(self, default: Path) -> None:
+        assert query(default, "select session_id from events where channel = 'email'") == [(None,)]
+
+    def test_session_event_counts_add_up(self, default: Path) -> None:
+        assert query(default, "select count(*), sum(n_events) from sessions") == [(7, 15)]
+        assert query(default, "select count(*) from events where channel = 'web' and session_id is null") == [(0,)]

@@ -1,0 +1,197 @@
+"""The warehouse: documented tables, atomic publishing, one run at a time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from journey_analytics import runs
+from journey_analytics.config import SessionSettings, Settings, load_settings
+from journey_analytics.ingest import KINDS
+from journey_analytics.warehouse import WarehouseBusyError
+from tests.conftest import DAY1, DAY2, Landing, query, run_day
+
+PUBLISHED_TABLES = [
+    ("main", "events"),
+    ("main", "identity_map"),
+    ("main", "pipeline_runs"),
+    ("main", "quarantine"),
+    ("main", "sessions"),
+    ("raw", "email_events"),
+    ("raw", "identities"),
+    ("raw", "ingested_files"),
+    ("raw", "labels"),
+    ("raw", "social_events"),
+    ("raw", "warehouse_settings"),
+    ("raw", "web_events"),
+]
+
+
+def page_view(event_id: str, time: str = "10:00:00") -> dict[str, str]:
+    return {"event_id": event_id, "event_ts": f"2026-10-01T{time}Z", "event_name": "page_view", "anonymous_id": "a1"}
+
+
+def every_kind(landing: Landing) -> None:
+    landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1"), "bad"])
+    landing.jsonl("email", DAY1, "esp.jsonl", [
+        {"event_id": "m1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "open", "email": "a@example.com"},
+    ])
+    landing.jsonl("social", DAY1, "social.jsonl", [
+        {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "like", "platform": "x", "handle": "a"},
+    ])
+    landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu1,a@example.com,x,a\n")
+    landing.text("labels", None, "labels.csv", "user_id,stage,as_of_date\nu1,awareness,2026-10-01\n")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse after one run with rows of every kind."""
+    root = tmp_path_factory.mktemp("built")
+    landing = Landing(root / "landing")
+    every_kind(landing)
+    run_day(landing, root / "journey.duckdb", DAY1)
+    return root / "journey.duckdb"
+
+
+def build_files(warehouse: Path) -> list[str]:
+    """Files a run leaves beside the warehouse other than the warehouse, its lock and key."""
+    return sorted(p.name for p in warehouse.parent.iterdir() if p.name.startswith(f".{warehouse.name}"))
+
+
+class TestDocumentation:
+    """Every published table and every one of its columns carries a non-empty COMMENT."""
+
+    def test_tables_present(self, built: Path) -> None:
+        tables = query(built, "select schema_name, table_name from duckdb_tables() where database_name = current_database()")
+        assert sorted(set(PUBLISHED_TABLES) - set(tables)) == []
+
+    def test_every_table_commented(self, built: Path) -> None:
+        assert query(
+            built,
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
+            "and coalesce(trim(comment), '') = '' order by all",
+        ) == []
+
+    def test_every_column_commented(self, built: Path) -> None:
+        assert query(
+            built,
+            "select schema_name, table_name, column_name from duckdb_columns() "
+            "where database_name = current_database() and coalesce(trim(comment), '') = '' order by all",
+        ) == []
+
+    def test_contract_columns_present(self, built: Path) -> None:
+        def columns(table: str) -> set[str]:
+            return {r[0] for r in query(built, f"select column_name from duckdb_columns() where database_name = current_database() and schema_name = 'main' and table_name = '{table}'")}
+
+        assert {
+            "event_id", "customer_id", "anonymous_id", "channel", "event_name", "event_ts", "session_id",
+            "device_category", "utm_source", "utm_medium", "utm_campaign", "country", "value",
+        } <= columns("events")
+        assert {"identifier_type", "identifier", "customer_id"} <= columns("identity_map")
+        assert {
+            "session_id", "customer_id", "started_at", "ended_at", "n_events", "landing_page", "utm_source",
+            "utm_medium", "device_category", "converted",
+        } <= columns("sessions")
+        assert {"channel", "source_file", "line_no", "raw", "error", "ingested_at"} <= columns("quarantine")
+        assert {
+            "run_id", "as_of_date", "started_at", "finished_at", "status", "rows_read", "rows_loaded", "rows_quarantined",
+        } <= columns("pipeline_runs")
+
+
+class TestFailedRun:
+    """A run that fails leaves the published warehouse byte for byte as it was, and no build files."""
+
+    def test_step_that_raises(self, landing: Landing, warehouse: Path) -> None:
+        every_kind(landing)
+        run_day(landing, warehouse, DAY1)
+        published = warehouse.read_bytes()
+        landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+        broken = Settings(sessions=SessionSettings(timeout_minutes="ten"))  # type: ignore[arg-type]
+
+        with pytest.raises(Exception, match="ten"):
+            run_day(landing, warehouse, DAY2, broken)
+
+        assert warehouse.read_bytes() == published
+        assert build_files(warehouse) == []
+
+    def test_aborted_after_ingest(self, landing: Landing, warehouse: Path) -> None:
+        every_kind(landing)
+        run_day(landing, warehouse, DAY1)
+        published = warehouse.read_bytes()
+        landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+
+        ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        for kind in KINDS:
+            runs.ingest_step(ctx, kind)
+        runs.abort_run(ctx)
+
+        assert warehouse.read_bytes() == published
+        assert build_files(warehouse) == []
+
+    def test_next_run_after_a_failure_succeeds(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        broken = Settings(sessions=SessionSettings(timeout_minutes="ten"))  # type: ignore[arg-type]
+        with pytest.raises(Exception, match="ten"):
+            run_day(landing, warehouse, DAY1, broken)
+        assert not warehouse.exists()
+
+        run_day(landing, warehouse, DAY1)
+
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+        assert query(warehouse, "select count(*), min(status) from pipeline_runs") == [(1, "success")]
+        assert build_files(warehouse) == []
+
+
+class TestOneRunAtATime:
+    """A second run on a warehouse that is being built is refused at once; the first is unharmed."""
+
+    def test_second_open_run_refused(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        first = runs.open_run(DAY1, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        try:
+            with pytest.raises(WarehouseBusyError, match="another run is building"):
+                runs.open_run(DAY1, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+            for kind in KINDS:
+                runs.ingest_step(first, kind)
+            runs.stitch_step(first)
+            runs.sessionize_step(first)
+            runs.marts_step(first)
+            runs.finish_run(first, runs.report_step(first))
+        except BaseException:
+            runs.abort_run(first)
+            raise
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+        assert build_files(warehouse) == []
+
+
+class TestReadersDuringARun:
+    """An analyst's open read-only connection neither blocks a run nor sees a half-built day."""
+
+    def test_reader_keeps_the_old_day(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        reader = subprocess.Popen(
+            [
+                sys.executable, "-c",
+                "import duckdb, sys\n"
+                f"con = duckdb.connect({str(warehouse)!r}, read_only=True)\n"
+                "q = 'select count(*) from events'\n"
+                "print(con.execute(q).fetchall()[0][0], flush=True)\n"
+                "sys.stdin.readline()\n"
+                "print(con.execute(q).fetchall()[0][0], flush=True)\n",
+            ],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert reader.stdout is not None and reader.stdin is not None
+            assert reader.stdout.readline() == "1\n"
+            landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+            run_day(landing, warehouse, DAY2)
+            out, _ = reader.communicate("go\n", timeout=30)
+        finally:
+            reader.kill()
+        assert out == "1\n"
+        assert query(warehouse, "select count(*) from events") == [(2,)]
