@@ -4,7 +4,6 @@ Tasks only call library steps (``journey_analytics.runs``); retries sit on the s
 read files. A failed run throws its build away, so the published warehouse is untouched.
 """
 
-from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path

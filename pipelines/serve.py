@@ -5,7 +5,6 @@ in a configurable time zone). Teams with their own Prefect server or work pool d
 `prefect.yaml` at the project root instead.
 """
 
-from __future__ import annotations
 
 import contextlib
 import os

@@ -28,6 +28,16 @@ class SessionSettings:
 
 
 @dataclass(frozen=True)
+class WarehouseSettings:
+    """How DuckDB may use the machine while a run builds the warehouse."""
+
+    # DuckDB spills to disk beyond this, so large inputs run in bounded memory.
+    memory_limit: str = "4GB"
+    # Worker threads; 0 lets DuckDB use every core.
+    threads: int = 0
+
+
+@dataclass(frozen=True)
 class IdentitySettings:
     """How identifiers are stitched into customers."""
 
@@ -68,6 +78,7 @@ class Settings:
     """All settings of a run. Build with :func:`load_settings`."""
 
     sessions: SessionSettings = field(default_factory=SessionSettings)
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
@@ -91,6 +102,7 @@ class Settings:
 
 _SECTIONS: dict[str, type] = {
     "sessions": SessionSettings,
+    "warehouse": WarehouseSettings,
     "identity": IdentitySettings,
     "ingest": IngestSettings,
     "privacy": PrivacySettings,

@@ -35,8 +35,10 @@ from journey_analytics.warehouse import (
     warehouse_lock,
 )
 
-RAW_TABLES = ("web_events", "email_events", "social_events", "identities", "labels", "ingested_files")
-LEDGERS = ("quarantine", "pipeline_runs")
+RAW_TABLES = (
+    "web_events", "email_events", "social_events", "identities", "labels", "ingested_files", "forgotten_identifiers",
+)
+LEDGERS = ("quarantine", "pipeline_runs", "erasures")
 MARTS = ("events", "identity_map", "sessions")
 
 # Open runs' connections and locks, kept out of RunContext so that the orchestrator, which
@@ -96,6 +98,7 @@ class RunSummary:
     step_seconds: dict[str, float]
     file_errors: list[str]
     notices: list[str]
+    rows_forgotten: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly view."""
@@ -109,6 +112,7 @@ class RunSummary:
             "rows_quarantined": self.rows_quarantined,
             "rows_duplicate": self.rows_duplicate,
             "rows_late": self.rows_late,
+            "rows_forgotten": self.rows_forgotten,
             "table_rows": self.table_rows,
             "step_seconds": self.step_seconds,
             "file_errors": self.file_errors,
@@ -183,7 +187,7 @@ def open_run(
     build = start_build(warehouse, run_id)
     try:
         key, notice = resolve_key(settings.hash_key_from_environment(), warehouse)
-        con = connect(build)
+        con = connect(build, memory_limit=settings.warehouse.memory_limit, threads=settings.warehouse.threads)
         prepare_schema(con)
         check_key_fingerprint(con, key)
         install_hash_macro(con, key)
@@ -320,16 +324,23 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     """Record the run in pipeline_runs, publish the build atomically and release the lock."""
     totals = {a: ctx.ingest.total(a) for a in (
         "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate", "rows_late",
-        "files_read", "files_skipped",
+        "files_read", "files_skipped", "rows_forgotten",
     )}
     finished_at = datetime.now(UTC).replace(tzinfo=None)
     ctx.con.execute(
-        "insert into main.pipeline_runs values (?, ?, ?, ?, 'success', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """
+        insert into main.pipeline_runs (
+            run_id, as_of_date, started_at, finished_at, status, rows_read, rows_loaded,
+            rows_quarantined, rows_duplicate, rows_late, files_read, files_skipped,
+            step_seconds, pipeline_version, rows_forgotten
+        ) values (?, ?, ?, ?, 'success', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
         [
             ctx.run_id, ctx.as_of, ctx.started_at, finished_at,
             totals["rows_read"], totals["rows_loaded"], totals["rows_quarantined"],
             totals["rows_duplicate"], totals["rows_late"], totals["files_read"],
             totals["files_skipped"], json.dumps(ctx.step_seconds), __version__,
+            totals["rows_forgotten"],
         ],
     ).fetchall()
     con, lock = _OPEN.pop(ctx.run_id)
@@ -347,6 +358,7 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
         rows_quarantined=totals["rows_quarantined"],
         rows_duplicate=totals["rows_duplicate"],
         rows_late=totals["rows_late"],
+        rows_forgotten=totals["rows_forgotten"],
         table_rows=dict(ctx.table_rows),
         step_seconds=dict(ctx.step_seconds),
         file_errors=ctx.ingest.file_errors,

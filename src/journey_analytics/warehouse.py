@@ -152,10 +152,22 @@ def _split_statements(sql: str) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open a warehouse with the session settings every step relies on (UTC, bounded memory)."""
+def connect(
+    path: Path | str, read_only: bool = False, memory_limit: str | None = None, threads: int = 0
+) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse with the session settings every step relies on (UTC, bounded memory).
+
+    With a memory limit, DuckDB spills to a temporary folder beside the file instead of
+    growing without bound.
+    """
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("set TimeZone = 'UTC'").fetchall()
+    if memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit.replace(chr(39), '')}'").fetchall()
+        spill = Path(path).with_name(Path(path).name + ".spill")
+        con.execute(f"set temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'").fetchall()
+    if threads:
+        con.execute(f"set threads = {int(threads)}").fetchall()
     return con
 
 
@@ -187,7 +199,11 @@ def start_build(warehouse: Path, run_id: str | None = None) -> Path:
     run_id = run_id or uuid.uuid4().hex[:12]
     build = build_path_for(warehouse, run_id)
     for stale in warehouse.parent.glob(f".{warehouse.name}.build-*"):
-        stale.unlink(missing_ok=True)  # left by a killed run; we hold the lock
+        # left by a killed run (the file, its WAL, its spill folder); we hold the lock
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
     if warehouse.exists():
         shutil.copyfile(warehouse, build)
     return build
@@ -214,3 +230,4 @@ def discard_build(con: duckdb.DuckDBPyConnection | None, build: Path) -> None:
             con.close()
     build.unlink(missing_ok=True)
     build.with_name(build.name + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(build.with_name(build.name + ".spill"), ignore_errors=True)

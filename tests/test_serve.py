@@ -1,0 +1,117 @@
+"""Scheduling: the nightly deployment, and catching up on missed nights."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from journey_analytics.runs import CatchUpError, days_to_run
+from tests.conftest import Landing, run_day
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _journey() -> str:
+    return shutil.which("journey", path=os.path.dirname(sys.executable)) or "journey"
+
+
+class TestCatchUp:
+    """A scheduled run processes every day since the last successful one, or says why not."""
+
+    def test_fresh_warehouse_runs_the_day_alone(self, tmp_path: Path) -> None:
+        assert days_to_run(tmp_path / "none.duckdb", date(2026, 10, 5), 31) == [date(2026, 10, 5)]
+
+    def test_missed_nights_are_all_run_in_order(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"}
+        ])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        assert days_to_run(warehouse, date(2026, 10, 4), 31) == [date(2026, 10, 2), date(2026, 10, 3), date(2026, 10, 4)]
+        assert days_to_run(warehouse, date(2026, 10, 1), 31) == [date(2026, 10, 1)]
+
+    def test_a_long_outage_is_refused_with_the_backfill_command(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"}
+        ])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        with pytest.raises(CatchUpError, match=r"journey backfill --start 2026-10-02 --end 2026-11-30"):
+            days_to_run(warehouse, date(2026, 11, 30), 31)
+
+
+class TestServeCommand:
+    """`journey serve` refuses bad schedules in one line."""
+
+    @pytest.mark.parametrize(("args", "message"), [
+        (["--timezone", "Mars/Olympus"], "journey: error: unknown time zone: Mars/Olympus\n"),
+        (["--cron", "99 * * *"], None),
+    ])
+    def test_bad_schedule(self, tmp_path: Path, args: list[str], message: str | None) -> None:
+        (tmp_path / "landing").mkdir()
+        result = subprocess.run([_journey(), "serve", "--landing", str(tmp_path / "landing"), *args],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert len(result.stderr.splitlines()) == 1
+        if message:
+            assert result.stderr == message
+        else:
+            assert result.stderr.startswith("journey: error: not a cron schedule: '99 * * *'")
+
+
+@pytest.mark.slow
+class TestServeDeployment:
+    """`journey serve` registers the nightly deployment on its cron schedule, and a run of it publishes."""
+
+    def test_deployment_registered_and_runs(self, tmp_path: Path) -> None:
+        env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        env.pop("PREFECT_API_URL", None)
+        warehouse = tmp_path / "w" / "journey.duckdb"
+        log = (tmp_path / "serve.log").open("w")
+        server = subprocess.Popen(
+            [_journey(), "serve", "--landing", str(ROOT / "data" / "sample"), "--warehouse", str(warehouse),
+             "--reports", str(tmp_path / "reports"), "--cron", "30 2 * * *", "--timezone", "Europe/Berlin"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+        try:
+            api = None
+            deadline = time.monotonic() + 240
+            while api is None and time.monotonic() < deadline:
+                time.sleep(1)
+                text = (tmp_path / "serve.log").read_text()
+                found = re.search(r"Prefect API: (http://\S+)", text)
+                if found and "is being served" in text:
+                    api = found.group(1)
+            assert api, (tmp_path / "serve.log").read_text()[-2000:]
+            request = urllib.request.Request(f"{api}/deployments/filter", data=b"{}", headers={"content-type": "application/json"})
+            deployments = json.loads(urllib.request.urlopen(request, timeout=30).read())
+            assert [(d["name"], d["paused"]) for d in deployments] == [("journey-nightly", False)]
+            assert deployments[0]["schedules"][0]["schedule"]["cron"] == "30 2 * * *"
+            assert deployments[0]["schedules"][0]["schedule"]["timezone"] == "Europe/Berlin"
+            trigger = subprocess.run(
+                [shutil.which("prefect", path=os.path.dirname(sys.executable)) or "prefect", "deployment", "run",
+                 "scheduled-nightly/journey-nightly"],
+                env={**env, "PREFECT_API_URL": api}, capture_output=True, text=True, timeout=120,
+            )
+            assert trigger.returncode == 0, trigger.stderr[-2000:]
+            deadline = time.monotonic() + 420
+            while not list((tmp_path / "reports").glob("*/index.html")) and time.monotonic() < deadline:
+                time.sleep(2)
+            assert warehouse.exists(), (tmp_path / "serve.log").read_text()[-3000:]
+            assert list((tmp_path / "reports").glob("*/index.html"))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+            log.close()
