@@ -55,7 +55,7 @@ def stitch_identities(ctx: runs.RunContext) -> int:
 def sessionize(ctx: runs.RunContext) -> int:
     """Group web events into sessions."""
     n = runs.sessionize_step(ctx)
-    get_run_logger().info("sessionized %d events", n)
+    get_run_logger().info("sessionizing defined; sessions are built with the marts")
     return n
 
 
@@ -133,8 +133,8 @@ def nightly(
         find_pain_points(ctx)
         page = write_report(ctx)
         summary = publish(ctx, page)
-    except BaseException:
-        runs.abort_run(ctx)
+    except BaseException as exc:
+        runs.abort_run(ctx, exc)
         raise
     return summary.as_dict()
 

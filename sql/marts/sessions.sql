@@ -18,7 +18,7 @@
 -- converted: True when the session has a purchase.
 -- revenue: Sum of purchase values in the session.
 with events as (
-    select * from events_sessionized
+    select * from main.events
     where session_id is not null
 ),
 

@@ -35,7 +35,7 @@ class ModelDocError(ValueError):
 
 
 # Intermediate steps cheap enough to recompute where used: kept as views, not materialized.
-INTERMEDIATE_VIEWS = frozenset({"events_unioned", "events_stitched"})
+INTERMEDIATE_VIEWS = frozenset({"events_unioned", "events_stitched", "events_sessionized"})
 
 
 @dataclass(frozen=True)

@@ -157,8 +157,9 @@ def stage_mix(con: duckdb.DuckDBPyConnection) -> Section | None:
     fig = go.Figure()
     for stage, colour in zip(STAGES, STAGE_COLOURS, strict=True):
         points = [(d, n) for d, s, n in rows if s == stage]
-        fig.add_trace(go.Bar(name=stage, x=[p[0] for p in points], y=[p[1] for p in points], marker_color=colour))
+        fig.add_trace(go.Bar(name=stage, x=[p[0].isoformat() for p in points], y=[p[1] for p in points], marker_color=colour))
     fig.update_layout(barmode="stack")
+    fig.update_xaxes(type="category")
     return Section("stage-mix", "Stage mix over time", "Customers in each stage at each run.", _layout(fig))
 
 
