@@ -1,11 +1,11 @@
 -- One row per completed pipeline run: what it read, loaded, refused and how long each step took.
--- For each run, rows_read = rows_loaded + rows_quarantined + rows_duplicate.
+-- For each run, rows_read = rows_loaded + rows_quarantined + rows_duplicate + rows_forgotten.
 --
 -- run_id: Unique id of the run.
 -- as_of_date: The day the run reports as of (it processes everything that arrived up to it).
 -- started_at: When the run started, UTC.
 -- finished_at: When the run published, UTC.
--- status: success (a failed run publishes nothing and leaves the warehouse as it was).
+-- status: success, or failed (a failed run publishes none of its data; only this row records it).
 -- rows_read: Input rows read from landing files in this run.
 -- rows_loaded: Rows loaded into the raw tables.
 -- rows_quarantined: Rows refused and sent to quarantine.
@@ -15,6 +15,8 @@
 -- files_skipped: Landing files skipped because they were read before and are unchanged.
 -- step_seconds: Seconds per step, as a JSON object.
 -- pipeline_version: Version of journey-analytics that ran.
+-- rows_forgotten: Rows neither loaded nor quarantined because they carry an identifier of a customer erased with journey forget (see raw.forgotten_identifiers).
+-- error: Why a failed run failed (first line of the error); null on success.
 create table if not exists main.pipeline_runs (
     run_id varchar not null,
     as_of_date date not null,
@@ -29,5 +31,9 @@ create table if not exists main.pipeline_runs (
     files_read bigint not null,
     files_skipped bigint not null,
     step_seconds json,
-    pipeline_version varchar not null
+    pipeline_version varchar not null,
+    rows_forgotten bigint default 0,
+    error varchar
 );
+alter table main.pipeline_runs add column if not exists rows_forgotten bigint default 0;
+alter table main.pipeline_runs add column if not exists error varchar;

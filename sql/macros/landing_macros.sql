@@ -4,13 +4,13 @@
 --
 -- (no table)
 
--- An allowed timestamp as naive UTC: ISO-8601 with an offset or Z, or epoch milliseconds.
+-- An allowed timestamp as naive UTC: ISO-8601 with an offset (at most 18 hours) or Z, or epoch milliseconds.
 create or replace temp macro parse_event_ts(x) as (
     case
         when x is null then null
         when regexp_full_match(x, '-?[0-9]{1,15}(\.[0-9]+)?')
             then make_timestamp(cast(round(cast(x as double) * 1000) as bigint))
-        when regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$')
+        when regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?([zZ]|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)$')
             then cast(timezone('UTC', try_cast(upper(x) as timestamptz)) as timestamp)
     end
 );
@@ -19,6 +19,9 @@ create or replace temp macro parse_event_ts(x) as (
 create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
     case
         when x is null then 'missing required field event_ts'
+        when parsed is null
+            and regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?[+-][0-9]{2}(:?[0-9]{2})?$')
+            then 'event_ts "' || left(x, 40) || '" has an offset outside -18:00 to +18:00'
         when parsed is null and try_cast(x as timestamp) is not null
             then 'event_ts "' || left(x, 40) || '" has no time zone; give an offset such as Z or +02:00'
         when parsed is null
@@ -71,4 +74,14 @@ create or replace temp macro structured_field(record, names) as (
         list_zip(names, json_type(record, list_transform(names, lambda n: '$.' || n))),
         lambda pair: pair[2] in ('OBJECT', 'ARRAY')
     ), 1)[1]
+);
+
+-- The first field name that a JSON object gives twice, or null. Readers disagree on which
+-- value counts ({"event_id": "a", "event_id": "b"}), so such a row is refused, not guessed at.
+create or replace temp macro duplicated_key(record) as (
+    case
+        when len(json_keys(record)) <> len(list_distinct(json_keys(record)))
+            then list_extract(list_filter(json_keys(record),
+                lambda k, i: list_position(json_keys(record), k) < i), 1)
+    end
 );

@@ -13,6 +13,7 @@
 -- file_error: Why the whole file could not be read, if it could not.
 -- run_id: The run that read it.
 -- read_at: When it was read, UTC.
+-- rows_forgotten: Rows neither loaded nor quarantined because they carry an identifier of a customer erased with journey forget.
 create table if not exists raw.ingested_files (
     source_file varchar not null,
     kind varchar not null,
@@ -25,5 +26,7 @@ create table if not exists raw.ingested_files (
     rows_duplicate bigint not null,
     file_error varchar,
     run_id varchar not null,
-    read_at timestamp not null
+    read_at timestamp not null,
+    rows_forgotten bigint default 0
 );
+alter table raw.ingested_files add column if not exists rows_forgotten bigint default 0;

@@ -25,6 +25,8 @@ objects as (
             case
                 when f is null and not json_valid(record) then 'line is not valid JSON'
                 when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+                when duplicated_key(record) is not null
+                    then 'field "' || left(duplicated_key(record), 40) || '" appears more than once'
                 when structured_field(record, ['user_id', 'stage', 'as_of_date']) is not null
                     then structured_field(record, ['user_id', 'stage', 'as_of_date']) || ' must be text, not a JSON object or list'
             end

@@ -1,5 +1,6 @@
 -- Web rows of the files being loaded, parsed, typed and checked against the landing
 -- contract. contract_error says why a row is refused; null means the row is good.
+-- A contract field holding a JSON object or list (not a single value) is a bad type.
 --
 -- (staging view; not published)
 with landed as (
@@ -26,8 +27,10 @@ objects as (
             case
                 when f is null and not json_valid(record) then 'line is not valid JSON'
                 when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
-                when structured_field(record, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'email', 'order_id', 'value']) is not null
-                    then structured_field(record, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'email', 'order_id', 'value']) || ' must be text, not a JSON object or list'
+                when duplicated_key(record) is not null
+                    then 'field "' || left(duplicated_key(record), 40) || '" appears more than once'
+                when structured_field(record, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) is not null
+                    then structured_field(record, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) || ' must be text, not a JSON object or list'
             end
         ) as parse_error
     from parsed

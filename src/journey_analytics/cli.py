@@ -1,4 +1,4 @@
-"""The ``journey`` command line: simulate, run, backfill, serve.
+"""The ``journey`` command line: simulate, run, backfill, serve, forget.
 
 Errors a user can fix (a missing folder, a bad date, a wrong config) print one line and
 exit non-zero; set JOURNEY_DEBUG=1 to see the traceback of an unexpected error.
@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default="0 2 * * *", help="cron schedule (default: %(default)s)")
     serve.add_argument("--timezone", default="UTC", help="time zone of the schedule and of 'yesterday' (default: %(default)s)")
     _add_run_options(serve)
+
+    forget = sub.add_parser("forget", help="erase one customer from every table and from later runs, and record the erasure")
+    forget.add_argument("--customer", required=True, help="customer_id (see identity_map) or one of the customer's user ids")
+    forget.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file to erase the customer from")
+    forget.add_argument("--config", type=Path, default=None, help="TOML settings file (for [privacy] hash_key)")
     return parser
 
 
@@ -104,6 +109,7 @@ def _print_summary(summary: dict[str, Any], seconds: float) -> None:
         f"  read {summary['rows_read']:,} rows: {summary['rows_loaded']:,} loaded, "
         f"{summary['rows_quarantined']:,} quarantined, {summary['rows_duplicate']:,} duplicates, "
         f"{summary['rows_late']:,} late"
+        + (f", {summary['rows_forgotten']:,} withheld (forgotten customers)" if summary.get("rows_forgotten") else "")
     )
     print(
         f"  warehouse: {rows.get('events', 0):,} events, "
@@ -191,6 +197,21 @@ def _command_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_forget(args: argparse.Namespace) -> int:
+    from journey_analytics.config import load_settings
+    from journey_analytics.forget import forget_customer
+
+    settings = load_settings(args.config)
+    result = forget_customer(args.customer, args.warehouse, settings)
+    tables = sum(1 for n in result.rows_removed.values() if n)
+    print(
+        f"journey forget: erasure {result.erasure_id}: removed {result.total_rows_removed:,} rows from "
+        f"{tables} tables and suppressed {result.identifiers_suppressed} identifiers for later runs"
+    )
+    print(f"  recorded in main.erasures of {args.warehouse}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``journey`` command."""
     parser = build_parser()
@@ -200,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": _command_run,
         "backfill": _command_backfill,
         "serve": _command_serve,
+        "forget": _command_forget,
     }
     try:
         return commands[args.command](args)
@@ -215,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     from journey_analytics.config import ConfigError
+    from journey_analytics.forget import ForgetError
     from journey_analytics.ingest import LandingError
     from journey_analytics.privacy import KeyMismatchError
     from journey_analytics.warehouse import WarehouseBusyError
@@ -222,7 +245,7 @@ def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     from journey_analytics.runs import CatchUpError
 
-    known = (CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, CatchUpError)
+    known = (CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, CatchUpError, ForgetError)
     if isinstance(exc, known):
         return text
     return f"{type(exc).__name__}: {text} (set JOURNEY_DEBUG=1 for the traceback)"

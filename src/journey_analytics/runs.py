@@ -259,7 +259,7 @@ def stitch_step(ctx: RunContext) -> int:
 
 
 def sessionize_step(ctx: RunContext) -> int:
-    """Group web events into sessions; returns the number of sessionized events."""
+    """Define the sessionizing step (a view, computed once into the events mart); returns -1."""
     with ctx.timed("sessionize"):
         return run_model(ctx.con, "intermediate", "events_sessionized")
 
@@ -366,11 +366,37 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     )
 
 
-def abort_run(ctx: RunContext) -> None:
-    """Throw the build away and release the lock; the published warehouse is untouched."""
+def abort_run(ctx: RunContext, error: BaseException | None = None) -> None:
+    """Throw the build away and release the lock; the published warehouse keeps its data.
+
+    With ``error``, the failure is recorded in ``pipeline_runs`` (status 'failed') through a
+    small publish of its own, so the run's health is visible to analysts and the dashboard.
+    """
     con, lock = _OPEN.pop(ctx.run_id, (None, None))
     try:
         discard_build(con, ctx.build)
+        if error is not None and ctx.warehouse.exists():
+            _record_failure(ctx, error)
     finally:
         if lock is not None:
             lock.close()
+
+
+def _record_failure(ctx: RunContext, error: BaseException) -> None:
+    """Append a 'failed' row to pipeline_runs of the published warehouse (best effort)."""
+    build = start_build(ctx.warehouse, ctx.run_id + "-failed")
+    con = None
+    try:
+        con = connect(build)
+        prepare_schema(con)
+        message = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
+        con.execute(
+            "insert into main.pipeline_runs (run_id, as_of_date, started_at, finished_at, status, rows_read, "
+            "rows_loaded, rows_quarantined, rows_duplicate, rows_late, files_read, files_skipped, step_seconds, "
+            "pipeline_version, error) values (?, ?, ?, ?, 'failed', 0, 0, 0, 0, 0, 0, 0, ?, ?, ?)",
+            [ctx.run_id, ctx.as_of, ctx.started_at, datetime.now(UTC).replace(tzinfo=None),
+             json.dumps(ctx.step_seconds), __version__, f"{type(error).__name__}: {message}"],
+        ).fetchall()
+        publish_build(con, build, ctx.warehouse)
+    except Exception:
+        discard_build(con, build)

@@ -4,7 +4,9 @@ de-duplicate, and append the good ones to the raw tables.
 All five landing kinds share one path: each file is read into rows of raw text and a JSON
 record (:mod:`._read`), the kind's staging model types and checks them, and
 :func:`load_kind` moves them on. Nothing is dropped silently: for every kind,
-rows read = rows loaded + rows quarantined + rows duplicate.
+rows read = rows loaded + rows quarantined + rows duplicate + rows forgotten, the last
+being rows of customers erased with ``journey forget`` (see :mod:`journey_analytics.forget`),
+which are neither loaded nor quarantined.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class KindReport:
     rows_quarantined: int = 0
     rows_duplicate: int = 0
     rows_late: int = 0
+    rows_forgotten: int = 0
     file_errors: list[str] = field(default_factory=list)
 
 
@@ -135,7 +138,7 @@ def _file_error_message(exc: Exception) -> str:
 def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str, report: KindReport) -> None:
     """Validate the landed rows, quarantine the bad, de-duplicate and append the good."""
     run_model(con, "staging", kind.staging_model)
-    con.execute(f"create or replace temp table staged as select * from {kind.staging_model}").fetchall()
+    forgotten = _stage_withholding_forgotten(con, kind.staging_model)
     columns = ", ".join(kind.output_columns)
     if kind.has_event_id:
         known_ids = " union all ".join(f"select event_id from {t}" for t in EVENT_TABLES)
@@ -204,21 +207,72 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
     (read,) = con.execute("select count(*) from staged").fetchall()[0]
     (quarantined,) = con.execute("select count(*) from staged_quarantine").fetchall()[0]
     (loaded, late_rows) = con.execute(f"select count(*), coalesce({late}, 0) from staged_new").fetchall()[0]
-    report.rows_read += read
+    report.rows_read += read + forgotten
     report.rows_quarantined += quarantined
     report.rows_loaded += loaded
+    report.rows_forgotten += forgotten
     report.rows_duplicate += read - loaded - quarantined
     report.rows_late += int(late_rows)
     con.execute(
         """
         create or replace temp table staged_file_counts as
-        select s.source_file,
-            count(*) as rows_read,
-            (select count(*) from staged_quarantine q where q.source_file = s.source_file) as rows_quarantined,
-            (select count(*) from staged_new n where n.source_file = s.source_file) as rows_loaded
-        from staged s group by s.source_file
+        with files as (
+            select source_file from staged union select source_file from staged_forgotten
+        )
+        select f.source_file,
+            (select count(*) from staged s where s.source_file = f.source_file)
+                + (select count(*) from staged_forgotten x where x.source_file = f.source_file) as rows_read,
+            (select count(*) from staged_quarantine q where q.source_file = f.source_file) as rows_quarantined,
+            (select count(*) from staged_new n where n.source_file = f.source_file) as rows_loaded,
+            (select count(*) from staged_forgotten x where x.source_file = f.source_file) as rows_forgotten
+        from files f
         """
     ).fetchall()
+
+
+# Staged columns that can carry an identifier, and the identity_map type each one holds.
+_IDENTIFIER_COLUMNS = {
+    "user_id": "user_id",
+    "anonymous_id": "anonymous_id",
+    "email_hash": "email",
+    "handle_hash": "social_handle",
+}
+
+
+def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: str) -> int:
+    """Fill ``staged`` from the staging view, less the rows of forgotten customers; return how many.
+
+    A row is withheld, good or bad, when any identifier on it (user_id, anonymous_id,
+    e-mail hash, handle hash) is in ``raw.forgotten_identifiers``, compared as the keyed hash
+    of ``<identifier_type>:<identifier>`` (see :mod:`journey_analytics.forget`). Withheld rows go to no table, not
+    even quarantine; ``staged_forgotten`` keeps only their file names, for the per-file counts.
+    """
+    (any_forgotten,) = con.execute("select exists (select 1 from raw.forgotten_identifiers)").fetchall()[0]
+    columns = [d[0] for d in con.execute(f"select * from {staging_model} limit 0").description]
+    checks = [
+        f"keyed_hash('{id_type}:' || {column}) in (select identifier_hash from raw.forgotten_identifiers)"
+        for column, id_type in _IDENTIFIER_COLUMNS.items()
+        if column in columns
+    ]
+    if not any_forgotten or not checks:
+        con.execute(f"create or replace temp table staged as select * from {staging_model}").fetchall()
+        con.execute("create or replace temp table staged_forgotten (source_file varchar)").fetchall()
+        return 0
+    con.execute(
+        f"""
+        create or replace temp table staged_all as
+        select *, coalesce({" or ".join(checks)}, false) as is_forgotten_
+        from {staging_model}
+        """
+    ).fetchall()
+    con.execute(
+        "create or replace temp table staged as select * exclude (is_forgotten_) from staged_all where not is_forgotten_"
+    ).fetchall()
+    con.execute(
+        "create or replace temp table staged_forgotten as select source_file from staged_all where is_forgotten_"
+    ).fetchall()
+    con.execute("drop table staged_all").fetchall()
+    return int(con.execute("select count(*) from staged_forgotten").fetchall()[0][0])
 
 
 def _record_files(
@@ -234,21 +288,27 @@ def _record_files(
     counts = {
         row[0]: row[1:]
         for row in con.execute(
-            "select source_file, rows_read, rows_quarantined, rows_loaded from staged_file_counts"
+            "select source_file, rows_read, rows_quarantined, rows_loaded, rows_forgotten from staged_file_counts"
         ).fetchall()
     }
     rows = []
     for f in files:
-        read, quarantined, loaded = counts.get(f.source_file, (0, 0, 0))
+        read, quarantined, loaded, forgotten = counts.get(f.source_file, (0, 0, 0, 0))
         rows.append(
             (
                 f.source_file, kind.name, f.file_format, f.size_bytes, f.modified_at,
-                read, loaded, quarantined, read - loaded - quarantined,
-                unreadable.get(f.source_file), run_id,
+                read, loaded, quarantined, read - loaded - quarantined - forgotten,
+                unreadable.get(f.source_file), run_id, forgotten,
             )
         )
     con.executemany(
-        "insert into raw.ingested_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())", rows
+        """
+        insert into raw.ingested_files (
+            source_file, kind, file_format, size_bytes, modified_at, rows_read, rows_loaded,
+            rows_quarantined, rows_duplicate, file_error, run_id, read_at, rows_forgotten
+        ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)
+        """,
+        rows,
     )
     for name, reason in unreadable.items():
         arrived = next(f.arrived_on for f in files if f.source_file == name)

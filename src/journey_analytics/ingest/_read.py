@@ -2,6 +2,12 @@
 
 Every format ends in the same shape, so one validation path (the staging models) serves
 all of them: ``landed_<kind>_rows(source_file, arrived_on, line_no, raw, record, parse_error)``.
+
+Hostile input is contained at the smallest unit DuckDB allows: a line that is not UTF-8 or is
+longer than ``ingest.max_line_bytes`` becomes one landed row with its ``parse_error`` (the
+rest of the file loads at its own line numbers); a file that cannot be read at all (truncated
+gzip, not the format its name says) raises :class:`UnreadableFile` with a clear reason; an
+empty (0-byte) file is 0 rows in any format.
 """
 
 from __future__ import annotations
@@ -29,20 +35,97 @@ def create_landed_table(con: duckdb.DuckDBPyConnection, kind: str) -> str:
     return table
 
 
-def _read_lines(con: duckdb.DuckDBPyConnection, file: LandingFile, max_line_bytes: int) -> None:
-    """Read a text file as lines into temp table file_lines(line_no, line); blank lines kept as null."""
+# The line reader splits on line ends only: its column delimiter is a 4-byte sequence of
+# separator control characters that no real line holds (a single \x1e or \x1f in a value
+# must not cut the line short).
+_LINE_DELIM = "\x1e\x1f\x1e\x1f"
+
+
+def _scan_lines(con: duckdb.DuckDBPyConnection, paths: str, max_line_bytes: int) -> None:
+    """Read text files as lines into temp table file_lines_read(filename, line), in file and
+    line order, blank lines kept as null. A line that cannot be read (not UTF-8, longer than
+    max_line_bytes) does not stop the scan: it lands in line_rejects(filename, line_no,
+    error, raw) and the other lines keep their physical line numbers (see _number_lines)."""
+    con.execute("drop table if exists line_rejects_read").fetchall()
+    con.execute("drop table if exists line_reject_scans").fetchall()
     con.execute(
         f"""
         create or replace temp table file_lines_read as
-        select line from read_csv({_lit(str(file.path))},
-            columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1e', quote = '',
+        select filename, line from read_csv({paths},
+            columns = {{'line': 'VARCHAR'}}, header = false, delim = {_lit(_LINE_DELIM)}, quote = '',
             escape = '', auto_detect = false, strict_mode = false, null_padding = true,
-            max_line_size = {max_line_bytes}, hive_partitioning = false)
+            max_line_size = {max_line_bytes}, hive_partitioning = false, filename = true,
+            store_rejects = true, rejects_table = 'line_rejects_read', rejects_scan = 'line_reject_scans')
         """
     ).fetchall()
     con.execute(
-        "create or replace temp table file_lines as select rowid - min(rowid) over () + 1 as line_no, line from file_lines_read"
+        f"""
+        create or replace temp table line_rejects as
+        select s.file_path as filename, r.line as line_no,
+            case r.error_type
+                when 'INVALID ENCODING' then 'line is not valid UTF-8 text'
+                when 'LINE SIZE OVER MAXIMUM'
+                    then 'line is longer than the limit of {max_line_bytes} bytes (ingest.max_line_bytes)'
+                else 'line could not be read: ' || lower(r.error_type) || ' (' || r.error_message || ')'
+            end as error,
+            -- the rejected text, trimmed of the line ends around it; bad bytes show as '?'
+            case when r.error_type = 'LINE SIZE OVER MAXIMUM'
+                then left(trim(r.csv_line, chr(10) || chr(13)), 1000) || ' [... cut at 1000 characters]'
+                else trim(r.csv_line, chr(10) || chr(13))
+            end as raw,
+            -- csv_line holds at most 10,000 bytes of a long line; its real size is in the message
+            coalesce(try_cast(regexp_extract(r.error_message, 'Actual Size: *([0-9]+)', 1) as bigint),
+                strlen(r.csv_line)) as line_bytes
+        from line_rejects_read as r
+        inner join line_reject_scans as s using (scan_id, file_id)
+        qualify row_number() over (partition by s.file_path, r.line order by r.column_idx nulls last) = 1
+        """
     ).fetchall()
+
+
+def _number_lines(con: duckdb.DuckDBPyConnection) -> None:
+    """file_lines_numbered(filename, line_no, line): each read line with its physical number.
+
+    The k-th line read from a file is line k, plus one for each rejected line before it:
+    with rejects at lines r_1 < r_2 < ..., the j-th has r_j - j read lines before it, so a
+    read line k comes after every reject with r_j - j < k (found with one ASOF join).
+    A view, so that the common case (no rejects) costs no more than numbering the lines."""
+    (any_rejects,) = con.execute("select count(*) > 0 from line_rejects").fetchall()[0]
+    if not any_rejects:
+        con.execute(
+            """
+            create or replace temp view file_lines_numbered as
+            select filename, rowid - min(rowid) over (partition by filename) + 1 as line_no, line
+            from file_lines_read
+            """
+        ).fetchall()
+        return
+    con.execute(
+        """
+        create or replace temp view file_lines_numbered as
+        with numbered as (
+            select filename, rowid - min(rowid) over (partition by filename) + 1 as k, line
+            from file_lines_read
+        ),
+        thresholds as (
+            select filename, line_no - j + 1 as threshold, max(j) as rejects_before
+            from (select filename, line_no, row_number() over (partition by filename order by line_no) as j
+                  from line_rejects)
+            group by all
+        )
+        select n.filename, n.k + coalesce(t.rejects_before, 0) as line_no, n.line
+        from numbered as n
+        asof left join thresholds as t on n.filename = t.filename and n.k >= t.threshold
+        """
+    ).fetchall()
+
+
+def _read_lines(con: duckdb.DuckDBPyConnection, file: LandingFile, max_line_bytes: int) -> None:
+    """Read a text file as lines into temp table file_lines(line_no, line); blank lines kept as
+    null; lines that cannot be read are in line_rejects."""
+    _scan_lines(con, _lit(str(file.path)), max_line_bytes)
+    _number_lines(con)
+    con.execute("create or replace temp table file_lines as select line_no, line from file_lines_numbered").fetchall()
 
 
 def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
@@ -60,8 +143,11 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, ma
             null as parse_error
         from file_lines
         where line is not null and trim(line) <> ''
+        union all by name
+        select ? as source_file, ? as arrived_on, line_no, raw, null as record, error as parse_error
+        from line_rejects
         """,
-        [file.source_file, file.arrived_on],
+        [file.source_file, file.arrived_on, file.source_file, file.arrived_on],
     ).fetchall()
 
 
@@ -69,6 +155,9 @@ def read_jsonl_batch(
     con: duckdb.DuckDBPyConnection, files: list[LandingFile], table: str, max_line_bytes: int
 ) -> None:
     """Many JSONL files in one scan (fast); raises if any file cannot be read."""
+    files = [f for f in files if f.size_bytes > 0]  # an empty file is 0 rows, in any format
+    if not files:
+        return
     con.execute(
         "create or replace temp table batch_files (path varchar, source_file varchar, arrived_on date)"
     ).fetchall()
@@ -78,26 +167,20 @@ def read_jsonl_batch(
     )
     paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
     # A multi-file scan keeps file order and line order (insertion order is preserved),
-    # so a line's number is its position within its file.
-    con.execute(
-        f"""
-        create or replace temp table file_lines_read as
-        select filename, line from read_csv({paths},
-            columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1e', quote = '',
-            escape = '', auto_detect = false, strict_mode = false, null_padding = true,
-            max_line_size = {max_line_bytes}, hive_partitioning = false, filename = true)
-        """
-    ).fetchall()
+    # so a line's number is its position within its file (rejected lines counted).
+    _scan_lines(con, paths, max_line_bytes)
+    _number_lines(con)
     con.execute(
         f"""
         insert into {table}
         select b.source_file, b.arrived_on, l.line_no, l.line, null, null
-        from (
-            select filename, rowid - min(rowid) over (partition by filename) + 1 as line_no, line
-            from file_lines_read
-        ) as l
+        from file_lines_numbered as l
         inner join batch_files as b on b.path = l.filename
         where l.line is not null and trim(l.line) <> ''
+        union all
+        select b.source_file, b.arrived_on, r.line_no, r.raw, null, r.error
+        from line_rejects as r
+        inner join batch_files as b on b.path = r.filename
         """
     ).fetchall()
 
@@ -105,6 +188,19 @@ def read_jsonl_batch(
 def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
     """A CSV with a header; ragged rows are kept with their parse error and exact line."""
     _read_lines(con, file, max_line_bytes)
+    (header_error,) = con.execute(
+        """
+        select first(r.error order by r.line_no) from line_rejects as r
+        where r.line_no < coalesce(
+            (select min(line_no) from file_lines where line is not null and trim(line) <> ''), r.line_no + 1)
+        """
+    ).fetchall()[0]
+    if header_error is not None:
+        raise UnreadableFile(f"the CSV header line cannot be read: {header_error}")
+    # The CSV parser must get past the lines the line reader refused as too long (they are
+    # quarantined from line_rejects below), or it fails the whole file while sniffing.
+    (longest,) = con.execute("select coalesce(max(line_bytes), 0) from line_rejects").fetchall()[0]
+    csv_line_limit = max(max_line_bytes, int(longest) + 1024)
     con.execute("drop table if exists csv_rejects").fetchall()
     con.execute("drop table if exists csv_reject_scans").fetchall()
     con.execute(
@@ -112,7 +208,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
         create or replace temp table csv_rows_read as
         select * from read_csv({_lit(str(file.path))}, header = true, all_varchar = true,
             store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans',
-            strict_mode = true, max_line_size = {max_line_bytes}, hive_partitioning = false)
+            strict_mode = true, max_line_size = {csv_line_limit}, hive_partitioning = false)
         """
     ).fetchall()
     con.execute(
@@ -124,7 +220,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
         """
         create or replace temp table csv_data_lines as
         select row_number() over (order by line_no) as row_no, line_no, line
-        from file_lines
+        from (select line_no, line from file_lines union all select line_no, raw from line_rejects)
         where line_no > (select min(line_no) from file_lines where line is not null and trim(line) <> '')
           and line is not null and trim(line) <> ''
           and line_no not in (select line from csv_rejects)
@@ -139,6 +235,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
             insert into {table}
             select ?, ?, l.line_no, l.line, r.record, null
             from csv_rows r join csv_data_lines l using (row_no)
+            where l.line_no not in (select line_no from line_rejects)
             """,
             [file.source_file, file.arrived_on],
         ).fetchall()
@@ -150,13 +247,22 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     con.execute(
         f"""
         insert into {table}
-        select ?, ?, r.line, coalesce(l.line, trim(r.csv_line, chr(10) || chr(13))), null,
-            'CSV row does not fit the header: ' || lower(r.error_type) || ' (' || r.error_message || ')'
+        select ?, ?, r.line, coalesce(l.line, lr.raw, trim(r.csv_line, chr(10) || chr(13))), null,
+            case
+                when lr.error is not null then lr.error
+                else 'CSV row does not fit the header: ' || lower(r.error_type) || ' (' || r.error_message || ')'
+            end
         from csv_rejects as r
         left join file_lines as l on l.line_no = r.line
+        left join line_rejects as lr on lr.line_no = r.line
         qualify row_number() over (partition by r.line order by r.column_idx nulls last) = 1
+        union all
+        -- lines the line reader refused and the CSV reader did not report
+        select ?, ?, lr.line_no, lr.raw, null, lr.error
+        from line_rejects as lr
+        where lr.line_no not in (select line from csv_rejects)
         """,
-        [file.source_file, file.arrived_on],
+        [file.source_file, file.arrived_on, file.source_file, file.arrived_on],
     ).fetchall()
 
 
@@ -167,7 +273,11 @@ def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) 
     fields = []
     for name, dtype, *_ in schema:
         quoted = '"' + name.replace('"', '""') + '"'
-        value = f"epoch_ms({quoted})" if dtype.startswith("TIMESTAMP") else quoted
+        value = quoted
+        if dtype.startswith("TIMESTAMPTZ") or dtype.startswith("TIMESTAMP WITH TIME ZONE"):
+            value = f"epoch_ms(cast({quoted} as timestamptz))"  # any precision (pandas writes ns)
+        elif dtype.startswith("TIMESTAMP"):
+            value = f"epoch_ms(cast({quoted} as timestamp))"
         fields.append(f"{quoted} := {value}")
     con.execute(
         f"""
@@ -182,13 +292,56 @@ def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) 
     ).fetchall()
 
 
+class UnreadableFile(duckdb.InvalidInputException):
+    """A landing file that cannot be read as its format, with a message a person can act on."""
+
+
+# Hints after DuckDB's first error line, for files that are not what their name says.
+_HINTS = (
+    ("Input is not a GZIP stream", "the file is not gzip-compressed, though its name ends in .gz"),
+    ("Unexpected end of GZIP stream", "the gzip file is truncated"),
+    ("No magic bytes found at end of file", "the file is not Parquet, or it is truncated"),
+    ("too small to be a Parquet file", "the file is not Parquet, or it is truncated"),
+    ("Error when sniffing file", "the file is not CSV text (binary data, or a bare carriage return in a value?)"),
+)
+
+
+def _clear_error(file: LandingFile, exc: duckdb.Error) -> str:
+    """DuckDB's error, first line only, with the landing-relative file name and a hint."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [type(exc).__name__]
+    first = lines[0]
+    for prefix in ("Invalid Input Error: ", "IO Error: ", "Conversion Error: ", "Parser Error: ", "Binder Error: "):
+        first = first.removeprefix(prefix)
+    for spelled in (f"'{file.path}'", f'"{file.path}"', str(file.path)):
+        first = first.replace(spelled, file.source_file)
+    for marker, hint in _HINTS:
+        if marker in first:
+            if marker.startswith(("Input is", "Unexpected end")):
+                first = first.split(":")[0]
+            return f"{first.rstrip(' .')} ({hint})"
+    if first.startswith("CSV Error on Line") and len(lines) > 2 and lines[1].startswith("Original Line"):
+        # lines[1] quotes the row (it may hold personal data, so it is left out); lines[2] says why
+        return f"{first}: {lines[2][:200]}"
+    return first
+
+
 def read_file(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
-    """Read one landing file into the kind's landed table, by its format."""
-    if file.file_format in ("jsonl", "jsonl.gz"):
-        read_jsonl(con, file, table, max_line_bytes)
-    elif file.file_format == "csv":
-        read_csv(con, file, table, max_line_bytes)
-    elif file.file_format == "parquet":
-        read_parquet(con, file, table)
-    else:
+    """Read one landing file into the kind's landed table, by its format.
+
+    An empty (0-byte) file is 0 rows in any format. A file that cannot be read raises
+    :class:`UnreadableFile` (a ``duckdb.Error``) naming why."""
+    if file.file_format not in ("jsonl", "jsonl.gz", "csv", "parquet"):
         raise ValueError(f"no reader for {file.source_file}")
+    if file.size_bytes == 0:
+        return
+    try:
+        if file.file_format in ("jsonl", "jsonl.gz"):
+            read_jsonl(con, file, table, max_line_bytes)
+        elif file.file_format == "csv":
+            read_csv(con, file, table, max_line_bytes)
+        else:
+            read_parquet(con, file, table)
+    except UnreadableFile:
+        raise
+    except duckdb.Error as exc:
+        raise UnreadableFile(_clear_error(file, exc)) from exc

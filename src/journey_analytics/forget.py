@@ -1,0 +1,330 @@
+"""Erasing one customer: ``journey forget --customer ID --warehouse PATH``.
+
+An erasure works like a run: it takes the warehouse lock, works on a private build copy and
+publishes atomically, so a reader sees the warehouse before or after the erasure, never half
+of it, and a failed erasure leaves the warehouse as it was. On the copy it
+
+1. finds every identifier of the customer in ``identity_map`` (user ids, devices, e-mail and
+   handle hashes);
+2. deletes every row, in every table of the warehouse, that holds one of them in a column
+   named ``user_id``, ``anonymous_id``, ``email_hash``, ``handle_hash`` or
+   ``social_handle_hash``, or that holds one of the customer's ids (current or earlier:
+   ``anon:``/``email:``/``social:`` ids included) in ``customer_id``. The rule goes by column
+   name, so tables added later are covered too; aggregates (funnels, stage counts, pain
+   points) have none of these columns and stay as they are until the next run rebuilds them;
+3. deletes the quarantine rows that mention one of its user ids or devices, or that sit on a
+   file line whose loaded row was removed;
+4. records the identifiers in ``raw.forgotten_identifiers`` as keyed hashes of
+   ``<identifier_type>:<identifier>``, so ingest never loads their rows again (see
+   :func:`journey_analytics.ingest._stage_withholding_forgotten`);
+5. records the erasure in ``main.erasures``, without any identifier;
+6. writes the result into a fresh database file (``COPY FROM DATABASE``) before publishing,
+   so the deleted rows do not linger in the file's free blocks.
+
+A row removed because it carries the forgotten customer's identifier goes whole, even when
+it also names someone else (a device shared with another customer): ingest withholds such
+rows in the same way, so the warehouse and later runs agree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from journey_analytics import __version__
+from journey_analytics.config import Settings
+from journey_analytics.privacy import (
+    check_key_fingerprint,
+    install_hash_macro,
+    key_file_for,
+    resolve_key,
+)
+from journey_analytics.warehouse import (
+    build_path_for,
+    connect,
+    discard_build,
+    publish_build,
+    start_build,
+    warehouse_lock,
+)
+
+# Columns that hold an identifier, by the identity_map identifier_type they hold.
+IDENTIFIER_COLUMNS: dict[str, str] = {
+    "user_id": "user_id",
+    "anonymous_id": "anonymous_id",
+    "email_hash": "email",
+    "handle_hash": "social_handle",
+    "social_handle_hash": "social_handle",
+}
+# Tables the column rule must not touch: the suppression list, the audit, and quarantine
+# (handled on its own, by the text of its rows).
+_SPECIAL_TABLES = frozenset({"raw.forgotten_identifiers", "main.erasures", "main.quarantine"})
+# Characters around an id in a quarantined row's text: JSON quotes and CSV/TSV separators.
+_ID_EDGE = "[\"',;|\\t]"
+
+
+class ForgetError(RuntimeError):
+    """An erasure that cannot be done as asked (unknown customer, no warehouse, no key)."""
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    """What an erasure did (as recorded in ``main.erasures``)."""
+
+    erasure_id: str
+    erased_at: datetime
+    rows_removed: dict[str, int]
+    identifiers_suppressed: int
+
+    @property
+    def total_rows_removed(self) -> int:
+        """Rows removed over all tables."""
+        return sum(self.rows_removed.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly view."""
+        return {
+            "erasure_id": self.erasure_id,
+            "erased_at": self.erased_at.isoformat(),
+            "rows_removed": dict(self.rows_removed),
+            "identifiers_suppressed": self.identifiers_suppressed,
+        }
+
+
+def forget_customer(customer: str, warehouse: Path, settings: Settings) -> ErasureResult:
+    """Remove one customer (a customer_id, or one of its user ids) from the warehouse and from later runs.
+
+    Raises :class:`ForgetError` for an unknown customer or a missing warehouse or key, and
+    :class:`journey_analytics.privacy.KeyMismatchError` for a key that is not the warehouse's
+    own; in every failure the published warehouse is untouched.
+    """
+    warehouse = Path(warehouse)
+    customer = customer.strip()
+    if not customer:
+        raise ForgetError("--customer is empty")
+    if not warehouse.is_file():
+        raise ForgetError(f"warehouse not found: {warehouse}")
+    configured = settings.hash_key_from_environment()
+    if not configured and not key_file_for(warehouse).exists():
+        raise ForgetError(
+            f"no hashing key: set JOURNEY_HASH_KEY or [privacy] hash_key to the key {warehouse} "
+            f"was built with, or restore {key_file_for(warehouse)}"
+        )
+    key, _ = resolve_key(configured, warehouse)
+    erasure_id = uuid.uuid4().hex
+    with warehouse_lock(warehouse):
+        work = start_build(warehouse, f"forget-{erasure_id[:12]}")
+        fresh = build_path_for(warehouse, f"forget-{erasure_id[:12]}-fresh")
+        con: duckdb.DuckDBPyConnection | None = None
+        try:
+            from journey_analytics.runs import prepare_schema
+
+            con = connect(work)
+            prepare_schema(con)
+            check_key_fingerprint(con, key)
+            install_hash_macro(con, key)
+            result = _erase(con, customer, erasure_id)
+            _copy_into_fresh_file(con, fresh)
+            con.close()
+            con = None
+            discard_build(None, work)
+            publish_build(connect(fresh), fresh, warehouse)
+        except BaseException:
+            discard_build(con, work)
+            discard_build(None, fresh)
+            raise
+    return result
+
+
+def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> ErasureResult:
+    """Do steps 1 to 5 of the module docstring on an open build connection."""
+    customer_id = _find_customer(con, customer)
+    con.execute(
+        """
+        create or replace temp table forget_ids as
+        select distinct identifier_type, identifier from main.identity_map where customer_id = ?
+        """,
+        [customer_id],
+    ).fetchall()
+    # Every customer_id the person may have had on some run date: stage_history keeps old days.
+    con.execute(
+        """
+        create or replace temp table forget_keys as
+        select ? as customer_id
+        union
+        select case identifier_type
+                when 'user_id' then identifier
+                when 'anonymous_id' then 'anon:' || identifier
+                when 'email' then 'email:' || substr(identifier, 1, 24)
+                when 'social_handle' then 'social:' || substr(identifier, 1, 24)
+            end
+        from forget_ids
+        """,
+        [customer_id],
+    ).fetchall()
+    con.execute("create or replace temp table forget_lines (source_file varchar, line_no bigint)").fetchall()
+
+    tables = _tables_with_columns(con)
+    predicates = {name: _predicate(columns) for name, columns in tables.items() if name not in _SPECIAL_TABLES}
+    predicates = {name: p for name, p in predicates.items() if p}
+    for name, predicate in predicates.items():
+        if {"source_file", "line_no"} <= set(tables[name]):
+            con.execute(
+                f"insert into forget_lines select source_file, line_no from {name} where {predicate}"
+            ).fetchall()
+    removed: dict[str, int] = {}
+    for name, predicate in sorted(predicates.items()):
+        removed[name] = int(con.execute(f"delete from {name} where {predicate}").fetchall()[0][0])
+    removed["main.quarantine"] = _erase_quarantine(con)
+
+    erased_at = datetime.now(UTC).replace(tzinfo=None)
+    (suppressed,) = con.execute("select count(*) from forget_ids").fetchall()[0]
+    con.execute(
+        """
+        insert into raw.forgotten_identifiers
+        select distinct f.identifier_type, keyed_hash(f.identifier_type || ':' || f.identifier), ?, ?
+        from forget_ids f
+        where not exists (
+            select 1 from raw.forgotten_identifiers o
+            where o.identifier_hash = keyed_hash(f.identifier_type || ':' || f.identifier)
+        )
+        """,
+        [erasure_id, erased_at],
+    ).fetchall()
+    con.execute(
+        "insert into main.erasures values (?, ?, ?, ?, ?)",
+        [erasure_id, erased_at, json.dumps(removed, sort_keys=True), int(suppressed), __version__],
+    ).fetchall()
+    for temp in ("forget_ids", "forget_keys", "forget_lines"):
+        con.execute(f"drop table {temp}").fetchall()
+    return ErasureResult(erasure_id, erased_at, removed, int(suppressed))
+
+
+def _find_customer(con: duckdb.DuckDBPyConnection, customer: str) -> str:
+    """The customer_id the argument names: a customer_id, else the customer of that user id."""
+    found = con.execute(
+        "select 1 from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'main' and table_name = 'identity_map'"
+    ).fetchall()
+    rows = []
+    if found:
+        rows = con.execute(
+            """
+            select customer_id, 0 as preference from main.identity_map where customer_id = ?
+            union
+            select customer_id, 1 from main.identity_map where identifier_type = 'user_id' and identifier = ?
+            order by preference
+            limit 1
+            """,
+            [customer, customer],
+        ).fetchall()
+    if not rows:
+        raise ForgetError(
+            f"no customer {customer!r} in the warehouse (not a customer_id or user_id of identity_map; "
+            "never seen, or already forgotten); nothing was changed"
+        )
+    return str(rows[0][0])
+
+
+def _tables_with_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Every base table of the warehouse (not temporary), as ``schema.table``, with its columns."""
+    tables: dict[str, list[str]] = {}
+    for schema, table, column in con.execute(
+        """
+        select c.schema_name, c.table_name, c.column_name
+        from duckdb_columns() c
+        inner join duckdb_tables() t
+            on t.database_name = c.database_name and t.schema_name = c.schema_name and t.table_name = c.table_name
+        where c.database_name = current_database() and not t.temporary
+        order by c.schema_name, c.table_name, c.column_index
+        """
+    ).fetchall():
+        tables.setdefault(f"{schema}.{table}", []).append(column)
+    return tables
+
+
+def _predicate(columns: list[str]) -> str:
+    """The SQL condition matching a row that holds one of the customer's identifiers or ids."""
+    parts = [
+        f"{column} in (select identifier from forget_ids where identifier_type = '{id_type}')"
+        for column, id_type in IDENTIFIER_COLUMNS.items()
+        if column in columns
+    ]
+    if "customer_id" in columns:
+        parts.append("customer_id in (select customer_id from forget_keys)")
+    if {"identifier_type", "identifier"} <= set(columns):
+        parts.append(
+            "identifier_type || ':' || identifier in (select identifier_type || ':' || identifier from forget_ids)"
+        )
+    return " or ".join(f"coalesce({p}, false)" for p in parts)
+
+
+def _erase_quarantine(con: duckdb.DuckDBPyConnection) -> int:
+    """Delete quarantined rows that mention a user id or device of the customer, or sit on a removed row's line."""
+    ids = [
+        row[0]
+        for row in con.execute(
+            "select identifier from forget_ids where identifier_type in ('user_id', 'anonymous_id') order by 1"
+        ).fetchall()
+    ]
+    mentions = "false"
+    params: list[Any] = []
+    if ids:
+        variants = sorted({v for i in ids for v in (i, json.dumps(i)[1:-1])})
+        pattern = f"(?:^|{_ID_EDGE})(?:{'|'.join(_re2_literal(v) for v in variants)})(?:$|{_ID_EDGE})"
+        mentions = "coalesce(regexp_matches(q.raw, ?), false)"
+        params.append(pattern)
+    return int(
+        con.execute(
+            f"""
+            delete from main.quarantine q
+            where {mentions}
+               or exists (
+                   select 1 from forget_lines l
+                   where l.source_file = q.source_file and l.line_no = q.line_no
+               )
+            """,
+            params,
+        ).fetchall()[0][0]
+    )
+
+
+def _re2_literal(text: str) -> str:
+    """A regular expression (RE2 syntax) matching exactly ``text``."""
+    out = []
+    for char in text:
+        if char.isascii() and (char.isalnum() or char == "_"):
+            out.append(char)
+        elif char.isascii() and char.isprintable() and char != " ":
+            out.append("\\" + char)
+        else:
+            out.append(f"\\x{{{ord(char):x}}}")
+    return "".join(out)
+
+
+def _copy_into_fresh_file(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
+    """Copy the build's live data into a new file, leaving the deleted rows' old blocks behind."""
+    fresh.unlink(missing_ok=True)
+    (source,) = con.execute("select current_database()").fetchall()[0]
+    con.execute("checkpoint").fetchall()
+    con.execute(f"attach '{_sql_text(str(fresh))}' as forget_fresh").fetchall()
+    try:
+        con.execute(f'copy from database "{_sql_ident(source)}" to forget_fresh').fetchall()
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("detach forget_fresh").fetchall()
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _sql_ident(text: str) -> str:
+    return text.replace('"', '""')

@@ -1,0 +1,511 @@
+"""Hostile landing files: each gets its own quarantine reason or a clear file-level error, the
+rest of the day loads, and nothing crashes.
+
+One landing day holds the whole corpus (truncated gzip, files that are not what their
+extension says, BOMs, CRLF, invalid UTF-8, a 10 MB line, empty files, ragged CSV, Parquet with
+the wrong schema, far timestamps, nested JSON, control characters, SQL and HTML in values) next
+to good rows; it is run once for the module and each test reads the published warehouse.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from journey_analytics.config import IngestSettings, Settings
+from tests.conftest import DAY1, Landing, query, run_day
+
+TS = "2026-10-01T10:00:00Z"
+DAY = "web/dt=2026-10-01/"
+WEB_HEADER = "event_id,event_ts,event_name,anonymous_id,page_title"
+
+
+def page_view(event_id: Any, **fields: Any) -> dict[str, Any]:
+    """A valid web page_view; a field given as None is left out."""
+    row = {"event_id": event_id, "event_ts": TS, "event_name": "page_view", "anonymous_id": "a1"}
+    row.update(fields)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def line(row: dict[str, Any]) -> bytes:
+    return (json.dumps(row) + "\n").encode()
+
+
+BIG_TITLE = "x" * (10 * 1024 * 1024)  # a 10 MB line, below the 16 MB max_line_bytes
+
+# Values built to break SQL, shells, templates or HTML; each must load verbatim as data.
+NASTY = [
+    "'; drop table events; --",
+    "Robert'); DROP TABLE raw.web_events;--",
+    "$$; drop table events; $$",
+    "$tag$ x $tag$",
+    "back\\slash\\",
+    "\\'",
+    "\\\\\\",
+    "' or '1'='1",
+    '"; select 1; --',
+    "\u2018smart\u2019 \u201cquotes\u201d \u00ab\u00bb",
+    "<script>alert(1)</script>",
+    "</td><img src=x onerror=alert(1)>",
+    "${jndi:ldap://x}",
+    "%s %d {0} {{7*7}}",
+]
+
+# Control characters inside values, sent escaped in JSON: each loads verbatim.
+CONTROL = ["nul\x00nul", "rs\x1ers", "us\x1fus", "tab\there", "new\nline", "cr\rcr", "bell\x07", "\u2028ls\u2029"]
+
+
+def write_corpus(landing: Landing) -> None:
+    """Every hostile file of the corpus, on DAY1, beside one good file per channel."""
+    landing.jsonl("web", DAY1, "good.jsonl", [page_view("good-1")])
+    landing.jsonl("email", DAY1, "good.jsonl", [
+        {"event_id": "m-good", "event_ts": TS, "event_name": "open", "email": "ann@example.com"},
+        {"event_id": "m-nested", "event_ts": TS, "event_name": "open", "email": {"address": "ann@example.com"}},
+        {"event_id": "m-url-list", "event_ts": TS, "event_name": "click", "email": "ann@example.com", "url": ["u"]},
+    ])
+    landing.jsonl("social", DAY1, "good.jsonl", [
+        {"event_id": "s-good", "event_ts": TS, "event_name": "like", "platform": "x", "handle": "ann"},
+        {"event_id": "s-nested", "event_ts": TS, "event_name": "like", "platform": "x", "handle": ["ann"]},
+        {"event_id": "s-text-obj", "event_ts": TS, "event_name": "comment", "platform": "x", "handle": "ann",
+         "text": {"a": 1}},
+    ])
+
+    # Compression and files that are not what their extension says.
+    whole = gzip.compress(b"".join(line(page_view(f"gz-{i}")) for i in range(2000)))
+    landing.binary("web", DAY1, "truncated.jsonl.gz", whole[: len(whole) // 2])
+    landing.binary("web", DAY1, "plain.jsonl.gz", line(page_view("plain-1")))
+    landing.binary("web", DAY1, "json.parquet", line(page_view("pq-json-1")))
+    landing.binary("web", DAY1, "binary.csv", bytes(range(256)) * 40)
+    landing.binary("web", DAY1, "gzip.csv", gzip.compress(f"{WEB_HEADER}\ncsv-gz,{TS},page_view,a1,t\n".encode()))
+
+    # Byte order marks and CRLF line ends load as if they were not there.
+    landing.binary("web", DAY1, "bom.jsonl", b"\xef\xbb\xbf" + line(page_view("bom-j1")) + line(page_view("bom-j2")))
+    landing.binary("web", DAY1, "bom.jsonl.gz", gzip.compress(b"\xef\xbb\xbf" + line(page_view("bom-gz1"))))
+    landing.binary("web", DAY1, "bom.csv", f"\ufeff{WEB_HEADER}\nbom-c1,{TS},page_view,a1,Home\n".encode())
+    landing.binary(
+        "web", DAY1, "crlf.jsonl",
+        b"".join(json.dumps(r).encode() + b"\r\n" for r in (page_view("crlf-j1", page_title="T1"), page_view("crlf-j2", page_title="T2")))
+        + b"{not json\r\n",
+    )
+    landing.binary(
+        "web", DAY1, "crlf.csv",
+        f"{WEB_HEADER}\r\ncrlf-c1,{TS},page_view,a1,T3\r\n\r\ncrlf-c2,{TS},page_view,a1,T4\r\ncrlf-c3,{TS}\r\n".encode(),
+    )
+
+    # Invalid UTF-8: that line alone is quarantined, the lines around it keep their numbers.
+    bad = b'{"event_id": "utf-bad", "event_ts": "' + TS.encode() + b'", "event_name": "page_view", "anonymous_id": "a\xff\xfe"}\n'
+    landing.binary("web", DAY1, "bad_utf8.jsonl", line(page_view("utf-1")) + bad + b"\n" + line(page_view("utf-4")))
+    landing.binary(
+        "web", DAY1, "bad_utf8.csv",
+        f"{WEB_HEADER}\nutf-c1,{TS},page_view,a1,ok\n".encode()
+        + f"utf-c2,{TS},page_view,a1,caf".encode() + b"\xe9\n"  # latin-1, not UTF-8
+        + f"utf-c3,{TS},page_view,a1,ok\n".encode(),
+    )
+
+    # A 10 MB line, in JSON lines and in CSV.
+    landing.jsonl("web", DAY1, "big.jsonl", [page_view("big-j1", page_title=BIG_TITLE), page_view("big-j2")])
+    landing.text("web", DAY1, "big.csv", f"{WEB_HEADER}\nbig-c1,{TS},page_view,a1,{BIG_TITLE}\nbig-c2,{TS},page_view,a1,\n")
+
+    # Empty files of every format: 0 rows, no error.
+    for name in ("empty.jsonl", "empty.csv", "empty.jsonl.gz", "empty.parquet"):
+        landing.binary("web", DAY1, name, b"")
+    landing.binary("web", DAY1, "empty-gzip.jsonl.gz", gzip.compress(b""))
+    landing.binary("web", DAY1, "blank-lines.jsonl", b"\n\n  \n")
+    landing.text("web", DAY1, "header-only.csv", WEB_HEADER + "\n")
+    landing.parquet("web", DAY1, "no-rows.parquet", pa.table({"event_id": pa.array([], pa.string())}))
+
+    # Ragged CSV rows.
+    landing.text(
+        "web", DAY1, "ragged.csv",
+        f"{WEB_HEADER}\nrag-1,{TS},page_view,a1,ok\nrag-2,{TS}\nrag-3,{TS},page_view,a1,t,surplus\nrag-4,{TS},page_view,a1,ok\n",
+    )
+
+    # Parquet with the wrong schema: missing required columns, and wrong types.
+    landing.parquet("web", DAY1, "missing-columns.parquet", pa.table({"event_id": ["pm-1"], "event_name": ["page_view"]}))
+    landing.parquet("web", DAY1, "wrong-types.parquet", pa.table({
+        "event_id": ["pt-1", "pt-2", "pt-3"],
+        "event_ts": [TS, TS, TS],
+        "event_name": pa.array([["page_view"], None, None], pa.list_(pa.string())),
+        "anonymous_id": pa.array([{"x": 1}, {"x": 2}, None], pa.struct([("x", pa.int64())])),
+        "value": pa.array([None, None, float("nan")]),
+    }))
+    landing.parquet("web", DAY1, "nanoseconds.parquet", pa.table({  # pandas' default timestamp type
+        "event_id": ["pns-1", "pns-2"],
+        "event_ts": pa.array([datetime(2026, 10, 1, 10), datetime(2026, 10, 1, 11)], pa.timestamp("ns", tz="UTC")),
+        "event_name": ["page_view", "page_view"],
+        "anonymous_id": ["a1", "a1"],
+        "local_ts": pa.array([datetime(2026, 10, 1, 10), None], pa.timestamp("ns")),
+    }))
+
+    # Timestamps far in the past and the future.
+    landing.jsonl("web", DAY1, "timestamps.jsonl", [
+        page_view("ts-1970", event_ts="1970-01-01T00:00:00Z"),
+        page_view("ts-0001", event_ts="0001-01-01T00:00:00Z"),
+        page_view("ts-9999", event_ts="9999-12-31T23:59:59Z"),
+        page_view("ts-2100", event_ts="2100-01-01T00:00:00Z"),
+        page_view("ts-epoch-0", event_ts=0),
+        page_view("ts-epoch-huge", event_ts=999999999999999),
+        page_view("ts-year-99999", event_ts="99999-01-01T00:00:00Z"),
+        page_view("ts-offset-99", event_ts="2026-10-01T10:00:00+99:00"),
+        page_view("ts-ok-offset-14", event_ts="2026-10-01T23:00:00+14:00"),
+    ])
+
+    # Nested JSON where a single value is expected.
+    landing.jsonl("web", DAY1, "nested.jsonl", [
+        page_view("nest-1", event_name={"name": "page_view"}),
+        page_view("nest-2", event_name=["page_view"]),
+        page_view(["nest-3"]),
+        page_view({"id": "nest-4"}),
+        page_view("nest-5", page_title={"t": 1}),
+        page_view("nest-6", utm_source=[]),
+        page_view("nest-ok", event_name="page_view"),
+    ])
+
+    # Control characters: escaped in JSON they are data; raw inside a JSON string they are not JSON.
+    landing.jsonl("web", DAY1, "control.jsonl", [page_view(f"ctl-{i}", page_title=t) for i, t in enumerate(CONTROL)])
+    raw_rs = b'{"event_id": "ctl-raw-rs", "event_ts": "' + TS.encode() + b'", "event_name": "page_view", "anonymous_id": "a1", "page_title": "a\x1eb"}'
+    raw_tab = raw_rs.replace(b"ctl-raw-rs", b"ctl-raw-tab").replace(b"a\x1eb", b"a\tb")
+    landing.binary("web", DAY1, "control-raw.jsonl", raw_rs + b"\n" + raw_tab + b"\n" + line(page_view("ctl-raw-ok")))
+    landing.binary(
+        "web", DAY1, "control.csv",
+        f"{WEB_HEADER}\n".encode()
+        + f"ctl-c1,{TS},page_view,a1,a\tb\n".encode()
+        + f"ctl-c2,{TS},page_view,a1,a\x1eb\x1fc\n".encode()
+        + f"ctl-c3,{TS},page_view,a1,a\x00b\n".encode()
+        + f'ctl-c4,{TS},page_view,a1,"a\rb"\n'.encode(),
+    )
+
+    # SQL, shell, template and HTML strings as data, in every format and in key fields.
+    landing.jsonl("web", DAY1, "nasty.jsonl", [page_view(f"sql-j{i}", page_title=t) for i, t in enumerate(NASTY)])
+    landing.csv(
+        "web", DAY1, "nasty.csv", WEB_HEADER.split(","),
+        [page_view(f"sql-c{i}", page_title=t) for i, t in enumerate(NASTY)],
+    )
+    landing.parquet("web", DAY1, "nasty.parquet", pa.table({
+        "event_id": [f"sql-p{i}" for i in range(len(NASTY))],
+        "event_ts": [TS] * len(NASTY),
+        "event_name": ["page_view"] * len(NASTY),
+        "anonymous_id": ["a1"] * len(NASTY),
+        "page_title": NASTY,
+    }))
+    landing.jsonl("web", DAY1, "nasty-keys.jsonl", [
+        page_view("'; drop table events; --", anonymous_id="$$'\\"),
+        page_view("sql-k2", event_name="'); drop table raw.web_events;--", utm_source="<script>alert(1)</script>"),
+        page_view("sql-k3", **{"'; drop table x; --": "<b>", "$$": "\\"}),
+    ])
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warehouse after one run over the hostile corpus."""
+    root = tmp_path_factory.mktemp("hostile")
+    landing = Landing(root / "landing")
+    write_corpus(landing)
+    warehouse = root / "warehouse" / "journey.duckdb"
+    run_day(landing, warehouse, DAY1)
+    return warehouse
+
+
+OFFSET_ERROR = 'event_ts "2026-10-01T10:00:00+99:00" has an offset outside -18:00 to +18:00'
+NOT_UTF8 = "line is not valid UTF-8 text"
+NESTED = "{} must be text, not a JSON object or list"
+
+# Every quarantine row the corpus must give: (channel, source_file, line_no, error).
+EXPECTED_QUARANTINE = sorted(
+    [
+        # whole files (line_no null)
+        ("web", DAY + "truncated.jsonl.gz", None, "file could not be read: Unexpected end of GZIP stream (the gzip file is truncated)"),
+        ("web", DAY + "plain.jsonl.gz", None,
+         "file could not be read: Input is not a GZIP stream (the file is not gzip-compressed, though its name ends in .gz)"),
+        ("web", DAY + "json.parquet", None,
+         f"file could not be read: No magic bytes found at end of file {DAY}json.parquet (the file is not Parquet, or it is truncated)"),
+        ("web", DAY + "binary.csv", None,
+         f"file could not be read: Error when sniffing file {DAY}binary.csv "
+         "(the file is not CSV text (binary data, or a bare carriage return in a value?))"),
+        ("web", DAY + "gzip.csv", None, f"file could not be read: the CSV header line cannot be read: {NOT_UTF8}"),
+        # rows
+        ("web", DAY + "crlf.jsonl", 3, "line is not valid JSON"),
+        ("web", DAY + "crlf.csv", 5, "CSV row does not fit the header: missing columns (Expected Number of Columns: 5 Found: 2)"),
+        ("web", DAY + "bad_utf8.jsonl", 2, NOT_UTF8),
+        ("web", DAY + "bad_utf8.csv", 3, NOT_UTF8),
+        ("web", DAY + "ragged.csv", 3, "CSV row does not fit the header: missing columns (Expected Number of Columns: 5 Found: 2)"),
+        ("web", DAY + "ragged.csv", 4, "CSV row does not fit the header: too many columns (Expected Number of Columns: 5 Found: 6)"),
+        ("web", DAY + "missing-columns.parquet", 1, "missing required field event_ts"),
+        ("web", DAY + "wrong-types.parquet", 1, NESTED.format("event_name")),
+        ("web", DAY + "wrong-types.parquet", 2, NESTED.format("anonymous_id")),
+        ("web", DAY + "wrong-types.parquet", 3, "missing required field event_name"),
+        ("web", DAY + "timestamps.jsonl", 1, "event_ts 1970-01-01 is before 2000-01-01"),
+        ("web", DAY + "timestamps.jsonl", 2, "event_ts 0001-01-01 is before 2000-01-01"),
+        ("web", DAY + "timestamps.jsonl", 3, "event_ts 9999-12-31 23:59 is after the arrival day 2026-10-01"),
+        ("web", DAY + "timestamps.jsonl", 4, "event_ts 2100-01-01 00:00 is after the arrival day 2026-10-01"),
+        ("web", DAY + "timestamps.jsonl", 5, "event_ts 1970-01-01 is before 2000-01-01"),
+        ("web", DAY + "timestamps.jsonl", 6, "event_ts 33658-09-27 01:46 is after the arrival day 2026-10-01"),
+        ("web", DAY + "timestamps.jsonl", 7, "event_ts 99999-01-01 00:00 is after the arrival day 2026-10-01"),
+        ("web", DAY + "timestamps.jsonl", 8, OFFSET_ERROR),
+        ("web", DAY + "nested.jsonl", 1, NESTED.format("event_name")),
+        ("web", DAY + "nested.jsonl", 2, NESTED.format("event_name")),
+        ("web", DAY + "nested.jsonl", 3, NESTED.format("event_id")),
+        ("web", DAY + "nested.jsonl", 4, NESTED.format("event_id")),
+        ("web", DAY + "nested.jsonl", 5, NESTED.format("page_title")),
+        ("web", DAY + "nested.jsonl", 6, NESTED.format("utm_source")),
+        ("web", DAY + "control-raw.jsonl", 1, "line is not valid JSON"),
+        ("web", DAY + "control-raw.jsonl", 2, "line is not valid JSON"),
+        ("email", "email/dt=2026-10-01/good.jsonl", 2, NESTED.format("email")),
+        ("email", "email/dt=2026-10-01/good.jsonl", 3, NESTED.format("url")),
+        ("social", "social/dt=2026-10-01/good.jsonl", 2, NESTED.format("handle")),
+        ("social", "social/dt=2026-10-01/good.jsonl", 3, NESTED.format("text")),
+    ],
+    key=lambda r: (r[0], r[1], -1 if r[2] is None else r[2]),
+)
+
+# Every web event the corpus must load: (source_file, line_no, event_id).
+EXPECTED_WEB_ROWS = sorted(
+    [(DAY + "good.jsonl", 1, "good-1")]
+    + [(DAY + "bom.jsonl", 1, "bom-j1"), (DAY + "bom.jsonl", 2, "bom-j2"), (DAY + "bom.jsonl.gz", 1, "bom-gz1")]
+    + [(DAY + "bom.csv", 2, "bom-c1")]
+    + [(DAY + "crlf.jsonl", 1, "crlf-j1"), (DAY + "crlf.jsonl", 2, "crlf-j2")]
+    + [(DAY + "crlf.csv", 2, "crlf-c1"), (DAY + "crlf.csv", 4, "crlf-c2")]
+    + [(DAY + "bad_utf8.jsonl", 1, "utf-1"), (DAY + "bad_utf8.jsonl", 4, "utf-4")]
+    + [(DAY + "bad_utf8.csv", 2, "utf-c1"), (DAY + "bad_utf8.csv", 4, "utf-c3")]
+    + [(DAY + "big.jsonl", 1, "big-j1"), (DAY + "big.jsonl", 2, "big-j2")]
+    + [(DAY + "big.csv", 2, "big-c1"), (DAY + "big.csv", 3, "big-c2")]
+    + [(DAY + "ragged.csv", 2, "rag-1"), (DAY + "ragged.csv", 5, "rag-4")]
+    + [(DAY + "nanoseconds.parquet", 1, "pns-1"), (DAY + "nanoseconds.parquet", 2, "pns-2")]
+    + [(DAY + "timestamps.jsonl", 9, "ts-ok-offset-14")]
+    + [(DAY + "nested.jsonl", 7, "nest-ok")]
+    + [(DAY + "control.jsonl", i + 1, f"ctl-{i}") for i in range(len(CONTROL))]
+    + [(DAY + "control-raw.jsonl", 3, "ctl-raw-ok")]
+    + [(DAY + "control.csv", i + 2, f"ctl-c{i + 1}") for i in range(4)]
+    + [(DAY + "nasty.jsonl", i + 1, f"sql-j{i}") for i in range(len(NASTY))]
+    + [(DAY + "nasty.csv", i + 2, f"sql-c{i}") for i in range(len(NASTY))]
+    + [(DAY + "nasty.parquet", i + 1, f"sql-p{i}") for i in range(len(NASTY))]
+    + [(DAY + "nasty-keys.jsonl", 1, "'; drop table events; --"), (DAY + "nasty-keys.jsonl", 2, "sql-k2"),
+       (DAY + "nasty-keys.jsonl", 3, "sql-k3")]
+)
+
+
+def sort_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (row[0], row[1], -1 if row[2] is None else row[2])
+
+
+class TestCorpusOutcome:
+    """The exact quarantine rows and loaded rows of the whole corpus; nothing else."""
+
+    def test_quarantine_rows_exactly(self, corpus: Path) -> None:
+        rows = query(corpus, "select channel, source_file, line_no, error from quarantine")
+        assert sorted(rows, key=sort_key) == EXPECTED_QUARANTINE
+
+    def test_loaded_web_rows_exactly(self, corpus: Path) -> None:
+        assert sorted(query(corpus, "select source_file, line_no, event_id from raw.web_events")) == EXPECTED_WEB_ROWS
+
+    def test_other_channels_still_load(self, corpus: Path) -> None:
+        assert query(corpus, "select event_id from raw.email_events") == [("m-good",)]
+        assert query(corpus, "select event_id from raw.social_events") == [("s-good",)]
+
+    def test_events_table_has_every_good_event(self, corpus: Path) -> None:
+        web_ids = {row[2] for row in EXPECTED_WEB_ROWS}
+        assert {r[0] for r in query(corpus, "select event_id from events")} == web_ids | {"m-good", "s-good"}
+
+    def test_run_reports_exactly_the_unreadable_files(self, corpus: Path) -> None:
+        assert query(
+            corpus, "select source_file, file_error from raw.ingested_files where file_error is not null order by 1"
+        ) == sorted((r[1], r[3]) for r in EXPECTED_QUARANTINE if r[2] is None)
+
+
+class TestCountsBalance:
+    """rows_read = rows_loaded + rows_quarantined + rows_duplicate, per run and per file."""
+
+    def test_per_run(self, corpus: Path) -> None:
+        (read, loaded, quarantined, duplicate), = query(
+            corpus, "select rows_read, rows_loaded, rows_quarantined, rows_duplicate from pipeline_runs"
+        )
+        row_errors = sum(1 for r in EXPECTED_QUARANTINE if r[2] is not None)
+        assert (loaded, quarantined, duplicate) == (len(EXPECTED_WEB_ROWS) + 2, row_errors, 0)
+        assert read == loaded + quarantined + duplicate
+
+    def test_per_file(self, corpus: Path) -> None:
+        unbalanced = query(
+            corpus,
+            "select source_file, rows_read, rows_loaded, rows_quarantined, rows_duplicate from raw.ingested_files "
+            "where rows_read <> rows_loaded + rows_quarantined + rows_duplicate",
+        )
+        assert unbalanced == []
+
+    def test_per_file_quarantine_matches_the_table(self, corpus: Path) -> None:
+        assert query(
+            corpus,
+            """
+            select f.source_file, f.rows_quarantined, count(q.line_no)
+            from raw.ingested_files f left join quarantine q on q.source_file = f.source_file
+            group by all having f.rows_quarantined <> count(q.line_no)
+            """,
+        ) == []
+
+    @pytest.mark.parametrize(
+        "name",
+        ["empty.jsonl", "empty.csv", "empty.jsonl.gz", "empty.parquet", "empty-gzip.jsonl.gz", "blank-lines.jsonl",
+         "header-only.csv", "no-rows.parquet"],
+    )
+    def test_empty_file_is_zero_rows_and_no_error(self, corpus: Path, name: str) -> None:
+        assert query(
+            corpus,
+            "select rows_read, rows_loaded, rows_quarantined, rows_duplicate, file_error from raw.ingested_files "
+            "where source_file = ?",
+            [DAY + name],
+        ) == [(0, 0, 0, 0, None)]
+
+
+class TestValuesVerbatim:
+    """What loads keeps its exact text: no BOM, no '\\r', control characters and SQL/HTML kept as data."""
+
+    def test_no_bom_anywhere(self, corpus: Path) -> None:
+        assert query(
+            corpus,
+            "select event_id, properties from raw.web_events where event_id like 'bom%' order by event_id",
+        ) == [("bom-c1", None), ("bom-gz1", None), ("bom-j1", None), ("bom-j2", None)]
+
+    def test_no_carriage_return_from_crlf(self, corpus: Path) -> None:
+        assert query(
+            corpus, "select event_id, page_title from raw.web_events where event_id like 'crlf%' order by event_id"
+        ) == [("crlf-c1", "T3"), ("crlf-c2", "T4"), ("crlf-j1", "T1"), ("crlf-j2", "T2")]
+        assert query(corpus, "select raw from quarantine where source_file = ?", [DAY + "crlf.jsonl"]) == [("{not json",)]
+        assert query(corpus, "select raw from quarantine where source_file = ?", [DAY + "crlf.csv"]) == [
+            (f"crlf-c3,{TS}",)
+        ]
+
+    def test_ten_megabyte_line_loads_whole(self, corpus: Path) -> None:
+        assert query(
+            corpus, "select event_id, page_title = ? from raw.web_events where event_id like 'big-%1' order by 1", [BIG_TITLE]
+        ) == [("big-c1", True), ("big-j1", True)]
+
+    def test_invalid_utf8_line_is_kept_with_its_bad_bytes_marked(self, corpus: Path) -> None:
+        (raw,), = query(corpus, "select raw from quarantine where source_file = ?", [DAY + "bad_utf8.jsonl"])
+        assert raw.startswith('{"event_id": "utf-bad"') and raw.endswith('"anonymous_id": "a??"}')
+
+    def test_escaped_control_characters_are_data(self, corpus: Path) -> None:
+        rows = query(corpus, "select event_id, page_title from raw.web_events where event_id like 'ctl-%' and event_id not like 'ctl-c%' and event_id <> 'ctl-raw-ok'")
+        assert sorted(rows) == sorted((f"ctl-{i}", t) for i, t in enumerate(CONTROL))
+
+    def test_raw_control_characters_in_csv_are_data(self, corpus: Path) -> None:
+        assert query(
+            corpus, "select event_id, page_title from raw.web_events where event_id like 'ctl-c%' order by event_id"
+        ) == [("ctl-c1", "a\tb"), ("ctl-c2", "a\x1eb\x1fc"), ("ctl-c3", "a\x00b"), ("ctl-c4", "a\rb")]
+
+    def test_raw_control_character_line_keeps_its_whole_text(self, corpus: Path) -> None:
+        # a raw \x1e must not cut the line short (the line reader once split on it)
+        assert query(
+            corpus, "select line_no, raw from quarantine where source_file = ? order by line_no", [DAY + "control-raw.jsonl"]
+        ) == [
+            (1, f'{{"event_id": "ctl-raw-rs", "event_ts": "{TS}", "event_name": "page_view", "anonymous_id": "a1", "page_title": "a\x1eb"}}'),
+            (2, f'{{"event_id": "ctl-raw-tab", "event_ts": "{TS}", "event_name": "page_view", "anonymous_id": "a1", "page_title": "a\tb"}}'),
+        ]
+
+    @pytest.mark.parametrize("prefix", ["sql-j", "sql-c", "sql-p"])
+    def test_sql_and_html_strings_load_verbatim(self, corpus: Path, prefix: str) -> None:
+        rows = query(
+            corpus, "select event_id, page_title from raw.web_events where starts_with(event_id, ?)", [prefix]
+        )
+        assert sorted(rows) == sorted((f"{prefix}{i}", t) for i, t in enumerate(NASTY))
+
+    def test_sql_and_html_in_key_fields_and_field_names(self, corpus: Path) -> None:
+        assert query(
+            corpus,
+            "select event_id, event_name, anonymous_id, utm_source, properties from events "
+            "where event_id in ('''; drop table events; --', 'sql-k2', 'sql-k3') order by event_id",
+        ) == [
+            ("'; drop table events; --", "page_view", "$$'\\", None, None),
+            ("sql-k2", "'); drop table raw.web_events;--", "a1", "<script>alert(1)</script>", None),
+            ("sql-k3", "page_view", "a1", None, json.dumps({"'; drop table x; --": "<b>", "$$": "\\"}, separators=(",", ":"))),
+        ]
+
+    def test_every_table_survives(self, corpus: Path) -> None:
+        tables = {r[0] for r in query(corpus, "select table_schema || '.' || table_name from information_schema.tables")}
+        assert {"main.events", "main.quarantine", "raw.web_events", "main.pipeline_runs"} <= tables
+
+    def test_dashboard_does_not_carry_the_script_tag(self, corpus: Path) -> None:
+        pages = list((corpus.parent / "reports").rglob("*.html"))
+        assert pages, "the run wrote no dashboard"
+        for page in pages:
+            assert "<script>alert(1)</script>" not in page.read_text(encoding="utf-8")
+
+    def test_timestamps_at_the_edges(self, corpus: Path) -> None:
+        assert query(corpus, "select event_ts from raw.web_events where event_id = 'ts-ok-offset-14'") == [
+            (datetime(2026, 10, 1, 9, 0),)
+        ]
+        assert query(corpus, "select event_id, event_ts from raw.web_events where event_id like 'pns-%' order by 1") == [
+            ("pns-1", datetime(2026, 10, 1, 10, 0)), ("pns-2", datetime(2026, 10, 1, 11, 0)),
+        ]
+
+
+class TestLinesOverTheLimit:
+    """A line longer than ingest.max_line_bytes is quarantined with that reason; its neighbours load."""
+
+    LIMIT = 1024 * 1024
+
+    @pytest.mark.parametrize("alone", [True, False], ids=["one file", "with other files"])
+    def test_long_line_quarantined(self, landing: Landing, warehouse: Path, alone: bool) -> None:
+        long_title = "y" * (2 * self.LIMIT)
+        landing.jsonl("web", DAY1, "long.jsonl", [page_view("l1"), page_view("l2", page_title=long_title), page_view("l3")])
+        landing.text("web", DAY1, "long.csv", f"{WEB_HEADER}\nlc1,{TS},page_view,a1,t\nlc2,{TS},page_view,a1,{long_title}\nlc3,{TS},page_view,a1,t\n")
+        if not alone:
+            landing.jsonl("web", DAY1, "other.jsonl", [page_view("o1")])
+        settings = Settings(ingest=IngestSettings(max_line_bytes=self.LIMIT))
+        summary = run_day(landing, warehouse, DAY1, settings)
+        assert summary.file_errors == []
+        error = f"line is longer than the limit of {self.LIMIT} bytes (ingest.max_line_bytes)"
+        rows = query(warehouse, "select source_file, line_no, error, length(raw) < 1100 from quarantine order by 1")
+        assert rows == [(DAY + "long.csv", 3, error, True), (DAY + "long.jsonl", 2, error, True)]
+        loaded = query(warehouse, "select event_id, line_no from raw.web_events order by 1")
+        assert loaded == [("l1", 1), ("l3", 3), ("lc1", 2), ("lc3", 4)] + ([] if alone else [("o1", 1)])
+
+
+class TestInvalidUtf8Alone:
+    """Invalid UTF-8 is per-line also when the file is read on its own (not in a batch)."""
+
+    def test_one_file(self, landing: Landing, warehouse: Path) -> None:
+        landing.binary(
+            "web", DAY1, "only.jsonl",
+            b"\xff\xfe\n" + line(page_view("u2")) + b'{"event_id": "u3\xc3"}\n' + line(page_view("u4")),
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select line_no, error from quarantine order by 1") == [(1, NOT_UTF8), (3, NOT_UTF8)]
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [("u2", 2), ("u4", 4)]
+        assert query(warehouse, "select rows_read, rows_loaded, rows_quarantined from raw.ingested_files") == [(4, 2, 2)]
+
+
+class TestBareCarriageReturn:
+    """A carriage return that is not part of a line end."""
+
+    def test_bare_cr_in_unquoted_csv_value_is_a_clear_file_error(self, landing: Landing, warehouse: Path) -> None:
+        landing.text("web", DAY1, "good.jsonl", json.dumps(page_view("g1")) + "\n")
+        landing.binary("web", DAY1, "cr.csv", f"{WEB_HEADER}\nc1,{TS},page_view,a1,a\rb\nc2,{TS},page_view,a1,t\n".encode())
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.file_errors == [
+            f"{DAY}cr.csv: file could not be read: Error when sniffing file {DAY}cr.csv "
+            "(the file is not CSV text (binary data, or a bare carriage return in a value?))"
+        ]
+        assert query(warehouse, "select event_id from events") == [("g1",)]
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="BUG: src/journey_analytics/ingest/_read.py _scan_lines reads lines with DuckDB's read_csv, "
+        "which always ends a line at a bare '\\r'; a JSON line with '\\r' as whitespace (valid JSON) is split "
+        "in two quarantined fragments and every later line_no is one too high",
+    )
+    def test_bare_cr_as_json_whitespace(self, landing: Landing, warehouse: Path) -> None:
+        text = json.dumps(page_view("cr1")).replace(", ", ",\r ", 1)
+        landing.binary("web", DAY1, "cr.jsonl", line(page_view("cr0")) + text.encode() + b"\n" + line(page_view("cr2")))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [
+            ("cr0", 1), ("cr1", 2), ("cr2", 3)
+        ]
+
+
+def test_date_constant_matches_the_day() -> None:
+    assert DAY == f"web/dt={date(2026, 10, 1).isoformat()}/"

@@ -1,0 +1,356 @@
+"""journey forget: one customer erased from every table, kept out of later runs, and audited without identifiers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from journey_analytics import runs
+from journey_analytics.cli import main
+from journey_analytics.config import HASH_KEY_ENV, load_settings
+from journey_analytics.forget import ForgetError, forget_customer
+from journey_analytics.ingest import KINDS
+from journey_analytics.privacy import KeyMismatchError, keyed_hash
+from journey_analytics.warehouse import WarehouseBusyError, warehouse_lock
+from tests.conftest import DAY1, DAY2, DAY3, TEST_HASH_KEY, Landing, query, run_day
+
+ANN_USER, ANN_DEVICE, ANN_NEW_DEVICE = "ann-42", "dev-ann", "dev-ann-phone"
+ANN_EMAIL, ANN_HANDLE = "ann@example.com", "ann_insta"
+ANN_EMAIL_HASH = keyed_hash(TEST_HASH_KEY.encode(), ANN_EMAIL)
+ANN_HANDLE_HASH = keyed_hash(TEST_HASH_KEY.encode(), f"instagram:{ANN_HANDLE}")
+# Everything that identifies Ann; none of it may be left anywhere after the erasure.
+ANN_VALUES = [ANN_USER, ANN_DEVICE, ANN_NEW_DEVICE, ANN_EMAIL_HASH, ANN_HANDLE_HASH, ANN_EMAIL, ANN_HANDLE]
+
+
+def web(event_id: str, ts: str, name: str, **fields: object) -> dict[str, object]:
+    return {"event_id": event_id, "event_ts": ts, "event_name": name, **fields}
+
+
+ANN_DAY1_WEB = [
+    web("w-a1", "2026-10-01T09:00:00Z", "page_view", anonymous_id=ANN_DEVICE, page_url="https://shop.example/"),
+    web("w-a2", "2026-10-01T09:01:00Z", "login", anonymous_id=ANN_DEVICE, user_id=ANN_USER, email=ANN_EMAIL),
+    web("w-a3", "2026-10-01T09:05:00Z", "purchase", anonymous_id=ANN_DEVICE, user_id=ANN_USER, order_id="o-a", value="40"),
+    # breaks the contract (no event_name): quarantined, and mentions Ann's user id
+    {"event_id": "w-a4", "event_ts": "2026-10-01T09:06:00Z", "user_id": ANN_USER},
+]
+BOB_DAY1_WEB = [
+    web("w-b1", "2026-10-01T11:00:00Z", "page_view", anonymous_id="dev-bob", page_url="https://shop.example/"),
+    web("w-b2", "2026-10-01T11:02:00Z", "login", anonymous_id="dev-bob", user_id="bob-7", email="bob@example.com"),
+    {"event_id": "w-b3", "event_ts": "2026-10-01T11:03:00Z", "user_id": "bob-7"},  # quarantined, Bob's
+    web("w-c1", "2026-10-01T12:00:00Z", "page_view", anonymous_id="dev-cat"),
+]
+
+
+def write_day1(landing: Landing) -> None:
+    landing.jsonl("web", DAY1, "web.jsonl", ANN_DAY1_WEB + BOB_DAY1_WEB)
+    landing.jsonl("email", DAY1, "esp.jsonl", [
+        {"event_id": "m-a1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": ANN_EMAIL},
+        {"event_id": "m-b1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "bob@example.com"},
+    ])
+    landing.jsonl("social", DAY1, "social.jsonl", [
+        {"event_id": "s-a1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "comment", "platform": "instagram",
+         "handle": ANN_HANDLE, "sentiment": "0.5"},
+        {"event_id": "s-b1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "like", "platform": "instagram",
+         "handle": "bob_gram"},
+    ])
+    landing.text("identities", None, "crm.csv", (
+        "user_id,email,platform,handle\n"
+        f"{ANN_USER},{ANN_EMAIL},instagram,{ANN_HANDLE}\n"
+        "bob-7,bob@example.com,instagram,bob_gram\n"
+    ))
+    landing.text("labels", None, "labels.csv", (
+        "user_id,stage,as_of_date\n"
+        f"{ANN_USER},purchase,2026-10-01\n"
+        "bob-7,consideration,2026-10-01\n"
+    ))
+
+
+def run_full_day(landing: Landing, warehouse: Path, day: date) -> runs.RunSummary:
+    """Every step of the nightly flow (stages, funnels and pain points included), without Prefect."""
+    ctx = runs.open_run(day, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+    try:
+        for kind in KINDS:
+            runs.ingest_step(ctx, kind)
+        runs.stitch_step(ctx)
+        runs.sessionize_step(ctx)
+        runs.marts_step(ctx)
+        runs.stages_step(ctx)
+        runs.funnels_step(ctx)
+        runs.pain_points_step(ctx)
+        return runs.finish_run(ctx, runs.report_step(ctx))
+    except BaseException:
+        runs.abort_run(ctx)
+        raise
+
+
+def cells_mentioning(warehouse: Path, values: list[str]) -> list[tuple[str, str, str]]:
+    """Every (table, column, cell) of every table whose text contains one of the values."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        columns = con.execute(
+            "select schema_name || '.' || table_name, column_name from duckdb_columns() "
+            "where database_name = current_database() order by all"
+        ).fetchall()
+        hits = []
+        for table, column in columns:
+            for (cell,) in con.execute(f'select distinct cast("{column}" as varchar) from {table}').fetchall():
+                if cell is not None and any(v.lower() in cell.lower() for v in values):
+                    hits.append((table, column, cell))
+        return hits
+    finally:
+        con.close()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def builds_beside(warehouse: Path) -> list[Path]:
+    return list(warehouse.parent.glob(f".{warehouse.name}.build-*"))
+
+
+@pytest.fixture(scope="module")
+def erased(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """Day 1 run, a copy of the warehouse before the erasure, then Ann forgotten."""
+    root = tmp_path_factory.mktemp("forget")
+    landing = Landing(root / "landing")
+    write_day1(landing)
+    warehouse = root / "warehouse" / "journey.duckdb"
+    run_full_day(landing, warehouse, DAY1)
+    before = root / "before.duckdb"
+    shutil.copyfile(warehouse, before)
+    result = forget_customer(ANN_USER, warehouse, load_settings())
+    return {"root": root, "landing": landing, "warehouse": warehouse, "before": before, "result": result}
+
+
+class TestBeforeErasure:
+    """The fixture's day really holds Ann everywhere the erasure must reach."""
+
+    def test_ann_is_in_raw_derived_and_quarantine(self, erased: dict[str, object]) -> None:
+        hits = {table for table, _, _ in cells_mentioning(erased["before"], [ANN_USER, ANN_DEVICE, ANN_EMAIL_HASH, ANN_HANDLE_HASH])}
+        assert {
+            "raw.web_events", "raw.email_events", "raw.social_events", "raw.identities", "raw.labels",
+            "main.quarantine", "main.events", "main.identity_map", "main.sessions", "main.customers",
+            "main.customer_stages", "main.stage_history",
+        } <= hits
+
+
+class TestErasure:
+    """After forget, no table holds the customer and everyone else is as before."""
+
+    def test_no_cell_of_any_table_mentions_ann(self, erased: dict[str, object]) -> None:
+        assert cells_mentioning(erased["warehouse"], ANN_VALUES) == []
+
+    def test_other_customers_untouched(self, erased: dict[str, object]) -> None:
+        before, after = erased["before"], erased["warehouse"]
+        others = "customer_id <> 'ann-42'"
+        for table in ("events", "identity_map", "sessions", "customers", "customer_stages", "stage_history"):
+            sql = f"select * from main.{table} where {others} order by all"
+            assert query(after, sql) == query(before, sql), table
+        assert query(after, "select customer_id from main.identity_map where identifier = 'bob-7'") == [("bob-7",)]
+        assert query(after, "select count(*) from main.quarantine where raw like '%bob-7%'") == [(1,)]
+        assert query(after, "select count(*) from raw.labels") == [(1,)]
+        assert query(after, "select event_id from raw.web_events order by 1") == [("w-b1",), ("w-b2",), ("w-c1",)]
+
+    def test_aggregates_stay(self, erased: dict[str, object]) -> None:
+        for table in ("stage_funnel", "stage_transitions", "funnel_steps", "pipeline_runs", "ingested_files"):
+            schema = "raw" if table == "ingested_files" else "main"
+            sql = f"select count(*) from {schema}.{table}"
+            assert query(erased["warehouse"], sql) == query(erased["before"], sql), table
+
+    def test_audit_row_without_identifiers(self, erased: dict[str, object]) -> None:
+        result = erased["result"]
+        rows = query(erased["warehouse"], "select erasure_id, rows_removed, identifiers_suppressed from main.erasures")
+        assert len(rows) == 1
+        erasure_id, removed, suppressed = rows[0]
+        assert erasure_id == result.erasure_id
+        assert suppressed == 4  # user id, device, e-mail hash, handle hash
+        removed = json.loads(removed)
+        assert removed == result.rows_removed
+        assert removed["raw.web_events"] == 3 and removed["raw.email_events"] == 1
+        assert removed["raw.social_events"] == 1 and removed["raw.identities"] == 1 and removed["raw.labels"] == 1
+        assert removed["main.quarantine"] == 1 and removed["main.events"] == 5
+        assert not any(v in json.dumps(rows[0], default=str) for v in ANN_VALUES)
+
+    def test_suppression_list_holds_keyed_hashes_only(self, erased: dict[str, object]) -> None:
+        rows = query(erased["warehouse"], "select identifier_type, identifier_hash, erasure_id from raw.forgotten_identifiers order by 1")
+        key = TEST_HASH_KEY.encode()
+        assert rows == sorted([
+            ("anonymous_id", keyed_hash(key, f"anonymous_id:{ANN_DEVICE}"), erased["result"].erasure_id),
+            ("email", keyed_hash(key, f"email:{ANN_EMAIL_HASH}"), erased["result"].erasure_id),
+            ("social_handle", keyed_hash(key, f"social_handle:{ANN_HANDLE_HASH}"), erased["result"].erasure_id),
+            ("user_id", keyed_hash(key, f"user_id:{ANN_USER}"), erased["result"].erasure_id),
+        ])
+
+    def test_tables_keep_their_documentation(self, erased: dict[str, object]) -> None:
+        comments = query(
+            erased["warehouse"],
+            "select table_name, comment from duckdb_tables() where table_name in ('events', 'erasures', 'forgotten_identifiers')",
+        )
+        assert len(comments) == 3 and all(comment for _, comment in comments)
+
+    def test_no_build_file_left(self, erased: dict[str, object]) -> None:
+        assert builds_beside(erased["warehouse"]) == []
+
+    def test_file_holds_no_stale_bytes_of_ann(self, erased: dict[str, object]) -> None:
+        """Deleted rows do not linger in free blocks: the published file is a fresh copy."""
+        data = erased["warehouse"].read_bytes()
+        assert ANN_DEVICE.encode() not in data and ANN_USER.encode() not in data
+
+
+@pytest.fixture(scope="module")
+def later(erased: dict[str, object]) -> dict[str, object]:
+    """Day 1 again, then day 2 (a rewritten day-1 file and new files with Ann's new rows) and day 3."""
+    root = erased["root"] / "later"
+    shutil.copytree(erased["landing"].root, root / "landing")
+    landing, warehouse = Landing(root / "landing"), root / "warehouse" / "journey.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    shutil.copyfile(erased["warehouse"], warehouse)
+    rerun = run_full_day(landing, warehouse, DAY1)
+    # the day-1 web file is rewritten with one more row each for Ann (old device) and Bob
+    landing.jsonl("web", DAY1, "web.jsonl", ANN_DAY1_WEB + BOB_DAY1_WEB + [
+        web("w-a5", "2026-10-01T23:00:00Z", "page_view", anonymous_id=ANN_DEVICE),
+        web("w-b4", "2026-10-01T23:00:00Z", "page_view", anonymous_id="dev-bob"),
+    ])
+    landing.jsonl("web", DAY2, "web.jsonl", [
+        web("w-a6", "2026-10-02T09:00:00Z", "login", anonymous_id=ANN_NEW_DEVICE, user_id=ANN_USER),
+        web("w-a7", "2026-10-02T09:01:00Z", "page_view", user_id=ANN_USER),
+        {"event_id": "w-a8", "event_ts": "2026-10-02T09:02:00Z", "anonymous_id": ANN_DEVICE},  # bad and Ann's
+        web("w-b5", "2026-10-02T11:00:00Z", "page_view", anonymous_id="dev-bob"),
+    ])
+    landing.jsonl("email", DAY2, "esp.jsonl", [
+        {"event_id": "m-a2", "event_ts": "2026-10-02T08:00:00Z", "event_name": "click", "email": ANN_EMAIL.upper()},
+    ])
+    landing.jsonl("social", DAY2, "social.jsonl", [
+        {"event_id": "s-a2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "like", "platform": "Instagram",
+         "handle": "@" + ANN_HANDLE},
+    ])
+    landing.text("identities", None, "crm-2.csv", f"user_id,email\n{ANN_USER},ann.new@example.com\n")
+    day2 = run_full_day(landing, warehouse, DAY2)
+    day3 = run_full_day(landing, warehouse, DAY3)
+    return {"warehouse": warehouse, "rerun": rerun, "day2": day2, "day3": day3}
+
+
+
+class TestLaterRuns:
+    """Runs after the erasure never re-create the customer, from old files or new ones."""
+
+    def test_ann_not_recreated(self, later: dict[str, object]) -> None:
+        new_email_hash = keyed_hash(TEST_HASH_KEY.encode(), "ann.new@example.com")
+        assert cells_mentioning(later["warehouse"], [*ANN_VALUES, new_email_hash]) == []
+
+    def test_others_still_load(self, later: dict[str, object]) -> None:
+        ids = [r[0] for r in query(later["warehouse"], "select event_id from main.events where customer_id = 'bob-7' order by 1")]
+        assert {"w-b4", "w-b5"} <= set(ids)
+
+    def test_withheld_rows_are_counted(self, later: dict[str, object]) -> None:
+        rerun, day2, day3 = later["rerun"], later["day2"], later["day3"]
+        assert rerun.rows_read == 0 and rerun.rows_forgotten == 0  # unchanged files are not read again
+        # re-read day-1 file: 4 Ann rows (w-a1..w-a3, bad w-a4) + new w-a5; day 2: w-a6..w-a8, m-a2, s-a2, crm-2 row
+        assert day2.rows_forgotten == 5 + 6
+        assert day2.rows_loaded == 2  # w-b4, w-b5
+        assert day3.rows_read == 0
+        for summary in (rerun, day2, day3):
+            assert summary.rows_read == (
+                summary.rows_loaded + summary.rows_quarantined + summary.rows_duplicate + summary.rows_forgotten
+            )
+
+    def test_invariant_in_ledgers(self, later: dict[str, object]) -> None:
+        warehouse = later["warehouse"]
+        bad = query(warehouse, """
+            select run_id from main.pipeline_runs
+            where rows_read <> rows_loaded + rows_quarantined + rows_duplicate + rows_forgotten
+        """)
+        assert bad == []
+        bad_files = query(warehouse, """
+            select source_file from raw.ingested_files
+            where rows_read <> rows_loaded + rows_quarantined + rows_duplicate + rows_forgotten
+        """)
+        assert bad_files == []
+        reread = query(warehouse, """
+            select rows_read, rows_loaded, rows_quarantined, rows_duplicate, rows_forgotten
+            from raw.ingested_files where source_file = 'web/dt=2026-10-01/web.jsonl' order by read_at desc limit 1
+        """)
+        # 10 lines: Ann's 5 withheld, Bob's two old good rows and Cat's duplicates, Bob's bad row already quarantined
+        assert reread == [(10, 1, 0, 4, 5)]
+
+    def test_forgetting_again_is_unknown(self, later: dict[str, object]) -> None:
+        with pytest.raises(ForgetError, match="no customer 'ann-42'"):
+            forget_customer(ANN_USER, later["warehouse"], load_settings())
+
+
+class TestRefusals:
+    """An erasure that cannot be done changes nothing and says why in one line."""
+
+    @pytest.fixture
+    def small(self, tmp_path: Path) -> Path:
+        landing = Landing(tmp_path / "landing")
+        write_day1(landing)
+        warehouse = tmp_path / "warehouse" / "journey.duckdb"
+        run_day(landing, warehouse, DAY1)
+        return warehouse
+
+    def test_unknown_customer(self, small: Path) -> None:
+        before = digest(small)
+        with pytest.raises(ForgetError, match="no customer 'nobody'"):
+            forget_customer("nobody", small, load_settings())
+        assert digest(small) == before and builds_beside(small) == []
+
+    def test_other_key_refused(self, small: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        before = digest(small)
+        monkeypatch.setenv(HASH_KEY_ENV, "another-key")
+        with pytest.raises(KeyMismatchError):
+            forget_customer(ANN_USER, small, load_settings())
+        assert digest(small) == before and builds_beside(small) == []
+
+    def test_busy_warehouse_refused(self, small: Path) -> None:
+        with warehouse_lock(small), pytest.raises(WarehouseBusyError):
+            forget_customer(ANN_USER, small, load_settings())
+
+    def test_anonymous_customer_by_customer_id(self, small: Path) -> None:
+        forget_customer("anon:dev-cat", small, load_settings())
+        assert cells_mentioning(small, ["dev-cat"]) == []
+        assert query(small, "select count(*) from main.identity_map where customer_id in ('ann-42', 'bob-7')")[0][0] > 0
+
+
+class TestCommandLine:
+    """journey forget prints a short summary, or one error line and exit code 1."""
+
+    @pytest.fixture
+    def small(self, tmp_path: Path) -> Path:
+        landing = Landing(tmp_path / "landing")
+        write_day1(landing)
+        warehouse = tmp_path / "warehouse" / "journey.duckdb"
+        run_day(landing, warehouse, DAY1)
+        return warehouse
+
+    def test_success(self, small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["forget", "--customer", "bob-7", "--warehouse", str(small)]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("journey forget: erasure ") and "bob-7" not in out
+        assert cells_mentioning(small, ["bob-7", "dev-bob"]) == []
+
+    @pytest.mark.parametrize("customer", ["nobody", ""])
+    def test_unknown_customer(self, small: Path, customer: str, capsys: pytest.CaptureFixture[str]) -> None:
+        before = digest(small)
+        assert main(["forget", "--customer", customer, "--warehouse", str(small)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("journey: error: ") and err.count("\n") == 1 and "Traceback" not in err
+        assert digest(small) == before
+
+    def test_missing_warehouse(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["forget", "--customer", "x", "--warehouse", str(tmp_path / "none.duckdb")]) == 1
+        assert capsys.readouterr().err == f"journey: error: warehouse not found: {tmp_path / 'none.duckdb'}\n"
+        assert not (tmp_path / "none.duckdb").exists()
+
+    def test_missing_customer_option(self, small: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["forget", "--warehouse", str(small)])
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err.count("\n") == 1
