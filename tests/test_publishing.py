@@ -405,11 +405,6 @@ class TestKilledRun:
 class TestKilledRunDashboard:
     """A run killed before it publishes leaves no dashboard page for the day it did not publish."""
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: runs.report_step writes reports/<as_of>/index.html and relists it in reports/index.html "
-        "(dashboard/page.py write_dashboard) before finish_run publishes the warehouse, so a run killed "
-        "(or failing) in finish_run leaves a dashboard page for a day the warehouse does not hold"
-    ))
     def test_no_page_for_the_unpublished_day(self, killed: dict[str, Killed]) -> None:
         outcome = killed["replace"]
         assert outcome.state_after_kill[0] == BEFORE_DAY.isoformat()  # the run did not publish
@@ -498,11 +493,6 @@ class TestTwoRunsAtOnce:
         last = contest.cli.stderr.strip().splitlines()[-1]
         assert last.startswith("journey: error: another run is building "), contest.cli.stderr[-2000:]
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: the refusal happens inside the Prefect flow, whose engine logs the "
-        "WarehouseBusyError with two full tracebacks on stderr before the CLI's one-line message "
-        "(cli.py main/_one_line only formats the exception after nightly() re-raises it)"
-    ))
     def test_cli_refusal_is_one_line(self, contest: Contest) -> None:
         assert contest.cli.stderr.count("\n") == 1 and "Traceback" not in contest.cli.stderr, contest.cli.stderr
 
@@ -566,12 +556,6 @@ class TestFailedRun:
 class TestReadErrorFromLackOfMemory:
     """A landing file that a run could not read because DuckDB ran out of memory is not lost: the next run with enough memory reads it."""
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: ingest_kind (ingest/__init__.py) catches every duckdb.Error while reading a file, "
-        "OutOfMemoryException included, and records it as a permanent file error in "
-        "raw.ingested_files; the run publishes without those rows and plan_files then skips the "
-        "file as 'unchanged' for ever, because it does not exclude rows with a file_error"
-    ))
     def test_file_skipped_for_lack_of_memory_is_read_next_time(self, landing: Landing, warehouse: Path) -> None:
         events = [
             {"event_id": f"e{i}", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}

@@ -96,6 +96,11 @@ def _quiet_prefect() -> None:
 def _check_run_inputs(args: argparse.Namespace) -> None:
     if not args.landing.is_dir():
         raise CommandError(f"landing folder not found: {args.landing}")
+    if getattr(args, "warehouse", None) is not None and args.command in ("run", "backfill"):
+        from journey_analytics.warehouse import warehouse_lock
+
+        with warehouse_lock(args.warehouse):  # refuse now, in one line, if another run is building
+            pass
     if args.config is not None:
         from journey_analytics.config import load_settings
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -313,11 +314,11 @@ def pain_points_step(ctx: RunContext) -> int:
 
 
 def report_step(ctx: RunContext) -> Path:
-    """Write the run's dashboard page and refresh the index of runs."""
+    """Write the run's dashboard page into a staging folder; finish_run moves it into place."""
     from journey_analytics.dashboard import write_dashboard
 
     with ctx.timed("report"):
-        return write_dashboard(ctx.con, ctx.reports, ctx.as_of, ctx.run_id, ctx.evaluation_path)
+        return write_dashboard(ctx.con, ctx.reports, ctx.as_of, ctx.run_id, ctx.evaluation_path, staged=True)
 
 
 def finish_run(ctx: RunContext, report: Path) -> RunSummary:
@@ -346,6 +347,7 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     con, lock = _OPEN.pop(ctx.run_id)
     try:
         publish_build(con, ctx.build, ctx.warehouse)
+        report = _promote_report(ctx, report)
     finally:
         lock.close()
     return RunSummary(
@@ -366,15 +368,27 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     )
 
 
+def _promote_report(ctx: RunContext, staged: Path) -> Path:
+    """Move a staged dashboard page into place (once the warehouse is published)."""
+    from journey_analytics.dashboard import promote_dashboard, staging_folder
+
+    if staged.is_file() and staging_folder(ctx.reports, ctx.run_id) in staged.parents:
+        return promote_dashboard(ctx.reports, ctx.run_id, ctx.as_of)
+    return staged
+
+
 def abort_run(ctx: RunContext, error: BaseException | None = None) -> None:
     """Throw the build away and release the lock; the published warehouse keeps its data.
 
     With ``error``, the failure is recorded in ``pipeline_runs`` (status 'failed') through a
     small publish of its own, so the run's health is visible to analysts and the dashboard.
     """
+    from journey_analytics.dashboard import staging_folder
+
     con, lock = _OPEN.pop(ctx.run_id, (None, None))
     try:
         discard_build(con, ctx.build)
+        shutil.rmtree(staging_folder(ctx.reports, ctx.run_id), ignore_errors=True)
         if error is not None and ctx.warehouse.exists():
             _record_failure(ctx, error)
     finally:

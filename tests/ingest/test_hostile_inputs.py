@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ def write_corpus(landing: Landing) -> None:
     # Invalid UTF-8: that line alone is quarantined, the lines around it keep their numbers.
     bad = b'{"event_id": "utf-bad", "event_ts": "' + TS.encode() + b'", "event_name": "page_view", "anonymous_id": "a\xff\xfe"}\n'
     landing.binary("web", DAY1, "bad_utf8.jsonl", line(page_view("utf-1")) + bad + b"\n" + line(page_view("utf-4")))
+    landing.binary("web", DAY1, "bad_utf8.jsonl.gz", gzip.compress(b"\n" + bad + line(page_view("utf-gz3"))))
     landing.binary(
         "web", DAY1, "bad_utf8.csv",
         f"{WEB_HEADER}\nutf-c1,{TS},page_view,a1,ok\n".encode()
@@ -167,11 +168,21 @@ def write_corpus(landing: Landing) -> None:
         page_view("nest-ok", event_name="page_view"),
     ])
 
+    # A field given twice: readers disagree on which value counts, so the row is refused.
+    landing.jsonl("web", DAY1, "duplicate-keys.jsonl", [
+        f'{{"event_id": "dk-1", "event_id": "dk-2", "event_ts": "{TS}", "event_name": "page_view", "anonymous_id": "a1"}}',
+        page_view("dk-3", EVENT_ID="other"),  # names differ in case: an extra field, kept in properties
+    ])
+
     # Control characters: escaped in JSON they are data; raw inside a JSON string they are not JSON.
     landing.jsonl("web", DAY1, "control.jsonl", [page_view(f"ctl-{i}", page_title=t) for i, t in enumerate(CONTROL)])
     raw_rs = b'{"event_id": "ctl-raw-rs", "event_ts": "' + TS.encode() + b'", "event_name": "page_view", "anonymous_id": "a1", "page_title": "a\x1eb"}'
     raw_tab = raw_rs.replace(b"ctl-raw-rs", b"ctl-raw-tab").replace(b"a\x1eb", b"a\tb")
-    landing.binary("web", DAY1, "control-raw.jsonl", raw_rs + b"\n" + raw_tab + b"\n" + line(page_view("ctl-raw-ok")))
+    raw_nul = raw_rs.replace(b"ctl-raw-rs", b"ctl-raw-nul").replace(b"a\x1eb", b"a\x00b")
+    landing.binary(
+        "web", DAY1, "control-raw.jsonl",
+        raw_rs + b"\n" + raw_tab + b"\n" + raw_nul + b"\n" + line(page_view("ctl-raw-ok")),
+    )
     landing.binary(
         "web", DAY1, "control.csv",
         f"{WEB_HEADER}\n".encode()
@@ -234,6 +245,7 @@ EXPECTED_QUARANTINE = sorted(
         ("web", DAY + "crlf.csv", 5, "CSV row does not fit the header: missing columns (Expected Number of Columns: 5 Found: 2)"),
         ("web", DAY + "bad_utf8.jsonl", 2, NOT_UTF8),
         ("web", DAY + "bad_utf8.csv", 3, NOT_UTF8),
+        ("web", DAY + "bad_utf8.jsonl.gz", 2, NOT_UTF8),
         ("web", DAY + "ragged.csv", 3, "CSV row does not fit the header: missing columns (Expected Number of Columns: 5 Found: 2)"),
         ("web", DAY + "ragged.csv", 4, "CSV row does not fit the header: too many columns (Expected Number of Columns: 5 Found: 6)"),
         ("web", DAY + "missing-columns.parquet", 1, "missing required field event_ts"),
@@ -254,8 +266,10 @@ EXPECTED_QUARANTINE = sorted(
         ("web", DAY + "nested.jsonl", 4, NESTED.format("event_id")),
         ("web", DAY + "nested.jsonl", 5, NESTED.format("page_title")),
         ("web", DAY + "nested.jsonl", 6, NESTED.format("utm_source")),
+        ("web", DAY + "duplicate-keys.jsonl", 1, 'field "event_id" appears more than once'),
         ("web", DAY + "control-raw.jsonl", 1, "line is not valid JSON"),
         ("web", DAY + "control-raw.jsonl", 2, "line is not valid JSON"),
+        ("web", DAY + "control-raw.jsonl", 3, "line is not valid JSON"),
         ("email", "email/dt=2026-10-01/good.jsonl", 2, NESTED.format("email")),
         ("email", "email/dt=2026-10-01/good.jsonl", 3, NESTED.format("url")),
         ("social", "social/dt=2026-10-01/good.jsonl", 2, NESTED.format("handle")),
@@ -273,14 +287,16 @@ EXPECTED_WEB_ROWS = sorted(
     + [(DAY + "crlf.csv", 2, "crlf-c1"), (DAY + "crlf.csv", 4, "crlf-c2")]
     + [(DAY + "bad_utf8.jsonl", 1, "utf-1"), (DAY + "bad_utf8.jsonl", 4, "utf-4")]
     + [(DAY + "bad_utf8.csv", 2, "utf-c1"), (DAY + "bad_utf8.csv", 4, "utf-c3")]
+    + [(DAY + "bad_utf8.jsonl.gz", 3, "utf-gz3")]
     + [(DAY + "big.jsonl", 1, "big-j1"), (DAY + "big.jsonl", 2, "big-j2")]
     + [(DAY + "big.csv", 2, "big-c1"), (DAY + "big.csv", 3, "big-c2")]
     + [(DAY + "ragged.csv", 2, "rag-1"), (DAY + "ragged.csv", 5, "rag-4")]
     + [(DAY + "nanoseconds.parquet", 1, "pns-1"), (DAY + "nanoseconds.parquet", 2, "pns-2")]
     + [(DAY + "timestamps.jsonl", 9, "ts-ok-offset-14")]
     + [(DAY + "nested.jsonl", 7, "nest-ok")]
+    + [(DAY + "duplicate-keys.jsonl", 2, "dk-3")]
     + [(DAY + "control.jsonl", i + 1, f"ctl-{i}") for i in range(len(CONTROL))]
-    + [(DAY + "control-raw.jsonl", 3, "ctl-raw-ok")]
+    + [(DAY + "control-raw.jsonl", 4, "ctl-raw-ok")]
     + [(DAY + "control.csv", i + 2, f"ctl-c{i + 1}") for i in range(4)]
     + [(DAY + "nasty.jsonl", i + 1, f"sql-j{i}") for i in range(len(NASTY))]
     + [(DAY + "nasty.csv", i + 2, f"sql-c{i}") for i in range(len(NASTY))]
@@ -404,6 +420,7 @@ class TestValuesVerbatim:
         ) == [
             (1, f'{{"event_id": "ctl-raw-rs", "event_ts": "{TS}", "event_name": "page_view", "anonymous_id": "a1", "page_title": "a\x1eb"}}'),
             (2, f'{{"event_id": "ctl-raw-tab", "event_ts": "{TS}", "event_name": "page_view", "anonymous_id": "a1", "page_title": "a\tb"}}'),
+            (3, f'{{"event_id": "ctl-raw-nul", "event_ts": "{TS}", "event_name": "page_view", "anonymous_id": "a1", "page_title": "a\x00b"}}'),
         ]
 
     @pytest.mark.parametrize("prefix", ["sql-j", "sql-c", "sql-p"])
@@ -423,6 +440,9 @@ class TestValuesVerbatim:
             ("sql-k2", "'); drop table raw.web_events;--", "a1", "<script>alert(1)</script>", None),
             ("sql-k3", "page_view", "a1", None, json.dumps({"'; drop table x; --": "<b>", "$$": "\\"}, separators=(",", ":"))),
         ]
+
+    def test_field_names_differing_in_case_are_extra_fields(self, corpus: Path) -> None:
+        assert query(corpus, "select properties from raw.web_events where event_id = 'dk-3'") == [('{"EVENT_ID":"other"}',)]
 
     def test_every_table_survives(self, corpus: Path) -> None:
         tables = {r[0] for r in query(corpus, "select table_schema || '.' || table_name from information_schema.tables")}
@@ -507,5 +527,23 @@ class TestBareCarriageReturn:
         ]
 
 
-def test_date_constant_matches_the_day() -> None:
-    assert DAY == f"web/dt={date(2026, 10, 1).isoformat()}/"
+class TestCrmFilesToo:
+    """Identity and label files (no dt= folder) get the same treatment; a bad identity row's
+    text is withheld, as it may hold a handle."""
+
+    def test_bom_and_invalid_utf8(self, landing: Landing, warehouse: Path) -> None:
+        landing.binary(
+            "identities", None, "crm.csv",
+            b"\xef\xbb\xbfuser_id,email,platform,handle\r\n"
+            b"u1,ann@example.com,x,ann\r\n"
+            b"u2,b\xf6b@example.com,x,bob\r\n"
+            b"u3,cy@example.com,,\r\n",
+        )
+        landing.binary("labels", None, "labels.csv", b"\xef\xbb\xbfuser_id,stage,as_of_date\nu1,purchase,2026-09-30\n")
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.file_errors == []
+        assert query(warehouse, "select user_id, line_no from raw.identities order by 1") == [("u1", 2), ("u3", 4)]
+        assert query(warehouse, "select user_id, stage from raw.labels") == [("u1", "purchase")]
+        (channel, line_no, raw, error), = query(warehouse, "select channel, line_no, raw, error from quarantine")
+        assert (channel, line_no, error) == ("identities", 3, NOT_UTF8)
+        assert raw.startswith("[row withheld") and "bob" not in raw

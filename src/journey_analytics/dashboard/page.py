@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -75,14 +76,39 @@ def build_sections(con: duckdb.DuckDBPyConnection, as_of: date, evaluation_path:
     return [c for c in candidates if c is not None]
 
 
+def staging_folder(reports: Path, run_id: str) -> Path:
+    """Where a run writes its page before the warehouse is published."""
+    return Path(reports) / f".build-{run_id}"
+
+
+def promote_dashboard(reports: Path, run_id: str, as_of: date) -> Path:
+    """Move a run's staged page into place and refresh the index; returns the page's path.
+
+    Called after the warehouse is published, so a page never shows a day that was not.
+    """
+    reports = Path(reports)
+    staged = staging_folder(reports, run_id) / as_of.isoformat() / "index.html"
+    page = reports / as_of.isoformat() / "index.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, page)
+    shutil.rmtree(staging_folder(reports, run_id), ignore_errors=True)
+    _write_index(reports)
+    return page
+
+
 def write_dashboard(
     con: duckdb.DuckDBPyConnection,
     reports: Path,
     as_of: date,
     run_id: str,
     evaluation_path: Path | None = None,
+    staged: bool = False,
 ) -> Path:
-    """Write ``reports/<as_of>/index.html`` and refresh ``reports/index.html``; returns the page."""
+    """Write ``reports/<as_of>/index.html`` and refresh ``reports/index.html``; returns the page.
+
+    With ``staged``, the page goes to the run's staging folder instead, for
+    :func:`promote_dashboard` to move into place once the warehouse is published.
+    """
     reports = Path(reports)
     reports.mkdir(parents=True, exist_ok=True)
     plotly_js = reports / PLOTLY_JS
@@ -93,7 +119,8 @@ def write_dashboard(
         f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
     )
     body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path))
-    page = reports / as_of.isoformat() / "index.html"
+    root = staging_folder(reports, run_id) if staged else reports
+    page = root / as_of.isoformat() / "index.html"
     _atomic_write(
         page,
         f"""<!doctype html>
@@ -110,7 +137,8 @@ def write_dashboard(
 </body></html>
 """,
     )
-    _write_index(reports)
+    if not staged:
+        _write_index(reports)
     return page
 
 

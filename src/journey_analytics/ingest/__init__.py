@@ -31,6 +31,9 @@ __all__ = ["KINDS", "IngestReport", "KindReport", "LandingError", "ingest_kind",
 
 Progress = Callable[[str, int, int], None]
 
+# Errors about the machine (memory, disk, interruption), not about a file's contents.
+_RESOURCE_ERRORS = (duckdb.OutOfMemoryException, duckdb.InterruptException)
+
 
 @dataclass
 class KindReport:
@@ -72,7 +75,8 @@ def plan_files(
     seen = {
         (row[0], row[1], row[2])
         for row in con.execute(
-            "select source_file, size_bytes, modified_at from raw.ingested_files where kind = ?",
+            # a file that could not be read is tried again on every run until it can be
+            "select source_file, size_bytes, modified_at from raw.ingested_files where kind = ? and file_error is null",
             [kind.name],
         ).fetchall()
     }
@@ -101,6 +105,8 @@ def ingest_kind(
         try:
             read_jsonl_batch(con, batch, landed, settings.ingest.max_line_bytes)
             readable = [f for f in readable if f not in batch]
+        except _RESOURCE_ERRORS:
+            raise
         except duckdb.Error:
             con.execute(f"delete from {landed}").fetchall()  # one file is bad: read one by one
     for index, file in enumerate(readable, start=1):
@@ -108,6 +114,8 @@ def ingest_kind(
             progress(file.source_file, index, len(readable))
         try:
             read_file(con, file, landed, settings.ingest.max_line_bytes)
+        except _RESOURCE_ERRORS:
+            raise  # the machine, not the file: fail the run rather than skip the file
         except duckdb.Error as exc:
             # The file as a whole cannot be read: record why, load the rest of the day.
             con.execute(f"delete from {landed} where source_file = ?", [file.source_file]).fetchall()

@@ -1,0 +1,675 @@
+"""Pain points: each kind fires exactly when its threshold, sample size and test say so; the table is rewritten per run date.
+
+Every test builds a tiny warehouse by hand: ``main.events`` with the columns ``find_pain_points``
+reads, filled set-wise with ``range`` so the counts are exact, and (for stuck customers)
+``main.customer_stages`` / ``main.stage_history``. The run date is 2026-10-31, so with the shipped
+config the recent window is 2026-10-25..31 and the baseline 2026-10-04..24.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from journey_analytics.pain_points import (
+    COLUMNS,
+    DEFAULT_CONFIG,
+    Finding,
+    benjamini_hochberg,
+    find_pain_points,
+    two_proportion_p,
+)
+
+AS_OF = date(2026, 10, 31)
+RECENT = datetime(2026, 10, 28, 10, 0)  # inside the 7 recent days
+BASELINE = datetime(2026, 10, 10, 10, 0)  # inside the 21 baseline days
+CONFIG = DEFAULT_CONFIG  # config/pain_points.toml, passed explicitly
+
+EVENT_COLUMNS = {
+    "event_id": "varchar", "customer_id": "varchar", "anonymous_id": "varchar", "user_id": "varchar",
+    "channel": "varchar", "event_name": "varchar", "event_ts": "timestamp", "event_date": "date",
+    "session_id": "varchar", "device_category": "varchar", "utm_source": "varchar", "utm_medium": "varchar",
+    "utm_campaign": "varchar", "country": "varchar", "order_id": "varchar", "value": "double",
+    "campaign_id": "varchar", "message_id": "varchar", "platform": "varchar", "thread_id": "varchar",
+    "sentiment": "double",
+}
+
+
+# --- independent reference statistics (plain math, no scipy) -------------------------------
+
+
+def ref_p(x1: int, n1: int, x2: int, n2: int) -> float:
+    """One-sided pooled two-proportion z-test: P(Z <= z) for proportion 1 lower than 2."""
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    z = (x1 / n1 - x2 / n2) / se
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+def ref_bh(ps: list[float]) -> list[float]:
+    """Benjamini-Hochberg step-up adjustment, written out."""
+    m = len(ps)
+    order = sorted(range(m), key=lambda i: ps[i])
+    out = [0.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, ps[i] * m / rank)
+        out[i] = running
+    return out
+
+
+# --- building the warehouse ----------------------------------------------------------------
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB file with an empty main.events."""
+    c = duckdb.connect(str(tmp_path / "journey.duckdb"))
+    cols = ", ".join(f"{k} {v}" for k, v in EVENT_COLUMNS.items())
+    c.execute(f"create table main.events ({cols})").fetchall()
+    yield c
+    c.close()
+
+
+def add(con: duckdb.DuckDBPyConnection, n: int, customer: str, event_name: str, ts: datetime, *,
+        start: int = 0, channel: str = "web", **cols: Any) -> None:
+    """n events, one per i in [start, start+n): '{i}' in a string value is replaced by i."""
+    if n <= 0:
+        return
+    per_i = "replace(?, '{i}', cast(i as varchar))"
+    names = ["event_id", "customer_id", "channel", "event_name", "event_ts", "event_date", *cols]
+    exprs = ["cast(gen_random_uuid() as varchar)", per_i, "?", "?", "cast(? as timestamp)", "cast(? as date)"]
+    params: list[Any] = [customer, channel, event_name, ts, ts]
+    for value in cols.values():
+        exprs.append(per_i if isinstance(value, str) else "?")
+        params.append(value)
+    con.execute(
+        f"insert into main.events ({', '.join(names)}) select {', '.join(exprs)} from range(?, ?) t(i)",
+        [*params, start, start + n],
+    ).fetchall()
+
+
+def step(con: duckdb.DuckDBPyConnection, prefix: str, n: int, converted: int, at: datetime,
+         frm: str = "view_item", to: str = "add_to_cart", **cols: Any) -> None:
+    """n customers do `frm`; the first `converted` of them do `to` one hour later."""
+    add(con, n, prefix + "{i}", frm, at, **cols)
+    add(con, converted, prefix + "{i}", to, at + timedelta(hours=1), **cols)
+
+
+def emails(con: duckdb.DuckDBPyConnection, campaign: str, delivered: int, bounces: int = 0,
+           spam: int = 0, unsubscribes: int = 0, at: datetime = RECENT) -> None:
+    """A campaign's delivered, bounce, spamreport and unsubscribe events (one customer each)."""
+    p = f"{campaign}-"
+    add(con, delivered, p + "d{i}", "delivered", at, channel="email", campaign_id=campaign)
+    add(con, bounces, p + "b{i}", "bounce", at, channel="email", campaign_id=campaign)
+    add(con, spam, p + "d{i}", "spamreport", at + timedelta(hours=1), channel="email", campaign_id=campaign)
+    add(con, unsubscribes, p + "d{i}", "unsubscribe", at + timedelta(hours=1), channel="email", campaign_id=campaign)
+
+
+def threads(con: duckdb.DuckDBPyConnection, platform: str, n: int, answered: int, reply_hours: float,
+            at: datetime = datetime(2026, 10, 29, 10, 0), prefix: str = "t") -> None:
+    """n inbound message threads; the first `answered` get a brand_reply after reply_hours."""
+    tp = f"{platform}-{prefix}{{i}}"
+    add(con, n, f"s-{platform}-{prefix}{{i}}", "message", at, channel="social", platform=platform, thread_id=tp)
+    add(con, answered, "brand", "brand_reply", at + timedelta(hours=reply_hours), channel="social",
+        platform=platform, thread_id=tp)
+
+
+def posts(con: duckdb.DuckDBPyConnection, platform: str, n: int, negative: int, at: datetime, prefix: str) -> None:
+    """n social posts with a sentiment; the first `negative` below the threshold (-0.8), the rest 0.5."""
+    add(con, negative, f"{prefix}{{i}}", "post", at, channel="social", platform=platform, sentiment=-0.8)
+    add(con, n - negative, f"{prefix}{{i}}", "post", at, start=negative, channel="social", platform=platform,
+        sentiment=0.5)
+
+
+def run(con: duckdb.DuckDBPyConnection, as_of: date = AS_OF, config: Path = CONFIG) -> list[Finding]:
+    return find_pain_points(con, as_of, config)
+
+
+def of(findings: list[Finding], kind: str) -> list[Finding]:
+    return [f for f in findings if f.kind == kind]
+
+
+def config_with(tmp_path: Path, **changes: dict[str, Any]) -> Path:
+    """A copy of config/pain_points.toml with some values changed, e.g. stuck={'min_customers': 3}."""
+    config = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    for section, values in changes.items():
+        config.setdefault(section, {}).update(values)
+
+    def literal(v: Any) -> str:
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(literal(x) for x in v) + "]"
+        return repr(v)
+
+    text = "".join(
+        f"[{section}]\n" + "".join(f"{k} = {literal(v)}\n" for k, v in values.items()) + "\n"
+        for section, values in config.items()
+    )
+    path = tmp_path / "pain_points.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+class TestTwoProportionP:
+    """The one-sided pooled z-test matches a plain-math recomputation."""
+
+    @pytest.mark.parametrize(
+        ("x1", "n1", "x2", "n2"),
+        [(10, 100, 20, 100), (50, 100, 50, 100), (30, 100, 10, 100), (7, 40, 300, 1000), (1, 3, 2, 5)],
+    )
+    def test_matches_reference(self, x1: int, n1: int, x2: int, n2: int) -> None:
+        assert two_proportion_p(x1, n1, x2, n2) == pytest.approx(ref_p(x1, n1, x2, n2), abs=1e-12)
+
+    def test_equal_proportions_give_one_half(self) -> None:
+        assert two_proportion_p(50, 100, 50, 100) == pytest.approx(0.5)
+
+    def test_lower_proportion_is_significant_higher_is_not(self) -> None:
+        assert two_proportion_p(10, 100, 30, 100) < 0.01
+        assert two_proportion_p(30, 100, 10, 100) > 0.99
+
+    @pytest.mark.parametrize(("x1", "n1", "x2", "n2"), [(0, 0, 5, 10), (5, 10, 0, 0), (0, 0, 0, 0)])
+    def test_empty_side_gives_one(self, x1: int, n1: int, x2: int, n2: int) -> None:
+        assert two_proportion_p(x1, n1, x2, n2) == 1.0
+
+    def test_zero_variance_gives_one(self) -> None:
+        assert two_proportion_p(0, 10, 0, 20) == 1.0
+        assert two_proportion_p(10, 10, 20, 20) == 1.0
+
+
+class TestBenjaminiHochberg:
+    """The adjustment matches the step-up procedure computed by hand."""
+
+    def test_hand_computed(self) -> None:
+        # sorted 0.01, 0.03, 0.04, 0.20 (m=4): p*m/rank = 0.04, 0.06, 0.0533, 0.20; running min from the top.
+        assert benjamini_hochberg([0.01, 0.04, 0.03, 0.20]) == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.20])
+
+    def test_capped_and_monotone(self) -> None:
+        assert benjamini_hochberg([0.5, 0.9]) == pytest.approx([0.9, 0.9])
+
+    def test_single_value_unchanged(self) -> None:
+        assert benjamini_hochberg([0.02]) == pytest.approx([0.02])
+
+    def test_matches_reference(self) -> None:
+        ps = [0.001, 0.2, 0.015, 0.04, 0.9, 0.03]
+        assert benjamini_hochberg(ps) == pytest.approx(ref_bh(ps))
+
+    def test_empty(self) -> None:
+        assert benjamini_hochberg([]) == []
+
+
+# --- funnel ------------------------------------------------------------------------------------
+
+
+class TestFunnelStepDrop:
+    """A checkout step converting worse in the recent days than in the baseline weeks is flagged."""
+
+    def test_drop_flagged_with_exact_numbers(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "b", 100, 50, BASELINE)
+        step(con, "r", 100, 20, RECENT)
+        found = of(run(con), "funnel_step_drop")
+        assert len(found) == 1
+        f = found[0]
+        assert (f.funnel, f.step, f.segment_key, f.segment_value) == ("checkout", "add_to_cart", "all", "all")
+        assert (f.observed, f.baseline, f.affected_customers) == (pytest.approx(0.2), pytest.approx(0.5), 100)
+        assert f.p_value == pytest.approx(ref_p(20, 100, 50, 100))  # the only eligible baseline cell
+        assert f.p_value <= 0.05
+        assert f.severity == pytest.approx(30.0)
+
+    def test_no_drop_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "b", 100, 50, BASELINE)
+        step(con, "r", 100, 48, RECENT)
+        assert of(run(con), "funnel_step_drop") == []
+
+    def test_just_over_min_effect_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "b", 2000, 1000, BASELINE)
+        step(con, "r", 2000, 880, RECENT)  # 44% against 50%: 6 points
+        assert [f.step for f in of(run(con), "funnel_step_drop")] == ["add_to_cart"]
+
+    def test_significant_but_under_min_effect_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "b", 2000, 1000, BASELINE)
+        step(con, "r", 2000, 920, RECENT)  # 46% against 50%: 4 points, p < 0.01
+        assert ref_p(920, 2000, 1000, 2000) < 0.01
+        assert of(run(con), "funnel_step_drop") == []
+
+    def test_tiny_difference_on_big_sample_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "b", 10000, 5000, BASELINE)
+        step(con, "r", 10000, 4700, RECENT)  # 3 points, p ~ 1e-5
+        assert ref_p(4700, 10000, 5000, 10000) < 1e-4
+        assert of(run(con), "funnel_step_drop") == []
+
+    def test_min_sample_respected(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "b", 100, 50, BASELINE)
+        step(con, "r", 29, 0, RECENT)  # 0% of 29: a huge drop, but too small a cell to test
+        assert of(run(con), "funnel_step_drop") == []
+
+    def test_min_sample_reached(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "b", 100, 50, BASELINE)
+        step(con, "r", 30, 0, RECENT)
+        found = of(run(con), "funnel_step_drop")
+        assert [(f.step, f.affected_customers, f.observed) for f in found] == [("add_to_cart", 30, 0.0)]
+
+    def test_conversion_after_the_window_does_not_count(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "b", 100, 50, BASELINE)
+        add(con, 100, "r{i}", "view_item", RECENT)
+        add(con, 50, "r{i}", "add_to_cart", RECENT + timedelta(hours=25))  # outside the 24 h window
+        found = of(run(con), "funnel_step_drop")
+        assert [(f.step, f.observed) for f in found] == [("add_to_cart", 0.0)]
+
+
+class TestSegmentDrop:
+    """A segment converting much worse than the rest of the recent customers is flagged."""
+
+    def test_worse_segment_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "d", 200, 100, RECENT, device_category="desktop")
+        step(con, "m", 100, 10, RECENT, device_category="mobile")
+        found = of(run(con), "segment_drop")
+        assert len(found) == 1
+        f = found[0]
+        assert (f.step, f.segment_key, f.segment_value) == ("add_to_cart", "device_category", "mobile")
+        assert (f.observed, f.baseline, f.affected_customers) == (pytest.approx(0.1), pytest.approx(0.5), 100)
+        # two cells tested (desktop against mobile, mobile against desktop), BH-corrected
+        expected = ref_bh([ref_p(100, 200, 10, 100), ref_p(10, 100, 100, 200)])[1]
+        assert f.p_value == pytest.approx(expected)
+        assert f.p_value <= 0.05
+        assert f.severity == pytest.approx(40.0)
+        assert "device_category = mobile" in f.description
+
+    def test_other_segment_keys(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "a", 200, 100, RECENT, utm_source="news", country="DE")
+        step(con, "b", 100, 10, RECENT, utm_source="ads", country="DE")
+        found = of(run(con), "segment_drop")
+        # country is DE for everyone (no rest to compare with): only utm_source is tested
+        assert [(f.segment_key, f.segment_value) for f in found] == [("utm_source", "ads")]
+
+    def test_tiny_difference_on_big_sample_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "d", 5000, 2500, RECENT, device_category="desktop")
+        step(con, "m", 5000, 2350, RECENT, device_category="mobile")  # 47% against 50%, p ~ 0.001
+        assert ref_p(2350, 5000, 2500, 5000) < 0.01
+        assert of(run(con), "segment_drop") == []
+
+    def test_small_segment_never_tested(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "d", 200, 100, RECENT, device_category="desktop")
+        step(con, "t", 29, 0, RECENT, device_category="tablet")
+        assert of(run(con), "segment_drop") == []
+
+    def test_null_segment_values_not_reported(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "d", 200, 100, RECENT, device_category="desktop")
+        step(con, "n", 100, 10, RECENT)  # no device_category
+        found = run(con)
+        assert all(f.segment_value not in (None, "None") for f in found)
+        # desktop is better than the rest (the nulls): nothing to report
+        assert of(found, "segment_drop") == []
+
+
+# --- abandonment -------------------------------------------------------------------------------
+
+
+class TestAbandonment:
+    """Checkout and cart abandonment fire just over their thresholds and need min_sample customers."""
+
+    def test_checkout_just_over(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "c", 30, 11, RECENT, frm="begin_checkout", to="purchase")  # 19/30 = 63% > 60%
+        found = run(con)
+        assert [f.kind for f in found] == ["checkout_abandonment"]
+        f = found[0]
+        assert (f.step, f.observed, f.baseline, f.affected_customers) == ("begin_checkout", pytest.approx(19 / 30), 0.6, 19)
+        assert f.p_value is None
+        assert f.severity == pytest.approx(1.0)
+        assert f.evidence == {"customers": 30, "abandoned": 19}
+
+    def test_checkout_at_threshold_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "c", 30, 12, RECENT, frm="begin_checkout", to="purchase")  # 18/30 = 60%, not over
+        assert of(run(con), "checkout_abandonment") == []
+
+    def test_checkout_min_sample(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "c", 29, 0, RECENT, frm="begin_checkout", to="purchase")
+        assert of(run(con), "checkout_abandonment") == []
+
+    def test_late_purchase_is_abandonment(self, con: duckdb.DuckDBPyConnection) -> None:
+        add(con, 30, "c{i}", "begin_checkout", RECENT)
+        add(con, 30, "c{i}", "purchase", RECENT + timedelta(hours=25))
+        assert [f.affected_customers for f in of(run(con), "checkout_abandonment")] == [30]
+
+    def test_outside_window_ignored(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "c", 50, 0, datetime(2026, 10, 3, 10), frm="begin_checkout", to="purchase")  # 29 days back
+        assert of(run(con), "checkout_abandonment") == []
+
+    def test_cart_just_over(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "k", 50, 9, RECENT, frm="add_to_cart", to="purchase")  # 41/50 = 82% > 80%
+        found = of(run(con), "cart_abandonment")
+        assert [(f.step, f.affected_customers) for f in found] == [("add_to_cart", 41)]
+        assert found[0].observed == pytest.approx(0.82)
+
+    def test_cart_at_threshold_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "k", 50, 10, RECENT, frm="add_to_cart", to="purchase")  # 40/50 = 80%
+        assert of(run(con), "cart_abandonment") == []
+
+    def test_threshold_from_config(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        step(con, "c", 30, 15, RECENT, frm="begin_checkout", to="purchase")  # 50%
+        assert of(run(con), "checkout_abandonment") == []
+        config = config_with(tmp_path, abandonment={"checkout_threshold": 0.4})
+        found = of(run(con, config=config), "checkout_abandonment")
+        assert [(f.baseline, f.affected_customers) for f in found] == [(0.4, 15)]
+
+
+# --- e-mail ------------------------------------------------------------------------------------
+
+
+class TestEmail:
+    """E-mail health: one sender-wide finding, or campaigns over the threshold and worse than the rest."""
+
+    def test_sender_wide_bounce_is_one_all_finding(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 200, bounces=20)
+        emails(con, "B", 200, bounces=20)
+        found = run(con)
+        assert [(f.kind, f.segment_key, f.segment_value) for f in found] == [("email_bounce", "campaign_id", "all")]
+        f = found[0]
+        assert f.observed == pytest.approx(40 / 440)  # bounces of delivered + bounced
+        assert (f.baseline, f.p_value, f.affected_customers) == (0.05, None, 40)
+        assert f.description.startswith("All campaigns:")
+
+    def test_bounce_just_over_and_under(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 200, bounces=10)  # 10/210 = 4.8%
+        assert of(run(con), "email_bounce") == []
+        emails(con, "A", 0, bounces=1, at=RECENT + timedelta(minutes=1))  # 11/211 = 5.2%
+        assert [f.segment_value for f in of(run(con), "email_bounce")] == ["all"]
+
+    def test_campaign_worse_than_the_rest_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 1000, bounces=30)
+        emails(con, "B", 1000, bounces=30)
+        emails(con, "C", 200, bounces=20)  # 9.1%; overall 80/2280 = 3.5% is under the threshold
+        found = run(con)
+        assert [(f.kind, f.segment_value) for f in found] == [("email_bounce", "C")]
+        f = found[0]
+        assert f.observed == pytest.approx(20 / 220)
+        assert f.affected_customers == 20
+        raw = [ref_p(1000, 1030, 1200, 1250), ref_p(1000, 1030, 1200, 1250), ref_p(200, 220, 2000, 2060)]
+        assert f.p_value == pytest.approx(ref_bh(raw)[2])
+        assert f.p_value <= 0.05
+        assert f.evidence["rate_other_campaigns"] == pytest.approx(60 / 2060)
+        assert "Campaign C" in f.description
+
+    def test_campaign_over_threshold_but_not_significant_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 2000, bounces=90)  # 4.3%
+        emails(con, "C", 100, bounces=7)  # 6.5% over the threshold, but not significantly above A
+        assert ref_p(100, 107, 2000, 2090) > 0.05
+        assert of(run(con), "email_bounce") == []
+
+    def test_min_delivered_respected(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 3000, bounces=60)
+        emails(con, "C", 99, bounces=50)  # 99 delivered: never tested
+        assert of(run(con), "email_bounce") == []
+
+    def test_min_delivered_reached(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 3000, bounces=60)
+        emails(con, "C", 100, bounces=50)
+        assert [f.segment_value for f in of(run(con), "email_bounce")] == ["C"]
+
+    @pytest.mark.xfail(strict=True, reason=(
+        "BUG: pain_points.py email_findings reports a sender-wide 'all' finding whenever the overall rate is "
+        "over the threshold, even when only one campaign is over it (the comment says 'Every campaign is over')"))
+    def test_one_bad_campaign_is_not_sender_wide(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 1000, bounces=10)  # 1%
+        emails(con, "B", 1000, bounces=10)  # 1%
+        emails(con, "C", 400, bounces=200)  # 33%: overall 220/2620 = 8.4%
+        assert [f.segment_value for f in of(run(con), "email_bounce")] == ["C"]
+
+    def test_spam_complaints_just_over_and_under(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 1000, spam=3)  # 0.3%, not over
+        assert of(run(con), "email_spam_complaints") == []
+        add(con, 1, "A-d{i}", "spamreport", RECENT, start=3, channel="email", campaign_id="A")  # 0.4%
+        found = run(con)
+        assert [(f.kind, f.segment_value, f.affected_customers) for f in found] == [("email_spam_complaints", "all", 4)]
+        assert found[0].observed == pytest.approx(0.004)
+
+    def test_unsubscribes_just_over_and_under(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 1000, unsubscribes=10)  # 1%, not over
+        assert of(run(con), "email_unsubscribes") == []
+        add(con, 1, "A-d{i}", "unsubscribe", RECENT, start=10, channel="email", campaign_id="A")  # 1.1%
+        found = run(con)
+        assert [(f.kind, f.segment_value) for f in found] == [("email_unsubscribes", "all")]
+        assert found[0].observed == pytest.approx(0.011)
+
+    def test_outside_window_ignored(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 200, bounces=100, at=datetime(2026, 10, 3, 10))  # 29 days back
+        assert run(con) == []
+
+
+# --- social ------------------------------------------------------------------------------------
+
+
+class TestSocialReplies:
+    """Slow and missing brand replies per platform, with at least min_messages threads."""
+
+    def test_slow_replies_just_over(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 20, 20, reply_hours=25)
+        found = run(con)
+        assert [(f.kind, f.segment_key, f.segment_value) for f in found] == [("social_slow_replies", "platform", "x")]
+        f = found[0]
+        assert (f.observed, f.baseline, f.affected_customers) == (pytest.approx(25.0), 24.0, 20)
+        assert f.severity == pytest.approx(round(20 * (25 / 24 - 1), 1))
+        assert "On x" in f.description
+
+    def test_replies_under_limit_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 20, 20, reply_hours=23)
+        assert run(con) == []
+
+    def test_min_messages_respected(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 19, 0, reply_hours=1)  # nobody answered, but only 19 threads
+        threads(con, "y", 19, 19, reply_hours=48, at=datetime(2026, 10, 27, 10))
+        assert run(con) == []
+
+    def test_unanswered_just_over(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 20, 16, reply_hours=1)  # 4/20 = 20% > 15%
+        found = run(con)
+        assert [(f.kind, f.segment_value) for f in found] == [("social_unanswered", "x")]
+        assert (found[0].observed, found[0].affected_customers) == (pytest.approx(0.2), 4)
+
+    def test_unanswered_at_threshold_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 20, 17, reply_hours=1)  # 3/20 = 15%, not over
+        assert run(con) == []
+
+    def test_reply_after_run_date_does_not_count(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 20, 20, reply_hours=72)  # asked on the 29th, answered on 11-01
+        assert [(f.kind, f.observed) for f in run(con)] == [("social_unanswered", pytest.approx(1.0))]
+
+    def test_platforms_apart(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 20, 20, reply_hours=1)
+        threads(con, "y", 20, 10, reply_hours=1)
+        assert [(f.kind, f.segment_value) for f in run(con)] == [("social_unanswered", "y")]
+
+    @pytest.mark.xfail(strict=True, reason=(
+        "BUG: pain_points.py social_findings joins each thread's first-ever brand_reply and requires it after the "
+        "window's first message: a thread answered before the window and answered again now counts as unanswered"))
+    def test_thread_answered_before_and_again_is_answered(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 20, 20, reply_hours=1, at=datetime(2026, 10, 15, 10))  # older exchange, outside the window
+        threads(con, "x", 20, 20, reply_hours=1)  # same threads, asked and answered again on the 29th
+        assert run(con) == []
+
+
+class TestSocialSentiment:
+    """A rise of the negative share in the recent days against the baseline is flagged; stable sentiment is not."""
+
+    def test_rise_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        posts(con, "x", 100, 10, BASELINE, "b")
+        posts(con, "x", 100, 40, RECENT, "r")
+        found = run(con)
+        assert [(f.kind, f.segment_key, f.segment_value) for f in found] == [("social_negative_sentiment", "platform", "x")]
+        f = found[0]
+        assert (f.observed, f.baseline, f.affected_customers) == (pytest.approx(0.4), pytest.approx(0.1), 40)
+        assert f.p_value == pytest.approx(ref_p(60, 100, 90, 100))
+        assert f.p_value <= 0.05
+
+    def test_stable_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        posts(con, "x", 100, 10, BASELINE, "b")
+        posts(con, "x", 100, 12, RECENT, "r")
+        assert run(con) == []
+
+    def test_at_threshold_is_not_negative(self, con: duckdb.DuckDBPyConnection) -> None:
+        posts(con, "x", 100, 10, BASELINE, "b")
+        add(con, 100, "r{i}", "post", RECENT, channel="social", platform="x", sentiment=-0.3)  # not below -0.3
+        assert run(con) == []
+
+    def test_min_sample_respected(self, con: duckdb.DuckDBPyConnection) -> None:
+        posts(con, "x", 100, 0, BASELINE, "b")
+        posts(con, "x", 29, 29, RECENT, "r")
+        assert run(con) == []
+
+    def test_only_the_worse_platform(self, con: duckdb.DuckDBPyConnection) -> None:
+        for platform in ("x", "y"):
+            posts(con, platform, 100, 10, BASELINE, f"{platform}b")
+        posts(con, "x", 100, 10, RECENT, "xr")
+        posts(con, "y", 100, 50, RECENT, "yr")
+        assert [f.segment_value for f in run(con)] == ["y"]
+
+
+# --- stuck in consideration --------------------------------------------------------------------
+
+
+def stages(con: duckdb.DuckDBPyConnection, prefix: str, n: int, stage: str = "consideration", as_of: date = AS_OF,
+           start: int = 0) -> None:
+    """customer_stages rows for prefix || i, i in [start, start+n), built by hand."""
+    con.execute("create table if not exists main.customer_stages (customer_id varchar, as_of_date date, stage varchar)").fetchall()
+    con.execute("insert into main.customer_stages select ? || i, ?, ? from range(?, ?) t(i)",
+                [prefix, as_of, stage, start, start + n]).fetchall()
+
+
+class TestStuckInConsideration:
+    """Customers in consideration for longer than consideration_days, at least min_customers of them."""
+
+    def test_flagged_at_min_customers(self, con: duckdb.DuckDBPyConnection) -> None:
+        add(con, 10, "old{i}", "page_view", datetime(2026, 10, 1, 9))
+        stages(con, "old", 10)
+        found = run(con)
+        assert [(f.kind, f.affected_customers, f.observed, f.baseline) for f in found] == [
+            ("stuck_in_consideration", 10, 10.0, 21.0)]
+        assert "10 customers" in found[0].description
+
+    def test_under_min_customers_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        add(con, 9, "old{i}", "page_view", datetime(2026, 10, 1, 9))
+        stages(con, "old", 9)
+        assert run(con) == []
+
+    def test_only_long_enough_and_today_counted(self, con: duckdb.DuckDBPyConnection) -> None:
+        add(con, 9, "old{i}", "page_view", datetime(2026, 10, 10, 23))  # exactly 21 days: counted
+        add(con, 20, "new{i}", "page_view", datetime(2026, 10, 11, 0))  # 20 days: not yet
+        add(con, 20, "buy{i}", "page_view", datetime(2026, 9, 1, 0))
+        stages(con, "old", 9)
+        stages(con, "new", 20)
+        stages(con, "buy", 20, stage="purchase")
+        stages(con, "new", 20, as_of=date(2026, 10, 1))  # another day's rows are ignored
+        assert run(con) == []
+        add(con, 1, "old{i}", "page_view", datetime(2026, 10, 10, 0), start=9)
+        stages(con, "old", 1, start=9)
+        assert [f.affected_customers for f in run(con)] == [10]
+
+    def test_min_customers_from_config(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        add(con, 3, "old{i}", "page_view", datetime(2026, 9, 1, 9))
+        stages(con, "old", 3)
+        assert run(con) == []
+        found = run(con, config=config_with(tmp_path, stuck={"min_customers": 3}))
+        assert [f.affected_customers for f in found] == [3]
+
+    def test_no_customer_stages_no_finding(self, con: duckdb.DuckDBPyConnection) -> None:
+        add(con, 50, "old{i}", "page_view", datetime(2026, 9, 1, 9))
+        assert run(con) == []
+
+    @pytest.mark.xfail(strict=True, reason=(
+        "BUG: pain_points.py stuck_findings takes least(streak start, first_seen), which is always first_seen: "
+        "stage history never shortens the time in consideration"))
+    def test_stage_history_decides_when_consideration_began(self, con: duckdb.DuckDBPyConnection) -> None:
+        add(con, 10, "c{i}", "page_view", datetime(2026, 9, 1, 9))  # first seen two months ago
+        stages(con, "c", 10)
+        con.execute("create table main.stage_history (customer_id varchar, as_of_date date, stage varchar)").fetchall()
+        con.execute(
+            """insert into main.stage_history
+               select 'c' || i, d::date, case when d < date '2026-10-29' then 'awareness' else 'consideration' end
+               from range(10) t(i), range(date '2026-10-01', date '2026-11-01', interval 1 day) s(d)"""
+        ).fetchall()
+        assert run(con) == []  # in consideration for 3 days only
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+def table(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    return con.execute(
+        "select as_of_date, kind, segment_value, affected_customers from main.pain_points order by all"
+    ).fetchall()
+
+
+class TestPainPointsTable:
+    """main.pain_points holds one row per finding, rewritten per run date, documented column by column."""
+
+    def test_rows_match_findings(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "c", 30, 11, RECENT, frm="begin_checkout", to="purchase")
+        emails(con, "A", 200, bounces=20)
+        found = run(con)
+        assert table(con) == sorted((AS_OF, f.kind, f.segment_value, f.affected_customers) for f in found)
+        assert len(found) == 2
+        evidence = con.execute(
+            "select evidence from main.pain_points where kind = 'checkout_abandonment'").fetchall()[0][0]
+        assert json.loads(evidence) == {"customers": 30, "abandoned": 19}
+
+    def test_rerun_replaces_the_day_and_keeps_others(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "c", 30, 11, RECENT, frm="begin_checkout", to="purchase")
+        day_before = AS_OF - timedelta(days=1)
+        run(con, day_before)
+        run(con)
+        run(con)
+        assert table(con) == [(day_before, "checkout_abandonment", "all", 19), (AS_OF, "checkout_abandonment", "all", 19)]
+        # the data changes and the day is run again: only that day's rows change
+        add(con, 11, "c{i}", "purchase", RECENT + timedelta(hours=2), start=11)
+        assert run(con) == []
+        assert table(con) == [(day_before, "checkout_abandonment", "all", 19)]
+
+    def test_zero_findings_writes_no_rows(self, con: duckdb.DuckDBPyConnection) -> None:
+        assert run(con) == []
+        assert con.execute("select count(*) from main.pain_points").fetchall() == [(0,)]
+
+    def test_every_column_has_a_comment(self, con: duckdb.DuckDBPyConnection) -> None:
+        run(con)
+        columns = con.execute(
+            "select column_name, comment from duckdb_columns() where schema_name = 'main' and table_name = 'pain_points' "
+            "order by column_index"
+        ).fetchall()
+        assert [c for c, _ in columns] == list(COLUMNS)
+        assert all(comment and comment.strip() for _, comment in columns)
+        table_comment = con.execute(
+            "select comment from duckdb_tables() where schema_name = 'main' and table_name = 'pain_points'").fetchall()
+        assert table_comment[0][0] and "finding" in table_comment[0][0]
+
+    def test_descriptions_are_sentences_naming_the_segment(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "d", 200, 100, RECENT, device_category="desktop")
+        step(con, "m", 100, 10, RECENT, device_category="mobile")
+        emails(con, "A", 1000, bounces=30)
+        emails(con, "C", 200, bounces=20)
+        threads(con, "insta", 20, 10, reply_hours=1)
+        found = run(con)
+        kinds = {f.kind for f in found}
+        assert {"segment_drop", "email_bounce", "social_unanswered"} <= kinds
+        rows = con.execute("select segment_key, segment_value, description from main.pain_points").fetchall()
+        assert len(rows) == len(found)
+        for key, value, description in rows:
+            assert (description[0].isupper() or description[0].isdigit()) and description.rstrip().endswith("."), description
+            assert len(description.split()) >= 5, description
+            if value != "all":
+                assert value in description, (key, value, description)
