@@ -423,9 +423,6 @@ class TestEmail:
         emails(con, "C", 100, bounces=50)
         assert [f.segment_value for f in of(run(con), "email_bounce")] == ["C"]
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: pain_points.py email_findings reports a sender-wide 'all' finding whenever the overall rate is "
-        "over the threshold, even when only one campaign is over it (the comment says 'Every campaign is over')"))
     def test_one_bad_campaign_is_not_sender_wide(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 1000, bounces=10)  # 1%
         emails(con, "B", 1000, bounces=10)  # 1%
@@ -496,9 +493,6 @@ class TestSocialReplies:
         threads(con, "y", 20, 10, reply_hours=1)
         assert [(f.kind, f.segment_value) for f in run(con)] == [("social_unanswered", "y")]
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: pain_points.py social_findings joins each thread's first-ever brand_reply and requires it after the "
-        "window's first message: a thread answered before the window and answered again now counts as unanswered"))
     def test_thread_answered_before_and_again_is_answered(self, con: duckdb.DuckDBPyConnection) -> None:
         threads(con, "x", 20, 20, reply_hours=1, at=datetime(2026, 10, 15, 10))  # older exchange, outside the window
         threads(con, "x", 20, 20, reply_hours=1)  # same threads, asked and answered again on the 29th
@@ -592,9 +586,6 @@ class TestStuckInConsideration:
         add(con, 50, "old{i}", "page_view", datetime(2026, 9, 1, 9))
         assert run(con) == []
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "BUG: pain_points.py stuck_findings takes least(streak start, first_seen), which is always first_seen: "
-        "stage history never shortens the time in consideration"))
     def test_stage_history_decides_when_consideration_began(self, con: duckdb.DuckDBPyConnection) -> None:
         add(con, 10, "c{i}", "page_view", datetime(2026, 9, 1, 9))  # first seen two months ago
         stages(con, "c", 10)

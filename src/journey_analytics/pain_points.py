@@ -285,7 +285,11 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
 
         overall_n = denominator(totals[0], totals[1])
         overall = totals[column - 1] / overall_n if overall_n else 0.0
-        if overall_n >= e["min_delivered"] and overall > threshold:
+        sizeable = [r for r in rows if r[1] >= e["min_delivered"]]
+        every_campaign_over = bool(sizeable) and all(
+            r[column] / denominator(r[1], r[2]) > threshold for r in sizeable
+        )
+        if overall_n >= e["min_delivered"] and overall > threshold and every_campaign_over:
             # Every campaign is over: a sender-wide problem, reported once.
             findings.append(Finding(
                 kind=kind, metric=metric, observed=overall, baseline=threshold,
@@ -335,16 +339,22 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
               and cast(event_ts as date) between cast(? as date) - {int(s['window_days']) - 1} and cast(? as date)
             group by all
         ),
-        replies as (
-            select platform, thread_id, min(event_ts) as replied_at
+        brand_replies as (
+            select platform, thread_id, event_ts as replied_at
             from events where channel = 'social' and event_name = 'brand_reply' and event_ts < cast(? as date) + 1
+        ),
+        answered as (
+            -- each message's first brand reply after it
+            select m.platform, m.thread_id, m.asked_at, m.customer_id, min(r.replied_at) as replied_at
+            from messages m
+            left join brand_replies r
+                on r.platform = m.platform and r.thread_id = m.thread_id and r.replied_at >= m.asked_at
             group by all
         )
-        select m.platform, count(*), count(r.replied_at),
-            median(epoch(r.replied_at) - epoch(m.asked_at)) / 3600.0,
-            count(distinct m.customer_id) filter (where r.replied_at is null)
-        from messages m
-        left join replies r on r.platform = m.platform and r.thread_id = m.thread_id and r.replied_at >= m.asked_at
+        select platform, count(*), count(replied_at),
+            median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
+            count(distinct customer_id) filter (where replied_at is null)
+        from answered
         group by 1
         """,
         [as_of, as_of, as_of],
@@ -433,7 +443,7 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
         left join streaks s using (customer_id)
         left join seen f using (customer_id)
         where c.as_of_date = ? and c.stage = 'consideration'
-          and least(coalesce(s.since, f.first_seen), f.first_seen) <= cast(? as date) - {days}
+          and coalesce(s.since, f.first_seen) <= cast(? as date) - {days}
         """,
         [*params, as_of, as_of],
     ).fetchall()[0][0]

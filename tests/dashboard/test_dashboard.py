@@ -73,8 +73,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
         runs.stitch_step(ctx)
         runs.sessionize_step(ctx)
         runs.marts_step(ctx)
-        page = runs.report_step(ctx)
-        runs.finish_run(ctx, page)
+        page = runs.finish_run(ctx, runs.report_step(ctx)).report
     except BaseException:
         runs.abort_run(ctx)
         raise
