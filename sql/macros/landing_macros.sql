@@ -78,10 +78,9 @@ create or replace temp macro structured_field(record, names) as (
 
 -- The first field name that a JSON object gives twice, or null. Readers disagree on which
 -- value counts ({"event_id": "a", "event_id": "b"}), so such a row is refused, not guessed at.
-create or replace temp macro duplicated_key(record) as (
+create or replace temp macro duplicated_key(keys) as (
     case
-        when len(json_keys(record)) <> len(list_distinct(json_keys(record)))
-            then list_extract(list_filter(json_keys(record),
-                lambda k, i: list_position(json_keys(record), k) < i), 1)
+        when len(keys) <> len(list_distinct(keys))
+            then list_extract(list_filter(keys, lambda k, i: list_position(keys, k) < i), 1)
     end
 );

@@ -22,14 +22,15 @@ parsed as (
 objects as (
     select
         *,
+        case when f is not null then json_keys(record) end as record_keys,
         coalesce(
             landed_error,
             case
                 when f is null and not json_valid(record) then 'line is not valid JSON'
                 when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
-                when duplicated_key(record) is not null
-                    then 'field "' || left(duplicated_key(record), 40) || '" appears more than once'
-                when structured_field(record, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) is not null
+                when duplicated_key(record_keys) is not null
+                    then 'field "' || left(duplicated_key(record_keys), 40) || '" appears more than once'
+                when regexp_matches(record, ':\s*[\[{]') and structured_field(record, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) is not null
                     then structured_field(record, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) || ' must be text, not a JSON object or list'
             end
         ) as parse_error
@@ -44,7 +45,7 @@ cleaned as (
         raw,
         parse_error,
         record,
-        case when parse_error is null then json_keys(record) end as record_keys,
+        record_keys,
         clean_text(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         clean_text(f.event_name) as event_name,
@@ -94,7 +95,9 @@ select
     line_no,
     arrived_on,
     contract_error,
-    mask_emails(
-        case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end
-    ) as raw_masked
+    case when contract_error is not null then  -- masking costs; only refused rows keep their text
+        mask_emails(
+            case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end
+        )
+    end as raw_masked
 from checked

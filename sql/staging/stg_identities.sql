@@ -20,14 +20,15 @@ parsed as (
 objects as (
     select
         *,
+        case when f is not null then json_keys(record) end as record_keys,
         coalesce(
             landed_error,
             case
                 when f is null and not json_valid(record) then 'line is not valid JSON'
                 when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
-                when duplicated_key(record) is not null
-                    then 'field "' || left(duplicated_key(record), 40) || '" appears more than once'
-                when structured_field(record, ['user_id', 'email', 'platform', 'handle']) is not null
+                when duplicated_key(record_keys) is not null
+                    then 'field "' || left(duplicated_key(record_keys), 40) || '" appears more than once'
+                when regexp_matches(record, ':\s*[\[{]') and structured_field(record, ['user_id', 'email', 'platform', 'handle']) is not null
                     then structured_field(record, ['user_id', 'email', 'platform', 'handle']) || ' must be text, not a JSON object or list'
             end
         ) as parse_error
@@ -69,12 +70,14 @@ select
     source_file,
     line_no,
     contract_error,
-    case
-        when parse_error is not null and not starts_with(ltrim(raw), '{')
-            then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
-        else mask_personal_text(regexp_replace(replace(
-            case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
-            coalesce(handle_as_given, chr(0)), '@[handle]'
-        ), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'))
+    case when contract_error is not null then  -- masking costs; only refused rows keep their text
+        case
+            when parse_error is not null and not starts_with(ltrim(raw), '{')
+                then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
+            else mask_personal_text(regexp_replace(replace(
+                case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
+                coalesce(handle_as_given, chr(0)), '@[handle]'
+            ), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'))
+        end
     end as raw_masked
 from checked

@@ -20,14 +20,15 @@ parsed as (
 objects as (
     select
         *,
+        case when f is not null then json_keys(record) end as record_keys,
         coalesce(
             landed_error,
             case
                 when f is null and not json_valid(record) then 'line is not valid JSON'
                 when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
-                when duplicated_key(record) is not null
-                    then 'field "' || left(duplicated_key(record), 40) || '" appears more than once'
-                when structured_field(record, ['user_id', 'stage', 'as_of_date']) is not null
+                when duplicated_key(record_keys) is not null
+                    then 'field "' || left(duplicated_key(record_keys), 40) || '" appears more than once'
+                when regexp_matches(record, ':\s*[\[{]') and structured_field(record, ['user_id', 'stage', 'as_of_date']) is not null
                     then structured_field(record, ['user_id', 'stage', 'as_of_date']) || ' must be text, not a JSON object or list'
             end
         ) as parse_error
