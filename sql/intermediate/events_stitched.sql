@@ -1,5 +1,6 @@
--- Every event with its customer_id: through its user_id first, then its e-mail, its
--- device (anonymous_id), then its social handle.
+-- Every event with its customer_id, found through the event's strongest identifier: its
+-- user_id first, then its e-mail, its device (anonymous_id), then its social handle.
+-- Every identifier of every event is a node of identities_stitched, so one join suffices.
 --
 -- (intermediate; not published)
 with events as (
@@ -8,19 +9,25 @@ with events as (
 
 identities as (
     select * from identities_stitched
+),
+
+keyed as (
+    select
+        *,
+        case
+            when user_id is not null then 'user_id'
+            when email_hash is not null then 'email'
+            when anonymous_id is not null then 'anonymous_id'
+            when handle_hash is not null then 'social_handle'
+        end as strongest_identifier_type,
+        coalesce(user_id, email_hash, anonymous_id, handle_hash) as strongest_identifier
+    from events
 )
 
 select
-    events.*,
-    coalesce(
-        by_user.customer_id, by_email.customer_id, by_device.customer_id, by_handle.customer_id
-    ) as customer_id
-from events
-left join identities as by_user
-    on by_user.identifier_type = 'user_id' and by_user.identifier = events.user_id
-left join identities as by_email
-    on by_email.identifier_type = 'email' and by_email.identifier = events.email_hash
-left join identities as by_device
-    on by_device.identifier_type = 'anonymous_id' and by_device.identifier = events.anonymous_id
-left join identities as by_handle
-    on by_handle.identifier_type = 'social_handle' and by_handle.identifier = events.handle_hash
+    keyed.* exclude (strongest_identifier_type, strongest_identifier),
+    identities.customer_id
+from keyed
+left join identities
+    on identities.identifier_type = keyed.strongest_identifier_type
+    and identities.identifier = keyed.strongest_identifier

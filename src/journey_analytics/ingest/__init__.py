@@ -156,11 +156,21 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
             with good as (
                 select * from staged where contract_error is null
             ),
-            first_of_batch as (
-                select * from good
+            repeated_ids as (
+                -- few ids repeat, so only their rows are ranked (a hash, not a sort of the batch)
+                select event_id from good group by event_id having count(*) > 1
+            ),
+            first_of_repeated as (
+                select g.* from good g
+                where g.event_id in (select event_id from repeated_ids)
                 qualify row_number() over (
-                    partition by event_id order by arrived_on, source_file, line_no
+                    partition by g.event_id order by g.arrived_on, g.source_file, g.line_no
                 ) = 1
+            ),
+            first_of_batch as (
+                select * from good where event_id not in (select event_id from repeated_ids)
+                union all
+                select * from first_of_repeated
             )
             select f.* from first_of_batch f
             where not exists (select 1 from ({known_ids}) k where k.event_id = f.event_id)
