@@ -115,3 +115,29 @@ class TestServeDeployment:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
             log.close()
+
+
+class TestScheduledFlowCatchesUp:
+    """The scheduled flow runs every missed night through yesterday, in order, as real flow runs."""
+
+    def test_three_missed_nights(self, landing: Landing, warehouse: Path) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from prefect.testing.utilities import prefect_test_harness
+
+        from pipelines.serve import scheduled_nightly
+
+        today = datetime.now(UTC).date()
+        last = today - timedelta(days=4)
+        landing.jsonl("web", last, "w.jsonl", [
+            {"event_id": "e1", "event_ts": f"{last.isoformat()}T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"}
+        ])
+        run_day(landing, warehouse, last)
+        with prefect_test_harness():
+            summaries = scheduled_nightly(landing.root, warehouse, warehouse.parent / "reports", None, "UTC", 31)
+        assert [s["as_of"] for s in summaries] == [(last + timedelta(days=i)).isoformat() for i in (1, 2, 3)]
+        from tests.conftest import query
+
+        assert query(warehouse, "select as_of_date, status from pipeline_runs order by as_of_date") == [
+            (last + timedelta(days=i), "success") for i in range(4)
+        ]
