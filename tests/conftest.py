@@ -146,3 +146,19 @@ def landing(tmp_path: Path) -> Landing:
 def warehouse(tmp_path: Path) -> Path:
     """Where the test's warehouse is published (not created until a run publishes)."""
     return tmp_path / "warehouse" / "journey.duckdb"
+
+
+# The columns of sql/marts/events.sql, in order: tests that build main.events by hand use them
+# (tests/test_warehouse.py checks they match the real table).
+EVENT_COLUMNS = {
+    "event_id": "varchar", "customer_id": "varchar", "anonymous_id": "varchar", "user_id": "varchar",
+    "channel": "varchar", "event_name": "varchar", "event_ts": "timestamp", "event_date": "date",
+    "session_id": "varchar", "device_category": "varchar", "utm_source": "varchar",
+    "utm_medium": "varchar", "utm_campaign": "varchar", "country": "varchar", "page_url": "varchar",
+    "page_title": "varchar", "referrer": "varchar", "order_id": "varchar", "value": "double",
+    "currency": "varchar", "rating": "integer", "email_hash": "varchar", "campaign_id": "varchar",
+    "message_id": "varchar", "url": "varchar", "reason": "varchar", "platform": "varchar",
+    "social_handle_hash": "varchar", "post_id": "varchar", "thread_id": "varchar",
+    "sentiment": "double", "text": "varchar", "properties": "json", "arrived_on": "date",
+    "is_late": "boolean",
+}

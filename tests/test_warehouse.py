@@ -195,3 +195,23 @@ class TestReadersDuringARun:
             reader.kill()
         assert out == "1\n"
         assert query(warehouse, "select count(*) from events") == [(2,)]
+
+
+class TestHandBuiltEventsMatchTheMart:
+    """The events columns that tests build by hand are exactly those of the real events table."""
+
+    def test_columns(self, landing, warehouse) -> None:
+        from datetime import date
+
+        from tests.conftest import EVENT_COLUMNS, query, run_day
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"}
+        ])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        columns = query(
+            warehouse,
+            "select column_name, lower(data_type) from duckdb_columns() where table_name = 'events' "
+            "and schema_name = 'main' order by column_index",
+        )
+        assert columns == list(EVENT_COLUMNS.items())

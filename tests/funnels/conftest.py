@@ -16,23 +16,12 @@ from journey_analytics.funnels.build import build_funnels
 from journey_analytics.funnels.config import parse_funnel_config
 from journey_analytics.funnels.engine import compute_reached
 from journey_analytics.warehouse import connect
+from tests.conftest import EVENT_COLUMNS
 
 AS_OF = date(2026, 11, 28)
 # A moment well inside the default 28-day period ending on AS_OF.
 T0 = datetime(2026, 11, 20, 12, 0, 0)
 
-EVENT_COLUMNS = {
-    "event_id": "varchar", "customer_id": "varchar", "anonymous_id": "varchar", "user_id": "varchar",
-    "channel": "varchar", "event_name": "varchar", "event_ts": "timestamp", "event_date": "date",
-    "session_id": "varchar", "device_category": "varchar", "utm_source": "varchar",
-    "utm_medium": "varchar", "utm_campaign": "varchar", "country": "varchar", "page_url": "varchar",
-    "page_title": "varchar", "referrer": "varchar", "order_id": "varchar", "value": "double",
-    "currency": "varchar", "rating": "integer", "email_hash": "varchar", "campaign_id": "varchar",
-    "message_id": "varchar", "url": "varchar", "reason": "varchar", "platform": "varchar",
-    "social_handle_hash": "varchar", "post_id": "varchar", "thread_id": "varchar",
-    "sentiment": "double", "text": "varchar", "properties": "json", "arrived_on": "date",
-    "is_late": "boolean",
-}
 
 
 class Events:
