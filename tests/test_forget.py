@@ -15,7 +15,6 @@ from journey_analytics import runs
 from journey_analytics.cli import main
 from journey_analytics.config import HASH_KEY_ENV, load_settings
 from journey_analytics.forget import ForgetError, forget_customer
-from journey_analytics.ingest import KINDS
 from journey_analytics.privacy import KeyMismatchError, keyed_hash
 from journey_analytics.warehouse import WarehouseBusyError, warehouse_lock
 from tests.conftest import DAY1, DAY2, DAY3, TEST_HASH_KEY, Landing, query, run_day
@@ -73,20 +72,7 @@ def write_day1(landing: Landing) -> None:
 
 def run_full_day(landing: Landing, warehouse: Path, day: date) -> runs.RunSummary:
     """Every step of the nightly flow (stages, funnels and pain points included), without Prefect."""
-    ctx = runs.open_run(day, landing.root, warehouse, warehouse.parent / "reports", load_settings())
-    try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
-        runs.stages_step(ctx)
-        runs.funnels_step(ctx)
-        runs.pain_points_step(ctx)
-        return runs.finish_run(ctx, runs.report_step(ctx))
-    except BaseException:
-        runs.abort_run(ctx)
-        raise
+    return runs.run_day_in_process(day, landing.root, warehouse, warehouse.parent / "reports", load_settings())
 
 
 def cells_mentioning(warehouse: Path, values: list[str]) -> list[tuple[str, str, str]]:

@@ -81,20 +81,7 @@ def copy_published(source_root: Path, target_root: Path) -> Path:
 
 def run_in_process(landing: Path, warehouse: Path, day: date, settings: Settings | None = None) -> runs.RunSummary:
     """Every step of the nightly flow, in its order, in this process (abort on error)."""
-    ctx = runs.open_run(day, landing, warehouse, warehouse.parent.parent / "reports", settings or load_settings())
-    try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
-        runs.stages_step(ctx)
-        runs.funnels_step(ctx)
-        runs.pain_points_step(ctx)
-        return runs.finish_run(ctx, runs.report_step(ctx))
-    except BaseException:
-        runs.abort_run(ctx)
-        raise
+    return runs.run_day_in_process(day, landing, warehouse, warehouse.parent.parent / "reports", settings or load_settings())
 
 
 def start_run(

@@ -84,3 +84,19 @@ create or replace temp macro duplicated_key(keys) as (
             then list_extract(list_filter(keys, lambda k, i: list_position(keys, k) < i), 1)
     end
 );
+
+-- Why a landed record is not a usable JSON object, or null: the checks every staging model
+-- makes before it reads the contract's fields (is_unparsed: from_json gave nothing).
+create or replace temp macro record_error(landed_error, is_unparsed, record, record_keys, fields) as (
+    coalesce(
+        landed_error,
+        case
+            when is_unparsed and not json_valid(record) then 'line is not valid JSON'
+            when is_unparsed or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
+            when duplicated_key(record_keys) is not null
+                then 'field "' || left(duplicated_key(record_keys), 40) || '" appears more than once'
+            when regexp_matches(record, ':\s*[\[{]') and structured_field(record, fields) is not null
+                then structured_field(record, fields) || ' must be text, not a JSON object or list'
+        end
+    )
+);

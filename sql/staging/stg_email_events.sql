@@ -23,17 +23,7 @@ objects as (
     select
         *,
         case when f is not null then json_keys(record) end as record_keys,
-        coalesce(
-            landed_error,
-            case
-                when f is null and not json_valid(record) then 'line is not valid JSON'
-                when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
-                when duplicated_key(record_keys) is not null
-                    then 'field "' || left(duplicated_key(record_keys), 40) || '" appears more than once'
-                when regexp_matches(record, ':\s*[\[{]') and structured_field(record, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) is not null
-                    then structured_field(record, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) || ' must be text, not a JSON object or list'
-            end
-        ) as parse_error
+        record_error(landed_error, f is null, record, record_keys, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) as parse_error
     from parsed
 ),
 

@@ -21,17 +21,7 @@ objects as (
     select
         *,
         case when f is not null then json_keys(record) end as record_keys,
-        coalesce(
-            landed_error,
-            case
-                when f is null and not json_valid(record) then 'line is not valid JSON'
-                when f is null or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
-                when duplicated_key(record_keys) is not null
-                    then 'field "' || left(duplicated_key(record_keys), 40) || '" appears more than once'
-                when regexp_matches(record, ':\s*[\[{]') and structured_field(record, ['user_id', 'stage', 'as_of_date']) is not null
-                    then structured_field(record, ['user_id', 'stage', 'as_of_date']) || ' must be text, not a JSON object or list'
-            end
-        ) as parse_error
+        record_error(landed_error, f is null, record, record_keys, ['user_id', 'stage', 'as_of_date']) as parse_error
     from parsed
 ),
 

@@ -24,7 +24,7 @@ import duckdb
 from journey_analytics import __version__
 from journey_analytics.config import Settings
 from journey_analytics.identity import stitch_identities
-from journey_analytics.ingest import IngestReport, KindReport, LandingError, LandingKind, ingest_kind
+from journey_analytics.ingest import KINDS, IngestReport, KindReport, LandingError, LandingKind, ingest_kind
 from journey_analytics.privacy import check_key_fingerprint, install_hash_macro, resolve_key
 from journey_analytics.warehouse import (
     connect,
@@ -414,3 +414,27 @@ def _record_failure(ctx: RunContext, error: BaseException) -> None:
         publish_build(con, build, ctx.warehouse)
     except Exception:
         discard_build(con, build)
+
+
+def run_day_in_process(
+    as_of: date, landing: Path, warehouse: Path, reports: Path, settings: Settings
+) -> RunSummary:
+    """Every step of the nightly flow, in its order, without the orchestrator.
+
+    For tests, benchmarks and evaluations; the Prefect flow calls the same steps as tasks
+    (and records a failure in pipeline_runs; here a failure only leaves the warehouse as it was).
+    """
+    ctx = open_run(as_of, landing, warehouse, reports, settings)
+    try:
+        for kind in KINDS:
+            ingest_step(ctx, kind)
+        stitch_step(ctx)
+        sessionize_step(ctx)
+        marts_step(ctx)
+        stages_step(ctx)
+        funnels_step(ctx)
+        pain_points_step(ctx)
+        return finish_run(ctx, report_step(ctx))
+    except BaseException:
+        abort_run(ctx)
+        raise

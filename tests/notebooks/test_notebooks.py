@@ -12,7 +12,6 @@ from nbclient import NotebookClient
 
 from journey_analytics import runs
 from journey_analytics.config import Settings
-from journey_analytics.ingest import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -23,20 +22,7 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample run through every step, as `make demo` does (without the orchestrator)."""
     work = tmp_path_factory.mktemp("notebooks")
     os.environ.setdefault("JOURNEY_HASH_KEY", "test-key")
-    ctx = runs.open_run(date(2026, 10, 31), ROOT / "data" / "sample", work / "journey.duckdb", work / "reports", Settings())
-    try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
-        runs.stages_step(ctx)
-        runs.funnels_step(ctx)
-        runs.pain_points_step(ctx)
-        runs.finish_run(ctx, work / "reports" / "none.html")
-    except BaseException:
-        runs.abort_run(ctx)
-        raise
+    runs.run_day_in_process(date(2026, 10, 31), ROOT / "data" / "sample", work / "journey.duckdb", work / "reports", Settings())
     return work / "journey.duckdb"
 
 
