@@ -153,6 +153,19 @@ class TestLeaks:
         assert find_personal(warehouse, ["annie_rocks"]) == []
 
 
+    def test_own_handle_in_other_case_and_in_text_that_is_not_ascii(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",
+             "handle": "annie_rocks", "text": "hi from ANNIE_ROCKS"},
+            {"event_id": "s2", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",
+             "handle": "annie_rocks", "text": "grüße von Annie_Rocks"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select text from events order by event_id") == [
+            ("hi from @[handle]",), ("grüße von @[handle]",),
+        ]
+        assert find_personal(warehouse, ["annie_rocks", "ANNIE_ROCKS", "Annie_Rocks"]) == []
+
 class TestKeyedHash:
     """The SQL keyed_hash macro is HMAC-SHA256, the same as privacy.keyed_hash in Python."""
 

@@ -39,37 +39,41 @@ flagged as (
     select
         with_previous.*,
         case
-            when previous_event_ts is null then 1
-            when epoch(event_ts) - epoch(previous_event_ts) > p.session_timeout_minutes * 60 then 1
+            when previous_event_ts is null then true
+            when epoch(event_ts) - epoch(previous_event_ts) > p.session_timeout_minutes * 60 then true
             when p.split_session_on_new_campaign
                 and campaign_key is not null
-                and (previous_campaign_key is null or campaign_key <> previous_campaign_key) then 1
-            else 0
+                and (previous_campaign_key is null or campaign_key <> previous_campaign_key) then true
+            else false
         end as is_session_start
     from with_previous
     cross join parameters as p
 ),
 
-numbered as (
-    select
-        *,
-        sum(is_session_start) over (
-            partition by device_key order by event_ts, event_id rows unbounded preceding
-        ) as session_index
-    from flagged
-),
-
+-- A session's id comes from its device and first event; the events after the first take
+-- it over (a running last value, sorted the same way as above, not a second grouping).
 session_starts as (
     select
         event_id,
-        'ses-' || substr(md5(device_key || '|' || cast(
-            min(event_ts) over (partition by device_key, session_index) as varchar
-        )), 1, 20) as computed_session_id
-    from numbered
+        device_key,
+        event_ts,
+        case when is_session_start
+            then 'ses-' || substr(md5(device_key || '|' || cast(event_ts as varchar)), 1, 20)
+        end as started_session_id
+    from flagged
+),
+
+computed_sessions as (
+    select
+        event_id,
+        last_value(started_session_id ignore nulls) over (
+            partition by device_key order by event_ts, event_id rows unbounded preceding
+        ) as computed_session_id
+    from session_starts
 )
 
 select
     events.*,
-    coalesce(events.given_session_id, session_starts.computed_session_id) as session_id
+    coalesce(events.given_session_id, computed_sessions.computed_session_id) as session_id
 from events
-left join session_starts on session_starts.event_id = events.event_id
+left join computed_sessions on computed_sessions.event_id = events.event_id

@@ -37,13 +37,18 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
 -- Blank text as null.
 create or replace temp macro clean_text(x) as nullif(trim(x), '');
 
--- E-mail addresses in free text replaced by a marker.
+-- E-mail addresses in free text replaced by a marker (text without an @ is left as it is,
+-- without running the pattern).
 create or replace temp macro mask_emails(x) as
-    regexp_replace(x, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '[email]', 'g');
+    case when contains(x, '@') then
+        regexp_replace(x, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '[email]', 'g')
+    else x end;
 
 -- E-mail addresses and @handles in free text replaced by markers.
 create or replace temp macro mask_personal_text(x) as
-    regexp_replace(mask_emails(x), '(^|[^A-Za-z0-9_])@[A-Za-z0-9_.]+', '\1@[handle]', 'g');
+    case when contains(x, '@') then
+        regexp_replace(mask_emails(x), '(^|[^A-Za-z0-9_])@[A-Za-z0-9_.]+', '\1@[handle]', 'g')
+    else x end;
 
 -- A number that must be a whole number from lo to hi; the error when it is not.
 create or replace temp macro integer_range_error(name, x, lo, hi) as (
@@ -56,15 +61,29 @@ create or replace temp macro integer_range_error(name, x, lo, hi) as (
     end
 );
 
--- Extra fields of a record (beyond the contract's) as a JSON object, or null.
-create or replace temp macro extra_properties(record, record_keys, known) as (
+-- The fields of a record beyond the contract's (the named fields), as a JSON object, or null
+-- when it has none. fields_given is how many of the named fields hold a value: a record
+-- with no more keys than that has no other field (the common case, decided without looking
+-- at the keys).
+create or replace temp macro fields_beyond(record, record_keys, fields_given, named) as (
     case
-        when record_keys is null or len(list_filter(record_keys, lambda k: not list_contains(known, k))) = 0 then null
-        else nullif(cast(to_json(map_from_entries(list_transform(
-            list_filter(record_keys, lambda k: not list_contains(known, k)
-                and json_extract_string(record, '$."' || k || '"') is not null),
-            lambda k: struct_pack(key := k, value := mask_personal_text(json_extract_string(record, '$."' || k || '"')))
-        ))) as varchar), '{}')
+        when record_keys is null or len(record_keys) = fields_given then null
+        else json_merge_patch(record,  -- a merge patch with null values removes those keys
+            '{' || array_to_string(list_transform(named, lambda k: cast(to_json(k) as varchar) || ':null'), ',') || '}')
+    end
+);
+
+-- The properties column: fields beyond the contract (from fields_beyond) with every value as
+-- text, e-mail addresses and @handles masked, null values left out; null when none is left.
+create or replace temp macro extra_properties(extra_fields) as (
+    case
+        when extra_fields is null then null
+        when contains(extra_fields, '@') or contains(extra_fields, 'null') then
+            nullif(cast(to_json(map_from_entries(list_transform(
+                list_filter(map_entries(from_json(extra_fields, '"MAP(VARCHAR, VARCHAR)"')), lambda e: e.value is not null),
+                lambda e: struct_pack(key := e.key, value := mask_personal_text(e.value))
+            ))) as varchar), '{}')
+        else nullif(cast(to_json(from_json(extra_fields, '"MAP(VARCHAR, VARCHAR)"')) as varchar), '{}')
     end
 );
 
@@ -86,14 +105,16 @@ create or replace temp macro duplicated_key(keys) as (
 );
 
 -- Why a landed record is not a usable JSON object, or null: the checks every staging model
--- makes before it reads the contract's fields (is_unparsed: from_json gave nothing).
-create or replace temp macro record_error(landed_error, is_unparsed, record, record_keys, fields) as (
+-- makes before it reads the contract's fields (is_unparsed: from_json gave nothing;
+-- fields_given: how many contract fields hold a value; a record with no more keys than
+-- that cannot repeat one, so the keys are only compared when there are more).
+create or replace temp macro record_error(landed_error, is_unparsed, record, record_keys, fields_given, fields) as (
     coalesce(
         landed_error,
         case
             when is_unparsed and not json_valid(record) then 'line is not valid JSON'
             when is_unparsed or not starts_with(ltrim(record), '{') then 'line is JSON but not an object'
-            when duplicated_key(record_keys) is not null
+            when len(record_keys) > fields_given and duplicated_key(record_keys) is not null
                 then 'field "' || left(duplicated_key(record_keys), 40) || '" appears more than once'
             when regexp_matches(record, ':\s*[\[{]') and structured_field(record, fields) is not null
                 then structured_field(record, fields) || ' must be text, not a JSON object or list'

@@ -19,12 +19,20 @@ parsed as (
     from landed
 ),
 
-objects as (
+keyed as (
     select
         *,
         case when f is not null then json_keys(record) end as record_keys,
-        record_error(landed_error, f is null, record, record_keys, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) as parse_error
+        list_count([f.event_id, f.event_ts, f.event_name, f.email, f.user_id, f.campaign_id, f.message_id, f.url, f.reason]) as fields_given
     from parsed
+),
+
+objects as (
+    select
+        *,
+        record_error(landed_error, f is null, record, record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) as parse_error,
+        fields_beyond(record, record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) as extra_fields
+    from keyed
 ),
 
 cleaned as (
@@ -34,8 +42,7 @@ cleaned as (
         line_no,
         raw,
         parse_error,
-        record,
-        record_keys,
+        extra_fields,
         clean_text(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         clean_text(f.event_name) as event_name,
@@ -80,7 +87,7 @@ select
     message_id,
     mask_emails(url) as url,
     mask_emails(reason) as reason,
-    extra_properties(record, record_keys, ['event_id', 'event_ts', 'event_name', 'email', 'user_id', 'campaign_id', 'message_id', 'url', 'reason']) as properties,
+    extra_properties(extra_fields) as properties,
     source_file,
     line_no,
     arrived_on,

@@ -17,12 +17,19 @@ parsed as (
     from landed
 ),
 
-objects as (
+keyed as (
     select
         *,
         case when f is not null then json_keys(record) end as record_keys,
-        record_error(landed_error, f is null, record, record_keys, ['user_id', 'stage', 'as_of_date']) as parse_error
+        list_count([f.user_id, f.stage, f.as_of_date]) as fields_given
     from parsed
+),
+
+objects as (
+    select
+        *,
+        record_error(landed_error, f is null, record, record_keys, fields_given, ['user_id', 'stage', 'as_of_date']) as parse_error
+    from keyed
 ),
 
 cleaned as (

@@ -19,12 +19,20 @@ parsed as (
     from landed
 ),
 
-objects as (
+keyed as (
     select
         *,
         case when f is not null then json_keys(record) end as record_keys,
-        record_error(landed_error, f is null, record, record_keys, ['event_id', 'event_ts', 'event_name', 'platform', 'handle', 'user_id', 'post_id', 'thread_id', 'sentiment', 'rating', 'text']) as parse_error
+        list_count([f.event_id, f.event_ts, f.event_name, f.platform, f.handle, f.user_id, f.post_id, f.thread_id, f.sentiment, f.rating, f.text]) as fields_given
     from parsed
+),
+
+objects as (
+    select
+        *,
+        record_error(landed_error, f is null, record, record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'platform', 'handle', 'user_id', 'post_id', 'thread_id', 'sentiment', 'rating', 'text']) as parse_error,
+        fields_beyond(record, record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'platform', 'handle', 'user_id', 'post_id', 'thread_id', 'sentiment', 'rating', 'text']) as extra_fields
+    from keyed
 ),
 
 cleaned as (
@@ -34,8 +42,7 @@ cleaned as (
         line_no,
         raw,
         parse_error,
-        record,
-        record_keys,
+        extra_fields,
         clean_text(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         clean_text(f.event_name) as event_name,
@@ -93,11 +100,15 @@ select
     cast(try_cast(rating_text as double) as integer) as rating,
     mask_personal_text(
         case
-            when length(handle) >= 3 then regexp_replace(text, '(?i)@?' || regexp_escape(handle), '@[handle]', 'g')
+            -- the pattern is built per row, so it only runs where the handle can occur: in
+            -- the lowered text, or anywhere in text that is not ASCII (case rules differ there)
+            when length(handle) >= 3
+                and (contains(lower(text), handle) or strlen(text) <> length(text) or strlen(handle) <> length(handle))
+                then regexp_replace(text, '(?i)@?' || regexp_escape(handle), '@[handle]', 'g')
             else text
         end
     ) as text,
-    extra_properties(record, record_keys, ['event_id', 'event_ts', 'event_name', 'platform', 'handle', 'user_id', 'post_id', 'thread_id', 'sentiment', 'rating', 'text']) as properties,
+    extra_properties(extra_fields) as properties,
     source_file,
     line_no,
     arrived_on,

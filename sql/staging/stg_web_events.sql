@@ -19,12 +19,20 @@ parsed as (
     from landed
 ),
 
-objects as (
+keyed as (
     select
         *,
         case when f is not null then json_keys(record) end as record_keys,
-        record_error(landed_error, f is null, record, record_keys, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as parse_error
+        list_count([f.event_id, f.event_ts, f.event_name, f.anonymous_id, f.user_id, f.session_id, f.email, f.page_url, f.page_title, f.referrer, f.utm_source, f.utm_medium, f.utm_campaign, f.device_category, f.country, f.order_id, f.value, f.currency, f.rating]) as fields_given
     from parsed
+),
+
+objects as (
+    select
+        *,
+        record_error(landed_error, f is null, record, record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as parse_error,
+        fields_beyond(record, record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as extra_fields
+    from keyed
 ),
 
 cleaned as (
@@ -34,8 +42,7 @@ cleaned as (
         line_no,
         raw,
         parse_error,
-        record,
-        record_keys,
+        extra_fields,
         clean_text(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         clean_text(f.event_name) as event_name,
@@ -108,7 +115,7 @@ select
     value,
     currency,
     cast(try_cast(rating_text as double) as integer) as rating,
-    extra_properties(record, record_keys, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as properties,
+    extra_properties(extra_fields) as properties,
     source_file,
     line_no,
     arrived_on,

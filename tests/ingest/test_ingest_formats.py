@@ -161,6 +161,28 @@ class TestExtraColumns:
     def test_row_without_extra_fields_has_no_properties(self, spelled: Path) -> None:
         assert query(spelled, "select properties from events where event_id = 't0'") == [(None,)]
 
+    def test_extra_values_of_every_json_type(self, landing: Landing, warehouse: Path) -> None:
+        # Each value becomes text; null values are left out; personal data is masked inside
+        # values, including an @ spelled as a JSON escape; a name differing only in case from
+        # a contract field is an extra field.
+        base = '"event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"'
+        landing.text("web", DAY1, "extra.jsonl", "\n".join([
+            '{"event_id": "v1", ' + base + ', "EVENT_ID": "o", "n": 75, "f": 1.50, "b": true, "gone": null,'
+            ' "obj": {"x": null, "y": "q@example.com"}, "list": [1, 2], "esc": "s\\u0040example.com",'
+            ' "who": "@bob hi", "nl": "a\\nb@example.com"}',
+            '{"event_id": "v2", ' + base + ', "gone": null}',  # only a null extra: no properties
+            '{"event_id": "v3", ' + base + ', "user_id": null}',  # a contract field given as null
+            '{"event_id": "v4", ' + base + ', "note": "plain"}',
+        ]) + "\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, properties from events order by event_id") == [
+            ("v1", '{"EVENT_ID":"o","n":"75","f":"1.5","b":"true","obj":"{\\"x\\":null,\\"y\\":\\"[email]\\"}",'
+                   '"list":"[1,2]","esc":"[email]","who":"@[handle] hi","nl":"a\\n[email]"}'),
+            ("v2", None),
+            ("v3", None),
+            ("v4", '{"note":"plain"}'),
+        ]
+
     def test_empty_extra_column_is_no_properties_in_every_format(self, landing: Landing, warehouse: Path) -> None:
         rows = [dict(ROWS[0]), {k: v for k, v in ROWS[1].items() if k != "coupon"}]
         landing.csv("web", DAY1, "events.csv", COLUMNS, rows)

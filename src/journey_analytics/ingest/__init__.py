@@ -144,43 +144,46 @@ def _file_error_message(exc: Exception) -> str:
 
 
 def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str, report: KindReport) -> None:
-    """Validate the landed rows, quarantine the bad, de-duplicate and append the good."""
+    """Validate the landed rows, quarantine the bad, de-duplicate and append the good.
+
+    The rows loaded are counted back from the raw table by this run's id, so no second
+    copy of them is kept in memory."""
     run_model(con, "staging", kind.staging_model)
     forgotten = _stage_withholding_forgotten(con, kind.staging_model)
+    # ``staged`` holds all that is needed from here on: free the memory of the raw lines.
+    con.execute(f"drop table if exists landed_{kind.name}_rows").fetchall()
     columns = ", ".join(kind.output_columns)
     if kind.has_event_id:
         known_ids = " union all ".join(f"select event_id from {t}" for t in EVENT_TABLES)
-        con.execute(
-            f"""
-            create or replace temp table staged_new as
+        new_rows = f"""
             with good as (
                 select * from staged where contract_error is null
             ),
-            repeated_ids as (
-                -- few ids repeat, so only their rows are ranked (a hash, not a sort of the batch)
-                select event_id from good group by event_id having count(*) > 1
+            repeated_hashes as (
+                -- Few ids repeat, so only their rows are ranked. They are found by grouping
+                -- the ids' 64-bit hashes (cheaper than grouping the text); a hash collision
+                -- only sends a few more rows to the exact ranking below.
+                select hash(event_id) as id_hash from good group by id_hash having count(*) > 1
             ),
             first_of_repeated as (
-                select g.* from good g
-                where g.event_id in (select event_id from repeated_ids)
+                select g.* from good as g
+                where exists (select 1 from repeated_hashes as r where r.id_hash = hash(g.event_id))
                 qualify row_number() over (
                     partition by g.event_id order by g.arrived_on, g.source_file, g.line_no
                 ) = 1
             ),
             first_of_batch as (
-                select * from good where event_id not in (select event_id from repeated_ids)
+                select g.* from good as g
+                where not exists (select 1 from repeated_hashes as r where r.id_hash = hash(g.event_id))
                 union all
                 select * from first_of_repeated
             )
-            select f.* from first_of_batch f
-            where not exists (select 1 from ({known_ids}) k where k.event_id = f.event_id)
-            """
-        ).fetchall()
+            select f.* from first_of_batch as f
+            where not exists (select 1 from ({known_ids}) as k where k.event_id = f.event_id)
+        """
     else:
         key = "user_id, email_hash, platform, handle_hash" if kind.name == "identities" else "user_id, stage, as_of_date"
-        con.execute(
-            f"""
-            create or replace temp table staged_new as
+        new_rows = f"""
             with good as (
                 select * from staged where contract_error is null
             ),
@@ -194,10 +197,18 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
                 where ({", ".join(f"k.{c}" for c in key.split(", "))})
                     is not distinct from ({", ".join(f"f.{c}" for c in key.split(", "))})
             )
-            """
-        ).fetchall()
+        """
     con.execute(
-        f"insert into {kind.raw_table} ({columns}, run_id) select {columns}, ? from staged_new",
+        f"insert into {kind.raw_table} ({columns}, run_id) select {columns}, ? from ({new_rows})",
+        [run_id],
+    ).fetchall()
+    late = "case when cast(event_ts as date) < arrived_on then 1 else 0 end" if kind.dated else "0"
+    con.execute(
+        f"""
+        create or replace temp table loaded_file_counts as
+        select source_file, count(*) as rows_loaded, sum({late}) as rows_late
+        from {kind.raw_table} where run_id = ? group by source_file
+        """,
         [run_id],
     ).fetchall()
     arrived = "arrived_on" if kind.dated else "cast(null as date)"
@@ -221,29 +232,42 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
         "insert into main.quarantine select channel, source_file, line_no, raw, error, arrived_on, ?, now() from staged_quarantine",
         [run_id],
     ).fetchall()
-    late = "sum(case when cast(event_ts as date) < arrived_on then 1 else 0 end)" if kind.dated else "0"
     (read,) = con.execute("select count(*) from staged").fetchall()[0]
     (quarantined,) = con.execute("select count(*) from staged_quarantine").fetchall()[0]
-    (loaded, late_rows) = con.execute(f"select count(*), coalesce({late}, 0) from staged_new").fetchall()[0]
+    (loaded, late_rows) = con.execute(
+        "select coalesce(sum(rows_loaded), 0), coalesce(sum(rows_late), 0) from loaded_file_counts"
+    ).fetchall()[0]
     report.rows_read += read + forgotten
     report.rows_quarantined += quarantined
-    report.rows_loaded += loaded
+    report.rows_loaded += int(loaded)
     report.rows_forgotten += forgotten
-    report.rows_duplicate += read - loaded - quarantined
+    report.rows_duplicate += read - int(loaded) - quarantined
     report.rows_late += int(late_rows)
     con.execute(
         """
         create or replace temp table staged_file_counts as
-        with files as (
-            select source_file from staged union select source_file from staged_forgotten
+        with read_counts as (
+            select source_file, count(*) as rows_read from staged group by source_file
+        ),
+        forgotten_counts as (
+            select source_file, count(*) as rows_forgotten from staged_forgotten group by source_file
+        ),
+        quarantined_counts as (
+            select source_file, count(*) as rows_quarantined from staged_quarantine group by source_file
+        ),
+        files as (
+            select source_file from read_counts union select source_file from forgotten_counts
         )
         select f.source_file,
-            (select count(*) from staged s where s.source_file = f.source_file)
-                + (select count(*) from staged_forgotten x where x.source_file = f.source_file) as rows_read,
-            (select count(*) from staged_quarantine q where q.source_file = f.source_file) as rows_quarantined,
-            (select count(*) from staged_new n where n.source_file = f.source_file) as rows_loaded,
-            (select count(*) from staged_forgotten x where x.source_file = f.source_file) as rows_forgotten
-        from files f
+            coalesce(r.rows_read, 0) + coalesce(x.rows_forgotten, 0) as rows_read,
+            coalesce(q.rows_quarantined, 0) as rows_quarantined,
+            coalesce(l.rows_loaded, 0) as rows_loaded,
+            coalesce(x.rows_forgotten, 0) as rows_forgotten
+        from files as f
+        left join read_counts as r using (source_file)
+        left join forgotten_counts as x using (source_file)
+        left join quarantined_counts as q using (source_file)
+        left join loaded_file_counts as l using (source_file)
         """
     ).fetchall()
 

@@ -83,6 +83,18 @@ def _scan_lines(con: duckdb.DuckDBPyConnection, paths: str, max_line_bytes: int)
     ).fetchall()
 
 
+# Lines are read in file order, so a line's number is its rowid less that of its file's first
+# line, plus one (a small group-by and join; a window over every line costs more).
+_FILE_STARTS = "select filename, min(rowid) - 1 as before from file_lines_read group by filename"
+
+
+def _not_blank(column: str) -> str:
+    """SQL that is true when a line holds more than spaces (as trim() counts them: the space and
+    the Unicode space separators). Only a line that does not start with a visible ASCII
+    character is trimmed to find out: trimming every line costs as much as reading it."""
+    return f"({column} is not null and (ascii({column}) between 33 and 126 or trim({column}) <> ''))"
+
+
 def _number_lines(con: duckdb.DuckDBPyConnection) -> None:
     """file_lines_numbered(filename, line_no, line): each read line with its physical number.
 
@@ -93,19 +105,21 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> None:
     (any_rejects,) = con.execute("select count(*) > 0 from line_rejects").fetchall()[0]
     if not any_rejects:
         con.execute(
-            """
+            f"""
             create or replace temp view file_lines_numbered as
-            select filename, rowid - min(rowid) over (partition by filename) + 1 as line_no, line
-            from file_lines_read
+            select l.filename, l.rowid - s.before as line_no, l.line
+            from file_lines_read as l
+            inner join ({_FILE_STARTS}) as s using (filename)
             """
         ).fetchall()
         return
     con.execute(
-        """
+        f"""
         create or replace temp view file_lines_numbered as
         with numbered as (
-            select filename, rowid - min(rowid) over (partition by filename) + 1 as k, line
-            from file_lines_read
+            select l.filename, l.rowid - s.before as k, l.line
+            from file_lines_read as l
+            inner join ({_FILE_STARTS}) as s using (filename)
         ),
         thresholds as (
             select filename, line_no - j + 1 as threshold, max(j) as rejects_before
@@ -142,7 +156,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, ma
             null as record,  -- the line itself is the record; staging parses it once
             null as parse_error
         from file_lines
-        where line is not null and trim(line) <> ''
+        where {_not_blank('line')}
         union all by name
         select ? as source_file, ? as arrived_on, line_no, raw, null as record, error as parse_error
         from line_rejects
@@ -176,23 +190,24 @@ def read_jsonl_batch(
         select b.source_file, b.arrived_on, l.line_no, l.line, null, null
         from file_lines_numbered as l
         inner join batch_files as b on b.path = l.filename
-        where l.line is not null and trim(l.line) <> ''
+        where {_not_blank('l.line')}
         union all
         select b.source_file, b.arrived_on, r.line_no, r.raw, null, r.error
         from line_rejects as r
         inner join batch_files as b on b.path = r.filename
         """
     ).fetchall()
+    con.execute("drop table file_lines_read").fetchall()  # the lines are in the landed table now
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
     """A CSV with a header; ragged rows are kept with their parse error and exact line."""
     _read_lines(con, file, max_line_bytes)
     (header_error,) = con.execute(
-        """
+        f"""
         select first(r.error order by r.line_no) from line_rejects as r
         where r.line_no < coalesce(
-            (select min(line_no) from file_lines where line is not null and trim(line) <> ''), r.line_no + 1)
+            (select min(line_no) from file_lines where {_not_blank('line')}), r.line_no + 1)
         """
     ).fetchall()[0]
     if header_error is not None:
@@ -217,12 +232,12 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     # Data lines in order, without the header, blank lines and rejected lines: the k-th of
     # them is the k-th parsed row, unless a quoted field spans lines (then fall back).
     con.execute(
-        """
+        f"""
         create or replace temp table csv_data_lines as
         select row_number() over (order by line_no) as row_no, line_no, line
         from (select line_no, line from file_lines union all select line_no, raw from line_rejects)
-        where line_no > (select min(line_no) from file_lines where line is not null and trim(line) <> '')
-          and line is not null and trim(line) <> ''
+        where line_no > (select min(line_no) from file_lines where {_not_blank('line')})
+          and {_not_blank('line')}
           and line_no not in (select line from csv_rejects)
         """
     ).fetchall()
