@@ -7,6 +7,13 @@ with events as (
     select * from events_stitched
 ),
 
+-- Sessions belong to a device, not a customer, so they are found from the unstitched events
+-- (reading events twice would make the engine keep a copy of every stitched event).
+unstitched_web_events as (
+    select * from events_unioned
+    where channel = 'web'
+),
+
 parameters as (
     select * from run_parameters
 ),
@@ -20,8 +27,8 @@ web_without_session as (
             when utm_source is not null or utm_medium is not null or utm_campaign is not null
                 then coalesce(utm_source, '') || '/' || coalesce(utm_medium, '') || '/' || coalesce(utm_campaign, '')
         end as campaign_key
-    from events
-    where channel = 'web' and given_session_id is null
+    from unstitched_web_events
+    where given_session_id is null
 ),
 
 with_previous as (

@@ -5,7 +5,9 @@
 --
 -- (intermediate; not published)
 with events as (
-    select * from events_unioned
+    -- only the identifiers (the engine keeps one copy of this, as it is read several times)
+    select channel, event_id, event_ts, anonymous_id, user_id, email_hash, handle_hash
+    from events_unioned
 ),
 
 identities as (

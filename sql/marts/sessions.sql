@@ -18,19 +18,12 @@
 -- converted: True when the session has a purchase.
 -- revenue: Sum of purchase values in the session.
 with events as (
-    select * from main.events
-    where session_id is not null
-),
-
-ranked as (
+    -- the columns used below (the engine keeps one copy of this, as it is read more than once)
     select
-        *,
-        row_number() over (partition by session_id order by event_ts, event_id) as position_in_session
-    from events
-),
-
-first_events as (
-    select * from ranked where position_in_session = 1
+        session_id, event_id, event_ts, event_name, value, customer_id, anonymous_id,
+        page_url, utm_source, utm_medium, utm_campaign, device_category, country
+    from main.events
+    where session_id is not null
 ),
 
 totals as (
@@ -44,6 +37,15 @@ totals as (
         coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue
     from events
     group by session_id
+),
+
+-- A session's first event: one at its start time (ties broken by event_id); finding them
+-- through the start times is cheaper than ranking every event of every session.
+first_events as (
+    select events.*
+    from events
+    inner join totals on totals.session_id = events.session_id and totals.started_at = events.event_ts
+    qualify row_number() over (partition by events.session_id order by events.event_id) = 1
 )
 
 select

@@ -156,7 +156,8 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
     if kind.has_event_id:
         known_ids = " union all ".join(f"select event_id from {t}" for t in EVENT_TABLES)
         new_rows = f"""
-            with good as (
+            -- read three times: scanning the staged table again is cheaper than a copy of it
+            with good as not materialized (
                 select * from staged where contract_error is null
             ),
             repeated_hashes as (
