@@ -34,8 +34,14 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
     end
 );
 
--- Blank text as null.
-create or replace temp macro clean_text(x) as nullif(trim(x), '');
+-- Text without the spaces around it (as trim() counts them: the space and the Unicode space
+-- separators), and blank text as null. Plain ASCII text with no space at either end, the
+-- common case, is kept as it is without making a trimmed copy.
+create or replace temp macro clean_text(x) as
+    case
+        when x <> '' and not starts_with(x, ' ') and not ends_with(x, ' ') and strlen(x) = length(x) then x
+        else nullif(trim(x), '')
+    end;
 
 -- E-mail addresses in free text replaced by a marker (text without an @ is left as it is,
 -- without running the pattern).
