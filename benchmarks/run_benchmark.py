@@ -26,11 +26,16 @@ DAYS = 30
 START = date(2026, 10, 1)
 
 
-def _child_scan(landing: Path) -> dict:
-    """Materialize every landing file with DuckDB's own readers, nothing else."""
+def _child_scan(landing: Path, database: Path | None = None) -> dict:
+    """Materialize every landing file with DuckDB's own readers, nothing else: into memory, or
+    (with ``database``) into tables of a database file, to show what writing alone costs."""
     import duckdb
 
-    con = duckdb.connect()
+    if database is not None:
+        for leftover in database.parent.glob(database.name + "*"):
+            leftover.unlink()
+    con = duckdb.connect(str(database) if database is not None else ":memory:")
+    table = "scanned" if database is None else "main.scanned_{kind}"
     start = time.perf_counter()
     rows = 0
     for kind in ("web", "email", "social"):
@@ -41,12 +46,16 @@ def _child_scan(landing: Path) -> dict:
             files = sorted(str(p) for p in (landing / kind).glob(f"dt=*/{pattern}"))
             if not files:
                 continue
+            target = table.format(kind=kind)
             con.execute(
                 # ignore_errors: the files hold a share of deliberately broken rows
-                f"create or replace temp table scanned as select * from {reader}({files!r}, union_by_name = true"
+                f"create or replace {'temp ' if database is None else ''}table {target} as "
+                f"select * from {reader}({files!r}, union_by_name = true"
                 + (", ignore_errors = true)" if reader != "read_parquet" else ")")
             ).fetchall()
-            rows += con.execute("select count(*) from scanned").fetchall()[0][0]
+            rows += con.execute(f"select count(*) from {target}").fetchall()[0][0]
+    if database is not None:
+        con.execute("checkpoint").fetchall()
     return {"seconds": time.perf_counter() - start, "rows": rows}
 
 
@@ -131,7 +140,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         mode, *rest = args.child
-        result = _child_scan(Path(rest[0])) if mode == "scan" else _child_run(Path(rest[0]), Path(rest[1]))
+        if mode == "scan":
+            result = _child_scan(Path(rest[0]))
+        elif mode == "scan-to-file":
+            result = _child_scan(Path(rest[0]), Path(rest[1]) / "scan.duckdb")
+        else:
+            result = _child_run(Path(rest[0]), Path(rest[1]))
         print(json.dumps(result, default=str))
         return
 
@@ -142,6 +156,7 @@ def main() -> None:
         print(f"simulating about {n:,} events into {landing} ...", flush=True)
         sim = _simulate(n, landing, args.format)
         scan = _in_child("scan", str(landing))
+        scan_to_file = _in_child("scan-to-file", str(landing), str(args.work))
         run = _in_child("run", str(landing), str(args.work))
         row = {
             "target_events": n,
@@ -151,10 +166,12 @@ def main() -> None:
             "simulate_seconds": sim.get("simulate_seconds"),
             "scan_seconds": round(scan["seconds"], 1),
             "scan_peak_rss_mb": scan["peak_rss_mb"],
+            "scan_to_file_seconds": round(scan_to_file["seconds"], 1),
             "run_seconds": round(run["seconds"], 1),
             "run_peak_rss_mb": run["peak_rss_mb"],
             "events_per_second": round(run["rows_read"] / run["seconds"]),
             "ratio_to_scan": round(run["seconds"] / scan["seconds"], 2),
+            "ratio_to_scan_to_file": round(run["seconds"] / scan_to_file["seconds"], 2),
             "step_seconds": run["step_seconds"],
         }
         results.append(row)
@@ -194,13 +211,14 @@ def _write_doc(results: list[dict], args: argparse.Namespace) -> None:
         "Reproduce: `make bench` (or `.venv/bin/python benchmarks/run_benchmark.py --events "
         + " ".join(str(r["target_events"]) for r in results) + f" --format {args.format}`).",
         "",
-        "| event rows in files | landing MB | bare scan s | full run s | run / scan | events/s | peak RSS run MB | peak RSS scan MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| event rows in files | landing MB | bare scan s | scan into a file s | full run s | run / scan | run / scan into a file | events/s | peak RSS run MB | peak RSS scan MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r['rows_in_files']:,} | {r['landing_mb']} | {r['scan_seconds']} | {r['run_seconds']} | "
-            f"{r['ratio_to_scan']}x | {r['events_per_second']:,} | {r['run_peak_rss_mb']:,} | {r['scan_peak_rss_mb']:,} |"
+            f"| {r['rows_in_files']:,} | {r['landing_mb']} | {r['scan_seconds']} | {r['scan_to_file_seconds']} | "
+            f"{r['run_seconds']} | {r['ratio_to_scan']}x | {r['ratio_to_scan_to_file']}x | {r['events_per_second']:,} | {r['run_peak_rss_mb']:,} | "
+            f"{r['scan_peak_rss_mb']:,} |"
         )
     lines += ["", "Seconds per step of the full run:", ""]
     for r in results:
