@@ -183,6 +183,16 @@ class TestExtraColumns:
             ("v4", '{"note":"plain"}'),
         ]
 
+    def test_extra_field_given_twice_is_refused(self, landing: Landing, warehouse: Path) -> None:
+        base = '"event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"'
+        landing.text("web", DAY1, "twice.jsonl", "\n".join([
+            '{"event_id": "d1", ' + base + ', "coupon": "A", "coupon": "B"}',
+            '{"event_id": "d2", ' + base + ', "coupon": "A"}',
+        ]) + "\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, properties from events") == [("d2", '{"coupon":"A"}')]
+        assert query(warehouse, "select line_no, error from quarantine") == [(1, 'field "coupon" appears more than once')]
+
     def test_empty_extra_column_is_no_properties_in_every_format(self, landing: Landing, warehouse: Path) -> None:
         rows = [dict(ROWS[0]), {k: v for k, v in ROWS[1].items() if k != "coupon"}]
         landing.csv("web", DAY1, "events.csv", COLUMNS, rows)
