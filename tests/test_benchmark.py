@@ -1,0 +1,28 @@
+"""The benchmark script (make bench) runs end to end on a small landing and reports every figure
+docs/benchmarks.md shows; its timings are not asserted (speed is measured, not tested)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    doc = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run_benchmark.py"), "--events", "3000",
+         "--work", str(tmp_path), "--no-write"],
+        check=True, capture_output=True, text=True, timeout=300,
+    ).stdout
+    row = json.loads(out[out.index("{"):])
+    assert row["rows_in_files"] > 2000
+    for key in ("scan_seconds", "scan_to_file_seconds", "run_seconds", "ratio_to_scan", "ratio_to_scan_to_file"):
+        assert row[key] > 0, key
+    assert row["run_peak_rss_mb"] > 50 and row["scan_peak_rss_mb"] > 50  # each process's own, in MB
+    assert set(row["step_seconds"]) >= {"ingest_web", "stitch_identities", "sessionize", "build_marts"}
+    assert (tmp_path / "bench.duckdb").exists()  # the run published its warehouse in the work folder
+    assert (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8") == doc  # --no-write wrote nothing
