@@ -233,12 +233,6 @@ class TestManyFiles:
 class TestCsvLineNumbers:
     """A CSV row's line_no is its physical line: the header is line 1, blank lines count."""
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: src/journey_analytics/ingest/_read.py read_csv falls back to line_no = row "
-        "number + 1 as soon as a quoted field spans lines, which ignores blank lines and the extra "
-        "physical lines of that field, so every later row gets a wrong line_no",
-    )
     def test_quoted_field_spanning_lines(self, landing: Landing, warehouse: Path) -> None:
         landing.text(
             "web", DAY1, "multiline.csv",
@@ -253,3 +247,23 @@ class TestCsvLineNumbers:
         assert query(warehouse, "select event_id, line_no, page_title from raw.web_events order by event_id") == [
             ("c1", 2, "Home"), ("c2", 4, "Two\nlines"), ("c3", 6, "End"),
         ]
+
+    def test_quoted_fields_with_doubled_quotes_and_a_bad_row_after_them(self, landing: Landing, warehouse: Path) -> None:
+        landing.text(
+            "web", DAY1, "quotes.csv",
+            "event_id,event_ts,event_name,anonymous_id,page_title\n"  # 1
+            'q1,2026-10-01T10:00:00Z,page_view,a1,"say ""hi""\n'  # 2
+            '\n'  # 3 (inside the quoted field)
+            'there"\n'  # 4
+            'q2,not-a-time,page_view,a1,"bad ""row""\n'  # 5
+            'over two lines"\n'  # 6
+            "q3,2026-10-01T10:02:00Z,page_view,a1,End\n",  # 7
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no, page_title from raw.web_events order by event_id") == [
+            ("q1", 2, 'say "hi"\n\nthere'), ("q3", 7, "End"),
+        ]
+        assert query(warehouse, "select line_no, raw, error from quarantine") == [(
+            5, 'q2,not-a-time,page_view,a1,"bad ""row""\nover two lines"',
+            'event_ts "not-a-time" is not a timestamp (ISO-8601 with offset, or epoch milliseconds)',
+        )]

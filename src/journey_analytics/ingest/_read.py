@@ -229,13 +229,42 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     con.execute(
         "create or replace temp table csv_rows as select rowid - min(rowid) over () + 1 as row_no, cast(to_json(t) as varchar) as record from csv_rows_read t"
     ).fetchall()
-    # Data lines in order, without the header, blank lines and rejected lines: the k-th of
-    # them is the k-th parsed row, unless a quoted field spans lines (then fall back).
+    # Records in order, each at the physical line it starts on, without the header, blank
+    # lines and rejected rows: the k-th of them is the k-th parsed row. A line starts a record
+    # when the quotes before it are balanced (a quote inside a quoted field is doubled, so a
+    # field that spans lines leaves an odd count until it closes). If the counts disagree (a
+    # quoting this cannot follow), fall back to row numbers below.
     con.execute(
         f"""
         create or replace temp table csv_data_lines as
+        with physical as (
+            select line_no, line from file_lines
+            union all
+            select line_no, raw from line_rejects
+        ),
+        quote_parity as (
+            select
+                line_no,
+                line,
+                coalesce(sum(coalesce(strlen(line) - strlen(replace(line, '"', '')), 0)) over (
+                    order by line_no rows between unbounded preceding and 1 preceding
+                ), 0) % 2 = 0 as starts_record
+            from physical
+        ),
+        numbered_records as (
+            select
+                line_no,
+                line,
+                sum(case when starts_record then 1 else 0 end) over (order by line_no rows unbounded preceding) as record_no
+            from quote_parity
+        ),
+        records as (
+            select min(line_no) as line_no, string_agg(coalesce(line, ''), chr(10) order by line_no) as line
+            from numbered_records
+            group by record_no
+        )
         select row_number() over (order by line_no) as row_no, line_no, line
-        from (select line_no, line from file_lines union all select line_no, raw from line_rejects)
+        from records
         where line_no > (select min(line_no) from file_lines where {_not_blank('line')})
           and {_not_blank('line')}
           and line_no not in (select line from csv_rejects)
