@@ -34,7 +34,7 @@ import pytest
 from journey_analytics import runs
 from journey_analytics.config import RuleFiles, Settings, WarehouseSettings, load_settings
 from journey_analytics.ingest import KINDS, LandingError
-from journey_analytics.warehouse import WarehouseBusyError
+from journey_analytics.warehouse import WarehouseBusyError, build_path_for
 from tests.conftest import DAY1, Landing, query, run_day
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -410,14 +410,21 @@ class TestKilledJustAfterPublishing:
         outcome = killed["published"]
         assert outcome.ready == "READY published", (outcome.root / "run-0.stderr").read_text()
         assert outcome.state_after_kill == reference.state
-        assert outcome.leftovers_after_kill == []
+        # only the run's retrained model, not yet moved beside the warehouse
+        assert [name for name in outcome.leftovers_after_kill if not name.endswith(".models")] == []
         assert_same_tables(snapshot(warehouse_in(outcome.root)), reference.tables)
 
-    def test_lock_released_by_the_kill(self, killed: dict[str, Killed]) -> None:
+    def test_lock_released_by_the_kill_and_the_model_moved_in(self, killed: dict[str, Killed]) -> None:
+        # The base's model dates from BEFORE_DAY; the killed run retrained it at AFTER_DAY and
+        # published. The next run to open the warehouse finishes moving that model in.
         warehouse = warehouse_in(killed["published"].root)
         ctx = runs.open_run(AFTER_DAY, SAMPLE, warehouse, warehouse.parent / "reports", load_settings())
         runs.abort_run(ctx)
         assert build_files(warehouse) == []
+        models = runs.model_dir_for(warehouse)
+        evaluation = json.loads((models / "evaluation.json").read_text(encoding="utf-8"))
+        assert evaluation["as_of_date"] == AFTER_DAY.isoformat()
+        assert (models / "stage_model.pkl").is_file()
 
 
 @dataclass
@@ -512,6 +519,35 @@ class TestFailedRun:
         assert ctx.ingest.total("rows_loaded") > 0
         runs.abort_run(ctx)
         self.check_untouched(base, warehouse)
+
+    def test_aborted_after_retraining_keeps_the_published_model(self, base: Base, tmp_path: Path) -> None:
+        # The base's model is older than retrain_after_days at AFTER_DAY, so the run retrains;
+        # the new model waits in the run's own folder and goes with the discarded build.
+        warehouse = copy_published(base.root, tmp_path)
+        models = runs.model_dir_for(warehouse)
+        model_files = {p.name: sha256(p) for p in models.iterdir()}
+        ctx = runs.open_run(AFTER_DAY, SAMPLE, warehouse, tmp_path / "reports", load_settings())
+        for kind in KINDS:
+            runs.ingest_step(ctx, kind)
+        runs.stitch_step(ctx)
+        runs.sessionize_step(ctx)
+        runs.marts_step(ctx)
+        assert runs.stages_step(ctx)["model_trained"]
+        runs.abort_run(ctx)
+        assert {p.name: sha256(p) for p in models.iterdir()} == model_files
+        assert sorted(p.name for p in warehouse.parent.iterdir() if p.name.startswith(".")) == []
+        self.check_untouched(base, warehouse)
+
+    def test_published_run_brings_its_retrained_model(self, base: Base, tmp_path: Path) -> None:
+        warehouse = copy_published(base.root, tmp_path)
+        models = runs.model_dir_for(warehouse)
+        summary = run_in_process(SAMPLE, warehouse, AFTER_DAY)
+        evaluation = json.loads((models / "evaluation.json").read_text(encoding="utf-8"))
+        assert evaluation["as_of_date"] == AFTER_DAY.isoformat()
+        assert evaluation["model"]["path"] == str(models / "stage_model.pkl")
+        assert (models / f"evaluation-{AFTER_DAY.isoformat()}.json").is_file()
+        assert not any(p.name.startswith(".") for p in models.iterdir())  # no temporary files
+        assert not runs.staged_model_dir(build_path_for(warehouse, summary.run_id)).exists()
 
     def test_broken_rule_file_after_the_marts(self, base: Base, tmp_path: Path) -> None:
         warehouse = copy_published(base.root, tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import time
 import uuid
@@ -185,6 +186,11 @@ def open_run(
     lock = contextlib.ExitStack()
     lock.enter_context(warehouse_lock(warehouse))
     con = None
+    try:
+        _roll_forward_models(warehouse)
+    except BaseException:
+        lock.close()
+        raise
     build = start_build(warehouse, run_id)
     try:
         key, notice = resolve_key(settings.hash_key_from_environment(), warehouse)
@@ -284,13 +290,54 @@ def model_dir_for(warehouse: Path) -> Path:
     return warehouse.parent / f"{warehouse.stem}-models"
 
 
+def staged_model_dir(build: Path) -> Path:
+    """Where a run saves a retrained classifier until it publishes: named after its build file,
+    so that a killed run's folder is cleared with the build's other leftovers."""
+    return build.with_name(build.name + ".models")
+
+
+def _promote_model(staged: Path, warehouse: Path) -> None:
+    """Move a run's retrained classifier and its reports into the model folder (after the
+    publish). The reports go first and the model file last, each with one atomic rename."""
+    from journey_analytics.stages.model import MODEL_FILE
+
+    if not staged.is_dir():
+        return
+    target = model_dir_for(warehouse)
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(staged.iterdir(), key=lambda p: (p.name == MODEL_FILE, p.name)):
+        os.replace(path, target / path.name)
+    staged.rmdir()
+
+
+def _roll_forward_models(warehouse: Path) -> None:
+    """Finish the model move of a run killed just after it published (its warehouse is in
+    place, its retrained model still in the run's folder). Folders of runs that did not
+    publish are thrown away with the other build leftovers (see start_build)."""
+    prefix = f".{warehouse.name}.build-"
+    staged = [p for p in warehouse.parent.glob(prefix + "*.models") if p.is_dir()]
+    if not staged or not warehouse.exists():
+        return
+    con = connect(warehouse, read_only=True)
+    try:
+        published = {row[0] for row in con.execute(
+            "select run_id from main.pipeline_runs where status = 'success'"
+        ).fetchall()}
+    finally:
+        con.close()
+    for folder in staged:
+        if folder.name.removeprefix(prefix).removesuffix(".models") in published:
+            _promote_model(folder, warehouse)
+
+
 def stages_step(ctx: RunContext) -> dict[str, Any]:
     """Give every customer a stage as of the run date (rules, then the classifier)."""
     from journey_analytics.stages import assign_stages
 
     with ctx.timed("stages"):
         result = assign_stages(
-            ctx.con, ctx.as_of, rules_path=ctx.settings.rule_file("stages"), model_dir=model_dir_for(ctx.warehouse)
+            ctx.con, ctx.as_of, rules_path=ctx.settings.rule_file("stages"),
+            model_dir=model_dir_for(ctx.warehouse), save_dir=staged_model_dir(ctx.build),
         )
     ctx.evaluation_path = result.evaluation_path
     ctx.table_rows["customers"] = result.customers
@@ -353,6 +400,7 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     con, lock = _OPEN.pop(ctx.run_id)
     try:
         publish_build(con, ctx.build, ctx.warehouse)
+        _promote_model(staged_model_dir(ctx.build), ctx.warehouse)
         report = _promote_report(ctx, report)
     finally:
         lock.close()

@@ -231,3 +231,4 @@ def discard_build(con: duckdb.DuckDBPyConnection | None, build: Path) -> None:
     build.unlink(missing_ok=True)
     build.with_name(build.name + ".wal").unlink(missing_ok=True)
     shutil.rmtree(build.with_name(build.name + ".spill"), ignore_errors=True)
+    shutil.rmtree(build.with_name(build.name + ".models"), ignore_errors=True)  # a retrained model

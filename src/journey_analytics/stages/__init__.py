@@ -130,8 +130,10 @@ def _train(
     config: StageConfig,
     seed: int,
     model_dir: Path,
+    save_dir: Path,
 ) -> tuple[StageModel | None, Path | None, str | None]:
-    """Train on the labels or on the rules' own stages, evaluate on the held-out customers, save.
+    """Train on the labels or on the rules' own stages, evaluate on the held-out customers, save
+    into ``save_dir`` (the report names the model's place in ``model_dir``, where it is kept).
 
     Returns the model (None when there is nothing to learn from), the evaluation report's
     path, and a notice saying why no model was trained.
@@ -185,13 +187,13 @@ def _train(
                            [predicted[i] for i in keep],
                            reference="rules' clear decisions (no labels); rules_plus_model = classifier alone")
     model.metrics = {"held_out": held_out}
-    path = save_stage_model(model, model_dir)
+    save_stage_model(model, save_dir)
     report = {
         "as_of_date": as_of.isoformat(),
-        "model": {**model.describe(), "path": str(path)},
+        "model": {**model.describe(), "path": str(model_path(model_dir))},
         "held_out": held_out,
     }
-    evaluation = write_evaluation(report, model_dir, as_of)
+    evaluation = write_evaluation(report, save_dir, as_of)
     return model, evaluation, None
 
 
@@ -239,16 +241,20 @@ def assign_stages(
     *,
     rules_path: Path | None = None,
     model_dir: Path,
+    save_dir: Path | None = None,
     seed: int = 42,
 ) -> StageResult:
     """Give every customer a stage as of the end of ``as_of`` and keep the history.
 
     Needs ``main.events`` and ``main.identity_map`` (and reads ``raw.labels`` if present).
     The classifier is reused from ``model_dir`` unless it is stale, and retrained (with a
-    fresh evaluation report beside it) when it is.
+    fresh evaluation report beside it) when it is. A retrained model is saved in
+    ``save_dir`` when given (a run's private folder, moved into ``model_dir`` when the run
+    publishes), else in ``model_dir``.
     """
     config = load_stage_config(rules_path)
     model_dir = Path(model_dir)
+    save_dir = Path(save_dir) if save_dir is not None else model_dir
     notices: list[str] = []
     n_customers = build_customers(con, as_of, config)
     apply_rules(con, config)
@@ -272,7 +278,7 @@ def assign_stages(
     trained = False
     evaluation: Path | None = None
     if reason is not None:
-        model, evaluation, problem = _train(con, as_of, matches, labels, source, features, config, seed, model_dir)
+        model, evaluation, problem = _train(con, as_of, matches, labels, source, features, config, seed, model_dir, save_dir)
         trained = model is not None
         if problem:
             notices.append(problem)
