@@ -34,7 +34,7 @@ import pytest
 from journey_analytics import runs
 from journey_analytics.config import RuleFiles, Settings, WarehouseSettings, load_settings
 from journey_analytics.ingest import KINDS, LandingError
-from journey_analytics.warehouse import WarehouseBusyError, build_path_for
+from journey_analytics.warehouse import WarehouseBusyError, build_path_for, staged_model_dir
 from tests.conftest import DAY1, Landing, query, run_day
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -547,7 +547,7 @@ class TestFailedRun:
         assert evaluation["model"]["path"] == str(models / "stage_model.pkl")
         assert (models / f"evaluation-{AFTER_DAY.isoformat()}.json").is_file()
         assert not any(p.name.startswith(".") for p in models.iterdir())  # no temporary files
-        assert not runs.staged_model_dir(build_path_for(warehouse, summary.run_id)).exists()
+        assert not staged_model_dir(build_path_for(warehouse, summary.run_id)).exists()
 
     def test_broken_rule_file_after_the_marts(self, base: Base, tmp_path: Path) -> None:
         warehouse = copy_published(base.root, tmp_path)

@@ -28,11 +28,13 @@ from journey_analytics.identity import stitch_identities
 from journey_analytics.ingest import KINDS, IngestReport, KindReport, LandingError, LandingKind, ingest_kind
 from journey_analytics.privacy import check_key_fingerprint, install_hash_macro, resolve_key
 from journey_analytics.warehouse import (
+    build_path_for,
     connect,
     discard_build,
     publish_build,
     run_model,
     run_script,
+    staged_model_dir,
     start_build,
     warehouse_lock,
 )
@@ -290,12 +292,6 @@ def model_dir_for(warehouse: Path) -> Path:
     return warehouse.parent / f"{warehouse.stem}-models"
 
 
-def staged_model_dir(build: Path) -> Path:
-    """Where a run saves a retrained classifier until it publishes: named after its build file,
-    so that a killed run's folder is cleared with the build's other leftovers."""
-    return build.with_name(build.name + ".models")
-
-
 def _promote_model(staged: Path, warehouse: Path) -> None:
     """Move a run's retrained classifier and its reports into the model folder (after the
     publish). The reports go first and the model file last, each with one atomic rename."""
@@ -314,19 +310,19 @@ def _roll_forward_models(warehouse: Path) -> None:
     """Finish the model move of a run killed just after it published (its warehouse is in
     place, its retrained model still in the run's folder). Folders of runs that did not
     publish are thrown away with the other build leftovers (see start_build)."""
-    prefix = f".{warehouse.name}.build-"
-    staged = [p for p in warehouse.parent.glob(prefix + "*.models") if p.is_dir()]
+    staged = [p for p in warehouse.parent.glob(staged_model_dir(build_path_for(warehouse, "*")).name) if p.is_dir()]
     if not staged or not warehouse.exists():
         return
     con = connect(warehouse, read_only=True)
     try:
-        published = {row[0] for row in con.execute(
-            "select run_id from main.pipeline_runs where status = 'success'"
-        ).fetchall()}
+        published = {
+            staged_model_dir(build_path_for(warehouse, run_id))
+            for (run_id,) in con.execute("select run_id from main.pipeline_runs where status = 'success'").fetchall()
+        }
     finally:
         con.close()
     for folder in staged:
-        if folder.name.removeprefix(prefix).removesuffix(".models") in published:
+        if folder in published:
             _promote_model(folder, warehouse)
 
 

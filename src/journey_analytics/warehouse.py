@@ -194,6 +194,12 @@ def build_path_for(warehouse: Path, run_id: str) -> Path:
     return warehouse.with_name(f".{warehouse.name}.build-{run_id}")
 
 
+def staged_model_dir(build: Path) -> Path:
+    """Where a run keeps a retrained stage model until it publishes: named after its build
+    file, so that it goes with the build's other leftovers (its WAL and spill folder)."""
+    return build.with_name(build.name + ".models")
+
+
 def start_build(warehouse: Path, run_id: str | None = None) -> Path:
     """Copy the published warehouse (if any) to a fresh build file and return its path."""
     run_id = run_id or uuid.uuid4().hex[:12]
@@ -231,4 +237,4 @@ def discard_build(con: duckdb.DuckDBPyConnection | None, build: Path) -> None:
     build.unlink(missing_ok=True)
     build.with_name(build.name + ".wal").unlink(missing_ok=True)
     shutil.rmtree(build.with_name(build.name + ".spill"), ignore_errors=True)
-    shutil.rmtree(build.with_name(build.name + ".models"), ignore_errors=True)  # a retrained model
+    shutil.rmtree(staged_model_dir(build), ignore_errors=True)
