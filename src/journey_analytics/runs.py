@@ -295,10 +295,11 @@ def model_dir_for(warehouse: Path) -> Path:
 def _promote_model(staged: Path, warehouse: Path) -> None:
     """Move a run's retrained classifier and its reports into the model folder (after the
     publish). The reports go first and the model file last, each with one atomic rename."""
-    from journey_analytics.stages.model import MODEL_FILE
-
     if not staged.is_dir():
         return
+    # imported here, past the check: it loads scikit-learn (about a second)
+    from journey_analytics.stages.model import MODEL_FILE
+
     target = model_dir_for(warehouse)
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(staged.iterdir(), key=lambda p: (p.name == MODEL_FILE, p.name)):
