@@ -512,12 +512,6 @@ class TestBareCarriageReturn:
         ]
         assert query(warehouse, "select event_id from events") == [("g1",)]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: src/journey_analytics/ingest/_read.py _scan_lines reads lines with DuckDB's read_csv, "
-        "which always ends a line at a bare '\\r'; a JSON line with '\\r' as whitespace (valid JSON) is split "
-        "in two quarantined fragments and every later line_no is one too high",
-    )
     def test_bare_cr_as_json_whitespace(self, landing: Landing, warehouse: Path) -> None:
         text = json.dumps(page_view("cr1")).replace(", ", ",\r ", 1)
         landing.binary("web", DAY1, "cr.jsonl", line(page_view("cr0")) + text.encode() + b"\n" + line(page_view("cr2")))
@@ -525,6 +519,58 @@ class TestBareCarriageReturn:
         assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [
             ("cr0", 1), ("cr1", 2), ("cr2", 3)
         ]
+
+
+    def test_bare_cr_in_a_batch_of_gzipped_files(self, landing: Landing, warehouse: Path) -> None:
+        """A file of a multi-file batch with bare CRs is read on its own; the others are not
+        touched; a bad line after it keeps its number and a refused line keeps its CR."""
+        landing.jsonl("web", DAY1, "a.jsonl", [page_view("a1"), page_view("a2", extra={"k": 1})])
+        nested = json.dumps(page_view("cr-nested", extra={"k": 1})).replace('}, "', '}\r, "', 1)
+        body = (
+            line(page_view("cr0"))
+            + b"\r" + line(page_view("cr-leading"))  # a CR that opens a line
+            + nested.encode() + b"\n"  # the cut piece before the CR ends with "}"
+            + b'{"event_id": "cr-bad",\r "event_ts": 12\n'  # not JSON, with a CR inside
+            + b"not json\n"
+            + line(page_view("cr-last"))
+        )
+        landing.binary("web", DAY1, "b.jsonl.gz", gzip.compress(body))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, source_file, line_no from raw.web_events order by 2, 3") == [
+            ("a1", f"{DAY}a.jsonl", 1), ("a2", f"{DAY}a.jsonl", 2),
+            ("cr0", f"{DAY}b.jsonl.gz", 1), ("cr-leading", f"{DAY}b.jsonl.gz", 2),
+            ("cr-nested", f"{DAY}b.jsonl.gz", 3), ("cr-last", f"{DAY}b.jsonl.gz", 6),
+        ]
+        assert query(warehouse, "select line_no, raw, error from quarantine order by 1") == [
+            (4, '{"event_id": "cr-bad",\r "event_ts": 12', "line is not valid JSON"),
+            (5, "not json", "line is not valid JSON"),
+        ]
+        # the CR was whitespace: the row is as it would be without it
+        assert query(
+            warehouse, "select count(distinct properties) from raw.web_events where event_id in ('a2', 'cr-nested')"
+        ) == [(1,)]
+
+    def test_json_whitespace_before_the_object(self, landing: Landing, warehouse: Path) -> None:
+        """Tab, CR and space before the "{" are JSON whitespace: the object loads."""
+        landing.binary("web", DAY1, "ws.jsonl", b"\t" + line(page_view("tab")) + b" \r " + line(page_view("cr")))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 2") == [("tab", 1), ("cr", 2)]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+
+    @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 5, 1 << 22])
+    def test_bare_cr_found_and_marked_across_chunk_ends(self, tmp_path: Path, chunk_bytes: int) -> None:
+        """The streamed search and copy see a CR whose LF is in the next chunk."""
+        from journey_analytics.ingest._read import copy_marking_bare_cr, has_bare_cr
+
+        cases = [b"", b"a\r\nb\r\n", b"\r\n", b"a\rb", b"\r", b"a\r", b"\r\r\n", b"a\r\n\rb\n", b"ab\r\n\r\n\r"]
+        for index, text in enumerate(cases):
+            source = tmp_path / f"case{index}.jsonl.gz"
+            source.write_bytes(gzip.compress(text))
+            copy = tmp_path / f"case{index}.copy"
+            copy_marking_bare_cr(source, copy, b"<CR>", chunk_bytes)
+            expected = text.replace(b"\r\n", b"\0").replace(b"\r", b"<CR>").replace(b"\0", b"\r\n")
+            assert copy.read_bytes() == expected, text
+            assert has_bare_cr(source, chunk_bytes) == (expected != text), text
 
 
 class TestCrmFilesToo:

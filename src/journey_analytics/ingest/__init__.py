@@ -109,8 +109,8 @@ def ingest_kind(
     batch = [f for f in readable if f.file_format in ("jsonl", "jsonl.gz")]
     if len(batch) > 1:
         try:
-            read_jsonl_batch(con, batch, landed, settings.ingest.max_line_bytes)
-            readable = [f for f in readable if f not in batch]
+            left_out = read_jsonl_batch(con, batch, landed, settings.ingest.max_line_bytes)
+            readable = [f for f in readable if f not in batch or f in left_out]
         except _RESOURCE_ERRORS:
             raise
         except duckdb.Error:

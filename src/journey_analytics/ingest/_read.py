@@ -12,6 +12,13 @@ empty (0-byte) file is 0 rows in any format.
 
 from __future__ import annotations
 
+import gzip
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import duckdb
 
 from journey_analytics.ingest._landing import LandingFile
@@ -94,6 +101,63 @@ def _scan_lines(con: duckdb.DuckDBPyConnection, paths: str, max_line_bytes: int)
     ).fetchall()
 
 
+# --- A carriage return that does not end a line ---------------------------------------------
+# DuckDB's line reader ends a line at LF, CR LF and also at a bare CR. In JSON a bare CR is
+# whitespace, so a valid JSON line holding one would be cut in two invalid pieces and every
+# later line number would be one too high. Such a cut always leaves a piece that does not start
+# with "{" (the text after whitespace inside an object never opens it) or an empty one, so only
+# a file with such a line is searched for a bare CR (by Python, streamed); if it holds one, it
+# is read from a copy in which each bare CR is a marker, turned back into a CR in the text.
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_CHUNK_BYTES = 1 << 22
+
+
+def _may_hold_bare_cr(line: str) -> str:
+    """SQL that is true for a line that a bare CR could have cut off."""
+    return f"({line} is null or (not starts_with({line}, '{{') and not starts_with(ltrim({line}), '{{')))"
+
+
+def _chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
+    """A (gzipped) file's bytes, uncompressed, in chunks of at most ``chunk_bytes``."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            yield chunk
+
+
+def has_bare_cr(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> bool:
+    """Whether a (gzipped) text file holds a CR that is not followed by an LF."""
+    pending = False  # the last chunk ended with a CR: the next byte decides
+    for chunk in _chunks(path, chunk_bytes):
+        if pending and not chunk.startswith(b"\n"):
+            return True
+        pending = chunk.endswith(b"\r")
+        if _BARE_CR.search(chunk[:-1] if pending else chunk):
+            return True
+    return pending
+
+
+def copy_marking_bare_cr(path: Path, target: Path, marker: bytes, chunk_bytes: int = _CHUNK_BYTES) -> None:
+    """Copy a (gzipped) text file uncompressed, each bare CR replaced by ``marker``."""
+    pending = False
+    with open(target, "wb") as out:
+        for chunk in _chunks(path, chunk_bytes):
+            if pending:
+                out.write(b"\r" if chunk.startswith(b"\n") else marker)
+            pending = chunk.endswith(b"\r")
+            out.write(_BARE_CR.sub(marker, chunk[:-1] if pending else chunk))
+        if pending:
+            out.write(marker)
+
+
+def bare_cr_files(con: duckdb.DuckDBPyConnection, lines_table: str) -> list[str]:
+    """The files of a line scan (its ``filename`` column) that hold a bare CR."""
+    candidates = con.execute(
+        f"select distinct filename from {lines_table} where {_may_hold_bare_cr('line')} order by 1"
+    ).fetchall()
+    return [name for (name,) in candidates if has_bare_cr(Path(name))]
+
+
 # Lines are read in file order, so a line's number is its rowid less that of its file's first
 # line, plus one (a small group-by and join; a window over every line costs more).
 _FILE_STARTS = "select filename, min(rowid) - 1 as before from {lines} group by filename"
@@ -157,9 +221,30 @@ def _read_lines(con: duckdb.DuckDBPyConnection, file: LandingFile, max_line_byte
     con.execute("create or replace temp table file_lines as select line_no, line from file_lines_numbered").fetchall()
 
 
+def _read_json_lines(con: duckdb.DuckDBPyConnection, file: LandingFile, max_line_bytes: int) -> None:
+    """_read_lines for a JSONL file: lines end at LF (or CR LF) only; a bare CR inside a line
+    (JSON whitespace) stays in its text (see has_bare_cr)."""
+    _read_lines(con, file, max_line_bytes)
+    if not bare_cr_files(con, "file_lines_read"):
+        return
+    marker = f"\x1f{uuid.uuid4().hex}\x1f"  # a text no file holds
+    with tempfile.TemporaryDirectory(prefix="journey-lines-") as folder:
+        copy = Path(folder) / "lines.jsonl"
+        copy_marking_bare_cr(file.path, copy, marker.encode())
+        _scan_lines(con, _lit(str(copy)), max_line_bytes)
+        _number_lines(con)
+        con.execute(
+            f"""
+            create or replace temp table file_lines as
+            select line_no, replace(line, {_lit(marker)}, chr(13)) as line from file_lines_numbered
+            """
+        ).fetchall()
+        con.execute(f"update line_rejects set raw = replace(raw, {_lit(marker)}, chr(13))").fetchall()
+
+
 def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
     """One JSON object per line; the staging model parses it and names a line that is not one."""
-    _read_lines(con, file, max_line_bytes)
+    _read_json_lines(con, file, max_line_bytes)
     con.execute(
         f"""
         insert into {table}
@@ -182,15 +267,16 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, ma
 
 def read_jsonl_batch(
     con: duckdb.DuckDBPyConnection, files: list[LandingFile], table: str, max_line_bytes: int
-) -> None:
-    """Many JSONL files in one scan (fast); raises if any file cannot be read.
+) -> list[LandingFile]:
+    """Many JSONL files in one scan (fast); raises if any file cannot be read. Returns the
+    files left out, to be read one by one: those with a bare CR in a line.
 
     The lines stay in the scan's own table: the landed view of the kind (see
     create_landed_table) joins them to their file names and numbers as it is read, so the
     lines are not copied again."""
     files = [f for f in files if f.size_bytes > 0]  # an empty file is 0 rows, in any format
     if not files:
-        return
+        return []
     con.execute(
         "create or replace temp table batch_files (path varchar, source_file varchar, arrived_on date)"
     ).fetchall()
@@ -203,6 +289,9 @@ def read_jsonl_batch(
     # so a line's number is its position within its file (rejected lines counted). Files read
     # one by one later reuse the scan's table names, so the batch's tables are renamed.
     _scan_lines(con, paths, max_line_bytes)
+    left_out = bare_cr_files(con, "file_lines_read")
+    if left_out:
+        con.execute("delete from batch_files where list_contains(?, path)", [left_out]).fetchall()
     con.execute("drop table if exists batch_lines_read").fetchall()
     con.execute("drop table if exists batch_line_rejects").fetchall()
     con.execute("alter table file_lines_read rename to batch_lines_read").fetchall()
@@ -224,6 +313,7 @@ def read_jsonl_batch(
         inner join batch_files as b on b.path = r.filename
         """
     ).fetchall()
+    return [f for f in files if str(f.path) in left_out]
 
 
 def forget_jsonl_batch(con: duckdb.DuckDBPyConnection, table: str) -> None:
