@@ -16,6 +16,7 @@ import gzip
 import re
 import tempfile
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,14 +127,18 @@ def _chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
 
 
 def has_bare_cr(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> bool:
-    """Whether a (gzipped) text file holds a CR that is not followed by an LF."""
+    """Whether a (gzipped) text file holds a CR that is not followed by an LF. A file that
+    Python's gzip cannot read (DuckDB could) is taken as it was read: False."""
     pending = False  # the last chunk ended with a CR: the next byte decides
-    for chunk in _chunks(path, chunk_bytes):
-        if pending and not chunk.startswith(b"\n"):
-            return True
-        pending = chunk.endswith(b"\r")
-        if _BARE_CR.search(chunk[:-1] if pending else chunk):
-            return True
+    try:
+        for chunk in _chunks(path, chunk_bytes):
+            if pending and not chunk.startswith(b"\n"):
+                return True
+            pending = chunk.endswith(b"\r")
+            if _BARE_CR.search(chunk[:-1] if pending else chunk):
+                return True
+    except (OSError, EOFError, zlib.error):
+        return False
     return pending
 
 
