@@ -97,6 +97,21 @@ class TestServeDeployment:
             assert [(d["name"], d["paused"]) for d in deployments] == [("journey-nightly", False)]
             assert deployments[0]["schedules"][0]["schedule"]["cron"] == "30 2 * * *"
             assert deployments[0]["schedules"][0]["schedule"]["timezone"] == "Europe/Berlin"
+            # The server's scheduler books the next nights ahead: 02:30 in Berlin (CET in
+            # winter, CEST in summer). Its insert failed with SQLAlchemy 2.1, so none was booked.
+            booked: list[str] = []
+            deadline = time.monotonic() + 90
+            while not booked and time.monotonic() < deadline:
+                time.sleep(2)
+                request = urllib.request.Request(
+                    f"{api}/flow_runs/filter",
+                    data=json.dumps({"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}).encode(),
+                    headers={"content-type": "application/json"},
+                )
+                booked = [r["expected_start_time"] for r in json.loads(urllib.request.urlopen(request, timeout=30).read())
+                          if r["auto_scheduled"]]
+            assert booked, "the scheduler booked no run: " + (tmp_path / "serve.log").read_text()[-2000:]
+            assert all(re.search(r"T0[01]:30:00", start) for start in booked), booked
             trigger = subprocess.run(
                 [shutil.which("prefect", path=os.path.dirname(sys.executable)) or "prefect", "deployment", "run",
                  "scheduled-nightly/journey-nightly"],
