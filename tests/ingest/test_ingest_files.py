@@ -40,6 +40,34 @@ class TestMisplacedFiles:
         ]
         assert query(warehouse, "select event_id from events") == [("e1",)]
 
+    def test_files_in_sub_folders_are_named_not_skipped(self, landing: Landing, warehouse: Path) -> None:
+        """A file one or more folders too deep (hour=03/ under a dt= folder, a month folder of
+        CRM exports) is not read, but is recorded with the reason; hidden folders stay hidden."""
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        day = landing.root / "web" / "dt=2026-10-01"
+        (day / "hour=03" / "deeper").mkdir(parents=True)
+        (day / "hour=03" / "part-0.jsonl").write_text("{}\n")
+        (day / "hour=03" / "deeper" / "part-1.jsonl").write_text("{}\n")
+        (day / ".tmp").mkdir()
+        (day / ".tmp" / "upload.jsonl").write_text("{}\n")
+        (landing.root / "identities" / "2026-10").mkdir(parents=True)
+        (landing.root / "identities" / "2026-10" / "crm.csv").write_text("user_id,email\nu1,a@example.com\n")
+
+        summary = run_day(landing, warehouse, DAY1)
+
+        deep = "file is in a sub-folder of {}; landing files are read only directly inside it"
+        assert summary.file_errors == [
+            f"web/dt=2026-10-01/hour=03/part-0.jsonl: {deep.format('dt=2026-10-01/')}",
+            f"web/dt=2026-10-01/hour=03/deeper/part-1.jsonl: {deep.format('dt=2026-10-01/')}",
+            f"identities/2026-10/crm.csv: {deep.format('identities/')}",
+        ]
+        assert query(warehouse, "select source_file, arrived_on from quarantine order by 1") == [
+            ("identities/2026-10/crm.csv", None),
+            ("web/dt=2026-10-01/hour=03/deeper/part-1.jsonl", DAY1),
+            ("web/dt=2026-10-01/hour=03/part-0.jsonl", DAY1),
+        ]
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+
     def test_later_day_is_left_for_its_run(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "today.jsonl", [GOOD])
         landing.jsonl("web", DAY2, "tomorrow.jsonl", [dict(GOOD, event_id="e2")])

@@ -78,11 +78,25 @@ def _describe(path: Path, landing: Path, kind: str, arrived_on: date | None, pro
     )
 
 
+def _visible(path: Path) -> bool:
+    return not path.name.startswith((".", "_"))  # hidden, or a marker such as _SUCCESS
+
+
 def _visible_files(folder: Path) -> list[Path]:
     """Files in a folder, skipping hidden and marker files such as _SUCCESS."""
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
-    )
+    return sorted(p for p in folder.iterdir() if p.is_file() and _visible(p))
+
+
+def _files_in_sub_folders(folder: Path) -> list[Path]:
+    """Visible files at any depth below a folder's visible sub-folders (not read, but named)."""
+    found: list[Path] = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p)):
+        found += _visible_files(sub) + _files_in_sub_folders(sub)
+    return found
+
+
+def _sub_folder_problem(folder: str) -> str:
+    return f"file is in a sub-folder of {folder}; landing files are read only directly inside it"
 
 
 def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[LandingFile]:
@@ -94,10 +108,13 @@ def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[La
         return []
     found: list[LandingFile] = []
     if not kind.dated:
-        return [_describe(p, landing, kind.name, None, None) for p in _visible_files(folder)]
+        return [_describe(p, landing, kind.name, None, None) for p in _visible_files(folder)] + [
+            _describe(p, landing, kind.name, None, _sub_folder_problem(f"{kind.name}/"))
+            for p in _files_in_sub_folders(folder)
+        ]
     for path in _visible_files(folder):
         found.append(_describe(path, landing, kind.name, None, "file is not inside a dt=YYYY-MM-DD folder"))
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p)):
         match = _DT_FOLDER.match(sub.name)
         arrived_on: date | None = None
         problem = None
@@ -112,4 +129,6 @@ def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[La
             continue
         for path in _visible_files(sub):
             found.append(_describe(path, landing, kind.name, arrived_on, problem))
+        for path in _files_in_sub_folders(sub):
+            found.append(_describe(path, landing, kind.name, arrived_on, problem or _sub_folder_problem(f"{sub.name}/")))
     return found
