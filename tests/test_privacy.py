@@ -133,6 +133,35 @@ class TestLeaks:
         run_day(landing, warehouse, DAY1)
         assert find_personal(warehouse, ["ann.lee@example.com"]) == []
 
+    def test_email_in_any_free_text_field_and_url_encoded(self, landing: Landing, warehouse: Path) -> None:
+        """Campaign fields, event names and the like are free text too; in a URL an '@' is '%40'."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
+             "utm_source": "ann.lee@example.com", "utm_medium": "x ann.lee@example.com", "utm_campaign": "cat@example.net",
+             "page_url": "https://shop.example/?email=bob%2Bpromo%40mail.example.org&x=1",
+             "referrer": "https://mail.example/?to=cat%40EXAMPLE.net", "utm_content": "ann.lee%40example.com"},
+            {"event_id": "w2", "event_ts": "2026-10-01T10:00:00Z", "event_name": "signup ann.lee@example.com",
+             "anonymous_id": "a1", "device_category": "cat@example.net", "country": "ann.lee@example.com",
+             "currency": "ann.lee@example.com"},
+        ])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open cat@example.net",
+             "email": "cat@example.net", "url": "https://shop.example/?e=cat%40example.net"},
+        ])
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "like", "platform": "ann.lee@example.com",
+             "handle": "annie_rocks"},
+        ])
+        landing.text("labels", None, "labels.csv", "user_id,stage,as_of_date,email\nu2,lead,2026-10-01,cat@example.net\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from events") == [(4,)]
+        assert query(warehouse, "select count(*) from quarantine") == [(1,)]  # the label row
+        encoded = ["bob%2Bpromo%40mail.example.org", "cat%40example.net", "ann.lee%40example.com"]
+        assert find_personal(warehouse, ["ann.lee@example.com", "cat@example.net", *encoded]) == []
+        assert query(warehouse, "select page_url, referrer, utm_source, utm_campaign from events where event_id = 'w1'") == [
+            ("https://shop.example/?email=[email]&x=1", "https://mail.example/?to=[email]", "[email]", "[email]")
+        ]
+
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
         landing.text(

@@ -46,13 +46,13 @@ create or replace temp macro clean_text(x) as
 -- E-mail addresses in free text replaced by a marker (text without an @ is left as it is,
 -- without running the pattern).
 create or replace temp macro mask_emails(x) as
-    case when contains(x, '@') then
-        regexp_replace(x, '[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '[email]', 'g')
+    case when contains(x, '@') or contains(x, '%40') then  -- %40: an '@' encoded in a URL
+        regexp_replace(x, '[A-Za-z0-9._%+-]+(@|%40)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '[email]', 'g')
     else x end;
 
 -- E-mail addresses and @handles in free text replaced by markers.
 create or replace temp macro mask_personal_text(x) as
-    case when contains(x, '@') then
+    case when contains(x, '@') or contains(x, '%40') then
         regexp_replace(mask_emails(x), '(^|[^A-Za-z0-9_])@[A-Za-z0-9_.]+', '\1@[handle]', 'g')
     else x end;
 
@@ -84,7 +84,7 @@ create or replace temp macro fields_beyond(record, record_keys, fields_given, na
 create or replace temp macro extra_properties(extra_fields) as (
     case
         when extra_fields is null then null
-        when contains(extra_fields, '@') or contains(extra_fields, 'null') then
+        when contains(extra_fields, '@') or contains(extra_fields, '%40') or contains(extra_fields, 'null') then
             nullif(cast(to_json(map_from_entries(list_transform(
                 list_filter(map_entries(from_json(extra_fields, '"MAP(VARCHAR, VARCHAR)"')), lambda e: e.value is not null),
                 lambda e: struct_pack(key := e.key, value := mask_personal_text(e.value))

@@ -80,7 +80,7 @@ checked as (
 select
     event_id,
     event_ts,
-    event_name,
+    mask_emails(event_name) as event_name,
     keyed_hash(email) as email_hash,
     user_id,
     campaign_id,

@@ -90,8 +90,8 @@ checked as (
 select
     event_id,
     event_ts,
-    event_name,
-    platform,
+    mask_emails(event_name) as event_name,
+    mask_emails(platform) as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
     user_id,
     post_id,
