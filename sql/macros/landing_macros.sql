@@ -11,7 +11,11 @@ create or replace temp macro parse_event_ts(x) as (
         when regexp_full_match(x, '-?[0-9]{1,15}(\.[0-9]+)?')
             then make_timestamp(cast(round(cast(x as double) * 1000) as bigint))
         when regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?([zZ]|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)$')
-            then cast(timezone('UTC', try_cast(upper(x) as timestamptz)) as timestamp)
+            then cast(timezone('UTC', coalesce(
+                try_cast(upper(x) as timestamptz),
+                -- the forms DuckDB's cast does not take: a decimal comma, a space before the offset
+                try_cast(regexp_replace(replace(upper(x), ',', '.'), ' ([Z+-][0-9:]*)$', '\1') as timestamptz)
+            )) as timestamp)
     end
 );
 

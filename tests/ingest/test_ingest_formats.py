@@ -118,12 +118,17 @@ class TestFormatsLoadAlike:
 
 INSTANT = datetime(2026, 10, 1, 10, 0, tzinfo=UTC)
 MILLIS = int(INSTANT.timestamp() * 1000)
-SPELLINGS = ["2026-10-01T10:00:00Z", "2026-10-01T12:00:00+02:00", "2026-10-01T05:00:00-05:00", MILLIS, str(MILLIS)]
+SPELLINGS = [
+    "2026-10-01T10:00:00Z", "2026-10-01T12:00:00+02:00", "2026-10-01T05:00:00-05:00", MILLIS, str(MILLIS),
+    # ISO-8601's decimal comma, and a space before the offset (which DuckDB's cast refuses)
+    "2026-10-01T10:00:00,000Z", "2026-10-01T15:30:00,0+0530", "2026-10-01 15:30:00 +05:30", "2026-10-01T10:00:00 Z",
+    "2026-10-01t10:00:00.000z",
+]
 
 
 @pytest.fixture(scope="module")
 def spelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One instant spelled five ways, and a row with fields beyond the contract."""
+    """One instant spelled ten ways, and a row with fields beyond the contract."""
     root = tmp_path_factory.mktemp("spelled")
     landing = Landing(root / "landing")
     landing.jsonl(
@@ -142,7 +147,8 @@ def spelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class TestTimestampSpellings:
-    """Z, an offset, and epoch milliseconds as a number or as text are the same UTC instant."""
+    """Z, an offset (after a space or not), a decimal point or comma, and epoch milliseconds as a
+    number or as text are the same UTC instant."""
 
     def test_one_instant(self, spelled: Path) -> None:
         assert query(spelled, "select event_id, event_ts from events where event_id like 't%' order by event_id") == [
