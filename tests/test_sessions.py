@@ -1,4 +1,5 @@
-"""Sessions: a device's web events split by inactivity and by a new campaign; a given session_id is kept."""
+"""Sessions: a device's web events split by inactivity and by a new campaign; a given session_id is
+kept (scoped to each customer when the source gave it to several)."""
 
 from __future__ import annotations
 
@@ -143,6 +144,29 @@ class TestGivenSessionId:
     def test_events_without_an_id_are_sessionized_apart(self, default: Path) -> None:
         assert grouping(default, "a-given") == [["given-1", "given-2"], ["given-3"]]
         assert query(default, "select session_id like 'ses-%' from events where event_id = 'given-3'") == [(True,)]
+
+
+class TestGivenIdSharedByCustomers:
+    """A source whose session ids are unique only per user (GA4's ga_session_id is the second the
+    session started) gives two customers' visits the same id: each customer keeps a session of
+    their own; one customer's events across devices under that id stay one session."""
+
+    def test_each_customer_has_their_own_session(self, landing: Landing, warehouse: Path) -> None:
+        ga = "1791194400"
+        landing.jsonl("web", DAY1, "ga.jsonl", [
+            web("ga-1", "10:00:00", "cookie-a", user_id="u-a", session_id=ga, page_url="/a"),
+            web("ga-2", "10:00:00", "cookie-b", user_id="u-b", session_id=ga, page_url="/b"),
+            web("ga-3", "10:05:00", "cookie-b", "purchase", user_id="u-b", session_id=ga, order_id="o1", value=50),
+            web("ga-4", "10:06:00", "cookie-c", user_id="u-b", session_id=ga),  # u-b's other device
+            web("solo-1", "11:00:00", "cookie-a", user_id="u-a", session_id="S-solo"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        rows = query(warehouse, "select session_id, customer_id, n_events, converted, revenue from sessions order by 2, 1")
+        assert [row[1:] for row in rows] == [("u-a", 1, False, 0.0), ("u-a", 1, False, 0.0), ("u-b", 3, True, 50.0)]
+        assert sorted(row[0] for row in rows) == sorted(
+            ["S-solo", *(f"{ga}~" + query(warehouse, f"select substr(md5('{c}'), 1, 8)")[0][0] for c in ("u-a", "u-b"))]
+        )
+        assert query(warehouse, "select count(distinct session_id) from events where session_id like '1791194400%'") == [(2,)]
 
 
 class TestSessionsTable:

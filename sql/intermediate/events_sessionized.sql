@@ -1,6 +1,8 @@
 -- Web events without a given session_id grouped into sessions per device: a gap of more
 -- than the session timeout, or a new campaign (utm source/medium/campaign) starts a new
--- session. Given session ids are kept. E-mail and social events have no session.
+-- session. Given session ids are kept, except one given to several customers (see
+-- session_ids_shared): it becomes '<id>~<8 hex digits of the customer>', one per customer.
+-- E-mail and social events have no session.
 --
 -- (intermediate; not published)
 with events as (
@@ -77,10 +79,20 @@ computed_sessions as (
             partition by device_key order by event_ts, event_id rows unbounded preceding
         ) as computed_session_id
     from session_starts
+),
+
+shared as (
+    select * from session_ids_shared
 )
 
 select
     events.*,
-    coalesce(events.given_session_id, computed_sessions.computed_session_id) as session_id
+    case
+        when events.given_session_id is null then computed_sessions.computed_session_id
+        when shared.given_session_id is not null
+            then events.given_session_id || '~' || substr(md5(events.customer_id), 1, 8)
+        else events.given_session_id
+    end as session_id
 from events
 left join computed_sessions on computed_sessions.event_id = events.event_id
+left join shared on shared.given_session_id = events.given_session_id

@@ -268,8 +268,10 @@ def stitch_step(ctx: RunContext) -> int:
 
 
 def sessionize_step(ctx: RunContext) -> int:
-    """Define the sessionizing step (a view, computed once into the events mart); returns -1."""
+    """Find the session ids the source gave to several customers (a small table), and define
+    the sessionizing step (a view, computed once into the events mart); returns -1."""
     with ctx.timed("sessionize"):
+        run_model(ctx.con, "intermediate", "session_ids_shared")
         return run_model(ctx.con, "intermediate", "events_sessionized")
 
 
