@@ -21,13 +21,7 @@ import duckdb
 from journey_analytics.config import Settings
 from journey_analytics.ingest import email, identities, labels, social, web
 from journey_analytics.ingest._landing import LandingError, LandingFile, LandingKind, find_landing_files
-from journey_analytics.ingest._read import (
-    create_landed_table,
-    drop_landed,
-    forget_jsonl_batch,
-    read_file,
-    read_jsonl_batch,
-)
+from journey_analytics.ingest._read import create_landed_table, read_file, read_jsonl_batch
 from journey_analytics.warehouse import run_model
 
 KINDS: tuple[LandingKind, ...] = (web.KIND, email.KIND, social.KIND, identities.KIND, labels.KIND)
@@ -114,7 +108,7 @@ def ingest_kind(
         except _RESOURCE_ERRORS:
             raise
         except duckdb.Error:
-            forget_jsonl_batch(con, landed)  # one file is bad: read one by one
+            con.execute(f"delete from {landed}").fetchall()  # one file is bad: read one by one
     for index, file in enumerate(readable, start=1):
         if progress:
             progress(file.source_file, index, len(readable))
@@ -157,7 +151,7 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
     run_model(con, "staging", kind.staging_model)
     forgotten = _stage_withholding_forgotten(con, kind.staging_model)
     # ``staged`` holds all that is needed from here on: free the memory of the raw lines.
-    drop_landed(con, kind.name)
+    con.execute(f"drop table if exists landed_{kind.name}_rows").fetchall()
     columns = ", ".join(kind.output_columns)
     if kind.has_event_id:
         known_ids = " union all ".join(f"select event_id from {t}" for t in EVENT_TABLES)

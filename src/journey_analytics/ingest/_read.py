@@ -30,11 +30,8 @@ def _lit(text: str) -> str:
 
 
 def create_landed_table(con: duckdb.DuckDBPyConnection, kind: str) -> str:
-    """(Re)create the empty temporary table that a kind's files are read into, one by one, and
-    the view ``landed_<kind>_rows`` over it that the staging model reads (a batch of JSONL
-    files joins that view without a copy of its lines: see read_jsonl_batch). Returns the
-    table's name."""
-    table = f"landed_{kind}_files"
+    """(Re)create the empty temporary table that a kind's files are read into."""
+    table = f"landed_{kind}_rows"
     con.execute(
         f"""
         create or replace temp table {table} (
@@ -43,15 +40,7 @@ def create_landed_table(con: duckdb.DuckDBPyConnection, kind: str) -> str:
         )
         """
     ).fetchall()
-    con.execute(f"create or replace temp view landed_{kind}_rows as select * from {table}").fetchall()
     return table
-
-
-def drop_landed(con: duckdb.DuckDBPyConnection, kind: str) -> None:
-    """Free a kind's landed lines (once staged)."""
-    con.execute(f"drop view if exists landed_{kind}_rows").fetchall()
-    for table in (f"landed_{kind}_files", "batch_lines_read", "batch_line_rejects", "batch_files"):
-        con.execute(f"drop table if exists {table}").fetchall()
 
 
 # The line reader splits on line ends only: its column delimiter is a 4-byte sequence of
@@ -165,7 +154,7 @@ def bare_cr_files(con: duckdb.DuckDBPyConnection, lines_table: str) -> list[str]
 
 # Lines are read in file order, so a line's number is its rowid less that of its file's first
 # line, plus one (a small group-by and join; a window over every line costs more).
-_FILE_STARTS = "select filename, min(rowid) - 1 as before from {lines} group by filename"
+_FILE_STARTS = "select filename, min(rowid) - 1 as before from file_lines_read group by filename"
 
 
 def _not_blank(column: str) -> str:
@@ -175,40 +164,36 @@ def _not_blank(column: str) -> str:
     return f"({column} is not null and (ascii({column}) between 33 and 126 or trim({column}) <> ''))"
 
 
-def _number_lines(
-    con: duckdb.DuckDBPyConnection,
-    view: str = "file_lines_numbered", lines: str = "file_lines_read", rejects: str = "line_rejects",
-) -> None:
+def _number_lines(con: duckdb.DuckDBPyConnection) -> None:
     """file_lines_numbered(filename, line_no, line): each read line with its physical number.
 
     The k-th line read from a file is line k, plus one for each rejected line before it:
     with rejects at lines r_1 < r_2 < ..., the j-th has r_j - j read lines before it, so a
     read line k comes after every reject with r_j - j < k (found with one ASOF join).
     A view, so that the common case (no rejects) costs no more than numbering the lines."""
-    starts = _FILE_STARTS.format(lines=lines)
-    (any_rejects,) = con.execute(f"select count(*) > 0 from {rejects}").fetchall()[0]
+    (any_rejects,) = con.execute("select count(*) > 0 from line_rejects").fetchall()[0]
     if not any_rejects:
         con.execute(
             f"""
-            create or replace temp view {view} as
+            create or replace temp view file_lines_numbered as
             select l.filename, l.rowid - s.before as line_no, l.line
-            from {lines} as l
-            inner join ({starts}) as s using (filename)
+            from file_lines_read as l
+            inner join ({_FILE_STARTS}) as s using (filename)
             """
         ).fetchall()
         return
     con.execute(
         f"""
-        create or replace temp view {view} as
+        create or replace temp view file_lines_numbered as
         with numbered as (
             select l.filename, l.rowid - s.before as k, l.line
-            from {lines} as l
-            inner join ({starts}) as s using (filename)
+            from file_lines_read as l
+            inner join ({_FILE_STARTS}) as s using (filename)
         ),
         thresholds as (
             select filename, line_no - j + 1 as threshold, max(j) as rejects_before
             from (select filename, line_no, row_number() over (partition by filename order by line_no) as j
-                  from {rejects})
+                  from line_rejects)
             group by all
         )
         select n.filename, n.k + coalesce(t.rejects_before, 0) as line_no, n.line
@@ -274,11 +259,7 @@ def read_jsonl_batch(
     con: duckdb.DuckDBPyConnection, files: list[LandingFile], table: str, max_line_bytes: int
 ) -> list[LandingFile]:
     """Many JSONL files in one scan (fast); raises if any file cannot be read. Returns the
-    files left out, to be read one by one: those with a bare CR in a line.
-
-    The lines stay in the scan's own table: the landed view of the kind (see
-    create_landed_table) joins them to their file names and numbers as it is read, so the
-    lines are not copied again."""
+    files left out, to be read one by one: those with a bare CR in a line."""
     files = [f for f in files if f.size_bytes > 0]  # an empty file is 0 rows, in any format
     if not files:
         return []
@@ -291,42 +272,30 @@ def read_jsonl_batch(
     )
     paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
     # A multi-file scan keeps file order and line order (insertion order is preserved),
-    # so a line's number is its position within its file (rejected lines counted). Files read
-    # one by one later reuse the scan's table names, so the batch's tables are renamed.
+    # so a line's number is its position within its file (rejected lines counted).
     _scan_lines(con, paths, max_line_bytes)
     left_out = bare_cr_files(con, "file_lines_read")
     if left_out:
         con.execute("delete from batch_files where list_contains(?, path)", [left_out]).fetchall()
-    con.execute("drop table if exists batch_lines_read").fetchall()
-    con.execute("drop table if exists batch_line_rejects").fetchall()
-    con.execute("alter table file_lines_read rename to batch_lines_read").fetchall()
-    con.execute("alter table line_rejects rename to batch_line_rejects").fetchall()
-    _number_lines(con, "batch_lines_numbered", "batch_lines_read", "batch_line_rejects")
-    view = table.removesuffix("_files") + "_rows"
+    _number_lines(con)
+    # Copied into the landed table, then the scan's table is freed. (A view over the scan's
+    # table saves the copy, about 10% of web ingest at 10M events, but staging through it needs
+    # more memory: with a small memory_limit it failed where the copy spills.)
     con.execute(
         f"""
-        create or replace temp view {view} as
-        select * from {table}
-        union all
-        select b.source_file, b.arrived_on, l.line_no, l.line as raw, null as record, null as parse_error
-        from batch_lines_numbered as l
+        insert into {table}
+        select b.source_file, b.arrived_on, l.line_no, l.line, null, null
+        from file_lines_numbered as l
         inner join batch_files as b on b.path = l.filename
         where {_not_blank('l.line')}
         union all
         select b.source_file, b.arrived_on, r.line_no, r.raw, null, r.error
-        from batch_line_rejects as r
+        from line_rejects as r
         inner join batch_files as b on b.path = r.filename
         """
     ).fetchall()
+    con.execute("drop table file_lines_read").fetchall()
     return [f for f in files if str(f.path) in left_out]
-
-
-def forget_jsonl_batch(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Undo read_jsonl_batch (a file of the batch was bad; the files are read one by one)."""
-    view = table.removesuffix("_files") + "_rows"
-    con.execute(f"create or replace temp view {view} as select * from {table}").fetchall()
-    for name in ("batch_lines_read", "batch_line_rejects", "batch_files"):
-        con.execute(f"drop table if exists {name}").fetchall()
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
