@@ -149,6 +149,21 @@ class TestNeverIdentified:
         run_day(landing, warehouse, DAY1)
         assert customers(warehouse, "ivy-") == [("ivy-like", "social:" + h("x:ivy")[:24])]
 
+    def test_whitespace_around_an_email_or_handle_is_not_part_of_it(self, landing: Landing, warehouse: Path) -> None:
+        """Tabs, line ends and Unicode spaces around an address or handle (as exports pad them)."""
+        landing.jsonl("web", DAY1, "web.jsonl", [web("jo-1", "09:00", "a-jo", "login", user_id="u-jo", email=" Jo@X.com ")])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": f"jo-m{i}", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": email}
+            for i, email in enumerate(["JO@x.com", "jo@x.com\u00a0", "jo@x.com\t", "\njo@x.com\r\n", "\u2003jo@x.com"])
+        ])
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "jo-s", "event_ts": "2026-10-01T08:30:00Z", "event_name": "like", "platform": "x\t", "handle": "\t@Jo_x "},
+        ])
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu-jo,jo@x.com,x,jo_x\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select distinct customer_id from events") == [("u-jo",)]
+
+
 
 class TestIdentityMap:
     """identity_map has one row per identifier with its customer, e-mails and handles only as hashes."""

@@ -38,6 +38,17 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
     end
 );
 
+-- An identifier that is hashed (e-mail address, handle, platform): whitespace of any kind
+-- around it (tab, line end, the Unicode spaces) is not part of it, or one person would become
+-- two customers.
+create or replace temp macro clean_identifier(x) as
+    nullif(trim(x,
+        chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(32) || chr(133) || chr(160) ||
+        chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) ||
+        chr(8198) || chr(8199) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) ||
+        chr(8239) || chr(8287) || chr(12288)
+    ), '');
+
 -- Text without the spaces around it (as trim() counts them: the space and the Unicode space
 -- separators), and blank text as null. Plain ASCII text with no space at either end, the
 -- common case, is kept as it is without making a trimmed copy.

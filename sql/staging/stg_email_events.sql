@@ -46,7 +46,7 @@ cleaned as (
         clean_text(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         clean_text(f.event_name) as event_name,
-        lower(clean_text(f.email)) as email,
+        lower(clean_identifier(f.email)) as email,
         clean_text(f.email) as email_as_given,
         clean_text(f.user_id) as user_id,
         clean_text(f.campaign_id) as campaign_id,

@@ -39,11 +39,11 @@ cleaned as (
         raw,
         parse_error,
         clean_text(f.user_id) as user_id,
-        lower(clean_text(f.email)) as email,
+        lower(clean_identifier(f.email)) as email,
         clean_text(f.email) as email_as_given,
-        lower(clean_text(f.platform)) as platform,
+        lower(clean_identifier(f.platform)) as platform,
         clean_text(f.handle) as handle_as_given,
-        lower(ltrim(clean_text(f.handle), '@')) as handle
+        lower(ltrim(clean_identifier(f.handle), '@')) as handle
     from objects
 ),
 

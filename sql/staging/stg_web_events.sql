@@ -49,7 +49,7 @@ cleaned as (
         clean_text(f.anonymous_id) as anonymous_id,
         clean_text(f.user_id) as user_id,
         clean_text(f.session_id) as session_id,
-        lower(clean_text(f.email)) as email,
+        lower(clean_identifier(f.email)) as email,
         clean_text(f.page_url) as page_url,
         clean_text(f.page_title) as page_title,
         clean_text(f.referrer) as referrer,
