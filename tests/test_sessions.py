@@ -169,6 +169,31 @@ class TestGivenIdSharedByCustomers:
         assert query(warehouse, "select count(distinct session_id) from events where session_id like '1791194400%'") == [(2,)]
 
 
+class TestResentPurchase:
+    """A purchase sent twice for one order_id is one order: in a session's revenue and in the
+    dashboard's headline revenue, as in customers."""
+
+    def test_one_order_counted_once(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import header_figures
+
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("r-1", "10:00:00", "a-r"),
+            web("r-2", "10:05:00", "a-r", "purchase", order_id="o1", value=10),
+            web("r-3", "10:05:30", "a-r", "purchase", order_id="o1", value=10),  # the tracker's retry
+            web("r-4", "10:10:00", "a-r", "purchase", order_id="o2", value=5),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select n_events, converted, revenue from sessions") == [(4, True, 15.0)]
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            figures = dict(header_figures(con, DAY1))
+        finally:
+            con.close()
+        assert (figures["Orders"], figures["Revenue"]) == ("2", "15")
+
+
 class TestSessionsTable:
     """Only web events have sessions, and every web event is in exactly one."""
 

@@ -16,7 +16,7 @@
 -- device_category: Device category of the first event.
 -- country: Country of the first event.
 -- converted: True when the session has a purchase.
--- revenue: Sum of purchase values in the session.
+-- revenue: Sum of the values of the orders placed in the session (a purchase sent twice for one order_id counts once).
 with events as (
     -- the columns used below (the engine keeps one copy of this, as it is read more than once)
     select
@@ -33,9 +33,22 @@ totals as (
         max(event_ts) as ended_at,
         count(*) as n_events,
         sum(case when event_name = 'page_view' then 1 else 0 end) as n_page_views,
-        max(case when event_name = 'purchase' then 1 else 0 end) = 1 as converted,
-        coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue
+        max(case when event_name = 'purchase' then 1 else 0 end) = 1 as converted
     from events
+    group by session_id
+),
+
+-- each order once (as in customers: its largest value), even when its purchase was sent twice
+session_orders as (
+    select session_id, coalesce(order_id, event_id) as order_key, max(value) as order_value
+    from main.events
+    where event_name = 'purchase' and session_id is not null
+    group by session_id, order_key
+),
+
+session_revenue as (
+    select session_id, sum(order_value) as revenue
+    from session_orders
     group by session_id
 ),
 
@@ -64,7 +77,8 @@ select
     first_events.device_category,
     first_events.country,
     totals.converted,
-    totals.revenue
+    coalesce(session_revenue.revenue, 0) as revenue
 from totals
 inner join first_events on first_events.session_id = totals.session_id
+left join session_revenue on session_revenue.session_id = totals.session_id
 order by totals.started_at, totals.session_id

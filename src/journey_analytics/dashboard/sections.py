@@ -76,14 +76,19 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple[st
     """The headline numbers: customers, orders, revenue, conversion, pain points, last run health."""
     customers, orders, revenue = con.execute(
         """
+        with orders as (
+            -- each order once (its largest value, as in customers), even when sent twice
+            select max(value) as order_value
+            from events
+            where event_name = 'purchase' and event_ts < cast(? as date) + 1
+            group by coalesce(order_id, event_id)
+        )
         select
-            count(distinct customer_id),
-            count(distinct case when event_name = 'purchase' then order_id end),
-            coalesce(sum(case when event_name = 'purchase' then value end), 0)
-        from events
-        where event_ts < cast(? as date) + 1
+            (select count(distinct customer_id) from events where event_ts < cast(? as date) + 1),
+            (select count(*) from orders),
+            (select coalesce(sum(order_value), 0) from orders)
         """,
-        [as_of],
+        [as_of, as_of],
     ).fetchall()[0]
     sessions, converted = con.execute(
         "select count(*), count(*) filter (where converted) from sessions where started_at < cast(? as date) + 1",
