@@ -169,6 +169,27 @@ class TestGivenIdSharedByCustomers:
         assert query(warehouse, "select count(distinct session_id) from events where session_id like '1791194400%'") == [(2,)]
 
 
+class TestCampaignOfTheVisit:
+    """Only a campaign seen in the current visit is the session's: a visit that began without one
+    and then gets a campaign splits there, whatever campaign an earlier visit had."""
+
+    def test_earlier_visit_campaign_does_not_count(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("old-1", "08:00:00", "a-c", **WINTER),
+            web("old-2", "08:05:00", "a-c"),
+            web("new-1", "10:00:00", "a-c"),  # after a gap: a new visit, no campaign yet
+            web("new-2", "10:05:00", "a-c", **WINTER),  # the same campaign as the old visit
+            web("new-3", "10:06:00", "a-c"),
+            # the same events on a device with no earlier visit
+            web("fresh-1", "10:00:00", "a-f"),
+            web("fresh-2", "10:05:00", "a-f", **WINTER),
+            web("fresh-3", "10:06:00", "a-f"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert grouping(warehouse, "a-c") == [["old-1", "old-2"], ["new-1"], ["new-2", "new-3"]]
+        assert grouping(warehouse, "a-f") == [["fresh-1"], ["fresh-2", "fresh-3"]]
+
+
 class TestResentPurchase:
     """A purchase sent twice for one order_id is one order: in a session's revenue and in the
     dashboard's headline revenue, as in customers."""

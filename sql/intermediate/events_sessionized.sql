@@ -40,22 +40,47 @@ with_previous as (
         last_value(campaign_key ignore nulls) over (
             partition by device_key order by event_ts, event_id
             rows between unbounded preceding and 1 preceding
-        ) as previous_campaign_key
+        ) as previous_campaign_key,
+        last_value(case when campaign_key is not null then event_ts end ignore nulls) over (
+            partition by device_key order by event_ts, event_id
+            rows between unbounded preceding and 1 preceding
+        ) as previous_campaign_at
     from web_without_session
+),
+
+gaps as (
+    select
+        with_previous.*,
+        previous_event_ts is null
+            or epoch(event_ts) - epoch(previous_event_ts) > p.session_timeout_minutes * 60 as starts_after_gap
+    from with_previous
+    cross join parameters as p
+),
+
+-- A visit: the events from one that starts after a gap up to the next gap. Only a campaign
+-- seen in the current visit counts as the session's campaign, not one of an earlier visit.
+visits as (
+    select
+        *,
+        last_value(case when starts_after_gap then event_ts end ignore nulls) over (
+            partition by device_key order by event_ts, event_id rows unbounded preceding
+        ) as visit_started_at
+    from gaps
 ),
 
 flagged as (
     select
-        with_previous.*,
+        visits.*,
         case
-            when previous_event_ts is null then true
-            when epoch(event_ts) - epoch(previous_event_ts) > p.session_timeout_minutes * 60 then true
+            when starts_after_gap then true
             when p.split_session_on_new_campaign
                 and campaign_key is not null
-                and (previous_campaign_key is null or campaign_key <> previous_campaign_key) then true
+                and (previous_campaign_at is null
+                    or previous_campaign_at < visit_started_at  -- no campaign yet in this visit
+                    or campaign_key <> previous_campaign_key) then true
             else false
         end as is_session_start
-    from with_previous
+    from visits
     cross join parameters as p
 ),
 
