@@ -326,17 +326,17 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
     return findings
 
 
-def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
-    """Per platform: late or missing brand replies, and a rise in negative sentiment."""
-    s = config["social"]
-    t = config["tests"]
-    rows = con.execute(
-        f"""
-        with messages as (
+def answered_messages(window_days: int) -> str:
+    """SQL for the CTEs ``messages`` (each social thread's first message within the window of
+    days ending on the run date: platform, thread_id, asked_at, customer_id) and ``answered``
+    (the same with its first brand reply at or after it, or null). Binds the run date three
+    times. The dashboard's social care table reads the same."""
+    return f"""
+        messages as (
             select platform, thread_id, min(event_ts) as asked_at, any_value(customer_id) as customer_id
             from events
             where channel = 'social' and event_name = 'message' and thread_id is not null
-              and cast(event_ts as date) between cast(? as date) - {int(s['window_days']) - 1} and cast(? as date)
+              and cast(event_ts as date) between cast(? as date) - {int(window_days) - 1} and cast(? as date)
             group by all
         ),
         brand_replies as (
@@ -351,6 +351,16 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 on r.platform = m.platform and r.thread_id = m.thread_id and r.replied_at >= m.asked_at
             group by all
         )
+    """
+
+
+def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
+    """Per platform: late or missing brand replies, and a rise in negative sentiment."""
+    s = config["social"]
+    t = config["tests"]
+    rows = con.execute(
+        f"""
+        with {answered_messages(int(s['window_days']))}
         select platform, count(*), count(replied_at),
             median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
             count(distinct customer_id) filter (where replied_at is null)

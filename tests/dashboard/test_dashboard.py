@@ -15,6 +15,7 @@ import pytest
 from journey_analytics import runs
 from journey_analytics.config import Settings
 from journey_analytics.ingest import KINDS
+from tests.conftest import Landing, query, run_day
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -124,3 +125,34 @@ class TestDashboardInBrowser:
         subprocess.run([*flags, "--window-size=1400,2600", f"--screenshot={shot}", page.as_uri()],
                        capture_output=True, text=True, timeout=120, check=True)
         assert shot.stat().st_size > 10_000
+
+
+class TestSocialCare:
+    """The social care table counts a message as answered by the first brand reply after it,
+    as the pain points do (an older reply in the same thread does not hide a new message)."""
+
+    def test_reply_after_each_message(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import social_health
+
+        def social(event_id: str, ts: str, name: str, thread: str) -> dict[str, str]:
+            return {"event_id": event_id, "event_ts": ts, "event_name": name, "platform": "x",
+                    "handle": f"h-{thread}", "thread_id": thread}
+
+        landing.jsonl("social", date(2026, 10, 20), "social.jsonl", [
+            social("t1-old", "2026-09-01T10:00:00Z", "message", "t1"),  # before the 28 days
+            social("t1-old-reply", "2026-09-01T11:00:00Z", "brand_reply", "t1"),
+            social("t1-new", "2026-10-19T10:00:00Z", "message", "t1"),
+            social("t1-new-reply", "2026-10-19T11:00:00Z", "brand_reply", "t1"),
+            social("t2", "2026-10-19T12:00:00Z", "message", "t2"),  # never answered
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20))
+        assert query(warehouse, "select count(*) from events") == [(5,)]
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            table = social_health(con, date(2026, 10, 20)).table_html
+        finally:
+            con.close()
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", table, flags=re.S)]
+        assert cells[:4] == ["x", "2", "1.000", "1"], table

@@ -330,20 +330,11 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
 
 def social_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     """Per platform: inbound messages, median hours to a brand reply, unanswered, sentiment."""
+    from journey_analytics.pain_points import answered_messages
+
     rows = con.execute(
-        """
-        with messages as (
-            select platform, thread_id, min(event_ts) as asked_at
-            from events
-            where channel = 'social' and event_name = 'message' and thread_id is not null
-              and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
-            group by all
-        ),
-        replies as (
-            select platform, thread_id, min(event_ts) as replied_at
-            from events where channel = 'social' and event_name = 'brand_reply' and event_ts < cast(? as date) + 1
-            group by all
-        ),
+        f"""
+        with {answered_messages(28)},
         sentiment as (
             select platform, avg(sentiment) as mean_sentiment
             from events
@@ -351,13 +342,12 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
               and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
             group by 1
         )
-        select m.platform, count(*) as messages,
-            median(epoch(r.replied_at) - epoch(m.asked_at)) / 3600.0 as median_reply_hours,
-            count(*) - count(r.replied_at) as unanswered,
+        select a.platform, count(*) as messages,
+            median(epoch(a.replied_at) - epoch(a.asked_at)) / 3600.0 as median_reply_hours,
+            count(*) - count(a.replied_at) as unanswered,
             any_value(s.mean_sentiment) as mean_sentiment
-        from messages m
-        left join replies r on r.platform = m.platform and r.thread_id = m.thread_id and r.replied_at >= m.asked_at
-        left join sentiment s on s.platform = m.platform
+        from answered a
+        left join sentiment s on s.platform = a.platform
         group by 1 order by 2 desc
         """,
         [as_of, as_of, as_of, as_of, as_of],
