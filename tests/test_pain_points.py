@@ -249,6 +249,18 @@ class TestFunnelStepDrop:
         assert ref_p(920, 2000, 1000, 2000) < 0.01
         assert of(run(con), "funnel_step_drop") == []
 
+    def test_campaign_of_the_session(self, con: duckdb.DuckDBPyConnection) -> None:
+        """utm fields sit on a session's landing page view: a step event takes its session's."""
+        con.execute(
+            "create table main.sessions as "
+            "select 'sa' || i as session_id, 'news' as utm_source, 'email' as utm_medium from range(200) t(i) "
+            "union all select 'sb' || i, 'ads', 'cpc' from range(100) t(i)"
+        ).fetchall()
+        step(con, "a", 200, 100, RECENT, session_id="sa{i}")
+        step(con, "b", 100, 10, RECENT, session_id="sb{i}")
+        found = of(run(con), "segment_drop")
+        assert sorted((f.segment_key, f.segment_value) for f in found) == [("utm_medium", "cpc"), ("utm_source", "ads")]
+
     def test_tiny_difference_on_big_sample_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "b", 10000, 5000, BASELINE)
         step(con, "r", 10000, 4700, RECENT)  # 3 points, p ~ 1e-5

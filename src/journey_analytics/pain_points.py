@@ -126,10 +126,14 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
         "steps", ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
     )
     hours = config["abandonment"]["conversion_hours"]
+    sessions = "sessions" if _has(con, "sessions") else (
+        "(select null::varchar as session_id, null::varchar as utm_source, null::varchar as utm_medium)"
+    )
     con.execute("create or replace temp table pain_funnel_steps (step_index integer, step varchar)").fetchall()
     con.executemany("insert into pain_funnel_steps values (?, ?)", list(enumerate(steps, start=1)))
     # A customer converts from step k-1 to step k when a step-k event follows their first
-    # step-(k-1) event of the period within the conversion window; segments come from that event.
+    # step-(k-1) event of the period within the conversion window; segments come from that event
+    # (its campaign fields from its session).
     con.execute(
         f"""
         create or replace temp table pain_step_cells as
@@ -139,8 +143,14 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
             select 'baseline', cast(? as date) - {int(t['recent_days']) + int(t['baseline_days']) - 1}, cast(? as date) - {int(t['recent_days'])}
         ),
         step_events as (
-            select e.customer_id, e.event_ts, e.device_category, e.utm_source, e.utm_medium, e.country, s.step_index
+            -- campaign fields are on a session's landing page view only: an event without
+            -- them takes its session's (as in the funnels)
+            select e.customer_id, e.event_ts, e.device_category,
+                coalesce(e.utm_source, se.utm_source) as utm_source,
+                coalesce(e.utm_medium, se.utm_medium) as utm_medium,
+                e.country, s.step_index
             from events e inner join pain_funnel_steps s on s.step = e.event_name
+            left join {sessions} se on se.session_id = e.session_id
             where e.channel = 'web'
         ),
         starts as (
