@@ -609,6 +609,22 @@ class TestStuckInConsideration:
         ).fetchall()
         assert run(con) == []  # in consideration for 3 days only
 
+    def test_history_of_one_day_does_not_hide_a_long_stay(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A fresh warehouse has one day of history: the stay is then counted from first seen, so
+        the finding does not depend on which days were run before."""
+        add(con, 10, "c{i}", "page_view", datetime(2026, 9, 1, 9))  # first seen two months ago
+        add(con, 10, "n{i}", "page_view", datetime(2026, 9, 1, 9))
+        stages(con, "c", 10)
+        stages(con, "n", 10)
+        con.execute("create table main.stage_history (customer_id varchar, as_of_date date, stage varchar)").fetchall()
+        con.execute(
+            """insert into main.stage_history
+               select 'c' || i, date '2026-10-31', 'consideration' from range(10) t(i)
+               union all select 'n' || i, date '2026-10-20', 'awareness' from range(10) t(i)
+               union all select 'n' || i, date '2026-10-31', 'consideration' from range(10) t(i)"""
+        ).fetchall()
+        assert [f.affected_customers for f in run(con)] == [10]  # c: since first seen; n: 11 days
+
 
 # --- the table ---------------------------------------------------------------------------------
 

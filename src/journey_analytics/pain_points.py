@@ -438,20 +438,28 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
 
 
 def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
-    """Customers in consideration for longer than the set time (by stage history, else since first seen)."""
+    """Customers in consideration for longer than the set time: since the stage history last had
+    them in another stage, else (no other stage in the history, or no history) since first seen."""
     if not _has(con, "customer_stages"):
         return []
     days = int(config["stuck"]["consideration_days"])
     history = _has(con, "stage_history")
     first_seen = _has(con, "customers")
+    # A streak with no other stage before it in the history reaches back past the history's
+    # start (the history begins when runs began): it is taken back to first seen, as without one.
     streak = """
-        select h.customer_id, min(h.as_of_date) as since
+        with last_other as (
+            select customer_id, max(as_of_date) as last_other_on
+            from stage_history where as_of_date <= ? and stage <> 'consideration'
+            group by 1
+        )
+        select h.customer_id, min(h.as_of_date) as since, any_value(o.last_other_on) is null as open_ended
         from stage_history h
-        where h.stage = 'consideration' and h.as_of_date <= ? and h.as_of_date > coalesce((
-            select max(o.as_of_date) from stage_history o
-            where o.customer_id = h.customer_id and o.as_of_date <= ? and o.stage <> 'consideration'), date '1900-01-01')
+        left join last_other o using (customer_id)
+        where h.stage = 'consideration' and h.as_of_date <= ?
+          and h.as_of_date > coalesce(o.last_other_on, date '1900-01-01')
         group by 1
-    """ if history else "select null::varchar as customer_id, null::date as since where false"
+    """ if history else "select null::varchar as customer_id, null::date as since, true as open_ended where false"
     seen = "select customer_id, cast(first_seen as date) as first_seen from customers" if first_seen else (
         "select customer_id, cast(min(event_ts) as date) as first_seen from events group by 1")
     params = [as_of, as_of] if history else []
@@ -463,7 +471,8 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
         left join streaks s using (customer_id)
         left join seen f using (customer_id)
         where c.as_of_date = ? and c.stage = 'consideration'
-          and coalesce(s.since, f.first_seen) <= cast(? as date) - {days}
+          and coalesce(case when s.open_ended then least(s.since, f.first_seen) else s.since end, f.first_seen)
+              <= cast(? as date) - {days}
         """,
         [*params, as_of, as_of],
     ).fetchall()[0][0]
