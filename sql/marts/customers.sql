@@ -5,7 +5,7 @@
 --
 -- customer_id: The stitched customer (see identity_map).
 -- as_of_date: The run date the features describe (events up to the end of this day, UTC).
--- is_identified: True when the customer has a user_id (logged in, signed up or known to the CRM).
+-- is_identified: True when the customer had a user_id by the run date (logged in or signed up by then) or is known to the CRM.
 -- first_seen: First event of any kind, UTC.
 -- last_seen: Last event of any kind up to the run date, UTC.
 -- days_since_first_seen: Whole days from first_seen to the run date.
@@ -124,8 +124,16 @@ events_as_of as (
         and events.customer_id is not null
 ),
 
+-- Identified as of the run date: a user_id on one of the customer's events up to then, or a
+-- user_id the CRM knows (identity files carry no date). A later login does not identify a
+-- customer for an earlier date, so a backfill gives the stages that day had.
 identified as (
-    select distinct customer_id from identity_map where identifier_type = 'user_id'
+    select customer_id from events_as_of where user_id is not null
+    union
+    select identity_map.customer_id
+    from identity_map
+    inner join raw.identities on identities.user_id = identity_map.identifier
+    where identity_map.identifier_type = 'user_id'
 ),
 
 activity as (

@@ -1,5 +1,5 @@
-"""A tiny hand-built warehouse for the stage tests: main.events, main.identity_map and
-raw.labels created with the published tables' columns, filled row by row."""
+"""A tiny hand-built warehouse for the stage tests: main.events, main.identity_map, raw.labels
+and raw.identities created with the published tables' columns, filled row by row."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from journey_analytics.stages.rules import DEFAULT_RULES_PATH
-from journey_analytics.warehouse import connect
+from journey_analytics.warehouse import connect, run_script
 from tests.conftest import EVENT_COLUMNS
 
 AS_OF = date(2026, 11, 30)
@@ -39,6 +39,7 @@ class Warehouse:
             "as_of_date date not null, source_file varchar not null, line_no bigint not null, "
             "run_id varchar not null)"
         ).fetchall()
+        run_script(self.con, "raw", "identities")  # the CRM's links (empty unless a test adds some)
 
     def event(
         self,

@@ -69,3 +69,21 @@ class TestCustomerFeatures:
         wh.event("u1", "refund", days_before(AS_OF, 2), order_id="o2", value=60.0)
         got = features(wh, tmp_path, "u1", "n_orders", "revenue", "days_since_last_order", "n_refunds")
         assert got == {"n_orders": 2, "revenue": 100.0, "days_since_last_order": 3, "n_refunds": 1}
+
+
+class TestIdentifiedAsOfTheRunDate:
+    """A customer is identified for a run date by a user_id on their events up to then, or by the
+    CRM; a login after the run date does not identify them for it (a backfill gives the stages
+    that day had)."""
+
+    def test_later_login_does_not_count(self, wh: Warehouse, tmp_path: Path) -> None:
+        wh.event("u1", "view_item", days_before(AS_OF, 2), user_id=None)  # the device, before login
+        wh.event("u1", "login", datetime(2026, 12, 1, 9, 0))  # after the run date
+        wh.event("u2", "view_item", days_before(AS_OF, 2), user_id=None)
+        wh.event("u2", "login", days_before(AS_OF, 1))
+        wh.event("u3", "view_item", days_before(AS_OF, 2), user_id=None)  # never logged in...
+        wh.event("u3", "login", datetime(2026, 12, 2, 9, 0))
+        wh.con.execute("insert into raw.identities values ('u3', null, null, null, 'identities/crm.csv', 2, 'r')").fetchall()
+        assert features(wh, tmp_path, "u1", "is_identified") == {"is_identified": False}
+        assert features(wh, tmp_path, "u2", "is_identified") == {"is_identified": True}
+        assert features(wh, tmp_path, "u3", "is_identified") == {"is_identified": True}  # ...but the CRM knows u3
