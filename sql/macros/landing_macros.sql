@@ -42,12 +42,15 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
 -- around it (tab, line end, the Unicode spaces) is not part of it, or one person would become
 -- two customers.
 create or replace temp macro clean_identifier(x) as
-    nullif(trim(x,
-        chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(32) || chr(133) || chr(160) ||
-        chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) ||
-        chr(8198) || chr(8199) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) ||
-        chr(8239) || chr(8287) || chr(12288)
-    ), '');
+    case
+        when ascii(x) > 32 and ascii(right(x, 1)) > 32 and strlen(x) = length(x) then x  -- plain ASCII, unpadded
+        else nullif(trim(x,
+            chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(32) || chr(133) || chr(160) ||
+            chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) ||
+            chr(8198) || chr(8199) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) ||
+            chr(8239) || chr(8287) || chr(12288)
+        ), '')
+    end;
 
 -- Text without the spaces around it (as trim() counts them: the space and the Unicode space
 -- separators), and blank text as null. Plain ASCII text with no space at either end, the
