@@ -166,10 +166,43 @@ class TestUsageErrors:
     def test_backfill_range_backwards(self, tmp_path: Path) -> None:
         (tmp_path / "landing").mkdir()
         result = journey(
-            "backfill", "--start", "2026-10-02", "--end", "2026-10-01", "--landing", "landing", cwd=tmp_path
+            "backfill", "--start", "2026-10-02", "--end", "2026-10-01", "--landing", "landing",
+            "--warehouse", "w/journey.duckdb", cwd=tmp_path
         )
+        assert not (tmp_path / "w").exists()  # refused before the warehouse's lock is taken
         assert result.returncode == 1
         assert result.stderr == "journey: error: --end 2026-10-01 is before --start 2026-10-02\n"
+
+    @pytest.mark.parametrize(("config", "message"), [
+        ("[sesions]\ntimeout_minutes = 20\n", "unknown section [sesions]; known sections: [sessions], [warehouse], "
+         "[identity], [ingest], [privacy], [rules]"),
+        ("timeout_minutes = 20\n", "unknown setting timeout_minutes outside a section; known sections: [sessions], "
+         "[warehouse], [identity], [ingest], [privacy], [rules]"),
+        ('[warehouse]\nmemory_limit = "lots"\n', "[warehouse] memory_limit 'lots' is not a size DuckDB understands "
+         '(such as "4GB")'),
+    ])
+    def test_config_refused_before_anything_is_written(self, tmp_path: Path, config: str, message: str) -> None:
+        (tmp_path / "landing").mkdir()
+        (tmp_path / "journey.toml").write_text(config)
+        result = journey("run", "--date", "2026-10-01", "--landing", "landing", "--config", "journey.toml",
+                         "--warehouse", "w/journey.duckdb", cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (1, f"journey: error: journey.toml: {message}\n")
+        assert not (tmp_path / "w").exists()
+
+    @pytest.mark.parametrize(("make", "args", "message"), [
+        (["afile"], ["--landing", "afile"], "landing path is a file, not a folder: afile"),
+        (["landing/", "wdir/"], ["--warehouse", "wdir"], "warehouse path is a folder, not a DuckDB file: wdir"),
+        (["landing/", "afile"], ["--warehouse", "afile/x.duckdb"], "the warehouse's folder is a file: afile"),
+        (["landing/", "afile"], ["--reports", "afile"], "reports path is a file, not a folder: afile"),
+    ])
+    def test_bad_paths(self, tmp_path: Path, make: list[str], args: list[str], message: str) -> None:
+        for name in make:
+            if name.endswith("/"):
+                (tmp_path / name).mkdir()
+            else:
+                (tmp_path / name).write_text("x")
+        result = journey("run", "--date", "2026-10-01", "--landing", "landing", *args, cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (1, f"journey: error: {message}\n")
 
     def test_unknown_setting_in_config(self, prefect_runs: dict[str, Outcome]) -> None:
         outcome = prefect_runs["bad_config"]

@@ -94,17 +94,31 @@ def _quiet_prefect() -> None:
 
 
 def _check_run_inputs(args: argparse.Namespace) -> None:
+    """Refuse, in one line and before anything is written, what would fail inside the run."""
+    if args.landing.exists() and not args.landing.is_dir():
+        raise CommandError(f"landing path is a file, not a folder: {args.landing}")
     if not args.landing.is_dir():
         raise CommandError(f"landing folder not found: {args.landing}")
-    if getattr(args, "warehouse", None) is not None and args.command in ("run", "backfill"):
-        from journey_analytics.warehouse import warehouse_lock
-
-        with warehouse_lock(args.warehouse):  # refuse now, in one line, if another run is building
-            pass
     if args.config is not None:
         from journey_analytics.config import load_settings
 
         load_settings(args.config)  # a wrong config is refused here, in one line
+    reports = getattr(args, "reports", None)
+    if reports is not None and reports.exists() and not reports.is_dir():
+        raise CommandError(f"reports path is a file, not a folder: {reports}")
+    warehouse = getattr(args, "warehouse", None)
+    if warehouse is None:
+        return
+    if warehouse.is_dir():
+        raise CommandError(f"warehouse path is a folder, not a DuckDB file: {warehouse}")
+    folder = next((p for p in warehouse.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise CommandError(f"the warehouse's folder is a file: {folder}")
+    if args.command in ("run", "backfill"):
+        from journey_analytics.warehouse import warehouse_lock
+
+        with warehouse_lock(warehouse):  # refuse now, in one line, if another run is building
+            pass
 
 
 def _print_summary(summary: dict[str, Any], seconds: float) -> None:
@@ -165,9 +179,9 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _command_backfill(args: argparse.Namespace) -> int:
-    _check_run_inputs(args)
     if args.end < args.start:
         raise CommandError(f"--end {args.end} is before --start {args.start}")
+    _check_run_inputs(args)
     _quiet_prefect()
     from journey_analytics import progress
     from pipelines.nightly import backfill
@@ -176,7 +190,8 @@ def _command_backfill(args: argparse.Namespace) -> int:
     with progress.display():
         summaries = backfill(args.start, args.end, args.landing, args.warehouse, args.reports, args.config)
     for summary in summaries:
-        _print_summary(summary, time.perf_counter() - start)
+        _print_summary(summary, sum(summary["step_seconds"].values()))  # that day's own steps
+    print(f"journey backfill {args.start} to {args.end}: {len(summaries)} days in {time.perf_counter() - start:.1f} s")
     return EXIT_FAILED if any(s["file_errors"] for s in summaries) else 0
 
 
@@ -253,6 +268,8 @@ def _one_line(exc: BaseException) -> str:
     known = (CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, CatchUpError, ForgetError)
     if isinstance(exc, known):
         return text
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"cannot use {exc.filename}: {exc.strerror.lower()}"  # a path the user can fix
     return f"{type(exc).__name__}: {text} (set JOURNEY_DEBUG=1 for the traceback)"
 
 

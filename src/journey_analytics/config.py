@@ -145,12 +145,26 @@ def load_settings(path: Path | str | None = None) -> Settings:
     sections: dict[str, Any] = {}
     for name, values in data.items():
         if name not in _SECTIONS:
-            # Sections owned by other parts of the product (stages, funnels) are read there.
-            continue
+            # The rule files (stages, funnels, pain points) are files of their own, see [rules]
+            what = f"section [{name}]" if isinstance(values, dict) else f"setting {name} outside a section"
+            raise ConfigError(f"{path}: unknown {what}; known sections: {', '.join(f'[{n}]' for n in _SECTIONS)}")
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: [{name}] must be a table of settings")
         sections[name] = _build_section(_SECTIONS[name], values, path, name)
     settings = Settings(**sections, source=path)
     if settings.sessions.timeout_minutes <= 0:
         raise ConfigError(f"{path}: [sessions] timeout_minutes must be positive")
+    _check_memory_limit(settings.warehouse.memory_limit, path)
     return settings
+
+
+def _check_memory_limit(value: str, path: Path) -> None:
+    """Refuse a memory limit DuckDB would refuse (when the run opens the warehouse), now."""
+    import duckdb
+
+    try:
+        duckdb.connect(":memory:", config={"memory_limit": value}).close()
+    except duckdb.Error:
+        raise ConfigError(
+            f"{path}: [warehouse] memory_limit {value!r} is not a size DuckDB understands (such as \"4GB\")"
+        ) from None
