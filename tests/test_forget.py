@@ -208,6 +208,8 @@ def later(erased: dict[str, object]) -> dict[str, object]:
         web("w-a6", "2026-10-02T09:00:00Z", "login", anonymous_id=ANN_NEW_DEVICE, user_id=ANN_USER),
         web("w-a7", "2026-10-02T09:01:00Z", "page_view", user_id=ANN_USER),
         {"event_id": "w-a8", "event_ts": "2026-10-02T09:02:00Z", "anonymous_id": ANN_DEVICE},  # bad and Ann's
+        # not even JSON, and Ann's: withheld by the ids in its text, as forget erased quarantine
+        f'{{"event_id": "w-a9", "user_id": "{ANN_USER}", "anonymous_id": "{ANN_NEW_DEVICE}", broken',
         web("w-b5", "2026-10-02T11:00:00Z", "page_view", anonymous_id="dev-bob"),
     ])
     landing.jsonl("email", DAY2, "esp.jsonl", [
@@ -238,8 +240,8 @@ class TestLaterRuns:
     def test_withheld_rows_are_counted(self, later: dict[str, object]) -> None:
         rerun, day2, day3 = later["rerun"], later["day2"], later["day3"]
         assert rerun.rows_read == 0 and rerun.rows_forgotten == 0  # unchanged files are not read again
-        # re-read day-1 file: 4 Ann rows (w-a1..w-a3, bad w-a4) + new w-a5; day 2: w-a6..w-a8, m-a2, s-a2, crm-2 row
-        assert day2.rows_forgotten == 5 + 6
+        # re-read day-1 file: 4 Ann rows (w-a1..w-a3, bad w-a4) + new w-a5; day 2: w-a6..w-a9, m-a2, s-a2, crm-2 row
+        assert day2.rows_forgotten == 5 + 7
         assert day2.rows_loaded == 2  # w-b4, w-b5
         assert day3.rows_read == 0
         for summary in (rerun, day2, day3):

@@ -41,6 +41,7 @@ import duckdb
 from journey_analytics import __version__
 from journey_analytics.config import Settings
 from journey_analytics.privacy import (
+    ID_EDGE,
     check_key_fingerprint,
     install_hash_macro,
     key_file_for,
@@ -66,8 +67,6 @@ IDENTIFIER_COLUMNS: dict[str, str] = {
 # Tables the column rule must not touch: the suppression list, the audit, and quarantine
 # (handled on its own, by the text of its rows).
 _SPECIAL_TABLES = frozenset({"raw.forgotten_identifiers", "main.erasures", "main.quarantine"})
-# Characters around an id in a quarantined row's text: JSON quotes and CSV/TSV separators.
-_ID_EDGE = "[\"',;|\\t]"
 
 
 class ForgetError(RuntimeError):
@@ -278,7 +277,7 @@ def _erase_quarantine(con: duckdb.DuckDBPyConnection) -> int:
     params: list[Any] = []
     if ids:
         variants = sorted({v for i in ids for v in (i, json.dumps(i)[1:-1])})
-        pattern = f"(?:^|{_ID_EDGE})(?:{'|'.join(_re2_literal(v) for v in variants)})(?:$|{_ID_EDGE})"
+        pattern = f"(?:^|{ID_EDGE})(?:{'|'.join(_re2_literal(v) for v in variants)})(?:$|{ID_EDGE})"
         mentions = "coalesce(regexp_matches(q.raw, ?), false)"
         params.append(pattern)
     return int(

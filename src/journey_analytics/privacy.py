@@ -66,6 +66,11 @@ def keyed_hash(secret: bytes, value: str) -> str:
     return hmac.new(secret, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+# Characters around an id in a row's raw text (RE2 class): JSON quotes and CSV/TSV separators.
+# `journey forget` finds a customer's quarantined rows by it, and ingest withholds their
+# refused rows by it (see journey_analytics.ingest._stage_withholding_forgotten).
+ID_EDGE = "[\"',;|\\t]"
+
 def install_hash_macro(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
     """Define the temporary SQL macro ``keyed_hash(text)`` (HMAC-SHA256, hex) on a connection.
 

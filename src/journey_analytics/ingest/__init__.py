@@ -22,6 +22,7 @@ from journey_analytics.config import Settings
 from journey_analytics.ingest import email, identities, labels, social, web
 from journey_analytics.ingest._landing import LandingError, LandingFile, LandingKind, find_landing_files
 from journey_analytics.ingest._read import create_landed_table, read_file, read_jsonl_batch
+from journey_analytics.privacy import ID_EDGE
 from journey_analytics.warehouse import run_model
 
 KINDS: tuple[LandingKind, ...] = (web.KIND, email.KIND, social.KIND, identities.KIND, labels.KIND)
@@ -273,6 +274,9 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
     ).fetchall()
 
 
+# The characters around an id in a row's text, as a SQL string literal.
+_ID_EDGE_SQL = "'" + ID_EDGE.replace("'", "''") + "'"
+
 # Staged columns that can carry an identifier, and the identity_map type each one holds.
 _IDENTIFIER_COLUMNS = {
     "user_id": "user_id",
@@ -287,7 +291,8 @@ def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: 
 
     A row is withheld, good or bad, when any identifier on it (user_id, anonymous_id,
     e-mail hash, handle hash) is in ``raw.forgotten_identifiers``, compared as the keyed hash
-    of ``<identifier_type>:<identifier>`` (see :mod:`journey_analytics.forget`). Withheld rows go to no table, not
+    of ``<identifier_type>:<identifier>`` (see :mod:`journey_analytics.forget`); a refused row
+    also when its text holds a forgotten user id or device between quotes or separators. Withheld rows go to no table, not
     even quarantine; ``staged_forgotten`` keeps only their file names, for the per-file counts.
     """
     (any_forgotten,) = con.execute("select exists (select 1 from raw.forgotten_identifiers)").fetchall()[0]
@@ -297,6 +302,18 @@ def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: 
         for column, id_type in _IDENTIFIER_COLUMNS.items()
         if column in columns
     ]
+    if "raw_masked" in columns:
+        # A refused row may not have been parsed into columns (a broken JSON line): its text is
+        # searched for a forgotten user id or device, as `journey forget` searched quarantine.
+        checks.append(
+            f"""(raw_masked is not null and len(list_filter(
+                regexp_split_to_array(raw_masked, {_ID_EDGE_SQL}),
+                lambda t: t <> '' and (
+                    list_contains(forgotten_, keyed_hash('user_id:' || t))
+                    or list_contains(forgotten_, keyed_hash('anonymous_id:' || t))
+                )
+            )) > 0)"""
+        )
     if not any_forgotten or not checks:
         con.execute(f"create or replace temp table staged as select * from {staging_model}").fetchall()
         con.execute("create or replace temp table staged_forgotten (source_file varchar)").fetchall()
@@ -304,8 +321,10 @@ def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: 
     con.execute(
         f"""
         create or replace temp table staged_all as
-        select *, coalesce({" or ".join(checks)}, false) as is_forgotten_
-        from {staging_model}
+        with forgotten as (select list(identifier_hash) as forgotten_ from raw.forgotten_identifiers)
+        select s.*, coalesce({" or ".join(checks)}, false) as is_forgotten_
+        from {staging_model} as s
+        cross join forgotten
         """
     ).fetchall()
     con.execute(
