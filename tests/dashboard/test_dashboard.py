@@ -156,3 +156,21 @@ class TestSocialCare:
             con.close()
         cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", table, flags=re.S)]
         assert cells[:4] == ["x", "2", "1.000", "1"], table
+
+
+class TestRunFigures:
+    """A day's page shows that day's run (its own pipeline_runs row is written after the page)."""
+
+    def test_this_run_not_the_previous(self, landing: Landing, warehouse: Path) -> None:
+        def page_view(event_id: str, day: str) -> dict[str, str]:
+            return {"event_id": event_id, "event_ts": f"{day}T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"}
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [page_view("d1-1", "2026-10-01")])
+        landing.jsonl("web", date(2026, 10, 2), "w.jsonl", [
+            page_view("d2-1", "2026-10-02"), page_view("d2-2", "2026-10-02"), page_view("d1-1", "2026-10-01"),
+            {"event_id": "d2-bad", "event_ts": "2026-10-02T10:00:00Z"},
+        ])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        run_day(landing, warehouse, date(2026, 10, 2))
+        page = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
+        assert "<b>success: 4 rows read, 1 quarantined (25.00%), 1 repeated</b><span>This run</span>" in page

@@ -114,7 +114,7 @@ def write_dashboard(
     plotly_js = reports / PLOTLY_JS
     if not plotly_js.exists():
         _atomic_write(plotly_js, get_plotlyjs())
-    figures = s.header_figures(con, as_of)
+    figures = s.header_figures(con, as_of, run_id)
     figure_html = "".join(
         f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
     )

@@ -72,8 +72,10 @@ def _fmt(value: object) -> object:
     return value
 
 
-def header_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple[str, str]]:
-    """The headline numbers: customers, orders, revenue, conversion, pain points, last run health."""
+def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | None = None) -> list[tuple[str, str]]:
+    """The headline numbers: customers, orders, revenue, conversion, pain points, and the health
+    of the run writing the page (``run_id``: its files are recorded, its own pipeline_runs row
+    is not yet), or else of the last recorded run."""
     customers, orders, revenue = con.execute(
         """
         with orders as (
@@ -103,17 +105,32 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> list[tuple[st
     if has_tables(con, "pain_points"):
         n = con.execute("select count(*) from pain_points where as_of_date = ?", [as_of]).fetchall()[0][0]
         figures.append(("Open pain points", f"{n:,}"))
-    run = con.execute(
-        """
-        select status, rows_read, rows_quarantined, rows_duplicate, finished_at
-        from pipeline_runs order by finished_at desc limit 1
-        """
-    ).fetchall()
+    recorded = con.execute(
+        "select 1 from pipeline_runs where run_id = ?", [run_id]
+    ).fetchall() if run_id else [(1,)]
+    if run_id and not recorded:
+        run = con.execute(
+            """
+            select 'success', coalesce(sum(rows_read), 0), coalesce(sum(rows_quarantined), 0),
+                coalesce(sum(rows_duplicate), 0)
+            from raw.ingested_files where run_id = ?
+            """,
+            [run_id],
+        ).fetchall()
+        label = "This run"
+    else:
+        run = con.execute(
+            """
+            select status, rows_read, rows_quarantined, rows_duplicate
+            from pipeline_runs order by finished_at desc limit 1
+            """
+        ).fetchall()
+        label = "Last run"
     if run:
-        status, read, quarantined, duplicate, finished = run[0]
+        status, read, quarantined, duplicate = run[0]
         share = quarantined / read if read else 0.0
         figures.append(
-            ("Last run", f"{status}: {read:,} rows read, {quarantined:,} quarantined ({share:.2%}), {duplicate:,} repeated")
+            (label, f"{status}: {read:,} rows read, {quarantined:,} quarantined ({share:.2%}), {duplicate:,} repeated")
         )
     return figures
 
