@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DAY1, Landing, query
+from tests.conftest import DAY1, Landing, query, run_day
 
 GOOD = {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}
 
@@ -203,6 +203,24 @@ class TestUsageErrors:
                 (tmp_path / name).write_text("x")
         result = journey("run", "--date", "2026-10-01", "--landing", "landing", *args, cwd=tmp_path)
         assert (result.returncode, result.stderr) == (1, f"journey: error: {message}\n")
+
+    def test_changed_key_refused_before_the_run(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
+        run_day(landing, warehouse, DAY1)
+        published = warehouse.read_bytes()
+        result = subprocess.run(
+            [journey_command(), "run", "--date", "2026-10-02", "--landing", str(landing.root),
+             "--warehouse", str(warehouse)],
+            cwd=warehouse.parent, env={**quiet_env(), "JOURNEY_HASH_KEY": "another key"},
+            capture_output=True, text=True, timeout=120,
+        )
+        assert result.returncode == 1
+        assert result.stderr == (
+            "journey: error: the hashing key (environment or config) is not the one this warehouse was built "
+            "with; using it would split every customer in two. Restore the original key (JOURNEY_HASH_KEY, "
+            "[privacy] hash_key or the .key file beside the warehouse).\n"
+        )
+        assert warehouse.read_bytes() == published
 
     def test_unknown_setting_in_config(self, prefect_runs: dict[str, Outcome]) -> None:
         outcome = prefect_runs["bad_config"]

@@ -99,10 +99,9 @@ def _check_run_inputs(args: argparse.Namespace) -> None:
         raise CommandError(f"landing path is a file, not a folder: {args.landing}")
     if not args.landing.is_dir():
         raise CommandError(f"landing folder not found: {args.landing}")
-    if args.config is not None:
-        from journey_analytics.config import load_settings
+    from journey_analytics.config import load_settings
 
-        load_settings(args.config)  # a wrong config is refused here, in one line
+    settings = load_settings(args.config)  # a wrong config is refused here, in one line
     reports = getattr(args, "reports", None)
     if reports is not None and reports.exists() and not reports.is_dir():
         raise CommandError(f"reports path is a file, not a folder: {reports}")
@@ -115,10 +114,11 @@ def _check_run_inputs(args: argparse.Namespace) -> None:
     if folder is not None and not folder.is_dir():
         raise CommandError(f"the warehouse's folder is a file: {folder}")
     if args.command in ("run", "backfill"):
+        from journey_analytics.privacy import check_key_before_run
         from journey_analytics.warehouse import warehouse_lock
 
         with warehouse_lock(warehouse):  # refuse now, in one line, if another run is building
-            pass
+            check_key_before_run(settings.hash_key_from_environment(), warehouse)
 
 
 def _print_summary(summary: dict[str, Any], seconds: float) -> None:

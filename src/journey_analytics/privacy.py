@@ -92,6 +92,37 @@ def install_hash_macro(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
     ).fetchall()
 
 
+def check_key_before_run(configured: str | None, warehouse: Path) -> None:
+    """Refuse a key that is not the warehouse's before a run starts (reading only; nothing is
+    generated or written). Says nothing when it cannot tell: no warehouse yet, no key given
+    and none beside it, or the file busy; the run checks again (check_key_fingerprint)."""
+    if not warehouse.is_file() or not (configured or key_file_for(warehouse).exists()):
+        return
+    key, _ = resolve_key(configured, warehouse)
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return
+    try:
+        rows = con.execute(
+            "select value from raw.warehouse_settings where setting = 'hash_key_fingerprint'"
+        ).fetchall()
+    except duckdb.Error:  # a warehouse from before the fingerprint was kept
+        rows = []
+    finally:
+        con.close()
+    if rows and rows[0][0] != key.fingerprint:
+        raise KeyMismatchError(_mismatch_message(key))
+
+
+def _mismatch_message(key: HashKey) -> str:
+    return (
+        f"the hashing key ({key.origin}) is not the one this warehouse was built with; "
+        "using it would split every customer in two. Restore the original key "
+        "(JOURNEY_HASH_KEY, [privacy] hash_key or the .key file beside the warehouse)."
+    )
+
+
 def check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
     """Record the key's fingerprint on first use; refuse a warehouse built with another key."""
     con.execute(
@@ -115,8 +146,4 @@ def check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
             "insert into raw.warehouse_settings values ('hash_key_fingerprint', ?)", [key.fingerprint]
         ).fetchall()
     elif rows[0][0] != key.fingerprint:
-        raise KeyMismatchError(
-            f"the hashing key ({key.origin}) is not the one this warehouse was built with; "
-            "using it would split every customer in two. Restore the original key "
-            "(JOURNEY_HASH_KEY, [privacy] hash_key or the .key file beside the warehouse)."
-        )
+        raise KeyMismatchError(_mismatch_message(key))
