@@ -204,6 +204,15 @@ class TestUsageErrors:
         result = journey("run", "--date", "2026-10-01", "--landing", "landing", *args, cwd=tmp_path)
         assert (result.returncode, result.stderr) == (1, f"journey: error: {message}\n")
 
+    def test_path_the_system_refuses_is_one_line(self, tmp_path: Path) -> None:
+        """An operating-system error on a path names the path and the reason, not a traceback."""
+        (tmp_path / "landing").mkdir()
+        result = journey("run", "--date", "2026-10-01", "--landing", "landing",
+                         "--warehouse", "/proc/journey/x.duckdb", cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (
+            1, "journey: error: cannot use /proc/journey: no such file or directory\n"
+        )
+
     def test_changed_key_refused_before_the_run(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
         run_day(landing, warehouse, DAY1)

@@ -105,10 +105,10 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
     if has_tables(con, "pain_points"):
         n = con.execute("select count(*) from pain_points where as_of_date = ?", [as_of]).fetchall()[0][0]
         figures.append(("Open pain points", f"{n:,}"))
-    recorded = con.execute(
+    this_run = run_id is not None and not con.execute(
         "select 1 from pipeline_runs where run_id = ?", [run_id]
-    ).fetchall() if run_id else [(1,)]
-    if run_id and not recorded:
+    ).fetchall()
+    if this_run:
         run = con.execute(
             """
             select 'success', coalesce(sum(rows_read), 0), coalesce(sum(rows_quarantined), 0),
