@@ -277,3 +277,75 @@ class TestRun:
         assert query(
             outcome.warehouse, "select source_file, line_no from quarantine"
         ) == [("web/dt=2026-10-01/b.jsonl.gz", None)]
+
+
+class TestReport:
+    """``journey report`` writes a day's page again from the published warehouse, read-only."""
+
+    def test_page_written_again_is_the_runs_page(self, prefect_runs: dict[str, Outcome], tmp_path: Path) -> None:
+        outcome = prefect_runs["good"]
+        before = outcome.warehouse.read_bytes()
+        result = journey("report", "--warehouse", outcome.warehouse, "--reports", tmp_path / "again", cwd=tmp_path)
+        page = tmp_path / "again" / "2026-10-01" / "index.html"
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"journey report 2026-10-01: dashboard written to {page}\n"
+        # the same page as the run wrote, down to the run's own figures, beside its own index
+        assert page.read_text() == (outcome.reports / "2026-10-01" / "index.html").read_text()
+        assert "This run</span>" in page.read_text()
+        assert '<a href="2026-10-01/index.html">' in (tmp_path / "again" / "index.html").read_text()
+        assert (tmp_path / "again" / "plotly.min.js").is_file()
+        assert outcome.warehouse.read_bytes() == before  # opened read-only
+
+    def test_a_day_not_run_is_one_line(self, prefect_runs: dict[str, Outcome], tmp_path: Path) -> None:
+        outcome = prefect_runs["good"]
+        result = journey(
+            "report", "--date", "2026-10-02", "--warehouse", outcome.warehouse, "--reports", tmp_path, cwd=tmp_path
+        )
+        assert result.returncode == 1
+        assert result.stderr == (
+            f"journey: error: no successful run for 2026-10-02 in {outcome.warehouse}; days run: 2026-10-01 to "
+            "2026-10-01 (run `journey run --date 2026-10-02` to make that day's page)\n"
+        )
+        assert list(tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize(
+        ("make", "message"),
+        [
+            (None, "warehouse not found: {w}"),
+            ("other", "{w} is not a journey-analytics warehouse (it has no pipeline_runs)"),
+            ("empty", "no successful run in {w} yet: run `journey run` first"),
+            ("text", "cannot open the warehouse {w}: "),
+        ],
+    )
+    def test_unusable_warehouse_is_one_line(self, tmp_path: Path, make: str | None, message: str) -> None:
+        import duckdb
+
+        warehouse = tmp_path / "w.duckdb"
+        if make == "text":
+            warehouse.write_text("not a database\n")
+        elif make is not None:
+            con = duckdb.connect(str(warehouse))
+            con.execute("create table pipeline_runs (as_of_date date, run_id varchar, finished_at timestamp, status varchar)"
+                        if make == "empty" else "create table t (x int)").fetchall()
+            con.close()
+        result = journey("report", "--warehouse", warehouse, "--reports", tmp_path / "r", cwd=tmp_path)
+        assert result.returncode == 1
+        assert result.stderr.startswith("journey: error: " + message.format(w=warehouse)), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert not (tmp_path / "r").exists()
+
+
+def test_report_shows_the_evaluation_of_the_model_in_use_that_day(tmp_path: Path) -> None:
+    from datetime import date
+
+    from journey_analytics.dashboard.page import _evaluation_as_of
+
+    models = tmp_path / "journey-models"
+    models.mkdir()
+    for name in ("evaluation-2026-10-01.json", "evaluation-2026-10-08.json", "evaluation.json", "evaluation-x.json"):
+        (models / name).write_text("{}")
+    warehouse = tmp_path / "journey.duckdb"
+    assert _evaluation_as_of(warehouse, date(2026, 9, 30)) is None
+    assert _evaluation_as_of(warehouse, date(2026, 10, 7)) == models / "evaluation-2026-10-01.json"
+    assert _evaluation_as_of(warehouse, date(2026, 10, 8)) == models / "evaluation-2026-10-08.json"
+    assert _evaluation_as_of(warehouse, date(2026, 12, 1)) == models / "evaluation-2026-10-08.json"

@@ -1,4 +1,4 @@
-"""The ``journey`` command line: simulate, run, backfill, serve, forget.
+"""The ``journey`` command line: simulate, run, backfill, report, serve, forget.
 
 Errors a user can fix (a missing folder, a bad date, a wrong config) print one line and
 exit non-zero; set JOURNEY_DEBUG=1 to see the traceback of an unexpected error.
@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--start", type=_parse_date, required=True)
     backfill.add_argument("--end", type=_parse_date, required=True)
     _add_run_options(backfill)
+
+    report = sub.add_parser("report", help="write a day's dashboard page again from the warehouse, without running")
+    report.add_argument("--date", type=_parse_date, default=None, help="day to report, YYYY-MM-DD (default: the latest day run)")
+    report.add_argument("--warehouse", type=Path, default=Path("data/warehouse/journey.duckdb"), help="DuckDB warehouse file (default: %(default)s)")
+    report.add_argument("--reports", type=Path, default=Path("reports"), help="folder for report pages (default: %(default)s)")
 
     serve = sub.add_parser("serve", help="run the nightly flow on a schedule (a Prefect deployment) until stopped")
     serve.add_argument("--cron", default="0 2 * * *", help="cron schedule (default: %(default)s)")
@@ -195,6 +200,14 @@ def _command_backfill(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(s["file_errors"] for s in summaries) else 0
 
 
+def _command_report(args: argparse.Namespace) -> int:
+    from journey_analytics.dashboard import write_report
+
+    page, day = write_report(args.warehouse, args.reports, args.date)
+    print(f"journey report {day}: dashboard written to {page}")
+    return 0
+
+
 def _command_serve(args: argparse.Namespace) -> int:
     _check_run_inputs(args)
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -240,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate": _command_simulate,
         "run": _command_run,
         "backfill": _command_backfill,
+        "report": _command_report,
         "serve": _command_serve,
         "forget": _command_forget,
     }
@@ -257,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     from journey_analytics.config import ConfigError
+    from journey_analytics.dashboard import ReportError
     from journey_analytics.forget import ForgetError
     from journey_analytics.ingest import LandingError
     from journey_analytics.privacy import KeyMismatchError
@@ -265,7 +280,10 @@ def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     from journey_analytics.runs import CatchUpError
 
-    known = (CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, CatchUpError, ForgetError)
+    known = (
+        CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, CatchUpError, ForgetError,
+        ReportError,
+    )
     if isinstance(exc, known):
         return text
     if isinstance(exc, OSError) and exc.strerror and exc.filename:

@@ -6,6 +6,12 @@ reaches the page, including chart labels. Sections whose tables do not exist yet
 warehouse built before stages or funnels were added) are left out, not broken.
 """
 
-from journey_analytics.dashboard.page import promote_dashboard, staging_folder, write_dashboard
+from journey_analytics.dashboard.page import (
+    ReportError,
+    promote_dashboard,
+    staging_folder,
+    write_dashboard,
+    write_report,
+)
 
-__all__ = ["promote_dashboard", "staging_folder", "write_dashboard"]
+__all__ = ["ReportError", "promote_dashboard", "staging_folder", "write_dashboard", "write_report"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -140,6 +141,63 @@ def write_dashboard(
     if not staged:
         _write_index(reports)
     return page
+
+
+class ReportError(Exception):
+    """A report that cannot be written, with a message a person can act on."""
+
+
+def write_report(warehouse: Path, reports: Path, as_of: date | None = None) -> tuple[Path, date]:
+    """Write (again) the dashboard page of a day already run, from the published warehouse.
+
+    The warehouse is opened read-only, so this is safe while a run is building. ``as_of``
+    defaults to the latest day with a successful run; the page names that day's latest
+    successful run and shows the classifier evaluation of the model trained last on or
+    before the day. Returns the page's path and its day."""
+    warehouse, reports = Path(warehouse), Path(reports)
+    if not warehouse.is_file():
+        raise ReportError(f"warehouse not found: {warehouse}")
+    if reports.exists() and not reports.is_dir():
+        raise ReportError(f"reports path is a file, not a folder: {reports}")
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise ReportError(f"cannot open the warehouse {warehouse}: {str(exc).splitlines()[0]}") from None
+    try:
+        if not s.has_tables(con, "pipeline_runs"):
+            raise ReportError(f"{warehouse} is not a journey-analytics warehouse (it has no pipeline_runs)")
+        days = con.execute(
+            """
+            select as_of_date, arg_max(run_id, finished_at) from pipeline_runs
+            where status = 'success' group by as_of_date order by as_of_date
+            """
+        ).fetchall()
+        if not days:
+            raise ReportError(f"no successful run in {warehouse} yet: run `journey run` first")
+        runs = dict(days)
+        if as_of is None:
+            as_of = days[-1][0]
+        if as_of not in runs:
+            raise ReportError(
+                f"no successful run for {as_of} in {warehouse}; days run: {days[0][0]} to {days[-1][0]} "
+                f"(run `journey run --date {as_of}` to make that day's page)"
+            )
+        return write_dashboard(con, reports, as_of, runs[as_of], _evaluation_as_of(warehouse, as_of)), as_of
+    finally:
+        con.close()
+
+
+def _evaluation_as_of(warehouse: Path, as_of: date) -> Path | None:
+    """The evaluation report of the stage model trained last on or before a day, if any."""
+    from journey_analytics.runs import model_dir_for
+
+    dated = sorted(
+        (name.stem.removeprefix("evaluation-"), name)
+        for name in model_dir_for(warehouse).glob("evaluation-*.json")
+        if re.fullmatch(r"evaluation-\d{4}-\d{2}-\d{2}\.json", name.name)
+    )
+    earlier = [path for day, path in dated if day <= as_of.isoformat()]
+    return earlier[-1] if earlier else None
 
 
 def _write_index(reports: Path) -> None:

@@ -74,8 +74,8 @@ def _fmt(value: object) -> object:
 
 def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | None = None) -> list[tuple[str, str]]:
     """The headline numbers: customers, orders, revenue, conversion, pain points, and the health
-    of the run writing the page (``run_id``: its files are recorded, its own pipeline_runs row
-    is not yet), or else of the last recorded run."""
+    of the page's run (``run_id``: recorded in pipeline_runs, or the run writing the page, whose
+    files are recorded but whose own row is not yet), or else of the last recorded run."""
     customers, orders, revenue = con.execute(
         """
         with orders as (
@@ -105,10 +105,12 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
     if has_tables(con, "pain_points"):
         n = con.execute("select count(*) from pain_points where as_of_date = ?", [as_of]).fetchall()[0][0]
         figures.append(("Open pain points", f"{n:,}"))
-    this_run = run_id is not None and not con.execute(
-        "select 1 from pipeline_runs where run_id = ?", [run_id]
-    ).fetchall()
-    if this_run:
+    recorded = con.execute(
+        "select status, rows_read, rows_quarantined, rows_duplicate from pipeline_runs where run_id = ?", [run_id]
+    ).fetchall() if run_id is not None else []
+    if recorded:  # a page written again later (journey report): that run's own row
+        run, label = recorded, "This run"
+    elif run_id is not None:  # the run writing the page: its files are recorded, its row not yet
         run = con.execute(
             """
             select 'success', coalesce(sum(rows_read), 0), coalesce(sum(rows_quarantined), 0),
