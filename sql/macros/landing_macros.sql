@@ -61,6 +61,21 @@ create or replace temp macro clean_text(x) as
         else nullif(trim(x), '')
     end;
 
+-- An event name as the contract spells it (names: contract_event_names(channel)) when it is one
+-- of those written in another case or with spaces, hyphens or no separators ('Add To Cart',
+-- 'add-to-cart', 'AddToCart', 'ADD_TO_CART' are add_to_cart); any other name is kept as given.
+create or replace temp macro canonical_event_name(x, names) as
+    case
+        when x is null or list_contains(names, x) then x
+        else coalesce(
+            names[list_position(
+                list_transform(names, lambda n: replace(n, '_', '')),
+                lower(regexp_replace(x, '[\s_-]+', '', 'g'))
+            )],
+            x
+        )
+    end;
+
 -- E-mail addresses in free text replaced by a marker (text without an @ is left as it is,
 -- without running the pattern).
 create or replace temp macro mask_emails(x) as

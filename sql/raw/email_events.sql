@@ -3,7 +3,7 @@
 --
 -- event_id: Unique id of the event, the de-duplication key across all files and days.
 -- event_ts: When the event happened, UTC.
--- event_name: processed, delivered, open, click, bounce, dropped, deferred, spamreport or unsubscribe.
+-- event_name: processed, delivered, open, click, bounce, dropped, deferred, spamreport or unsubscribe (in any spelling, written as here); other names as given.
 -- email_hash: Keyed hash (HMAC-SHA256) of the lower-cased recipient address; never the address.
 -- user_id: The business's customer id, when the provider knows it.
 -- campaign_id: Campaign the message belongs to.

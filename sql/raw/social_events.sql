@@ -3,7 +3,7 @@
 --
 -- event_id: Unique id of the event, the de-duplication key across all files and days.
 -- event_ts: When the event happened, UTC.
--- event_name: impression, like, comment, share, save, follow, unfollow, mention, message, brand_reply or review.
+-- event_name: impression, like, comment, share, save, follow, unfollow, mention, message, brand_reply or review (in any spelling, written as here); other names as given.
 -- platform: Social platform, lower-cased (instagram, facebook, x, ...).
 -- handle_hash: Keyed hash (HMAC-SHA256) of platform and lower-cased handle; never the handle.
 -- user_id: The business's customer id, when known.

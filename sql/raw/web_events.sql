@@ -3,7 +3,7 @@
 --
 -- event_id: Unique id of the event, the de-duplication key across all files and days.
 -- event_ts: When the event happened, UTC.
--- event_name: GA4-style event name as given (page_view, purchase, ...).
+-- event_name: GA4-style event name (page_view, purchase, ...): a contract name in any spelling as the contract spells it, others as given.
 -- anonymous_id: Cookie or device id as given.
 -- user_id: The business's own customer id once logged in, as given.
 -- session_id: Session id given by the source, if any.

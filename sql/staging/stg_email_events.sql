@@ -45,7 +45,7 @@ cleaned as (
         extra_fields,
         clean_text(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
-        clean_text(f.event_name) as event_name,
+        canonical_event_name(clean_text(f.event_name), contract_event_names('email')) as event_name,
         lower(clean_identifier(f.email)) as email,
         clean_text(f.email) as email_as_given,
         clean_text(f.user_id) as user_id,

@@ -24,6 +24,7 @@ import duckdb
 
 from journey_analytics import __version__
 from journey_analytics.config import Settings
+from journey_analytics.contract import install_contract_macros
 from journey_analytics.identity import stitch_identities
 from journey_analytics.ingest import KINDS, IngestReport, KindReport, LandingError, LandingKind, ingest_kind
 from journey_analytics.privacy import check_key_fingerprint, install_hash_macro, resolve_key
@@ -200,6 +201,7 @@ def open_run(
         prepare_schema(con)
         check_key_fingerprint(con, key)
         install_hash_macro(con, key)
+        install_contract_macros(con)
         run_script(con, "macros", "landing_macros")
         con.execute(f"set variable earliest_event_year = {int(settings.ingest.earliest_event_year)}").fetchall()
         con.execute(f"set variable max_future_days = {int(settings.ingest.max_future_days)}").fetchall()

@@ -20,27 +20,14 @@ from typing import Any
 import duckdb
 
 from journey_analytics.config import ConfigError
+from journey_analytics.contract import EVENT_NAMES
 
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 ORDER_STAGES = ("purchase", "retention", "advocacy")
 PRE_ORDER_STAGES = ("awareness", "consideration")
 
-# Event names of the input contract (docs: DESIGN.md, "Input contract").
-KNOWN_EVENTS: dict[str, frozenset[str]] = {
-    "web": frozenset({
-        "page_view", "view_item", "search", "add_to_cart", "remove_from_cart", "view_cart",
-        "begin_checkout", "add_shipping_info", "add_payment_info", "purchase", "refund",
-        "sign_up", "login", "generate_lead", "share", "write_review", "refer_friend",
-    }),
-    "email": frozenset({
-        "processed", "delivered", "open", "click", "bounce", "dropped", "deferred",
-        "spamreport", "unsubscribe",
-    }),
-    "social": frozenset({
-        "impression", "like", "comment", "share", "save", "follow", "unfollow", "mention",
-        "message", "brand_reply", "review",
-    }),
-}
+# Event names of the input contract, by channel.
+KNOWN_EVENTS: dict[str, frozenset[str]] = {channel: frozenset(names) for channel, names in EVENT_NAMES.items()}
 
 # The rule file shipped in the package if the build includes it, else the repository's.
 _PACKAGE_RULES = Path(__file__).resolve().parents[1] / "config" / "stages.toml"
