@@ -119,8 +119,8 @@ def nightly(
     reports: Path = Path("reports"),
     config: Path | None = None,
 ) -> dict[str, Any]:
-    """Process everything that arrived up to ``as_of`` (default yesterday) and publish it."""
-    as_of = as_of or date.today() - timedelta(days=1)
+    """Process everything that arrived up to ``as_of`` (default yesterday, UTC) and publish it."""
+    as_of = as_of or runs.yesterday()
     ctx = open_run(as_of, landing, warehouse, reports, config)
     try:
         for kind in KINDS:

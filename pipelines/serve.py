@@ -15,7 +15,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,8 +39,7 @@ def scheduled_nightly(
     max_catch_up_days: int = 31,
 ) -> list[dict[str, Any]]:
     """Run every day since the last successful run through yesterday (in ``timezone``)."""
-    yesterday: date = datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
-    days = runs.days_to_run(Path(warehouse), yesterday, max_catch_up_days)
+    days = runs.days_to_run(Path(warehouse), runs.yesterday(timezone), max_catch_up_days)
     if len(days) > 1:
         get_run_logger().warning("catching up %d missed nights: %s to %s", len(days), days[0], days[-1])
     return [nightly(day, landing, warehouse, reports, config) for day in days]

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,7 @@ class Outcome:
     stdout: str
     stderr: str
     root: Path
+    started_on: date | None = None  # the UTC date when the command started
 
     @property
     def warehouse(self) -> Path:
@@ -103,12 +105,18 @@ def journey(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def machine_zone_off_utc_date() -> str:
+    """A time zone whose date is not the UTC date at this moment (UTC+14 from 10:00 UTC, UTC-12 before)."""
+    return "Etc/GMT-14" if datetime.now(UTC).hour >= 10 else "Etc/GMT+12"
+
+
 @pytest.fixture(scope="module")
 def prefect_runs(prefect_api: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
-    """``journey run`` through Prefect on three tiny landings, started together: good, with an
-    unreadable file, and with a config that names an unknown setting."""
+    """``journey run`` through Prefect on four tiny landings, started together: good, with an
+    unreadable file, with a config that names an unknown setting, and without --date on a
+    machine whose local date is not the UTC date."""
     started = {}
-    for name in ("good", "unreadable", "bad_config"):
+    for name in ("good", "unreadable", "bad_config", "no_date"):
         root = tmp_path_factory.mktemp(f"cli_{name}")
         landing = Landing(root / "landing")
         landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
@@ -118,22 +126,27 @@ def prefect_runs(prefect_api: dict[str, str], tmp_path_factory: pytest.TempPathF
         if name == "bad_config":
             (root / "journey.toml").write_text("[sessions]\ntimeout_minuts = 20\n")
             extra = ["--config", str(root / "journey.toml")]
+        env = quiet_env(**prefect_api)
+        if name == "no_date":  # a machine whose local date is not the UTC date right now
+            env["TZ"] = machine_zone_off_utc_date()
+        else:
+            extra = ["--date", "2026-10-01", *extra]
         command = [
-            journey_command(), "run", "--date", "2026-10-01", "--landing", str(landing.root),
+            journey_command(), "run", "--landing", str(landing.root),
             "--warehouse", str(root / "warehouse" / "journey.duckdb"), "--reports", str(root / "reports"), *extra,
         ]
         process = subprocess.Popen(
-            command, cwd=root, env=quiet_env(**prefect_api),
+            command, cwd=root, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        started[name] = (process, root)
+        started[name] = (process, root, datetime.now(UTC).date())
     outcomes = {}
-    for name, (process, root) in started.items():
+    for name, (process, root, started_on) in started.items():
         try:
             stdout, stderr = process.communicate(timeout=180)
         finally:
             process.kill()
-        outcomes[name] = Outcome(process.returncode, stdout, stderr, root)
+        outcomes[name] = Outcome(process.returncode, stdout, stderr, root, started_on)
     return outcomes
 
 
@@ -264,6 +277,16 @@ class TestRun:
         assert query(outcome.warehouse, "select event_id from events") == [("e1",)]
         assert query(outcome.warehouse, "select status, rows_read, rows_loaded from pipeline_runs") == [("success", 1, 1)]
         assert (outcome.reports / "2026-10-01" / "index.html").is_file()
+
+    def test_default_date_is_yesterday_in_utc(self, prefect_runs: dict[str, Outcome]) -> None:
+        outcome = prefect_runs["no_date"]
+        assert outcome.returncode == 0, outcome.stderr
+        # (a run started just before midnight UTC may finish after it)
+        assert outcome.started_on is not None
+        yesterdays = {outcome.started_on - timedelta(days=1), datetime.now(UTC).date() - timedelta(days=1)}
+        (as_of,) = query(outcome.warehouse, "select as_of_date from pipeline_runs")[0]
+        assert as_of in yesterdays
+        assert query(outcome.warehouse, "select event_id from events") == [("e1",)]
 
     def test_unreadable_file_is_reported_and_the_rest_loads(self, prefect_runs: dict[str, Outcome]) -> None:
         outcome = prefect_runs["unreadable"]

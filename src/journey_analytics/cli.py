@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--format", dest="formats", default="mixed", choices=["mixed", "jsonl", "jsonl.gz", "csv", "parquet"])
 
     run = sub.add_parser("run", help="process everything that arrived up to a day and publish the warehouse")
-    run.add_argument("--date", type=_parse_date, default=None, help="run date, YYYY-MM-DD (default: yesterday)")
+    run.add_argument("--date", type=_parse_date, default=None, help="run date, YYYY-MM-DD (default: yesterday, UTC)")
     _add_run_options(run)
 
     backfill = sub.add_parser("backfill", help="run every day of a range, in order")
@@ -175,7 +175,9 @@ def _command_run(args: argparse.Namespace) -> int:
     from journey_analytics import progress
     from pipelines.nightly import nightly
 
-    as_of = args.date or date.today() - timedelta(days=1)
+    from journey_analytics.runs import yesterday
+
+    as_of = args.date or yesterday()
     start = time.perf_counter()
     with progress.display():
         summary = nightly(as_of, args.landing, args.warehouse, args.reports, args.config)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -162,6 +163,12 @@ def days_to_run(warehouse: Path, through: date, max_catch_up_days: int) -> list[
 
 class CatchUpError(RuntimeError):
     """Too many missed nights for a scheduled run to catch up on its own."""
+
+
+def yesterday(timezone: str = "UTC") -> date:
+    """The day before today in a time zone: by default UTC, the time zone of the dt= folders
+    (not the machine's, where "today" may already be tomorrow in UTC, or still yesterday)."""
+    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
 
 
 def prepare_schema(con: duckdb.DuckDBPyConnection) -> None:
