@@ -120,7 +120,7 @@ def emails(con: duckdb.DuckDBPyConnection, campaign: str, delivered: int, bounce
 
 
 def threads(con: duckdb.DuckDBPyConnection, platform: str, n: int, answered: int, reply_hours: float,
-            at: datetime = datetime(2026, 10, 29, 10, 0), prefix: str = "t") -> None:
+            at: datetime = datetime(2026, 10, 27, 10, 0), prefix: str = "t") -> None:
     """n inbound message threads; the first `answered` get a brand_reply after reply_hours."""
     tp = f"{platform}-{prefix}{{i}}"
     add(con, n, f"s-{platform}-{prefix}{{i}}", "message", at, channel="social", platform=platform, thread_id=tp)
@@ -427,13 +427,22 @@ class TestEmail:
 
     def test_min_delivered_respected(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 3000, bounces=60)
-        emails(con, "C", 99, bounces=50)  # 99 delivered: never tested
+        emails(con, "C", 49, bounces=50)  # 99 messages (delivered + bounced): never tested
         assert of(run(con), "email_bounce") == []
 
     def test_min_delivered_reached(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 3000, bounces=60)
-        emails(con, "C", 100, bounces=50)
+        emails(con, "C", 50, bounces=50)
         assert [f.segment_value for f in of(run(con), "email_bounce")] == ["C"]
+
+    def test_campaign_that_nearly_all_bounces_is_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Few deliveries are no reason to skip a campaign's bounce rate: its messages are many."""
+        emails(con, "A", 3000, bounces=60)  # 2%
+        emails(con, "dead", 96, bounces=3904)  # 97.6% of 4,000 messages, 96 delivered
+        found = of(run(con), "email_bounce")
+        assert [(f.segment_value, f.affected_customers) for f in found] == [("dead", 3904)]
+        assert found[0].observed == pytest.approx(3904 / 4000)
+        assert found[0].evidence["rate_other_campaigns"] == pytest.approx(60 / 3060)
 
     def test_one_bad_campaign_is_not_sender_wide(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 1000, bounces=10)  # 1%
@@ -497,8 +506,19 @@ class TestSocialReplies:
         assert run(con) == []
 
     def test_reply_after_run_date_does_not_count(self, con: duckdb.DuckDBPyConnection) -> None:
-        threads(con, "x", 20, 20, reply_hours=72)  # asked on the 29th, answered on 11-01
+        threads(con, "x", 20, 20, reply_hours=120, at=datetime(2026, 10, 27, 10))  # answered on 11-01
         assert [(f.kind, f.observed) for f in run(con)] == [("social_unanswered", pytest.approx(1.0))]
+
+    def test_message_too_young_to_be_answered_is_waiting_not_unanswered(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A platform that answers in two days has, at any run, two days of messages without an
+        answer yet: they are not unanswered (and its slow replies are a finding of their own)."""
+        threads(con, "x", 20, 20, reply_hours=48, at=datetime(2026, 10, 25, 10))  # answered on the 27th
+        threads(con, "x", 20, 0, reply_hours=48, at=datetime(2026, 10, 29, 0, 1), prefix="young")  # 71:59 h old
+        assert [(f.kind, f.observed) for f in run(con)] == [("social_slow_replies", pytest.approx(48.0))]
+        threads(con, "x", 20, 0, reply_hours=48, at=datetime(2026, 10, 29, 0, 0), prefix="due")  # 72 h old: judged
+        found = of(run(con), "social_unanswered")
+        assert [(f.observed, f.affected_customers, f.evidence["messages"]) for f in found] == [
+            (pytest.approx(0.5), 20, 40)]
 
     def test_platforms_apart(self, con: duckdb.DuckDBPyConnection) -> None:
         threads(con, "x", 20, 20, reply_hours=1)
@@ -562,7 +582,7 @@ class TestStuckInConsideration:
     """Customers in consideration for longer than consideration_days, at least min_customers of them."""
 
     def test_flagged_at_min_customers(self, con: duckdb.DuckDBPyConnection) -> None:
-        add(con, 10, "old{i}", "page_view", datetime(2026, 10, 1, 9))
+        add(con, 10, "old{i}", "view_item", datetime(2026, 10, 1, 9))
         stages(con, "old", 10)
         found = run(con)
         assert [(f.kind, f.affected_customers, f.observed, f.baseline) for f in found] == [
@@ -570,36 +590,36 @@ class TestStuckInConsideration:
         assert "10 customers" in found[0].description
 
     def test_under_min_customers_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
-        add(con, 9, "old{i}", "page_view", datetime(2026, 10, 1, 9))
+        add(con, 9, "old{i}", "view_item", datetime(2026, 10, 1, 9))
         stages(con, "old", 9)
         assert run(con) == []
 
     def test_only_long_enough_and_today_counted(self, con: duckdb.DuckDBPyConnection) -> None:
-        add(con, 9, "old{i}", "page_view", datetime(2026, 10, 10, 23))  # exactly 21 days: counted
-        add(con, 20, "new{i}", "page_view", datetime(2026, 10, 11, 0))  # 20 days: not yet
-        add(con, 20, "buy{i}", "page_view", datetime(2026, 9, 1, 0))
+        add(con, 9, "old{i}", "view_item", datetime(2026, 10, 10, 23))  # exactly 21 days: counted
+        add(con, 20, "new{i}", "view_item", datetime(2026, 10, 11, 0))  # 20 days: not yet
+        add(con, 20, "buy{i}", "view_item", datetime(2026, 9, 1, 0))
         stages(con, "old", 9)
         stages(con, "new", 20)
         stages(con, "buy", 20, stage="purchase")
         stages(con, "new", 20, as_of=date(2026, 10, 1))  # another day's rows are ignored
         assert run(con) == []
-        add(con, 1, "old{i}", "page_view", datetime(2026, 10, 10, 0), start=9)
+        add(con, 1, "old{i}", "view_item", datetime(2026, 10, 10, 0), start=9)
         stages(con, "old", 1, start=9)
         assert [f.affected_customers for f in run(con)] == [10]
 
     def test_min_customers_from_config(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-        add(con, 3, "old{i}", "page_view", datetime(2026, 9, 1, 9))
+        add(con, 3, "old{i}", "view_item", datetime(2026, 9, 1, 9))
         stages(con, "old", 3)
         assert run(con) == []
         found = run(con, config=config_with(tmp_path, stuck={"min_customers": 3}))
         assert [f.affected_customers for f in found] == [3]
 
     def test_no_customer_stages_no_finding(self, con: duckdb.DuckDBPyConnection) -> None:
-        add(con, 50, "old{i}", "page_view", datetime(2026, 9, 1, 9))
+        add(con, 50, "old{i}", "view_item", datetime(2026, 9, 1, 9))
         assert run(con) == []
 
     def test_stage_history_decides_when_consideration_began(self, con: duckdb.DuckDBPyConnection) -> None:
-        add(con, 10, "c{i}", "page_view", datetime(2026, 9, 1, 9))  # first seen two months ago
+        add(con, 10, "c{i}", "view_item", datetime(2026, 9, 1, 9))  # first seen two months ago
         stages(con, "c", 10)
         con.execute("create table main.stage_history (customer_id varchar, as_of_date date, stage varchar)").fetchall()
         con.execute(
@@ -610,10 +630,10 @@ class TestStuckInConsideration:
         assert run(con) == []  # in consideration for 3 days only
 
     def test_history_of_one_day_does_not_hide_a_long_stay(self, con: duckdb.DuckDBPyConnection) -> None:
-        """A fresh warehouse has one day of history: the stay is then counted from first seen, so
-        the finding does not depend on which days were run before."""
-        add(con, 10, "c{i}", "page_view", datetime(2026, 9, 1, 9))  # first seen two months ago
-        add(con, 10, "n{i}", "page_view", datetime(2026, 9, 1, 9))
+        """A fresh warehouse has one day of history: the stay is then counted from when intent
+        began, so the finding does not depend on which days were run before."""
+        add(con, 10, "c{i}", "view_item", datetime(2026, 9, 1, 9))  # intent since two months ago
+        add(con, 10, "n{i}", "view_item", datetime(2026, 9, 1, 9))
         stages(con, "c", 10)
         stages(con, "n", 10)
         con.execute("create table main.stage_history (customer_id varchar, as_of_date date, stage varchar)").fetchall()
@@ -623,7 +643,33 @@ class TestStuckInConsideration:
                union all select 'n' || i, date '2026-10-20', 'awareness' from range(10) t(i)
                union all select 'n' || i, date '2026-10-31', 'consideration' from range(10) t(i)"""
         ).fetchall()
-        assert [f.affected_customers for f in run(con)] == [10]  # c: since first seen; n: 11 days
+        assert [f.affected_customers for f in run(con)] == [10]  # c: since intent began; n: 11 days
+
+    def test_stay_counts_from_intent_not_from_first_seen(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A contact who got newsletters (and opened them) for months and clicked five days ago has
+        considered for five days, not for months."""
+        add(con, 10, "c{i}", "delivered", datetime(2026, 8, 1, 9), channel="email")
+        add(con, 10, "c{i}", "open", datetime(2026, 8, 2, 9), channel="email")
+        add(con, 10, "c{i}", "page_view", datetime(2026, 8, 3, 9))
+        add(con, 10, "c{i}", "click", datetime(2026, 10, 26, 9), channel="email")
+        stages(con, "c", 10)
+        assert run(con) == []
+        add(con, 10, "c{i}", "add_to_cart", datetime(2026, 10, 10, 9))  # intent since the 10th: 21 days
+        assert [f.affected_customers for f in run(con)] == [10]
+
+    def test_stay_restarts_after_a_gap_in_intent(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        add(con, 10, "c{i}", "view_item", datetime(2026, 5, 1, 9))
+        add(con, 10, "c{i}", "view_item", datetime(2026, 7, 30, 9))  # 90 days later: one stay
+        add(con, 10, "c{i}", "view_item", datetime(2026, 10, 28, 9, 0, 1))  # 90 days and a second: a new one
+        stages(con, "c", 10)
+        assert run(con) == []
+        assert [f.affected_customers for f in run(con, config=config_with(tmp_path, stuck={"intent_gap_days": 91}))] == [10]
+
+    def test_events_after_the_run_date_do_not_count(self, con: duckdb.DuckDBPyConnection) -> None:
+        add(con, 10, "c{i}", "view_item", datetime(2026, 8, 1, 9))
+        add(con, 10, "c{i}", "view_item", datetime(2026, 11, 5, 9))  # after the run date (and after a gap)
+        stages(con, "c", 10)
+        assert [f.affected_customers for f in run(con)] == [10]
 
 
 # --- the table ---------------------------------------------------------------------------------

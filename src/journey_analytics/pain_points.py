@@ -295,7 +295,9 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
 
         overall_n = denominator(totals[0], totals[1])
         overall = totals[column - 1] / overall_n if overall_n else 0.0
-        sizeable = [r for r in rows if r[1] >= e["min_delivered"]]
+        # a campaign is judged on the messages its rate is a share of (for bounces, delivered +
+        # bounced: a campaign that nearly all bounces has few deliveries, but it has messages)
+        sizeable = [r for r in rows if denominator(r[1], r[2]) >= e["min_delivered"]]
         every_campaign_over = bool(sizeable) and all(
             r[column] / denominator(r[1], r[2]) > threshold for r in sizeable
         )
@@ -313,7 +315,7 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
         cells = []
         for row in rows:
             n = denominator(row[1], row[2])
-            if row[1] < e["min_delivered"]:
+            if n < e["min_delivered"]:
                 continue
             x_bad = row[column]
             rest_n = overall_n - n
@@ -336,11 +338,18 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
     return findings
 
 
-def answered_messages(window_days: int) -> str:
+# A message without a brand reply this many hours after it counts as unanswered (the default of
+# [social] unanswered_after_hours; the dashboard's social care table uses it too).
+UNANSWERED_AFTER_HOURS = 72.0
+
+
+def answered_messages(window_days: int, unanswered_after_hours: float = UNANSWERED_AFTER_HOURS) -> str:
     """SQL for the CTEs ``messages`` (each social thread's first message within the window of
     days ending on the run date: platform, thread_id, asked_at, customer_id) and ``answered``
-    (the same with its first brand reply at or after it, or null). Binds the run date three
-    times. The dashboard's social care table reads the same."""
+    (the same with its first brand reply at or after it, or null; ``is_judged``: asked at least
+    ``unanswered_after_hours`` before the end of the run date, so a missing reply counts as none;
+    ``is_unanswered``: judged and without a reply; a younger message without one is still
+    waiting). Binds the run date four times. The dashboard's social care table reads the same."""
     return f"""
         messages as (
             select platform, thread_id, min(event_ts) as asked_at, any_value(customer_id) as customer_id
@@ -353,13 +362,20 @@ def answered_messages(window_days: int) -> str:
             select platform, thread_id, event_ts as replied_at
             from events where channel = 'social' and event_name = 'brand_reply' and event_ts < cast(? as date) + 1
         ),
-        answered as (
+        replied as (
             -- each message's first brand reply after it
             select m.platform, m.thread_id, m.asked_at, m.customer_id, min(r.replied_at) as replied_at
             from messages m
             left join brand_replies r
                 on r.platform = m.platform and r.thread_id = m.thread_id and r.replied_at >= m.asked_at
             group by all
+        ),
+        answered as (
+            select *,
+                epoch(cast(cast(? as date) + 1 as timestamp)) - epoch(asked_at) >= {float(unanswered_after_hours) * 3600}
+                    as is_judged,
+                is_judged and replied_at is null as is_unanswered
+            from replied
         )
     """
 
@@ -368,19 +384,21 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
     """Per platform: late or missing brand replies, and a rise in negative sentiment."""
     s = config["social"]
     t = config["tests"]
+    after_hours = float(s.get("unanswered_after_hours", UNANSWERED_AFTER_HOURS))
     rows = con.execute(
         f"""
-        with {answered_messages(int(s['window_days']))}
+        with {answered_messages(int(s['window_days']), after_hours)}
         select platform, count(*), count(replied_at),
             median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
-            count(distinct customer_id) filter (where replied_at is null)
+            count(*) filter (where is_judged), count(*) filter (where is_unanswered),
+            count(distinct customer_id) filter (where is_unanswered)
         from answered
         group by 1
         """,
-        [as_of, as_of, as_of],
+        [as_of, as_of, as_of, as_of],
     ).fetchall()
     findings = []
-    for platform, n, answered, median_hours, unanswered_customers in rows:
+    for platform, n, answered, median_hours, judged, n_unanswered, unanswered_customers in rows:
         if n < s["min_messages"]:
             continue
         if median_hours is not None and median_hours > s["median_reply_hours_limit"]:
@@ -393,16 +411,17 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 description=(f"On {platform}, the brand took a median {median_hours:.0f} hours to answer a message "
                              f"(limit {s['median_reply_hours_limit']} h) over the last {s['window_days']} days. Staff the inbox or set up alerts."),
             ))
-        unanswered = (n - answered) / n
-        if unanswered > s["unanswered_threshold"]:
+        # only messages that had unanswered_after_hours to be answered are judged
+        unanswered = n_unanswered / judged if judged else 0.0
+        if judged >= s["min_messages"] and unanswered > s["unanswered_threshold"]:
             findings.append(Finding(
                 kind="social_unanswered", metric="share of messages unanswered", observed=unanswered,
                 baseline=s["unanswered_threshold"], affected_customers=unanswered_customers,
                 segment_key="platform", segment_value=str(platform),
-                severity=round(n * (unanswered - s["unanswered_threshold"]), 1),
-                evidence={"messages": n, "answered": answered},
-                description=(f"On {platform}, {n - answered:,} of {n:,} inbound messages ({unanswered:.0%}) got no brand reply "
-                             f"in the last {s['window_days']} days. Answer them."),
+                severity=round(judged * (unanswered - s["unanswered_threshold"]), 1),
+                evidence={"messages": judged, "unanswered": n_unanswered, "unanswered_after_hours": after_hours},
+                description=(f"On {platform}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of the last "
+                             f"{s['window_days']} days got no brand reply within {after_hours:g} hours, nor since. Answer them."),
             ))
     sentiment = con.execute(
         f"""
@@ -437,46 +456,70 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
     return findings + _tested(cells, config, negative)
 
 
+# What "showing intent" means for stuck_in_consideration unless [stuck] intent_events says
+# otherwise: the design's intent signals (as in config/stages.toml), as "channel:event_name".
+DEFAULT_INTENT_EVENTS = (
+    "web:view_item", "web:search", "web:add_to_cart", "web:begin_checkout", "web:add_payment_info",
+    "web:generate_lead", "web:sign_up", "email:click",
+)
+
+
 def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
     """Customers in consideration for longer than the set time: since the stage history last had
-    them in another stage, else (no other stage in the history, or no history) since first seen."""
+    them in another stage; a stay with no other stage before it in the history (a history that
+    starts after it began, as in a fresh warehouse) since their intent began: the first intent
+    event after the last gap of more than ``intent_gap_days`` without one."""
     if not _has(con, "customer_stages"):
         return []
-    days = int(config["stuck"]["consideration_days"])
+    stuck = config["stuck"]
+    days = int(stuck["consideration_days"])
+    gap_days = int(stuck.get("intent_gap_days", 90))
+    intent_events = [tuple(e.split(":", 1)) for e in stuck.get("intent_events", DEFAULT_INTENT_EVENTS)]
     history = _has(con, "stage_history")
-    first_seen = _has(con, "customers")
-    # A streak with no other stage before it in the history reaches back past the history's
-    # start (the history begins when runs began): it is taken back to first seen, as without one.
     streak = """
-        with last_other as (
+        select h.customer_id, min(h.as_of_date) as since, any_value(o.last_other_on) is null as open_ended
+        from stage_history h
+        left join (
             select customer_id, max(as_of_date) as last_other_on
             from stage_history where as_of_date <= ? and stage <> 'consideration'
             group by 1
-        )
-        select h.customer_id, min(h.as_of_date) as since, any_value(o.last_other_on) is null as open_ended
-        from stage_history h
-        left join last_other o using (customer_id)
+        ) o using (customer_id)
         where h.stage = 'consideration' and h.as_of_date <= ?
           and h.as_of_date > coalesce(o.last_other_on, date '1900-01-01')
         group by 1
     """ if history else "select null::varchar as customer_id, null::date as since, true as open_ended where false"
-    seen = "select customer_id, cast(first_seen as date) as first_seen from customers" if first_seen else (
-        "select customer_id, cast(min(event_ts) as date) as first_seen from events group by 1")
-    params = [as_of, as_of] if history else []
+    con.execute("create or replace temp table stuck_intent_events (channel varchar, event_name varchar)").fetchall()
+    con.executemany("insert into stuck_intent_events values (?, ?)", [list(e) for e in intent_events])
     n = con.execute(
         f"""
-        with streaks as ({streak}), seen as ({seen})
+        with considering as (
+            select customer_id from customer_stages where as_of_date = ? and stage = 'consideration'
+        ),
+        intent as (
+            select e.customer_id, e.event_ts,
+                lag(e.event_ts) over (partition by e.customer_id order by e.event_ts) as previous_ts
+            from events e
+            inner join stuck_intent_events i on i.channel = e.channel and i.event_name = e.event_name
+            where e.event_ts < cast(? as date) + 1
+              and e.customer_id in (select customer_id from considering)
+        ),
+        intent_since as (
+            select customer_id, cast(max(event_ts) filter (
+                where previous_ts is null or epoch(event_ts) - epoch(previous_ts) > {gap_days} * 86400
+            ) as date) as since
+            from intent group by 1
+        ),
+        streaks as ({streak})
         select count(*)
-        from customer_stages c
+        from considering c
         left join streaks s using (customer_id)
-        left join seen f using (customer_id)
-        where c.as_of_date = ? and c.stage = 'consideration'
-          and coalesce(case when s.open_ended then least(s.since, f.first_seen) else s.since end, f.first_seen)
+        left join intent_since i using (customer_id)
+        where case when s.open_ended or s.since is null then least(s.since, i.since) else s.since end
               <= cast(? as date) - {days}
         """,
-        [*params, as_of, as_of],
+        [as_of, as_of, *([as_of, as_of] if history else []), as_of],
     ).fetchall()[0][0]
-    if n < config["stuck"]["min_customers"]:
+    if n < stuck["min_customers"]:
         return []
     return [Finding(
         kind="stuck_in_consideration", metric="customers in consideration for too long", observed=float(n),

@@ -151,11 +151,17 @@ class TestSocialCare:
         assert query(warehouse, "select count(*) from events") == [(5,)]
         con = duckdb.connect(str(warehouse), read_only=True)
         try:
-            table = social_health(con, date(2026, 10, 20)).table_html
+            tables = {day: social_health(con, date(2026, 10, day)).table_html for day in (20, 22)}
         finally:
             con.close()
-        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", table, flags=re.S)]
-        assert cells[:4] == ["x", "2", "1.000", "1"], table
+
+        def cells(table: str) -> list[str]:
+            return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", table, flags=re.S)]
+
+        # platform, messages, median hours to reply, unanswered, waiting: t2 waits 36 hours after
+        # it on the 20th, and is unanswered once 72 hours have passed (the 22nd)
+        assert cells(tables[20])[:5] == ["x", "2", "1.000", "0", "1"], tables[20]
+        assert cells(tables[22])[:5] == ["x", "2", "1.000", "1", "0"], tables[22]
 
 
 class TestRunFigures:

@@ -349,11 +349,12 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
 
 def social_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     """Per platform: inbound messages, median hours to a brand reply, unanswered, sentiment."""
+    from journey_analytics.pain_points import UNANSWERED_AFTER_HOURS as unanswered_after_hours
     from journey_analytics.pain_points import answered_messages
 
     rows = con.execute(
         f"""
-        with {answered_messages(28)},
+        with {answered_messages(28, unanswered_after_hours)},
         sentiment as (
             select platform, avg(sentiment) as mean_sentiment
             from events
@@ -363,20 +364,23 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         )
         select a.platform, count(*) as messages,
             median(epoch(a.replied_at) - epoch(a.asked_at)) / 3600.0 as median_reply_hours,
-            count(*) - count(a.replied_at) as unanswered,
+            count(*) filter (where a.is_unanswered) as unanswered,
+            count(*) filter (where a.replied_at is null and not a.is_judged) as waiting,
             any_value(s.mean_sentiment) as mean_sentiment
         from answered a
         left join sentiment s on s.platform = a.platform
         group by 1 order by 2 desc
         """,
-        [as_of, as_of, as_of, as_of, as_of],
+        [as_of, as_of, as_of, as_of, as_of, as_of],
     ).fetchall()
     table = html_table(
-        ["platform", "inbound messages", "median hours to reply", "unanswered", "mean sentiment"],
-        [(p, n, h if h is not None else "-", u, s if s is not None else "-") for p, n, h, u, s in rows],
-        {1, 2, 3, 4},
+        ["platform", "inbound messages", "median hours to reply", "unanswered", "waiting", "mean sentiment"],
+        [(p, n, h if h is not None else "-", u, w, s if s is not None else "-") for p, n, h, u, w, s in rows],
+        {1, 2, 3, 4, 5},
     )
-    return Section("social-health", "Social care", "Inbound messages in the last 28 days and how fast the brand replied.", table_html=table)
+    note = (f"Inbound messages in the last 28 days and how fast the brand replied. Unanswered: no reply within "
+            f"{unanswered_after_hours:g} hours, nor since; waiting: younger messages without a reply yet.")
+    return Section("social-health", "Social care", note, table_html=table)
 
 
 def classifier_evaluation(con: duckdb.DuckDBPyConnection, evaluation_path: Path | None) -> Section | None:
