@@ -169,6 +169,32 @@ class TestGivenIdSharedByCustomers:
         assert query(warehouse, "select count(distinct session_id) from events where session_id like '1791194400%'") == [(2,)]
 
 
+class TestLandingEvent:
+    """A session's landing page and campaign come from its landing event, the first with a
+    page_url: GA4 sends session_start (and first_visit), with no page or campaign, at the same
+    instant as the landing page_view; device and country from the first event that has them."""
+
+    def test_session_start_does_not_hide_the_landing_page(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "ga.jsonl", [
+            web("a-0", "10:00:00", "c1", "session_start", session_id="g1"),
+            web("a-1", "10:00:00", "c1", "first_visit", session_id="g1", country="de"),
+            web("b-1", "10:00:00", "c1", session_id="g1", page_url="/shoes", device_category="mobile", **WINTER),
+            web("b-2", "10:01:00", "c1", session_id="g1", page_url="/shoes/1", **AUTUMN),
+            # a computed session whose first event has no page either
+            web("c-0", "12:00:00", "c2", "session_start"),
+            web("c-1", "12:00:01", "c2", page_url="/home"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(
+            warehouse,
+            """select anonymous_id, landing_page, utm_source, utm_medium, utm_campaign, device_category, country, n_events
+               from sessions order by started_at""",
+        ) == [
+            ("c1", "/shoes", "ads", "cpc", "winter", "mobile", "DE", 4),
+            ("c2", "/home", None, None, None, None, None, 2),
+        ]
+
+
 class TestCampaignOfTheVisit:
     """Only a campaign seen in the current visit is the session's: a visit that began without one
     and then gets a campaign splits there, whatever campaign an earlier visit had."""

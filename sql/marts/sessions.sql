@@ -9,23 +9,25 @@
 -- duration_seconds: Seconds from first to last event.
 -- n_events: Events in the session.
 -- n_page_views: page_view events in the session.
--- landing_page: page_url of the first event.
--- utm_source: Campaign source of the first event (null for direct visits).
--- utm_medium: Campaign medium of the first event.
--- utm_campaign: Campaign name of the first event.
--- device_category: Device category of the first event.
--- country: Country of the first event.
+-- landing_page: page_url of the landing event: the session's first event with a page_url (a GA4 session_start at the same instant has none).
+-- utm_source: Campaign source of the landing event (null for direct visits).
+-- utm_medium: Campaign medium of the landing event.
+-- utm_campaign: Campaign name of the landing event.
+-- device_category: Device category of the session's first event that has one.
+-- country: Country of the session's first event that has one.
 -- converted: True when the session has a purchase.
 -- revenue: Sum of the values of the orders placed in the session (a purchase sent twice for one order_id counts once).
 with events as (
-    -- the columns used below (the engine keeps one copy of this, as it is read more than once)
     select
-        session_id, event_id, event_ts, event_name, value, customer_id, anonymous_id,
+        session_id, event_id, event_ts, event_name, customer_id, anonymous_id,
         page_url, utm_source, utm_medium, utm_campaign, device_category, country
     from main.events
     where session_id is not null
 ),
 
+-- One pass over the events: the session's first event (ties broken by event_id) says whose it
+-- was; its landing event (the first with a page_url, else the first) gives the landing page and
+-- the campaign; device and country come from the first event that has them.
 totals as (
     select
         session_id,
@@ -33,7 +35,15 @@ totals as (
         max(event_ts) as ended_at,
         count(*) as n_events,
         sum(case when event_name = 'page_view' then 1 else 0 end) as n_page_views,
-        max(case when event_name = 'purchase' then 1 else 0 end) = 1 as converted
+        max(case when event_name = 'purchase' then 1 else 0 end) = 1 as converted,
+        arg_min(struct_pack(customer_id, anonymous_id), struct_pack(event_ts, event_id)) as first_event,
+        arg_min(
+            struct_pack(page_url, utm_source, utm_medium, utm_campaign),
+            struct_pack(no_page := page_url is null, event_ts, event_id)
+        ) as landing_event,
+        arg_min(device_category, struct_pack(event_ts, event_id)) filter (where device_category is not null)
+            as device_category,
+        arg_min(country, struct_pack(event_ts, event_id)) filter (where country is not null) as country
     from events
     group by session_id
 ),
@@ -50,35 +60,25 @@ session_revenue as (
     select session_id, sum(order_value) as revenue
     from session_orders
     group by session_id
-),
-
--- A session's first event: one at its start time (ties broken by event_id); finding them
--- through the start times is cheaper than ranking every event of every session.
-first_events as (
-    select events.*
-    from events
-    inner join totals on totals.session_id = events.session_id and totals.started_at = events.event_ts
-    qualify row_number() over (partition by events.session_id order by events.event_id) = 1
 )
 
 select
     totals.session_id,
-    first_events.customer_id,
-    first_events.anonymous_id,
+    totals.first_event.customer_id,
+    totals.first_event.anonymous_id,
     totals.started_at,
     totals.ended_at,
     epoch(totals.ended_at) - epoch(totals.started_at) as duration_seconds,
     totals.n_events,
     totals.n_page_views,
-    first_events.page_url as landing_page,
-    first_events.utm_source,
-    first_events.utm_medium,
-    first_events.utm_campaign,
-    first_events.device_category,
-    first_events.country,
+    totals.landing_event.page_url as landing_page,
+    totals.landing_event.utm_source,
+    totals.landing_event.utm_medium,
+    totals.landing_event.utm_campaign,
+    totals.device_category,
+    totals.country,
     totals.converted,
     coalesce(session_revenue.revenue, 0) as revenue
 from totals
-inner join first_events on first_events.session_id = totals.session_id
 left join session_revenue on session_revenue.session_id = totals.session_id
 order by totals.started_at, totals.session_id
