@@ -18,7 +18,7 @@
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
 -- n_orders: Distinct orders (purchase events counted once per order_id).
--- revenue: Sum of the orders' values (each order counted once).
+-- revenue: Sum of the orders' values (each order counted once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
 -- first_order_at: First purchase, UTC.
 -- last_order_at: Last purchase, UTC.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without an order.

@@ -16,7 +16,7 @@
 -- device_category: Device category of the session's first event that has one.
 -- country: Country of the session's first event that has one.
 -- converted: True when the session has a purchase.
--- revenue: Sum of the values of the orders placed in the session (a purchase sent twice for one order_id counts once).
+-- revenue: Sum of the values of the orders placed in the session (a purchase sent twice for one order_id counts once), in the orders' currency as given.
 with events as (
     select
         session_id, event_id, event_ts, event_name, customer_id, anonymous_id,

@@ -180,3 +180,33 @@ class TestRunFigures:
         run_day(landing, warehouse, date(2026, 10, 2))
         page = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
         assert "<b>success: 4 rows read, 1 quarantined (25.00%), 1 repeated</b><span>This run</span>" in page
+
+
+class TestRevenueByCurrency:
+    """Amounts in different currencies are never added: the headline shows revenue per currency,
+    the largest first, and counts the orders of the currencies beyond the first three."""
+
+    def test_one_figure_per_currency(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import header_figures
+
+        def purchase(event_id: str, value: float, currency: str | None) -> dict[str, object]:
+            row = {"event_id": event_id, "event_ts": "2026-10-01T10:00:00Z", "event_name": "purchase",
+                   "anonymous_id": "a", "order_id": event_id, "value": value}
+            return row | ({"currency": currency} if currency else {})
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            purchase("o1", 100, "EUR"), purchase("o2", 50, "eur"), purchase("o3", 20000, "JPY"),
+            purchase("o4", 80, "USD"), purchase("o5", 10, "GBP"), purchase("o6", 5, "CHF"), purchase("o7", 1, "CHF"),
+        ])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            figures = header_figures(con, date(2026, 10, 1))
+        finally:
+            con.close()
+        assert figures[1:6] == [
+            ("Orders", "7"), ("Revenue JPY", "20,000"), ("Revenue EUR", "150"), ("Revenue USD", "80"),
+            ("Orders in 2 other currencies", "3"),
+        ]

@@ -72,34 +72,46 @@ def _fmt(value: object) -> object:
     return value
 
 
+# Revenue is shown per currency, the largest first, up to this many currencies.
+MAX_REVENUE_FIGURES = 3
+
+
 def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | None = None) -> list[tuple[str, str]]:
-    """The headline numbers: customers, orders, revenue, conversion, pain points, and the health
+    """The headline numbers: customers, orders, revenue (per currency), conversion, pain points, and the health
     of the page's run (``run_id``: recorded in pipeline_runs, or the run writing the page, whose
     files are recorded but whose own row is not yet), or else of the last recorded run."""
-    customers, orders, revenue = con.execute(
+    (customers,) = con.execute(
+        "select count(distinct customer_id) from events where event_ts < cast(? as date) + 1", [as_of]
+    ).fetchall()[0]
+    # each order once (its largest value, as in customers), even when sent twice; revenue per
+    # currency, as there are no exchange rates to add amounts of different currencies with
+    by_currency = con.execute(
         """
         with orders as (
-            -- each order once (its largest value, as in customers), even when sent twice
-            select max(value) as order_value
+            select min(currency) as currency, max(value) as order_value
             from events
             where event_name = 'purchase' and event_ts < cast(? as date) + 1
             group by coalesce(order_id, event_id)
         )
-        select
-            (select count(distinct customer_id) from events where event_ts < cast(? as date) + 1),
-            (select count(*) from orders),
-            (select coalesce(sum(order_value), 0) from orders)
+        select currency, count(*), coalesce(sum(order_value), 0) from orders
+        group by 1 order by 3 desc, 1 nulls first
         """,
-        [as_of, as_of],
-    ).fetchall()[0]
+        [as_of],
+    ).fetchall()
+    orders = sum(n for _, n, _ in by_currency)
     sessions, converted = con.execute(
         "select count(*), count(*) filter (where converted) from sessions where started_at < cast(? as date) + 1",
         [as_of],
     ).fetchall()[0]
+    shown = by_currency[:MAX_REVENUE_FIGURES]
+    revenue = [(f"Revenue {currency}" if currency else "Revenue", f"{amount:,.0f}") for currency, _, amount in shown]
+    if len(by_currency) > len(shown):
+        others = by_currency[len(shown):]
+        revenue.append((f"Orders in {len(others)} other currencies", f"{sum(n for _, n, _ in others):,}"))
     figures = [
         ("Customers", f"{customers:,}"),
         ("Orders", f"{orders:,}"),
-        ("Revenue", f"{revenue:,.0f}"),
+        *(revenue or [("Revenue", "0")]),
         ("Session conversion", f"{(converted / sessions if sessions else 0):.1%}"),
     ]
     if has_tables(con, "pain_points"):
