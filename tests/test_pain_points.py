@@ -364,6 +364,15 @@ class TestAbandonment:
         step(con, "c", 50, 0, datetime(2026, 10, 3, 10), frm="begin_checkout", to="purchase")  # 29 days back
         assert of(run(con), "checkout_abandonment") == []
 
+    def test_checkout_whose_hours_are_not_over_is_not_judged(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Late on the run date, a customer who began checkout may still buy within the 24 hours:
+        they are not counted as abandoned (nor as bought) until the hours are over."""
+        add(con, 30, "c{i}", "begin_checkout", datetime(2026, 10, 31, 22))  # buys at 06:00 on the next day
+        assert of(run(con), "checkout_abandonment") == []
+        add(con, 30, "c{i}", "begin_checkout", datetime(2026, 10, 30, 23, 59, 59), start=30)  # 24 h and 1 s: judged
+        found = of(run(con), "checkout_abandonment")
+        assert [(f.affected_customers, f.evidence) for f in found] == [(30, {"customers": 30, "abandoned": 30})]
+
     def test_cart_just_over(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "k", 50, 9, RECENT, frm="add_to_cart", to="purchase")  # 41/50 = 82% > 80%
         found = of(run(con), "cart_abandonment")

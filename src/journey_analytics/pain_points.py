@@ -228,7 +228,9 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
 
 
 def abandonment_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
-    """Checkout and cart abandonment over their thresholds."""
+    """Checkout and cart abandonment over their thresholds. A customer is judged on their first
+    start in the window once conversion_hours have passed after it by the end of the run date; a
+    later start is still open, so it is neither bought nor abandoned yet."""
     a = config["abandonment"]
     findings = []
     for kind, start_event, threshold, label in (
@@ -248,8 +250,9 @@ def abandonment_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
                   and p.event_ts >= s.started_at and p.event_ts <= s.started_at + to_hours({int(a['conversion_hours'])})
             ))
             from starts s
+            where s.started_at + to_hours({int(a['conversion_hours'])}) < cast(cast(? as date) + 1 as timestamp)
             """,
-            [start_event, as_of, as_of],
+            [start_event, as_of, as_of, as_of],
         ).fetchall()[0]
         if n >= a["min_sample"] and abandoned / n > threshold:
             rate = abandoned / n

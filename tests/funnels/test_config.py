@@ -58,6 +58,11 @@ class TestRefusals:
         (_one(order="any", exclusions=[{"event": "x", "after_step": 1}]), "any"),
         ({"funnels": [{"name": "f", "steps": ["a"]}]}, "window is required"),
         ({"funnels": [_one()["funnels"][0], _one()["funnels"][0]]}, "unique"),
+        (_one(channels=["webb"]), r"channels: unknown channel 'webb'; channels are web, email, social"),
+        (_one(steps=["a", {"event": "b", "channel": "sms"}]), r"step 2 channel: unknown channel 'sms'"),
+        (_one(steps=["a", {"event": "b", "equals": {"channel": "sms"}}]), r"equals.channel: unknown channel 'sms'"),
+        (_one(exclusions=[{"event": "x", "after_step": 1, "channel": "fax"}]), r"exclusion 1 channel: unknown channel"),
+        (_one(steps=[{"event": "a", "window": "1h"}, "b"]), r"step 1: a step window is the longest time from the previous step"),
     ])
     def test_bad_config(self, funnel: dict[str, Any], message: str) -> None:
         """Each bad value is refused with a message naming it."""
@@ -68,6 +73,31 @@ class TestRefusals:
         """Windows are seconds or a count of s, m, h or d."""
         windows = [parse_funnel_config(_one(window=w)).funnels[0].window_seconds for w in (90, "90s", "2m", "3h", "7d")]
         assert windows == [90, 90, 120, 3 * 3600, 7 * 86400]
+
+
+class TestValuesAsIngestWritesThem:
+    """A name or value that ingest writes in one spelling is compared in that spelling, so a
+    condition written another way still matches (it matched nothing before)."""
+
+    def test_channels_device_country_currency_and_event_names(self) -> None:
+        funnel = parse_funnel_config(_one(
+            channels=["Web", " EMAIL"],
+            steps=[
+                {"event": "View Item", "channel": "WEB", "equals": {"device_category": "Mobile", "country": "de"}},
+                {"event": "AddToCart", "equals": {"channel": "Web", "currency": "eur", "utm_source": "Google"}},
+                {"event": "Click", "channel": "email"},
+                {"event": "session_start"},
+            ],
+            exclusions=[{"event": "remove-from-cart", "after_step": 1}],
+        )).funnels[0]
+        assert funnel.channels == ("web", "email")
+        assert [(s.event, s.label, s.channel, s.equals) for s in funnel.steps] == [
+            ("view_item", "view_item", "web", (("device_category", "mobile"), ("country", "DE"))),
+            ("add_to_cart", "add_to_cart", None, (("channel", "web"), ("currency", "EUR"), ("utm_source", "Google"))),
+            ("click", "click", "email", ()),
+            ("session_start", "session_start", None, ()),  # not a contract name: as given
+        ]
+        assert funnel.exclusions[0].event == "remove_from_cart"
 
 
 class TestDocumentation:

@@ -109,6 +109,23 @@ class TestAnyOrder:
                 events.add(customer, name, at)
         assert events.levels({"window": 100, "order": "any", "steps": ABC}) == {"c1": 3, "c2": 2, "c4": 1}
 
+    def test_a_repeated_step_needs_an_event_of_its_own(self, events: Events) -> None:
+        """A funnel that repeats an event needs it twice: one event does not count for two steps."""
+        for customer, evs in {
+            "c1": [("a", 0)],
+            "c2": [("a", 0), ("b", 1)],
+            "c3": [("b", 0), ("a", 5), ("a", 9)],
+            "c4": [("a", 0), ("b", 1), ("a", 150)],  # the second a is out of the window
+        }.items():
+            for name, at in evs:
+                events.add(customer, name, at)
+        assert events.levels({"window": 100, "order": "any", "steps": steps("a", "b", "a")}) == {
+            "c1": 1, "c2": 2, "c3": 3, "c4": 2,
+        }
+        assert events.levels({"window": 100, "order": "any", "steps": steps("a", "a")}) == {
+            "c1": 1, "c2": 1, "c3": 2, "c4": 1,
+        }
+
 
 class TestOpenFunnel:
     """In an open funnel, a unit may enter at any step and continue from there."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from journey_analytics.contract import EVENT_NAMES, canonical_event_name
+
 # An installed wheel carries config/ inside the package; a checkout has it at the repository root.
 _PACKAGE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "funnels.toml"
 _REPO_CONFIG = Path(__file__).resolve().parents[3] / "config" / "funnels.toml"
@@ -27,6 +29,9 @@ BREAKDOWN_COLUMNS = frozenset({
     "device_category", "utm_source", "utm_medium", "utm_campaign", "country", "channel",
     "campaign_id", "platform",
 })
+CHANNELS = tuple(EVENT_NAMES)
+# Columns whose values ingest writes in one case: a condition on them is compared the same way.
+_VALUE_CASE = {"device_category": str.lower, "country": str.upper, "currency": str.upper, "channel": str.lower}
 UNITS = frozenset({"customer", "session"})
 ORDERS = frozenset({"ordered", "strict", "any"})
 
@@ -116,6 +121,14 @@ def _string(value: Any, where: str) -> str:
     return value
 
 
+def _channel(value: Any, where: str) -> str:
+    """A channel name (in any case, as events hold it in lower case), or refused."""
+    channel = _string(value, where).strip().lower()
+    if channel not in CHANNELS:
+        raise FunnelConfigError(f"{where}: unknown channel {value!r}; channels are {', '.join(CHANNELS)}")
+    return channel
+
+
 def _equals(value: Any, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
         raise FunnelConfigError(f"{where}: equals must be a table of column = value")
@@ -125,7 +138,12 @@ def _equals(value: Any, where: str) -> tuple[tuple[str, str], ...]:
             raise FunnelConfigError(
                 f"{where}: cannot test column {column!r}; known: {', '.join(sorted(CONDITION_COLUMNS))}"
             )
-        pairs.append((column, _string(wanted, f"{where} equals.{column}")))
+        if column == "channel":
+            text = _channel(wanted, f"{where} equals.{column}")
+        else:
+            text = _string(wanted, f"{where} equals.{column}")
+            text = _VALUE_CASE.get(column, str)(text.strip() if column in _VALUE_CASE else text)
+        pairs.append((column, text))
     return tuple(pairs)
 
 
@@ -135,11 +153,13 @@ def _step(raw: Any, where: str) -> Step:
     if not isinstance(raw, dict):
         raise FunnelConfigError(f"{where}: a step is an event name or a table with event = ...")
     _check_keys(raw, {"event", "label", "channel", "page_url_like", "equals", "window"}, where)
-    event = _string(raw.get("event"), f"{where} event")
+    channel = _channel(raw["channel"], f"{where} channel") if "channel" in raw else None
+    # as ingest writes it: 'Add To Cart' is add_to_cart
+    event = canonical_event_name(_string(raw.get("event"), f"{where} event"), channel)
     return Step(
         event=event,
         label=_string(raw.get("label", event), f"{where} label"),
-        channel=_string(raw["channel"], f"{where} channel") if "channel" in raw else None,
+        channel=channel,
         page_url_like=_string(raw["page_url_like"], f"{where} page_url_like") if "page_url_like" in raw else None,
         equals=_equals(raw.get("equals", {}), where),
         window_seconds=parse_window(raw["window"], f"{where} window") if "window" in raw else None,
@@ -153,10 +173,11 @@ def _exclusion(raw: Any, where: str, n_steps: int) -> Exclusion:
     after = raw.get("after_step")
     if isinstance(after, bool) or not isinstance(after, int) or not 1 <= after < n_steps:
         raise FunnelConfigError(f"{where}: after_step must be a step number from 1 to {n_steps - 1}, got {after!r}")
+    channel = _channel(raw["channel"], f"{where} channel") if "channel" in raw else None
     return Exclusion(
-        event=_string(raw.get("event"), f"{where} event"),
+        event=canonical_event_name(_string(raw.get("event"), f"{where} event"), channel),
         after_step=after,
-        channel=_string(raw["channel"], f"{where} channel") if "channel" in raw else None,
+        channel=channel,
         page_url_like=_string(raw["page_url_like"], f"{where} page_url_like") if "page_url_like" in raw else None,
         equals=_equals(raw.get("equals", {}), where),
     )
@@ -177,6 +198,11 @@ def _funnel(raw: Any, where: str, period_days: int) -> Funnel:
     if not isinstance(steps_raw, list) or not 1 <= len(steps_raw) <= 32:
         raise FunnelConfigError(f"{where}: steps must be a list of 1 to 32 steps")
     steps = tuple(_step(s, f"{where} step {i}") for i, s in enumerate(steps_raw, 1))
+    if steps[0].window_seconds is not None:
+        raise FunnelConfigError(
+            f"{where} step 1: a step window is the longest time from the previous step, and step 1 has none "
+            "(the funnel's window counts from step 1)"
+        )
     if "window" not in raw:
         raise FunnelConfigError(f"{where}: window is required (e.g. window = '7d')")
     unit = raw.get("unit", "customer")
@@ -212,7 +238,7 @@ def _funnel(raw: Any, where: str, period_days: int) -> Funnel:
         unit=unit,
         order=order,
         is_open=is_open,
-        channels=tuple(_string(c, f"{where} channels") for c in channels),
+        channels=tuple(_channel(c, f"{where} channels") for c in channels),
         breakdowns=tuple(breakdowns),
         exclusions=exclusions,
         period_days=funnel_period,

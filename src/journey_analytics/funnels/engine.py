@@ -167,11 +167,19 @@ def _closed_chosen(con: duckdb.DuckDBPyConnection, funnel: Funnel, entry: int) -
 
 
 def _any_order_chosen(con: duckdb.DuckDBPyConnection, funnel: Funnel) -> str:
-    """Per unit, the start event whose window holds the longest prefix of steps, in any order."""
+    """Per unit, the start event whose window holds the longest prefix of steps, in any order.
+
+    Each step needs an event of its own: a step whose condition an earlier step already has
+    (a funnel that repeats an event) takes the second (third, ...) such event in the window."""
     n = len(funnel.steps)
     window = funnel.window_seconds * US
     any_step = " or ".join(f"s{k}" for k in range(1, n + 1))
-    firsts = ", ".join(f"min(case when e.s{k} then e.ts end) as f{k}" for k in range(1, n + 1))
+    conditions = [condition_sql(step) for step in funnel.steps]
+    firsts = ", ".join(
+        f"min(case when e.s{k} then e.ts end) as f{k}" if conditions[:k - 1].count(conditions[k - 1]) == 0
+        else f"(list(e.ts order by e.ts) filter (where e.s{k}))[{conditions[:k - 1].count(conditions[k - 1]) + 1}] as f{k}"
+        for k in range(1, n + 1)
+    )
     level = "case " + " ".join(f"when f{k} is null then {k - 1}" for k in range(1, n + 1)) + f" else {n} end"
     path = "[" + ", ".join(f"f{k}" for k in range(1, n + 1)) + "]"
     _run(con, f"""
