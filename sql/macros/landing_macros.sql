@@ -4,17 +4,20 @@
 --
 -- (no table)
 
--- An allowed timestamp as naive UTC: ISO-8601 with an offset (at most 18 hours) or Z, or epoch milliseconds.
+-- An allowed timestamp as naive UTC: ISO-8601 with an offset (at most 18 hours) or Z (or UTC,
+-- GMT, as database exports write it), or epoch milliseconds.
 create or replace temp macro parse_event_ts(x) as (
     case
         when x is null then null
         when regexp_full_match(x, '-?[0-9]{1,15}(\.[0-9]+)?')
             then make_timestamp(cast(round(cast(x as double) * 1000) as bigint))
-        when regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?([zZ]|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)$')
+        when regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?([zZ]|(?i:utc|gmt)|[+-](0[0-9]|1[0-8])(:?[0-5][0-9])?)$')
             then cast(timezone('UTC', coalesce(
                 try_cast(upper(x) as timestamptz),
-                -- the forms DuckDB's cast does not take: a decimal comma, a space before the offset
-                try_cast(regexp_replace(replace(upper(x), ',', '.'), ' ([Z+-][0-9:]*)$', '\1') as timestamptz)
+                -- the forms DuckDB's cast does not take: a decimal comma, a space before the
+                -- offset, UTC or GMT without a space before it
+                try_cast(regexp_replace(regexp_replace(replace(upper(x), ',', '.'), ' ?(UTC|GMT)$', 'Z'),
+                    ' ([Z+-][0-9:]*)$', '\1') as timestamptz)
             )) as timestamp)
     end
 );
@@ -26,6 +29,8 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
         when parsed is null
             and regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?[+-][0-9]{2}(:?[0-9]{2})?$')
             then 'event_ts "' || left(x, 40) || '" has an offset outside -18:00 to +18:00'
+        when parsed is null and regexp_matches(x, '[0-9]:[0-9]{2}([.,][0-9]+)? ?[A-Za-z][A-Za-z/_]+$')
+            then 'event_ts "' || left(x, 40) || '" names its time zone; give an offset such as Z or +02:00 (or UTC)'
         when parsed is null and try_cast(x as timestamp) is not null
             then 'event_ts "' || left(x, 40) || '" has no time zone; give an offset such as Z or +02:00'
         when parsed is null

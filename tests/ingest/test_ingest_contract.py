@@ -48,6 +48,7 @@ WEB_LINES: list[dict[str, Any] | str] = [
     "42",  # 20
     '"a string"',  # 21
     "true",  # 22
+    page_view("w18", event_ts="2026-10-01T10:00:00 Europe/Berlin"),  # 23: a zone name, not an offset
 ]
 
 EMAIL_LINES: list[dict[str, Any] | str] = [
@@ -137,6 +138,12 @@ class TestWebRowsQuarantined:
                 8,
                 'event_ts "yesterday" is not a timestamp (ISO-8601 with offset, or epoch milliseconds)',
                 id="unreadable event_ts",
+            ),
+            pytest.param(
+                23,
+                'event_ts "2026-10-01T10:00:00 Europe/Berlin" names its time zone; give an offset such as Z '
+                "or +02:00 (or UTC)",
+                id="zone name",
             ),
             pytest.param(
                 9,
@@ -267,7 +274,7 @@ class TestRowCountsBalance:
         assert query(
             breached,
             "select rows_read, rows_loaded, rows_quarantined, rows_duplicate, files_read from pipeline_runs",
-        ) == [(41, 8, 33, 0, 6)]
+        ) == [(42, 8, 34, 0, 6)]
 
     def test_per_file(self, breached: Path) -> None:
         assert query(
@@ -280,11 +287,11 @@ class TestRowCountsBalance:
             ("labels/labels.csv", "labels", "csv", 4, 1, 3, 0, None),
             ("social/dt=2026-10-01/social.jsonl", "social", "jsonl", 6, 1, 5, 0, None),
             ("web/dt=2026-10-01/web.csv", "web", "csv", 3, 2, 1, 0, None),
-            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 21, 2, 19, 0, None),
+            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 22, 2, 20, 0, None),
         ]
 
     def test_quarantine_holds_every_quarantined_row(self, breached: Path) -> None:
-        assert query(breached, "select count(*) from quarantine") == [(33,)]
+        assert query(breached, "select count(*) from quarantine") == [(34,)]
 
 
 class TestJsonEdgeCases:
