@@ -108,7 +108,11 @@ def main() -> None:
         _write_doc(rows, args)
 
 
+_MEANINGS = "## What each finding means"
+
+
 def _write_doc(rows: list[dict], args: argparse.Namespace) -> None:
+    """Write the results at the top of docs/pain-points.md, keeping the page's other sections."""
     planted = sum(r["planted"] for r in rows)
     found = sum(r["found"] for r in rows)
     lines = [
@@ -132,36 +136,12 @@ def _write_doc(rows: list[dict], args: argparse.Namespace) -> None:
         lines.append(
             f"| {r['seed']} | {r['customers']:,} | {r['planted']} | {r['found']} | {', '.join(r['missed']) or '-'} | {r['unplanted']} | {kinds} |"
         )
-    lines += [
-        "",
-        f"Recall: {found} of {planted} planted problems found ({found / planted:.0%}).",
-        "",
-        "## What each finding means",
-        "",
-        "- `funnel_step_drop`: a checkout step converts significantly worse in the last 7 days than in",
-        "  the 21 days before (one-sided two-proportion test).",
-        "- `segment_drop`: a checkout step converts significantly worse for one segment (device,",
-        "  source, medium, country) than for everyone else in the last 7 days.",
-        "- Both run over every cell at once with the false discovery rate held at 5% (Benjamini-Hochberg),",
-        "  need 30 customers on each side and a drop of at least 5 percentage points.",
-        "- `checkout_abandonment`, `cart_abandonment`: share of customers who began checkout (added to",
-        "  cart) and did not buy within 24 hours, over 60% (80%).",
-        "- `email_bounce`, `email_spam_complaints`, `email_unsubscribes`: per campaign over the threshold and",
-        "  significantly worse than the other campaigns; over the threshold across all campaigns, one",
-        "  sender-wide finding.",
-        "- `social_slow_replies`, `social_unanswered`: per platform in the last 7 days, median hours to a",
-        "  brand reply over 24, or over 15% of inbound messages never answered.",
-        "- `social_negative_sentiment`: the share of negative posts and messages rose significantly in",
-        "  the last 7 days against the 21 days before.",
-        "- `stuck_in_consideration`: customers showing intent without buying for more than 21 days.",
-        "  It is not planted by the simulator, so it counts as unplanted above, but it is a real finding",
-        "  on any store whose visitors browse for weeks.",
-        "",
-        "Every threshold is in `config/pain_points.toml`. Severity is the number of customers affected",
-        "beyond the threshold or baseline, so findings of different kinds sort on one scale.",
-        "",
-    ]
-    (ROOT / "docs" / "pain-points.md").write_text("\n".join(lines), encoding="utf-8")
+    lines += ["", f"Recall: {found} of {planted} planted problems found ({found / planted:.0%}).", ""]
+    # The rest of the page (what each finding means) is kept as written.
+    doc = ROOT / "docs" / "pain-points.md"
+    old = doc.read_text(encoding="utf-8") if doc.is_file() else ""
+    rest = old[old.index(_MEANINGS):] if _MEANINGS in old else _MEANINGS + "\n"
+    doc.write_text("\n".join(lines) + "\n" + rest, encoding="utf-8")
 
 
 if __name__ == "__main__":
