@@ -690,6 +690,25 @@ def table(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
+class TestConfigFile:
+    """A config file's settings go over the bundled defaults: a file written for an earlier
+    version, without the settings added since, keeps working."""
+
+    def test_file_without_newer_settings(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        from journey_analytics.pain_points import load_config
+
+        old = tmp_path / "old.toml"
+        old.write_text("[social]\nmin_messages = 5\n[stuck]\nconsideration_days = 7\nmin_customers = 1\n")
+        config = load_config(old)
+        assert (config["social"]["min_messages"], config["social"]["unanswered_after_hours"]) == (5, 72)
+        assert (config["stuck"]["consideration_days"], config["stuck"]["intent_gap_days"]) == (7, 90)
+        assert config["email"] == load_config()["email"]
+        threads(con, "x", 5, 0, reply_hours=1)
+        add(con, 1, "c{i}", "view_item", datetime(2026, 10, 20, 9))
+        stages(con, "c", 1)
+        assert sorted(f.kind for f in run(con, config=old)) == ["social_unanswered", "stuck_in_consideration"]
+
+
 class TestPainPointsTable:
     """main.pain_points holds one row per finding, rewritten per run date, documented column by column."""
 

@@ -71,9 +71,20 @@ class Finding:
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
-    """The thresholds, from a TOML file or the defaults shipped with the project."""
-    if path is None:
-        path = _PACKAGED_CONFIG if _PACKAGED_CONFIG.is_file() else DEFAULT_CONFIG
+    """The thresholds: the defaults shipped with the project, with a TOML file's settings over
+    them (a file written for an earlier version, without a newer setting, keeps working)."""
+    default = _PACKAGED_CONFIG if _PACKAGED_CONFIG.is_file() else DEFAULT_CONFIG
+    config = _read_config(default)
+    if path is not None and Path(path) != default:
+        for section, settings in _read_config(Path(path)).items():
+            if isinstance(settings, dict) and isinstance(config.get(section), dict):
+                config[section] = {**config[section], **settings}
+            else:
+                config[section] = settings
+    return config
+
+
+def _read_config(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -341,12 +352,7 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
     return findings
 
 
-# A message without a brand reply this many hours after it counts as unanswered (the default of
-# [social] unanswered_after_hours; the dashboard's social care table uses it too).
-UNANSWERED_AFTER_HOURS = 72.0
-
-
-def answered_messages(window_days: int, unanswered_after_hours: float = UNANSWERED_AFTER_HOURS) -> str:
+def answered_messages(window_days: int, unanswered_after_hours: float) -> str:
     """SQL for the CTEs ``messages`` (each social thread's first message within the window of
     days ending on the run date: platform, thread_id, asked_at, customer_id) and ``answered``
     (the same with its first brand reply at or after it, or null; ``is_judged``: asked at least
@@ -387,7 +393,7 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
     """Per platform: late or missing brand replies, and a rise in negative sentiment."""
     s = config["social"]
     t = config["tests"]
-    after_hours = float(s.get("unanswered_after_hours", UNANSWERED_AFTER_HOURS))
+    after_hours = float(s["unanswered_after_hours"])
     rows = con.execute(
         f"""
         with {answered_messages(int(s['window_days']), after_hours)}
@@ -459,14 +465,6 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
     return findings + _tested(cells, config, negative)
 
 
-# What "showing intent" means for stuck_in_consideration unless [stuck] intent_events says
-# otherwise: the design's intent signals (as in config/stages.toml), as "channel:event_name".
-DEFAULT_INTENT_EVENTS = (
-    "web:view_item", "web:search", "web:add_to_cart", "web:begin_checkout", "web:add_payment_info",
-    "web:generate_lead", "web:sign_up", "email:click",
-)
-
-
 def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
     """Customers in consideration for longer than the set time: since the stage history last had
     them in another stage; a stay with no other stage before it in the history (a history that
@@ -476,8 +474,8 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
         return []
     stuck = config["stuck"]
     days = int(stuck["consideration_days"])
-    gap_days = int(stuck.get("intent_gap_days", 90))
-    intent_events = [tuple(e.split(":", 1)) for e in stuck.get("intent_events", DEFAULT_INTENT_EVENTS)]
+    gap_days = int(stuck["intent_gap_days"])
+    intent_events = [tuple(e.split(":", 1)) for e in stuck["intent_events"]]
     history = _has(con, "stage_history")
     streak = """
         select h.customer_id, min(h.as_of_date) as since, any_value(o.last_other_on) is null as open_ended

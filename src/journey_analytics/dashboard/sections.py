@@ -361,8 +361,10 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
 
 def social_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     """Per platform: inbound messages, median hours to a brand reply, unanswered, sentiment."""
-    from journey_analytics.pain_points import UNANSWERED_AFTER_HOURS as unanswered_after_hours
-    from journey_analytics.pain_points import answered_messages
+    from journey_analytics.pain_points import answered_messages, load_config
+
+    # as the pain points judge a message unanswered (the bundled thresholds)
+    unanswered_after_hours = float(load_config()["social"]["unanswered_after_hours"])
 
     rows = con.execute(
         f"""
