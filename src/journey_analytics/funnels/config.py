@@ -31,7 +31,7 @@ BREAKDOWN_COLUMNS = frozenset({
 })
 CHANNELS = tuple(EVENT_NAMES)
 # Columns whose values ingest writes in one case: a condition on them is compared the same way.
-_VALUE_CASE = {"device_category": str.lower, "country": str.upper, "currency": str.upper, "channel": str.lower}
+_VALUE_CASE = {"device_category": str.lower, "country": str.upper, "currency": str.upper}
 UNITS = frozenset({"customer", "session"})
 ORDERS = frozenset({"ordered", "strict", "any"})
 
@@ -142,7 +142,8 @@ def _equals(value: Any, where: str) -> tuple[tuple[str, str], ...]:
             text = _channel(wanted, f"{where} equals.{column}")
         else:
             text = _string(wanted, f"{where} equals.{column}")
-            text = _VALUE_CASE.get(column, str)(text.strip() if column in _VALUE_CASE else text)
+            if column in _VALUE_CASE:
+                text = _VALUE_CASE[column](text.strip())
         pairs.append((column, text))
     return tuple(pairs)
 
