@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--date", type=_parse_date, default=None, help="day to report, YYYY-MM-DD (default: the latest day run)")
     report.add_argument("--warehouse", type=Path, default=Path("data/warehouse/journey.duckdb"), help="DuckDB warehouse file (default: %(default)s)")
     report.add_argument("--reports", type=Path, default=Path("reports"), help="folder for report pages (default: %(default)s)")
+    report.add_argument("--config", type=Path, default=None, help="TOML settings file (for [rules] pain_points)")
 
     serve = sub.add_parser("serve", help="run the nightly flow on a schedule (a Prefect deployment) until stopped")
     serve.add_argument("--cron", default="0 2 * * *", help="cron schedule (default: %(default)s)")
@@ -203,9 +204,11 @@ def _command_backfill(args: argparse.Namespace) -> int:
 
 
 def _command_report(args: argparse.Namespace) -> int:
+    from journey_analytics.config import load_settings
     from journey_analytics.dashboard import write_report
 
-    page, day = write_report(args.warehouse, args.reports, args.date)
+    settings = load_settings(args.config)
+    page, day = write_report(args.warehouse, args.reports, args.date, settings.rule_file("pain_points"))
     print(f"journey report {day}: dashboard written to {page}")
     return 0
 

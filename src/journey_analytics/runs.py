@@ -379,7 +379,10 @@ def report_step(ctx: RunContext) -> Path:
     from journey_analytics.dashboard import write_dashboard
 
     with ctx.timed("report"):
-        return write_dashboard(ctx.con, ctx.reports, ctx.as_of, ctx.run_id, ctx.evaluation_path, staged=True)
+        return write_dashboard(
+            ctx.con, ctx.reports, ctx.as_of, ctx.run_id, ctx.evaluation_path, staged=True,
+            pain_config=ctx.settings.rule_file("pain_points"),
+        )
 
 
 def finish_run(ctx: RunContext, report: Path) -> RunSummary:

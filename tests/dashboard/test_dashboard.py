@@ -162,6 +162,15 @@ class TestSocialCare:
         # it on the 20th, and is unanswered once 72 hours have passed (the 22nd)
         assert cells(tables[20])[:5] == ["x", "2", "1.000", "0", "1"], tables[20]
         assert cells(tables[22])[:5] == ["x", "2", "1.000", "1", "0"], tables[22]
+        # with the run's own thresholds: unanswered after 24 hours
+        config = warehouse.parent / "pain.toml"
+        config.write_text("[social]\nunanswered_after_hours = 24\n")
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            table = social_health(con, date(2026, 10, 20), config).table_html
+        finally:
+            con.close()
+        assert cells(table)[:5] == ["x", "2", "1.000", "1", "0"], table
 
 
 class TestRunFigures:

@@ -59,7 +59,9 @@ def _section_html(section: s.Section) -> str:
     )
 
 
-def build_sections(con: duckdb.DuckDBPyConnection, as_of: date, evaluation_path: Path | None) -> list[s.Section]:
+def build_sections(
+    con: duckdb.DuckDBPyConnection, as_of: date, evaluation_path: Path | None, pain_config: Path | None = None
+) -> list[s.Section]:
     """Every section the warehouse has the tables for, in reading order."""
     candidates = [
         s.stage_funnel(con, as_of),
@@ -71,7 +73,7 @@ def build_sections(con: duckdb.DuckDBPyConnection, as_of: date, evaluation_path:
         s.touchpoints(con, as_of),
         s.acquisition(con, as_of),
         s.email_health(con, as_of),
-        s.social_health(con, as_of),
+        s.social_health(con, as_of, pain_config),
         s.classifier_evaluation(con, evaluation_path),
     ]
     return [c for c in candidates if c is not None]
@@ -104,11 +106,13 @@ def write_dashboard(
     run_id: str,
     evaluation_path: Path | None = None,
     staged: bool = False,
+    pain_config: Path | None = None,
 ) -> Path:
     """Write ``reports/<as_of>/index.html`` and refresh ``reports/index.html``; returns the page.
 
     With ``staged``, the page goes to the run's staging folder instead, for
     :func:`promote_dashboard` to move into place once the warehouse is published.
+    ``pain_config`` is the run's pain point thresholds file (None: the bundled one).
     """
     reports = Path(reports)
     reports.mkdir(parents=True, exist_ok=True)
@@ -119,7 +123,7 @@ def write_dashboard(
     figure_html = "".join(
         f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
     )
-    body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path))
+    body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path, pain_config))
     root = staging_folder(reports, run_id) if staged else reports
     page = root / as_of.isoformat() / "index.html"
     _atomic_write(
@@ -147,7 +151,9 @@ class ReportError(Exception):
     """A report that cannot be written, with a message a person can act on."""
 
 
-def write_report(warehouse: Path, reports: Path, as_of: date | None = None) -> tuple[Path, date]:
+def write_report(
+    warehouse: Path, reports: Path, as_of: date | None = None, pain_config: Path | None = None
+) -> tuple[Path, date]:
     """Write (again) the dashboard page of a day already run, from the published warehouse.
 
     The warehouse is opened read-only, so this is safe while a run is building. ``as_of``
@@ -182,7 +188,10 @@ def write_report(warehouse: Path, reports: Path, as_of: date | None = None) -> t
                 f"no successful run for {as_of} in {warehouse}; days run: {days[0][0]} to {days[-1][0]} "
                 f"(run `journey run --date {as_of}` to make that day's page)"
             )
-        return write_dashboard(con, reports, as_of, runs[as_of], _evaluation_as_of(warehouse, as_of)), as_of
+        page = write_dashboard(
+            con, reports, as_of, runs[as_of], _evaluation_as_of(warehouse, as_of), pain_config=pain_config
+        )
+        return page, as_of
     finally:
         con.close()
 

@@ -359,12 +359,12 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     return Section("email-health", "E-mail health", "Per campaign, last 28 days.", table_html=table)
 
 
-def social_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
-    """Per platform: inbound messages, median hours to a brand reply, unanswered, sentiment."""
+def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path | None = None) -> Section:
+    """Per platform: inbound messages, median hours to a brand reply, unanswered (as the pain
+    points judge it, with the run's pain point thresholds), sentiment."""
     from journey_analytics.pain_points import answered_messages, load_config
 
-    # as the pain points judge a message unanswered (the bundled thresholds)
-    unanswered_after_hours = float(load_config()["social"]["unanswered_after_hours"])
+    unanswered_after_hours = float(load_config(pain_config)["social"]["unanswered_after_hours"])
 
     rows = con.execute(
         f"""
