@@ -1,6 +1,7 @@
 -- One row per pair of consecutive run dates in stage_history and per move between stages
 -- (staying in a stage included): how many customers went from one stage on the previous
--- run date to another on the run date.
+-- run date to another on the run date. Customers are today's: a visitor's earlier anonymous
+-- id is followed to the customer they became (see identity_map).
 --
 -- as_of_date: The run date.
 -- previous_as_of_date: The run date before it in stage_history.
@@ -8,8 +9,43 @@
 -- to_stage: Stage on the run date; none when the customer has no stage any more.
 -- is_move: True when from_stage and to_stage differ.
 -- customers: Customers who made this move.
-with history as (
+with history_rows as (
     select * from main.stage_history
+),
+
+identity_map as (
+    select * from main.identity_map
+),
+
+-- The id a customer had on an earlier run date, before identities joined: a provisional anon:,
+-- email: or social: id (see identities_stitched), or another user_id; and whose it is now.
+earlier_ids as (
+    select
+        case identifier_type
+            when 'user_id' then identifier
+            when 'anonymous_id' then 'anon:' || identifier
+            when 'email' then 'email:' || substr(identifier, 1, 24)
+            when 'social_handle' then 'social:' || substr(identifier, 1, 24)
+        end as earlier_id,
+        min(customer_id) as customer_id
+    from identity_map
+    group by 1
+),
+
+-- Every run date's rows under today's customers, so a visitor who later signed up moves from
+-- their stage as a visitor (not from 'none'); a person seen as two customers on a day counts
+-- once, at the furthest stage.
+history as (
+    select
+        coalesce(earlier_ids.customer_id, history_rows.customer_id) as customer_id,
+        history_rows.as_of_date,
+        arg_max(
+            history_rows.stage,
+            list_position(['awareness', 'consideration', 'purchase', 'retention', 'advocacy'], history_rows.stage)
+        ) as stage
+    from history_rows
+    left join earlier_ids on earlier_ids.earlier_id = history_rows.customer_id
+    group by all
 ),
 
 run_dates as (

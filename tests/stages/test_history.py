@@ -67,6 +67,25 @@ class TestStageHistory:
             (D3, D2, "none", "awareness", True, 1),
         ]
 
+    def test_a_visitor_who_signs_up_moves_from_their_visitor_stage(self, wh: Warehouse, tmp_path: Path) -> None:
+        """On d1 the visitor is anon:a9 (aware); on d2 they signed up and are u9 (considering), with
+        their device now under u9: one move awareness -> consideration, not a loss and a gain."""
+        wh.event("anon:a9", "page_view", "2026-11-01T09:00:00", anonymous_id="a9")
+        wh.event("u1", "page_view", "2026-11-01T09:00:00")
+        wh.identify()
+        assign_stages(wh.con, D1, model_dir=tmp_path / "models")
+        wh.con.execute("update main.events set customer_id = 'u9', user_id = 'u9' where anonymous_id = 'a9'").fetchall()
+        wh.event("u9", "sign_up", "2026-11-02T09:00:00", anonymous_id="a9")
+        wh.identify()
+        assign_stages(wh.con, D2, model_dir=tmp_path / "models")
+        assert wh.rows("select customer_id, as_of_date, stage from main.stage_history order by 2, 1") == [
+            ("anon:a9", D1, "awareness"), ("u1", D1, "awareness"),  # as they were that day
+            ("u1", D2, "awareness"), ("u9", D2, "consideration"),
+        ]
+        assert wh.rows("select from_stage, to_stage, customers from main.stage_transitions order by 1, 2") == [
+            ("awareness", "awareness", 1), ("awareness", "consideration", 1),
+        ]
+
     def test_funnel(self, three_runs: Warehouse) -> None:
         """customers per stage, reached (this stage or later) and conversion from the previous stage."""
         rows = three_runs.rows(
