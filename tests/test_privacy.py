@@ -173,6 +173,26 @@ class TestLeaks:
         assert query(warehouse, "select count(*) from quarantine") == [(3,)]
         assert find_personal(warehouse, ["annie_rocks"]) == []
 
+    def test_address_cut_short_in_a_truncated_line(self, landing: Landing, warehouse: Path) -> None:
+        """A line cut off inside an address (no top-level domain left, or not even the @) is refused,
+        and its text in quarantine holds no part of the address."""
+        head = '{"event_id": "w1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "sign_up", "anonymous_id": "a1", '
+        landing.text("web", DAY1, "web.jsonl", "\n".join([
+            head + '"email": "zoe.moreau1624@example.',
+            head.replace("w1", "w2") + '"email": "zoe.mor',
+            head.replace("w1", "w3") + '"page_title": "hi zoe\\u0040example.',
+        ]) + "\n")
+        landing.text(
+            "email", DAY1, "email.csv",
+            "event_id,event_ts,event_name,email\nm1,2026-10-01T09:00:00Z,open,zoe.moreau1624@exam,extra\n",
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from quarantine") == [(4,)]
+        assert find_personal(warehouse, ["zoe", "moreau", "@exam", "0040exam"]) == []
+        assert query(warehouse, "select raw from quarantine where line_no = 1 and source_file like 'web/%'") == [
+            (head + '"email": "[email]',)
+        ]
+
     def test_own_handle_in_social_text(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("social", DAY1, "social.jsonl", [
             {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",

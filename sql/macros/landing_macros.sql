@@ -91,6 +91,15 @@ create or replace temp macro mask_emails(x) as
         regexp_replace(x, '[A-Za-z0-9._%+-]+(@|%40)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '[email]', 'g')
     else x end;
 
+-- A refused row's text for quarantine, with its e-mail addresses masked more widely than in
+-- loaded text: also an address cut short (a truncated line ends in "name@example.") and the
+-- value of an "email" field whatever it holds. Only refused rows pay for the patterns.
+create or replace temp macro mask_refused_text(x) as
+    regexp_replace(
+        regexp_replace(mask_emails(x), '[A-Za-z0-9._%+-]+(@|%40|\\u0040)[A-Za-z0-9.-]*', '[email]', 'g'),
+        '("email"\s*:\s*")[^"]*', '\1[email]', 'g'
+    );
+
 -- E-mail addresses and @handles in free text replaced by markers.
 create or replace temp macro mask_personal_text(x) as
     case when contains(x, '@') or contains(x, '%40') then

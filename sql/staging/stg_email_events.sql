@@ -93,7 +93,7 @@ select
     arrived_on,
     contract_error,
     case when contract_error is not null then  -- masking costs; only refused rows keep their text
-        mask_emails(
+        mask_refused_text(
             case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end
         )
     end as raw_masked

@@ -71,10 +71,10 @@ select
         case
             when parse_error is not null and not starts_with(ltrim(raw), '{')
                 then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
-            else mask_personal_text(regexp_replace(replace(
+            else mask_refused_text(mask_personal_text(regexp_replace(replace(
                 case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
                 coalesce(handle_as_given, chr(0)), '@[handle]'
-            ), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'))
+            ), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g')))
         end
     end as raw_masked
 from checked

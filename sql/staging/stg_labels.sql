@@ -67,5 +67,5 @@ select
     source_file,
     line_no,
     contract_error,
-    case when contract_error is not null then mask_personal_text(raw) end as raw_masked
+    case when contract_error is not null then mask_refused_text(mask_personal_text(raw)) end as raw_masked
 from checked

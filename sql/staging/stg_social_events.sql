@@ -117,10 +117,10 @@ select
         case
             when parse_error is not null and not starts_with(ltrim(raw), '{')
                 then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
-            else mask_personal_text(regexp_replace(
+            else mask_refused_text(mask_personal_text(regexp_replace(
                 case when handle_as_given is null then raw else replace(raw, handle_as_given, '@[handle]') end,
                 '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'
-            ))
+            )))
         end
     end as raw_masked
 from checked
