@@ -69,6 +69,8 @@ class RunContext:
     table_rows: dict[str, int] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     evaluation_path: Path | None = None
+    # an earlier day run again: the later day's customers and customer_stages, put back at the end
+    keeps_later_stages: bool = False
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -343,6 +345,7 @@ def stages_step(ctx: RunContext) -> dict[str, Any]:
     from journey_analytics.stages import assign_stages
 
     with ctx.timed("stages"):
+        ctx.keeps_later_stages = _keep_later_stages(ctx)
         result = assign_stages(
             ctx.con, ctx.as_of, rules_path=ctx.settings.rule_file("stages"),
             model_dir=model_dir_for(ctx.warehouse), save_dir=staged_model_dir(ctx.build),
@@ -352,6 +355,43 @@ def stages_step(ctx: RunContext) -> dict[str, Any]:
     ctx.table_rows["customer_stages"] = result.staged
     ctx.notices.extend(result.notices)
     return result.as_dict()
+
+
+_LATEST_DAY_TABLES = ("customer_stages", "customers")
+
+
+def _keep_later_stages(ctx: RunContext) -> bool:
+    """When an earlier day is run again, keep the later day's customers and customer_stages
+    aside: the stage step rewrites them for this day (its funnels, pain points and page read
+    them), and :func:`finish_run` puts the later day's back, so they hold the latest day."""
+    if not all(_has_table(ctx.con, table) for table in _LATEST_DAY_TABLES):
+        return False
+    (later,) = ctx.con.execute(
+        "select coalesce(max(as_of_date) > ?, false) from main.customer_stages", [ctx.as_of]
+    ).fetchall()[0]
+    if later:
+        for table in _LATEST_DAY_TABLES:
+            ctx.con.execute(f"create or replace temp table kept_{table} as select * from main.{table}").fetchall()
+    return bool(later)
+
+
+def _put_back_later_stages(ctx: RunContext) -> None:
+    """Put back the later day's customers and customer_stages (see :func:`_keep_later_stages`)."""
+    for table in _LATEST_DAY_TABLES:
+        ctx.con.execute("begin transaction").fetchall()
+        try:
+            ctx.con.execute(f"delete from main.{table}").fetchall()
+            ctx.con.execute(f"insert into main.{table} by name select * from kept_{table}").fetchall()
+            ctx.con.execute("commit").fetchall()
+        except duckdb.Error:  # the table changed shape since (a new version): this day's stays
+            ctx.con.execute("rollback").fetchall()
+            ctx.notices.append(f"{table} holds {ctx.as_of}, the day run again, not the later day it held")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = ?", [name]
+    ).fetchall()[0][0])
 
 
 def funnels_step(ctx: RunContext) -> dict[str, int]:
@@ -391,6 +431,8 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
         "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate", "rows_late",
         "files_read", "files_skipped", "rows_forgotten",
     )}
+    if ctx.keeps_later_stages:
+        _put_back_later_stages(ctx)
     finished_at = datetime.now(UTC).replace(tzinfo=None)
     ctx.con.execute(
         """

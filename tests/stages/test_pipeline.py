@@ -58,3 +58,34 @@ class TestStagesInARun:
         ]
         assert query(warehouse, "select n_orders, revenue from customers where customer_id = 'u1'") == [(2, 100.0)]
         assert query(warehouse, "select count(*) from stage_history") == [(3,)]
+
+
+class TestEarlierDayRunAgain:
+    """customers and customer_stages hold the latest day run: running an earlier day again
+    rewrites that day's stage history (and its page), not the later day's tables."""
+
+    def test_later_day_kept(self, landing: Landing, warehouse: Path, tmp_path: Path) -> None:
+        landing.jsonl("web", date(2026, 10, 1), "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "d1",
+             "user_id": "u1"},
+        ])
+        landing.jsonl("web", date(2026, 10, 2), "web.jsonl", [
+            {"event_id": "w2", "event_ts": "2026-10-02T09:00:00Z", "event_name": "purchase", "anonymous_id": "d1",
+             "user_id": "u1", "order_id": "o1", "value": 10},
+        ])
+        settings = load_settings(None)
+        for day in (date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 1)):
+            summary = runs.run_day_in_process(day, landing.root, warehouse, tmp_path / "reports", settings)
+        assert not [n for n in summary.notices if "holds" in n]
+        assert query(warehouse, "select customer_id, as_of_date, stage from customer_stages") == [
+            ("u1", date(2026, 10, 2), "purchase")
+        ]
+        assert query(warehouse, "select customer_id, as_of_date, n_orders from customers") == [
+            ("u1", date(2026, 10, 2), 1)
+        ]
+        assert query(warehouse, "select as_of_date, stage from stage_history order by 1") == [
+            (date(2026, 10, 1), "awareness"), (date(2026, 10, 2), "purchase"),
+        ]
+        # the day's own page shows that day's stages
+        page = (tmp_path / "reports" / "2026-10-01" / "index.html").read_text()
+        assert "Touchpoint map" in page

@@ -66,7 +66,7 @@ def build_sections(
     candidates = [
         s.stage_funnel(con, as_of),
         s.stage_movements(con, as_of),
-        s.stage_mix(con),
+        s.stage_mix(con, as_of),
         s.checkout_funnel(con, as_of),
         s.conversion_trend(con, as_of),
         s.pain_points(con, as_of),

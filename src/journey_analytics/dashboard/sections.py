@@ -183,12 +183,13 @@ def stage_movements(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | No
     return Section("stage-movements", "Stage movements since the previous run", "Customers moving between stages.", _layout(fig, 420))
 
 
-def stage_mix(con: duckdb.DuckDBPyConnection) -> Section | None:
-    """Customers per stage over the run dates."""
+def stage_mix(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
+    """Customers per stage over the run dates up to the page's."""
     if not has_tables(con, "stage_history"):
         return None
     rows = con.execute(
-        "select as_of_date, stage, count(*) from stage_history group by all order by all"
+        "select as_of_date, stage, count(*) from stage_history where as_of_date <= ? group by all order by all",
+        [as_of],
     ).fetchall()
     fig = go.Figure()
     for stage, colour in zip(STAGES, STAGE_COLOURS, strict=True):
@@ -275,13 +276,13 @@ def pain_points(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
 
 def touchpoints(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
     """Which channels and events reach customers in each stage (last 30 days)."""
-    if not has_tables(con, "customer_stages"):
+    if not has_tables(con, "stage_history"):
         return None
     rows = con.execute(
         """
         select s.stage, e.channel || ': ' || e.event_name as touchpoint, count(*) as n
         from events e
-        inner join customer_stages s on s.customer_id = e.customer_id and s.as_of_date = ?
+        inner join stage_history s on s.customer_id = e.customer_id and s.as_of_date = ?
         where e.event_ts >= cast(? as date) - 29 and e.event_ts < cast(? as date) + 1
         group by all
         """,
@@ -299,7 +300,7 @@ def touchpoints(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
             z=[[grid.get((s, t), 0) for t in top] for s in STAGES], x=[esc(t) for t in top], y=list(STAGES), colorscale="Blues"
         )
     )
-    return Section("touchpoints", "Touchpoint map", "Events in the last 30 days by the customer's current stage.", _layout(fig, 380))
+    return Section("touchpoints", "Touchpoint map", "Events in the last 30 days by the customer's stage on the day.", _layout(fig, 380))
 
 
 def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
