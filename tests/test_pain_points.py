@@ -495,6 +495,15 @@ class TestSocialReplies:
         assert f.severity == pytest.approx(round(20 * (25 / 24 - 1), 1))
         assert "On x" in f.description
 
+    def test_slow_replies_count_customers_not_messages(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Twenty threads of five customers (four each) answered late: five customers affected."""
+        add(con, 20, "s-x-c{i}", "message", datetime(2026, 10, 27, 10), channel="social", platform="x",
+            thread_id="x-t{i}")
+        con.execute("update main.events set customer_id = 'cust-' || (cast(regexp_extract(customer_id, '[0-9]+$') as int) % 5)").fetchall()
+        add(con, 20, "brand", "brand_reply", datetime(2026, 10, 28, 11), channel="social", platform="x", thread_id="x-t{i}")
+        found = of(run(con), "social_slow_replies")
+        assert [(f.observed, f.affected_customers, f.evidence["answered"]) for f in found] == [(pytest.approx(25.0), 5, 20)]
+
     def test_replies_under_limit_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         threads(con, "x", 20, 20, reply_hours=23)
         assert run(con) == []

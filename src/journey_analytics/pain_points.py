@@ -37,8 +37,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "segment_key": ("varchar", "What the segment is (device_category, utm_source, campaign_id, platform, ...) or 'all'."),
     "segment_value": ("varchar", "The segment's value, or 'all'."),
     "metric": ("varchar", "What was measured, in words (e.g. 'bounce rate')."),
-    "observed": ("double", "The measured value (a share 0-1, or hours)."),
-    "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments."),
+    "observed": ("double", "The measured value: a share 0-1, hours (social_slow_replies), or customers (stuck_in_consideration)."),
+    "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments; for stuck_in_consideration the days of the limit."),
     "p_value": ("double", "Benjamini-Hochberg adjusted p-value for tested findings; null for threshold findings."),
     "severity": ("double", "Customers affected beyond the threshold or baseline (customers lost); sort on it."),
     "affected_customers": ("bigint", "Customers in the cell the finding is about."),
@@ -400,22 +400,23 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
         select platform, count(*), count(replied_at),
             median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
             count(*) filter (where is_judged), count(*) filter (where is_unanswered),
-            count(distinct customer_id) filter (where is_unanswered)
+            count(distinct customer_id) filter (where is_unanswered),
+            count(distinct customer_id) filter (where replied_at is not null)
         from answered
         group by 1
         """,
         [as_of, as_of, as_of, as_of],
     ).fetchall()
     findings = []
-    for platform, n, answered, median_hours, judged, n_unanswered, unanswered_customers in rows:
+    for platform, n, answered, median_hours, judged, n_unanswered, unanswered_customers, answered_customers in rows:
         if n < s["min_messages"]:
             continue
         if median_hours is not None and median_hours > s["median_reply_hours_limit"]:
             findings.append(Finding(
                 kind="social_slow_replies", metric="median hours to brand reply", observed=float(median_hours),
-                baseline=float(s["median_reply_hours_limit"]), affected_customers=answered,
+                baseline=float(s["median_reply_hours_limit"]), affected_customers=answered_customers,
                 segment_key="platform", segment_value=str(platform),
-                severity=round(answered * min(1.0, median_hours / s["median_reply_hours_limit"] - 1), 1),
+                severity=round(answered_customers * min(1.0, median_hours / s["median_reply_hours_limit"] - 1), 1),
                 evidence={"messages": n, "answered": answered},
                 description=(f"On {platform}, the brand took a median {median_hours:.0f} hours to answer a message "
                              f"(limit {s['median_reply_hours_limit']} h) over the last {s['window_days']} days. Staff the inbox or set up alerts."),

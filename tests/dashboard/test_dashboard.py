@@ -193,7 +193,8 @@ class TestRunFigures:
 
 class TestRevenueByCurrency:
     """Amounts in different currencies are never added: the headline shows revenue per currency,
-    the largest first, and counts the orders of the currencies beyond the first three."""
+    the largest first, and counts the orders of the currencies beyond the first three. The
+    brand's own replies on social do not make it a customer."""
 
     def test_one_figure_per_currency(self, landing: Landing, warehouse: Path) -> None:
         import duckdb
@@ -209,12 +210,17 @@ class TestRevenueByCurrency:
             purchase("o1", 100, "EUR"), purchase("o2", 50, "eur"), purchase("o3", 20000, "JPY"),
             purchase("o4", 80, "USD"), purchase("o5", 10, "GBP"), purchase("o6", 5, "CHF"), purchase("o7", 1, "CHF"),
         ])
+        landing.jsonl("social", date(2026, 10, 1), "s.jsonl", [  # the brand answering: not a customer
+            {"event_id": "s1", "event_ts": "2026-10-01T11:00:00Z", "event_name": "brand_reply", "platform": "x",
+             "handle": "our_brand", "thread_id": "t1"},
+        ])
         run_day(landing, warehouse, date(2026, 10, 1))
         con = duckdb.connect(str(warehouse), read_only=True)
         try:
             figures = header_figures(con, date(2026, 10, 1))
         finally:
             con.close()
+        assert figures[0] == ("Customers", "1")
         assert figures[1:6] == [
             ("Orders", "7"), ("Revenue JPY", "20,000"), ("Revenue EUR", "150"), ("Revenue USD", "80"),
             ("Orders in 2 other currencies", "3"),

@@ -81,7 +81,12 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
     of the page's run (``run_id``: recorded in pipeline_runs, or the run writing the page, whose
     files are recorded but whose own row is not yet), or else of the last recorded run."""
     (customers,) = con.execute(
-        "select count(distinct customer_id) from events where event_ts < cast(? as date) + 1", [as_of]
+        # the brand's own replies on social are not a customer's doing (the brand is no customer)
+        """
+        select count(distinct customer_id) from events
+        where event_ts < cast(? as date) + 1 and not (channel = 'social' and event_name = 'brand_reply')
+        """,
+        [as_of],
     ).fetchall()[0]
     # each order once (its largest value, as in customers), even when sent twice; revenue per
     # currency, as there are no exchange rates to add amounts of different currencies with
