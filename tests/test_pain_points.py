@@ -233,6 +233,19 @@ class TestFunnelStepDrop:
         assert f.p_value <= 0.05
         assert f.severity == pytest.approx(30.0)
 
+    def test_starts_whose_window_is_not_over_are_not_judged(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Viewing an item late on the run date, a customer may still add to cart within 24 hours:
+        such starts are left out of the recent conversion until their hours are over."""
+        step(con, "b", 100, 50, BASELINE)
+        step(con, "r", 100, 50, RECENT)
+        add(con, 100, "late{i}", "view_item", datetime(2026, 10, 31, 20))  # would add to cart tomorrow
+        assert of(run(con), "funnel_step_drop") == []
+        cells = con.execute(
+            "select entered, converted from pain_step_cells where period = 'recent' and segment_key = 'all' "
+            "and step = 'add_to_cart'"
+        ).fetchall()
+        assert cells == [(100, 50)]
+
     def test_no_drop_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "b", 100, 50, BASELINE)
         step(con, "r", 100, 48, RECENT)

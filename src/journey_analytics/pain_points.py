@@ -144,7 +144,8 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
     con.executemany("insert into pain_funnel_steps values (?, ?)", list(enumerate(steps, start=1)))
     # A customer converts from step k-1 to step k when a step-k event follows their first
     # step-(k-1) event of the period within the conversion window; segments come from that event
-    # (its campaign fields from its session).
+    # (its campaign fields from its session). A start whose window is not over by the end of the
+    # run date is not judged yet.
     con.execute(
         f"""
         create or replace temp table pain_step_cells as
@@ -183,6 +184,8 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
                   and n.event_ts > s.started_at and n.event_ts <= s.started_at + to_hours({int(hours)})
             ) as is_converted
             from starts s
+            -- judged once the conversion window is over by the end of the run date
+            where s.started_at + to_hours({int(hours)}) < cast(cast(? as date) + 1 as timestamp)
         )
         select c.period, f.step, 'all' as segment_key, 'all' as segment_value,
             count(*) as entered, count(*) filter (where is_converted) as converted
@@ -200,7 +203,7 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
         where k.segment_value is not null
         group by all
         """,
-        [as_of, as_of, as_of, as_of],
+        [as_of, as_of, as_of, as_of, as_of],
     ).fetchall()
     rows = con.execute(
         "select period, step, segment_key, segment_value, entered, converted from pain_step_cells"
