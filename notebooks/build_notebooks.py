@@ -149,8 +149,11 @@ within 24 hours, for the segment and for everyone else."""),
 in_segment = f"coalesce(p.{segment_column}, '') = $v" if segment_column else "true"
 daily = con.sql(f"""
     with previous as (
-        select customer_id, event_ts, device_category, utm_source, utm_medium, country
-        from events where event_name = $prev
+        -- campaign fields sit on a session's landing page view: an event without them takes its session's
+        select e.customer_id, e.event_ts, e.device_category, e.country,
+            coalesce(e.utm_source, s.utm_source) as utm_source, coalesce(e.utm_medium, s.utm_medium) as utm_medium
+        from events e left join sessions s using (session_id)
+        where e.event_name = $prev
     ),
     labelled as (
         select cast(p.event_ts as date) as day, ({in_segment}) as in_segment,
@@ -164,20 +167,31 @@ daily = con.sql(f"""
 daily.pivot(on="in_segment", index="day", values="conversion").sort("day").tail(14)'''),
     new_markdown_cell("""## Who is affected, and what did they do instead?
 
-The next event of the customers who stopped after the previous step (in the last week)."""),
+The customers of the segment who stopped after the previous step in the last week (each once,
+at their first stop), and what they did next within a week: their own next event on any
+channel (e-mails merely sent to them and the brand's replies are not theirs)."""),
     new_code_cell('''con.sql(f"""
-    with stopped as (
-        select p.customer_id, p.event_ts from events p
-        where p.event_name = $prev and p.event_ts >= cast($d as date) - 6 and ({in_segment})
+    with previous as (
+        select e.customer_id, e.event_ts, e.device_category, e.country,
+            coalesce(e.utm_source, s.utm_source) as utm_source, coalesce(e.utm_medium, s.utm_medium) as utm_medium
+        from events e left join sessions s using (session_id)
+        where e.event_name = $prev and e.event_ts >= cast($d as date) - 6 and e.event_ts < cast($d as date) + 1
+    ),
+    stopped as (
+        select p.customer_id, p.event_ts from previous p
+        where ({in_segment})
           and not exists (select 1 from events n where n.customer_id = p.customer_id and n.event_name = $step
                           and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + interval 24 hour)
+        qualify row_number() over (partition by p.customer_id order by p.event_ts) = 1
     ),
     next_events as (
-        select s.customer_id, min_by(e.event_name, e.event_ts) as next_event
+        select s.customer_id, min_by(e.channel || ': ' || e.event_name, e.event_ts) as next_event
         from stopped s join events e on e.customer_id = s.customer_id and e.event_ts > s.event_ts
+            and e.event_ts <= s.event_ts + interval 7 day
+        where e.event_name not in ('processed', 'delivered', 'deferred', 'bounce', 'dropped', 'brand_reply')
         group by 1
     )
-    select coalesce(n.next_event, '(nothing)') as next_event, count(*) as customers
+    select coalesce(n.next_event, '(nothing within a week)') as next_event, count(*) as customers
     from stopped s left join next_events n using (customer_id) group by 1 order by 2 desc
 """, params={"prev": previous_step, "step": step, "d": as_of, **({"v": segment_value} if segment_column else {})}).show()'''),
     new_markdown_cell("""## What to do
