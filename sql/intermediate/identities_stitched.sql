@@ -20,10 +20,10 @@ customer_keys as (
     select
         component,
         coalesce(
-            min(case when identifier_type = 'user_id' then identifier end),
-            'anon:' || min(case when identifier_type = 'anonymous_id' then identifier end),
-            'email:' || substr(min(case when identifier_type = 'email' then identifier end), 1, 24),
-            'social:' || substr(min(case when identifier_type = 'social_handle' then identifier end), 1, 24)
+            identifier_customer_id('user_id', min(case when identifier_type = 'user_id' then identifier end)),
+            identifier_customer_id('anonymous_id', min(case when identifier_type = 'anonymous_id' then identifier end)),
+            identifier_customer_id('email', min(case when identifier_type = 'email' then identifier end)),
+            identifier_customer_id('social_handle', min(case when identifier_type = 'social_handle' then identifier end))
         ) as customer_id
     from nodes
     group by component

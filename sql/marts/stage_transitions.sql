@@ -18,15 +18,10 @@ identity_map as (
 ),
 
 -- The id a customer had on an earlier run date, before identities joined: a provisional anon:,
--- email: or social: id (see identities_stitched), or another user_id; and whose it is now.
+-- email: or social: id, or another user_id (see identifier_customer_id); and whose it is now.
 earlier_ids as (
     select
-        case identifier_type
-            when 'user_id' then identifier
-            when 'anonymous_id' then 'anon:' || identifier
-            when 'email' then 'email:' || substr(identifier, 1, 24)
-            when 'social_handle' then 'social:' || substr(identifier, 1, 24)
-        end as earlier_id,
+        identifier_customer_id(identifier_type, identifier) as earlier_id,
         min(customer_id) as customer_id
     from identity_map
     group by 1

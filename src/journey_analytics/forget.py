@@ -52,6 +52,7 @@ from journey_analytics.warehouse import (
     connect,
     discard_build,
     publish_build,
+    run_script,
     start_build,
     warehouse_lock,
 )
@@ -129,6 +130,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
             prepare_schema(con)
             check_key_fingerprint(con, key)
             install_hash_macro(con, key)
+            run_script(con, "macros", "identity_macros")
             result = _erase(con, customer, erasure_id)
             _copy_into_fresh_file(con, fresh)
             con.close()
@@ -158,12 +160,7 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
         create or replace temp table forget_keys as
         select ? as customer_id
         union
-        select case identifier_type
-                when 'user_id' then identifier
-                when 'anonymous_id' then 'anon:' || identifier
-                when 'email' then 'email:' || substr(identifier, 1, 24)
-                when 'social_handle' then 'social:' || substr(identifier, 1, 24)
-            end
+        select identifier_customer_id(identifier_type, identifier)
         from forget_ids
         """,
         [customer_id],

@@ -212,6 +212,7 @@ def open_run(
         install_hash_macro(con, key)
         install_contract_macros(con)
         run_script(con, "macros", "landing_macros")
+        run_script(con, "macros", "identity_macros")
         con.execute(f"set variable earliest_event_year = {int(settings.ingest.earliest_event_year)}").fetchall()
         con.execute(f"set variable max_future_days = {int(settings.ingest.max_future_days)}").fetchall()
     except BaseException:

@@ -44,7 +44,7 @@ from journey_analytics.stages.rules import (
     load_stage_config,
     rule_reason,
 )
-from journey_analytics.warehouse import comment_table, load_model, run_model
+from journey_analytics.warehouse import comment_table, load_model, run_model, run_script
 
 __all__ = ["STAGES", "StageConfigError", "StageResult", "assign_stages", "load_stage_config"]
 
@@ -256,6 +256,7 @@ def assign_stages(
     model_dir = Path(model_dir)
     save_dir = Path(save_dir) if save_dir is not None else model_dir
     notices: list[str] = []
+    run_script(con, "macros", "identity_macros")  # stage_transitions follows earlier customer ids
     n_customers = build_customers(con, as_of, config)
     apply_rules(con, config)
     matches = query_frame(
