@@ -72,6 +72,7 @@ create or replace temp macro clean_text(x) as
 -- An event name as the contract spells it (names: contract_event_names(channel)) when it is one
 -- of those written in another case or with spaces, hyphens or no separators ('Add To Cart',
 -- 'add-to-cart', 'AddToCart', 'ADD_TO_CART' are add_to_cart); any other name is kept as given.
+-- Config files get the same from journey_analytics.contract.canonical_event_name.
 create or replace temp macro canonical_event_name(x, names) as
     case
         when x is null or list_contains(names, x) then x
