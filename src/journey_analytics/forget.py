@@ -51,6 +51,7 @@ from journey_analytics.warehouse import (
     build_path_for,
     connect,
     discard_build,
+    has_tables,
     publish_build,
     run_script,
     start_build,
@@ -205,12 +206,8 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
 
 def _find_customer(con: duckdb.DuckDBPyConnection, customer: str) -> str:
     """The customer_id the argument names: a customer_id, else the customer of that user id."""
-    found = con.execute(
-        "select 1 from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'main' and table_name = 'identity_map'"
-    ).fetchall()
     rows = []
-    if found:
+    if has_tables(con, "identity_map"):
         rows = con.execute(
             """
             select customer_id, 0 as preference from main.identity_map where customer_id = ?

@@ -21,6 +21,8 @@ from typing import Any
 import duckdb
 from scipy import stats
 
+from journey_analytics.warehouse import has_tables
+
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "pain_points.toml"
 _PACKAGED_CONFIG = Path(__file__).parent / "config" / "pain_points.toml"
 
@@ -137,7 +139,7 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
         "steps", ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
     )
     hours = config["abandonment"]["conversion_hours"]
-    sessions = "sessions" if _has(con, "sessions") else (
+    sessions = "sessions" if has_tables(con, "sessions") else (
         "(select null::varchar as session_id, null::varchar as utm_source, null::varchar as utm_medium)"
     )
     con.execute("create or replace temp table pain_funnel_steps (step_index integer, step varchar)").fetchall()
@@ -474,13 +476,13 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
     them in another stage; a stay with no other stage before it in the history (a history that
     starts after it began, as in a fresh warehouse) since their intent began: the first intent
     event after the last gap of more than ``intent_gap_days`` without one."""
-    if not _has(con, "customer_stages"):
+    if not has_tables(con, "customer_stages"):
         return []
     stuck = config["stuck"]
     days = int(stuck["consideration_days"])
     gap_days = int(stuck["intent_gap_days"])
     intent_events = [tuple(e.split(":", 1)) for e in stuck["intent_events"]]
-    history = _has(con, "stage_history")
+    history = has_tables(con, "stage_history")
     streak = """
         select h.customer_id, min(h.as_of_date) as since, any_value(o.last_other_on) is null as open_ended
         from stage_history h
@@ -533,13 +535,6 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
         description=(f"{n:,} customers have shown intent without buying for more than {days} days. "
                      "Target them with a reminder or an offer."),
     )]
-
-
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute(
-        "select 1 from duckdb_tables() where schema_name = 'main' and table_name = ? and database_name = current_database()",
-        [table],
-    ).fetchall())
 
 
 def find_pain_points(

@@ -33,6 +33,7 @@ from journey_analytics.warehouse import (
     build_path_for,
     connect,
     discard_build,
+    has_tables,
     publish_build,
     run_model,
     run_script,
@@ -135,10 +136,7 @@ def last_successful_day(warehouse: Path) -> date | None:
         return None
     con = connect(warehouse, read_only=True)
     try:
-        found = con.execute(
-            "select 1 from duckdb_tables() where table_name = 'pipeline_runs' and schema_name = 'main'"
-        ).fetchall()
-        if not found:
+        if not has_tables(con, "pipeline_runs"):
             return None
         return con.execute("select max(as_of_date) from main.pipeline_runs where status = 'success'").fetchall()[0][0]
     finally:
@@ -365,7 +363,7 @@ def _keep_later_stages(ctx: RunContext) -> bool:
     """When an earlier day is run again, keep the later day's customers and customer_stages
     aside: the stage step rewrites them for this day (its funnels, pain points and page read
     them), and :func:`finish_run` puts the later day's back, so they hold the latest day."""
-    if not all(_has_table(ctx.con, table) for table in _LATEST_DAY_TABLES):
+    if not has_tables(ctx.con, *_LATEST_DAY_TABLES):
         return False
     (later,) = ctx.con.execute(
         "select coalesce(max(as_of_date) > ?, false) from main.customer_stages", [ctx.as_of]
@@ -387,12 +385,6 @@ def _put_back_later_stages(ctx: RunContext) -> None:
         except duckdb.Error:  # the table changed shape since (a new version): this day's stays
             ctx.con.execute("rollback").fetchall()
             ctx.notices.append(f"{table} holds {ctx.as_of}, the day run again, not the later day it held")
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = ?", [name]
-    ).fetchall()[0][0])
 
 
 def funnels_step(ctx: RunContext) -> dict[str, int]:

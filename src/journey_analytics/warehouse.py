@@ -145,6 +145,18 @@ def run_script(con: duckdb.DuckDBPyConnection, layer: str, name: str) -> None:
         comment_table(con, f"main.{name}", model)
 
 
+def has_tables(con: duckdb.DuckDBPyConnection, *names: str, schema: str = "main") -> bool:
+    """Whether every named table of the connection's own database exists (in ``schema``)."""
+    found = {
+        row[0]
+        for row in con.execute(
+            "select table_name from duckdb_tables() where schema_name = ? and database_name = current_database()",
+            [schema],
+        ).fetchall()
+    }
+    return all(name in found for name in names)
+
+
 def _split_statements(sql: str) -> list[str]:
     """Split a script on semicolons that end a line (our scripts hold no such semicolons in strings)."""
     lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]

@@ -14,6 +14,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from journey_analytics.dashboard import sections as s
+from journey_analytics.warehouse import has_tables
 
 PLOTLY_JS = "plotly.min.js"
 WIDE = frozenset({"stage-funnel", "pain-points", "checkout-funnel", "touchpoints", "email-health", "classifier", "stage-movements"})
@@ -170,7 +171,7 @@ def write_report(
     except duckdb.Error as exc:
         raise ReportError(f"cannot open the warehouse {warehouse}: {str(exc).splitlines()[0]}") from None
     try:
-        if not s.has_tables(con, "pipeline_runs"):
+        if not has_tables(con, "pipeline_runs"):
             raise ReportError(f"{warehouse} is not a journey-analytics warehouse (it has no pipeline_runs)")
         days = con.execute(
             """

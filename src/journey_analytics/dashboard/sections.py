@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import plotly.graph_objects as go
 
+from journey_analytics.warehouse import has_tables
+
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 STAGE_COLOURS = ("#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b")
 
@@ -33,17 +35,6 @@ class Section:
     note: str
     figure: go.Figure | None = None
     table_html: str | None = None
-
-
-def has_tables(con: duckdb.DuckDBPyConnection, *names: str) -> bool:
-    """Whether every named main table exists."""
-    found = {
-        r[0]
-        for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'main' and database_name = current_database()"
-        ).fetchall()
-    }
-    return all(n in found for n in names)
 
 
 def _layout(fig: go.Figure, height: int = 360) -> go.Figure:

@@ -10,7 +10,7 @@ import duckdb
 
 from journey_analytics.funnels.config import Funnel, load_funnel_config
 from journey_analytics.funnels.engine import US, compute_reached, quote
-from journey_analytics.warehouse import comment_table, load_model
+from journey_analytics.warehouse import comment_table, has_tables, load_model
 
 TABLES = ("funnel_steps", "funnel_next_events")
 
@@ -47,21 +47,13 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None =
     con.execute(sql, params or []).fetchall()
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'main' and table_name = ? "
-        "and database_name = current_database()",
-        [name],
-    ).fetchall()[0][0])
-
-
 def _segment_source(con: duckdb.DuckDBPyConnection, funnel: Funnel) -> None:
     """Write ``_fn_seg``: reached rows with the customer and breakdown values of the chain's start event.
 
     Campaign fields (utm_*) are on a session's landing page view only: an event without them
     takes its session's.
     """
-    sessions = _has_table(con, "sessions")
+    sessions = has_tables(con, "sessions")
     join = "left join main.sessions as se on se.session_id = e.session_id" if sessions else ""
     columns = []
     for column in funnel.breakdowns:

@@ -44,7 +44,7 @@ from journey_analytics.stages.rules import (
     load_stage_config,
     rule_reason,
 )
-from journey_analytics.warehouse import comment_table, load_model, run_model, run_script
+from journey_analytics.warehouse import comment_table, has_tables, load_model, run_model, run_script
 
 __all__ = ["STAGES", "StageConfigError", "StageResult", "assign_stages", "load_stage_config"]
 
@@ -86,17 +86,9 @@ class StageResult:
         }
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ? "
-        "and database_name = current_database()",
-        [schema, table],
-    ).fetchall()[0][0])
-
-
 def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig) -> dict[str, str]:
     """Each customer's latest known stage from ``raw.labels`` within the label age limit."""
-    if not _table_exists(con, "raw", "labels"):
+    if not has_tables(con, "labels", schema="raw"):
         return {}
     rows = con.execute(
         """
