@@ -14,9 +14,8 @@ with history as (
 ),
 
 stages as (
-    select * from (
-        values ('awareness', 1), ('consideration', 2), ('purchase', 3), ('retention', 4), ('advocacy', 5)
-    ) as s (stage, stage_order)
+    select stage, stage_rank(stage) as stage_order
+    from (select unnest(journey_stages()) as stage)
 ),
 
 run_dates as (

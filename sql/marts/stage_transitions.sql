@@ -34,10 +34,7 @@ history as (
     select
         coalesce(earlier_ids.customer_id, history_rows.customer_id) as customer_id,
         history_rows.as_of_date,
-        arg_max(
-            history_rows.stage,
-            list_position(['awareness', 'consideration', 'purchase', 'retention', 'advocacy'], history_rows.stage)
-        ) as stage
+        arg_max(history_rows.stage, stage_rank(history_rows.stage)) as stage
     from history_rows
     left join earlier_ids on earlier_ids.earlier_id = history_rows.customer_id
     group by all

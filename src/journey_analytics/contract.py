@@ -1,5 +1,5 @@
-"""Names fixed by the input contract (docs: DESIGN.md, "Input contract"), shared by ingest's
-SQL and the checks of the rule files."""
+"""Names fixed by the contract (docs: DESIGN.md, "Input contract" and "Stages"), shared by the
+SQL models and the checks of the rule files."""
 
 from __future__ import annotations
 
@@ -24,13 +24,22 @@ EVENT_NAMES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# The journey stages, in the order a customer moves through them.
+STAGES: tuple[str, ...] = ("awareness", "consideration", "purchase", "retention", "advocacy")
+
+
+def _sql_list(names: tuple[str, ...]) -> str:
+    return "[" + ", ".join(repr(n) for n in names) + "]"
+
 
 def install_contract_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Define the temporary SQL macro ``contract_event_names(channel)``: the list above."""
-    cases = " ".join(
-        f"when '{channel}' then [{', '.join(repr(n) for n in names)}]" for channel, names in EVENT_NAMES.items()
-    )
+    """Define the temporary SQL macros ``contract_event_names(channel)`` (the lists above),
+    ``journey_stages()`` (the stages in order) and ``stage_rank(stage)`` (1 for awareness to 5
+    for advocacy; null for anything else)."""
+    cases = " ".join(f"when '{channel}' then {_sql_list(names)}" for channel, names in EVENT_NAMES.items())
     con.execute(f"create or replace temp macro contract_event_names(channel) as case channel {cases} end").fetchall()
+    con.execute(f"create or replace temp macro journey_stages() as {_sql_list(STAGES)}").fetchall()
+    con.execute(f"create or replace temp macro stage_rank(stage) as list_position({_sql_list(STAGES)}, stage)").fetchall()
 
 
 def canonical_event_name(name: str, channel: str | None = None) -> str:

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from journey_analytics.contract import install_contract_macros
 from journey_analytics.stages.evaluate import NO_STAGE, compare, write_evaluation
 from journey_analytics.stages.features import (
     build_customers,
@@ -248,6 +249,7 @@ def assign_stages(
     model_dir = Path(model_dir)
     save_dir = Path(save_dir) if save_dir is not None else model_dir
     notices: list[str] = []
+    install_contract_macros(con)  # the stage order, for stage_transitions and stage_funnel
     run_script(con, "macros", "identity_macros")  # stage_transitions follows earlier customer ids
     n_customers = build_customers(con, as_of, config)
     apply_rules(con, config)

@@ -20,9 +20,8 @@ from typing import Any
 import duckdb
 
 from journey_analytics.config import ConfigError
-from journey_analytics.contract import EVENT_NAMES
+from journey_analytics.contract import EVENT_NAMES, STAGES
 
-STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 ORDER_STAGES = ("purchase", "retention", "advocacy")
 PRE_ORDER_STAGES = ("awareness", "consideration")
 
