@@ -89,6 +89,10 @@ checked as (
                 then 'value "' || left(value_text, 40) || '" is not a number'
             when event_name in ('purchase', 'refund') and order_id is null
                 then event_name || ' needs an order_id'
+            when event_name in ('purchase', 'refund') and value is null
+                then event_name || ' needs a value'
+            when event_name in ('purchase', 'refund') and currency is null
+                then event_name || ' needs a currency'
             when integer_range_error('rating', rating_text, 1, 5) is not null
                 then integer_range_error('rating', rating_text, 1, 5)
         end as contract_error

@@ -49,6 +49,9 @@ WEB_LINES: list[dict[str, Any] | str] = [
     '"a string"',  # 21
     "true",  # 22
     page_view("w18", event_ts="2026-10-01T10:00:00 Europe/Berlin"),  # 23: a zone name, not an offset
+    page_view("w19", event_name="purchase", order_id="o2", currency="EUR"),  # 24
+    page_view("w20", event_name="refund", order_id="o3", value=5),  # 25
+    page_view("w21", event_name="purchase", order_id="o4", value=5, currency=" "),  # 26
 ]
 
 EMAIL_LINES: list[dict[str, Any] | str] = [
@@ -157,6 +160,9 @@ class TestWebRowsQuarantined:
             pytest.param(13, 'value "12,50" is not a number', id="value not a number"),
             pytest.param(14, "purchase needs an order_id", id="purchase without order_id"),
             pytest.param(15, "refund needs an order_id", id="refund without order_id"),
+            pytest.param(24, "purchase needs a value", id="purchase without value"),
+            pytest.param(25, "refund needs a currency", id="refund without currency"),
+            pytest.param(26, "purchase needs a currency", id="purchase with a blank currency"),
             pytest.param(16, "rating 9 is outside 1 to 5", id="rating 9"),
             pytest.param(17, "rating 2.5 is outside 1 to 5", id="rating 2.5"),
             pytest.param(18, "event_ts 1970-01-21 is before 2000-01-01", id="epoch seconds"),
@@ -274,7 +280,7 @@ class TestRowCountsBalance:
         assert query(
             breached,
             "select rows_read, rows_loaded, rows_quarantined, rows_duplicate, files_read from pipeline_runs",
-        ) == [(42, 8, 34, 0, 6)]
+        ) == [(45, 8, 37, 0, 6)]
 
     def test_per_file(self, breached: Path) -> None:
         assert query(
@@ -287,11 +293,11 @@ class TestRowCountsBalance:
             ("labels/labels.csv", "labels", "csv", 4, 1, 3, 0, None),
             ("social/dt=2026-10-01/social.jsonl", "social", "jsonl", 6, 1, 5, 0, None),
             ("web/dt=2026-10-01/web.csv", "web", "csv", 3, 2, 1, 0, None),
-            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 22, 2, 20, 0, None),
+            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 25, 2, 23, 0, None),
         ]
 
     def test_quarantine_holds_every_quarantined_row(self, breached: Path) -> None:
-        assert query(breached, "select count(*) from quarantine") == [(34,)]
+        assert query(breached, "select count(*) from quarantine") == [(37,)]
 
 
 class TestJsonEdgeCases:
