@@ -34,7 +34,7 @@ def web(event_id: str, ts: str, name: str, **fields: object) -> dict[str, object
 ANN_DAY1_WEB = [
     web("w-a1", "2026-10-01T09:00:00Z", "page_view", anonymous_id=ANN_DEVICE, page_url="https://shop.example/"),
     web("w-a2", "2026-10-01T09:01:00Z", "login", anonymous_id=ANN_DEVICE, user_id=ANN_USER, email=ANN_EMAIL),
-    web("w-a3", "2026-10-01T09:05:00Z", "purchase", anonymous_id=ANN_DEVICE, user_id=ANN_USER, order_id="o-a", value="40"),
+    web("w-a3", "2026-10-01T09:05:00Z", "purchase", anonymous_id=ANN_DEVICE, user_id=ANN_USER, order_id="o-a", value="40", currency="EUR"),
     # breaks the contract (no event_name): quarantined, and mentions Ann's user id
     {"event_id": "w-a4", "event_ts": "2026-10-01T09:06:00Z", "user_id": ANN_USER},
 ]

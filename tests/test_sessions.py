@@ -35,8 +35,8 @@ EVENTS = [
     web("utm-2", "10:05:00", "a-utm", "view_item", page_url="/p/1"),
     web("utm-3", "10:10:00", "a-utm", page_url="/autumn", **AUTUMN),
     web("utm-4", "10:15:00", "a-utm", page_url="/winter", **WINTER),
-    web("utm-5", "10:20:00", "a-utm", "purchase", order_id="o1", value=30),
-    web("utm-6", "10:25:00", "a-utm", "purchase", order_id="o2", value=12.5),
+    web("utm-5", "10:20:00", "a-utm", "purchase", order_id="o1", value=30, currency="EUR"),
+    web("utm-6", "10:25:00", "a-utm", "purchase", order_id="o2", value=12.5, currency="EUR"),
     # a-given: the source's session_id holds events 12 hours apart; an event without one is sessionized
     web("given-1", "08:00:00", "a-given", session_id="S1", page_url="/s1"),
     web("given-2", "20:00:00", "a-given", session_id="S1"),
@@ -156,7 +156,7 @@ class TestGivenIdSharedByCustomers:
         landing.jsonl("web", DAY1, "ga.jsonl", [
             web("ga-1", "10:00:00", "cookie-a", user_id="u-a", session_id=ga, page_url="/a"),
             web("ga-2", "10:00:00", "cookie-b", user_id="u-b", session_id=ga, page_url="/b"),
-            web("ga-3", "10:05:00", "cookie-b", "purchase", user_id="u-b", session_id=ga, order_id="o1", value=50),
+            web("ga-3", "10:05:00", "cookie-b", "purchase", user_id="u-b", session_id=ga, order_id="o1", value=50, currency="EUR"),
             web("ga-4", "10:06:00", "cookie-c", user_id="u-b", session_id=ga),  # u-b's other device
             web("solo-1", "11:00:00", "cookie-a", user_id="u-a", session_id="S-solo"),
         ])
@@ -227,9 +227,9 @@ class TestResentPurchase:
 
         landing.jsonl("web", DAY1, "web.jsonl", [
             web("r-1", "10:00:00", "a-r"),
-            web("r-2", "10:05:00", "a-r", "purchase", order_id="o1", value=10),
-            web("r-3", "10:05:30", "a-r", "purchase", order_id="o1", value=10),  # the tracker's retry
-            web("r-4", "10:10:00", "a-r", "purchase", order_id="o2", value=5),
+            web("r-2", "10:05:00", "a-r", "purchase", order_id="o1", value=10, currency="EUR"),
+            web("r-3", "10:05:30", "a-r", "purchase", order_id="o1", value=10, currency="EUR"),  # the tracker's retry
+            web("r-4", "10:10:00", "a-r", "purchase", order_id="o2", value=5, currency="EUR"),
         ])
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select n_events, converted, revenue from sessions") == [(4, True, 15.0)]
@@ -238,7 +238,7 @@ class TestResentPurchase:
             figures = dict(header_figures(con, DAY1))
         finally:
             con.close()
-        assert (figures["Orders"], figures["Revenue"]) == ("2", "15")
+        assert (figures["Orders"], figures["Revenue EUR"]) == ("2", "15")
 
 
 class TestSessionsTable:

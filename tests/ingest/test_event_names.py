@@ -29,7 +29,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         web("w5", "pageView"),
         web("w6", " Sign-Up "),
         web("w7", "log_in"),
-        web("w8", "Purchase", order_id="o1", value="10"),
+        web("w8", "Purchase", order_id="o1", value="10", currency="EUR"),
         web("w9", "PURCHASE"),  # a purchase without an order_id is refused as one
         web("w10", "Scroll"),  # not a contract name: kept as given
         web("w11", "session_start"),

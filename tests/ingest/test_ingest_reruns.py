@@ -44,11 +44,11 @@ def three_days(landing: Landing) -> None:
     ])
     landing.jsonl("web", DAY2, "web.jsonl", [
         web("e3", "2026-10-02T09:00:00Z", user_id="u1"),
-        web("e1", "2026-10-02T09:30:00Z", "purchase", order_id="o9"),  # e1 again, other content
+        web("e1", "2026-10-02T09:30:00Z", "purchase", order_id="o9", value=9, currency="EUR"),  # e1 again, other content
     ])
     landing.jsonl("web", DAY3, "web.jsonl", [
         web("e4", "2026-10-01T23:00:00Z"),  # late: happened on day 1
-        web("e5", "2026-10-03T09:00:00Z", "purchase", user_id="u1", order_id="o1", value=20),
+        web("e5", "2026-10-03T09:00:00Z", "purchase", user_id="u1", order_id="o1", value=20, currency="EUR"),
     ])
     landing.jsonl("social", DAY3, "social.jsonl", [
         {"event_id": "s1", "event_ts": "2026-10-03T10:00:00Z", "event_name": "like", "platform": "x", "handle": "ann"},

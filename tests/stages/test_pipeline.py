@@ -71,7 +71,7 @@ class TestEarlierDayRunAgain:
         ])
         landing.jsonl("web", date(2026, 10, 2), "web.jsonl", [
             {"event_id": "w2", "event_ts": "2026-10-02T09:00:00Z", "event_name": "purchase", "anonymous_id": "d1",
-             "user_id": "u1", "order_id": "o1", "value": 10},
+             "user_id": "u1", "order_id": "o1", "value": 10, "currency": "EUR"},
         ])
         settings = load_settings(None)
         for day in (date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 1)):
