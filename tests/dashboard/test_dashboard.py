@@ -225,3 +225,23 @@ class TestRevenueByCurrency:
             ("Orders", "7"), ("Revenue JPY", "20,000"), ("Revenue EUR", "150"), ("Revenue USD", "80"),
             ("Orders in 2 other currencies", "3"),
         ]
+
+    def test_two_customers_with_one_order_number_are_two_orders(self, landing: Landing, warehouse: Path) -> None:
+        """Order numbers are not unique across customers (two shops both start at 1001): the
+        headline counts an order per customer, as customers.n_orders does."""
+        import duckdb
+
+        from journey_analytics.dashboard.sections import header_figures
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": f"e{n}", "event_ts": "2026-10-01T10:00:00Z", "event_name": "purchase",
+             "user_id": user, "order_id": "1001", "value": value, "currency": currency}
+            for n, (user, value, currency) in enumerate([("u1", 10, "GBP"), ("u2", 99, "EUR"), ("u2", 99, "EUR")])
+        ])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            figures = header_figures(con, date(2026, 10, 1))
+        finally:
+            con.close()
+        assert figures[1:4] == [("Orders", "2"), ("Revenue EUR", "99"), ("Revenue GBP", "10")]

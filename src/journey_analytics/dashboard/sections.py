@@ -79,15 +79,15 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
         """,
         [as_of],
     ).fetchall()[0]
-    # each order once (its largest value, as in customers), even when sent twice; revenue per
-    # currency, as there are no exchange rates to add amounts of different currencies with
+    # each customer's order once (its largest value, as in customers), even when sent twice;
+    # revenue per currency, as there are no exchange rates to add amounts of different currencies with
     by_currency = con.execute(
         """
         with orders as (
             select min(currency) as currency, max(value) as order_value
             from events
-            where event_name = 'purchase' and event_ts < cast(? as date) + 1
-            group by coalesce(order_id, event_id)
+            where channel = 'web' and event_name = 'purchase' and event_ts < cast(? as date) + 1
+            group by customer_id, coalesce(order_id, event_id)
         )
         select currency, count(*), coalesce(sum(order_value), 0) from orders
         group by 1 order by 3 desc, 1 nulls first
