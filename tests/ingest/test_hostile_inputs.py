@@ -485,6 +485,35 @@ class TestLinesOverTheLimit:
         assert loaded == [("l1", 1), ("l3", 3), ("lc1", 2), ("lc3", 4)] + ([] if alone else [("o1", 1)])
 
 
+class TestGlobCharactersInFileNames:
+    """DuckDB's readers take a path as a glob pattern: a file named part[1].jsonl must be read as
+    itself, not as part1.jsonl, and q?.csv not as qa.csv, in every format and in a batch."""
+
+    def test_each_file_is_read_as_itself(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "part[1].jsonl", [page_view("b1")])
+        landing.jsonl("web", DAY1, "part1.jsonl", [page_view("p1")])
+        landing.binary("web", DAY1, "x*[y].jsonl", line(page_view("s1")) + b'{"event_id": "s2\xc3"}\n')
+        landing.text("web", DAY1, "q?.csv", f"{WEB_HEADER}\nq1,{TS},page_view,a1,t\n")
+        landing.text("web", DAY1, "qa.csv", f"{WEB_HEADER}\nqa1,{TS},page_view,a1,t\n")
+        landing.parquet("web", DAY1, "p[2].parquet", pa.table({
+            "event_id": ["pq1"], "event_ts": [TS], "event_name": ["page_view"], "anonymous_id": ["a1"]}))
+        landing.parquet("web", DAY1, "p2.parquet", pa.table({
+            "event_id": ["pq2"], "event_ts": [TS], "event_name": ["page_view"], "anonymous_id": ["a1"]}))
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.file_errors == []
+        assert query(warehouse, "select source_file, event_id from raw.web_events order by 1") == [
+            (DAY + "p2.parquet", "pq2"), (DAY + "p[2].parquet", "pq1"),
+            (DAY + "part1.jsonl", "p1"), (DAY + "part[1].jsonl", "b1"),
+            (DAY + "q?.csv", "q1"), (DAY + "qa.csv", "qa1"), (DAY + "x*[y].jsonl", "s1"),
+        ]
+        assert query(warehouse, "select source_file, line_no, error from quarantine") == [
+            (DAY + "x*[y].jsonl", 2, NOT_UTF8)
+        ]
+        assert query(
+            warehouse, "select sum(rows_read), sum(rows_loaded), sum(rows_duplicate) from raw.ingested_files"
+        ) == [(8, 7, 0)]
+
+
 class TestInvalidUtf8Alone:
     """Invalid UTF-8 is per-line also when the file is read on its own (not in a batch)."""
 

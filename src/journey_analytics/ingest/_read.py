@@ -29,6 +29,13 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _path_lit(path: Path | str) -> str:
+    """A file's path as a SQL literal for DuckDB's readers, which take a path as a glob pattern:
+    each ``*``, ``?`` and ``[`` is written as a one-character class, so ``part[1].csv`` reads
+    that file and not ``part1.csv``, and ``q?.jsonl`` not ``qa.jsonl``."""
+    return _lit("".join(f"[{c}]" if c in "*?[" else c for c in str(path)))
+
+
 def create_landed_table(con: duckdb.DuckDBPyConnection, kind: str) -> str:
     """(Re)create the empty temporary table that a kind's files are read into."""
     table = f"landed_{kind}_rows"
@@ -206,7 +213,7 @@ def _number_lines(con: duckdb.DuckDBPyConnection) -> None:
 def _read_lines(con: duckdb.DuckDBPyConnection, file: LandingFile, max_line_bytes: int) -> None:
     """Read a text file as lines into temp table file_lines(line_no, line); blank lines kept as
     null; lines that cannot be read are in line_rejects."""
-    _scan_lines(con, _lit(str(file.path)), max_line_bytes)
+    _scan_lines(con, _path_lit(file.path), max_line_bytes)
     _number_lines(con)
     con.execute("create or replace temp table file_lines as select line_no, line from file_lines_numbered").fetchall()
 
@@ -221,7 +228,7 @@ def _read_json_lines(con: duckdb.DuckDBPyConnection, file: LandingFile, max_line
     with tempfile.TemporaryDirectory(prefix="journey-lines-") as folder:
         copy = Path(folder) / "lines.jsonl"
         copy_marking_bare_cr(file.path, copy, marker.encode())
-        _scan_lines(con, _lit(str(copy)), max_line_bytes)
+        _scan_lines(con, _path_lit(copy), max_line_bytes)
         _number_lines(con)
         con.execute(
             f"""
@@ -270,7 +277,7 @@ def read_jsonl_batch(
         "insert into batch_files values (?, ?, ?)",
         [(str(f.path), f.source_file, f.arrived_on) for f in files],
     )
-    paths = "[" + ", ".join(_lit(str(f.path)) for f in files) + "]"
+    paths = "[" + ", ".join(_path_lit(f.path) for f in files) + "]"
     # A multi-file scan keeps file order and line order (insertion order is preserved),
     # so a line's number is its position within its file (rejected lines counted).
     _scan_lines(con, paths, max_line_bytes)
@@ -319,7 +326,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     con.execute(
         f"""
         create or replace temp table csv_rows_read as
-        select * from read_csv({_lit(str(file.path))}, header = true, all_varchar = true,
+        select * from read_csv({_path_lit(file.path)}, header = true, all_varchar = true,
             store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans',
             strict_mode = true, max_line_size = {csv_line_limit}, hive_partitioning = false)
         """
@@ -410,7 +417,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
 
 def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) -> None:
     """A Parquet file; typed timestamps become epoch milliseconds, so they keep their instant."""
-    path = _lit(str(file.path))
+    path = _path_lit(file.path)
     schema = con.execute(f"describe select * from read_parquet({path}, hive_partitioning = false)").fetchall()
     fields = []
     for name, dtype, *_ in schema:
