@@ -193,6 +193,17 @@ class TestUsageErrors:
          "[warehouse], [identity], [ingest], [privacy], [rules]"),
         ('[warehouse]\nmemory_limit = "lots"\n', "[warehouse] memory_limit 'lots' is not a size DuckDB understands "
          '(such as "4GB")'),
+        ("[sessions]\ntimeout_minutes = 0\n", "[sessions] timeout_minutes must be between 1 and 10080 minutes, got 0"),
+        ("[warehouse]\nthreads = 100000000\n",
+         "[warehouse] threads must be between 0 and 1024 (0: every core), got 100000000"),
+        ("[warehouse]\nthreads = -1\n", "[warehouse] threads must be between 0 and 1024 (0: every core), got -1"),
+        ("[ingest]\nmax_line_bytes = 10\n",
+         "[ingest] max_line_bytes must be between 1024 and 1073741824 bytes, got 10"),
+        ("[ingest]\nmax_future_days = -1\n", "[ingest] max_future_days must be between 0 and 3650 days, got -1"),
+        ("[ingest]\nmax_future_days = 1000000000000\n",
+         "[ingest] max_future_days must be between 0 and 3650 days, got 1000000000000"),
+        ("[ingest]\nearliest_event_year = 3000\n", "[ingest] earliest_event_year must be between 1970 and 2100, got 3000"),
+        ('[rules]\nfunnels = "my_funnels.toml"\n', "[rules] funnels file not found: my_funnels.toml"),
     ])
     def test_config_refused_before_anything_is_written(self, tmp_path: Path, config: str, message: str) -> None:
         (tmp_path / "landing").mkdir()

@@ -152,10 +152,28 @@ def load_settings(path: Path | str | None = None) -> Settings:
             raise ConfigError(f"{path}: [{name}] must be a table of settings")
         sections[name] = _build_section(_SECTIONS[name], values, path, name)
     settings = Settings(**sections, source=path)
-    if settings.sessions.timeout_minutes <= 0:
-        raise ConfigError(f"{path}: [sessions] timeout_minutes must be positive")
+    for (section, key), (low, high, unit) in _RANGES.items():
+        value = getattr(getattr(settings, section), key)
+        if not low <= value <= high:
+            raise ConfigError(f"{path}: [{section}] {key} must be between {low} and {high}{unit}, got {value}")
     _check_memory_limit(settings.warehouse.memory_limit, path)
+    for name in ("stages", "funnels", "pain_points"):
+        rule_file = settings.rule_file(name)
+        if rule_file is not None and not rule_file.is_file():
+            raise ConfigError(f"{path}: [rules] {name} file not found: {rule_file}")
     return settings
+
+
+# The sensible range of each number setting: a value outside it is a mistake that would fail
+# the run half-way (an overflow, a thread count the machine cannot start) or quietly refuse
+# every row (a line limit of a few bytes, events "from the future" before they arrive).
+_RANGES: dict[tuple[str, str], tuple[int, int, str]] = {
+    ("sessions", "timeout_minutes"): (1, 7 * 24 * 60, " minutes"),
+    ("warehouse", "threads"): (0, 1024, " (0: every core)"),
+    ("ingest", "max_line_bytes"): (1024, 1 << 30, " bytes"),
+    ("ingest", "max_future_days"): (0, 3650, " days"),
+    ("ingest", "earliest_event_year"): (1970, 2100, ""),
+}
 
 
 def _check_memory_limit(value: str, path: Path) -> None:
