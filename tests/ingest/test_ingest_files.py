@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,45 @@ class TestMisplacedFiles:
             ("web/dt=2026-10-01/hour=03/part-0.jsonl", DAY1),
         ]
         assert query(warehouse, "select event_id from events") == [("e1",)]
+
+    def test_link_to_a_parent_is_named_not_followed(self, landing: Landing, warehouse: Path) -> None:
+        """A link inside a dt= folder to a parent is named once, not followed round and round."""
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        (landing.root / "web" / "dt=2026-10-01" / "loop").symlink_to("..")
+
+        summary = run_day(landing, warehouse, DAY1)
+
+        assert summary.file_errors == [
+            "web/dt=2026-10-01/loop: file is in a sub-folder of dt=2026-10-01/; landing files are read only "
+            "directly inside it",
+        ]
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+
+    def test_folder_that_cannot_be_listed_is_one_problem(self, tmp_path: Path) -> None:
+        """A dt= folder the run may not list (no read permission; tests run as root, who may read
+        anything, so a folder whose listing fails with ELOOP stands in) is one recorded problem
+        with the reason, not the end of the night's run."""
+        from journey_analytics.ingest import KINDS
+        from journey_analytics.ingest._landing import _listing_problem, find_landing_files
+
+        day = tmp_path / "web" / "dt=2026-10-01"
+        day.mkdir(parents=True)
+        (day / "good.jsonl").write_text("{}\n")
+        assert _listing_problem(day) is None
+        (tmp_path / "loop").symlink_to("loop")
+        assert _listing_problem(tmp_path / "loop") == (
+            "folder cannot be read (Too many levels of symbolic links); its files are not read"
+        )
+        if os.geteuid() != 0:  # as a user, the real case: a folder without read permission
+            day.chmod(0)
+            try:
+                web = next(k for k in KINDS if k.name == "web")
+                files = find_landing_files(tmp_path, web, DAY1)
+            finally:
+                day.chmod(0o755)
+            assert [(f.source_file, f.problem) for f in files] == [
+                ("web/dt=2026-10-01", "folder cannot be read (Permission denied); its files are not read")
+            ]
 
     def test_later_day_is_left_for_its_run(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "today.jsonl", [GOOD])

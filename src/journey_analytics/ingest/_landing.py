@@ -62,7 +62,10 @@ def file_format_of(name: str) -> str | None:
 
 
 def _describe(path: Path, landing: Path, kind: str, arrived_on: date | None, problem: str | None) -> LandingFile:
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError:  # a link that loops or leads nowhere: described as the link itself
+        stat = path.lstat()
     fmt = file_format_of(path.name)
     if fmt is None and problem is None:
         problem = "unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)"
@@ -82,16 +85,35 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith((".", "_"))  # hidden, or a marker such as _SUCCESS
 
 
+def _entries(folder: Path) -> list[Path]:
+    """A folder's visible entries (not hidden, not a marker such as _SUCCESS); none when the
+    folder cannot be listed (see _listing_problem)."""
+    try:
+        return sorted(p for p in folder.iterdir() if _visible(p))
+    except OSError:
+        return []
+
+
+def _listing_problem(folder: Path) -> str | None:
+    """Why a folder cannot be listed (no permission, a link loop), or None."""
+    try:
+        next(iter(folder.iterdir()), None)
+    except OSError as exc:
+        return f"folder cannot be read ({exc.strerror or exc}); its files are not read"
+    return None
+
+
 def _visible_files(folder: Path) -> list[Path]:
     """Files in a folder, skipping hidden and marker files such as _SUCCESS."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and _visible(p))
+    return [p for p in _entries(folder) if p.is_file()]
 
 
 def _files_in_sub_folders(folder: Path) -> list[Path]:
-    """Visible files at any depth below a folder's visible sub-folders (not read, but named)."""
+    """Visible files at any depth below a folder's visible sub-folders (not read, but named).
+    A linked sub-folder is named itself, not followed (a link to a parent would loop)."""
     found: list[Path] = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p)):
-        found += _visible_files(sub) + _files_in_sub_folders(sub)
+    for sub in (p for p in _entries(folder) if p.is_dir()):
+        found += [sub] if sub.is_symlink() else _visible_files(sub) + _files_in_sub_folders(sub)
     return found
 
 
@@ -106,6 +128,9 @@ def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[La
     folder = landing / kind.name
     if not folder.is_dir():
         return []
+    unreadable = _listing_problem(folder)
+    if unreadable is not None:
+        return [_describe(folder, landing, kind.name, None, unreadable)]
     found: list[LandingFile] = []
     if not kind.dated:
         return [_describe(p, landing, kind.name, None, None) for p in _visible_files(folder)] + [
@@ -114,7 +139,7 @@ def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[La
         ]
     for path in _visible_files(folder):
         found.append(_describe(path, landing, kind.name, None, "file is not inside a dt=YYYY-MM-DD folder"))
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p)):
+    for sub in (p for p in _entries(folder) if p.is_dir()):
         match = _DT_FOLDER.match(sub.name)
         arrived_on: date | None = None
         problem = None
@@ -126,6 +151,10 @@ def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[La
         else:
             problem = f"folder {sub.name} is not named dt=YYYY-MM-DD"
         if arrived_on is not None and arrived_on > up_to:
+            continue
+        unreadable = _listing_problem(sub)
+        if unreadable is not None:  # named, so the run goes on and the folder is tried again next run
+            found.append(_describe(sub, landing, kind.name, arrived_on, unreadable))
             continue
         for path in _visible_files(sub):
             found.append(_describe(path, landing, kind.name, arrived_on, problem))
