@@ -33,7 +33,7 @@ class TestDefaultRules:
         assert [r.id for r in config.rules] == [
             "advocacy.bought_and_advocated", "retention.repeat_orders", "purchase.one_order",
             "consideration.identified_intent", "consideration.repeated_intent",
-            "consideration.single_intent", "consideration.email_click",
+            "consideration.deliberate_intent", "consideration.single_intent", "consideration.email_click",
             "awareness.recent_browsing", "awareness.touch",
         ]
         intent = {(s.channel, s.event_name) for s in config.signals if s.signal == "intent"}

@@ -138,6 +138,23 @@ class TestConsiderationRules:
         assert got["anon:a1"][1] in ("rule", "model")
         assert got["anon:a2"][:3] == ("consideration", "rule", "consideration.repeated_intent")
 
+    def test_one_deliberate_step_is_clear(self, wh: Warehouse, tmp_path: Path) -> None:
+        """A single cart, checkout, payment, lead or sign-up of an anonymous visitor is a deliberate
+        step towards buying: consideration by a clear rule, never left to the classifier (which
+        learns mostly from product views and would call a lone add_to_cart awareness)."""
+        for n, name in enumerate(("add_to_cart", "begin_checkout", "add_payment_info", "generate_lead", "sign_up")):
+            wh.event(f"anon:d{n}", name, days_before(AS_OF, 3))
+        wh.event("anon:s1", "search", days_before(AS_OF, 3))
+        got = stages(wh, tmp_path)
+        for n in range(5):
+            assert got[f"anon:d{n}"][:4] == (
+                "consideration", "rule", "consideration.deliberate_intent", "consideration"
+            )
+        assert got["anon:d0"][5] == (
+            "No order; 1 deliberate intent signal in the last 90 days, last add_to_cart on 2026-11-27."
+        )
+        assert got["anon:s1"][2] == "consideration.single_intent"
+
     def test_email_click_is_intent(self, wh: Warehouse, tmp_path: Path) -> None:
         """An e-mail click in the window gives consideration; an open alone does not."""
         wh.event("u1", "click", days_before(AS_OF, 2), channel="email", message_id="m1")
