@@ -598,3 +598,30 @@ class TestReadErrorFromLackOfMemory:
         run_day(landing, warehouse, DAY1)
 
         assert query(warehouse, "select count(*) from events") == [(3,)]
+
+
+class TestFullDisk:
+    """A build copy that cannot be written whole (a full disk) is removed, not left to keep the
+    disk full; the published warehouse is untouched."""
+
+    def test_partial_copy_removed(self, tmp_path: Path) -> None:
+        warehouse = tmp_path / "journey.duckdb"
+        warehouse.write_bytes(os.urandom(1 << 20))
+        # A child process whose files may not grow past 64 KiB: writing the copy fails part-way,
+        # as it would on a full disk (EFBIG there, ENOSPC here).
+        script = (
+            "import resource, signal, sys\n"
+            "from pathlib import Path\n"
+            "from journey_analytics.warehouse import start_build\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))\n"
+            "try:\n"
+            "    start_build(Path(sys.argv[1]), 'full')\n"
+            "except OSError as exc:\n"
+            "    print(exc.errno)\n"
+        )
+        result = subprocess.run([sys.executable, "-c", script, str(warehouse)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() != ""  # the copy did fail
+        assert [p.name for p in tmp_path.iterdir()] == ["journey.duckdb"]
+        assert warehouse.stat().st_size == 1 << 20

@@ -223,7 +223,11 @@ def start_build(warehouse: Path, run_id: str | None = None) -> Path:
         else:
             stale.unlink(missing_ok=True)
     if warehouse.exists():
-        shutil.copyfile(warehouse, build)
+        try:
+            shutil.copyfile(warehouse, build)
+        except OSError:
+            build.unlink(missing_ok=True)  # a partial copy on a full disk would keep it full
+            raise
     return build
 
 
