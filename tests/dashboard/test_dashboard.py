@@ -196,11 +196,21 @@ class TestRevenueByCurrency:
     the largest first, and counts the orders of the currencies beyond the first three. The
     brand's own replies on social do not make it a customer."""
 
-    def test_one_figure_per_currency(self, landing: Landing, warehouse: Path) -> None:
+    @staticmethod
+    def headline(landing: Landing, warehouse: Path) -> list[tuple[str, str]]:
+        """Run the day, then read the page's headline figures from the published warehouse."""
         import duckdb
 
         from journey_analytics.dashboard.sections import header_figures
 
+        run_day(landing, warehouse, date(2026, 10, 1))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            return header_figures(con, date(2026, 10, 1))
+        finally:
+            con.close()
+
+    def test_one_figure_per_currency(self, landing: Landing, warehouse: Path) -> None:
         def purchase(event_id: str, value: float, currency: str | None) -> dict[str, object]:
             row = {"event_id": event_id, "event_ts": "2026-10-01T10:00:00Z", "event_name": "purchase",
                    "anonymous_id": "a", "order_id": event_id, "value": value}
@@ -214,12 +224,7 @@ class TestRevenueByCurrency:
             {"event_id": "s1", "event_ts": "2026-10-01T11:00:00Z", "event_name": "brand_reply", "platform": "x",
              "handle": "our_brand", "thread_id": "t1"},
         ])
-        run_day(landing, warehouse, date(2026, 10, 1))
-        con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            figures = header_figures(con, date(2026, 10, 1))
-        finally:
-            con.close()
+        figures = self.headline(landing, warehouse)
         assert figures[0] == ("Customers", "1")
         assert figures[1:6] == [
             ("Orders", "7"), ("Revenue JPY", "20,000"), ("Revenue EUR", "150"), ("Revenue USD", "80"),
@@ -229,19 +234,10 @@ class TestRevenueByCurrency:
     def test_two_customers_with_one_order_number_are_two_orders(self, landing: Landing, warehouse: Path) -> None:
         """Order numbers are not unique across customers (two shops both start at 1001): the
         headline counts an order per customer, as customers.n_orders does."""
-        import duckdb
-
-        from journey_analytics.dashboard.sections import header_figures
-
         landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
             {"event_id": f"e{n}", "event_ts": "2026-10-01T10:00:00Z", "event_name": "purchase",
              "user_id": user, "order_id": "1001", "value": value, "currency": currency}
             for n, (user, value, currency) in enumerate([("u1", 10, "GBP"), ("u2", 99, "EUR"), ("u2", 99, "EUR")])
         ])
-        run_day(landing, warehouse, date(2026, 10, 1))
-        con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            figures = header_figures(con, date(2026, 10, 1))
-        finally:
-            con.close()
+        figures = self.headline(landing, warehouse)
         assert figures[1:4] == [("Orders", "2"), ("Revenue EUR", "99"), ("Revenue GBP", "10")]
