@@ -98,13 +98,22 @@ class TestMisplacedFiles:
             "folder cannot be read (Too many levels of symbolic links); its files are not read"
         )
         if os.geteuid() != 0:  # as a user, the real case: a folder without read permission
-            day.chmod(0)
+            web = next(k for k in KINDS if k.name == "web")
+            (day / "hour=03").mkdir()
+            (day / "hour=03").chmod(0)  # deeper: named as the sub-folder it is
             try:
-                web = next(k for k in KINDS if k.name == "web")
                 files = find_landing_files(tmp_path, web, DAY1)
+                day.chmod(0)
+                files_unlisted_day = find_landing_files(tmp_path, web, DAY1)
             finally:
                 day.chmod(0o755)
+                (day / "hour=03").chmod(0o755)
             assert [(f.source_file, f.problem) for f in files] == [
+                ("web/dt=2026-10-01/good.jsonl", None),
+                ("web/dt=2026-10-01/hour=03", "file is in a sub-folder of dt=2026-10-01/; landing files are "
+                 "read only directly inside it"),
+            ]
+            assert [(f.source_file, f.problem) for f in files_unlisted_day] == [
                 ("web/dt=2026-10-01", "folder cannot be read (Permission denied); its files are not read")
             ]
 

@@ -110,10 +110,14 @@ def _visible_files(folder: Path) -> list[Path]:
 
 def _files_in_sub_folders(folder: Path) -> list[Path]:
     """Visible files at any depth below a folder's visible sub-folders (not read, but named).
-    A linked sub-folder is named itself, not followed (a link to a parent would loop)."""
+    A linked sub-folder, or one that cannot be listed, is named itself: a link to a parent
+    would loop, and an unlisted folder's files would otherwise go unmentioned."""
     found: list[Path] = []
     for sub in (p for p in _entries(folder) if p.is_dir()):
-        found += [sub] if sub.is_symlink() else _visible_files(sub) + _files_in_sub_folders(sub)
+        if sub.is_symlink() or _listing_problem(sub) is not None:
+            found.append(sub)
+        else:
+            found += _visible_files(sub) + _files_in_sub_folders(sub)
     return found
 
 
