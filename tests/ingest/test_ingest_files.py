@@ -82,6 +82,29 @@ class TestMisplacedFiles:
         ]
         assert query(warehouse, "select event_id from events") == [("e1",)]
 
+    def test_broken_link_and_pipe_are_named_not_skipped(self, landing: Landing, warehouse: Path) -> None:
+        """An entry of a dt= folder that is neither a file nor a folder (a link to nothing, a link
+        loop, a named pipe) is recorded with the reason, and nothing tries to read it."""
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        day = landing.root / "web" / "dt=2026-10-01"
+        (day / "gone.jsonl").symlink_to("moved-away.jsonl")
+        (day / "self.jsonl").symlink_to("self.jsonl")
+        os.mkfifo(day / "pipe.jsonl")
+
+        summary = run_day(landing, warehouse, DAY1)
+
+        assert summary.file_errors == [
+            "web/dt=2026-10-01/gone.jsonl: link leads to no file (broken, or a loop); not read",
+            "web/dt=2026-10-01/pipe.jsonl: not a regular file (a pipe, socket or device); not read",
+            "web/dt=2026-10-01/self.jsonl: link leads to no file (broken, or a loop); not read",
+        ]
+        assert query(warehouse, "select source_file, line_no from quarantine order by 1") == [
+            ("web/dt=2026-10-01/gone.jsonl", None),
+            ("web/dt=2026-10-01/pipe.jsonl", None),
+            ("web/dt=2026-10-01/self.jsonl", None),
+        ]
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+
     def test_folder_that_cannot_be_listed_is_one_problem(self, tmp_path: Path) -> None:
         """A dt= folder the run may not list (no read permission; tests run as root, who may read
         anything, so a folder whose listing fails with ELOOP stands in) is one recorded problem

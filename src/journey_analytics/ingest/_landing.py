@@ -66,6 +66,11 @@ def _describe(path: Path, landing: Path, kind: str, arrived_on: date | None, pro
         stat = path.stat()
     except OSError:  # a link that loops or leads nowhere: described as the link itself
         stat = path.lstat()
+    if problem is None and not path.is_file() and not path.is_dir():
+        problem = (
+            "link leads to no file (broken, or a loop); not read" if path.is_symlink()
+            else "not a regular file (a pipe, socket or device); not read"
+        )
     fmt = file_format_of(path.name)
     if fmt is None and problem is None:
         problem = "unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)"
@@ -104,8 +109,9 @@ def _listing_problem(folder: Path) -> str | None:
 
 
 def _visible_files(folder: Path) -> list[Path]:
-    """Files in a folder, skipping hidden and marker files such as _SUCCESS."""
-    return [p for p in _entries(folder) if p.is_file()]
+    """Files in a folder, skipping hidden and marker files such as _SUCCESS. Whatever is not a
+    folder counts: a broken link or a pipe is named (see _describe), not skipped unseen."""
+    return [p for p in _entries(folder) if not p.is_dir()]
 
 
 def _files_in_sub_folders(folder: Path) -> list[Path]:
