@@ -84,6 +84,26 @@ class TestTrainingFromLabels:
         assert saved.classes == ["awareness", "consideration"]
         assert saved.calibration.startswith("sigmoid")
 
+    def test_labels_do_not_decide_anonymous_visitors(self, wh: Warehouse, tmp_path: Path, rules_copy: Path) -> None:
+        """Labels are keyed by user_id, so they describe identified customers only: anonymous
+        dwellers are learnt from the rules' stages (aware, by the design's letter), while
+        unlabelled identified dwellers are learnt from the labels of their like (consider)."""
+        browsers(wh)
+        for i in range(N_PER_STAGE):
+            browse(wh, f"anon:d{i:03d}", day=1 + i % 30, gap_seconds=300 + 7 * i)
+        for i in range(5):
+            browse(wh, f"new-d{i}", day=2, gap_seconds=400)
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy),
+                               model_dir=tmp_path / "models", seed=7)
+        assert (result.training_source, result.model_trained) == ("labels", True)
+        got = stages(wh)
+        assert {got[f"new-d{i}"][:3] for i in range(5)} == {("consideration", "model", "awareness")}
+        assert {got[f"anon:d{i:03d}"][:3] for i in range(N_PER_STAGE)} == {("awareness", "model", "awareness")}
+        # the held-out figures score the held-out labels, not the anonymous visitors' rule stages
+        report = json.loads(result.evaluation_path.read_text())  # type: ignore[union-attr]
+        assert report["held_out"]["n"] == round(2 * N_PER_STAGE * 0.25)
+
     def test_evaluation_report_recomputed(self, wh: Warehouse, tmp_path: Path, rules_copy: Path) -> None:
         """The held-out numbers in evaluation.json match a plain numpy recomputation."""
         browsers(wh)

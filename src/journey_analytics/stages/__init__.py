@@ -113,6 +113,24 @@ def _enough_labels(labels: dict[str, str], matches: pl.DataFrame, config: StageC
     return len(stages) >= config.settings.min_labels and min(counts) >= config.settings.min_labels_per_stage
 
 
+def _time_split_each(pool: pl.DataFrame, test_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """The time split (the most recently first seen held out) of the labelled customers and
+    of the others apart, so the labels held out are the newest share of the labelled ones."""
+    train: list[np.ndarray] = []
+    test: list[np.ndarray] = []
+    for labelled in (True, False):
+        where = np.flatnonzero(np.asarray(pool["labelled"].to_list(), dtype=bool) == labelled)
+        if len(where) == 0:
+            continue
+        part = pool[where.tolist()]
+        part_train, part_test = time_split(part["first_seen"].to_numpy(), part["customer_id"].to_list(), test_share)
+        train.append(where[part_train])
+        test.append(where[part_test])
+    if not train:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
 def _train(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
@@ -131,25 +149,38 @@ def _train(
     Returns the model (None when there is nothing to learn from), the evaluation report's
     path, and a notice saying why no model was trained.
     """
+    # Without labels the rules' stages are all we know. The clear decisions alone are a
+    # sample chosen by the very features the classifier reads (every clear considerer
+    # has an intent event, no clear awareness customer browses), so a model fit on them
+    # only extrapolates into the unclear customers. The unclear ones join the training
+    # data with their tentative stage at a lower weight: the classifier learns the region
+    # it will decide, and departs from the tentative stage only where the clear cases
+    # around it say otherwise.
+    rule_pool = matches.filter(
+        (pl.col("n_orders") == 0) & pl.col("rule_stage").is_in(list(PRE_ORDER_STAGES))
+    ).with_columns(pl.col("rule_stage").alias("reference"), pl.lit(False).alias("labelled"))
     if source == "labels":
-        pool = matches.filter(pl.col("customer_id").is_in(list(labels)) & pl.col("rule_id").is_not_null())
-        pool = pool.with_columns(pl.col("customer_id").replace_strict(labels, default=None).alias("reference"))
+        labelled = matches.filter(pl.col("customer_id").is_in(list(labels)) & pl.col("rule_id").is_not_null())
+        labelled = labelled.with_columns(
+            pl.col("customer_id").replace_strict(labels, default=None).alias("reference"),
+            pl.lit(True).alias("labelled"),
+        )
+        # Labels are keyed by user_id, so they describe identified customers only. The others
+        # (anonymous visitors, e-mail-only contacts: most of those the classifier decides) are
+        # learnt from the rules' stages, as without labels. Trained on the labels alone, the
+        # classifier carried what held for identified customers over to them (on one
+        # simulator, "first seen long ago means awareness": docs/stages.md).
+        not_identified = rule_pool.filter(
+            ~pl.col("is_identified").fill_null(False) & ~pl.col("customer_id").is_in(list(labels))
+        )
+        pool = pl.concat([labelled, not_identified], how="vertical_relaxed")
     else:
-        # Without labels the rules' stages are all we know. The clear decisions alone are a
-        # sample chosen by the very features the classifier reads (every clear considerer
-        # has an intent event, no clear awareness customer browses), so a model fit on them
-        # only extrapolates into the unclear customers. The unclear ones join the training
-        # data with their tentative stage at a lower weight: the classifier learns the region
-        # it will decide, and departs from the tentative stage only where the clear cases
-        # around it say otherwise.
-        pool = matches.filter(
-            (pl.col("n_orders") == 0) & pl.col("rule_stage").is_in(list(PRE_ORDER_STAGES))
-        ).with_columns(pl.col("rule_stage").alias("reference"))
+        pool = rule_pool
     pool = pool.sort("customer_id")
     ids = pool["customer_id"].to_list()
     if len(ids) < 4:
         return None, None, f"too few customers to train the classifier on ({len(ids)})"
-    train_idx, test_idx = time_split(pool["first_seen"].to_numpy(), ids, config.settings.test_share)
+    train_idx, test_idx = _time_split_each(pool, config.settings.test_share)
     _, x = feature_matrix(con, features, ids)
     reference = np.asarray(pool["reference"].to_list(), dtype=object)
     # the classifier only learns the stages of customers without an order
@@ -160,7 +191,8 @@ def _train(
     if len(set(reference[fit_idx])) < 2:
         return None, None, "the training customers hold only one stage; the rules decide alone"
     clear = np.asarray(pool["rule_is_clear"].fill_null(True).to_list(), dtype=bool)
-    weights = np.where(clear | (source == "labels"), 1.0, UNCLEAR_TRAINING_WEIGHT)
+    is_labelled = np.asarray(pool["labelled"].to_list(), dtype=bool)
+    weights = np.where(clear | is_labelled, 1.0, UNCLEAR_TRAINING_WEIGHT)
     model = train_stage_model(
         x[fit_idx], reference[fit_idx].astype(str), sample_weight=weights[fit_idx], as_of=as_of, features=features,
         training_source=source, config=config, seed=seed, n_test=len(test_idx),
@@ -171,8 +203,11 @@ def _train(
     rule_stages = [s if s is not None else NO_STAGE for s in test["rule_stage"].to_list()]
     unclear = [not bool(c) for c in test["rule_is_clear"].fill_null(True).to_list()]
     if source == "labels":
-        final = [p if u else r for p, u, r in zip(predicted, unclear, rule_stages, strict=True)]
-        held_out = compare(test["reference"].to_list(), rule_stages, final, reference="held-out labels")
+        # scored against the held-out labels only (the rules' stages would score the rules)
+        keep = [i for i, labelled in enumerate(test["labelled"].to_list()) if labelled]
+        final = [predicted[i] if unclear[i] else rule_stages[i] for i in keep]
+        held_out = compare([test["reference"][i] for i in keep], [rule_stages[i] for i in keep], final,
+                           reference="held-out labels")
     else:
         # without labels the reference is the rules' clear decisions: this scores the classifier alone on them
         keep = [i for i, c in enumerate(test["rule_is_clear"].fill_null(True).to_list()) if c]
