@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from journey_analytics.stages import assign_stages
+from journey_analytics.stages import StageResult, assign_stages
 from journey_analytics.stages.evaluate import classification_metrics
 from journey_analytics.stages.model import load_stage_model
 from tests.stages.conftest import AS_OF, Warehouse, days_before
@@ -44,6 +44,16 @@ def browsers(wh: Warehouse, labelled: bool = True) -> None:
             wh.label(f"k{i:03d}", "awareness")
 
 
+def stage_from_labels(wh: Warehouse, tmp_path: Path, rules_copy: Path) -> tuple[StageResult, dict[str, tuple]]:
+    """Stitch, then give stages with a classifier that must have trained on the labels (seed 7);
+    returns the step's result and stages(wh)."""
+    wh.identify()
+    result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy),
+                           model_dir=tmp_path / "models", seed=7)
+    assert (result.training_source, result.model_trained) == ("labels", True)
+    return result, stages(wh)
+
+
 def stages(wh: Warehouse) -> dict[str, tuple]:
     """customer -> (stage, stage_source, rule_stage, confidence)."""
     return {
@@ -61,11 +71,7 @@ class TestTrainingFromLabels:
         for i in range(5):
             browse(wh, f"new-d{i}", day=2, gap_seconds=400)
             browse(wh, f"new-k{i}", day=2, gap_seconds=6)
-        wh.identify()
-        result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy),
-                               model_dir=tmp_path / "models", seed=7)
-        assert (result.training_source, result.model_trained) == ("labels", True)
-        got = stages(wh)
+        _, got = stage_from_labels(wh, tmp_path, rules_copy)
         for i in range(5):
             assert got[f"new-d{i}"][:3] == ("consideration", "model", "awareness")
             assert got[f"new-k{i}"][:3] == ("awareness", "model", "awareness")
@@ -93,11 +99,7 @@ class TestTrainingFromLabels:
             browse(wh, f"anon:d{i:03d}", day=1 + i % 30, gap_seconds=300 + 7 * i)
         for i in range(5):
             browse(wh, f"new-d{i}", day=2, gap_seconds=400)
-        wh.identify()
-        result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy),
-                               model_dir=tmp_path / "models", seed=7)
-        assert (result.training_source, result.model_trained) == ("labels", True)
-        got = stages(wh)
+        result, got = stage_from_labels(wh, tmp_path, rules_copy)
         assert {got[f"new-d{i}"][:3] for i in range(5)} == {("consideration", "model", "awareness")}
         assert {got[f"anon:d{i:03d}"][:3] for i in range(N_PER_STAGE)} == {("awareness", "model", "awareness")}
         # the held-out figures score the held-out labels, not the anonymous visitors' rule stages

@@ -118,8 +118,9 @@ def _time_split_each(pool: pl.DataFrame, test_share: float) -> tuple[np.ndarray,
     of the others apart, so the labels held out are the newest share of the labelled ones."""
     train: list[np.ndarray] = []
     test: list[np.ndarray] = []
+    is_labelled = np.asarray(pool["labelled"].to_list(), dtype=bool)
     for labelled in (True, False):
-        where = np.flatnonzero(np.asarray(pool["labelled"].to_list(), dtype=bool) == labelled)
+        where = np.flatnonzero(is_labelled == labelled)
         if len(where) == 0:
             continue
         part = pool[where.tolist()]
