@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 
 
 class LandingError(RuntimeError):
@@ -66,9 +67,9 @@ def _describe(path: Path, landing: Path, kind: str, arrived_on: date | None, pro
         stat = path.stat()
     except OSError:  # a link that loops or leads nowhere: described as the link itself
         stat = path.lstat()
-    if problem is None and not path.is_file() and not path.is_dir():
+    if problem is None and not (S_ISREG(stat.st_mode) or S_ISDIR(stat.st_mode)):
         problem = (
-            "link leads to no file (broken, or a loop); not read" if path.is_symlink()
+            "link leads to no file (broken, or a loop); not read" if S_ISLNK(stat.st_mode)
             else "not a regular file (a pipe, socket or device); not read"
         )
     fmt = file_format_of(path.name)

@@ -113,12 +113,13 @@ def _enough_labels(labels: dict[str, str], matches: pl.DataFrame, config: StageC
     return len(stages) >= config.settings.min_labels and min(counts) >= config.settings.min_labels_per_stage
 
 
-def _time_split_each(pool: pl.DataFrame, test_share: float) -> tuple[np.ndarray, np.ndarray]:
+def _time_split_each(
+    pool: pl.DataFrame, is_labelled: np.ndarray, test_share: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The time split (the most recently first seen held out) of the labelled customers and
     of the others apart, so the labels held out are the newest share of the labelled ones."""
     train: list[np.ndarray] = []
     test: list[np.ndarray] = []
-    is_labelled = np.asarray(pool["labelled"].to_list(), dtype=bool)
     for labelled in (True, False):
         where = np.flatnonzero(is_labelled == labelled)
         if len(where) == 0:
@@ -181,7 +182,8 @@ def _train(
     ids = pool["customer_id"].to_list()
     if len(ids) < 4:
         return None, None, f"too few customers to train the classifier on ({len(ids)})"
-    train_idx, test_idx = _time_split_each(pool, config.settings.test_share)
+    is_labelled = np.asarray(pool["labelled"].to_list(), dtype=bool)
+    train_idx, test_idx = _time_split_each(pool, is_labelled, config.settings.test_share)
     _, x = feature_matrix(con, features, ids)
     reference = np.asarray(pool["reference"].to_list(), dtype=object)
     # the classifier only learns the stages of customers without an order
@@ -192,7 +194,6 @@ def _train(
     if len(set(reference[fit_idx])) < 2:
         return None, None, "the training customers hold only one stage; the rules decide alone"
     clear = np.asarray(pool["rule_is_clear"].fill_null(True).to_list(), dtype=bool)
-    is_labelled = np.asarray(pool["labelled"].to_list(), dtype=bool)
     weights = np.where(clear | is_labelled, 1.0, UNCLEAR_TRAINING_WEIGHT)
     model = train_stage_model(
         x[fit_idx], reference[fit_idx].astype(str), sample_weight=weights[fit_idx], as_of=as_of, features=features,
