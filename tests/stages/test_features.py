@@ -71,6 +71,15 @@ class TestCustomerFeatures:
         assert got == {"n_orders": 2, "revenue": 100.0, "days_since_last_order": 3, "n_refunds": 1}
 
 
+    def test_an_order_known_only_from_its_refund(self, wh: Warehouse, tmp_path: Path) -> None:
+        """A refund whose purchase is not in the data counts the order, with no revenue and no
+        purchase time (the purchase is not known)."""
+        wh.event("u1", "page_view", days_before(AS_OF, 9))
+        wh.event("u1", "refund", days_before(AS_OF, 2), order_id="o-old", value=60.0, currency="EUR")
+        got = features(wh, tmp_path, "u1", "n_orders", "revenue", "last_order_at", "days_since_last_order", "n_refunds")
+        assert got == {"n_orders": 1, "revenue": 0.0, "last_order_at": None, "days_since_last_order": None,
+                       "n_refunds": 1}
+
 class TestIdentifiedAsOfTheRunDate:
     """A customer is identified for a run date by a user_id on their events up to then, or by the
     CRM; a login after the run date does not identify them for it (a backfill gives the stages

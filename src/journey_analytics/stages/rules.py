@@ -437,9 +437,12 @@ def _day(ts: Any) -> str:
 
 
 def order_phrase(n_orders: int, last_order_at: Any) -> str:
-    """'2 orders, last on 2026-11-02' or 'no order'."""
+    """'2 orders, last on 2026-11-02' or 'no order'; orders known only from their refunds have
+    no purchase time."""
     if not n_orders:
         return "no order"
+    if last_order_at is None:
+        return "1 order, known from its refund" if n_orders == 1 else f"{n_orders} orders, known from their refunds"
     if n_orders == 1:
         return f"1 order, on {_day(last_order_at)}"
     return f"{n_orders} orders, last on {_day(last_order_at)}"
