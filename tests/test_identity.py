@@ -133,6 +133,73 @@ class TestDevices:
         ]
 
 
+def exported_order(event_id: str, order_id: str, user_id: str, time: str = "09:15") -> dict[str, Any]:
+    """A purchase from the store's order export: the customer's user id, no device."""
+    return {"event_id": event_id, "event_ts": f"2026-10-01T{time}:00Z", "event_name": "purchase",
+            "user_id": user_id, "order_id": order_id, "value": 80, "currency": "EUR"}
+
+
+def guest_order(event_id: str, anonymous_id: str, order_id: str, time: str = "09:10") -> dict[str, Any]:
+    """A purchase seen by the web tag during a guest checkout: a device, no user id."""
+    return web(event_id, time, anonymous_id, "purchase", order_id=order_id, value=80, currency="EUR")
+
+
+class TestOrders:
+    """One order_id in the web tag's guest checkout and in the store's export of the customer's
+    orders is one person's order: the device joins the customer (an order id that names several
+    people, as a tag sending one id for every order does, links no one)."""
+
+    def test_guest_checkout_joins_the_exported_customer(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("gina-1", "09:00", "a-gina", "view_item"), guest_order("gina-2", "a-gina", "O-100"),
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("gina-export", "O-100", "u-gina")])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "gina-") == [
+            ("gina-1", "u-gina"), ("gina-2", "u-gina"), ("gina-export", "u-gina"),
+        ]
+
+    def test_a_refund_names_the_order_too(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [guest_order("hugo-1", "a-hugo", "O-7")])
+        landing.jsonl("web", DAY1, "refunds.jsonl", [
+            {**exported_order("hugo-refund", "O-7", "u-hugo", "15:00"), "event_name": "refund"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "hugo-") == [("hugo-1", "u-hugo"), ("hugo-refund", "u-hugo")]
+
+    def test_an_order_id_naming_several_people_links_no_one(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [guest_order(f"junk-g{i}", f"a-j{i}", "0") for i in range(2)])
+        landing.jsonl("web", DAY1, "orders.jsonl", [
+            exported_order("junk-x1", "0", "u-x1"), exported_order("junk-x2", "0", "u-x2"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "junk-") == [
+            ("junk-g0", "anon:a-j0"), ("junk-g1", "anon:a-j1"), ("junk-x1", "u-x1"), ("junk-x2", "u-x2"),
+        ]
+
+    def test_an_order_id_on_many_guest_devices_links_no_one(self, landing: Landing, warehouse: Path) -> None:
+        """One order is checked out on one device, maybe refunded from a second; not on three."""
+        landing.jsonl("web", DAY1, "web.jsonl", [guest_order(f"many-g{i}", f"a-m{i}", "1") for i in range(3)])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("many-x", "1", "u-m")])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "many-") == [
+            ("many-g0", "anon:a-m0"), ("many-g1", "anon:a-m1"), ("many-g2", "anon:a-m2"), ("many-x", "u-m"),
+        ]
+
+    def test_a_shared_device_still_follows_its_latest_person(self, landing: Landing, warehouse: Path) -> None:
+        """A guest order is one more identification on its device, at the order's time."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            guest_order("kim-1", "a-home", "O-9", "09:00"),
+            web("kim-2", "10:00", "a-home", "login", user_id="u-lou"),
+            web("kim-3", "10:05", "a-home"),
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("kim-export", "O-9", "u-kim")])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "kim-") == [
+            ("kim-1", "u-lou"), ("kim-2", "u-lou"), ("kim-3", "u-lou"), ("kim-export", "u-kim"),
+        ]
+
+
 class TestNeverIdentified:
     """People never identified get a customer_id from their device, e-mail or handle, by prefix."""
 

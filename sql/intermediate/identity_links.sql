@@ -1,7 +1,8 @@
 -- Pairs of identifiers known to belong to one person: a device and the person who
--- identified on it, a user id and its e-mail, a user id and a social handle. Each
--- identifier also links to itself so that unlinked identifiers become customers too.
--- Nodes are written '<identifier_type>:<identifier>'.
+-- identified on it (by an event carrying both, or by a guest checkout whose order_id the
+-- person's own purchase or refund also carries), a user id and its e-mail, a user id and a
+-- social handle. Each identifier also links to itself so that unlinked identifiers become
+-- customers too. Nodes are written '<identifier_type>:<identifier>'.
 --
 -- (intermediate; not published)
 with events as (
@@ -18,25 +19,60 @@ parameters as (
     select * from run_parameters
 ),
 
-device_identifications as (
-    -- a device links to the identity shown on it; with the setting on, only to the latest
+order_events as (
+    -- purchases and refunds, read apart: only they carry an order_id
     select
         anonymous_id,
-        user_id,
-        email_hash,
-        row_number() over (
-            partition by anonymous_id order by event_ts desc, event_id desc
-        ) as recency_rank
+        coalesce('user_id:' || user_id, 'email:' || email_hash) as person_node,
+        order_id,
+        event_ts,
+        event_id
+    from events_unioned
+    where channel = 'web' and event_name in ('purchase', 'refund') and order_id is not null
+),
+
+order_people as (
+    -- an order_id that names exactly one person and is seen on at most two devices with no
+    -- one identified (checked out on one, perhaps refunded from another); an id that names
+    -- more, as a tag sending one id for every order does, links no one
+    select order_id, min(person_node) as person_node
+    from order_events
+    group by order_id
+    having count(distinct person_node) = 1
+       and count(distinct anonymous_id) filter (where person_node is null) between 1 and 2
+),
+
+identifications as (
+    -- a device and the person shown on it, at a time
+    select anonymous_id, coalesce('user_id:' || user_id, 'email:' || email_hash) as person_node, event_ts, event_id
     from events
     where channel = 'web'
       and anonymous_id is not null
       and (user_id is not null or email_hash is not null)
+    union all
+    -- a guest checkout: the device of a purchase or refund with no one identified, and the
+    -- person the same order_id names elsewhere
+    select g.anonymous_id, o.person_node, g.event_ts, g.event_id
+    from order_events as g
+    inner join order_people as o on o.order_id = g.order_id
+    where g.anonymous_id is not null and g.person_node is null
+),
+
+device_identifications as (
+    -- a device links to the identity shown on it; with the setting on, only to the latest
+    select
+        anonymous_id,
+        person_node,
+        row_number() over (
+            partition by anonymous_id order by event_ts desc, event_id desc
+        ) as recency_rank
+    from identifications
 ),
 
 device_links as (
     select
         'anonymous_id:' || d.anonymous_id as node_a,
-        coalesce('user_id:' || d.user_id, 'email:' || d.email_hash) as node_b
+        d.person_node as node_b
     from device_identifications as d
     cross join parameters as p
     where d.recency_rank = 1 or not p.link_device_to_latest_identity_only
