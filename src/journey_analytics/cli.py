@@ -208,7 +208,9 @@ def _command_report(args: argparse.Namespace) -> int:
     from journey_analytics.dashboard import write_report
 
     settings = load_settings(args.config)
-    page, day = write_report(args.warehouse, args.reports, args.date, settings.rule_file("pain_points"))
+    page, day = write_report(
+        args.warehouse, args.reports, args.date, settings.rule_file("pain_points"), settings.rule_file("funnels")
+    )
     print(f"journey report {day}: dashboard written to {page}")
     return 0
 

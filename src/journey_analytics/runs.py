@@ -414,7 +414,7 @@ def report_step(ctx: RunContext) -> Path:
     with ctx.timed("report"):
         return write_dashboard(
             ctx.con, ctx.reports, ctx.as_of, ctx.run_id, ctx.evaluation_path, staged=True,
-            pain_config=ctx.settings.rule_file("pain_points"),
+            pain_config=ctx.settings.rule_file("pain_points"), funnel_config=ctx.settings.rule_file("funnels"),
         )
 
 

@@ -241,3 +241,37 @@ class TestRevenueByCurrency:
         ])
         figures = self.headline(landing, warehouse)
         assert figures[1:4] == [("Orders", "2"), ("Revenue EUR", "99"), ("Revenue GBP", "10")]
+
+
+class TestCheckoutFunnelNote:
+    """A store that does not log a checkout step gets a funnel of zeros from that step on; the
+    section says which steps have no events, instead of leaving a reader to guess."""
+
+    @staticmethod
+    def page_text(landing: Landing, tmp_path: Path, names: list[str]) -> str:
+        rows = []
+        for i in range(6):
+            for k, name in enumerate(names):
+                row = {"event_id": f"e{i}-{k}", "event_ts": f"2026-10-01T1{i}:0{k}:00Z", "event_name": name,
+                       "anonymous_id": f"a{i}"}
+                if name == "purchase":
+                    row |= {"order_id": f"o{i}", "value": 10, "currency": "EUR"}
+                rows.append(row)
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", rows)
+        os.environ.setdefault("JOURNEY_HASH_KEY", "test-key")
+        summary = runs.run_day_in_process(
+            date(2026, 10, 1), landing.root, tmp_path / "w.duckdb", tmp_path / "reports", Settings()
+        )
+        return summary.report.read_text()
+
+    def test_steps_with_no_events_are_named(self, landing: Landing, tmp_path: Path) -> None:
+        text = self.page_text(landing, tmp_path, ["view_item", "purchase"])
+        assert ("No add_to_cart, begin_checkout or add_payment_info events in the report period: the "
+                "logs may not track these steps") in text
+
+    def test_no_note_when_every_step_is_logged(self, landing: Landing, tmp_path: Path) -> None:
+        text = self.page_text(
+            landing, tmp_path, ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
+        )
+        assert "Customers reaching each step in the report period" in text
+        assert "may not track" not in text

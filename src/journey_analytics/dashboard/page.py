@@ -61,14 +61,18 @@ def _section_html(section: s.Section) -> str:
 
 
 def build_sections(
-    con: duckdb.DuckDBPyConnection, as_of: date, evaluation_path: Path | None, pain_config: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    evaluation_path: Path | None,
+    pain_config: Path | None = None,
+    funnel_config: Path | None = None,
 ) -> list[s.Section]:
     """Every section the warehouse has the tables for, in reading order."""
     candidates = [
         s.stage_funnel(con, as_of),
         s.stage_movements(con, as_of),
         s.stage_mix(con, as_of),
-        s.checkout_funnel(con, as_of),
+        s.checkout_funnel(con, as_of, funnel_config),
         s.conversion_trend(con, as_of),
         s.pain_points(con, as_of),
         s.touchpoints(con, as_of),
@@ -108,12 +112,13 @@ def write_dashboard(
     evaluation_path: Path | None = None,
     staged: bool = False,
     pain_config: Path | None = None,
+    funnel_config: Path | None = None,
 ) -> Path:
     """Write ``reports/<as_of>/index.html`` and refresh ``reports/index.html``; returns the page.
 
     With ``staged``, the page goes to the run's staging folder instead, for
     :func:`promote_dashboard` to move into place once the warehouse is published.
-    ``pain_config`` is the run's pain point thresholds file (None: the bundled one).
+    ``pain_config`` and ``funnel_config`` are the run's pain point and funnel files (None: the bundled ones).
     """
     reports = Path(reports)
     reports.mkdir(parents=True, exist_ok=True)
@@ -124,7 +129,7 @@ def write_dashboard(
     figure_html = "".join(
         f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
     )
-    body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path, pain_config))
+    body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path, pain_config, funnel_config))
     root = staging_folder(reports, run_id) if staged else reports
     page = root / as_of.isoformat() / "index.html"
     _atomic_write(
@@ -153,7 +158,11 @@ class ReportError(Exception):
 
 
 def write_report(
-    warehouse: Path, reports: Path, as_of: date | None = None, pain_config: Path | None = None
+    warehouse: Path,
+    reports: Path,
+    as_of: date | None = None,
+    pain_config: Path | None = None,
+    funnel_config: Path | None = None,
 ) -> tuple[Path, date]:
     """Write (again) the dashboard page of a day already run, from the published warehouse.
 
@@ -190,7 +199,8 @@ def write_report(
                 f"(run `journey run --date {as_of}` to make that day's page)"
             )
         page = write_dashboard(
-            con, reports, as_of, runs[as_of], _evaluation_as_of(warehouse, as_of), pain_config=pain_config
+            con, reports, as_of, runs[as_of], _evaluation_as_of(warehouse, as_of),
+            pain_config=pain_config, funnel_config=funnel_config,
         )
         return page, as_of
     finally:

@@ -196,8 +196,37 @@ def stage_mix(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
     return Section("stage-mix", "Stage mix over time", "Customers in each stage at each run.", _layout(fig))
 
 
-def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
-    """The checkout funnel with a breakdown selector."""
+def _unlogged_steps(con: duckdb.DuckDBPyConnection, funnel_config: Path | None, first: date, last: date) -> list[str]:
+    """The checkout funnel's steps that no event of the report period matches: a store that does
+    not log a step gets zeros from it on, which the section should say rather than leave to guess."""
+    from journey_analytics.funnels.config import FunnelConfigError, load_funnel_config
+    from journey_analytics.funnels.engine import condition_sql, quote
+
+    try:
+        funnel = next((f for f in load_funnel_config(funnel_config).funnels if f.name == "checkout"), None)
+    except FunnelConfigError:
+        return []  # the run's own config was read by its funnel step; a report with another may not parse
+    if funnel is None or not has_tables(con, "events"):
+        return []
+    scope = f"and e.channel in ({', '.join(quote(c) for c in funnel.channels)})" if funnel.channels else ""
+    counts = con.execute(
+        f"""
+        select {', '.join(f'count(*) filter (where {condition_sql(step)})' for step in funnel.steps)}
+        from events as e
+        where e.event_date between ? and ? {scope}
+        """,
+        [first, last],
+    ).fetchall()[0]
+    return [step.label for step, n in zip(funnel.steps, counts, strict=True) if n == 0]
+
+
+def _names(words: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: Path | None = None) -> Section | None:
+    """The checkout funnel with a breakdown selector, naming the steps the logs have no events for."""
     if not has_tables(con, "funnel_steps"):
         return None
     rows = con.execute(
@@ -211,6 +240,19 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | No
     ).fetchall()
     if not rows:
         return None
+    period = con.execute(
+        "select min(period_start), max(period_end) from funnel_steps where as_of_date = ? and funnel = 'checkout'",
+        [as_of],
+    ).fetchall()[0]
+    note = "Customers reaching each step in the report period; choose a breakdown."
+    unlogged = _unlogged_steps(con, funnel_config, *period)
+    if unlogged:
+        these = "this step" if len(unlogged) == 1 else "these steps"
+        note += (
+            f" No {_names(unlogged)} events in the report period: the logs may not track {these}, so no"
+            f" customer can pass {'it' if len(unlogged) == 1 else 'them'} and the funnel reads 0 from there on."
+            " If the store does not log a step, take it out of the checkout funnel in the funnels config."
+        )
     segments: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for key, value, _, step, entered in rows:
         segments.setdefault((key, value), []).append((step, entered))
@@ -229,9 +271,7 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | No
         for i, k in enumerate(keys)
     ]
     fig.update_layout(updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}])
-    return Section(
-        "checkout-funnel", "Checkout funnel", "Customers reaching each step in the report period; choose a breakdown.", _layout(fig, 420)
-    )
+    return Section("checkout-funnel", "Checkout funnel", note, _layout(fig, 420))
 
 
 def conversion_trend(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
