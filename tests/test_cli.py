@@ -193,6 +193,10 @@ class TestUsageErrors:
          "[warehouse], [identity], [ingest], [privacy], [rules]"),
         ('[warehouse]\nmemory_limit = "lots"\n', "[warehouse] memory_limit 'lots' is not a size DuckDB understands "
          '(such as "4GB")'),
+        ('[warehouse]\nmemory_limit = "64MB"\n', "[warehouse] memory_limit '64MB' is too small: reading lines of "
+         "up to [ingest] max_line_bytes (16777216) needs at least 68 MiB"),
+        ('[warehouse]\nmemory_limit = "1KB"\n', "[warehouse] memory_limit '1KB' is too small: reading lines of "
+         "up to [ingest] max_line_bytes (16777216) needs at least 68 MiB"),
         ("[sessions]\ntimeout_minutes = 0\n", "[sessions] timeout_minutes must be between 1 and 10080 minutes, got 0"),
         ("[warehouse]\nthreads = 100000000\n",
          "[warehouse] threads must be between 0 and 1024 (0: every core), got 100000000"),

@@ -156,7 +156,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         value = getattr(getattr(settings, section), key)
         if not low <= value <= high:
             raise ConfigError(f"{path}: [{section}] {key} must be between {low} and {high}{unit}, got {value}")
-    _check_memory_limit(settings.warehouse.memory_limit, path)
+    _check_memory_limit(settings, path)
     for name in ("stages", "funnels", "pain_points"):
         rule_file = settings.rule_file(name)
         if rule_file is not None and not rule_file.is_file():
@@ -176,13 +176,31 @@ _RANGES: dict[tuple[str, str], tuple[int, int, str]] = {
 }
 
 
-def _check_memory_limit(value: str, path: Path) -> None:
-    """Refuse a memory limit DuckDB would refuse (when the run opens the warehouse), now."""
+def _check_memory_limit(settings: Settings, path: Path) -> None:
+    """Refuse a memory limit DuckDB would refuse (when the run opens the warehouse), or one too
+    small for the run to read its files (it would fail half-way), now."""
     import duckdb
 
+    from journey_analytics.ingest._read import line_buffer_bytes
+    from journey_analytics.warehouse import memory_limit_bytes
+
+    value = settings.warehouse.memory_limit
+    # the line reader holds two of its buffers at a time, and a little more
+    need = 2 * line_buffer_bytes(settings.ingest.max_line_bytes) + (4 << 20)
     try:
-        duckdb.connect(":memory:", config={"memory_limit": value}).close()
+        con = duckdb.connect(":memory:", config={"memory_limit": value})
     except duckdb.Error:
         raise ConfigError(
             f"{path}: [warehouse] memory_limit {value!r} is not a size DuckDB understands (such as \"4GB\")"
         ) from None
+    try:
+        have = memory_limit_bytes(con)
+    except duckdb.OutOfMemoryException:  # too small to run even that query
+        have = 0
+    finally:
+        con.close()
+    if have < need:
+        raise ConfigError(
+            f"{path}: [warehouse] memory_limit {value!r} is too small: reading lines of up to [ingest] "
+            f"max_line_bytes ({settings.ingest.max_line_bytes}) needs at least {-(-need >> 20)} MiB"
+        )

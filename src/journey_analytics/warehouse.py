@@ -164,13 +164,28 @@ def _split_statements(sql: str) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
+# With threads left to DuckDB, each gets at least this much of the memory limit: a small limit
+# shared by many cores fails where fewer threads would spill (128MB on 8 threads fails).
+MEMORY_PER_THREAD = 64 << 20
+
+_SIZE_UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
+    """The connection's memory limit in bytes (DuckDB shows it as text such as '3.7 GiB')."""
+    ((text,),) = con.execute("select current_setting('memory_limit')").fetchall()
+    number, unit = str(text).split()
+    return int(float(number) * _SIZE_UNITS[unit])
+
+
 def connect(
     path: Path | str, read_only: bool = False, memory_limit: str | None = None, threads: int = 0
 ) -> duckdb.DuckDBPyConnection:
     """Open a warehouse with the session settings every step relies on (UTC, bounded memory).
 
     With a memory limit, DuckDB spills to a temporary folder beside the file instead of
-    growing without bound.
+    growing without bound, and (with threads left to DuckDB) runs no more threads than the
+    limit gives MEMORY_PER_THREAD each.
     """
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("set TimeZone = 'UTC'").fetchall()
@@ -178,6 +193,9 @@ def connect(
         con.execute(f"set memory_limit = '{memory_limit.replace(chr(39), '')}'").fetchall()
         spill = Path(path).with_name(Path(path).name + ".spill")
         con.execute(f"set temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'").fetchall()
+        if not threads:
+            ((every_core,),) = con.execute("select current_setting('threads')").fetchall()
+            threads = min(int(every_core), max(1, memory_limit_bytes(con) // MEMORY_PER_THREAD))
     if threads:
         con.execute(f"set threads = {int(threads)}").fetchall()
     return con
