@@ -208,6 +208,8 @@ class TestUsageErrors:
          "[ingest] max_future_days must be between 0 and 3650 days, got 1000000000000"),
         ("[ingest]\nearliest_event_year = 3000\n", "[ingest] earliest_event_year must be between 1970 and 2100, got 3000"),
         ('[rules]\nfunnels = "my_funnels.toml"\n', "[rules] funnels file not found: my_funnels.toml"),
+        ('[privacy]\nhash_key = " "\n', "[privacy] hash_key is empty: give the key, or remove the setting to use "
+         "JOURNEY_HASH_KEY or the key file beside the warehouse"),
     ])
     def test_config_refused_before_anything_is_written(self, tmp_path: Path, config: str, message: str) -> None:
         (tmp_path / "landing").mkdir()
@@ -240,6 +242,20 @@ class TestUsageErrors:
         assert (result.returncode, result.stderr) == (
             1, "journey: error: cannot use /proc/journey: no such file or directory\n"
         )
+
+    def test_empty_key_in_the_environment_is_refused(self, tmp_path: Path) -> None:
+        """JOURNEY_HASH_KEY set to nothing (a secret that did not reach the job) is a mistake: the
+        run would quietly generate a key of its own, and another machine's run another one."""
+        (tmp_path / "landing").mkdir()
+        result = subprocess.run(
+            [journey_command(), "run", "--date", "2026-10-01", "--landing", "landing", "--warehouse", "w/j.duckdb"],
+            cwd=tmp_path, env={**quiet_env(), "JOURNEY_HASH_KEY": ""}, capture_output=True, text=True, timeout=120,
+        )
+        assert (result.returncode, result.stderr) == (1, (
+            "journey: error: JOURNEY_HASH_KEY is set but empty: give the key, or unset it to use [privacy] "
+            "hash_key or the key file beside the warehouse\n"
+        ))
+        assert not list((tmp_path / "w").glob("j.duckdb*"))
 
     def test_changed_key_refused_before_the_run(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "a.jsonl", [GOOD])

@@ -123,8 +123,9 @@ def _check_run_inputs(args: argparse.Namespace) -> None:
         from journey_analytics.privacy import check_key_before_run
         from journey_analytics.warehouse import warehouse_lock
 
+        key = settings.hash_key_from_environment()  # an empty JOURNEY_HASH_KEY is refused before anything is written
         with warehouse_lock(warehouse):  # refuse now, in one line, if another run is building
-            check_key_before_run(settings.hash_key_from_environment(), warehouse)
+            check_key_before_run(key, warehouse)
 
 
 def _print_summary(summary: dict[str, Any], seconds: float) -> None:

@@ -96,8 +96,17 @@ class Settings:
         return path
 
     def hash_key_from_environment(self) -> str | None:
-        """The pseudonymization key from the environment, else from the config, else None."""
-        return os.environ.get(HASH_KEY_ENV) or self.privacy.hash_key
+        """The pseudonymization key from the environment, else from the config, else None.
+
+        A variable set to nothing (a secret that did not reach the job) is refused: the run would
+        otherwise generate a key of its own, and another machine another one."""
+        given = os.environ.get(HASH_KEY_ENV)
+        if given is not None and not given.strip():
+            raise ConfigError(
+                f"{HASH_KEY_ENV} is set but empty: give the key, or unset it to use [privacy] hash_key "
+                "or the key file beside the warehouse"
+            )
+        return given or self.privacy.hash_key
 
 
 _SECTIONS: dict[str, type] = {
@@ -156,6 +165,11 @@ def load_settings(path: Path | str | None = None) -> Settings:
         value = getattr(getattr(settings, section), key)
         if not low <= value <= high:
             raise ConfigError(f"{path}: [{section}] {key} must be between {low} and {high}{unit}, got {value}")
+    if settings.privacy.hash_key is not None and not settings.privacy.hash_key.strip():
+        raise ConfigError(
+            f"{path}: [privacy] hash_key is empty: give the key, or remove the setting to use "
+            f"{HASH_KEY_ENV} or the key file beside the warehouse"
+        )
     _check_memory_limit(settings, path)
     for name in ("stages", "funnels", "pain_points"):
         rule_file = settings.rule_file(name)
