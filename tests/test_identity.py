@@ -186,6 +186,19 @@ class TestOrders:
             ("many-g0", "anon:a-m0"), ("many-g1", "anon:a-m1"), ("many-g2", "anon:a-m2"), ("many-x", "u-m"),
         ]
 
+    def test_a_device_with_several_peoples_guest_orders_links_to_none(self, landing: Landing, warehouse: Path) -> None:
+        """A shop's kiosk where three buyers checked out as guests is none of theirs: linking it to the
+        latest would hand that buyer the other two's orders."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            guest_order(f"kiosk-{i}", "a-kiosk", f"K{i}", f"1{i}:00") for i in range(3)
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order(f"kiosk-x{i}", f"K{i}", f"u-p{i}") for i in range(3)])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "kiosk-") == [
+            ("kiosk-0", "anon:a-kiosk"), ("kiosk-1", "anon:a-kiosk"), ("kiosk-2", "anon:a-kiosk"),
+            ("kiosk-x0", "u-p0"), ("kiosk-x1", "u-p1"), ("kiosk-x2", "u-p2"),
+        ]
+
     def test_a_shared_device_still_follows_its_latest_person(self, landing: Landing, warehouse: Path) -> None:
         """A guest order is one more identification on its device, at the order's time."""
         landing.jsonl("web", DAY1, "web.jsonl", [

@@ -42,6 +42,24 @@ order_people as (
        and count(distinct anonymous_id) filter (where person_node is null) between 1 and 2
 ),
 
+guest_checkouts as (
+    -- the device of a purchase or refund with no one identified, and the person the same
+    -- order_id names elsewhere
+    select g.anonymous_id, o.person_node, g.event_ts, g.event_id
+    from order_events as g
+    inner join order_people as o on o.order_id = g.order_id
+    where g.anonymous_id is not null and g.person_node is null
+),
+
+guest_devices as (
+    -- a device whose guest checkouts name one person; a shop's kiosk where several people
+    -- checked out as guests is none of theirs
+    select anonymous_id
+    from guest_checkouts
+    group by anonymous_id
+    having count(distinct person_node) = 1
+),
+
 identifications as (
     -- a device and the person shown on it, at a time
     select anonymous_id, coalesce('user_id:' || user_id, 'email:' || email_hash) as person_node, event_ts, event_id
@@ -50,12 +68,9 @@ identifications as (
       and anonymous_id is not null
       and (user_id is not null or email_hash is not null)
     union all
-    -- a guest checkout: the device of a purchase or refund with no one identified, and the
-    -- person the same order_id names elsewhere
-    select g.anonymous_id, o.person_node, g.event_ts, g.event_id
-    from order_events as g
-    inner join order_people as o on o.order_id = g.order_id
-    where g.anonymous_id is not null and g.person_node is null
+    select anonymous_id, person_node, event_ts, event_id
+    from guest_checkouts
+    where anonymous_id in (select anonymous_id from guest_devices)
 ),
 
 device_identifications as (

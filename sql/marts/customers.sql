@@ -17,10 +17,10 @@
 -- days_since_last_touch: Whole days from last_touch_at to the run date.
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
--- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from their refund (bought before the data begins).
+-- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from a refund, whose purchase is nowhere in the data (bought before it begins).
 -- revenue: Sum of the orders' values (each order counted once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
--- last_order_at: Last purchase, UTC.
+-- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
 -- n_refunds: Distinct orders with a refund.
 -- n_view_item_7d: view_item events in the 7 days ending on the run date.
@@ -210,15 +210,22 @@ signals as (
 ),
 
 order_lines as (
-    -- an order refunded whose purchase is not in the data (bought before it begins) is an order
-    -- too, with no value and no purchase time
+    -- an order refunded whose purchase is nowhere in the data (bought before it begins) is an
+    -- order too, with no value and no purchase time
     select
         customer_id,
         coalesce(order_id, event_id) as order_key,
         min(event_ts) filter (where event_name = 'purchase') as ordered_at,
         max(value) filter (where event_name = 'purchase') as order_value
-    from events_as_of
-    where channel = 'web' and event_name in ('purchase', 'refund')
+    from events_as_of as e
+    where channel = 'web'
+      and (
+          event_name = 'purchase'
+          or event_name = 'refund' and not exists (
+              select 1 from events_as_of as bought
+              where bought.channel = 'web' and bought.event_name = 'purchase' and bought.order_id = e.order_id
+          )
+      )
     group by customer_id, coalesce(order_id, event_id)
 ),
 

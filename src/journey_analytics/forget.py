@@ -104,7 +104,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
 
     Raises :class:`ForgetError` for an unknown customer or a missing warehouse or key, and
     :class:`journey_analytics.privacy.KeyMismatchError` for a key that is not the warehouse's
-    own; in every failure the published warehouse is untouched.
+    own, and :class:`journey_analytics.config.ConfigError` for an empty JOURNEY_HASH_KEY; in every failure the published warehouse is untouched.
     """
     warehouse = Path(warehouse)
     customer = customer.strip()

@@ -245,7 +245,8 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
         [as_of],
     ).fetchall()[0]
     note = "Customers reaching each step in the report period; choose a breakdown."
-    unlogged = _unlogged_steps(con, funnel_config, *period)
+    shown = {step for _, _, _, step, _ in rows}  # a report written with another config names only these
+    unlogged = [step for step in _unlogged_steps(con, funnel_config, *period) if step in shown]
     if unlogged:
         these = "this step" if len(unlogged) == 1 else "these steps"
         note += (
