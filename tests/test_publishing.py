@@ -401,6 +401,13 @@ class TestKilledRunDashboard:
     def test_no_page_when_killed_before_the_report(self, killed: dict[str, Killed]) -> None:
         assert killed["marts"].reports_after_kill == []
 
+    def test_the_next_run_removes_the_unpublished_page(self, killed: dict[str, Killed]) -> None:
+        """The killed run's staged page (its folder beside the pages) does not pile up."""
+        outcome = killed["replace"]
+        assert any(name.startswith(".build-") for name in outcome.reports_after_kill)  # the premise
+        assert outcome.rerun_code == 0, outcome.rerun_output
+        assert sorted(p.name for p in (outcome.root / "reports").iterdir() if p.name.startswith(".")) == []
+
 
 @pytest.mark.slow
 class TestKilledJustAfterPublishing:
@@ -413,6 +420,19 @@ class TestKilledJustAfterPublishing:
         # only the run's retrained model, not yet moved beside the warehouse
         assert [name for name in outcome.leftovers_after_kill if not name.endswith(".models")] == []
         assert_same_tables(snapshot(warehouse_in(outcome.root)), reference.tables)
+
+    def test_the_next_run_puts_the_published_page_in_place(self, killed: dict[str, Killed]) -> None:
+        """The killed run published its day but not yet its page; the next run to open the
+        warehouse moves the page in (a reader must not miss a day that is in the warehouse)."""
+        outcome = killed["published"]
+        page = f"{AFTER_DAY.isoformat()}/index.html"
+        assert page not in outcome.reports_after_kill  # the premise: the page was still staged
+        reports = outcome.root / "reports"
+        ctx = runs.open_run(AFTER_DAY, SAMPLE, warehouse_in(outcome.root), reports, load_settings())
+        runs.abort_run(ctx)
+        assert (reports / page).is_file()
+        assert AFTER_DAY.isoformat() in (reports / "index.html").read_text(encoding="utf-8")
+        assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
 
     def test_lock_released_by_the_kill_and_the_model_moved_in(self, killed: dict[str, Killed]) -> None:
         # The base's model dates from BEFORE_DAY; the killed run retrained it at AFTER_DAY and

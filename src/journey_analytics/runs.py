@@ -206,6 +206,7 @@ def open_run(
         key, notice = resolve_key(settings.hash_key_from_environment(), warehouse)
         con = connect(build, memory_limit=settings.warehouse.memory_limit, threads=settings.warehouse.threads)
         prepare_schema(con)
+        _finish_pages(con, warehouse, reports)
         check_key_fingerprint(con, key)
         install_hash_macro(con, key)
         install_contract_macros(con)
@@ -319,6 +320,37 @@ def _promote_model(staged: Path, warehouse: Path) -> None:
     staged.rmdir()
 
 
+# A run's staged dashboard folder holds this file naming its warehouse, so that a later run
+# of the same warehouse knows the folder is its own to finish or remove.
+_PAGE_OWNER = ".warehouse"
+
+
+def _finish_pages(con: duckdb.DuckDBPyConnection, warehouse: Path, reports: Path) -> None:
+    """Finish the page move of a run killed just after it published (its page still in its
+    staging folder), and remove the staging folders of this warehouse's runs killed before they
+    published. Called with the warehouse's lock held, so none of them is running."""
+    from journey_analytics.dashboard import promote_dashboard, staging_folder
+
+    folders = [f for f in reports.glob(".build-*") if f.is_dir()] if reports.is_dir() else []
+    if not folders:
+        return
+    ids = [f.name.removeprefix(".build-") for f in folders]
+    published = dict(con.execute(
+        "select run_id, as_of_date from main.pipeline_runs where status = 'success' and list_contains(?, run_id)",
+        [ids],
+    ).fetchall())
+    own = str(warehouse.resolve())
+    for folder, run_id in zip(folders, ids, strict=True):
+        owner = folder / _PAGE_OWNER
+        if run_id in published:
+            if (staging_folder(reports, run_id) / published[run_id].isoformat() / "index.html").is_file():
+                promote_dashboard(reports, run_id, published[run_id])
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+        elif owner.is_file() and owner.read_text(encoding="utf-8") == own:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _roll_forward_models(warehouse: Path) -> None:
     """Finish the model move of a run killed just after it published (its warehouse is in
     place, its retrained model still in the run's folder). Folders of runs that did not
@@ -411,11 +443,15 @@ def report_step(ctx: RunContext) -> Path:
     """Write the run's dashboard page into a staging folder; finish_run moves it into place."""
     from journey_analytics.dashboard import write_dashboard
 
+    from journey_analytics.dashboard import staging_folder
+
     with ctx.timed("report"):
-        return write_dashboard(
+        page = write_dashboard(
             ctx.con, ctx.reports, ctx.as_of, ctx.run_id, ctx.evaluation_path, staged=True,
             pain_config=ctx.settings.rule_file("pain_points"), funnel_config=ctx.settings.rule_file("funnels"),
         )
+        (staging_folder(ctx.reports, ctx.run_id) / _PAGE_OWNER).write_text(str(ctx.warehouse.resolve()), encoding="utf-8")
+        return page
 
 
 def finish_run(ctx: RunContext, report: Path) -> RunSummary:
