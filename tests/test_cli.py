@@ -162,6 +162,19 @@ class TestUsageErrors:
         )
         assert result.stdout == ""
 
+    @pytest.mark.parametrize("command", [["run", "--date", "2099-12-31"], ["backfill", "--start", "2026-10-01", "--end", "2099-12-31"]])
+    def test_a_day_that_has_not_come_is_refused(self, tmp_path: Path, command: list[str]) -> None:
+        """A typo'd year would stand as the newest day run and hold the customer tables there."""
+        (tmp_path / "landing" / "web" / "dt=2026-10-01").mkdir(parents=True)
+        result = journey(*command, "--landing", "landing", "--warehouse", "w/j.duckdb", cwd=tmp_path)
+        flag = command[-2]
+        assert (result.returncode, result.stderr) == (1, (
+            f"journey: error: {flag} 2099-12-31 has not come yet and the landing folder has nothing for it (its "
+            "last day is dt=2026-10-01); a run for it would stand as the newest day and hold the customers and "
+            "their stages there\n"
+        ))
+        assert not (tmp_path / "w").exists()
+
     def test_missing_landing(self, tmp_path: Path) -> None:
         result = journey("run", "--date", "2026-10-01", "--landing", tmp_path / "nowhere", cwd=tmp_path)
         assert result.returncode == 1

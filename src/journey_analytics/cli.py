@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,9 @@ def _check_run_inputs(args: argparse.Namespace) -> None:
         raise CommandError(f"landing path is a file, not a folder: {args.landing}")
     if not args.landing.is_dir():
         raise CommandError(f"landing folder not found: {args.landing}")
+    flag, last = ("--end", args.end) if args.command == "backfill" else ("--date", args.date)
+    if last is not None:
+        _refuse_day_not_come(flag, last, args.landing)
     from journey_analytics.config import load_settings
 
     settings = load_settings(args.config)  # a wrong config is refused here, in one line
@@ -126,6 +129,28 @@ def _check_run_inputs(args: argparse.Namespace) -> None:
         key = settings.hash_key_from_environment()  # an empty JOURNEY_HASH_KEY is refused before anything is written
         with warehouse_lock(warehouse):  # refuse now, in one line, if another run is building
             check_key_before_run(key, warehouse)
+
+
+def _refuse_day_not_come(flag: str, day: date, landing: Path) -> None:
+    """Refuse a run date after tomorrow (UTC) that the landing folder has no day for (a typo such
+    as 2099): the run would stand as the newest day and hold the customer tables there, since
+    runs of earlier days do not rewrite them. Simulated data of days to come still runs."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    if day <= tomorrow:
+        return
+    landed = []
+    for folder in landing.glob("*/dt=*"):
+        try:
+            landed.append(date.fromisoformat(folder.name.removeprefix("dt=")))
+        except ValueError:
+            continue
+    newest = max(landed, default=None)
+    if newest is None or day > newest:
+        has = f"its last day is dt={newest}" if newest else "it has no dt= folder"
+        raise CommandError(
+            f"{flag} {day} has not come yet and the landing folder has nothing for it ({has}); a run for it "
+            "would stand as the newest day and hold the customers and their stages there"
+        )
 
 
 def _print_summary(summary: dict[str, Any], seconds: float) -> None:
