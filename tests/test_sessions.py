@@ -218,7 +218,8 @@ class TestCampaignOfTheVisit:
 
 class TestResentPurchase:
     """A purchase sent twice for one order_id is one order: in a session's revenue and in the
-    dashboard's headline revenue, as in customers."""
+    dashboard's headline revenue, as in customers; the lines of an order (rows of different
+    values) add up."""
 
     def test_one_order_counted_once(self, landing: Landing, warehouse: Path) -> None:
         import duckdb
@@ -239,6 +240,27 @@ class TestResentPurchase:
         finally:
             con.close()
         assert (figures["Orders"], figures["Revenue EUR"]) == ("2", "15")
+
+
+    def test_the_lines_of_one_order_add_up(self, landing: Landing, warehouse: Path) -> None:
+        """A line-level export (one purchase row per line, each with its own value) is one order
+        worth the sum of its lines, not its largest line."""
+        import duckdb
+
+        from journey_analytics.dashboard.sections import header_figures
+
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web(f"l-{i}", f"10:05:0{i}", "a-l", "purchase", order_id="o1", value=value, currency="EUR")
+            for i, value in enumerate([10, 25.5, 40])
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select revenue from sessions") == [(75.5,)]
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            figures = dict(header_figures(con, DAY1))
+        finally:
+            con.close()
+        assert (figures["Orders"], figures["Revenue EUR"]) == ("1", "76")
 
 
 class TestSessionsTable:

@@ -18,7 +18,7 @@
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
 -- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from a refund, whose purchase is nowhere in the data (bought before it begins).
--- revenue: Sum of the orders' values (each order counted once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
+-- revenue: Sum of the orders' values (an order's value is the sum of its purchase rows' distinct values: the lines of a line-level export add up, an order sent twice counts once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
@@ -216,7 +216,9 @@ order_lines as (
         customer_id,
         coalesce(order_id, event_id) as order_key,
         min(event_ts) filter (where event_name = 'purchase') as ordered_at,
-        max(value) filter (where event_name = 'purchase') as order_value
+        -- the sum of its lines: rows of different values are the lines of a line-level export,
+        -- rows of one value the order sent again (counted once)
+        sum(distinct value) filter (where event_name = 'purchase') as order_value
     from events_as_of as e
     where channel = 'web'
       and (

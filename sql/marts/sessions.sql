@@ -16,7 +16,7 @@
 -- device_category: Device category of the session's first event that has one.
 -- country: Country of the session's first event that has one.
 -- converted: True when the session has a purchase.
--- revenue: Sum of the values of the orders placed in the session (a purchase sent twice for one order_id counts once), in the orders' currency as given.
+-- revenue: Sum of the values of the orders placed in the session (a purchase sent twice for one order_id counts once; rows of one order with different values are its lines and add up), in the orders' currency as given.
 with events as (
     select
         session_id, event_id, event_ts, event_name, customer_id, anonymous_id,
@@ -48,9 +48,10 @@ totals as (
     group by session_id
 ),
 
--- each order once (as in customers: its largest value), even when its purchase was sent twice
+-- each order once (as in customers: the sum of its rows' distinct values, so that the lines of
+-- a line-level export add up), even when its purchase was sent twice
 session_orders as (
-    select session_id, coalesce(order_id, event_id) as order_key, max(value) as order_value
+    select session_id, coalesce(order_id, event_id) as order_key, sum(distinct value) as order_value
     from main.events
     where event_name = 'purchase' and session_id is not null
     group by session_id, order_key

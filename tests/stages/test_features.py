@@ -71,6 +71,16 @@ class TestCustomerFeatures:
         assert got == {"n_orders": 2, "revenue": 100.0, "days_since_last_order": 3, "n_refunds": 1}
 
 
+    def test_the_lines_of_an_order_add_up(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Rows of one order with different values are its lines (a line-level export): revenue is
+        their sum; rows of one value are the order sent again: it counts once."""
+        for value in (10.0, 25.5, 40.0):
+            wh.order("u1", "o1", days_before(AS_OF, 10), value=value)
+        wh.order("u1", "o2", days_before(AS_OF, 3), value=30.0)
+        wh.order("u1", "o2", days_before(AS_OF, 3), value=30.0)
+        got = features(wh, tmp_path, "u1", "n_orders", "revenue")
+        assert got == {"n_orders": 2, "revenue": 105.5}
+
     def test_an_order_known_only_from_its_refund(self, wh: Warehouse, tmp_path: Path) -> None:
         """A refund whose purchase is not in the data counts the order, with no revenue and no
         purchase time (the purchase is not known)."""

@@ -79,12 +79,13 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
         """,
         [as_of],
     ).fetchall()[0]
-    # each customer's order once (its largest value, as in customers), even when sent twice;
+    # each customer's order once (the sum of its rows' distinct values, as in customers: lines add
+    # up, an order sent twice counts once);
     # revenue per currency, as there are no exchange rates to add amounts of different currencies with
     by_currency = con.execute(
         """
         with orders as (
-            select min(currency) as currency, max(value) as order_value
+            select min(currency) as currency, sum(distinct value) as order_value
             from events
             where channel = 'web' and event_name = 'purchase' and event_ts < cast(? as date) + 1
             group by customer_id, coalesce(order_id, event_id)
