@@ -263,6 +263,19 @@ class TestResentPurchase:
         assert (figures["Orders"], figures["Revenue EUR"]) == ("1", "76")
 
 
+    def test_money_adds_up_exactly(self, landing: Landing, warehouse: Path) -> None:
+        """Values are kept as decimals, so sums carry no binary rounding (0.1 + 0.2 is 0.3)."""
+        from decimal import Decimal
+
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("m-1", "10:05:00", "a-m", "purchase", order_id="o1", value=0.1, currency="EUR"),
+            web("m-2", "10:06:00", "a-m", "purchase", order_id="o2", value="0.2", currency="EUR"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select revenue from sessions") == [(Decimal("0.3"),)]
+        assert query(warehouse, "select sum(value) from events") == [(Decimal("0.3"),)]
+
+
 class TestSessionsTable:
     """Only web events have sessions, and every web event is in exactly one."""
 

@@ -20,7 +20,7 @@
 -- page_title: Page title (web), e-mail addresses masked.
 -- referrer: Referring URL (web).
 -- order_id: Order id on purchase and refund.
--- value: Monetary value on purchase and refund.
+-- value: Monetary value on purchase and refund, exact to 4 decimal places (DECIMAL, so sums carry no rounding noise).
 -- currency: Currency of value.
 -- rating: Review rating 1 to 5 (write_review on web, review on social).
 -- email_hash: Keyed hash of the e-mail address on the event (web sign-up/login/lead, every email event).
@@ -60,7 +60,7 @@ select
     page_title,
     referrer,
     order_id,
-    value,
+    try_cast(value as decimal(18, 4)) as value,
     currency,
     rating,
     email_hash,

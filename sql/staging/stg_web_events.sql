@@ -87,6 +87,8 @@ checked as (
                 then 'web event needs an anonymous_id or a user_id'
             when value_text is not null and (value is null or not isfinite(value))
                 then 'value "' || left(value_text, 40) || '" is not a number'
+            when abs(value) >= 1e14  -- the warehouse keeps money as DECIMAL(18, 4)
+                then 'value "' || left(value_text, 40) || '" is out of range (at most 14 digits before the point)'
             when event_name in ('purchase', 'refund') and order_id is null
                 then event_name || ' needs an order_id'
             when event_name in ('purchase', 'refund') and value is null

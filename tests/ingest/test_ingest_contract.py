@@ -52,6 +52,7 @@ WEB_LINES: list[dict[str, Any] | str] = [
     page_view("w19", event_name="purchase", order_id="o2", currency="EUR"),  # 24
     page_view("w20", event_name="refund", order_id="o3", value=5),  # 25
     page_view("w21", event_name="purchase", order_id="o4", value=5, currency=" "),  # 26
+    page_view("w22", event_name="purchase", order_id="o5", value=1e15, currency="EUR"),  # 27
 ]
 
 EMAIL_LINES: list[dict[str, Any] | str] = [
@@ -158,6 +159,7 @@ class TestWebRowsQuarantined:
                 11, "event_ts 2026-10-03 00:00 is after the arrival day 2026-10-01", id="far future"
             ),
             pytest.param(13, 'value "12,50" is not a number', id="value not a number"),
+            pytest.param(27, 'value "1000000000000000.0" is out of range (at most 14 digits before the point)', id="value too large"),
             pytest.param(14, "purchase needs an order_id", id="purchase without order_id"),
             pytest.param(15, "refund needs an order_id", id="refund without order_id"),
             pytest.param(24, "purchase needs a value", id="purchase without value"),
@@ -280,7 +282,7 @@ class TestRowCountsBalance:
         assert query(
             breached,
             "select rows_read, rows_loaded, rows_quarantined, rows_duplicate, files_read from pipeline_runs",
-        ) == [(45, 8, 37, 0, 6)]
+        ) == [(46, 8, 38, 0, 6)]
 
     def test_per_file(self, breached: Path) -> None:
         assert query(
@@ -293,11 +295,11 @@ class TestRowCountsBalance:
             ("labels/labels.csv", "labels", "csv", 4, 1, 3, 0, None),
             ("social/dt=2026-10-01/social.jsonl", "social", "jsonl", 6, 1, 5, 0, None),
             ("web/dt=2026-10-01/web.csv", "web", "csv", 3, 2, 1, 0, None),
-            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 25, 2, 23, 0, None),
+            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 26, 2, 24, 0, None),
         ]
 
     def test_quarantine_holds_every_quarantined_row(self, breached: Path) -> None:
-        assert query(breached, "select count(*) from quarantine") == [(37,)]
+        assert query(breached, "select count(*) from quarantine") == [(38,)]
 
 
 class TestJsonEdgeCases:
