@@ -155,7 +155,7 @@ EVENT_COLUMNS = {
     "channel": "varchar", "event_name": "varchar", "event_ts": "timestamp", "event_date": "date",
     "session_id": "varchar", "device_category": "varchar", "utm_source": "varchar",
     "utm_medium": "varchar", "utm_campaign": "varchar", "country": "varchar", "page_url": "varchar",
-    "page_title": "varchar", "referrer": "varchar", "order_id": "varchar", "value": "double",
+    "page_title": "varchar", "referrer": "varchar", "order_id": "varchar", "value": "decimal(18,4)",
     "currency": "varchar", "rating": "integer", "email_hash": "varchar", "campaign_id": "varchar",
     "message_id": "varchar", "url": "varchar", "reason": "varchar", "platform": "varchar",
     "social_handle_hash": "varchar", "post_id": "varchar", "thread_id": "varchar",

@@ -105,7 +105,7 @@ def _check_run_inputs(args: argparse.Namespace) -> None:
         raise CommandError(f"landing path is a file, not a folder: {args.landing}")
     if not args.landing.is_dir():
         raise CommandError(f"landing folder not found: {args.landing}")
-    flag, last = ("--end", args.end) if args.command == "backfill" else ("--date", args.date)
+    flag, last = ("--end", args.end) if args.command == "backfill" else ("--date", getattr(args, "date", None))
     if last is not None:
         _refuse_day_not_come(flag, last, args.landing)
     from journey_analytics.config import load_settings
