@@ -416,3 +416,24 @@ def test_report_shows_the_evaluation_of_the_model_in_use_that_day(tmp_path: Path
     assert _evaluation_as_of(warehouse, date(2026, 10, 7)) == models / "evaluation-2026-10-01.json"
     assert _evaluation_as_of(warehouse, date(2026, 10, 8)) == models / "evaluation-2026-10-08.json"
     assert _evaluation_as_of(warehouse, date(2026, 12, 1)) == models / "evaluation-2026-10-08.json"
+
+
+class TestTwoCommandsStartedTogether:
+    """Two `journey run` commands started at once on one warehouse: the one that loses is refused
+    in one line even while the winner's orchestrator is still starting (the command holds the
+    lock from its checks on, and hands it to its own run), never with a flow's traceback."""
+
+    def test_the_second_is_refused_in_one_line(self, landing: Landing, tmp_path: Path) -> None:
+        landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
+        command = [journey_command(), "run", "--date", DAY1.isoformat(), "--landing", str(landing.root),
+                   "--warehouse", str(tmp_path / "w" / "j.duckdb"), "--reports", str(tmp_path / "reports")]
+        both = [subprocess.Popen(command, cwd=tmp_path, env=quiet_env(), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outcomes = sorted((p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in both)
+        for p in both:
+            p.stdout and p.stdout.close()
+            p.stderr and p.stderr.close()
+        (won, _), (lost, refusal) = outcomes
+        assert (won, lost) == (0, 1), outcomes
+        assert refusal.startswith("journey: error: another run is building "), refusal[-3000:]
+        assert refusal.count("\n") == 1, refusal[-3000:]

@@ -7,6 +7,7 @@ exit non-zero; set JOURNEY_DEBUG=1 to see the traceback of an unexpected error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -99,8 +100,11 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
-def _check_run_inputs(args: argparse.Namespace) -> None:
-    """Refuse, in one line and before anything is written, what would fail inside the run."""
+def _check_run_inputs(args: argparse.Namespace, hold: contextlib.ExitStack | None = None) -> None:
+    """Refuse, in one line and before anything is written, what would fail inside the run.
+
+    With ``hold``, the warehouse's lock stays held in it for the runs the command starts, so a
+    second command started meanwhile is refused here too, not inside its flow."""
     if args.landing.exists() and not args.landing.is_dir():
         raise CommandError(f"landing path is a file, not a folder: {args.landing}")
     if not args.landing.is_dir():
@@ -127,8 +131,11 @@ def _check_run_inputs(args: argparse.Namespace) -> None:
         from journey_analytics.warehouse import warehouse_lock
 
         key = settings.hash_key_from_environment()  # an empty JOURNEY_HASH_KEY is refused before anything is written
-        with warehouse_lock(warehouse):  # refuse now, in one line, if another run is building
+        with contextlib.ExitStack() as lock:
+            lock.enter_context(warehouse_lock(warehouse, for_runs=hold is not None))  # refuse now, in one line
             check_key_before_run(key, warehouse)
+            if hold is not None:
+                hold.push(lock.pop_all())
 
 
 def _refuse_day_not_come(flag: str, day: date, landing: Path) -> None:
@@ -197,17 +204,18 @@ def _command_simulate(args: argparse.Namespace) -> int:
 
 
 def _command_run(args: argparse.Namespace) -> int:
-    _check_run_inputs(args)
-    _quiet_prefect()
-    from journey_analytics import progress
-    from pipelines.nightly import nightly
+    with contextlib.ExitStack() as hold:
+        _check_run_inputs(args, hold)
+        _quiet_prefect()
+        from journey_analytics import progress
+        from pipelines.nightly import nightly
 
-    from journey_analytics.runs import yesterday
+        from journey_analytics.runs import yesterday
 
-    as_of = args.date or yesterday()
-    start = time.perf_counter()
-    with progress.display():
-        summary = nightly(as_of, args.landing, args.warehouse, args.reports, args.config)
+        as_of = args.date or yesterday()
+        start = time.perf_counter()
+        with progress.display():
+            summary = nightly(as_of, args.landing, args.warehouse, args.reports, args.config)
     _print_summary(summary, time.perf_counter() - start)
     return EXIT_FAILED if summary["file_errors"] else 0
 
@@ -215,14 +223,15 @@ def _command_run(args: argparse.Namespace) -> int:
 def _command_backfill(args: argparse.Namespace) -> int:
     if args.end < args.start:
         raise CommandError(f"--end {args.end} is before --start {args.start}")
-    _check_run_inputs(args)
-    _quiet_prefect()
-    from journey_analytics import progress
-    from pipelines.nightly import backfill
+    with contextlib.ExitStack() as hold:
+        _check_run_inputs(args, hold)
+        _quiet_prefect()
+        from journey_analytics import progress
+        from pipelines.nightly import backfill
 
-    start = time.perf_counter()
-    with progress.display():
-        summaries = backfill(args.start, args.end, args.landing, args.warehouse, args.reports, args.config)
+        start = time.perf_counter()
+        with progress.display():
+            summaries = backfill(args.start, args.end, args.landing, args.warehouse, args.reports, args.config)
     for summary in summaries:
         _print_summary(summary, sum(summary["step_seconds"].values()))  # that day's own steps
     print(f"journey backfill {args.start} to {args.end}: {len(summaries)} days in {time.perf_counter() - start:.1f} s")

@@ -202,21 +202,44 @@ def connect(
 
 
 @contextlib.contextmanager
-def warehouse_lock(warehouse: Path) -> Iterator[None]:
-    """Hold the warehouse's run lock, refusing at once if another run holds it."""
+def warehouse_lock(warehouse: Path, for_runs: bool = False) -> Iterator[None]:
+    """Hold the warehouse's run lock, refusing at once if another run holds it.
+
+    With ``for_runs``, the lock is held on behalf of the runs this process starts while it is
+    held (a ``journey run`` command holds it from its checks to its end, so that a second command
+    is refused in one line even while the first one's orchestrator starts): each of those runs
+    takes it over in turn, one at a time, instead of being refused."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     lock_path = warehouse.with_name(warehouse.name + ".lock")
+    key = lock_path.resolve()
+    busy = WarehouseBusyError(f"another run is building {warehouse} (lock {lock_path}); wait for it to finish")
+    if not for_runs and key in _HELD_FOR_RUNS:
+        if _HELD_FOR_RUNS[key]:
+            raise busy
+        _HELD_FOR_RUNS[key] = True
+        try:
+            yield
+        finally:
+            _HELD_FOR_RUNS[key] = False
+        return
     with open(lock_path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise WarehouseBusyError(
-                f"another run is building {warehouse} (lock {lock_path}); wait for it to finish"
-            ) from None
+            raise busy from None
+        if for_runs:
+            _HELD_FOR_RUNS[key] = False
         try:
             yield
         finally:
+            if for_runs:
+                del _HELD_FOR_RUNS[key]
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# Locks this process holds for the runs it starts (see warehouse_lock): lock file -> whether one
+# of those runs is using it now.
+_HELD_FOR_RUNS: dict[Path, bool] = {}
 
 
 def build_path_for(warehouse: Path, run_id: str) -> Path:
