@@ -77,12 +77,19 @@ class TestTrainingFromLabels:
             assert got[f"new-k{i}"][:3] == ("awareness", "model", "awareness")
             assert 0.5 < got[f"new-d{i}"][3] <= 1.0
         reason = wh.rows("select reason from main.customer_stages where customer_id = 'new-d0'")[0][0]
-        assert re.fullmatch(
+        # the reason cites what weighed most for this customer against the customers given the
+        # other stage: here, time spent on the pages
+        cited = re.fullmatch(
             r"The classifier gives consideration with probability 0\.\d\d where rule awareness\.recent_browsing "
             r"is not clear \(no order; 4 browsing signals in the last 90 days, last page_view on 2026-11-28; "
-            r"1 session, 3 pauses of 2 minutes or more between clicks in the last 90 days\)\.",
+            r"weighed most: ([a-z0-9_]+) ([0-9.]+) \(typical of awareness ([0-9.]+)\)"
+            r"(, [a-z0-9_]+ [0-9.]+ \(typical of awareness [0-9.]+\))?\)\.",
             reason,
-        ), reason
+        )
+        assert cited, reason
+        assert cited.group(1) in {"avg_session_seconds", "total_session_seconds", "max_dwell_seconds",
+                                  "avg_dwell_seconds", "n_long_dwells_30d", "n_long_dwells_90d"}, reason
+        assert float(cited.group(2)) > float(cited.group(3)), reason  # more time than the aware
         saved = load_stage_model(tmp_path / "models")
         assert saved is not None
         assert saved.trained_on == AS_OF and saved.seed == 7 and saved.training_source == "labels"

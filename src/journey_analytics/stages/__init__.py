@@ -33,6 +33,7 @@ from journey_analytics.stages.model import (
     predict_stages,
     retrain_reason,
     save_stage_model,
+    strongest_features,
     time_split,
     train_stage_model,
 )
@@ -227,14 +228,21 @@ def _train(
     return model, evaluation, None
 
 
-def _model_reason(row: dict[str, Any], rule_text: str, stage: str, confidence: float) -> str:
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def _model_reason(
+    row: dict[str, Any], rule_text: str, stage: str, confidence: float, weighed: list[tuple[str, float, float]]
+) -> str:
+    """The rule's evidence, and the customer's features that weighed most towards the stage."""
     text = rule_text.rstrip(".")
-    sessions = int(row.get("n_sessions") or 0)
-    dwells = int(row.get("n_long_dwells_90d") or 0)
-    behaviour = (
-        f"{sessions} session{'' if sessions == 1 else 's'}, {dwells} pause{'' if dwells == 1 else 's'} "
-        "of 2 minutes or more between clicks in the last 90 days"
-    )
+    if weighed:
+        other = "consideration" if stage == "awareness" else "awareness"
+        cited = ", ".join(f"{name} {_number(value)} (typical of {other} {_number(typical)})" for name, value, typical in weighed)
+        behaviour = f"weighed most: {cited}"
+    else:
+        behaviour = "no single feature stands out"
     return (
         f"The classifier gives {stage} with probability {confidence:.2f} where rule "
         f"{row['rule_id']} is not clear ({text[0].lower() + text[1:]}; {behaviour})."
@@ -320,11 +328,14 @@ def assign_stages(
 
     rows = matches.filter(pl.col("rule_id").is_not_null()).to_dicts()
     unclear_ids = [r["customer_id"] for r in rows if not r["rule_is_clear"]]
-    predictions: dict[str, tuple[str, float]] = {}
+    predictions: dict[str, tuple[str, float, list[tuple[str, float, float]]]] = {}
     if model is not None and unclear_ids:
         ids, x = feature_matrix(con, model.features, unclear_ids)
         stages, confidence = predict_stages(model, x)
-        predictions = {c: (s, float(p)) for c, s, p in zip(ids, stages, confidence, strict=True)}
+        weighed = strongest_features(model, x, stages)
+        predictions = {
+            c: (s, float(p), w) for c, s, p, w in zip(ids, stages, confidence, weighed, strict=True)
+        }
 
     out = []
     for row in rows:
@@ -337,9 +348,9 @@ def assign_stages(
         if rule.clear:
             record.update(stage=rule.stage, stage_source="rule", confidence=1.0, reason=text)
         elif row["customer_id"] in predictions:
-            stage, p = predictions[row["customer_id"]]
+            stage, p, weighed_most = predictions[row["customer_id"]]
             record.update(stage=stage, stage_source="model", confidence=round(p, 4),
-                          reason=_model_reason(row, text, stage, p))
+                          reason=_model_reason(row, text, stage, p, weighed_most))
         else:
             record.update(stage=rule.stage, stage_source="rule", confidence=UNCLEAR_RULE_CONFIDENCE,
                           reason=text[:-1] + "; not clear, and no classifier is available.")
