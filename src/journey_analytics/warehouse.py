@@ -175,7 +175,7 @@ def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
     """The connection's memory limit in bytes (DuckDB shows it as text such as '3.7 GiB')."""
     ((text,),) = con.execute("select current_setting('memory_limit')").fetchall()
     number, unit = str(text).split()
-    return int(float(number) * _SIZE_UNITS[unit])
+    return int(float(number) * _SIZE_UNITS.get(unit, 1 << 60))  # beyond PiB: more than any machine has
 
 
 def connect(
