@@ -441,9 +441,7 @@ def pain_points_step(ctx: RunContext) -> int:
 
 def report_step(ctx: RunContext) -> Path:
     """Write the run's dashboard page into a staging folder; finish_run moves it into place."""
-    from journey_analytics.dashboard import write_dashboard
-
-    from journey_analytics.dashboard import staging_folder
+    from journey_analytics.dashboard import staging_folder, write_dashboard
 
     with ctx.timed("report"):
         page = write_dashboard(
