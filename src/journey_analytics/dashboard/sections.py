@@ -232,7 +232,7 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
         return None
     rows = con.execute(
         """
-        select segment_key, segment_value, step_index, step, entered
+        select segment_key, segment_value, step_index, step, entered, period_start, period_end
         from funnel_steps
         where as_of_date = ? and funnel = 'checkout'
         order by segment_key, segment_value, step_index
@@ -241,13 +241,9 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
     ).fetchall()
     if not rows:
         return None
-    period = con.execute(
-        "select min(period_start), max(period_end) from funnel_steps where as_of_date = ? and funnel = 'checkout'",
-        [as_of],
-    ).fetchall()[0]
     note = "Customers reaching each step in the report period; choose a breakdown."
-    shown = {step for _, _, _, step, _ in rows}  # a report written with another config names only these
-    unlogged = [step for step in _unlogged_steps(con, funnel_config, *period) if step in shown]
+    shown = {row[3] for row in rows}  # a report written with another config names only these
+    unlogged = [step for step in _unlogged_steps(con, funnel_config, rows[0][5], rows[0][6]) if step in shown]
     if unlogged:
         these = "this step" if len(unlogged) == 1 else "these steps"
         note += (
@@ -256,7 +252,7 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
             " If the store does not log a step, take it out of the checkout funnel in the funnels config."
         )
     segments: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    for key, value, _, step, entered in rows:
+    for key, value, _, step, entered, _, _ in rows:
         segments.setdefault((key, value), []).append((step, entered))
     keys = sorted(segments, key=lambda k: (k[0] != "all", k[0], -segments[k][0][1]))[:40]
     fig = go.Figure()
