@@ -221,11 +221,20 @@ class TestResentPurchase:
     dashboard's headline revenue, as in customers; the lines of an order (rows of different
     values) add up."""
 
-    def test_one_order_counted_once(self, landing: Landing, warehouse: Path) -> None:
+    @staticmethod
+    def headline(warehouse: Path) -> dict[str, str]:
+        """The dashboard's headline figures for DAY1, read as the report step reads them."""
         import duckdb
 
         from journey_analytics.dashboard.sections import header_figures
 
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            return dict(header_figures(con, DAY1))
+        finally:
+            con.close()
+
+    def test_one_order_counted_once(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "web.jsonl", [
             web("r-1", "10:00:00", "a-r"),
             web("r-2", "10:05:00", "a-r", "purchase", order_id="o1", value=10, currency="EUR"),
@@ -234,34 +243,20 @@ class TestResentPurchase:
         ])
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select n_events, converted, revenue from sessions") == [(4, True, 15.0)]
-        con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            figures = dict(header_figures(con, DAY1))
-        finally:
-            con.close()
+        figures = self.headline(warehouse)
         assert (figures["Orders"], figures["Revenue EUR"]) == ("2", "15")
-
 
     def test_the_lines_of_one_order_add_up(self, landing: Landing, warehouse: Path) -> None:
         """A line-level export (one purchase row per line, each with its own value) is one order
         worth the sum of its lines, not its largest line."""
-        import duckdb
-
-        from journey_analytics.dashboard.sections import header_figures
-
         landing.jsonl("web", DAY1, "web.jsonl", [
             web(f"l-{i}", f"10:05:0{i}", "a-l", "purchase", order_id="o1", value=value, currency="EUR")
             for i, value in enumerate([10, 25.5, 40])
         ])
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select revenue from sessions") == [(75.5,)]
-        con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            figures = dict(header_figures(con, DAY1))
-        finally:
-            con.close()
+        figures = self.headline(warehouse)
         assert (figures["Orders"], figures["Revenue EUR"]) == ("1", "76")
-
 
     def test_money_adds_up_exactly(self, landing: Landing, warehouse: Path) -> None:
         """Values are kept as decimals, so sums carry no binary rounding (0.1 + 0.2 is 0.3)."""
