@@ -145,13 +145,10 @@ def _refuse_day_not_come(flag: str, day: date, landing: Path) -> None:
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     if day <= tomorrow:
         return
-    landed = []
-    for folder in landing.glob("*/dt=*"):
-        try:
-            landed.append(date.fromisoformat(folder.name.removeprefix("dt=")))
-        except ValueError:
-            continue
-    newest = max(landed, default=None)
+    from journey_analytics.ingest import KINDS
+    from journey_analytics.ingest._landing import last_landing_day
+
+    newest = last_landing_day(landing, KINDS)
     if newest is None or day > newest:
         has = f"its last day is dt={newest}" if newest else "it has no dt= folder"
         raise CommandError(

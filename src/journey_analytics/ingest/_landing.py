@@ -132,6 +132,26 @@ def _sub_folder_problem(folder: str) -> str:
     return f"file is in a sub-folder of {folder}; landing files are read only directly inside it"
 
 
+def dt_folder_day(name: str) -> date | None:
+    """The day a folder named dt=YYYY-MM-DD stands for; None for any other name or no real date."""
+    match = _DT_FOLDER.match(name)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def last_landing_day(landing: Path, kinds: tuple[LandingKind, ...]) -> date | None:
+    """The latest dt= day of the dated kinds' folders (None: there is none)."""
+    days = [
+        day for kind in kinds if kind.dated and (landing / kind.name).is_dir()
+        for sub in (landing / kind.name).iterdir() if (day := dt_folder_day(sub.name)) is not None
+    ]
+    return max(days, default=None)
+
+
 def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[LandingFile]:
     """Every file of one kind that has arrived up to and including ``up_to``."""
     if not landing.is_dir():
@@ -151,16 +171,11 @@ def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[La
     for path in _visible_files(folder):
         found.append(_describe(path, landing, kind.name, None, "file is not inside a dt=YYYY-MM-DD folder"))
     for sub in (p for p in _entries(folder) if p.is_dir()):
-        match = _DT_FOLDER.match(sub.name)
-        arrived_on: date | None = None
+        arrived_on = dt_folder_day(sub.name)
         problem = None
-        if match:
-            try:
-                arrived_on = date.fromisoformat(match.group(1))
-            except ValueError:
-                problem = f"folder {sub.name} is not a real date"
-        else:
-            problem = f"folder {sub.name} is not named dt=YYYY-MM-DD"
+        if arrived_on is None:
+            problem = (f"folder {sub.name} is not a real date" if _DT_FOLDER.match(sub.name)
+                       else f"folder {sub.name} is not named dt=YYYY-MM-DD")
         if arrived_on is not None and arrived_on > up_to:
             continue
         unreadable = _listing_problem(sub)

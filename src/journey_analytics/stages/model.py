@@ -257,13 +257,10 @@ def strongest_features(
     stages, base = _pre_order_proba(model, x)
     pick = np.array([stages.index(s) for s in chosen])
     chosen_p = base[np.arange(n), pick]
-    typical = {}
-    for i, stage in enumerate(stages):
-        given = x[pick == i]
-        typical[i] = np.median(given if len(given) else x, axis=0)
-    # the contrast of a row: the typical values of the stage it was not given (two stages)
-    other = np.array([typical[1 - i] if len(stages) == 2 else np.median(x, axis=0) for i in range(len(stages))])
-    contrast = other[pick]
+    # a stage's typical values: the medians among the rows given it (all rows when none is)
+    typical = [np.median(x[pick == i] if (pick == i).any() else x, axis=0) for i in range(len(stages))]
+    # a row's contrast: the typical values of the other of the two stages
+    contrast = np.array(typical[::-1])[pick]
     sample = np.random.default_rng(seed).permutation(n)[:SAMPLE_FOR_CANDIDATES]
     overall = _effects(model, x[sample], pick[sample], chosen_p[sample], contrast[sample], list(range(k)))
     candidates = [int(j) for j in np.argsort(-overall.mean(axis=0), kind="stable")[:CANDIDATES]]
