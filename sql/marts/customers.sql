@@ -18,7 +18,7 @@
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
 -- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from a refund, whose purchase is nowhere in the data (bought before it begins).
--- revenue: Sum of the orders' values (an order's value is the sum of its purchase rows' distinct values: the lines of a line-level export add up, an order sent twice counts once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
+-- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and extra fields such as a product code; an order sent again counts once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
@@ -209,26 +209,43 @@ signals as (
     group by customer_id
 ),
 
+-- An order's value (the rule of sessions.sql and the dashboard's headline figures): the rows
+-- sent together (one instant, one device or user) are its lines and add up, a line told apart by
+-- its value and extra fields (such as a product code), so a row sent twice is one line; when the
+-- whole order is sent again (another instant or sender), each value counts as many times as the
+-- sending that holds it most often.
+purchase_lines as (
+    select distinct
+        customer_id, coalesce(order_id, event_id) as order_key, event_ts,
+        coalesce(anonymous_id, user_id) as sender, value, properties
+    from events_as_of
+    where channel = 'web' and event_name = 'purchase'
+),
+
+order_value_counts as (
+    select customer_id, order_key, value, max(n) as n, min(first_sent_at) as first_sent_at
+    from (
+        select customer_id, order_key, event_ts, sender, value, count(*) as n, min(event_ts) as first_sent_at
+        from purchase_lines
+        group by all
+    )
+    group by all
+),
+
 order_lines as (
+    select customer_id, order_key, min(first_sent_at) as ordered_at, sum(value * n) as order_value
+    from order_value_counts
+    group by all
+    union all
     -- an order refunded whose purchase is nowhere in the data (bought before it begins) is an
     -- order too, with no value and no purchase time
-    select
-        customer_id,
-        coalesce(order_id, event_id) as order_key,
-        min(event_ts) filter (where event_name = 'purchase') as ordered_at,
-        -- the sum of its lines: rows of different values are the lines of a line-level export,
-        -- rows of one value the order sent again (counted once)
-        sum(distinct value) filter (where event_name = 'purchase') as order_value
+    select distinct customer_id, coalesce(order_id, event_id), null, null
     from events_as_of as e
-    where channel = 'web'
-      and (
-          event_name = 'purchase'
-          or event_name = 'refund' and not exists (
-              select 1 from events_as_of as bought
-              where bought.channel = 'web' and bought.event_name = 'purchase' and bought.order_id = e.order_id
-          )
+    where channel = 'web' and event_name = 'refund'
+      and not exists (
+          select 1 from events_as_of as bought
+          where bought.channel = 'web' and bought.event_name = 'purchase' and bought.order_id = e.order_id
       )
-    group by customer_id, coalesce(order_id, event_id)
 ),
 
 orders as (

@@ -16,7 +16,7 @@
 -- device_category: Device category of the session's first event that has one.
 -- country: Country of the session's first event that has one.
 -- converted: True when the session has a purchase.
--- revenue: Sum of the values of the orders placed in the session (a purchase sent twice for one order_id counts once; rows of one order with different values are its lines and add up), in the orders' currency as given.
+-- revenue: Sum of the values of the orders placed in the session, in the orders' currency as given. An order's rows sent together are its lines and add up (lines told apart by value and extra fields such as a product code); an order sent again counts once.
 with events as (
     select
         session_id, event_id, event_ts, event_name, customer_id, anonymous_id,
@@ -48,18 +48,32 @@ totals as (
     group by session_id
 ),
 
--- each order once (as in customers: the sum of its rows' distinct values, so that the lines of
--- a line-level export add up), even when its purchase was sent twice
-session_orders as (
-    select session_id, coalesce(order_id, event_id) as order_key, sum(distinct value) as order_value
+-- Each order once, at its value (the rule of customers.sql and the dashboard's headline figures):
+-- the rows sent together (one instant, one device or user) are its lines and add up, a line
+-- told apart by its value and extra fields (such as a product code), so a row sent twice is
+-- one line; when the whole order is sent again (another instant or sender), each value counts
+-- as many times as the sending that holds it most often.
+purchase_lines as (
+    select distinct
+        session_id, coalesce(order_id, event_id) as order_key, event_ts,
+        coalesce(anonymous_id, user_id) as sender, value, properties
     from main.events
     where event_name = 'purchase' and session_id is not null
-    group by session_id, order_key
+),
+
+order_value_counts as (
+    select session_id, order_key, value, max(n) as n
+    from (
+        select session_id, order_key, event_ts, sender, value, count(*) as n
+        from purchase_lines
+        group by all
+    )
+    group by all
 ),
 
 session_revenue as (
-    select session_id, sum(order_value) as revenue
-    from session_orders
+    select session_id, sum(value * n) as revenue
+    from order_value_counts
     group by session_id
 )
 

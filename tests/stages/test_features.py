@@ -81,6 +81,18 @@ class TestCustomerFeatures:
         got = features(wh, tmp_path, "u1", "n_orders", "revenue")
         assert got == {"n_orders": 2, "revenue": 105.5}
 
+    def test_lines_of_one_value_add_up(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Rows of one order sent together are its lines, told apart by their extra fields: two
+        products of one price both count; the same line sent again, at once or later, does not."""
+        at = days_before(AS_OF, 10)
+        for code, value in (("A", 20.0), ("B", 20.0), ("C", 5.0), ("C", 5.0)):
+            wh.event("u1", "purchase", at, order_id="o1", value=value, currency="EUR",
+                     properties=f'{{"stock_code": "{code}"}}')
+        wh.event("u1", "purchase", days_before(AS_OF, 9), order_id="o1", value=20.0, currency="EUR",
+                 properties='{"stock_code": "A"}')  # one line sent again the next day
+        got = features(wh, tmp_path, "u1", "n_orders", "revenue", "first_order_at")
+        assert got == {"n_orders": 1, "revenue": 45.0, "first_order_at": at}
+
     def test_an_order_known_only_from_its_refund(self, wh: Warehouse, tmp_path: Path) -> None:
         """A refund whose purchase is not in the data counts the order, with no revenue and no
         purchase time (the purchase is not known)."""

@@ -79,16 +79,32 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
         """,
         [as_of],
     ).fetchall()[0]
-    # each customer's order once (the sum of its rows' distinct values, as in customers: lines add
-    # up, an order sent twice counts once);
+    # each customer's order once, at its value as in customers.sql (the rows sent together are its
+    # lines, told apart by value and extra fields; an order sent again counts once);
     # revenue per currency, as there are no exchange rates to add amounts of different currencies with
     by_currency = con.execute(
         """
-        with orders as (
-            select min(currency) as currency, sum(distinct value) as order_value
+        with purchase_lines as (
+            select
+                customer_id, coalesce(order_id, event_id) as order_key, event_ts,
+                coalesce(anonymous_id, user_id) as sender, value, properties, min(currency) as currency
             from events
             where channel = 'web' and event_name = 'purchase' and event_ts < cast(? as date) + 1
-            group by customer_id, coalesce(order_id, event_id)
+            group by customer_id, order_key, event_ts, sender, value, properties
+        ),
+        order_value_counts as (
+            select customer_id, order_key, value, max(n) as n, min(currency) as currency
+            from (
+                select customer_id, order_key, event_ts, sender, value, count(*) as n, min(currency) as currency
+                from purchase_lines
+                group by customer_id, order_key, event_ts, sender, value
+            )
+            group by customer_id, order_key, value
+        ),
+        orders as (
+            select min(currency) as currency, sum(value * n) as order_value
+            from order_value_counts
+            group by customer_id, order_key
         )
         select currency, count(*), coalesce(sum(order_value), 0) from orders
         group by 1 order by 3 desc, 1 nulls first
