@@ -293,6 +293,42 @@ class TestResentPurchase:
         assert query(warehouse, "select sum(value) from events") == [(Decimal("0.3"),)]
 
 
+class TestEventsWithoutDevice:
+    """A web event with a user_id and no anonymous_id (a store's order export sends its
+    purchases so) joins the customer's visit open at its time, not a session of its own."""
+
+    @staticmethod
+    def export_purchase(event_id: str, time: str, user_id: str, order_id: str) -> dict[str, Any]:
+        return {"event_id": event_id, "event_ts": f"2026-10-01T{time}Z", "event_name": "purchase",
+                "user_id": user_id, "order_id": order_id, "value": "15.30", "currency": "GBP"}
+
+    def test_an_exported_purchase_converts_the_visit(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("v-1", "08:10:00", "ck-1", page_url="/"),
+            web("v-2", "08:11:00", "ck-1", "login", user_id="17850"),
+            web("v-3", "08:14:00", "ck-1", "add_to_cart"),
+            # another customer's visit, open at the same time, is not theirs
+            web("o-1", "08:20:00", "ck-2", user_id="12583"),
+            # the purchase sent by the store's export, 12 minutes later
+            self.export_purchase("x-1", "08:26:00", "17850", "536365"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select customer_id, n_events, converted, revenue from sessions order by 1") == [
+            ("12583", 1, False, Decimal("0")), ("17850", 4, True, Decimal("15.30"))]
+        ((one_session,),) = query(warehouse, "select count(distinct session_id) from events where customer_id = '17850'")
+        assert one_session == 1
+
+    def test_no_visit_open_gives_a_session_of_its_own(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("v-1", "08:10:00", "ck-1", "login", user_id="17850"),
+            self.export_purchase("x-1", "08:40:01", "17850", "536365"),  # 30 minutes and a second later
+            self.export_purchase("x-2", "08:45:00", "17850", "536366"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select anonymous_id, n_events, converted from sessions order by started_at") == [
+            ("ck-1", 1, False), (None, 2, True)]
+
+
 class TestSessionsTable:
     """Only web events have sessions, and every web event is in exactly one."""
 

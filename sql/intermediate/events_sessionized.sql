@@ -2,6 +2,9 @@
 -- than the session timeout, or a new campaign (utm source/medium/campaign) starts a new
 -- session. Given session ids are kept, except one given to several customers (see
 -- session_ids_shared): it becomes '<id>~<8 hex digits of the customer>', one per customer.
+-- A web event with no device (a user_id and no anonymous_id, as a store's server-side order
+-- export sends a purchase) joins its customer's visit that is open at its time, on that visit's
+-- device; with none open, such events are grouped per user_id.
 -- E-mail and social events have no session.
 --
 -- (intermediate; not published)
@@ -20,17 +23,65 @@ parameters as (
     select * from run_parameters
 ),
 
+-- Events with no device and no session_id, with their customer. (identities_stitched and
+-- events_unioned are read where needed, not as CTEs: a CTE read twice is copied whole.)
+deviceless_events as (
+    select e.event_id, e.event_ts, i.customer_id
+    from events_unioned as e
+    inner join identities_stitched as i on i.identifier_type = 'user_id' and i.identifier = e.user_id
+    where e.channel = 'web' and e.given_session_id is null and e.anonymous_id is null
+),
+
+-- The device events of those customers only (a narrow read), each with the customer its
+-- events are stitched to: through its user_id, else its device.
+customer_device_events as (
+    select
+        e.event_ts,
+        'anonymous_id:' || e.anonymous_id as device_key,
+        coalesce(by_user.customer_id, by_device.customer_id) as customer_id
+    from events_unioned as e
+    left join identities_stitched as by_user
+        on by_user.identifier_type = 'user_id' and by_user.identifier = e.user_id
+    left join identities_stitched as by_device
+        on by_device.identifier_type = 'anonymous_id' and by_device.identifier = e.anonymous_id
+    where e.channel = 'web' and e.given_session_id is null and e.anonymous_id is not null
+      and (
+          e.anonymous_id in (
+              select identifier from identities_stitched
+              where identifier_type = 'anonymous_id' and customer_id in (select customer_id from deviceless_events)
+          )
+          or e.user_id in (
+              select identifier from identities_stitched
+              where identifier_type = 'user_id' and customer_id in (select customer_id from deviceless_events)
+          )
+      )
+),
+
+-- A deviceless event joins the device of its customer's last device event at or before it,
+-- when that event is no more than the session timeout before it (the visit is still open).
+-- (ASOF JOIN is DuckDB's; elsewhere a join on the customer within the timeout, keeping the
+-- latest device event, gives the same.)
+deviceless_visits as (
+    select d.event_id, c.device_key
+    from deviceless_events as d
+    asof inner join customer_device_events as c
+        on c.customer_id = d.customer_id and d.event_ts >= c.event_ts
+    cross join parameters as p
+    where epoch(d.event_ts) - epoch(c.event_ts) <= p.session_timeout_minutes * 60
+),
+
 web_without_session as (
     select
-        event_id,
-        event_ts,
-        coalesce('anonymous_id:' || anonymous_id, 'user_id:' || user_id) as device_key,
+        e.event_id,
+        e.event_ts,
+        coalesce('anonymous_id:' || e.anonymous_id, v.device_key, 'user_id:' || e.user_id) as device_key,
         case
-            when utm_source is not null or utm_medium is not null or utm_campaign is not null
-                then coalesce(utm_source, '') || '/' || coalesce(utm_medium, '') || '/' || coalesce(utm_campaign, '')
+            when e.utm_source is not null or e.utm_medium is not null or e.utm_campaign is not null
+                then coalesce(e.utm_source, '') || '/' || coalesce(e.utm_medium, '') || '/' || coalesce(e.utm_campaign, '')
         end as campaign_key
-    from unstitched_web_events
-    where given_session_id is null
+    from unstitched_web_events as e
+    left join deviceless_visits as v on v.event_id = e.event_id
+    where e.given_session_id is null
 ),
 
 with_previous as (
