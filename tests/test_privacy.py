@@ -215,6 +215,58 @@ class TestLeaks:
         ]
         assert find_personal(warehouse, ["annie_rocks", "ANNIE_ROCKS", "Annie_Rocks"]) == []
 
+    def test_address_encoded_twice_or_in_other_scripts(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
+             "page_url": "https://shop.example/?next=%3Fe%3Dann.lee%2540example.com",
+             "page_title": "Hallo zoë@exämple.de", "referrer": "https://social.example/@zoë"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select page_url, page_title, referrer from events") == [
+            ("https://shop.example/?next=[email]", "Hallo [email]", "https://social.example/@zoë")
+        ]
+
+    def test_values_quoted_in_a_reason(self, landing: Landing, warehouse: Path) -> None:
+        """A refused row's reason quotes its bad value, which may be an address or the row's own
+        handle (a CSV row whose columns slipped): the reason is masked as its text is."""
+        landing.text(
+            "social", DAY1, "social.csv",
+            "event_id,event_ts,event_name,platform,handle,sentiment\n"
+            "s1,2026-10-01T09:00:00Z,comment,x,@Annie_Rocks,Annie_Rocks\n"
+            "s2,ann.lee@example.com,comment,x,bobby_tables,0.5\n",
+        )
+        landing.text(
+            "web", DAY1, "web.csv",
+            "event_id,event_ts,event_name,anonymous_id,order_id,value,currency\n"
+            "w1,2026-10-01T09:00:00Z,purchase,a1,o1,cat@example.net,EUR\n",
+        )
+        landing.text("labels", None, "labels.csv", "user_id,stage,as_of_date\nu1,purchase,ann.lee@example.com\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select error from quarantine order by source_file, line_no") == [
+            ('as_of_date "[email]" is not a date (YYYY-MM-DD)',),
+            ('sentiment "@[handle]" is not a number',),
+            ('event_ts "[email]" is not a timestamp (ISO-8601 with offset, or epoch milliseconds)',),
+            ('value "[email]" is not a number',),
+        ]
+        assert find_personal(warehouse, ["annie_rocks", "ann.lee@example.com", "cat@example.net"]) == []
+
+    def test_own_handle_in_any_case_in_refused_text_and_extra_fields(self, landing: Landing, warehouse: Path) -> None:
+        """The row's own handle, in another case or without its '@', is masked in a refused row's
+        text and in the fields beyond the contract (a profile link, an author name)."""
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",
+             "handle": "@Annie_Rocks", "text": "DM annie_rocks for details", "sentiment": "lots"},
+            {"event_id": "s2", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",
+             "handle": "annie_rocks", "author_username": "Annie_Rocks",
+             "profile_url": "https://x.example/annie_rocks"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select properties from events") == [
+            ('{"author_username":"@[handle]","profile_url":"https://x.example/@[handle]"}',)
+        ]
+        assert find_personal(warehouse, ["annie_rocks"]) == []
+
+
 class TestKeyedHash:
     """The SQL keyed_hash macro is HMAC-SHA256, the same as privacy.keyed_hash in Python."""
 

@@ -85,11 +85,16 @@ create or replace temp macro canonical_event_name(x, names) as
         )
     end;
 
--- E-mail addresses in free text replaced by a marker (text without an @ is left as it is,
--- without running the pattern).
+-- Whether text may hold an e-mail address: an '@', or one encoded in a URL once (%40) or twice
+-- (%2540). Text that cannot is left as it is, without running the patterns below.
+create or replace temp macro may_hold_address(x) as
+    contains(x, '@') or contains(x, '%40') or contains(x, '%2540');
+
+-- E-mail addresses in free text replaced by a marker; letters and digits of any script count
+-- (zoë@exämple.de).
 create or replace temp macro mask_emails(x) as
-    case when contains(x, '@') or contains(x, '%40') then  -- %40: an '@' encoded in a URL
-        regexp_replace(x, '[A-Za-z0-9._%+-]+(@|%40)[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}', '[email]', 'g')
+    case when may_hold_address(x) then
+        regexp_replace(x, '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}', '[email]', 'g')
     else x end;
 
 -- A refused row's text for quarantine, with its e-mail addresses masked more widely than in
@@ -97,14 +102,26 @@ create or replace temp macro mask_emails(x) as
 -- value of an "email" field whatever it holds. Only refused rows pay for the patterns.
 create or replace temp macro mask_refused_text(x) as
     regexp_replace(
-        regexp_replace(mask_emails(x), '[A-Za-z0-9._%+-]+(@|%40|\\u0040)[A-Za-z0-9.-]*', '[email]', 'g'),
+        regexp_replace(mask_emails(x), '[\p{L}\p{N}._%+-]+(@|%40|%2540|\\u0040)[\p{L}\p{N}.-]*', '[email]', 'g'),
         '("email"\s*:\s*")[^"]*', '\1[email]', 'g'
     );
 
+-- A person's own handle (cleaned: lower case, no '@') replaced in text by a marker, in any
+-- case and with or without its '@'. Only handles of 3 characters or more are searched for (a
+-- shorter one would mark pieces of ordinary words), and the pattern only runs where the handle
+-- can occur: in the lowered text, or in text that is not ASCII (case rules differ there).
+create or replace temp macro mask_handle(x, handle) as
+    case
+        when x is null or handle is null or length(handle) < 3 then x
+        when contains(lower(x), handle) or strlen(x) <> length(x) or strlen(handle) <> length(handle)
+            then regexp_replace(x, '(?i)@?' || regexp_escape(handle), '@[handle]', 'g')
+        else x
+    end;
+
 -- E-mail addresses and @handles in free text replaced by markers.
 create or replace temp macro mask_personal_text(x) as
-    case when contains(x, '@') or contains(x, '%40') then
-        regexp_replace(mask_emails(x), '(^|[^A-Za-z0-9_])@[A-Za-z0-9_.]+', '\1@[handle]', 'g')
+    case when may_hold_address(x) then
+        regexp_replace(mask_emails(x), '(^|[^\p{L}\p{N}_])@[\p{L}\p{N}_.]+', '\1@[handle]', 'g')
     else x end;
 
 -- A number that must be a whole number from lo to hi; the error when it is not.
@@ -131,14 +148,16 @@ create or replace temp macro fields_beyond(record, record_keys, fields_given, na
 );
 
 -- The properties column: fields beyond the contract (from fields_beyond) with every value as
--- text, e-mail addresses and @handles masked, null values left out; null when none is left.
-create or replace temp macro extra_properties(extra_fields) as (
+-- text, e-mail addresses, @handles and the row's own handle (social; null elsewhere) masked,
+-- null values left out; null when none is left.
+create or replace temp macro extra_properties(extra_fields, handle) as (
     case
         when extra_fields is null then null
-        when contains(extra_fields, '@') or contains(extra_fields, '%40') or contains(extra_fields, 'null') then
+        when may_hold_address(extra_fields) or contains(extra_fields, 'null')
+            or (length(handle) >= 3 and (contains(lower(extra_fields), handle) or strlen(extra_fields) <> length(extra_fields))) then
             nullif(cast(to_json(map_from_entries(list_transform(
                 list_filter(map_entries(from_json(extra_fields, '"MAP(VARCHAR, VARCHAR)"')), lambda e: e.value is not null),
-                lambda e: struct_pack(key := e.key, value := mask_personal_text(e.value))
+                lambda e: struct_pack(key := e.key, value := mask_personal_text(mask_handle(e.value, handle)))
             ))) as varchar), '{}')
         else nullif(cast(to_json(from_json(extra_fields, '"MAP(VARCHAR, VARCHAR)"')) as varchar), '{}')
     end

@@ -87,11 +87,14 @@ select
     message_id,
     mask_emails(url) as url,
     mask_emails(reason) as reason,
-    extra_properties(extra_fields) as properties,
+    extra_properties(extra_fields, null) as properties,
     source_file,
     line_no,
     arrived_on,
-    contract_error,
+    -- a reason may quote a value, so it is masked as the text is
+    case when contract_error is not null then
+        mask_refused_text(replace(contract_error, coalesce(email_as_given, chr(0)), '[email]'))
+    end as contract_error,
     case when contract_error is not null then  -- masking costs; only refused rows keep their text
         mask_refused_text(
             case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end

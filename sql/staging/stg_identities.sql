@@ -66,15 +66,19 @@ select
     keyed_hash(platform || ':' || handle) as handle_hash,
     source_file,
     line_no,
-    contract_error,
+    -- a reason may quote a value, so it is masked as the text is
+    case when contract_error is not null then
+        mask_refused_text(mask_personal_text(mask_handle(replace(replace(contract_error,
+            coalesce(email_as_given, chr(0)), '[email]'), coalesce(handle_as_given, chr(0)), '@[handle]'), handle)))
+    end as contract_error,
     case when contract_error is not null then  -- masking costs; only refused rows keep their text
         case
             when parse_error is not null and not starts_with(ltrim(raw), '{')
                 then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
-            else mask_refused_text(mask_personal_text(regexp_replace(replace(
+            else mask_refused_text(mask_personal_text(regexp_replace(mask_handle(replace(
                 case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
                 coalesce(handle_as_given, chr(0)), '@[handle]'
-            ), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g')))
+            ), handle), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g')))
         end
     end as raw_masked
 from checked

@@ -66,6 +66,7 @@ select
     as_of_date,
     source_file,
     line_no,
-    contract_error,
+    -- a reason may quote a value, so it is masked as the text is
+    case when contract_error is not null then mask_refused_text(mask_personal_text(contract_error)) end as contract_error,
     case when contract_error is not null then mask_refused_text(mask_personal_text(raw)) end as raw_masked
 from checked

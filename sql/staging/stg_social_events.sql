@@ -98,27 +98,22 @@ select
     thread_id,
     sentiment,
     cast(try_cast(rating_text as double) as integer) as rating,
-    mask_personal_text(
-        case
-            -- the pattern is built per row, so it only runs where the handle can occur: in
-            -- the lowered text, or anywhere in text that is not ASCII (case rules differ there)
-            when length(handle) >= 3
-                and (contains(lower(text), handle) or strlen(text) <> length(text) or strlen(handle) <> length(handle))
-                then regexp_replace(text, '(?i)@?' || regexp_escape(handle), '@[handle]', 'g')
-            else text
-        end
-    ) as text,
-    extra_properties(extra_fields) as properties,
+    mask_personal_text(mask_handle(text, handle)) as text,
+    extra_properties(extra_fields, handle) as properties,
     source_file,
     line_no,
     arrived_on,
-    contract_error,
+    -- a reason may quote a value, so it is masked as the text is
+    case when contract_error is not null then
+        mask_refused_text(mask_personal_text(mask_handle(
+            replace(contract_error, coalesce(handle_as_given, chr(0)), '@[handle]'), handle)))
+    end as contract_error,
     case when contract_error is not null then  -- masking costs; only refused rows keep their text
         case
             when parse_error is not null and not starts_with(ltrim(raw), '{')
                 then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
             else mask_refused_text(mask_personal_text(regexp_replace(
-                case when handle_as_given is null then raw else replace(raw, handle_as_given, '@[handle]') end,
+                mask_handle(replace(raw, coalesce(handle_as_given, chr(0)), '@[handle]'), handle),
                 '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'
             )))
         end
