@@ -170,5 +170,6 @@ select
         else events.given_session_id
     end as session_id
 from events
-left join computed_sessions on computed_sessions.event_id = events.event_id
+-- (an event_id is unique within its channel only)
+left join computed_sessions on computed_sessions.event_id = events.event_id and events.channel = 'web'
 left join shared on shared.given_session_id = events.given_session_id

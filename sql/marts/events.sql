@@ -2,7 +2,7 @@
 -- timestamps in UTC, stitched to a customer, web events grouped into sessions.
 -- Personal data is pseudonymized: e-mail addresses and handles appear only as keyed hashes.
 --
--- event_id: Unique id of the event as given by the source; the de-duplication key.
+-- event_id: Id of the event as given by the source, unique within its channel (each tool issues its own: channel and event_id are the key); the de-duplication key.
 -- customer_id: The stitched customer (see identity_map): a user_id, or anon:/email:/social: for people never identified.
 -- anonymous_id: Cookie or device id (web only).
 -- user_id: The business's customer id on the event itself, if any.

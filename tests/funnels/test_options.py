@@ -219,3 +219,25 @@ class TestStepConditions:
             {"event": "delivered", "channel": "email"}, {"event": "click", "channel": "email"},
         ]}
         assert events.levels(funnel) == {"c1": 1, "c2": 2}
+
+    def test_the_same_id_in_two_channels(self, events: Events) -> None:
+        """An event_id is unique within its channel only: the chain's start event is found by its
+        id and channel, so a web event with the same id as the e-mail that starts the chain
+        neither doubles the customer nor lends its breakdown values."""
+        events.add("c1", "delivered", 0, channel="email", event_id="1")
+        events.add("c1", "click", 10, channel="email", event_id="2")
+        events.add("c1", "page_view", 20, event_id="1", device_category="mobile")
+        events.build("""
+            [[funnels]]
+            name = "email"
+            window = 100
+            breakdowns = ["channel", "device_category"]
+            steps = [{ event = "delivered", channel = "email" }, { event = "click", channel = "email" }]
+        """)
+        assert events.rows(
+            "select segment_key, segment_value, step_index, entered from funnel_steps order by all"
+        ) == [
+            ("all", "all", 1, 1), ("all", "all", 2, 1),
+            ("channel", "email", 1, 1), ("channel", "email", 2, 1),
+            ("device_category", "(none)", 1, 1), ("device_category", "(none)", 2, 1),
+        ]

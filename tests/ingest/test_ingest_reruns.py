@@ -166,6 +166,30 @@ class TestRepeatedEventIds:
         ]
 
 
+    def test_ids_are_the_channels_own(self, landing: Landing, warehouse: Path) -> None:
+        """The tag, the ESP and the social tool each issue their own ids, so the same id in two
+        channels is two events: both load, once each, also on a re-run; only the web event has a
+        session."""
+        landing.jsonl("web", DAY1, "web.jsonl", [web("1", "2026-10-01T09:00:00Z"), web("2", "2026-10-01T09:05:00Z")])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": str(i), "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "ann@example.com"}
+            for i in (1, 2, 3)
+        ])
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "1", "event_ts": "2026-10-01T07:00:00Z", "event_name": "like", "platform": "x", "handle": "ann"}
+        ])
+        first = run_day(landing, warehouse, DAY1)
+        assert (first.rows_read, first.rows_loaded, first.rows_duplicate) == (6, 6, 0)
+        landing.jsonl("email", DAY2, "esp.jsonl", [
+            {"event_id": "3", "event_ts": "2026-10-02T08:00:00Z", "event_name": "open", "email": "ann@example.com"}
+        ])
+        second = run_day(landing, warehouse, DAY2)
+        assert (second.rows_read, second.rows_loaded, second.rows_duplicate) == (1, 0, 1)
+        assert query(warehouse, "select channel, count(*), count(session_id) from events group by 1 order by 1") == [
+            ("email", 3, 0), ("social", 1, 0), ("web", 2, 2),
+        ]
+
+
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse after a run, two lines appended to its file, and another run."""

@@ -66,7 +66,7 @@ def _segment_source(con: duckdb.DuckDBPyConnection, funnel: Funnel) -> None:
         create or replace temp table _fn_seg as
         select r.*, e.customer_id{extra}
         from _fn_reached as r
-        join main.events as e on e.event_id = r.start_event_id
+        join main.events as e on e.event_id || chr(31) || e.channel = r.start_event_id  -- see prepare_events
         {join}
     """)
 

@@ -73,7 +73,9 @@ def prepare_events(con: duckdb.DuckDBPyConnection, funnel: Funnel, start: dateti
         create or replace temp table _fn_events as
         select * from (
             select
-                e.event_id,
+                -- an event's key: its event_id is unique within its channel only; the id comes
+                -- first, so the smallest key is the smallest id
+                e.event_id || chr(31) || e.channel as event_id,
                 e.customer_id,
                 {unit} as unit_id,
                 epoch_us(e.event_ts) as ts,

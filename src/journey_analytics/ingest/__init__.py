@@ -26,7 +26,6 @@ from journey_analytics.privacy import ID_EDGE
 from journey_analytics.warehouse import run_model
 
 KINDS: tuple[LandingKind, ...] = (web.KIND, email.KIND, social.KIND, identities.KIND, labels.KIND)
-EVENT_TABLES = ("raw.web_events", "raw.email_events", "raw.social_events")
 
 __all__ = ["KINDS", "IngestReport", "KindReport", "LandingError", "ingest_kind", "plan_files"]
 
@@ -155,7 +154,6 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
     con.execute(f"drop table if exists landed_{kind.name}_rows").fetchall()
     columns = ", ".join(kind.output_columns)
     if kind.has_event_id:
-        known_ids = " union all ".join(f"select event_id from {t}" for t in EVENT_TABLES)
         new_rows = f"""
             -- read three times: scanning the staged table again is cheaper than a copy of it
             with good as not materialized (
@@ -181,7 +179,8 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
                 select * from first_of_repeated
             )
             select f.* from first_of_batch as f
-            where not exists (select 1 from ({known_ids}) as k where k.event_id = f.event_id)
+            -- an event_id is unique within its channel: each tool (tag, ESP, social tool) issues its own
+            where not exists (select 1 from {kind.raw_table} as k where k.event_id = f.event_id)
         """
     else:
         key = "user_id, email_hash, platform, handle_hash" if kind.name == "identities" else "user_id, stage, as_of_date"
