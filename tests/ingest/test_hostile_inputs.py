@@ -579,6 +579,18 @@ class TestBareCarriageReturn:
             warehouse, "select count(distinct properties) from raw.web_events where event_id in ('a2', 'cr-nested')"
         ) == [(1,)]
 
+    def test_lf_then_cr_lf_line_ends(self, landing: Landing, warehouse: Path) -> None:
+        """Lines ending in LF, then in CR LF (an export appended to a file): each line is one line,
+        alone or in a batch of files."""
+        body = line(page_view("m1")) + b"not json\r\n" + line(page_view("m3"))[:-1] + b"\r\n" + b"bad again\n"
+        landing.binary("web", DAY1, "a.jsonl", line(page_view("a1")))
+        landing.binary("web", DAY1, "m.jsonl", body)
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [
+            ("a1", 1), ("m1", 1), ("m3", 3)
+        ]
+        assert query(warehouse, "select line_no, raw from quarantine order by 1") == [(2, "not json"), (4, "bad again")]
+
     def test_json_whitespace_before_the_object(self, landing: Landing, warehouse: Path) -> None:
         """Tab, CR and space before the "{" are JSON whitespace: the object loads."""
         landing.binary("web", DAY1, "ws.jsonl", b"\t" + line(page_view("tab")) + b" \r " + line(page_view("cr")))
@@ -600,6 +612,80 @@ class TestBareCarriageReturn:
             expected = text.replace(b"\r\n", b"\0").replace(b"\r", b"<CR>").replace(b"\0", b"\r\n")
             assert copy.read_bytes() == expected, text
             assert has_bare_cr(source, chunk_bytes) == (expected != text), text
+
+
+class TestCsvLinesAfterAValueOnTwoLines:
+    """A quoted CSV value may span lines; the rows after it keep their physical line numbers,
+    and a refused row is quarantined with its own line and text, never a neighbour's."""
+
+    def test_ragged_row_after_a_value_on_two_lines(self, landing: Landing, warehouse: Path) -> None:
+        landing.text("web", DAY1, "w.csv", (
+            f"{WEB_HEADER}\n"
+            f'r1,{TS},page_view,a1,"two\nlines"\n'
+            f"r2,{TS},page_view,a1,good row\n"
+            f"r3,{TS},page_view,a1,ragged,EXTRA\n"
+            f"r4,bad,page_view,a1,t\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [("r1", 2), ("r2", 4)]
+        assert query(warehouse, "select line_no, raw, left(error, 30) from quarantine order by 1") == [
+            (5, f"r3,{TS},page_view,a1,ragged,EXTRA", "CSV row does not fit the heade"),
+            (6, "r4,bad,page_view,a1,t", 'event_ts "bad" is not a timest'),
+        ]
+
+    def test_text_that_is_not_utf8_after_a_value_on_two_lines(self, landing: Landing, warehouse: Path) -> None:
+        landing.binary("web", DAY1, "w.csv", (
+            f"{WEB_HEADER}\n".encode()
+            + f'r1,{TS},page_view,a1,"two\nlines"\n'.encode()
+            + f"r2,{TS},page_view,a1,caf".encode() + b"\xe9\n"
+            + f"r3,{TS},page_view,a1,ok\n".encode()
+        ))
+        summary = run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [("r1", 2), ("r3", 5)]
+        assert query(warehouse, "select line_no, error from quarantine") == [(4, "line is not valid UTF-8 text")]
+        assert (summary.rows_read, summary.rows_loaded, summary.rows_quarantined) == (3, 2, 1)
+
+    def test_crlf_and_lf_line_ends_in_one_file(self, landing: Landing, warehouse: Path) -> None:
+        """Rows ending in CR LF, then in LF (an export appended to another): every row loads at
+        its line, a refused one is quarantined at its own."""
+        landing.binary("web", DAY1, "w.csv", (
+            f"{WEB_HEADER}\r\n"
+            f'r1,{TS},page_view,a1,"two\r\nlines"\r\n'
+            f"r2,{TS},page_view,a1,t\r\n"
+            f"r3,{TS},page_view,a1,t\n"
+            f"r4,{TS},page_view,a1,ragged,EXTRA\n"
+            f"r5,{TS},page_view,a1,t\n"
+        ).encode())
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.file_errors == []
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [
+            ("r1", 2), ("r2", 4), ("r3", 5), ("r5", 7)
+        ]
+        assert query(warehouse, "select line_no, raw from quarantine") == [(6, f"r4,{TS},page_view,a1,ragged,EXTRA")]
+
+    @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 1 << 22])
+    def test_mixed_line_ends_found_and_copied_across_chunk_ends(self, tmp_path: Path, chunk_bytes: int) -> None:
+        from journey_analytics.ingest._read import copy_with_lf_line_ends, mixes_line_ends
+
+        cases = {b"a\r\nb\n": True, b"a\nb\r\n": True, b"a\r\nb\r\n": False, b"a\nb\n": False, b"a\rb\n": False,
+                 b"": False, b"\r\n\r\n\n": True}
+        for index, (text, mixed) in enumerate(cases.items()):
+            source = tmp_path / f"case{index}.csv"
+            source.write_bytes(text)
+            assert mixes_line_ends(source, chunk_bytes) == mixed, text
+            copy = tmp_path / f"case{index}.copy"
+            copy_with_lf_line_ends(source, copy, chunk_bytes)
+            assert copy.read_bytes() == text.replace(b"\r\n", b"\n"), text
+
+    @pytest.mark.parametrize("chunk_bytes", [1, 3, 1 << 22])
+    def test_lines_found_at_byte_positions(self, tmp_path: Path, chunk_bytes: int) -> None:
+        from journey_analytics.ingest._read import physical_lines
+
+        path = tmp_path / "f.csv"
+        path.write_bytes(b"ab\r\ncd\n\nef")
+        assert physical_lines(path, [0, 4, 7, 8, 9, 11, 99], chunk_bytes) == {
+            0: 1, 4: 2, 7: 3, 8: 4, 9: 4, 11: 4, 99: 4
+        }
 
 
 class TestCrmFilesToo:

@@ -1,6 +1,7 @@
 """Property-based ingest tests (Hypothesis): whatever mix of good, bad and repeated rows lands,
 in whatever format, and whatever order the days are run in, every row read is loaded,
-quarantined or a duplicate; events holds exactly the distinct valid event ids; quarantine holds
+quarantined or a duplicate; events holds exactly the distinct valid event ids of each channel
+(an event_id is unique within its channel); quarantine holds
 exactly the bad rows, once each, with their reason; and running again changes nothing.
 """
 
@@ -132,7 +133,7 @@ def write(landing: Landing, index: int, f: LandedFile) -> tuple[str, list[int]]:
 
 
 SNAPSHOT = {
-    "events": "select * from events order by event_id",
+    "events": "select * from events order by channel, event_id",
     "quarantine": "select * exclude (run_id, ingested_at) from quarantine order by all",
     "raw.web_events": "select * exclude (run_id) from raw.web_events order by all",
     "raw.email_events": "select * exclude (run_id) from raw.email_events order by all",
@@ -170,7 +171,8 @@ def test_every_row_is_loaded_quarantined_or_a_duplicate(files: list[LandedFile],
 
         last = max(run_days)
         arrived = [(f, source, lines) for f, source, lines in written if f.day <= last]
-        good_ids = {r.event_id for f, _, _ in arrived for r in f.rows if r.error is None}
+        # an event is known by its channel and event_id
+        good_ids = {(f.kind, r.event_id) for f, _, _ in arrived for r in f.rows if r.error is None}
         bad_rows = sorted(
             (f.kind, source, line_no, r.error)
             for f, source, lines in arrived
@@ -185,8 +187,8 @@ def test_every_row_is_loaded_quarantined_or_a_duplicate(files: list[LandedFile],
         assert sum(s.rows_loaded for s in summaries) == len(good_ids)
         assert sum(s.rows_quarantined for s in summaries) == len(bad_rows)
         assert_counts_balance(warehouse)
-        assert {r[0] for r in query(warehouse, "select event_id from events")} == good_ids
-        assert query(warehouse, "select count(*) = count(distinct event_id) from events") == [(True,)]
+        assert set(query(warehouse, "select channel, event_id from events")) == good_ids
+        assert query(warehouse, "select count(*) = count(distinct (channel, event_id)) from events") == [(True,)]
         assert query(warehouse, "select channel, source_file, line_no, error from quarantine order by all") == bad_rows
 
         # Running the last day again (the files unchanged) reads nothing and changes nothing.
@@ -212,7 +214,7 @@ def test_day_order_does_not_change_what_loads(files: list[LandedFile], order: li
                 run_day(landing, warehouse, day)
             assert_counts_balance(warehouse)
             results.append((
-                query(warehouse, "select event_id from events order by 1"),
+                query(warehouse, "select channel, event_id from events order by all"),
                 query(warehouse, "select channel, source_file, line_no, error from quarantine order by all"),
             ))
     assert results[0] == results[1]

@@ -67,7 +67,11 @@ def _scan_lines(con: duckdb.DuckDBPyConnection, paths: str, max_line_bytes: int)
     """Read text files as lines into temp table file_lines_read(filename, line), in file and
     line order, blank lines kept as null. A line that cannot be read (not UTF-8, longer than
     max_line_bytes) does not stop the scan: it lands in line_rejects(filename, line_no,
-    error, raw) and the other lines keep their physical line numbers (see _number_lines)."""
+    error, raw) and the other lines keep their physical line numbers (see _number_lines).
+
+    Lines end at LF or CR LF, mixed in one file as appended exports mix them: the reader is told
+    so (left to itself, it takes the first line's end for the whole file and, after an LF,
+    counts each CR LF as two line ends)."""
     con.execute("drop table if exists line_rejects_read").fetchall()
     con.execute("drop table if exists line_reject_scans").fetchall()
     con.execute(
@@ -75,7 +79,7 @@ def _scan_lines(con: duckdb.DuckDBPyConnection, paths: str, max_line_bytes: int)
         create or replace temp table file_lines_read as
         select filename, line from read_csv({paths},
             columns = {{'line': 'VARCHAR'}}, header = false, delim = {_lit(_LINE_DELIM)}, quote = '',
-            escape = '', auto_detect = false, strict_mode = false, null_padding = true,
+            escape = '', auto_detect = false, strict_mode = false, null_padding = true, new_line = '\\r\\n',
             max_line_size = {max_line_bytes}, buffer_size = {line_buffer_bytes(max_line_bytes)},
             hive_partitioning = false, filename = true,
             store_rejects = true, rejects_table = 'line_rejects_read', rejects_scan = 'line_reject_scans')
@@ -313,6 +317,87 @@ def read_jsonl_batch(
     return [f for f in files if str(f.path) in left_out]
 
 
+def physical_lines(path: Path, positions: list[int], chunk_bytes: int = _CHUNK_BYTES) -> dict[int, int]:
+    """The line (1 + the LFs before it) at each byte position of a file, in one streamed pass."""
+    wanted = sorted(set(positions))
+    found: dict[int, int] = {}
+    offset = 0
+    lines_before = 0
+    with open(path, "rb") as handle:
+        while wanted and (chunk := handle.read(chunk_bytes)):
+            while wanted and wanted[0] <= offset + len(chunk):
+                found[wanted[0]] = 1 + lines_before + chunk.count(b"\n", 0, wanted[0] - offset)
+                wanted.pop(0)
+            offset += len(chunk)
+            lines_before += chunk.count(b"\n")
+    for position in wanted:  # past the end
+        found[position] = 1 + lines_before
+    return found
+
+
+def _number_csv_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Give each row the CSV reader rejected (csv_rejects) its physical line number. The reader
+    numbers records, and a quoted value may span lines, so its number is found from the byte
+    where the row starts (only files with rejected rows pay for this pass)."""
+    positions = [int(p) for (p,) in con.execute("select distinct line_byte_position from csv_rejects").fetchall()]
+    if not positions:
+        return
+    lines = physical_lines(path, positions)
+    con.execute("create or replace temp table csv_reject_lines (position bigint, line_no bigint)").fetchall()
+    con.executemany("insert into csv_reject_lines values (?, ?)", list(lines.items()))
+    con.execute(
+        """
+        update csv_rejects set line = l.line_no
+        from csv_reject_lines as l
+        where csv_rejects.line_byte_position = l.position
+        """
+    ).fetchall()
+
+
+def _parse_csv(con: duckdb.DuckDBPyConnection, path: Path, line_limit: int) -> None:
+    """Parse a CSV file with its header into csv_rows_read; refused rows into csv_rejects."""
+    con.execute("drop table if exists csv_rejects").fetchall()
+    con.execute("drop table if exists csv_reject_scans").fetchall()
+    con.execute(
+        f"""
+        create or replace temp table csv_rows_read as
+        select * from read_csv({_path_lit(path)}, header = true, all_varchar = true,
+            store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans',
+            strict_mode = true, max_line_size = {line_limit}, buffer_size = {line_buffer_bytes(line_limit)},
+            hive_partitioning = false)
+        """
+    ).fetchall()
+
+
+def mixes_line_ends(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> bool:
+    """Whether a file has lines ending in CR LF and lines ending in a lone LF."""
+    crlf = lone_lf = False
+    last = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            ends = chunk.count(b"\n")
+            pairs = chunk.count(b"\r\n") + (1 if last == b"\r" and chunk.startswith(b"\n") else 0)
+            crlf = crlf or pairs > 0
+            lone_lf = lone_lf or ends > pairs
+            if crlf and lone_lf:
+                return True
+            last = chunk[-1:]
+    return False
+
+
+def copy_with_lf_line_ends(path: Path, target: Path, chunk_bytes: int = _CHUNK_BYTES) -> None:
+    """Copy a file with each CR LF written as LF (so its line numbers stay)."""
+    pending = False  # the last chunk ended with a CR: the next byte decides
+    with open(path, "rb") as source, open(target, "wb") as out:
+        while chunk := source.read(chunk_bytes):
+            if pending:
+                out.write(b"" if chunk.startswith(b"\n") else b"\r")
+            pending = chunk.endswith(b"\r")
+            out.write((chunk[:-1] if pending else chunk).replace(b"\r\n", b"\n"))
+        if pending:
+            out.write(b"\r")
+
+
 def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
     """A CSV with a header; ragged rows are kept with their parse error and exact line."""
     _read_lines(con, file, max_line_bytes)
@@ -329,17 +414,19 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     # quarantined from line_rejects below), or it fails the whole file while sniffing.
     (longest,) = con.execute("select coalesce(max(line_bytes), 0) from line_rejects").fetchall()[0]
     csv_line_limit = max(max_line_bytes, int(longest) + 1024)
-    con.execute("drop table if exists csv_rejects").fetchall()
-    con.execute("drop table if exists csv_reject_scans").fetchall()
-    con.execute(
-        f"""
-        create or replace temp table csv_rows_read as
-        select * from read_csv({_path_lit(file.path)}, header = true, all_varchar = true,
-            store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans',
-            strict_mode = true, max_line_size = {csv_line_limit}, buffer_size = {line_buffer_bytes(csv_line_limit)},
-            hive_partitioning = false)
-        """
-    ).fetchall()
+    with tempfile.TemporaryDirectory(prefix="journey-csv-") as folder:
+        try:
+            source = file.path
+            _parse_csv(con, source, csv_line_limit)
+        except duckdb.InvalidInputException as exc:
+            # DuckDB's CSV reader takes one line end for a whole file: a file whose lines end in
+            # CR LF and LF (an export appended to another) is read from a copy with LF ends only
+            if "Error when sniffing" not in str(exc) or not mixes_line_ends(file.path):
+                raise
+            source = Path(folder) / "lf.csv"
+            copy_with_lf_line_ends(file.path, source)
+            _parse_csv(con, source, csv_line_limit)
+        _number_csv_rejects(con, source)
     con.execute(
         "create or replace temp table csv_rows as select rowid - min(rowid) over () + 1 as row_no, cast(to_json(t) as varchar) as record from csv_rows_read t"
     ).fetchall()
