@@ -270,9 +270,10 @@ class TestResentPurchase:
                 stock_code=code)
             for i, (code, value) in enumerate(lines)
         ] + [
-            # the tracker's retry of one line, at the same instant with a new event_id
+            # the tracker's retry of one line, at the same instant with a new event_id and a field
+            # of its own
             web("i-retry", "08:26:00", "a-i", "purchase", order_id="536365", value=25.50, currency="GBP",
-                stock_code="21730"),
+                stock_code="21730", retry_count="1"),
             # the whole invoice sent again a minute later (a reloaded page): counted once
             *(web(f"i-again-{i}", "08:27:00", "a-i", "purchase", order_id="536365", value=value,
                   currency="GBP", stock_code=code) for i, (code, value) in enumerate(lines)),
@@ -281,6 +282,16 @@ class TestResentPurchase:
         assert query(warehouse, "select revenue from sessions") == [(Decimal("139.12"),)]
         figures = self.headline(warehouse)
         assert (figures["Orders"], figures["Revenue GBP"]) == ("1", "139")
+
+    def test_a_resent_purchase_with_a_field_of_its_own(self, landing: Landing, warehouse: Path) -> None:
+        """A tag's purchase fired twice at one instant, one copy with an app_version: one order."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("t-1", "10:05:00.123", "a-t", "purchase", order_id="o1", value=10, currency="EUR"),
+            web("t-2", "10:05:00.123", "a-t", "purchase", order_id="o1", value=10, currency="EUR", app_version="4.2"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select revenue from sessions") == [(Decimal("10"),)]
+        assert self.headline(warehouse)["Revenue EUR"] == "10"
 
     def test_money_adds_up_exactly(self, landing: Landing, warehouse: Path) -> None:
         """Values are kept as decimals, so sums carry no binary rounding (0.1 + 0.2 is 0.3)."""

@@ -18,7 +18,7 @@
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
 -- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from a refund, whose purchase is nowhere in the data (bought before it begins).
--- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and extra fields such as a product code; an order sent again counts once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
+-- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
@@ -209,15 +209,18 @@ signals as (
     group by customer_id
 ),
 
--- An order's value (the rule of sessions.sql and the dashboard's headline figures): the rows
--- sent together (one instant, one device or user) are its lines and add up, a line told apart by
--- its value and extra fields (such as a product code), so a row sent twice is one line; when the
--- whole order is sent again (another instant or sender), each value counts as many times as the
--- sending that holds it most often.
+-- An order's value (the rule of sessions.sql and the dashboard's headline figures): the rows sent
+-- together (one instant, one device or user) are its lines and add up; lines are told apart by
+-- value and product (the extra fields item_id, sku, product_id, variant_id, stock_code, line_id,
+-- line_item_id, line_number), so a row sent twice is one line whatever else it carries. When the
+-- whole order is sent again (another instant or sender), each value counts as many times as in
+-- the sending with the most lines of that value.
 purchase_lines as (
     select distinct
         customer_id, coalesce(order_id, event_id) as order_key, event_ts,
-        coalesce(anonymous_id, user_id) as sender, value, properties
+        coalesce(anonymous_id, user_id) as sender, value,
+        -- the first of the product fields that the row has
+        list_filter(json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']), lambda x: x is not null)[1] as line_item
     from events_as_of
     where channel = 'web' and event_name = 'purchase'
 ),

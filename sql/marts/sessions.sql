@@ -16,7 +16,7 @@
 -- device_category: Device category of the session's first event that has one.
 -- country: Country of the session's first event that has one.
 -- converted: True when the session has a purchase.
--- revenue: Sum of the values of the orders placed in the session, in the orders' currency as given. An order's rows sent together are its lines and add up (lines told apart by value and extra fields such as a product code); an order sent again counts once.
+-- revenue: Sum of the values of the orders placed in the session, in the orders' currency as given. An order's rows sent together are its lines and add up (lines told apart by value and product: an extra field such as sku or item_id); an order sent again counts once.
 with events as (
     select
         session_id, event_id, event_ts, event_name, customer_id, anonymous_id,
@@ -48,15 +48,18 @@ totals as (
     group by session_id
 ),
 
--- Each order once, at its value (the rule of customers.sql and the dashboard's headline figures):
--- the rows sent together (one instant, one device or user) are its lines and add up, a line
--- told apart by its value and extra fields (such as a product code), so a row sent twice is
--- one line; when the whole order is sent again (another instant or sender), each value counts
--- as many times as the sending that holds it most often.
+-- Each order once, at its value (the rule of customers.sql and the dashboard's headline
+-- figures): the rows sent together (one instant, one device or user) are its lines and add
+-- up; lines are told apart by value and product (the extra fields item_id, sku, product_id,
+-- variant_id, stock_code, line_id, line_item_id, line_number), so a row sent twice is one line
+-- whatever else it carries. When the whole order is sent again (another instant or sender), each value counts as many times as in
+-- the sending with the most lines of that value.
 purchase_lines as (
     select distinct
         session_id, coalesce(order_id, event_id) as order_key, event_ts,
-        coalesce(anonymous_id, user_id) as sender, value, properties
+        coalesce(anonymous_id, user_id) as sender, value,
+        -- the first of the product fields that the row has
+        list_filter(json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']), lambda x: x is not null)[1] as line_item
     from main.events
     where event_name = 'purchase' and session_id is not null
 ),

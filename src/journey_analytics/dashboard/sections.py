@@ -80,17 +80,19 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
         [as_of],
     ).fetchall()[0]
     # each customer's order once, at its value as in customers.sql (the rows sent together are its
-    # lines, told apart by value and extra fields; an order sent again counts once);
+    # lines, told apart by value and product; an order sent again counts once);
     # revenue per currency, as there are no exchange rates to add amounts of different currencies with
     by_currency = con.execute(
         """
         with purchase_lines as (
             select
                 customer_id, coalesce(order_id, event_id) as order_key, event_ts,
-                coalesce(anonymous_id, user_id) as sender, value, properties, min(currency) as currency
+                coalesce(anonymous_id, user_id) as sender, value, min(currency) as currency,
+                -- the first of the product fields that the row has
+                list_filter(json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']), lambda x: x is not null)[1] as line_item
             from events
             where channel = 'web' and event_name = 'purchase' and event_ts < cast(? as date) + 1
-            group by customer_id, order_key, event_ts, sender, value, properties
+            group by customer_id, order_key, event_ts, sender, value, line_item
         ),
         order_value_counts as (
             select customer_id, order_key, value, max(n) as n, min(currency) as currency
