@@ -150,7 +150,7 @@ class TestGivenSessionId:
 class TestGivenIdSharedByCustomers:
     """A source whose session ids are unique only per user (GA4's ga_session_id is the second the
     session started) gives two customers' visits the same id: each customer keeps a session of
-    their own; one customer's events across devices under that id stay one session."""
+    their own; so does each device of one customer (a per-device visit counter repeats ids)."""
 
     def test_each_customer_has_their_own_session(self, landing: Landing, warehouse: Path) -> None:
         ga = "1791194400"
@@ -163,11 +163,40 @@ class TestGivenIdSharedByCustomers:
         ])
         run_day(landing, warehouse, DAY1)
         rows = query(warehouse, "select session_id, customer_id, n_events, converted, revenue from sessions order by 2, 1")
-        assert [row[1:] for row in rows] == [("u-a", 1, False, 0.0), ("u-a", 1, False, 0.0), ("u-b", 3, True, 50.0)]
+        assert [row[1:] for row in rows] == [
+            ("u-a", 1, False, 0.0), ("u-a", 1, False, 0.0), ("u-b", 1, False, 0.0), ("u-b", 2, True, 50.0)
+        ]
+        digests = [f"{c}|cookie-{d}" for c, d in (("u-a", "a"), ("u-b", "b"), ("u-b", "c"))]
         assert sorted(row[0] for row in rows) == sorted(
-            ["S-solo", *(f"{ga}~" + query(warehouse, f"select substr(md5('{c}'), 1, 8)")[0][0] for c in ("u-a", "u-b"))]
+            ["S-solo", *(f"{ga}~" + query(warehouse, f"select substr(md5('{x}'), 1, 8)")[0][0] for x in digests)]
         )
-        assert query(warehouse, "select count(distinct session_id) from events where session_id like '1791194400%'") == [(2,)]
+
+    def test_a_per_device_visit_counter(self, landing: Landing, warehouse: Path) -> None:
+        """Visit 1 of one customer's phone and visit 1 of their laptop, weeks apart, are two
+        sessions; an id shared by customers only keeps the customer's digest."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("p-1", "10:00:00", "phone", user_id="u1", session_id="1"),
+            web("l-1", "18:00:00", "laptop", user_id="u1", session_id="1"),
+            web("x-1", "10:00:00", "cookie-x", user_id="u2", session_id="7"),
+            web("y-1", "10:00:00", "cookie-y", user_id="u3", session_id="7"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select anonymous_id, duration_seconds from sessions where customer_id = 'u1' order by 1") == [
+            ("laptop", 0), ("phone", 0)
+        ]
+        (digest,) = query(warehouse, "select substr(md5('u2'), 1, 8)")[0]
+        assert query(warehouse, "select session_id from events where event_id = 'x-1'") == [(f"7~{digest}",)]
+
+
+class TestTwoSessionsAtOneInstant:
+    def test_a_new_campaign_at_the_same_instant_is_a_session_of_its_own(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("y-1", "10:00:00", "a-y", page_url="/"),
+            web("y-2", "10:00:00", "a-y", page_url="/sale", **WINTER),
+            web("y-3", "10:01:00", "a-y", page_url="/sale/1"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select n_events, utm_campaign from sessions order by n_events") == [(1, None), (2, "winter")]
 
 
 class TestLandingEvent:

@@ -1,7 +1,8 @@
 -- Web events without a given session_id grouped into sessions per device: a gap of more
 -- than the session timeout, or a new campaign (utm source/medium/campaign) starts a new
--- session. Given session ids are kept, except one given to several customers (see
--- session_ids_shared): it becomes '<id>~<8 hex digits of the customer>', one per customer.
+-- session. Given session ids are kept, except one given to several customers or devices (see
+-- session_ids_shared): it becomes '<id>~<8 hex digits>' of the customer, or of the customer and
+-- device when several devices share it: one session each.
 -- A web event with no device (a user_id and no anonymous_id, as a store's server-side order
 -- export sends a purchase) joins its customer's visit that is open at its time, on that visit's
 -- device; with none open, such events are grouped per user_id.
@@ -143,7 +144,8 @@ session_starts as (
         device_key,
         event_ts,
         case when is_session_start
-            then 'ses-' || substr(md5(device_key || '|' || cast(event_ts as varchar)), 1, 20)
+            -- the first event's id too: two sessions of a device may start at one instant (a new campaign)
+            then 'ses-' || substr(md5(device_key || '|' || cast(event_ts as varchar) || '|' || event_id), 1, 20)
         end as started_session_id
     from flagged
 ),
@@ -165,6 +167,8 @@ select
     events.*,
     case
         when events.given_session_id is null then computed_sessions.computed_session_id
+        when shared.across_devices
+            then events.given_session_id || '~' || substr(md5(events.customer_id || '|' || coalesce(events.anonymous_id, '')), 1, 8)
         when shared.given_session_id is not null
             then events.given_session_id || '~' || substr(md5(events.customer_id), 1, 8)
         else events.given_session_id

@@ -10,7 +10,7 @@
 -- event_name: Event name: the contract's names (GA4 names on web; ESP names on email; platform events on social), also when sent in another case or with spaces or hyphens (Add To Cart is add_to_cart); other names as given.
 -- event_ts: When the event happened, UTC.
 -- event_date: The UTC day of event_ts.
--- session_id: Session of a web event (given by the source, or computed); null for email and social. A given id shared by several customers gets '~' and 8 hex digits of the customer.
+-- session_id: Session of a web event (given by the source, or computed); null for email and social. A given id shared by several customers gets '~' and 8 hex digits of the customer (of the customer and device when several devices share it, as a per-device visit counter does).
 -- device_category: desktop, mobile or tablet (web).
 -- utm_source: Campaign source (web).
 -- utm_medium: Campaign medium (web).
