@@ -232,6 +232,27 @@ class TestUsageErrors:
         assert (result.returncode, result.stderr) == (1, f"journey: error: journey.toml: {message}\n")
         assert not (tmp_path / "w").exists()
 
+    @pytest.mark.parametrize(("rules", "message"), [
+        ("[social]\nmedian_reply_hours_limit = 0\n", "[social] median_reply_hours_limit must be above 0, got 0"),
+        ('[social]\nmedian_reply_hours_limit = "24"\n', "[social] median_reply_hours_limit must be a number, got '24'"),
+        ("[social]\nmedian_reply_hours_limt = 1\n", "[social] median_reply_hours_limt is not a setting; known: "
+         "window_days, median_reply_hours_limit, unanswered_threshold, unanswered_after_hours, min_messages, negative_below"),
+        ("[emial]\nmin_delivered = 1\n", "unknown section [emial]; known: tests, abandonment, email, social, stuck"),
+        ("[email]\nbounce_threshold = 5\n", "[email] bounce_threshold must be from 0 to 1, got 5"),
+        ("[email]\nwindow_days = 2.5\n", "[email] window_days must be a whole number, got 2.5"),
+        ("[stuck]\nintent_events = \"web:view_item\"\n", "[stuck] intent_events must be a list of texts, got 'web:view_item'"),
+    ])
+    def test_pain_point_rules_refused_before_the_run(self, tmp_path: Path, rules: str, message: str) -> None:
+        """A wrong pain point file is refused in one line before anything runs (it used to fail
+        after the whole run, or a misspelt setting was ignored)."""
+        (tmp_path / "landing").mkdir()
+        (tmp_path / "pp.toml").write_text(rules)
+        (tmp_path / "journey.toml").write_text('[rules]\npain_points = "pp.toml"\n')
+        result = journey("run", "--date", "2026-10-01", "--landing", "landing", "--config", "journey.toml",
+                         "--warehouse", "w/journey.duckdb", cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (1, f"journey: error: pp.toml: {message}\n")
+        assert not (tmp_path / "w").exists()
+
     @pytest.mark.parametrize(("make", "args", "message"), [
         (["afile"], ["--landing", "afile"], "landing path is a file, not a folder: afile"),
         (["landing/", "wdir/"], ["--warehouse", "wdir"], "warehouse path is a folder, not a DuckDB file: wdir"),

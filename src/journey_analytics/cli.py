@@ -13,7 +13,10 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from journey_analytics.config import Settings
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -115,6 +118,7 @@ def _check_run_inputs(args: argparse.Namespace, hold: contextlib.ExitStack | Non
     from journey_analytics.config import load_settings
 
     settings = load_settings(args.config)  # a wrong config is refused here, in one line
+    _check_rule_files(settings)
     reports = getattr(args, "reports", None)
     if reports is not None and reports.exists() and not reports.is_dir():
         raise CommandError(f"reports path is a file, not a folder: {reports}")
@@ -136,6 +140,22 @@ def _check_run_inputs(args: argparse.Namespace, hold: contextlib.ExitStack | Non
             check_key_before_run(key, warehouse)
             if hold is not None:
                 hold.push(lock.pop_all())
+
+
+def _check_rule_files(settings: Settings) -> None:
+    """Read the stage, funnel and pain point rule files, so that a wrong one is refused in one
+    line before the run, not after its ingest."""
+    from journey_analytics.funnels.config import FunnelConfigError, load_funnel_config
+    from journey_analytics.pain_points import PainPointConfigError
+    from journey_analytics.pain_points import load_config as load_pain_point_config
+    from journey_analytics.stages import StageConfigError, load_stage_config
+
+    try:
+        load_stage_config(settings.rule_file("stages"))
+        load_funnel_config(settings.rule_file("funnels"))
+        load_pain_point_config(settings.rule_file("pain_points"))
+    except (StageConfigError, FunnelConfigError, PainPointConfigError) as exc:
+        raise CommandError(str(exc).strip().splitlines()[0]) from None
 
 
 def _refuse_day_not_come(flag: str, day: date, landing: Path) -> None:

@@ -78,12 +78,49 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     default = _PACKAGED_CONFIG if _PACKAGED_CONFIG.is_file() else DEFAULT_CONFIG
     config = _read_config(default)
     if path is not None and Path(path) != default:
-        for section, settings in _read_config(Path(path)).items():
-            if isinstance(settings, dict) and isinstance(config.get(section), dict):
-                config[section] = {**config[section], **settings}
-            else:
-                config[section] = settings
+        given = _read_config(Path(path))
+        _check_config(given, config, Path(path))
+        for section, settings in given.items():
+            config[section] = {**config[section], **settings}
     return config
+
+
+def _check_config(given: dict[str, Any], defaults: dict[str, Any], path: Path) -> None:
+    """Refuse a setting the defaults do not have (a typo would be silently ignored), of another
+    type than its default, or out of its range (a share from 0 to 1, a window or limit above 0,
+    days, hours and counts whole)."""
+    for section, settings in given.items():
+        if section not in defaults:
+            raise PainPointConfigError(f"{path}: unknown section [{section}]; known: {', '.join(defaults)}")
+        if not isinstance(settings, dict):
+            raise PainPointConfigError(f"{path}: [{section}] must be a table of settings")
+        for key, value in settings.items():
+            where = f"{path}: [{section}] {key}"
+            if key not in defaults[section]:
+                raise PainPointConfigError(
+                    f"{where} is not a setting; known: {', '.join(defaults[section])}"
+                )
+            default = defaults[section][key]
+            if isinstance(default, list):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise PainPointConfigError(f"{where} must be a list of texts, got {value!r}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise PainPointConfigError(f"{where} must be a number, got {value!r}")
+            counted = key.endswith(("_days", "_hours")) or (key.startswith("min_") and key != "min_effect")
+            if counted and value != int(value):
+                raise PainPointConfigError(f"{where} must be a whole number, got {value!r}")
+            if key.endswith("_threshold") or key in ("false_discovery_rate", "min_effect"):
+                low, high = 0.0, 1.0  # a share
+            elif key == "negative_below":
+                low, high = -1.0, 1.0  # a sentiment score
+            elif key.startswith("min_"):
+                low, high = 0.0, math.inf
+            else:
+                low, high = math.nextafter(0.0, 1.0), math.inf  # a window or a limit
+            if not low <= value <= high:
+                shown = "above 0" if low > 0 else f"from {low:g} to {high:g}" if high < math.inf else "0 or more"
+                raise PainPointConfigError(f"{where} must be {shown}, got {value!r}")
 
 
 def _read_config(path: Path) -> dict[str, Any]:
