@@ -173,6 +173,39 @@ class TestSocialCare:
         assert cells(table)[:5] == ["x", "2", "1.000", "1", "0"], table
 
 
+class TestEmailHealth:
+    """Rates are of the messages delivered: a campaign with opens but no delivery in the window
+    reads n/a, not 0; opens without a message id are counted."""
+
+    def test_rates_of_no_deliveries_are_not_zero(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import email_health
+
+        def email(event_id: str, name: str, campaign: str, message: str | None = None) -> dict[str, str]:
+            row = {"event_id": event_id, "event_ts": "2026-10-19T10:00:00Z", "event_name": name,
+                   "email": f"{event_id}@example.com", "campaign_id": campaign}
+            return row | ({"message_id": message} if message else {})
+
+        landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", [
+            email("d1", "delivered", "cmp_01", "m1"), email("d2", "delivered", "cmp_01", "m2"),
+            email("o1", "open", "cmp_01"),  # no message id
+            email("o2", "open", "cmp_03", "m9"), email("o3", "open", "cmp_03", "m8"),  # delivered before the window
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            table = email_health(con, date(2026, 10, 20)).table_html
+        finally:
+            con.close()
+        rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", r, flags=re.S)]
+                for r in re.findall(r"<tr>.*?</tr>", table.split("<tbody>")[1], flags=re.S)]
+        assert rows == [
+            ["cmp_01", "2", "0.500", "0.000", "0.000", "0.000", "0.000"],
+            ["cmp_03", "0", "n/a", "n/a", "n/a", "n/a", "n/a"],
+        ]
+
+
 class TestRunFigures:
     """A day's page shows that day's run (its own pipeline_runs row is written after the page)."""
 

@@ -384,14 +384,20 @@ def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     return Section("acquisition", "Acquisition sources that bring buyers", "Customers by the source of their first visit, and how many bought.", _layout(fig))
 
 
+def _rate(count: int, of: int) -> float | str:
+    """A share, or "n/a" when there is nothing to take it of (a rate of no deliveries is not 0)."""
+    return count / of if of else "n/a"
+
+
 def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     """Per-campaign delivery, engagement and complaint rates (last 28 days)."""
     rows = con.execute(
         """
         select coalesce(campaign_id, '(none)') as campaign,
             count(*) filter (where event_name = 'delivered') as delivered,
-            count(distinct case when event_name = 'open' then message_id end) as opens,
-            count(distinct case when event_name = 'click' then message_id end) as clicks,
+            -- a message opened (clicked) twice is one open; an event without a message id is its own
+            count(distinct case when event_name = 'open' then coalesce(message_id, event_id) end) as opens,
+            count(distinct case when event_name = 'click' then coalesce(message_id, event_id) end) as clicks,
             count(*) filter (where event_name = 'bounce') as bounces,
             count(*) filter (where event_name = 'spamreport') as complaints,
             count(*) filter (where event_name = 'unsubscribe') as unsubscribes
@@ -403,10 +409,7 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     ).fetchall()
     table = html_table(
         ["campaign", "delivered", "open rate", "click rate", "bounce rate", "complaint rate", "unsubscribe rate"],
-        [
-            (c, d, o / d if d else 0.0, k / d if d else 0.0, b / (d + b) if d + b else 0.0, s / d if d else 0.0, u / d if d else 0.0)
-            for c, d, o, k, b, s, u in rows
-        ],
+        [(c, d, _rate(o, d), _rate(k, d), _rate(b, d + b), _rate(s, d), _rate(u, d)) for c, d, o, k, b, s, u in rows],
         {1, 2, 3, 4, 5, 6},
     )
     return Section("email-health", "E-mail health", "Per campaign, last 28 days.", table_html=table)
