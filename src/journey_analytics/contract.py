@@ -24,6 +24,22 @@ EVENT_NAMES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# The fields of each landing kind, as the contract names them.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "web": (
+        "event_id", "event_ts", "event_name", "anonymous_id", "user_id", "session_id", "email",
+        "page_url", "page_title", "referrer", "utm_source", "utm_medium", "utm_campaign",
+        "device_category", "country", "order_id", "value", "currency", "rating",
+    ),
+    "email": ("event_id", "event_ts", "email", "user_id", "event_name", "campaign_id", "message_id", "url", "reason"),
+    "social": (
+        "event_id", "event_ts", "platform", "handle", "user_id", "event_name", "post_id", "thread_id",
+        "sentiment", "rating", "text",
+    ),
+    "identities": ("user_id", "email", "platform", "handle"),
+    "labels": ("user_id", "stage", "as_of_date"),
+}
+
 # The journey stages, in the order a customer moves through them.
 STAGES: tuple[str, ...] = ("awareness", "consideration", "purchase", "retention", "advocacy")
 

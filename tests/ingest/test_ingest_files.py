@@ -155,6 +155,14 @@ class TestUnreadableFiles:
         [
             pytest.param("b.jsonl.gz", b"this is not gzip\n", "file could not be read: Input is not a GZIP stream", id="jsonl.gz"),
             pytest.param("b.parquet", b"PAR1 this is not parquet", "file could not be read: ", id="parquet"),
+            # a CSV without its header: its first row would be taken for one and lost
+            pytest.param("b.csv", b"e2,2026-10-01T10:00:00Z,page_view,ann@example.com\ne3,2026-10-01T10:00:00Z,page_view,a3\n",
+                         "file could not be read: the first line names no field of the contract (event_id, event_ts, "
+                         "event_name, ...): a CSV file needs a header line", id="csv-without-header"),
+            pytest.param("b.csv", b"EVENT_ID,EVENT_TS,EVENT_NAME,ANONYMOUS_ID\ne2,2026-10-01T10:00:00Z,page_view,a2\n",
+                         "file could not be read: the CSV header (EVENT_ID, EVENT_TS, EVENT_NAME, ANONYMOUS_ID) names "
+                         "no field as the contract spells them: field names are lower case, such as event_id, "
+                         "event_ts, event_name", id="csv-upper-case-header"),
         ],
     )
     def test_run_goes_on(self, landing: Landing, warehouse: Path, name: str, data: bytes, error_start: str) -> None:

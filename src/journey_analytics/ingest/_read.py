@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from journey_analytics.contract import FIELDS
 from journey_analytics.ingest._landing import LandingFile
 
 
@@ -398,6 +399,26 @@ def copy_with_lf_line_ends(path: Path, target: Path, chunk_bytes: int = _CHUNK_B
             out.write(b"\r")
 
 
+def _check_csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Refuse a CSV whose first line names no field of the contract: it has no header (its first
+    row would be taken for one and lost) or one in another spelling."""
+    names = [name for name, *_ in con.execute("describe csv_rows_read").fetchall()]
+    fields = FIELDS[kind]
+    if not names or any(name in fields for name in names):
+        return
+    if any(name.strip().lower().replace(" ", "_") in fields for name in names):
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        raise UnreadableFile(
+            f"the CSV header ({shown}) names no field as the contract spells them: field names are "
+            f"lower case, such as {', '.join(fields[:3])}"
+        )
+    # (the line itself is not quoted: without a header it is a row, and may hold an address)
+    raise UnreadableFile(
+        f"the first line names no field of the contract ({', '.join(fields[:3])}, ...): "
+        "a CSV file needs a header line"
+    )
+
+
 def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
     """A CSV with a header; ragged rows are kept with their parse error and exact line."""
     _read_lines(con, file, max_line_bytes)
@@ -427,6 +448,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
             copy_with_lf_line_ends(file.path, source)
             _parse_csv(con, source, csv_line_limit)
         _number_csv_rejects(con, source)
+    _check_csv_header(con, file.kind)
     con.execute(
         "create or replace temp table csv_rows as select rowid - min(rowid) over () + 1 as row_no, cast(to_json(t) as varchar) as record from csv_rows_read t"
     ).fetchall()
