@@ -245,6 +245,22 @@ class TestNeverIdentified:
 
 
 
+    def test_null_markers_of_an_export_are_missing_values(self, landing: Landing, warehouse: Path) -> None:
+        """A database export writes a missing user_id or e-mail as NULL (or \\N): two strangers
+        whose rows say user_id NULL stay two customers; an event_id NULL is missing."""
+        landing.text("web", DAY1, "export.csv", (
+            "event_id,event_ts,event_name,anonymous_id,user_id,email\n"
+            "n-1,2026-10-01T09:00:00Z,page_view,a-one,NULL,NULL\n"
+            "n-2,2026-10-01T09:00:00Z,sign_up,a-two,\\N,null\n"
+            "NULL,2026-10-01T09:00:00Z,page_view,a-three,,\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, customer_id, user_id, email_hash from events order by 1") == [
+            ("n-1", "anon:a-one", None, None), ("n-2", "anon:a-two", None, None),
+        ]
+        assert query(warehouse, "select line_no, error from quarantine") == [(4, "missing required field event_id")]
+
+
 class TestIdentityMap:
     """identity_map has one row per identifier with its customer, e-mails and handles only as hashes."""
 

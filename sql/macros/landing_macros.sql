@@ -69,6 +69,19 @@ create or replace temp macro clean_text(x) as
         else nullif(trim(x), '')
     end;
 
+-- A key or identifier that a database export wrote as a null marker (NULL, \N, None, nan,
+-- undefined, ...) is missing, not a value: else every row of an export with "NULL" for user_id
+-- would be one customer, and every "NULL" event_id one event.
+create or replace temp macro without_null_marker(x) as
+    case
+        when strlen(x) <= 9 and lower(x) in ('null', '\n', 'none', 'nil', 'nan', 'undefined', '(null)', '<null>')
+            then null
+        else x
+    end;
+
+-- clean_text for keys (event_id, user_id, anonymous_id, session_id, order_id): null markers are missing.
+create or replace temp macro clean_key(x) as without_null_marker(clean_text(x));
+
 -- An event name as the contract spells it (names: contract_event_names(channel)) when it is one
 -- of those written in another case or with spaces, hyphens or no separators ('Add To Cart',
 -- 'add-to-cart', 'AddToCart', 'ADD_TO_CART' are add_to_cart); any other name is kept as given.

@@ -38,12 +38,12 @@ cleaned as (
         line_no,
         raw,
         parse_error,
-        clean_text(f.user_id) as user_id,
-        lower(clean_identifier(f.email)) as email,
+        clean_key(f.user_id) as user_id,
+        lower(without_null_marker(clean_identifier(f.email))) as email,
         clean_text(f.email) as email_as_given,
         lower(clean_identifier(f.platform)) as platform,
         clean_text(f.handle) as handle_as_given,
-        lower(ltrim(clean_identifier(f.handle), '@')) as handle
+        lower(ltrim(without_null_marker(clean_identifier(f.handle)), '@')) as handle
     from objects
 ),
 

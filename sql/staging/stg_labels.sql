@@ -38,7 +38,7 @@ cleaned as (
         line_no,
         raw,
         parse_error,
-        clean_text(f.user_id) as user_id,
+        clean_key(f.user_id) as user_id,
         lower(clean_text(f.stage)) as stage,
         clean_text(f.as_of_date) as as_of_date_text,
         try_cast(clean_text(f.as_of_date) as date) as as_of_date
