@@ -250,7 +250,7 @@ class TestNeverIdentified:
         whose rows say user_id NULL stay two customers; an event_id NULL is missing."""
         landing.text("web", DAY1, "export.csv", (
             "event_id,event_ts,event_name,anonymous_id,user_id,email\n"
-            "n-1,2026-10-01T09:00:00Z,page_view,a-one,NULL,NULL\n"
+            "n-1,2026-10-01T09:00:00Z,page_view,a-one, NULL,NULL\n"  # a space after the comma
             "n-2,2026-10-01T09:00:00Z,sign_up,a-two,\\N,null\n"
             "NULL,2026-10-01T09:00:00Z,page_view,a-three,,\n"
         ))

@@ -5,7 +5,8 @@
 -- device when several devices share it: one session each.
 -- A web event with no device (a user_id and no anonymous_id, as a store's server-side order
 -- export sends a purchase) joins its customer's visit that is open at its time, on that visit's
--- device; with none open, such events are grouped per user_id.
+-- device (a visit whose session is computed; one with a given session_id is not looked at);
+-- with none open, such events are grouped per user_id.
 -- E-mail and social events have no session.
 --
 -- (intermediate; not published)

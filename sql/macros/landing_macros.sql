@@ -76,8 +76,10 @@ create or replace temp macro clean_text(x) as
 create or replace temp macro without_null_marker(x) as
     list_filter([x], lambda v: v not in ('NULL', 'null', 'Null', '\N', 'None', 'none', 'nan', 'NaN', 'undefined', '(null)', '<null>'))[1];
 
--- clean_text for keys (event_id, user_id, anonymous_id, session_id, order_id): null markers are missing.
-create or replace temp macro clean_key(x) as clean_text(without_null_marker(x));
+-- clean_text for keys (event_id, user_id, anonymous_id, session_id, order_id, message_id,
+-- post_id, thread_id): null markers are missing.
+-- (the marker is looked for after trimming, so ' NULL' after a comma is missing too)
+create or replace temp macro clean_key(x) as without_null_marker(clean_text(x));
 
 -- An event name as the contract spells it (names: contract_event_names(channel)) when it is one
 -- of those written in another case or with spaces, hyphens or no separators ('Add To Cart',

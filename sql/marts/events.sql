@@ -1,4 +1,4 @@
--- One row per event from every channel (web, email, social): de-duplicated on event_id,
+-- One row per event from every channel (web, email, social): de-duplicated on event_id within its channel,
 -- timestamps in UTC, stitched to a customer, web events grouped into sessions.
 -- Personal data is pseudonymized: e-mail addresses and handles appear only as keyed hashes.
 --

@@ -50,7 +50,7 @@ cleaned as (
         clean_text(f.email) as email_as_given,
         clean_key(f.user_id) as user_id,
         clean_text(f.campaign_id) as campaign_id,
-        clean_text(f.message_id) as message_id,
+        clean_key(f.message_id) as message_id,
         clean_text(f.url) as url,
         clean_text(f.reason) as reason
     from objects

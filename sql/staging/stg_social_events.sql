@@ -50,8 +50,8 @@ cleaned as (
         clean_text(f.handle) as handle_as_given,
         lower(ltrim(without_null_marker(clean_identifier(f.handle)), '@')) as handle,
         clean_key(f.user_id) as user_id,
-        clean_text(f.post_id) as post_id,
-        clean_text(f.thread_id) as thread_id,
+        clean_key(f.post_id) as post_id,
+        clean_key(f.thread_id) as thread_id,
         clean_text(f.sentiment) as sentiment_text,
         clean_text(f.rating) as rating_text,
         f.text as text

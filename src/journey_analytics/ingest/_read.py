@@ -324,14 +324,16 @@ def physical_lines(path: Path, positions: list[int], chunk_bytes: int = _CHUNK_B
     found: dict[int, int] = {}
     offset = 0
     lines_before = 0
+    next_wanted = 0
     with open(path, "rb") as handle:
-        while wanted and (chunk := handle.read(chunk_bytes)):
-            while wanted and wanted[0] <= offset + len(chunk):
-                found[wanted[0]] = 1 + lines_before + chunk.count(b"\n", 0, wanted[0] - offset)
-                wanted.pop(0)
+        while next_wanted < len(wanted) and (chunk := handle.read(chunk_bytes)):
+            while next_wanted < len(wanted) and wanted[next_wanted] <= offset + len(chunk):
+                position = wanted[next_wanted]
+                found[position] = 1 + lines_before + chunk.count(b"\n", 0, position - offset)
+                next_wanted += 1
             offset += len(chunk)
             lines_before += chunk.count(b"\n")
-    for position in wanted:  # past the end
+    for position in wanted[next_wanted:]:  # past the end
         found[position] = 1 + lines_before
     return found
 
@@ -344,8 +346,10 @@ def _number_csv_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     if not positions:
         return
     lines = physical_lines(path, positions)
-    con.execute("create or replace temp table csv_reject_lines (position bigint, line_no bigint)").fetchall()
-    con.executemany("insert into csv_reject_lines values (?, ?)", list(lines.items()))
+    con.execute(
+        "create or replace temp table csv_reject_lines as select unnest(?::bigint[]) as position, unnest(?::bigint[]) as line_no",
+        [list(lines), list(lines.values())],
+    ).fetchall()
     con.execute(
         """
         update csv_rejects set line = l.line_no
