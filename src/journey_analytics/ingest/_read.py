@@ -151,17 +151,24 @@ def has_bare_cr(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> bool:
     return pending
 
 
-def copy_marking_bare_cr(path: Path, target: Path, marker: bytes, chunk_bytes: int = _CHUNK_BYTES) -> None:
-    """Copy a (gzipped) text file uncompressed, each bare CR replaced by ``marker``."""
-    pending = False
+def _copy_rewriting_cr(path: Path, target: Path, bare_cr: bytes, cr_lf: bytes, chunk_bytes: int) -> None:
+    """Copy a (gzipped) text file uncompressed, each CR LF written as ``cr_lf`` and each other
+    CR as ``bare_cr``, also where a chunk ends between the CR and its LF."""
+    pending = False  # the last chunk ended with a CR: the next byte decides
     with open(target, "wb") as out:
         for chunk in _chunks(path, chunk_bytes):
             if pending:
-                out.write(b"\r" if chunk.startswith(b"\n") else marker)
+                out.write(cr_lf if chunk.startswith(b"\n") else bare_cr)
+                chunk = chunk[1:] if chunk.startswith(b"\n") else chunk
             pending = chunk.endswith(b"\r")
-            out.write(_BARE_CR.sub(marker, chunk[:-1] if pending else chunk))
+            out.write(_BARE_CR.sub(bare_cr, chunk[:-1] if pending else chunk).replace(b"\r\n", cr_lf))
         if pending:
-            out.write(marker)
+            out.write(bare_cr)
+
+
+def copy_marking_bare_cr(path: Path, target: Path, marker: bytes, chunk_bytes: int = _CHUNK_BYTES) -> None:
+    """Copy a (gzipped) text file uncompressed, each bare CR replaced by ``marker``."""
+    _copy_rewriting_cr(path, target, marker, b"\r\n", chunk_bytes)
 
 
 def bare_cr_files(con: duckdb.DuckDBPyConnection, lines_table: str) -> list[str]:
@@ -392,15 +399,7 @@ def mixes_line_ends(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> bool:
 
 def copy_with_lf_line_ends(path: Path, target: Path, chunk_bytes: int = _CHUNK_BYTES) -> None:
     """Copy a file with each CR LF written as LF (so its line numbers stay)."""
-    pending = False  # the last chunk ended with a CR: the next byte decides
-    with open(path, "rb") as source, open(target, "wb") as out:
-        while chunk := source.read(chunk_bytes):
-            if pending:
-                out.write(b"" if chunk.startswith(b"\n") else b"\r")
-            pending = chunk.endswith(b"\r")
-            out.write((chunk[:-1] if pending else chunk).replace(b"\r\n", b"\n"))
-        if pending:
-            out.write(b"\r")
+    _copy_rewriting_cr(path, target, b"\r", b"\n", chunk_bytes)
 
 
 def _check_csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> None:
