@@ -332,6 +332,25 @@ class TestResentPurchase:
         assert query(warehouse, "select revenue from sessions") == [(Decimal("0.3"),)]
         assert query(warehouse, "select sum(value) from events") == [(Decimal("0.3"),)]
 
+    def test_an_order_sent_again_in_a_later_visit(self, landing: Landing, warehouse: Path) -> None:
+        """The order confirmation page opened again hours later sends the purchase again, in a
+        new visit: the order counts once, in the visit where it was placed, so the sessions'
+        revenue adds up to the headline revenue."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("v-1", "10:00:00", "a-v"),
+            web("v-2", "10:05:00", "a-v", "purchase", order_id="o1", value=30, currency="EUR", sku="S1"),
+            web("v-3", "10:05:00", "a-v", "purchase", order_id="o1", value=12, currency="EUR", sku="S2"),
+            web("v-4", "14:00:00", "a-v"),
+            web("v-5", "14:01:00", "a-v", "purchase", order_id="o1", value=30, currency="EUR", sku="S1"),
+            web("v-6", "14:01:00", "a-v", "purchase", order_id="o1", value=12, currency="EUR", sku="S2"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select n_events, converted, revenue from sessions order by started_at") == [
+            (3, True, Decimal("42")), (3, True, Decimal("0")),
+        ]
+        figures = self.headline(warehouse)
+        assert (figures["Orders"], figures["Revenue EUR"]) == ("1", "42")
+
 
 class TestEventsWithoutDevice:
     """A web event with a user_id and no anonymous_id (a store's order export sends its

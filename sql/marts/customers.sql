@@ -209,36 +209,12 @@ signals as (
     group by customer_id
 ),
 
--- An order's value (the rule of sessions.sql and the dashboard's headline figures): the rows sent
--- together (one instant, one device or user) are its lines and add up; lines are told apart by
--- value and product (the extra fields item_id, sku, product_id, variant_id, stock_code, line_id,
--- line_item_id, line_number), so a row sent twice is one line whatever else it carries. When the
--- whole order is sent again (another instant or sender), each value counts as many times as in
--- the sending with the most lines of that value.
-purchase_lines as (
-    select distinct
-        customer_id, coalesce(order_id, event_id) as order_key, event_ts,
-        coalesce(anonymous_id, user_id) as sender, value,
-        -- the first of the product fields that the row has
-        list_filter(json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']), lambda x: x is not null)[1] as line_item
-    from events_as_of
-    where channel = 'web' and event_name = 'purchase'
-),
-
-order_value_counts as (
-    select customer_id, order_key, value, max(n) as n, min(first_sent_at) as first_sent_at
-    from (
-        select customer_id, order_key, event_ts, sender, value, count(*) as n, min(event_ts) as first_sent_at
-        from purchase_lines
-        group by all
-    )
-    group by all
-),
-
+-- Each order once, at its value (order_values in sql/macros/order_macros.sql: the rule of
+-- sessions.revenue and the dashboard's headline figures)
 order_lines as (
-    select customer_id, order_key, min(first_sent_at) as ordered_at, sum(value * n) as order_value
-    from order_value_counts
-    group by all
+    select customer_id, order_key, ordered_at, order_value
+    from order_values((select as_of_end from parameters))
+    where customer_id is not null
     union all
     -- an order refunded whose purchase is nowhere in the data (bought before it begins) is an
     -- order too, with no value and no purchase time

@@ -16,7 +16,7 @@
 -- device_category: Device category of the session's first event that has one.
 -- country: Country of the session's first event that has one.
 -- converted: True when the session has a purchase.
--- revenue: Sum of the values of the orders placed in the session, in the orders' currency as given. An order's rows sent together are its lines and add up (lines told apart by value and product: an extra field such as sku or item_id); an order sent again counts once.
+-- revenue: Sum of the values of the orders placed in the session, in the orders' currency as given. An order's rows sent together are its lines and add up (lines told apart by value and product: an extra field such as sku or item_id); an order sent again counts once, in the session where it was first sent.
 with events as (
     select
         session_id, event_id, event_ts, event_name, customer_id, anonymous_id,
@@ -48,35 +48,13 @@ totals as (
     group by session_id
 ),
 
--- Each order once, at its value (the rule of customers.sql and the dashboard's headline
--- figures): the rows sent together (one instant, one device or user) are its lines and add
--- up; lines are told apart by value and product (the extra fields item_id, sku, product_id,
--- variant_id, stock_code, line_id, line_item_id, line_number), so a row sent twice is one line
--- whatever else it carries. When the whole order is sent again (another instant or sender), each value counts as many times as in
--- the sending with the most lines of that value.
-purchase_lines as (
-    select distinct
-        session_id, coalesce(order_id, event_id) as order_key, event_ts,
-        coalesce(anonymous_id, user_id) as sender, value,
-        -- the first of the product fields that the row has
-        list_filter(json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']), lambda x: x is not null)[1] as line_item
-    from main.events
-    where event_name = 'purchase' and session_id is not null
-),
-
-order_value_counts as (
-    select session_id, order_key, value, max(n) as n
-    from (
-        select session_id, order_key, event_ts, sender, value, count(*) as n
-        from purchase_lines
-        group by all
-    )
-    group by all
-),
-
+-- Each order once, at its value, in the session of its first sending that has a session
+-- (order_values in sql/macros/order_macros.sql: the rule of customers.revenue and the
+-- dashboard's headline figures), so an order sent again in a later visit is not counted twice.
 session_revenue as (
-    select session_id, sum(value * n) as revenue
-    from order_value_counts
+    select session_id, sum(order_value) as revenue
+    from order_values(timestamp 'infinity')
+    where session_id is not null
     group by session_id
 )
 

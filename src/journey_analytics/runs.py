@@ -295,6 +295,8 @@ def marts_step(ctx: RunContext) -> dict[str, int]:
         try:
             for name in MARTS:
                 ctx.table_rows[name] = run_model(ctx.con, "marts", name)
+                if name == "events":  # the order macros read main.events, so they are defined once it is built
+                    run_script(ctx.con, "macros", "order_macros")
         finally:
             ctx.con.execute("reset preserve_insertion_order").fetchall()
     return {name: ctx.table_rows[name] for name in MARTS}

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import plotly.graph_objects as go
 
-from journey_analytics.warehouse import has_tables
+from journey_analytics.warehouse import has_tables, run_script
 
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 STAGE_COLOURS = ("#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b")
@@ -79,39 +79,16 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
         """,
         [as_of],
     ).fetchall()[0]
-    # each customer's order once, at its value as in customers.sql (the rows sent together are its
-    # lines, told apart by value and product; an order sent again counts once);
-    # revenue per currency, as there are no exchange rates to add amounts of different currencies with
+    # each order once, at its value: the rule of customers.revenue and sessions.revenue
+    # (order_values in sql/macros/order_macros.sql); revenue per currency, as there are no
+    # exchange rates to add amounts of different currencies with
+    run_script(con, "macros", "order_macros")  # temporary: the page may be written from a read-only connection
     by_currency = con.execute(
-        """
-        with purchase_lines as (
-            select
-                customer_id, coalesce(order_id, event_id) as order_key, event_ts,
-                coalesce(anonymous_id, user_id) as sender, value, min(currency) as currency,
-                -- the first of the product fields that the row has
-                list_filter(json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']), lambda x: x is not null)[1] as line_item
-            from events
-            where channel = 'web' and event_name = 'purchase' and event_ts < cast(? as date) + 1
-            group by customer_id, order_key, event_ts, sender, value, line_item
-        ),
-        order_value_counts as (
-            select customer_id, order_key, value, max(n) as n, min(currency) as currency
-            from (
-                select customer_id, order_key, event_ts, sender, value, count(*) as n, min(currency) as currency
-                from purchase_lines
-                group by customer_id, order_key, event_ts, sender, value
-            )
-            group by customer_id, order_key, value
-        ),
-        orders as (
-            select min(currency) as currency, sum(value * n) as order_value
-            from order_value_counts
-            group by customer_id, order_key
-        )
-        select currency, count(*), coalesce(sum(order_value), 0) from orders
+        f"""
+        select currency, count(*), coalesce(sum(order_value), 0)
+        from order_values(cast(date '{as_of.isoformat()}' + 1 as timestamp))
         group by 1 order by 3 desc, 1 nulls first
-        """,
-        [as_of],
+        """
     ).fetchall()
     orders = sum(n for _, n, _ in by_currency)
     sessions, converted = con.execute(

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from journey_analytics.stages.rules import StageConfig
-from journey_analytics.warehouse import run_model
+from journey_analytics.warehouse import run_model, run_script
 
 # Columns of main.customers that are not classifier features: keys, timestamps, names.
 NOT_FEATURES = frozenset({
@@ -60,6 +60,7 @@ def write_stage_parameters(con: duckdb.DuckDBPyConnection, as_of: date, config: 
 def build_customers(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig) -> int:
     """Build ``main.customers`` and the rules' ``stage_signal_events`` as of a run date."""
     write_stage_parameters(con, as_of, config)
+    run_script(con, "macros", "order_macros")  # an order's value, as sessions and the dashboard count it
     run_model(con, "intermediate", "stage_signal_events")
     return run_model(con, "marts", "customers")
 

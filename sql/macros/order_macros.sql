@@ -1,0 +1,50 @@
+-- DuckDB macros about orders, shared by the customers and sessions marts and the dashboard's
+-- headline figures, so that an order's value is one rule wherever it is shown.
+--
+-- (no table)
+
+-- One row per order up to (not including) before_ts, from the web purchases in main.events,
+-- with its value. An order is its order_id (else the purchase event's own id). The rows sent
+-- together (one instant, one device or user) are its lines and add up; lines are told apart by
+-- value and product (the first of the extra fields item_id, sku, product_id, variant_id,
+-- stock_code, line_id, line_item_id, line_number that the row has), so a row sent twice is one
+-- line whatever else it carries. When the whole order is sent again (another instant or
+-- sender: a reloaded page, the tag and the store's export), each value counts as many times as
+-- in the sending with the most lines of that value, so the order counts once.
+--   ordered_at: its first sending; session_id: the session of its first sending that has one;
+--   currency: its currency as given (the smallest, should its lines disagree).
+create or replace temp macro order_values(before_ts) as table
+    with purchase_lines as (
+        select
+            customer_id, coalesce(order_id, event_id) as order_key, event_ts as sent_at,
+            coalesce(anonymous_id, user_id) as sender, value,
+            list_filter(
+                json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']),
+                lambda x: x is not null
+            )[1] as line_item,
+            min(session_id) as session_id, min(currency) as currency
+        from main.events
+        where channel = 'web' and event_name = 'purchase' and event_ts < before_ts
+        group by all
+    ),
+    sendings as (
+        select customer_id, order_key, sent_at, sender, value, count(*) as n_lines,
+            min(session_id) as session_id, min(currency) as currency
+        from purchase_lines
+        group by customer_id, order_key, sent_at, sender, value
+    ),
+    value_counts as (
+        select customer_id, order_key, value, max(n_lines) as n_lines, min(sent_at) as first_sent_at,
+            arg_min(session_id, sent_at) as session_id,  -- arg_min passes over a null session_id
+            min(currency) as currency
+        from sendings
+        group by customer_id, order_key, value
+    )
+    select
+        customer_id, order_key,
+        min(first_sent_at) as ordered_at,
+        arg_min(session_id, first_sent_at) as session_id,
+        min(currency) as currency,
+        sum(value * n_lines) as order_value
+    from value_counts
+    group by customer_id, order_key;
