@@ -40,6 +40,9 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
             then 'event_ts "' || left(x, 40) || '" is not a timestamp (ISO-8601 with offset, or epoch milliseconds)'
         when parsed < make_timestamp(getvariable('earliest_event_year'), 1, 1, 0, 0, 0)
             then 'event_ts ' || strftime(parsed, '%Y-%m-%d') || ' is before ' || getvariable('earliest_event_year') || '-01-01'
+                -- epoch seconds read as milliseconds land in January 1970: say so
+                || case when regexp_full_match(x, '[0-9]{9,10}(\.[0-9]+)?')
+                    then ' (' || x || ' looks like epoch seconds; give epoch milliseconds)' else '' end
         when arrived_on is not null
             and parsed >= cast(arrived_on as timestamp) + to_days(1 + getvariable('max_future_days'))
             then 'event_ts ' || strftime(parsed, '%Y-%m-%d %H:%M') || ' is after the arrival day ' || cast(arrived_on as varchar)

@@ -63,6 +63,14 @@ def with_typed_columns(rows: list[dict[str, Any]]) -> pa.Table:
     return table.set_column(COLUMNS.index("value"), "value", pa.array(values, pa.float64()))
 
 
+def with_naive_timestamps(rows: list[dict[str, Any]]) -> pa.Table:
+    """The same rows with a timestamp column that carries no time zone (as pandas writes one),
+    holding the UTC times."""
+    table = as_strings(rows)
+    instants = [datetime(2026, 10, 1, 10, 0) + timedelta(minutes=5 * i) for i in range(len(rows))]
+    return table.set_column(COLUMNS.index("event_ts"), "event_ts", pa.array(instants, pa.timestamp("us")))
+
+
 def write(landing: Landing, fmt: str, rows: list[dict[str, Any]]) -> None:
     if fmt == "jsonl":
         landing.jsonl("web", DAY1, "events.jsonl", rows)
@@ -74,9 +82,11 @@ def write(landing: Landing, fmt: str, rows: list[dict[str, Any]]) -> None:
         landing.parquet("web", DAY1, "events.parquet", as_strings(rows))
     elif fmt == "parquet, typed":
         landing.parquet("web", DAY1, "events.parquet", with_typed_columns(rows))
+    elif fmt == "parquet, naive timestamps":  # read as UTC
+        landing.parquet("web", DAY1, "events.parquet", with_naive_timestamps(rows))
 
 
-FORMATS = ["jsonl", "jsonl.gz", "csv", "parquet", "parquet, typed"]
+FORMATS = ["jsonl", "jsonl.gz", "csv", "parquet", "parquet, typed", "parquet, naive timestamps"]
 
 
 @pytest.fixture(scope="module")
