@@ -23,6 +23,7 @@ from journey_analytics.pain_points import (
     COLUMNS,
     DEFAULT_CONFIG,
     Finding,
+    answered_messages,
     benjamini_hochberg,
     find_pain_points,
     two_proportion_p,
@@ -466,6 +467,23 @@ class TestEmail:
         assert found[0].observed == pytest.approx(3904 / 4000)
         assert found[0].evidence["rate_other_campaigns"] == pytest.approx(60 / 3060)
 
+    def test_over_the_threshold_across_campaigns_not_each(self, con: duckdb.DuckDBPyConnection) -> None:
+        """6.0% and 4.9%: neither campaign is worse than the other, but the sender's 5.45% is over."""
+        emails(con, "A", 940, bounces=60)
+        emails(con, "B", 951, bounces=49)
+        found = of(run(con), "email_bounce")
+        assert [(f.segment_value, f.observed, f.affected_customers) for f in found] == [
+            ("all", pytest.approx(109 / 2000), 109)]
+
+    def test_one_bad_campaign_and_the_rest_over_too(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 940, bounces=60)  # 6%
+        emails(con, "B", 940, bounces=60)  # 6%
+        emails(con, "C", 400, bounces=200)  # 33%
+        found = of(run(con), "email_bounce")
+        assert [(f.segment_value, f.observed, f.affected_customers) for f in found] == [
+            ("all others", pytest.approx(120 / 2000), 120), ("C", pytest.approx(200 / 600), 200)]
+        assert found[0].description.startswith("All other campaigns:")
+
     def test_one_bad_campaign_is_not_sender_wide(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 1000, bounces=10)  # 1%
         emails(con, "B", 1000, bounces=10)  # 1%
@@ -560,6 +578,40 @@ class TestSocialReplies:
         threads(con, "x", 20, 20, reply_hours=1, at=datetime(2026, 10, 15, 10))  # older exchange, outside the window
         threads(con, "x", 20, 20, reply_hours=1)  # same threads, asked and answered again on the 29th
         assert run(con) == []
+
+
+    def test_a_follow_up_after_a_reply_asks_anew(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Each first message answered within the hour, each follow-up two days later never:
+        half the asks are unanswered (judging only a thread's first message found none)."""
+        threads(con, "facebook", 25, 25, reply_hours=0.5, at=datetime(2026, 10, 25, 10))
+        add(con, 25, "s-facebook-t{i}", "message", datetime(2026, 10, 27, 10), channel="social",
+            platform="facebook", thread_id="facebook-t{i}")
+        found = of(run(con), "social_unanswered")
+        assert [(f.observed, f.affected_customers, f.evidence["messages"]) for f in found] == [
+            (pytest.approx(0.5), 25, 50)]
+
+    def test_lines_sent_in_a_row_ask_once(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Three messages in a row and one reply an hour after the first: one ask, answered in an hour."""
+        for minute in (0, 1, 2):
+            add(con, 20, "s-x-t{i}", "message", datetime(2026, 10, 27, 10, minute), channel="social",
+                platform="x", thread_id="x-t{i}")
+        add(con, 20, "brand", "brand_reply", datetime(2026, 10, 27, 11), channel="social", platform="x",
+            thread_id="x-t{i}")
+        assert run(con) == []
+        rows = con.execute(
+            f"with {answered_messages(7, 72)} select count(*), median(epoch(replied_at) - epoch(asked_at)) from answered",
+            [AS_OF] * 4,
+        ).fetchall()
+        assert rows == [(20, 3600.0)]
+
+    def test_messages_without_a_thread_are_asks_no_reply_answers(self, con: duckdb.DuckDBPyConnection) -> None:
+        """thread_id ties a reply to a message: messages without one (and no reply on the platform
+        at all) are unanswered, not left out."""
+        add(con, 30, "s-youtube-{i}", "message", datetime(2026, 10, 27, 10), channel="social", platform="youtube")
+        found = of(run(con), "social_unanswered")
+        assert [(f.segment_value, f.observed, f.evidence["messages"], f.evidence["without_thread_id"])
+                for f in found] == [("youtube", 1.0, 30, 30)]
+        assert "no thread_id" in found[0].description
 
 
 class TestSocialSentiment:

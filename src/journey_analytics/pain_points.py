@@ -350,24 +350,9 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
             return delivered + bounces if kind == "email_bounce" else delivered
 
         overall_n = denominator(totals[0], totals[1])
-        overall = totals[column - 1] / overall_n if overall_n else 0.0
-        # a campaign is judged on the messages its rate is a share of (for bounces, delivered +
-        # bounced: a campaign that nearly all bounces has few deliveries, but it has messages)
-        sizeable = [r for r in rows if denominator(r[1], r[2]) >= e["min_delivered"]]
-        every_campaign_over = bool(sizeable) and all(
-            r[column] / denominator(r[1], r[2]) > threshold for r in sizeable
-        )
-        if overall_n >= e["min_delivered"] and overall > threshold and every_campaign_over:
-            # Every campaign is over: a sender-wide problem, reported once.
-            findings.append(Finding(
-                kind=kind, metric=metric, observed=overall, baseline=threshold,
-                affected_customers=totals[column + 2], segment_key="campaign_id", segment_value="all",
-                severity=round(overall_n * (overall - threshold), 1),
-                evidence={"denominator": overall_n, "events": totals[column - 1]},
-                description=f"All campaigns: {metric} {overall:.2%} over the threshold {threshold:.2%} ({overall_n:,} messages). {advice}",
-            ))
-            continue
-        # Otherwise a campaign is flagged when over the threshold and significantly worse than the rest.
+        # A campaign is flagged when over the threshold and significantly worse than the rest. It
+        # is judged on the messages its rate is a share of (for bounces, delivered + bounced: a
+        # campaign that nearly all bounces has few deliveries, but it has messages).
         cells = []
         for row in rows:
             n = denominator(row[1], row[2])
@@ -379,11 +364,12 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
             cells.append({"campaign_id": row[0], "x_cell": n - x_bad, "n_cell": n, "x_ref": rest_n - rest_bad,
                           "n_ref": rest_n, "affected": row[column + 3], "delivered": row[1]})
         raw = [two_proportion_p(c["x_cell"], c["n_cell"], c["x_ref"], c["n_ref"]) for c in cells]
+        flagged: list[Finding] = []
         for cell, p in zip(cells, benjamini_hochberg(raw), strict=True):
             rate = 1 - cell["x_cell"] / cell["n_cell"]
             rest = 1 - cell["x_ref"] / cell["n_ref"] if cell["n_ref"] else 0.0
             if rate > threshold and p <= config["tests"]["false_discovery_rate"]:
-                findings.append(Finding(
+                flagged.append(Finding(
                     kind=kind, metric=metric, observed=rate, baseline=threshold, p_value=p,
                     affected_customers=cell["affected"], segment_key="campaign_id", segment_value=str(cell["campaign_id"]),
                     severity=round(cell["n_cell"] * (rate - threshold), 1),
@@ -391,42 +377,95 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
                     description=(f"Campaign {cell['campaign_id']}: {metric} {rate:.1%}, over the threshold {threshold:.1%} "
                                  f"and above the other campaigns' {rest:.1%} ({cell['n_cell']:,} messages). {advice}"),
                 ))
+        # Over the threshold across all campaigns (less those flagged: one bad campaign is its
+        # own finding, not the sender's): one sender-wide finding.
+        flagged_ids = {f.segment_value for f in flagged}
+        others = [r for r in rows if str(r[0]) not in flagged_ids]
+        others_n = sum(denominator(r[1], r[2]) for r in others)
+        others_bad = sum(r[column] for r in others)
+        others_rate = others_bad / others_n if others_n else 0.0
+        if others_n >= e["min_delivered"] and others_rate > threshold:
+            affected = _email_customers(con, as_of, e, _EMAIL_EVENTS[kind], sorted(flagged_ids))
+            scope = "All campaigns" if not flagged else "All other campaigns"
+            findings.append(Finding(
+                kind=kind, metric=metric, observed=others_rate, baseline=threshold,
+                affected_customers=affected, segment_key="campaign_id", segment_value="all" if not flagged else "all others",
+                severity=round(others_n * (others_rate - threshold), 1),
+                evidence={"denominator": others_n, "events": others_bad},
+                description=f"{scope}: {metric} {others_rate:.2%} over the threshold {threshold:.2%} ({others_n:,} messages). {advice}",
+            ))
+        findings.extend(flagged)
     return findings
 
 
+# The e-mail event each e-mail health check counts.
+_EMAIL_EVENTS = {"email_bounce": "bounce", "email_spam_complaints": "spamreport", "email_unsubscribes": "unsubscribe"}
+
+
+def _email_customers(
+    con: duckdb.DuckDBPyConnection, as_of: date, e: dict[str, Any], event_name: str, left_out: list[str]
+) -> int:
+    """Customers with an ``event_name`` e-mail event in the window, in campaigns other than ``left_out``."""
+    (n,) = con.execute(
+        f"""
+        select count(distinct customer_id) from events
+        where channel = 'email' and event_name = ?
+          and cast(event_ts as date) between cast(? as date) - {int(e['window_days']) - 1} and cast(? as date)
+          and not list_contains(?, coalesce(campaign_id, '(none)'))
+        """,
+        [event_name, as_of, as_of, left_out],
+    ).fetchall()[0]
+    return int(n)
+
+
 def answered_messages(window_days: int, unanswered_after_hours: float) -> str:
-    """SQL for the CTEs ``messages`` (each social thread's first message within the window of
-    days ending on the run date: platform, thread_id, asked_at, customer_id) and ``answered``
-    (the same with its first brand reply at or after it, or null; ``is_judged``: asked at least
-    ``unanswered_after_hours`` before the end of the run date, so a missing reply counts as none;
-    ``is_unanswered``: judged and without a reply; a younger message without one is still
+    """SQL for the CTE ``answered``: each ask of the window of days ending on the run date, with
+    its first brand reply. An ask is an inbound message and the messages that follow it in its
+    thread before a brand reply answers them (a first message, or a follow-up after a reply, each
+    asks anew; three lines sent in a row ask once). thread_id is what ties a reply to a message, so
+    a message without one is an ask of its own that no reply can answer (``is_untied``).
+    Columns: platform, thread_id, asked_at (its first message), customer_id, replied_at (null
+    without a reply by the end of the run date), is_untied, ``is_judged`` (asked at least
+    ``unanswered_after_hours`` before the end of the run date, so a missing reply counts as none)
+    and ``is_unanswered`` (judged and without a reply; a younger ask without one is still
     waiting). Binds the run date four times. The dashboard's social care table reads the same."""
     return f"""
-        messages as (
-            select platform, thread_id, min(event_ts) as asked_at, any_value(customer_id) as customer_id
+        inbound as (
+            select platform, coalesce(thread_id, '~' || event_id) as thread_key, thread_id is null as is_untied,
+                event_id, event_ts, customer_id
             from events
-            where channel = 'social' and event_name = 'message' and thread_id is not null
-              and cast(event_ts as date) between cast(? as date) - {int(window_days) - 1} and cast(? as date)
-            group by all
+            -- earlier messages too: a message in the window may follow up an older ask
+            where channel = 'social' and event_name = 'message' and event_ts < cast(? as date) + 1
         ),
         brand_replies as (
             select platform, thread_id, event_ts as replied_at
-            from events where channel = 'social' and event_name = 'brand_reply' and event_ts < cast(? as date) + 1
+            from events
+            where channel = 'social' and event_name = 'brand_reply' and thread_id is not null
+              and event_ts < cast(? as date) + 1
         ),
-        replied as (
-            -- each message's first brand reply after it
-            select m.platform, m.thread_id, m.asked_at, m.customer_id, min(r.replied_at) as replied_at
-            from messages m
-            left join brand_replies r
-                on r.platform = m.platform and r.thread_id = m.thread_id and r.replied_at >= m.asked_at
-            group by all
+        message_replies as (
+            -- each message's first brand reply at or after it, in its thread
+            select m.*, r.replied_at
+            from inbound as m
+            asof left join brand_replies as r
+                on r.platform = m.platform and r.thread_id = m.thread_key and r.replied_at >= m.event_ts
+        ),
+        asks as (
+            -- the messages one reply answers (or none yet) are one ask
+            select platform, thread_key, replied_at, bool_or(is_untied) as is_untied,
+                min(event_ts) as asked_at, arg_min(customer_id, struct_pack(event_ts, event_id)) as customer_id
+            from message_replies
+            group by platform, thread_key, replied_at
         ),
         answered as (
-            select *,
+            select
+                platform, case when is_untied then null else thread_key end as thread_id, asked_at, customer_id,
+                replied_at, is_untied,
                 epoch(cast(cast(? as date) + 1 as timestamp)) - epoch(asked_at) >= {float(unanswered_after_hours) * 3600}
                     as is_judged,
                 is_judged and replied_at is null as is_unanswered
-            from replied
+            from asks
+            where cast(asked_at as date) > cast(? as date) - {int(window_days)}
         )
     """
 
@@ -443,14 +482,15 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
             median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
             count(*) filter (where is_judged), count(*) filter (where is_unanswered),
             count(distinct customer_id) filter (where is_unanswered),
-            count(distinct customer_id) filter (where replied_at is not null)
+            count(distinct customer_id) filter (where replied_at is not null),
+            count(*) filter (where is_unanswered and is_untied)
         from answered
         group by 1
         """,
         [as_of, as_of, as_of, as_of],
     ).fetchall()
     findings = []
-    for platform, n, answered, median_hours, judged, n_unanswered, unanswered_customers, answered_customers in rows:
+    for platform, n, answered, median_hours, judged, n_unanswered, unanswered_customers, answered_customers, untied in rows:
         if n < s["min_messages"]:
             continue
         if median_hours is not None and median_hours > s["median_reply_hours_limit"]:
@@ -471,9 +511,12 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 baseline=s["unanswered_threshold"], affected_customers=unanswered_customers,
                 segment_key="platform", segment_value=str(platform),
                 severity=round(judged * (unanswered - s["unanswered_threshold"]), 1),
-                evidence={"messages": judged, "unanswered": n_unanswered, "unanswered_after_hours": after_hours},
+                evidence={"messages": judged, "unanswered": n_unanswered, "unanswered_after_hours": after_hours,
+                          "without_thread_id": untied},
                 description=(f"On {platform}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of the last "
-                             f"{s['window_days']} days got no brand reply within {after_hours:g} hours, nor since. Answer them."),
+                             f"{s['window_days']} days got no brand reply within {after_hours:g} hours, nor since. Answer them."
+                             + (f" ({untied:,} of them carry no thread_id, which is what ties a reply to a message:"
+                                " if the brand answered them, export the thread ids.)" if untied else "")),
             ))
     sentiment = con.execute(
         f"""

@@ -173,6 +173,30 @@ class TestSocialCare:
         assert cells(table)[:5] == ["x", "2", "1.000", "1", "0"], table
 
 
+    def test_a_platform_with_sentiment_and_no_messages(self, landing: Landing, warehouse: Path) -> None:
+        """A platform people only comment on has a row with its sentiment (a negative sentiment
+        finding about it must have something to point at on the page)."""
+        import duckdb
+
+        from journey_analytics.dashboard.sections import social_health
+
+        landing.jsonl("social", date(2026, 10, 20), "social.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-19T10:00:00Z", "event_name": "message", "platform": "x",
+             "handle": "h1", "thread_id": "t1"},
+            *({"event_id": f"c{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "comment",
+               "platform": "tiktok", "handle": f"h{i}", "sentiment": -0.5} for i in range(4)),
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            table = social_health(con, date(2026, 10, 20)).table_html
+        finally:
+            con.close()
+        rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", row, flags=re.S)]
+                for row in re.findall(r"<tr>.*?</tr>", table, flags=re.S)]
+        assert [r for r in rows if r] == [["x", "1", "-", "0", "1", "-"], ["tiktok", "0", "-", "0", "0", "-0.500"]], table
+
+
 class TestEmailHealth:
     """Rates are of the messages delivered: a campaign with opens but no delivery in the window
     reads n/a, not 0; opens without a message id are counted."""

@@ -409,14 +409,15 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
               and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
             group by 1
         )
-        select a.platform, count(*) as messages,
+        -- every platform with messages or with sentiment (a platform people only comment on)
+        select coalesce(a.platform, s.platform) as platform, count(a.platform) as messages,
             median(epoch(a.replied_at) - epoch(a.asked_at)) / 3600.0 as median_reply_hours,
             count(*) filter (where a.is_unanswered) as unanswered,
             count(*) filter (where a.replied_at is null and not a.is_judged) as waiting,
             any_value(s.mean_sentiment) as mean_sentiment
         from answered a
-        left join sentiment s on s.platform = a.platform
-        group by 1 order by 2 desc
+        full join sentiment s on s.platform = a.platform
+        group by 1 order by 2 desc, 1
         """,
         [as_of, as_of, as_of, as_of, as_of, as_of],
     ).fetchall()
@@ -425,8 +426,9 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
         [(p, n, h if h is not None else "-", u, w, s if s is not None else "-") for p, n, h, u, w, s in rows],
         {1, 2, 3, 4, 5},
     )
-    note = (f"Inbound messages in the last 28 days and how fast the brand replied. Unanswered: no reply within "
-            f"{unanswered_after_hours:g} hours, nor since; waiting: younger messages without a reply yet.")
+    note = (f"Inbound messages in the last 28 days and how fast the brand replied (messages sent in a row before "
+            f"a reply count once). Unanswered: no reply within {unanswered_after_hours:g} hours, nor since; waiting: "
+            "younger messages without a reply yet; mean sentiment of the platform's posts, comments and messages.")
     return Section("social-health", "Social care", note, table_html=table)
 
 
