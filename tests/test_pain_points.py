@@ -22,6 +22,7 @@ import pytest
 from journey_analytics.pain_points import (
     COLUMNS,
     DEFAULT_CONFIG,
+    SHOWN_VALUE_CHARS,
     Finding,
     answered_messages,
     benjamini_hochberg,
@@ -489,6 +490,14 @@ class TestEmail:
         emails(con, "B", 1000, bounces=10)  # 1%
         emails(con, "C", 400, bounces=200)  # 33%: overall 220/2620 = 8.4%
         assert [f.segment_value for f in of(run(con), "email_bounce")] == ["C"]
+
+    def test_a_long_campaign_id_is_named_briefly(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A 3,000-character campaign id does not hide the figures of its finding's sentence."""
+        emails(con, "c" * 3000, 400, bounces=200)
+        emails(con, "ok", 2000, bounces=20)
+        (finding,) = of(run(con), "email_bounce")
+        assert finding.segment_value == "c" * 3000
+        assert finding.description.startswith("Campaign " + "c" * (SHOWN_VALUE_CHARS - 1) + "\u2026: bounce rate 33.3%")
 
     def test_spam_complaints_just_over_and_under(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 1000, spam=3)  # 0.3%, not over

@@ -130,6 +130,16 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise PainPointConfigError(f"{path}: {exc}") from None
 
 
+# A value from the logs (a campaign id, a platform) is named in a finding's sentence up to this
+# many characters, so that a very long one cannot hide the figures after it.
+SHOWN_VALUE_CHARS = 80
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= SHOWN_VALUE_CHARS else text[: SHOWN_VALUE_CHARS - 1] + "\u2026"
+
+
 def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
     """One-sided p-value that proportion 1 is lower than proportion 2 (pooled z-test)."""
     if min(n1, n2) == 0:
@@ -273,7 +283,7 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
             kind="segment_drop", funnel="checkout", step=cell["step"], segment_key=cell["segment_key"],
             segment_value=str(cell["segment_value"]), metric="conversion from previous step",
             observed=rate, baseline=ref, affected_customers=cell["n_cell"],
-            description=(f"Checkout step {cell['step']} converts {rate:.0%} for {cell['segment_key']} = {cell['segment_value']} "
+            description=(f"Checkout step {cell['step']} converts {rate:.0%} for {cell['segment_key']} = {_shown(cell['segment_value'])} "
                          f"against {ref:.0%} for everyone else in the last {t['recent_days']} days. Test that step for this segment."),
         )
 
@@ -374,7 +384,7 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
                     affected_customers=cell["affected"], segment_key="campaign_id", segment_value=str(cell["campaign_id"]),
                     severity=round(cell["n_cell"] * (rate - threshold), 1),
                     evidence={"messages": cell["n_cell"], "rate_other_campaigns": rest},
-                    description=(f"Campaign {cell['campaign_id']}: {metric} {rate:.1%}, over the threshold {threshold:.1%} "
+                    description=(f"Campaign {_shown(cell['campaign_id'])}: {metric} {rate:.1%}, over the threshold {threshold:.1%} "
                                  f"and above the other campaigns' {rest:.1%} ({cell['n_cell']:,} messages). {advice}"),
                 ))
         # Over the threshold across all campaigns (less those flagged: one bad campaign is its
@@ -500,7 +510,7 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 segment_key="platform", segment_value=str(platform),
                 severity=round(answered_customers * min(1.0, median_hours / s["median_reply_hours_limit"] - 1), 1),
                 evidence={"messages": n, "answered": answered},
-                description=(f"On {platform}, the brand took a median {median_hours:.0f} hours to answer a message "
+                description=(f"On {_shown(platform)}, the brand took a median {median_hours:.0f} hours to answer a message "
                              f"(limit {s['median_reply_hours_limit']} h) over the last {s['window_days']} days. Staff the inbox or set up alerts."),
             ))
         # only messages that had unanswered_after_hours to be answered are judged
@@ -513,7 +523,7 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 severity=round(judged * (unanswered - s["unanswered_threshold"]), 1),
                 evidence={"messages": judged, "unanswered": n_unanswered, "unanswered_after_hours": after_hours,
                           "without_thread_id": untied},
-                description=(f"On {platform}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of the last "
+                description=(f"On {_shown(platform)}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of the last "
                              f"{s['window_days']} days got no brand reply within {after_hours:g} hours, nor since. Answer them."
                              + (f" ({untied:,} of them carry no thread_id, which is what ties a reply to a message:"
                                 " if the brand answered them, export the thread ids.)" if untied else "")),
@@ -544,7 +554,7 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
         return Finding(
             kind="social_negative_sentiment", metric="share of negative sentiment", observed=1 - rate, baseline=1 - ref,
             affected_customers=cell["negative_customers"], segment_key="platform", segment_value=str(cell["platform"]),
-            description=(f"On {cell['platform']}, {1 - rate:.0%} of posts and messages were negative in the last "
+            description=(f"On {_shown(cell['platform'])}, {1 - rate:.0%} of posts and messages were negative in the last "
                          f"{t['recent_days']} days against {1 - ref:.0%} in the weeks before. Find out what people are unhappy about."),
         )
 

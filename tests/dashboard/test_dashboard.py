@@ -24,6 +24,10 @@ HOSTILE = (
     "<img src=x onerror=\"document.body.setAttribute('data-pwned','img')\">"
 )
 
+# A source name with double quotes: a chart label shows it as written (Plotly's label markup
+# decodes numeric character references, not &quot;)
+QUOTED = 'spring "vip"'
+
 
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -41,7 +45,7 @@ def _write_landing(landing: Path) -> None:
         device = "mobile" if i % 2 else "desktop"
         base = f"2026-10-01T1{i % 10}:00:00Z"
         rows.append({"event_id": f"pv{i}", "event_ts": base, "event_name": "page_view", "anonymous_id": f"a{i}",
-                     "page_title": HOSTILE, "page_url": "/?q=" + HOSTILE, "utm_source": HOSTILE if i < 5 else "google",
+                     "page_title": HOSTILE, "page_url": "/?q=" + HOSTILE, "utm_source": HOSTILE if i < 5 else QUOTED if i < 8 else "google",
                      "utm_medium": "cpc", "utm_campaign": HOSTILE, "device_category": device, "country": "DE"})
         rows.append({"event_id": f"vi{i}", "event_ts": base.replace(":00:00", ":01:00"), "event_name": "view_item", "anonymous_id": f"a{i}"})
         if i % 3 == 0:
@@ -99,6 +103,29 @@ class TestDashboardFile:
         assert 'href="2026-10-02/index.html"' in index
 
 
+
+class TestEscaping:
+    """A log string on the page is escaped, cannot reorder the text beside it, and cannot push
+    the figures off the page."""
+
+    def test_markup_is_text(self) -> None:
+        from journey_analytics.dashboard.sections import esc
+
+        assert esc('<b>"x"</b> & \'y\'') == "&lt;b&gt;&#34;x&#34;&lt;/b&gt; &amp; &#x27;y&#x27;"
+
+    def test_bidi_controls_are_shown_as_code_points(self) -> None:
+        from journey_analytics.dashboard.sections import esc
+
+        assert esc("spring\u202e: 12.0%") == "spring[U+202E]: 12.0%"
+        assert esc("a\u2067b\u2069") == "a[U+2067]b[U+2069]"
+
+    def test_long_values_are_cut(self) -> None:
+        from journey_analytics.dashboard.sections import MAX_SHOWN_CHARS, esc
+
+        assert esc("c" * 3000) == "c" * (MAX_SHOWN_CHARS - 1) + "\u2026"
+        assert esc("c" * 100, 60) == "c" * 59 + "\u2026"
+
+
 @pytest.mark.skipif(_chromium() is None, reason="chromium is installed by `make test`; not on this machine")
 class TestDashboardInBrowser:
     """Headless Chromium renders every chart with no console error and runs no injected script."""
@@ -118,6 +145,8 @@ class TestDashboardInBrowser:
             r'class="[^"]*js-plotly-plot[^"]*"[^>]*id="chart-([^"]+)"', dom.stdout)
         assert sorted(set(rendered)) == sorted(charts)
         assert not re.search(r"<body[^>]*data-pwned", dom.stdout), "a log string ran as script"
+        # chart labels show a quote as a quote, not as the text "&quot;"
+        assert "&amp;quot;" not in dom.stdout and "spring \"vip\"" in dom.stdout
         console_errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)]
         assert console_errors == []
         ARTIFACTS.mkdir(exist_ok=True)

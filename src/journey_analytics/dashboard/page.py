@@ -34,7 +34,7 @@ section.wide{grid-column:1/-1}
 section h2{margin:.1rem 0 .2rem;font-size:1.05rem}
 section p.note{margin:0 0 .5rem;color:#566;font-size:.85rem}
 table{border-collapse:collapse;font-size:.82rem;width:100%}
-th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 """
 

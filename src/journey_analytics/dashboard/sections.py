@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,9 +22,24 @@ STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 STAGE_COLOURS = ("#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b")
 
 
-def esc(value: object) -> str:
-    """A log-derived value made safe for HTML and for Plotly's label markup."""
-    return html.escape("" if value is None else str(value))
+# Characters that reorder the text around them (bidi embeddings, overrides and isolates): in a log
+# string, one could make the figures beside it read backwards, so each is shown as its code point.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+# Longer log strings are cut (with an ellipsis) so that one cannot push the figures off the page:
+# in tables, and (shorter) in chart labels.
+MAX_SHOWN_CHARS = 200
+LABEL_CHARS = 60
+
+
+def esc(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """A log-derived value made safe for HTML and for Plotly's label markup: escaped (a quote as
+    ``&#34;``, which Plotly decodes and ``&quot;`` it does not), bidi controls shown as their code
+    points, and cut to ``limit`` characters."""
+    text = _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", "" if value is None else str(value))
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return html.escape(text).replace("&quot;", "&#34;")
 
 
 @dataclass(frozen=True)
@@ -150,7 +166,7 @@ def stage_funnel(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
     ).fetchall()
     order = {s: i for i, s in enumerate(STAGES)}
     rows = sorted(rows, key=lambda r: order.get(r[0], 99))
-    fig = go.Figure(go.Funnel(y=[esc(r[0]) for r in rows], x=[r[2] for r in rows], textinfo="value+percent initial"))
+    fig = go.Figure(go.Funnel(y=[esc(r[0], LABEL_CHARS) for r in rows], x=[r[2] for r in rows], textinfo="value+percent initial"))
     return Section("stage-funnel", "Stage funnel", "Customers who reached each stage (at it or later).", _layout(fig))
 
 
@@ -171,7 +187,7 @@ def stage_movements(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | No
         source.append(index.get(f"{before} (before)", index["new (before)"]))
         target.append(index.get(f"{now} (now)", index["gone (now)"]))
         value.append(n)
-    fig = go.Figure(go.Sankey(node={"label": [esc(x) for x in labels], "pad": 12}, link={"source": source, "target": target, "value": value}))
+    fig = go.Figure(go.Sankey(node={"label": [esc(x, LABEL_CHARS) for x in labels], "pad": 12}, link={"source": source, "target": target, "value": value}))
     return Section("stage-movements", "Stage movements since the previous run", "Customers moving between stages.", _layout(fig, 420))
 
 
@@ -255,12 +271,12 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
         steps = segments[key]
         fig.add_trace(
             go.Funnel(
-                name=esc(f"{key[0]} = {key[1]}"), y=[esc(s) for s, _ in steps], x=[n for _, n in steps],
+                name=esc(f"{key[0]} = {key[1]}", LABEL_CHARS), y=[esc(s, LABEL_CHARS) for s, _ in steps], x=[n for _, n in steps],
                 textinfo="value+percent previous", visible=(i == 0),
             )
         )
     buttons = [
-        {"label": esc(f"{k[0]}: {k[1]}"), "method": "update", "args": [{"visible": [j == i for j in range(len(keys))]}]}
+        {"label": esc(f"{k[0]}: {k[1]}", LABEL_CHARS), "method": "update", "args": [{"visible": [j == i for j in range(len(keys))]}]}
         for i, k in enumerate(keys)
     ]
     fig.update_layout(updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}])
@@ -326,7 +342,7 @@ def touchpoints(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
     grid = {(s, t): n for s, t, n in rows}
     fig = go.Figure(
         go.Heatmap(
-            z=[[grid.get((s, t), 0) for t in top] for s in STAGES], x=[esc(t) for t in top], y=list(STAGES), colorscale="Blues"
+            z=[[grid.get((s, t), 0) for t in top] for s in STAGES], x=[esc(t, LABEL_CHARS) for t in top], y=list(STAGES), colorscale="Blues"
         )
     )
     return Section("touchpoints", "Touchpoint map", "Events in the last 30 days by the customer's stage on the day.", _layout(fig, 380))
@@ -354,8 +370,8 @@ def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     ).fetchall()
     fig = go.Figure(
         [
-            go.Bar(name="customers", x=[esc(r[0]) for r in rows], y=[r[1] for r in rows]),
-            go.Bar(name="bought", x=[esc(r[0]) for r in rows], y=[r[2] for r in rows]),
+            go.Bar(name="customers", x=[esc(r[0], LABEL_CHARS) for r in rows], y=[r[1] for r in rows]),
+            go.Bar(name="bought", x=[esc(r[0], LABEL_CHARS) for r in rows], y=[r[2] for r in rows]),
         ]
     )
     return Section("acquisition", "Acquisition sources that bring buyers", "Customers by the source of their first visit, and how many bought.", _layout(fig))
