@@ -162,6 +162,53 @@ class TestLeaks:
             ("https://shop.example/?email=[email]&x=1", "https://mail.example/?to=[email]", "[email]", "[email]")
         ]
 
+    def test_address_in_an_id_that_is_not_a_key(self, landing: Landing, warehouse: Path) -> None:
+        """A campaign id, post id or thread id holding an address is pseudonymized (consistently: a
+        reply still meets its message)."""
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "delivered",
+             "email": "cat@example.net", "campaign_id": "winter-cat@example.net"},
+        ])
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",
+             "handle": "annie_rocks", "thread_id": "dm-ann.lee@example.com", "post_id": "p-ann.lee@example.com"},
+            {"event_id": "s2", "event_ts": "2026-10-01T10:00:00Z", "event_name": "brand_reply", "platform": "x",
+             "handle": "ourbrand", "thread_id": "dm-ann.lee@example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert find_personal(warehouse, ["ann.lee@example.com", "cat@example.net"]) == []
+        rows = query(warehouse, "select event_id, campaign_id, post_id, thread_id from events order by event_id")
+        assert [r[0] for r in rows] == ["m1", "s1", "s2"]
+        assert rows[0][1].startswith("campaign:") and rows[1][2].startswith("post:")
+        assert rows[1][3].startswith("thread:") and rows[2][3] == rows[1][3]
+
+    def test_user_id_that_is_an_address(self, landing: Landing, warehouse: Path) -> None:
+        """A store that keys its customers by their address: the user_id is pseudonymized, one
+        customer whatever the case, in every kind of file, and `journey forget` finds them by it."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "login", "anonymous_id": "a1",
+             "user_id": "Zed.Doe@Example.com"},
+            {"event_id": "w2", "event_ts": "2026-10-01T10:01:00Z", "event_name": "page_view", "anonymous_id": "a2",
+             "user_id": "zed.doe@example.com"},
+            {"event_id": "w3", "event_ts": "2026-10-01T10:02:00Z", "event_name": "page_view", "anonymous_id": "a3",
+             "user_id": "u-42"},
+        ])
+        landing.text("identities", None, "crm.csv", "user_id,email\nzed.doe@example.com,zed.doe@example.com\n")
+        landing.text("labels", None, "labels.csv", "user_id,stage,as_of_date\nZED.DOE@example.com,purchase,2026-10-01\n")
+        run_day(landing, warehouse, DAY1)
+        assert find_personal(warehouse, ["zed.doe@example.com", "Zed.Doe@Example.com", "ZED.DOE@example.com"]) == []
+        users = query(warehouse, "select distinct user_id from events order by 1")
+        assert len(users) == 2 and users[0] == ("u-42",) and users[1][0].startswith("user:")
+        assert query(warehouse, "select count(distinct customer_id) from events where user_id like 'user:%'") == [(1,)]
+        assert query(warehouse, "select user_id from raw.labels union all select user_id from raw.identities") == [
+            users[1], users[1]]
+        from journey_analytics.config import Settings
+        from journey_analytics.forget import forget_customer
+
+        result = forget_customer("zed.doe@example.com", warehouse, Settings())
+        assert result.total_rows_removed > 0
+        assert query(warehouse, "select count(*) from events where user_id like 'user:%'") == [(0,)]
+
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
         landing.text(

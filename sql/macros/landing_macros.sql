@@ -112,6 +112,17 @@ create or replace temp macro mask_emails(x) as
         regexp_replace(x, '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}', '[email]', 'g')
     else x end;
 
+-- An id holding an e-mail address (a store that keys its customers by their address, a thread
+-- or campaign named after one) is personal data: it becomes its kind ('user', 'thread', 'post',
+-- 'campaign'), a colon and 24 characters of the keyed hash of the id in lower case (one person
+-- whatever the case of the address), so ids stay apart and still join. Any other id is kept.
+create or replace temp macro pseudonymous_id(x, kind) as
+    case when may_hold_address(x)
+        and regexp_matches(x, '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}')
+        then kind || ':' || substr(keyed_hash(kind || ' id with an address:' || lower(x)), 1, 24)
+        else x
+    end;
+
 -- A refused row's text for quarantine, with its e-mail addresses masked more widely than in
 -- loaded text: also an address cut short (a truncated line ends in "name@example.") and the
 -- value of an "email" field whatever it holds. Only refused rows pay for the patterns.
@@ -145,7 +156,8 @@ create or replace temp macro integer_range_error(name, x, lo, hi) as (
         when x is null then null
         when try_cast(x as double) is null then name || ' "' || left(x, 40) || '" is not a number'
         when try_cast(x as double) <> round(try_cast(x as double))
-            or try_cast(x as double) < lo or try_cast(x as double) > hi
+            then name || ' ' || left(x, 40) || ' is not a whole number from ' || lo || ' to ' || hi
+        when try_cast(x as double) < lo or try_cast(x as double) > hi
             then name || ' ' || left(x, 40) || ' is outside ' || lo || ' to ' || hi
     end
 );

@@ -60,7 +60,7 @@ checked as (
 )
 
 select
-    user_id,
+    pseudonymous_id(user_id, 'user') as user_id,
     keyed_hash(email) as email_hash,
     case when handle is not null then platform end as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,

@@ -61,7 +61,7 @@ checked as (
 )
 
 select
-    user_id,
+    pseudonymous_id(user_id, 'user') as user_id,
     stage,
     as_of_date,
     source_file,

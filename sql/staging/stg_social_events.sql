@@ -93,9 +93,12 @@ select
     mask_emails(event_name) as event_name,
     mask_emails(platform) as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
-    user_id,
-    post_id,
-    thread_id,
+    pseudonymous_id(user_id, 'user') as user_id,
+    -- post and thread ids tie a reply to a message: one holding an address is pseudonymized as a
+    -- whole, so ids stay apart and still join (a handle in one is kept: the reply's row does not
+    -- know the handle of the message it answers)
+    pseudonymous_id(post_id, 'post') as post_id,
+    pseudonymous_id(thread_id, 'thread') as thread_id,
     sentiment,
     cast(try_cast(rating_text as double) as integer) as rating,
     mask_personal_text(mask_handle(text, handle)) as text,

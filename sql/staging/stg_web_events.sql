@@ -106,7 +106,7 @@ select
     event_ts,
     mask_emails(event_name) as event_name,
     anonymous_id,
-    user_id,
+    pseudonymous_id(user_id, 'user') as user_id,
     session_id,
     keyed_hash(email) as email_hash,
     mask_emails(page_url) as page_url,

@@ -132,6 +132,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
             check_key_fingerprint(con, key)
             install_hash_macro(con, key)
             run_script(con, "macros", "identity_macros")
+            run_script(con, "macros", "landing_macros")  # a user_id that is an address is kept pseudonymized
             result = _erase(con, customer, erasure_id)
             _copy_into_fresh_file(con, fresh)
             con.close()
@@ -205,8 +206,10 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
 
 
 def _find_customer(con: duckdb.DuckDBPyConnection, customer: str) -> str:
-    """The customer_id the argument names: a customer_id, else the customer of that user id."""
+    """The customer_id the argument names: a customer_id, else the customer of that user id (a
+    user id that is an e-mail address is looked up as ingest keeps it, pseudonymized)."""
     rows = []
+    ((kept,),) = con.execute("select pseudonymous_id(?, 'user')", [customer]).fetchall()
     if has_tables(con, "identity_map"):
         rows = con.execute(
             """
@@ -216,7 +219,7 @@ def _find_customer(con: duckdb.DuckDBPyConnection, customer: str) -> str:
             order by preference
             limit 1
             """,
-            [customer, customer],
+            [kept, kept],
         ).fetchall()
     if not rows:
         raise ForgetError(

@@ -166,7 +166,7 @@ class TestWebRowsQuarantined:
             pytest.param(25, "refund needs a currency", id="refund without currency"),
             pytest.param(26, "purchase needs a currency", id="purchase with a blank currency"),
             pytest.param(16, "rating 9 is outside 1 to 5", id="rating 9"),
-            pytest.param(17, "rating 2.5 is outside 1 to 5", id="rating 2.5"),
+            pytest.param(17, "rating 2.5 is not a whole number from 1 to 5", id="rating 2.5"),
             pytest.param(
                 18,
                 "event_ts 1970-01-21 is before 2000-01-01 (1790848800 looks like epoch seconds; give epoch milliseconds)",
