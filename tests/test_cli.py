@@ -258,15 +258,25 @@ class TestUsageErrors:
         (["landing/", "wdir/"], ["--warehouse", "wdir"], "warehouse path is a folder, not a DuckDB file: wdir"),
         (["landing/", "afile"], ["--warehouse", "afile/x.duckdb"], "the warehouse's folder is a file: afile"),
         (["landing/", "afile"], ["--reports", "afile"], "reports path is a file, not a folder: afile"),
+        # a CSV given as the warehouse: it used to fail inside the flow with a 70-line traceback
+        (["landing/", "events.csv"], ["--warehouse", "events.csv"], "not a DuckDB database: events.csv"),
+        # the folder above the landing folder, or one of its dt= folders: an empty warehouse was published
+        (["landing/web/dt=2026-10-01/", "w/"], ["--landing", "landing/web", "--warehouse", "w/j.duckdb"],
+         "landing folder has none of web/, email/, social/, identities/, labels/: landing/web (is it the right folder?)"),
     ])
     def test_bad_paths(self, tmp_path: Path, make: list[str], args: list[str], message: str) -> None:
         for name in make:
             if name.endswith("/"):
-                (tmp_path / name).mkdir()
+                (tmp_path / name).mkdir(parents=True)
             else:
                 (tmp_path / name).write_text("x")
         result = journey("run", "--date", "2026-10-01", "--landing", "landing", *args, cwd=tmp_path)
         assert (result.returncode, result.stderr) == (1, f"journey: error: {message}\n")
+
+    def test_forget_in_a_file_that_is_no_warehouse(self, tmp_path: Path) -> None:
+        (tmp_path / "events.csv").write_text("event_id,event_ts\n")
+        result = journey("forget", "--customer", "u1", "--warehouse", "events.csv", cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (1, "journey: error: not a DuckDB database: events.csv\n")
 
     def test_path_the_system_refuses_is_one_line(self, tmp_path: Path) -> None:
         """An operating-system error on a path names the path and the reason, not a traceback."""

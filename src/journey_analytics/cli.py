@@ -124,12 +124,14 @@ def _check_run_inputs(args: argparse.Namespace, hold: contextlib.ExitStack | Non
         raise CommandError(f"reports path is a file, not a folder: {reports}")
     warehouse = getattr(args, "warehouse", None)
     if warehouse is None:
+        _refuse_landing_without_kinds(args.landing)
         return
     if warehouse.is_dir():
         raise CommandError(f"warehouse path is a folder, not a DuckDB file: {warehouse}")
     folder = next((p for p in warehouse.parents if p.exists()), None)
     if folder is not None and not folder.is_dir():
         raise CommandError(f"the warehouse's folder is a file: {folder}")
+    _refuse_other_files(warehouse)
     if args.command in ("run", "backfill"):
         from journey_analytics.privacy import check_key_before_run
         from journey_analytics.warehouse import warehouse_lock
@@ -138,8 +140,37 @@ def _check_run_inputs(args: argparse.Namespace, hold: contextlib.ExitStack | Non
         with contextlib.ExitStack() as lock:
             lock.enter_context(warehouse_lock(warehouse, for_runs=hold is not None))  # refuse now, in one line
             check_key_before_run(key, warehouse)
+            _refuse_landing_without_kinds(args.landing)
             if hold is not None:
                 hold.push(lock.pop_all())
+    else:
+        _refuse_landing_without_kinds(args.landing)
+
+
+def _refuse_landing_without_kinds(landing: Path) -> None:
+    """Refuse a landing folder with no folder of any landing kind: a wrong path (the folder above,
+    a dt= folder) would otherwise publish an empty warehouse and dashboard."""
+    from journey_analytics.ingest import KINDS
+
+    if not any((landing / kind.name).is_dir() for kind in KINDS):
+        raise CommandError(
+            f"landing folder has none of {', '.join(k.name + '/' for k in KINDS)}: {landing} (is it the right folder?)"
+        )
+
+
+# A DuckDB database file holds these bytes at this offset (its magic number).
+_DUCKDB_MAGIC, _DUCKDB_MAGIC_AT = b"DUCK", 8
+
+
+def _refuse_other_files(warehouse: Path) -> None:
+    """Refuse a warehouse path that holds a file other than a DuckDB database (a CSV given by
+    mistake), before anything opens it: DuckDB would fail inside the run."""
+    if not warehouse.is_file() or warehouse.stat().st_size == 0:
+        return
+    with warehouse.open("rb") as f:
+        head = f.read(_DUCKDB_MAGIC_AT + len(_DUCKDB_MAGIC))
+    if head[_DUCKDB_MAGIC_AT:] != _DUCKDB_MAGIC:
+        raise CommandError(f"not a DuckDB database: {warehouse}")
 
 
 def _check_rule_files(settings: Settings) -> None:
@@ -294,6 +325,7 @@ def _command_forget(args: argparse.Namespace) -> int:
     from journey_analytics.forget import forget_customer
 
     settings = load_settings(args.config)
+    _refuse_other_files(args.warehouse)
     result = forget_customer(args.customer, args.warehouse, settings)
     tables = sum(1 for n in result.rows_removed.values() if n)
     print(
