@@ -124,7 +124,6 @@ def _check_run_inputs(args: argparse.Namespace, hold: contextlib.ExitStack | Non
         raise CommandError(f"reports path is a file, not a folder: {reports}")
     warehouse = getattr(args, "warehouse", None)
     if warehouse is None:
-        _refuse_landing_without_kinds(args.landing)
         return
     if warehouse.is_dir():
         raise CommandError(f"warehouse path is a folder, not a DuckDB file: {warehouse}")
@@ -143,13 +142,12 @@ def _check_run_inputs(args: argparse.Namespace, hold: contextlib.ExitStack | Non
             _refuse_landing_without_kinds(args.landing)
             if hold is not None:
                 hold.push(lock.pop_all())
-    else:
-        _refuse_landing_without_kinds(args.landing)
 
 
 def _refuse_landing_without_kinds(landing: Path) -> None:
     """Refuse a landing folder with no folder of any landing kind: a wrong path (the folder above,
-    a dt= folder) would otherwise publish an empty warehouse and dashboard."""
+    a dt= folder) would otherwise publish an empty warehouse and dashboard. (``serve`` may start
+    before the first files land, so it is not asked.)"""
     from journey_analytics.ingest import KINDS
 
     if not any((landing / kind.name).is_dir() for kind in KINDS):
