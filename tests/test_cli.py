@@ -199,6 +199,29 @@ class TestUsageErrors:
         assert result.returncode == 1
         assert result.stderr == "journey: error: --end 2026-10-01 is before --start 2026-10-02\n"
 
+    @pytest.mark.parametrize("rule", ["config", "stages", "funnels", "pain_points"])
+    def test_a_file_not_in_utf8_is_named(self, tmp_path: Path, rule: str) -> None:
+        """A settings or rule file saved in Latin-1 (a comment in French) is named, in one line."""
+        (tmp_path / "landing" / "web").mkdir(parents=True)
+        latin1 = "# r\u00e8gles du caf\u00e9\n".encode("latin-1")
+        if rule == "config":
+            (tmp_path / "journey.toml").write_bytes(latin1)
+            named = "journey.toml"
+        else:
+            (tmp_path / f"{rule}.toml").write_bytes(latin1)
+            (tmp_path / "journey.toml").write_text(f'[rules]\n{rule} = "{rule}.toml"\n')
+            named = f"{rule}.toml"
+        result = journey("run", "--date", "2026-10-01", "--landing", "landing", "--config", "journey.toml",
+                         "--warehouse", "w/journey.duckdb", cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (
+            1, f"journey: error: {named}: not UTF-8 text (byte 3); save it as UTF-8\n")
+
+    def test_config_path_that_is_a_folder(self, tmp_path: Path) -> None:
+        (tmp_path / "landing" / "web").mkdir(parents=True)
+        (tmp_path / "conf").mkdir()
+        result = journey("run", "--date", "2026-10-01", "--landing", "landing", "--config", "conf", cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (1, "journey: error: config path is a folder, not a file: conf\n")
+
     @pytest.mark.parametrize(("config", "message"), [
         ("[sesions]\ntimeout_minutes = 20\n", "unknown section [sesions]; known sections: [sessions], [warehouse], "
          "[identity], [ingest], [privacy], [rules]"),

@@ -145,12 +145,16 @@ def load_settings(path: Path | str | None = None) -> Settings:
     if path is None:
         return Settings()
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config path is a folder, not a file: {path}")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     sections: dict[str, Any] = {}
     for name, values in data.items():
         if name not in _SECTIONS:

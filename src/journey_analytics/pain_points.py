@@ -128,6 +128,8 @@ def _read_config(path: Path) -> dict[str, Any]:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PainPointConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PainPointConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
 # A value from the logs (a campaign id, a platform) is named in a finding's sentence up to this

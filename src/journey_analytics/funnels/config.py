@@ -276,4 +276,6 @@ def load_funnel_config(path: Path | str | None = None) -> FunnelConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise FunnelConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise FunnelConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     return parse_funnel_config(data, path)

@@ -333,7 +333,10 @@ def load_stage_config(path: Path | str | None = None) -> StageConfig:
     path = Path(path) if path is not None else DEFAULT_RULES_PATH
     if not path.is_file():
         raise StageConfigError(f"stage rule file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise StageConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
