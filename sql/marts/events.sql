@@ -11,11 +11,11 @@
 -- event_ts: When the event happened, UTC.
 -- event_date: The UTC day of event_ts.
 -- session_id: Session of a web event (given by the source, or computed); null for email and social. A given id shared by several customers gets '~' and 8 hex digits of the customer (of the customer and device when several devices share it, as a per-device visit counter does).
--- device_category: desktop, mobile or tablet (web).
+-- device_category: desktop, mobile or tablet (web), lower-cased; another category as given, lower-cased.
 -- utm_source: Campaign source (web).
 -- utm_medium: Campaign medium (web).
 -- utm_campaign: Campaign name (web).
--- country: ISO 3166 alpha-2 country (web).
+-- country: ISO 3166 alpha-2 country (web), upper-cased; a value that is not two letters as given.
 -- page_url: Page URL (web), e-mail addresses masked.
 -- page_title: Page title (web), e-mail addresses masked.
 -- referrer: Referring URL (web).

@@ -57,7 +57,7 @@ cleaned as (
         clean_text(f.utm_medium) as utm_medium,
         clean_text(f.utm_campaign) as utm_campaign,
         lower(clean_text(f.device_category)) as device_category,
-        upper(clean_text(f.country)) as country,
+        clean_text(f.country) as country,
         clean_key(f.order_id) as order_id,
         clean_text(f.value) as value_text,
         upper(clean_text(f.currency)) as currency,
@@ -116,7 +116,8 @@ select
     mask_emails(utm_medium) as utm_medium,
     mask_emails(utm_campaign) as utm_campaign,
     mask_emails(device_category) as device_category,
-    mask_emails(country) as country,
+    -- a two-letter code upper-cased (de: DE); any other spelling (Germany) kept as given
+    mask_emails(case when length(country) = 2 then upper(country) else country end) as country,
     order_id,
     value,
     mask_emails(currency) as currency,

@@ -285,3 +285,20 @@ class TestCsvLineNumbers:
             5, 'q2,not-a-time,page_view,a1,"bad ""row""\nover two lines"',
             'event_ts "not-a-time" is not a timestamp (ISO-8601 with offset, or epoch milliseconds)',
         )]
+
+
+class TestCountryAndDevice:
+    """A two-letter country is upper-cased as ISO 3166 writes it; a country named otherwise is kept
+    as given (upper-casing Germany made GERMANY, under a comment promising ISO codes)."""
+
+    def test_spellings(self, landing: Landing, warehouse: Path) -> None:
+        rows = [
+            {"event_id": f"c{i}", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view",
+             "anonymous_id": "a1", "country": country, "device_category": device}
+            for i, (country, device) in enumerate([("de", "Mobile"), ("Germany", " Smart TV "), (" fr ", "TABLET")])
+        ]
+        landing.jsonl("web", DAY1, "web.jsonl", rows)
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select country, device_category from events order by event_id") == [
+            ("DE", "mobile"), ("Germany", "smart tv"), ("FR", "tablet"),
+        ]
