@@ -42,7 +42,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "observed": ("double", "The measured value: a share 0-1, hours (social_slow_replies), or customers (stuck_in_consideration)."),
     "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments; for stuck_in_consideration the days of the limit."),
     "p_value": ("double", "Benjamini-Hochberg adjusted p-value for tested findings; null for threshold findings."),
-    "severity": ("double", "Customers affected beyond the threshold or baseline (customers lost); sort on it."),
+    "severity": ("double", "People affected beyond the threshold or baseline (customers; for e-mail and social, messages or posts, about one a person); sort on it."),
     "affected_customers": ("bigint", "Customers in the cell the finding is about."),
     "description": ("varchar", "A sentence a person can act on."),
     "evidence": ("json", "The counts behind the finding."),
