@@ -64,26 +64,30 @@ con.sql("""
 
 Customers who searched, then viewed an item, then bought, each step after the one before,
 within 7 days of the search. (The nightly run's `funnel_steps` table holds the configured
-funnels; this is how to ask a new question without changing any config.)"""),
+funnels; this is how to ask a new question without changing any config.) Every search may start
+the chain, not only a customer's first: someone who searched in May and bought after a search in
+June counts. Taking each step's earliest event after the one before is enough, as an earlier step
+leaves the most time for the next. This is ClickHouse's `windowFunnel` in `strict_increase` mode,
+as the configured funnels are."""),
     new_code_cell('''con.sql("""
-    with searches as (
-        select customer_id, min(event_ts) as searched_at from events where event_name = 'search' group by 1
+    with searched as (
+        select customer_id, event_ts as searched_at from events where event_name = 'search'
     ),
     viewed as (
+        -- for each search, the first item viewed after it within the 7 days
         select s.customer_id, s.searched_at, min(e.event_ts) as viewed_at
-        from searches s join events e on e.customer_id = s.customer_id
+        from searched s join events e on e.customer_id = s.customer_id
          and e.event_name = 'view_item' and e.event_ts > s.searched_at
          and e.event_ts <= s.searched_at + interval 7 day
         group by all
     ),
     bought as (
-        select v.customer_id from viewed v join events e on e.customer_id = v.customer_id
+        select distinct v.customer_id from viewed v join events e on e.customer_id = v.customer_id
          and e.event_name = 'purchase' and e.event_ts > v.viewed_at
          and e.event_ts <= v.searched_at + interval 7 day
-        group by 1
     )
-    select 'search' as step, count(*) as customers from searches
-    union all select 'view_item', count(*) from viewed
+    select 'search' as step, count(distinct customer_id) as customers from searched
+    union all select 'view_item', count(distinct customer_id) from viewed
     union all select 'purchase', count(*) from bought
 """).show()'''),
     new_markdown_cell("""## Cohort retention
