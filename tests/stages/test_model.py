@@ -180,6 +180,33 @@ class TestTrainingWithoutLabels:
         report = json.loads((tmp_path / "models" / "evaluation.json").read_text())
         assert report["held_out"]["reference"].startswith("rules' clear decisions")
 
+    def test_too_few_labels_still_score_the_model(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Labels too few to train on are the one reference the rules did not make: the report
+        scores against them too (it only scored the classifier against the rules it learnt from,
+        a circular macro-F1 of 1.0 on the sample)."""
+        for i in range(30):
+            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 1 + i % 20))
+            wh.event(f"a{i:02d}", "open", days_before(AS_OF, 1 + i % 20), channel="email")
+        for i in range(6):
+            browse(wh, f"w{i}", day=3, gap_seconds=30)
+        # 8 labels (200 are needed to train on): four clear considerers, four browsers said to consider
+        for i in range(4):
+            wh.label(f"c{i:02d}", "consideration")
+            wh.label(f"w{i}", "consideration")
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        assert (result.training_source, result.model_trained) == ("rules", True)
+        report = json.loads((tmp_path / "models" / "evaluation.json").read_text())
+        section = report["labels"]
+        assert section["reference"].startswith("supplied labels") and section["n"] == 8
+        got = stages(wh)
+        # recomputed: the rules say awareness for the browsers, the classifier decides them
+        assert section["rules"]["per_stage"]["consideration"]["recall"] == pytest.approx(0.5)
+        decided = [got[f"w{i}"][0] for i in range(4)] + ["consideration"] * 4
+        assert section["rules_plus_model"]["per_stage"]["consideration"]["recall"] == pytest.approx(
+            decided.count("consideration") / 8)
+        assert report["display"]["tables"][0]["caption"].startswith("Supplied labels (reference: supplied labels")
+
     def test_too_few_customers_leave_the_rules_alone(self, wh: Warehouse, tmp_path: Path) -> None:
         """With nothing to learn from, unclear customers keep the rule's stage at confidence 0.5."""
         browse(wh, "w1", day=3, gap_seconds=30)

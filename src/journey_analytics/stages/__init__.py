@@ -224,8 +224,28 @@ def _train(
         "model": {**model.describe(), "path": str(model_path(model_dir))},
         "held_out": held_out,
     }
+    if source != "labels" and labels:
+        # Labels too few to train on are still a reference that no training saw: without this,
+        # the only score would be the classifier's against the rules it learnt from.
+        report["labels"] = _score_on_labels(con, model, matches, labels)
     evaluation = write_evaluation(report, save_dir, as_of)
     return model, evaluation, None
+
+
+def _score_on_labels(
+    con: duckdb.DuckDBPyConnection, model: StageModel, matches: pl.DataFrame, labels: dict[str, str]
+) -> dict[str, Any]:
+    """The rules, and the rules with the classifier deciding where they are not clear, against
+    every supplied label of a customer the rules give a stage."""
+    labelled = matches.filter(pl.col("customer_id").is_in(list(labels)) & pl.col("rule_id").is_not_null())
+    rule_stage = dict(zip(labelled["customer_id"].to_list(), labelled["rule_stage"].to_list(), strict=True))
+    clear = dict(zip(labelled["customer_id"].to_list(), labelled["rule_is_clear"].fill_null(True).to_list(), strict=True))
+    ids, x = feature_matrix(con, model.features, list(rule_stage))
+    predicted = dict(zip(ids, predict_stages(model, x)[0], strict=True)) if ids else {}
+    rules = [rule_stage[c] if rule_stage[c] is not None else NO_STAGE for c in ids]
+    final = [r if clear[c] else predicted[c] for c, r in zip(ids, rules, strict=True)]
+    return compare([labels[c] for c in ids], rules, final,
+                   reference="supplied labels, too few to train on, none used in training")
 
 
 def _number(value: float) -> str:

@@ -75,7 +75,7 @@ def compare(
 def display_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The report as captioned tables (columns and rows), ready for markdown or HTML."""
     tables = []
-    for key, title in (("held_out", "Held-out customers"), ("truth", "Simulator truth")):
+    for key, title in (("labels", "Supplied labels"), ("held_out", "Held-out customers"), ("truth", "Simulator truth")):
         section = report.get(key)
         if not section or not section.get("n"):
             continue
