@@ -83,6 +83,19 @@ class TestNightlyOnSample:
         assert page.read_text().startswith("<!doctype html>")
         assert (work / "reports" / "index.html").exists()
 
+    def test_headline_customers_are_the_stage_funnels(self, sample_run: tuple[Path, dict, dict], truth: dict) -> None:
+        """The page's "Customers" counts those with a stage, as the stage funnel beside it does
+        (it counted contacts who only had e-mail delivered too)."""
+        import re
+
+        work, first, _ = sample_run
+        shown = re.search(r"<b>([0-9,]+)</b><span>Customers</span>", Path(first["report"]).read_text()).group(1)
+        ((staged,),) = _query(
+            work / "journey.duckdb",
+            f"select sum(customers) from stage_funnel where as_of_date = date '{truth['last_day']}'",
+        )
+        assert int(shown.replace(",", "")) == staged > 0
+
     def test_no_build_files_left(self, sample_run: tuple[Path, dict, dict]) -> None:
         work, _, _ = sample_run
         assert not list(work.glob(".journey.duckdb.build-*"))

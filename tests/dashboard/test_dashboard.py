@@ -317,6 +317,20 @@ class TestRevenueByCurrency:
             ("Orders in 2 other currencies", "3"),
         ]
 
+    def test_contacts_only_mailed_are_not_customers(self, landing: Landing, warehouse: Path) -> None:
+        """A contact who only had e-mail delivered has no stage (the design), so the headline does
+        not count them: it agrees with the stage funnel on the same page."""
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"},
+        ])
+        landing.jsonl("email", date(2026, 10, 1), "e.jsonl", [
+            {"event_id": f"e{i}", "event_ts": "2026-10-01T08:00:00Z", "event_name": name, "email": f"p{i}@example.com",
+             "campaign_id": "c"}
+            for i, name in enumerate(["delivered", "delivered", "bounce", "open"])
+        ])
+        figures = self.headline(landing, warehouse)
+        assert figures[0] == ("Customers", "2")  # the visitor and the reader of the e-mail
+
     def test_two_customers_with_one_order_number_are_two_orders(self, landing: Landing, warehouse: Path) -> None:
         """Order numbers are not unique across customers (two shops both start at 1001): the
         headline counts an order per customer, as customers.n_orders does."""

@@ -83,18 +83,33 @@ def _fmt(value: object) -> object:
 MAX_REVENUE_FIGURES = 3
 
 
+def _customers_with_a_stage(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
+    """The customers on the run date as the stage funnel counts them: those with a stage. Without
+    a stage history of the day (a run without the stage step), the customers with a touch: an
+    event that is not passive in the default stage rules (an e-mail only delivered, the brand's
+    own reply), as a contact who only had e-mail delivered has no stage."""
+    if has_tables(con, "stage_history"):
+        ((staged,),) = con.execute("select count(*) from stage_history where as_of_date = ?", [as_of]).fetchall()
+        if staged:
+            return int(staged)
+    from journey_analytics.stages.rules import load_stage_config
+
+    passive = [f"{e.channel}:{e.event_name}" for e in load_stage_config().signals if e.signal == "passive"]
+    ((touched,),) = con.execute(
+        """
+        select count(distinct customer_id) from events
+        where event_ts < cast(? as date) + 1 and not list_contains(?, channel || ':' || event_name)
+        """,
+        [as_of, passive],
+    ).fetchall()
+    return int(touched)
+
+
 def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | None = None) -> list[tuple[str, str]]:
     """The headline numbers: customers, orders, revenue (per currency), conversion, pain points, and the health
     of the page's run (``run_id``: recorded in pipeline_runs, or the run writing the page, whose
     files are recorded but whose own row is not yet), or else of the last recorded run."""
-    (customers,) = con.execute(
-        # the brand's own replies on social are not a customer's doing (the brand is no customer)
-        """
-        select count(distinct customer_id) from events
-        where event_ts < cast(? as date) + 1 and not (channel = 'social' and event_name = 'brand_reply')
-        """,
-        [as_of],
-    ).fetchall()[0]
+    customers = _customers_with_a_stage(con, as_of)
     # each order once, at its value: the rule of customers.revenue and sessions.revenue
     # (order_values in sql/macros/order_macros.sql); revenue per currency, as there are no
     # exchange rates to add amounts of different currencies with
