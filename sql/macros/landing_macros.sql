@@ -174,8 +174,14 @@ create or replace temp macro fields_beyond(record, record_keys, fields_given, na
     end
 );
 
--- The properties column: fields beyond the contract (from fields_beyond) with every value as
--- text, e-mail addresses, @handles and the row's own handle (social; null elsewhere) masked,
+-- Masked JSON text of a list or object as JSON, or, should masking have broken it (a handle
+-- holding a backslash), as a JSON string of that text.
+create or replace temp macro json_or_text(x) as
+    case when json_valid(x) then json(x) else to_json(x) end;
+
+-- The properties column: fields beyond the contract (from fields_beyond) as given (numbers,
+-- booleans, lists and objects keep their JSON type), e-mail addresses, @handles and the row's
+-- own handle (social; null elsewhere) masked in texts (the text itself, not its JSON escapes),
 -- null values left out; null when none is left.
 create or replace temp macro extra_properties(extra_fields, handle) as (
     case
@@ -183,10 +189,15 @@ create or replace temp macro extra_properties(extra_fields, handle) as (
         when may_hold_address(extra_fields) or contains(extra_fields, 'null')
             or (length(handle) >= 3 and (contains(lower(extra_fields), handle) or strlen(extra_fields) <> length(extra_fields))) then
             nullif(cast(to_json(map_from_entries(list_transform(
-                list_filter(map_entries(from_json(extra_fields, '"MAP(VARCHAR, VARCHAR)"')), lambda e: e.value is not null),
-                lambda e: struct_pack(key := e.key, value := mask_personal_text(mask_handle(e.value, handle)))
+                list_filter(map_entries(from_json(extra_fields, '"MAP(VARCHAR, JSON)"')), lambda e: e.value is not null),
+                lambda e: struct_pack(key := e.key, value := case json_type(e.value)
+                    when 'VARCHAR' then to_json(mask_personal_text(mask_handle(json_extract_string(e.value, '$'), handle)))
+                    when 'OBJECT' then json_or_text(mask_personal_text(mask_handle(cast(e.value as varchar), handle)))
+                    when 'ARRAY' then json_or_text(mask_personal_text(mask_handle(cast(e.value as varchar), handle)))
+                    else e.value
+                end)
             ))) as varchar), '{}')
-        else nullif(cast(to_json(from_json(extra_fields, '"MAP(VARCHAR, VARCHAR)"')) as varchar), '{}')
+        else nullif(cast(to_json(from_json(extra_fields, '"MAP(VARCHAR, JSON)"')) as varchar), '{}')
     end
 );
 

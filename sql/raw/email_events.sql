@@ -10,7 +10,7 @@
 -- message_id: Message id.
 -- url: Clicked URL, on click.
 -- reason: Provider's reason, on bounce and dropped.
--- properties: Fields beyond the contract, kept as a JSON object.
+-- properties: Fields beyond the contract, kept as a JSON object (values keep their JSON types).
 -- source_file: Landing file the row came from, relative to the landing folder.
 -- line_no: Line (or row) number in that file, 1-based.
 -- arrived_on: The dt= day the file arrived.

@@ -12,7 +12,7 @@
 -- sentiment: Sentiment score from -1 (negative) to 1 (positive).
 -- rating: Review rating 1 to 5.
 -- text: Message text with e-mail addresses and @handles masked.
--- properties: Fields beyond the contract, kept as a JSON object.
+-- properties: Fields beyond the contract, kept as a JSON object (values keep their JSON types).
 -- source_file: Landing file the row came from, relative to the landing folder.
 -- line_no: Line (or row) number in that file, 1-based.
 -- arrived_on: The dt= day the file arrived.

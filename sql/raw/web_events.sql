@@ -20,7 +20,7 @@
 -- value: Monetary value on purchase and refund.
 -- currency: ISO 4217 currency code.
 -- rating: Review rating 1 to 5 on write_review.
--- properties: Fields beyond the contract, kept as a JSON object.
+-- properties: Fields beyond the contract, kept as a JSON object (values keep their JSON types).
 -- source_file: Landing file the row came from, relative to the landing folder.
 -- line_no: Line (or row) number in that file, 1-based.
 -- arrived_on: The dt= day the file arrived.

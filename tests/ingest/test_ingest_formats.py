@@ -169,20 +169,25 @@ class TestTimestampSpellings:
 
 
 class TestExtraColumns:
-    """Fields beyond the contract are kept in properties (as text), never an error."""
+    """Fields beyond the contract are kept in properties (with their JSON types), never an error."""
 
     def test_extra_fields_in_properties(self, spelled: Path) -> None:
         assert query(spelled, "select properties from events where event_id = 'x1'") == [
-            ('{"ab_test":"B","scroll_depth":"75"}',)
+            ('{"ab_test":"B","scroll_depth":75}',)
         ]
+
+    def test_an_analyst_reads_a_number_as_a_number(self, spelled: Path) -> None:
+        assert query(spelled, "select properties->'scroll_depth', json_type(properties, '$.scroll_depth') "
+                              "from events where event_id = 'x1'") == [("75", "UBIGINT")]
 
     def test_row_without_extra_fields_has_no_properties(self, spelled: Path) -> None:
         assert query(spelled, "select properties from events where event_id = 't0'") == [(None,)]
 
     def test_extra_values_of_every_json_type(self, landing: Landing, warehouse: Path) -> None:
-        # Each value becomes text; null values are left out; personal data is masked inside
-        # values, including an @ spelled as a JSON escape; a name differing only in case from
-        # a contract field is an extra field.
+        # Each value keeps its JSON type (a number, a boolean, an object an analyst can reach
+        # into); null values are left out; personal data is masked inside values (in the text,
+        # not its escapes: "a\nb@example.com"), including an @ spelled as a JSON escape; a name
+        # differing only in case from a contract field is an extra field.
         base = '"event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"'
         landing.text("web", DAY1, "extra.jsonl", "\n".join([
             '{"event_id": "v1", ' + base + ', "EVENT_ID": "o", "n": 75, "f": 1.50, "b": true, "gone": null,'
@@ -194,8 +199,8 @@ class TestExtraColumns:
         ]) + "\n")
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select event_id, properties from events order by event_id") == [
-            ("v1", '{"EVENT_ID":"o","n":"75","f":"1.5","b":"true","obj":"{\\"x\\":null,\\"y\\":\\"[email]\\"}",'
-                   '"list":"[1,2]","esc":"[email]","who":"@[handle] hi","nl":"a\\n[email]"}'),
+            ("v1", '{"EVENT_ID":"o","n":75,"f":1.5,"b":true,"obj":{"x":null,"y":"[email]"},'
+                   '"list":[1,2],"esc":"[email]","who":"@[handle] hi","nl":"a\\n[email]"}'),
             ("v2", None),
             ("v3", None),
             ("v4", '{"note":"plain"}'),
