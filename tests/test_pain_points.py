@@ -670,6 +670,33 @@ def stages(con: duckdb.DuckDBPyConnection, prefix: str, n: int, stage: str = "co
                 [prefix, as_of, stage, start, start + n]).fetchall()
 
 
+class TestStuckInPurchase:
+    """One-time buyers whose order is older than purchase_days (60), at least min_customers of them."""
+
+    @staticmethod
+    def buyers(con: duckdb.DuckDBPyConnection, prefix: str, n: int, last_order_at: datetime) -> None:
+        con.execute("create table if not exists main.customers (customer_id varchar, last_order_at timestamp)").fetchall()
+        con.execute("insert into main.customers select ? || i, ? from range(?) t(i)", [prefix, last_order_at, n]).fetchall()
+        stages(con, prefix, n, stage="purchase")
+
+    def test_flagged_when_the_order_is_older_than_the_limit(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.buyers(con, "old", 10, datetime(2026, 9, 1, 23, 59))  # 60 days before the end of 10-31 and a minute
+        self.buyers(con, "new", 30, datetime(2026, 9, 2, 0, 0))  # exactly 60 days: not yet
+        found = run(con)
+        assert [(f.kind, f.affected_customers, f.baseline) for f in found] == [("stuck_in_purchase", 10, 60.0)]
+        assert found[0].description.startswith("10 customers bought once and not again for more than 60 days.")
+
+    def test_under_min_customers_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.buyers(con, "old", 9, datetime(2026, 8, 1))
+        assert run(con) == []
+
+    def test_days_from_config(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        self.buyers(con, "b", 10, datetime(2026, 10, 20))
+        assert run(con) == []
+        found = run(con, config=config_with(tmp_path, stuck={"purchase_days": 7}))
+        assert [(f.kind, f.affected_customers) for f in found] == [("stuck_in_purchase", 10)]
+
+
 class TestStuckInConsideration:
     """Customers in consideration for longer than consideration_days, at least min_customers of them."""
 

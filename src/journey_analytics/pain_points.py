@@ -29,11 +29,11 @@ _PACKAGED_CONFIG = Path(__file__).parent / "config" / "pain_points.toml"
 TABLE_COMMENT = (
     "Findings worth a person's attention on a run date, each with its evidence: funnel steps "
     "dropping significantly (against their own baseline or the other segments), checkout and cart "
-    "abandonment, e-mail health, social care, customers stuck in consideration. One row per finding."
+    "abandonment, e-mail health, social care, customers stuck in consideration or after one order. One row per finding."
 )
 COLUMNS: dict[str, tuple[str, str]] = {
     "as_of_date": ("date", "Run date the finding is about."),
-    "kind": ("varchar", "funnel_step_drop, segment_drop, checkout_abandonment, cart_abandonment, email_bounce, email_spam_complaints, email_unsubscribes, social_slow_replies, social_unanswered, social_negative_sentiment or stuck_in_consideration."),
+    "kind": ("varchar", "funnel_step_drop, segment_drop, checkout_abandonment, cart_abandonment, email_bounce, email_spam_complaints, email_unsubscribes, social_slow_replies, social_unanswered, social_negative_sentiment, stuck_in_consideration or stuck_in_purchase."),
     "funnel": ("varchar", "Funnel the finding is about, if any."),
     "step": ("varchar", "Funnel step (event name) the finding is about, if any."),
     "segment_key": ("varchar", "What the segment is (device_category, utm_source, campaign_id, platform, ...) or 'all'."),
@@ -629,6 +629,34 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
     )]
 
 
+def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
+    """Customers in purchase (one order) whose order is more than ``purchase_days`` old: the
+    one-time buyers who did not come back for a second."""
+    stuck = config["stuck"]
+    days = int(stuck["purchase_days"])
+    if not has_tables(con, "customer_stages", "customers"):
+        return []
+    ((n,),) = con.execute(
+        f"""
+        select count(*)
+        from customer_stages s
+        inner join customers c using (customer_id)
+        where s.as_of_date = ? and s.stage = 'purchase'
+          and c.last_order_at < cast(? as date) + 1 - interval {days} day
+        """,
+        [as_of, as_of],
+    ).fetchall()
+    if n < stuck["min_customers"]:
+        return []
+    return [Finding(
+        kind="stuck_in_purchase", metric="one-time buyers without a second order for too long", observed=float(n),
+        baseline=float(days), affected_customers=n, severity=float(n),
+        evidence={"days": days},
+        description=(f"{n:,} customers bought once and not again for more than {days} days. "
+                     "Win them back: a follow-up after the first order, a reason to return."),
+    )]
+
+
 def find_pain_points(
     con: duckdb.DuckDBPyConnection, as_of: date, config_path: Path | None = None
 ) -> list[Finding]:
@@ -640,6 +668,7 @@ def find_pain_points(
         + email_findings(con, as_of, config)
         + social_findings(con, as_of, config)
         + stuck_findings(con, as_of, config)
+        + stuck_in_purchase_findings(con, as_of, config)
     )
     _write(con, as_of, findings)
     return findings
