@@ -244,6 +244,8 @@ class TestEmailHealth:
             email("d1", "delivered", "cmp_01", "m1"), email("d2", "delivered", "cmp_01", "m2"),
             email("o1", "open", "cmp_01"),  # no message id
             email("o2", "open", "cmp_03", "m9"), email("o3", "open", "cmp_03", "m8"),  # delivered before the window
+            # every message dropped by the sender: on the page, not n/a alone
+            *(email(f"x{i}", "dropped", "cmp_04", f"mx{i}") for i in range(3)),
         ])
         run_day(landing, warehouse, date(2026, 10, 20))
         con = duckdb.connect(str(warehouse), read_only=True)
@@ -254,8 +256,9 @@ class TestEmailHealth:
         rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", r, flags=re.S)]
                 for r in re.findall(r"<tr>.*?</tr>", table.split("<tbody>")[1], flags=re.S)]
         assert rows == [
-            ["cmp_01", "2", "0.500", "0.000", "0.000", "0.000", "0.000"],
-            ["cmp_03", "0", "n/a", "n/a", "n/a", "n/a", "n/a"],
+            ["cmp_04", "0", "3", "n/a", "n/a", "n/a", "n/a", "n/a"],
+            ["cmp_01", "2", "0", "0.500", "0.000", "0.000", "0.000", "0.000"],
+            ["cmp_03", "0", "0", "n/a", "n/a", "n/a", "n/a", "n/a"],
         ]
 
 

@@ -408,17 +408,19 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
             count(distinct case when event_name = 'click' then coalesce(message_id, event_id) end) as clicks,
             count(*) filter (where event_name = 'bounce') as bounces,
             count(*) filter (where event_name = 'spamreport') as complaints,
-            count(*) filter (where event_name = 'unsubscribe') as unsubscribes
+            count(*) filter (where event_name = 'unsubscribe') as unsubscribes,
+            -- the sender refused to send these (a suppressed address, a full queue)
+            count(*) filter (where event_name = 'dropped') as dropped
         from events
         where channel = 'email' and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
-        group by 1 order by delivered desc limit 30
+        group by 1 order by delivered + bounces + dropped desc, 1 limit 30
         """,
         [as_of, as_of],
     ).fetchall()
     table = html_table(
-        ["campaign", "delivered", "open rate", "click rate", "bounce rate", "complaint rate", "unsubscribe rate"],
-        [(c, d, _rate(o, d), _rate(k, d), _rate(b, d + b), _rate(s, d), _rate(u, d)) for c, d, o, k, b, s, u in rows],
-        {1, 2, 3, 4, 5, 6},
+        ["campaign", "delivered", "dropped", "open rate", "click rate", "bounce rate", "complaint rate", "unsubscribe rate"],
+        [(c, d, x, _rate(o, d), _rate(k, d), _rate(b, d + b), _rate(s, d), _rate(u, d)) for c, d, o, k, b, s, u, x in rows],
+        {1, 2, 3, 4, 5, 6, 7},
     )
     return Section("email-health", "E-mail health", "Per campaign, last 28 days.", table_html=table)
 
