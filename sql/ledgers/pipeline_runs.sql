@@ -9,7 +9,7 @@
 -- rows_read: Input rows read from landing files in this run.
 -- rows_loaded: Rows loaded into the raw tables.
 -- rows_quarantined: Rows refused and sent to quarantine.
--- rows_duplicate: Valid rows skipped because their event_id was already loaded.
+-- rows_duplicate: Rows already in the warehouse: a valid row whose event_id (within its channel; for identities and labels, its whole row) was loaded before or earlier in the batch, or a refused row already in quarantine (its file was read again).
 -- rows_late: Loaded events whose event_ts falls on a day before the day they arrived.
 -- files_read: Landing files read.
 -- files_skipped: Landing files skipped because they were read before and are unchanged.

@@ -9,7 +9,7 @@
 -- rows_read: Rows (lines) read from the file.
 -- rows_loaded: Rows loaded into the raw table.
 -- rows_quarantined: Rows sent to quarantine.
--- rows_duplicate: Valid rows dropped because their event_id was already loaded.
+-- rows_duplicate: Rows already in the warehouse: a valid row whose event_id (within its channel; for identities and labels, its whole row) was loaded before or earlier in the batch, or a refused row already in quarantine (its file was read again).
 -- file_error: Why the whole file could not be read, if it could not.
 -- run_id: The run that read it.
 -- read_at: When it was read, UTC.
