@@ -421,6 +421,25 @@ def _put_back_later_stages(ctx: RunContext) -> None:
             ctx.notices.append(f"{table} holds {ctx.as_of}, the day run again, not the later day it held")
 
 
+def _restate_later_day(ctx: RunContext) -> None:
+    """An earlier day run again loaded rows (its files came late): customers and
+    customer_stages, which hold the latest day, are built again as of that day with them, so
+    they agree with events and identity_map (put back as they were, they named customers the
+    late identities had merged and counted none of the late orders). That day's stage history
+    row, transitions and stage funnel are restated with them; its funnels, pain points and page
+    stay as that day's run wrote them."""
+    from journey_analytics.stages import assign_stages
+
+    ((later,),) = ctx.con.execute("select max(as_of_date) from kept_customer_stages").fetchall()
+    with ctx.timed("restate_latest_stages"):
+        result = assign_stages(
+            ctx.con, later, rules_path=ctx.settings.rule_file("stages"),
+            model_dir=model_dir_for(ctx.warehouse), save_dir=staged_model_dir(ctx.build),
+        )
+    ctx.notices.append(f"{later}, the latest day run, was restated with the rows this run loaded late")
+    ctx.notices.extend(result.notices)
+
+
 def funnels_step(ctx: RunContext) -> dict[str, int]:
     """Build the configured funnels (this period and the previous one) and what drop-outs did next."""
     from journey_analytics.funnels import build_funnels
@@ -461,7 +480,10 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
         "files_read", "files_skipped", "rows_forgotten",
     )}
     if ctx.keeps_later_stages:
-        _put_back_later_stages(ctx)
+        if totals["rows_loaded"]:
+            _restate_later_day(ctx)  # files came late: the later day must know them
+        else:
+            _put_back_later_stages(ctx)
     finished_at = datetime.now(UTC).replace(tzinfo=None)
     ctx.con.execute(
         """

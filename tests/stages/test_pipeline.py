@@ -89,3 +89,39 @@ class TestEarlierDayRunAgain:
         # the day's own page shows that day's stages
         page = (tmp_path / "reports" / "2026-10-01" / "index.html").read_text()
         assert "Touchpoint map" in page
+
+    def test_late_files_restate_the_later_day(self, landing: Landing, warehouse: Path, tmp_path: Path) -> None:
+        """Files of an earlier day that arrive after a later day ran: running that day again makes
+        customers and customer_stages (the latest day's) know them; put back as they were, they
+        named a customer the late login had merged away and counted none of the late orders."""
+        landing.jsonl("web", date(2026, 10, 1), "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "d1"},
+        ])
+        landing.jsonl("web", date(2026, 10, 3), "web.jsonl", [
+            {"event_id": "w3", "event_ts": "2026-10-03T09:00:00Z", "event_name": "purchase", "anonymous_id": "d1",
+             "order_id": "o1", "value": 10, "currency": "EUR"},
+        ])
+        settings = load_settings(None)
+        for day in (date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)):
+            runs.run_day_in_process(day, landing.root, warehouse, tmp_path / "reports", settings)
+        assert query(warehouse, "select customer_id, stage from customer_stages") == [("anon:d1", "purchase")]
+        # 10-02's file arrives late: the device logs in as u1 and buys again
+        landing.jsonl("web", date(2026, 10, 2), "web.jsonl", [
+            {"event_id": "w2", "event_ts": "2026-10-02T09:00:00Z", "event_name": "login", "anonymous_id": "d1",
+             "user_id": "u1"},
+            {"event_id": "w2b", "event_ts": "2026-10-02T09:05:00Z", "event_name": "purchase", "anonymous_id": "d1",
+             "user_id": "u1", "order_id": "o0", "value": 5, "currency": "EUR"},
+        ])
+        summary = runs.run_day_in_process(date(2026, 10, 2), landing.root, warehouse, tmp_path / "reports", settings)
+        assert summary.rows_loaded == 2
+        assert query(warehouse, "select customer_id, as_of_date, stage from customer_stages") == [
+            ("u1", date(2026, 10, 3), "retention")
+        ]
+        assert query(warehouse, "select customer_id, as_of_date, n_orders from customers") == [
+            ("u1", date(2026, 10, 3), 2)
+        ]
+        assert query(warehouse, "select as_of_date, customer_id, stage from stage_history order by 1") == [
+            (date(2026, 10, 1), "anon:d1", "awareness"),
+            (date(2026, 10, 2), "u1", "purchase"),
+            (date(2026, 10, 3), "u1", "retention"),
+        ]
