@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from journey_analytics.runs import CatchUpError, days_to_run
+from journey_analytics.runs import CatchUpError, days_to_run, yesterday
 from tests.conftest import Landing, run_day
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +24,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _journey() -> str:
     return shutil.which("journey", path=os.path.dirname(sys.executable)) or "journey"
+
+
+class TestYesterday:
+    """The day a scheduled run is for: yesterday in the schedule's time zone, never a UTC day (a
+    dt= folder) that has not ended."""
+
+    @pytest.mark.parametrize(("zone", "utc_now", "expected"), [
+        ("UTC", datetime(2026, 11, 10, 2, 0), date(2026, 11, 9)),
+        ("Europe/Berlin", datetime(2026, 11, 10, 1, 0), date(2026, 11, 9)),  # 02:00 in Berlin
+        ("America/Los_Angeles", datetime(2026, 11, 10, 10, 0), date(2026, 11, 9)),  # 02:00 in LA
+        # 02:00 in Tokyo is 17:00 UTC the day before: that UTC day has 7 hours to go
+        ("Asia/Tokyo", datetime(2026, 11, 9, 17, 0), date(2026, 11, 8)),
+        ("Australia/Sydney", datetime(2026, 11, 9, 19, 0), date(2026, 11, 8)),  # 06:00 in Sydney
+    ])
+    def test_day_of_a_run(self, zone: str, utc_now: datetime, expected: date) -> None:
+        assert yesterday(zone, utc_now.replace(tzinfo=UTC)) == expected
 
 
 class TestCatchUp:

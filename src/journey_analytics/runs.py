@@ -165,10 +165,13 @@ class CatchUpError(RuntimeError):
     """Too many missed nights for a scheduled run to catch up on its own."""
 
 
-def yesterday(timezone: str = "UTC") -> date:
-    """The day before today in a time zone: by default UTC, the time zone of the dt= folders
-    (not the machine's, where "today" may already be tomorrow in UTC, or still yesterday)."""
-    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+def yesterday(timezone: str = "UTC", now: datetime | None = None) -> date:
+    """The day before today in a time zone (by default UTC, the time zone of the dt= folders,
+    not the machine's), but never a UTC day that has not ended: the dt= folders are UTC days, and
+    east of UTC "yesterday" begins before the UTC day does (at 02:00 in Tokyo, 17:00 UTC, the
+    UTC day of the same date still has 7 hours to go; the day before is run instead)."""
+    now = now if now is not None else datetime.now(UTC)
+    return min(now.astimezone(ZoneInfo(timezone)).date(), now.astimezone(UTC).date()) - timedelta(days=1)
 
 
 def prepare_schema(con: duckdb.DuckDBPyConnection) -> None:
