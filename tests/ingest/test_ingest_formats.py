@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -306,4 +306,25 @@ class TestCountryAndDevice:
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select country, device_category from events order by event_id") == [
             ("DE", "mobile"), ("Germany", "smart tv"), ("FR", "tablet"),
+        ]
+
+
+class TestParquetTimestampPrecision:
+    """Typed Parquet timestamps keep their microseconds, as JSON and CSV text does; nanoseconds
+    are cut, not rounded, so the last instant of a day stays on it (it became the next day's
+    midnight, and sub-millisecond steps one instant, which a funnel does not chain)."""
+
+    def test_microseconds_kept(self, landing: Landing, warehouse: Path) -> None:
+        last_ns = int(datetime(2026, 10, 1, 23, 59, 59, tzinfo=UTC).timestamp()) * 10**9 + 999_999_999
+        noon_ns = int(datetime(2026, 10, 1, 12, 0, tzinfo=UTC).timestamp()) * 10**9 + 123_456_789
+        table = pa.table({
+            "event_id": ["p1", "p2", "p3"], "event_name": ["page_view"] * 3, "anonymous_id": ["a1"] * 3,
+            "event_ts": pa.array([last_ns, noon_ns, noon_ns + 1_000], pa.timestamp("ns", tz="UTC")),
+        })
+        landing.parquet("web", date(2026, 10, 2), "events.parquet", table)
+        run_day(landing, warehouse, date(2026, 10, 2))
+        assert query(warehouse, "select event_id, event_ts, event_date from events order by event_id") == [
+            ("p1", datetime(2026, 10, 1, 23, 59, 59, 999999), date(2026, 10, 1)),
+            ("p2", datetime(2026, 10, 1, 12, 0, 0, 123456), date(2026, 10, 1)),
+            ("p3", datetime(2026, 10, 1, 12, 0, 0, 123457), date(2026, 10, 1)),
         ]

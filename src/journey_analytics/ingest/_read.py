@@ -537,17 +537,17 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
 
 
 def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) -> None:
-    """A Parquet file; typed timestamps become epoch milliseconds, so they keep their instant."""
+    """A Parquet file; typed timestamps become ISO-8601 text in UTC to the microsecond, so they keep
+    their instant (a timestamp without a time zone counts as UTC; nanoseconds are cut, not rounded,
+    so 23:59:59.999999999 stays on its day)."""
     path = _path_lit(file.path)
     schema = con.execute(f"describe select * from read_parquet({path}, hive_partitioning = false)").fetchall()
     fields = []
     for name, dtype, *_ in schema:
         quoted = '"' + name.replace('"', '""') + '"'
         value = quoted
-        if dtype.startswith("TIMESTAMPTZ") or dtype.startswith("TIMESTAMP WITH TIME ZONE"):
-            value = f"epoch_ms(cast({quoted} as timestamptz))"  # any precision (pandas writes ns)
-        elif dtype.startswith("TIMESTAMP"):
-            value = f"epoch_ms(cast({quoted} as timestamp))"
+        if dtype.startswith("TIMESTAMP"):  # any precision and zone (pandas writes ns)
+            value = f"strftime(make_timestamp(epoch_ns({quoted}) // 1000), '%Y-%m-%dT%H:%M:%S.%fZ')"
         fields.append(f"{quoted} := {value}")
     con.execute(
         f"""
