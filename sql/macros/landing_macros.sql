@@ -32,6 +32,8 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
         when parsed is null
             and regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?[+-][0-9]{2}(:?[0-9]{2})?$')
             then 'event_ts "' || left(x, 40) || '" has an offset outside -18:00 to +18:00'
+        when parsed is null and regexp_matches(x, '[0-9]:[0-9]{2}([.,][0-9]+)? ?[+-][0-9]{2}:?[0-9]{2}:?[0-9]{2}$')
+            then 'event_ts "' || left(x, 40) || '" has an offset with seconds; give it as +HH:MM'
         when parsed is null and regexp_matches(x, '[0-9]:[0-9]{2}([.,][0-9]+)? ?[A-Za-z][A-Za-z/_]+$')
             then 'event_ts "' || left(x, 40) || '" names its time zone; give an offset such as Z or +02:00 (or UTC)'
         when parsed is null and try_cast(x as timestamp) is not null

@@ -373,3 +373,14 @@ class TestRaggedCsvRows:
         assert query(warehouse, "select line_no, raw from quarantine") == [
             (4, "c2,2026-10-01T10:00:00Z,page_view,a1,surplus")
         ]
+
+
+class TestOffsetWithSeconds:
+    """An offset written with seconds (+05:30:00) is named as such, not as "no time zone"."""
+
+    def test_reason(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("s1", event_ts="2026-10-01T17:30:00+05:30:00")])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select error from quarantine") == [
+            ('event_ts "2026-10-01T17:30:00+05:30:00" has an offset with seconds; give it as +HH:MM',)
+        ]
