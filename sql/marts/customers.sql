@@ -267,8 +267,10 @@ sessions as (
         count(*) filter (where started_at >= p.as_of_end - interval 30 day) as n_sessions_30d,
         avg(n_events) as avg_events_per_session,
         max(n_events) as max_events_per_session,
-        avg(epoch(ended_at) - epoch(started_at)) as avg_session_seconds,
-        sum(epoch(ended_at) - epoch(started_at)) as total_session_seconds,
+        -- sums of exact decimals (times are whole microseconds): the same figures whatever order
+        -- the rows are added in, so one warehouse built two ways compares equal
+        avg(cast(epoch(ended_at) - epoch(started_at) as decimal(18, 6))) as avg_session_seconds,
+        cast(sum(cast(epoch(ended_at) - epoch(started_at) as decimal(18, 6))) as double) as total_session_seconds,
         count(*) filter (where lower(first_utm_medium) = 'email') as n_sessions_from_email
     from session_totals
     cross join parameters as p
@@ -287,7 +289,7 @@ event_gaps as (
 dwell as (
     select
         customer_id,
-        avg(gap_seconds) as avg_dwell_seconds,
+        avg(cast(gap_seconds as decimal(18, 6))) as avg_dwell_seconds,
         max(gap_seconds) as max_dwell_seconds,
         count(*) filter (where gap_seconds >= 120 and event_ts >= p.as_of_end - interval 30 day) as n_long_dwells_30d,
         count(*) filter (where gap_seconds >= 120 and event_ts >= p.as_of_end - interval 90 day) as n_long_dwells_90d
@@ -317,7 +319,7 @@ social as (
         count(*) filter (
             where event_name in ('like', 'comment', 'share', 'save', 'follow', 'mention', 'message', 'review')
         ) as n_social_engagements,
-        avg(sentiment) filter (where is_touch) as avg_social_sentiment,
+        avg(cast(sentiment as decimal(18, 6))) filter (where is_touch) as avg_social_sentiment,  -- exact sum, as above
         count(*) filter (where is_touch and sentiment > 0) as n_social_positive,
         count(*) filter (where is_touch and sentiment < 0) as n_social_negative
     from events_as_of
