@@ -328,3 +328,17 @@ class TestParquetTimestampPrecision:
             ("p2", datetime(2026, 10, 1, 12, 0, 0, 123456), date(2026, 10, 1)),
             ("p3", datetime(2026, 10, 1, 12, 0, 0, 123457), date(2026, 10, 1)),
         ]
+
+    def test_a_date_beyond_2262_in_a_timestamp_column(self, landing: Landing, warehouse: Path) -> None:
+        """A "valid until 9999-12-31" column (microseconds, beyond what nanoseconds can hold) does
+        not make the file unreadable."""
+        table = pa.table({
+            "event_id": ["v1"], "event_name": ["page_view"], "anonymous_id": ["a1"],
+            "event_ts": pa.array([datetime(2026, 10, 1, 12, tzinfo=UTC)], pa.timestamp("ms", tz="+02:00")),
+            "valid_until": pa.array([datetime(9999, 12, 31)], pa.timestamp("us")),
+        })
+        landing.parquet("web", date(2026, 10, 2), "events.parquet", table)
+        run_day(landing, warehouse, date(2026, 10, 2))
+        assert query(warehouse, "select event_ts, properties->>'valid_until' from events") == [
+            (datetime(2026, 10, 1, 12), "9999-12-31T00:00:00.000000Z"),
+        ]

@@ -536,6 +536,17 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     ).fetchall()
 
 
+def _utc_microseconds(column: str, dtype: str) -> str:
+    """SQL for a Parquet timestamp column as a naive UTC timestamp to the microsecond.
+    Nanoseconds are cut (a cast rounds 23:59:59.999999999 into the next day); other precisions
+    are cast, as epoch_ns cannot hold a date after 2262 (a "valid until 9999-12-31")."""
+    if dtype.startswith(("TIMESTAMP_NS", "TIMESTAMPTZ_NS")):
+        return f"make_timestamp(epoch_ns({column}) // 1000)"
+    if dtype.startswith(("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE")):
+        return f"timezone('UTC', {column})"
+    return f"cast({column} as timestamp)"
+
+
 def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) -> None:
     """A Parquet file; typed timestamps become ISO-8601 text in UTC to the microsecond, so they keep
     their instant (a timestamp without a time zone counts as UTC; nanoseconds are cut, not rounded,
@@ -547,7 +558,7 @@ def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) 
         quoted = '"' + name.replace('"', '""') + '"'
         value = quoted
         if dtype.startswith("TIMESTAMP"):  # any precision and zone (pandas writes ns)
-            value = f"strftime(make_timestamp(epoch_ns({quoted}) // 1000), '%Y-%m-%dT%H:%M:%S.%fZ')"
+            value = f"strftime({_utc_microseconds(quoted, dtype)}, '%Y-%m-%dT%H:%M:%S.%fZ')"
         fields.append(f"{quoted} := {value}")
     con.execute(
         f"""
