@@ -599,6 +599,14 @@ class TestSocialReplies:
         assert [(f.observed, f.affected_customers, f.evidence["messages"]) for f in found] == [
             (pytest.approx(0.5), 25, 50)]
 
+    def test_a_thread_open_for_months(self, con: duckdb.DuckDBPyConnection) -> None:
+        """One conversation per customer, never answered since a message in August: the customer
+        who writes again this week is waiting this week."""
+        add(con, 20, "s-x-t{i}", "message", datetime(2026, 8, 10, 10), channel="social", platform="x", thread_id="x-t{i}")
+        add(con, 20, "s-x-t{i}", "message", datetime(2026, 10, 27, 10), channel="social", platform="x", thread_id="x-t{i}")
+        found = of(run(con), "social_unanswered")
+        assert [(f.observed, f.evidence["messages"]) for f in found] == [(1.0, 20)]
+
     def test_lines_sent_in_a_row_ask_once(self, con: duckdb.DuckDBPyConnection) -> None:
         """Three messages in a row and one reply an hour after the first: one ask, answered in an hour."""
         for minute in (0, 1, 2):

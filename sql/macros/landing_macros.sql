@@ -183,8 +183,9 @@ create or replace temp macro json_or_text(x) as
 
 -- The properties column: fields beyond the contract (from fields_beyond) as given (numbers,
 -- booleans, lists and objects keep their JSON type), e-mail addresses, @handles and the row's
--- own handle (social; null elsewhere) masked in texts (the text itself, not its JSON escapes),
--- null values left out; null when none is left.
+-- own handle (social; null elsewhere) masked in texts (a text itself, not its JSON escapes; in a
+-- list or object, its JSON text, kept as a string should masking break it), null values left
+-- out; null when none is left. (Field names are not masked: two masked alike would collide.)
 create or replace temp macro extra_properties(extra_fields, handle) as (
     case
         when extra_fields is null then null

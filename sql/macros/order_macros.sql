@@ -35,7 +35,8 @@ create or replace temp macro order_values(before_ts) as table
     ),
     value_counts as (
         select customer_id, order_key, value, max(n_lines) as n_lines, min(sent_at) as first_sent_at,
-            arg_min(session_id, sent_at) as session_id,  -- arg_min passes over a null session_id
+            -- arg_min passes over a null session_id; of two sendings at one instant, the smaller id
+            arg_min(session_id, struct_pack(sent_at, session_id)) as session_id,
             min(currency) as currency
         from sendings
         group by customer_id, order_key, value
@@ -43,7 +44,7 @@ create or replace temp macro order_values(before_ts) as table
     select
         customer_id, order_key,
         min(first_sent_at) as ordered_at,
-        arg_min(session_id, first_sent_at) as session_id,
+        arg_min(session_id, struct_pack(first_sent_at, session_id)) as session_id,
         min(currency) as currency,
         sum(value * n_lines) as order_value
     from value_counts

@@ -15,7 +15,7 @@
 -- utm_source: Campaign source (web).
 -- utm_medium: Campaign medium (web).
 -- utm_campaign: Campaign name (web).
--- country: ISO 3166 alpha-2 country (web), upper-cased; a value that is not two letters as given.
+-- country: ISO 3166 alpha-2 country (web), upper-cased; a value that is not two characters long as given.
 -- page_url: Page URL (web), e-mail addresses masked.
 -- page_title: Page title (web), e-mail addresses masked.
 -- referrer: Referring URL (web).

@@ -15,7 +15,7 @@
 -- utm_medium: Campaign medium.
 -- utm_campaign: Campaign name.
 -- device_category: desktop, mobile or tablet (lower-cased; another category as given, lower-cased).
--- country: ISO 3166 alpha-2 country code (upper-cased); a value that is not two letters as given.
+-- country: ISO 3166 alpha-2 country code (upper-cased); a value that is not two characters long as given.
 -- order_id: Order id on purchase and refund.
 -- value: Monetary value on purchase and refund.
 -- currency: ISO 4217 currency code.

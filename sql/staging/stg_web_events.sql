@@ -116,7 +116,7 @@ select
     mask_emails(utm_medium) as utm_medium,
     mask_emails(utm_campaign) as utm_campaign,
     mask_emails(device_category) as device_category,
-    -- a two-letter code upper-cased (de: DE); any other spelling (Germany) kept as given
+    -- a two-character code upper-cased (de: DE); any other spelling (Germany) kept as given
     mask_emails(case when length(country) = 2 then upper(country) else country end) as country,
     order_id,
     value,

@@ -39,8 +39,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "segment_key": ("varchar", "What the segment is (device_category, utm_source, campaign_id, platform, ...) or 'all'."),
     "segment_value": ("varchar", "The segment's value, or 'all'."),
     "metric": ("varchar", "What was measured, in words (e.g. 'bounce rate')."),
-    "observed": ("double", "The measured value: a share 0-1, hours (social_slow_replies), or customers (stuck_in_consideration)."),
-    "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments; for stuck_in_consideration the days of the limit."),
+    "observed": ("double", "The measured value: a share 0-1, hours (social_slow_replies), or customers (stuck_in_consideration, stuck_in_purchase)."),
+    "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments; for stuck_in_consideration and stuck_in_purchase the days of the limit."),
     "p_value": ("double", "Benjamini-Hochberg adjusted p-value for tested findings; null for threshold findings."),
     "severity": ("double", "People affected beyond the threshold or baseline (customers; for e-mail and social, messages or posts, about one a person); sort on it."),
     "affected_customers": ("bigint", "Customers in the cell the finding is about."),
@@ -436,7 +436,8 @@ def answered_messages(window_days: int, unanswered_after_hours: float) -> str:
     thread before a brand reply answers them (a first message, or a follow-up after a reply, each
     asks anew; three lines sent in a row ask once). thread_id is what ties a reply to a message, so
     a message without one is an ask of its own that no reply can answer (``is_untied``).
-    Columns: platform, thread_id, asked_at (its first message), customer_id, replied_at (null
+    An ask is of the window when one of its messages is. Columns: platform, thread_id, asked_at
+    (its first message), customer_id, replied_at (null
     without a reply by the end of the run date), is_untied, ``is_judged`` (asked at least
     ``unanswered_after_hours`` before the end of the run date, so a missing reply counts as none)
     and ``is_unanswered`` (judged and without a reply; a younger ask without one is still
@@ -465,7 +466,8 @@ def answered_messages(window_days: int, unanswered_after_hours: float) -> str:
         asks as (
             -- the messages one reply answers (or none yet) are one ask
             select platform, thread_key, replied_at, bool_or(is_untied) as is_untied,
-                min(event_ts) as asked_at, arg_min(customer_id, struct_pack(event_ts, event_id)) as customer_id
+                min(event_ts) as asked_at, max(event_ts) as last_asked_at,
+                arg_min(customer_id, struct_pack(event_ts, event_id)) as customer_id
             from message_replies
             group by platform, thread_key, replied_at
         ),
@@ -477,7 +479,9 @@ def answered_messages(window_days: int, unanswered_after_hours: float) -> str:
                     as is_judged,
                 is_judged and replied_at is null as is_unanswered
             from asks
-            where cast(asked_at as date) > cast(? as date) - {int(window_days)}
+            -- an ask with a message in the window: in a thread open for months, a customer who
+            -- writes again while an old message still waits is waiting in the window too
+            where cast(last_asked_at as date) > cast(? as date) - {int(window_days)}
         )
     """
 

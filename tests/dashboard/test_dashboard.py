@@ -322,7 +322,8 @@ class TestRevenueByCurrency:
 
     def test_contacts_only_mailed_are_not_customers(self, landing: Landing, warehouse: Path) -> None:
         """A contact who only had e-mail delivered has no stage (the design), so the headline does
-        not count them: it agrees with the stage funnel on the same page."""
+        not count them, also without a stage step (the day's stage history; with one, the headline
+        is the stage funnel's total: tests/test_nightly_flow.py)."""
         landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
             {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"},
         ])

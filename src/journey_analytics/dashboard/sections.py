@@ -27,8 +27,9 @@ STAGE_COLOURS = ("#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b")
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 # Longer log strings are cut (with an ellipsis) so that one cannot push the figures off the page:
-# in tables, and (shorter) in chart labels.
-MAX_SHOWN_CHARS = 200
+# in tables (long enough for a finding's sentence, which names a log value in 80 characters at
+# most), and (shorter) in chart labels.
+MAX_SHOWN_CHARS = 400
 LABEL_CHARS = 60
 
 
