@@ -209,6 +209,48 @@ class TestLeaks:
         assert result.total_rows_removed > 0
         assert query(warehouse, "select count(*) from events where user_id like 'user:%'") == [(0,)]
 
+    def test_address_ids_of_an_older_warehouse(self, landing: Landing, warehouse: Path) -> None:
+        """A warehouse built before ids were pseudonymized holds addresses in its raw tables and in
+        the stage history: the next run brings them in line, so one person stays one customer."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
+             "user_id": "zed.doe@example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))
+        con.execute("update raw.web_events set user_id = 'zed.doe@example.com'").fetchall()  # as an older version kept it
+        con.execute("create table main.stage_history as select 'zed.doe@example.com' as customer_id, "
+                    "date '2026-10-01' as as_of_date, 'awareness' as stage").fetchall()
+        con.close()
+        landing.jsonl("web", DAY2, "web.jsonl", [
+            {"event_id": "w2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view", "anonymous_id": "a2",
+             "user_id": "Zed.Doe%40example.com"},  # the @ encoded, as a URL parameter carries it
+        ])
+        run_day(landing, warehouse, DAY2)
+        assert find_personal(warehouse, ["zed.doe@example.com", "zed.doe%40example.com"]) == []
+        assert query(warehouse, "select count(distinct customer_id), count(distinct user_id) from events") == [(1, 1)]
+        assert query(warehouse, "select customer_id = (select max(customer_id) from events) from stage_history") == [(True,)]
+
+    def test_a_user_erased_before_ids_were_pseudonymized_stays_erased(self, landing: Landing, warehouse: Path) -> None:
+        """`journey forget` used to record a user id that is an address as the hash of the address;
+        rows that name them later are still withheld, and forget still finds a customer by address."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "a0",
+             "user_id": "u-other"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))
+        install_hash_macro(con, HashKey(TEST_HASH_KEY.encode(), "test"))
+        con.execute("insert into raw.forgotten_identifiers values "
+                    "('user_id', keyed_hash('user_id:zed.doe@example.com'), 'e1', now())").fetchall()
+        con.close()
+        landing.jsonl("web", DAY2, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
+             "user_id": "zed.doe@example.com"},
+        ])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (0, 1)
+
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
         landing.text(

@@ -117,11 +117,14 @@ create or replace temp macro mask_emails(x) as
 -- An id holding an e-mail address (a store that keys its customers by their address, a thread
 -- or campaign named after one) is personal data: it becomes its kind ('user', 'thread', 'post',
 -- 'campaign'), a colon and 24 characters of the keyed hash of the id in lower case (one person
--- whatever the case of the address), so ids stay apart and still join. Any other id is kept.
+-- whatever the case of the address, or its @ encoded in a URL), so ids stay apart and still
+-- join. Any other id is kept.
 create or replace temp macro pseudonymous_id(x, kind) as
     case when may_hold_address(x)
         and regexp_matches(x, '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}')
-        then kind || ':' || substr(keyed_hash(kind || ' id with an address:' || lower(x)), 1, 24)
+        then kind || ':' || substr(keyed_hash(
+            kind || ' id with an address:' || replace(replace(lower(x), '%2540', '@'), '%40', '@')
+        ), 1, 24)
         else x
     end;
 

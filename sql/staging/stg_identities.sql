@@ -61,6 +61,9 @@ checked as (
 
 select
     pseudonymous_id(user_id, 'user') as user_id,
+    -- the given id's own hash, as `journey forget` recorded a user id that was an address before
+    -- ids were pseudonymized (the run withholds the rows it names)
+    case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
     keyed_hash(email) as email_hash,
     case when handle is not null then platform end as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,

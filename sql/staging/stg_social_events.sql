@@ -94,6 +94,9 @@ select
     mask_emails(platform) as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
     pseudonymous_id(user_id, 'user') as user_id,
+    -- the given id's own hash, as `journey forget` recorded a user id that was an address before
+    -- ids were pseudonymized (the run withholds the rows it names)
+    case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
     -- post and thread ids tie a reply to a message: one holding an address is pseudonymized as a
     -- whole, so ids stay apart and still join (a handle in one is kept: the reply's row does not
     -- know the handle of the message it answers)

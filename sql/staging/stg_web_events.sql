@@ -107,6 +107,9 @@ select
     mask_emails(event_name) as event_name,
     anonymous_id,
     pseudonymous_id(user_id, 'user') as user_id,
+    -- the given id's own hash, as `journey forget` recorded a user id that was an address before
+    -- ids were pseudonymized (the run withholds the rows it names)
+    case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
     session_id,
     keyed_hash(email) as email_hash,
     mask_emails(page_url) as page_url,

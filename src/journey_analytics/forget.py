@@ -213,13 +213,13 @@ def _find_customer(con: duckdb.DuckDBPyConnection, customer: str) -> str:
     if has_tables(con, "identity_map"):
         rows = con.execute(
             """
-            select customer_id, 0 as preference from main.identity_map where customer_id = ?
+            select customer_id, 0 as preference from main.identity_map where customer_id in (?, ?)
             union
-            select customer_id, 1 from main.identity_map where identifier_type = 'user_id' and identifier = ?
+            select customer_id, 1 from main.identity_map where identifier_type = 'user_id' and identifier in (?, ?)
             order by preference
             limit 1
             """,
-            [kept, kept],
+            [kept, customer, kept, customer],
         ).fetchall()
     if not rows:
         raise ForgetError(

@@ -28,7 +28,7 @@ from journey_analytics.config import Settings
 from journey_analytics.contract import install_contract_macros
 from journey_analytics.identity import stitch_identities
 from journey_analytics.ingest import KINDS, IngestReport, KindReport, LandingError, LandingKind, ingest_kind
-from journey_analytics.privacy import check_key_fingerprint, install_hash_macro, resolve_key
+from journey_analytics.privacy import check_key_fingerprint, install_hash_macro, pseudonymize_address_ids, resolve_key
 from journey_analytics.warehouse import (
     build_path_for,
     connect,
@@ -215,6 +215,7 @@ def open_run(
         install_contract_macros(con)
         run_script(con, "macros", "landing_macros")
         run_script(con, "macros", "identity_macros")
+        pseudonymize_address_ids(con)  # ids loaded before they were pseudonymized
         con.execute(f"set variable earliest_event_year = {int(settings.ingest.earliest_event_year)}").fetchall()
         con.execute(f"set variable max_future_days = {int(settings.ingest.max_future_days)}").fetchall()
     except BaseException:
