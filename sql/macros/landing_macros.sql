@@ -107,11 +107,15 @@ create or replace temp macro canonical_event_name(x, names) as
 create or replace temp macro may_hold_address(x) as
     contains(x, '@') or contains(x, '%40') or contains(x, '%2540');
 
--- E-mail addresses in free text replaced by a marker; letters and digits of any script count
--- (zoë@exämple.de).
+-- The pattern of an e-mail address, its @ also encoded in a URL once or twice; letters and
+-- digits of any script count (zoë@exämple.de).
+create or replace temp macro address_pattern() as
+    '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}';
+
+-- E-mail addresses in free text replaced by a marker.
 create or replace temp macro mask_emails(x) as
     case when may_hold_address(x) then
-        regexp_replace(x, '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}', '[email]', 'g')
+        regexp_replace(x, address_pattern(), '[email]', 'g')
     else x end;
 
 -- An id holding an e-mail address (a store that keys its customers by their address, a thread
@@ -121,7 +125,7 @@ create or replace temp macro mask_emails(x) as
 -- join. Any other id is kept.
 create or replace temp macro pseudonymous_id(x, kind) as
     case when may_hold_address(x)
-        and regexp_matches(x, '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}')
+        and regexp_matches(x, address_pattern())
         then kind || ':' || substr(keyed_hash(
             kind || ' id with an address:' || replace(replace(lower(x), '%2540', '@'), '%40', '@')
         ), 1, 24)

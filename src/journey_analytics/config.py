@@ -140,6 +140,28 @@ def _build_section(cls: type, values: dict[str, Any], path: Path, section: str) 
     return replace(default, **kwargs)
 
 
+def read_utf8(path: Path, error: type[Exception]) -> str:
+    """A settings or rule file's text; one that is not UTF-8 raises ``error`` naming the file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
+def parse_toml(text: str, path: Path, error: type[Exception]) -> dict[str, Any]:
+    """A settings or rule file's tables; text that is not TOML raises ``error`` naming the file
+    (tomllib puts "(at line N, column M)" in its message)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+
+
+def read_toml(path: Path, error: type[Exception]) -> dict[str, Any]:
+    """A settings or rule file read as TOML, its faults raised as ``error``, naming the file."""
+    return parse_toml(read_utf8(path, error), path, error)
+
+
 def load_settings(path: Path | str | None = None) -> Settings:
     """Read settings from a TOML file (or defaults when path is None)."""
     if path is None:
@@ -149,12 +171,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         raise ConfigError(f"config path is a folder, not a file: {path}")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    data = read_toml(path, ConfigError)
     sections: dict[str, Any] = {}
     for name, values in data.items():
         if name not in _SECTIONS:

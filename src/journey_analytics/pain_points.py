@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import duckdb
 from scipy import stats
 
+from journey_analytics.config import read_toml
 from journey_analytics.warehouse import has_tables
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "pain_points.toml"
@@ -125,11 +125,9 @@ def _check_config(given: dict[str, Any], defaults: dict[str, Any], path: Path) -
 
 def _read_config(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return read_toml(Path(path), PainPointConfigError)
+    except OSError as exc:
         raise PainPointConfigError(f"{path}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise PainPointConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
 # A value from the logs (a campaign id, a platform) is named in a finding's sentence up to this

@@ -7,11 +7,11 @@ parsed to seconds), so the engine can render conditions without trusting the fil
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from journey_analytics.config import read_toml
 from journey_analytics.contract import EVENT_NAMES, canonical_event_name
 
 # An installed wheel carries config/ inside the package; a checkout has it at the repository root.
@@ -272,10 +272,4 @@ def load_funnel_config(path: Path | str | None = None) -> FunnelConfig:
     path = Path(path) if path is not None else DEFAULT_FUNNELS_PATH
     if not path.is_file():
         raise FunnelConfigError(f"funnel config not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise FunnelConfigError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise FunnelConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    return parse_funnel_config(data, path)
+    return parse_funnel_config(read_toml(path, FunnelConfigError), path)

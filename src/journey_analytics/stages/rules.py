@@ -12,14 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from journey_analytics.config import ConfigError
+from journey_analytics.config import ConfigError, parse_toml, read_utf8
 from journey_analytics.contract import EVENT_NAMES, STAGES
 
 ORDER_STAGES = ("purchase", "retention", "advocacy")
@@ -333,15 +332,8 @@ def load_stage_config(path: Path | str | None = None) -> StageConfig:
     path = Path(path) if path is not None else DEFAULT_RULES_PATH
     if not path.is_file():
         raise StageConfigError(f"stage rule file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise StageConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib puts "(at line N, column M)" in its message already
-        raise StageConfigError(f"{path}: not valid TOML: {exc}") from None
+    text = read_utf8(path, StageConfigError)
+    data = parse_toml(text, path, StageConfigError)
     lines = _Lines(text)
     for key in data:
         if key not in ("settings", "signals", "rules"):
