@@ -26,3 +26,20 @@ def test_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert set(row["step_seconds"]) >= {"ingest_web", "stitch_identities", "sessionize", "build_marts"}
     assert (tmp_path / "bench.duckdb").exists()  # the run published its warehouse in the work folder
     assert (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8") == doc  # --no-write wrote nothing
+
+
+def test_profile_names_each_step_and_statement(tmp_path: Path) -> None:
+    """benchmarks/profile_run.py times each step of a run and lists its slowest statements."""
+    landing = tmp_path / "landing"
+    subprocess.run(
+        [sys.executable, "-m", "journey_analytics.cli", "simulate", "--customers", "60", "--days", "3",
+         "--seed", "1", "--out", str(landing)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "profile_run.py"), str(landing), str(tmp_path / "work"), "--top", "3"],
+        check=True, capture_output=True, text=True, timeout=300,
+    ).stdout.splitlines()
+    assert out[0].startswith("total ") and "'ingest_web'" in out[0] and "'marts'" in out[0]
+    assert len(out) == 4 and all(line.split()[1] in out[0] for line in out[1:])
+    assert (tmp_path / "work" / "profile.duckdb").exists()
