@@ -178,57 +178,15 @@ def main() -> None:
         _write_doc(results, args)
 
 
-ANALYSIS = [
-    "## Reading the numbers",
-    "",
-    "- The aim is a full run within 3 times a bare scan. It is not met: about 4 times at 1M events",
-    "  and 7 times at 10M (3.8 to 4.3 and 6.8 to 7.0 over three measurements on 2026-11-25; it was",
-    "  5.4 and 11.3 times before the work of that day). Against a scan",
-    "  that writes the same rows into a database file (the column \"scan into a file\") the run takes",
-    "  about 3 and 4.3 times. From run to run on this machine the figures move by about 10%, the",
-    "  scans as much as the runs (the 1M scan took 2.1 to 2.4 s on 2026-11-25).",
-    "- Why the gap remains: the bare scan parses each JSON line once, straight into columns, and keeps",
-    "  the result in memory. The run also keeps each line's text and number (for quarantine), checks",
-    "  the contract row by row, masks personal data, de-duplicates, stitches and sessionizes, and",
-    "  writes every event to disk twice: to the raw tables (the ledger later runs rebuild from) and",
-    "  to `events`, then writes `sessions`. Writing a table of 1M rows into a DuckDB file costs about",
-    "  0.5 s more than keeping it in memory, compressed or not.",
-    "- What made it faster: DuckDB keeps a copy of a CTE that a query reads more than once, so the",
-    "  models that read a wide CTE twice (de-duplication, sessionization, identity links, sessions)",
-    "  now read narrow inputs or the source again (at 10M: de-duplication 20 s to 9 s, the events",
-    "  mart 31 s to 17 s); the properties column and the key checks run only for records with more",
-    "  keys than contract fields (web staging 2.9 s to 1.6 s at 1M); masking patterns run only on",
-    "  text with an `@` (or `%40`); line numbers come from a group-by instead of a window over every",
-    "  line; sessionization makes one window pass fewer; the landed lines are freed once staged; the",
-    "  publish loads scikit-learn only when a retrained stage model waits to move in (a second of",
-    "  every run without the stage step); `sessions` is one aggregation pass over the events (its",
-    "  first and landing events by `arg_min`) instead of a group-by joined back to the events (at",
-    "  10M: 6.5 s to 2.5 s).",
-    "- Tried and left: staging a batch straight from the scan's table through a view (no copy of the",
-    "  lines) saved about 10% of web ingest at 10M, but with a small memory limit the run failed where",
-    "  the copy spills; writing without insertion order during ingest, or without compression, gave",
-    "  nothing.",
-    "- Measured 2026-11-26 (no change to the hot path since): the run is bound by work, not by",
-    "  memory or waiting. At 10M events it took 81 s with `memory_limit` 16GB against 84 s with",
-    "  the default 4GB, and kept both cores busy (190% CPU); at 1M it spends 13.7 CPU seconds",
-    "  against the scan's 3.9. Staging costs the same per web row at 1M and 10M (2.6 and 2.8 us),",
-    "  while the bare scan gets cheaper per row as files grow, which is why the ratio grows with",
-    "  size. In web staging at 1M, parsing (json_valid, from_json) is 0.34 s of 1.7 s and no other",
-    "  piece stands out (trimming text 0.24 s, the rest under 0.15 s each); counting keys without",
-    "  building their list, counting given fields without a list, and sessionizing on the device",
-    "  ids instead of one prefixed key gave nothing measurable. The `events` mart (19 s at 10M)",
-    "  spends, as profiled at 1M, 45% of its CPU writing and a third in its three window passes.",
-    "- Measured again later on 2026-11-26, after that day's changes (guest orders linked by order_id,",
-    "  money kept as DECIMAL, the line reader's buffer sized to the line limit): 1M events 9.1 s against",
-    '  a 2.3 s scan (3.9x), 10M 80.7 s against 11.9 s (6.8x), peak RSS 908 and 4,147 MB; no change',
-    "  beyond the usual 10%. The reader's smaller buffer (32 MiB instead of 256 MiB a thread for 16 MiB",
-    "  lines) read 1M events' web lines as fast (0.39 s against 0.46 s).",
-    "- Where to look next: writing each event once (keeping only keys and provenance in the raw",
-    "  tables and building `events` from the last `events` and the new rows). That changes what the",
-    "  raw tables hold, so `journey forget` and warehouses built by earlier versions need a migration.",
-    "- Memory is bounded by `[warehouse] memory_limit` (default 4GB): DuckDB spills to a folder",
-    "  beside the warehouse instead of growing. Peak RSS is each measured process's own.",
-]
+# The doc's reading of the figures is written by hand, measurement by measurement: a new table
+# keeps it as it stands.
+READING = "## Reading the numbers"
+
+
+def _reading(doc: Path) -> list[str]:
+    """The doc's own "Reading the numbers" section, or its heading alone for a new doc."""
+    text = doc.read_text(encoding="utf-8") if doc.is_file() else ""
+    return text[text.index(READING):].rstrip("\n").splitlines() if READING in text else [READING]
 
 
 def _write_doc(results: list[dict], args: argparse.Namespace) -> None:
@@ -259,8 +217,9 @@ def _write_doc(results: list[dict], args: argparse.Namespace) -> None:
     for r in results:
         steps = ", ".join(f"{k} {v:.1f}" for k, v in r["step_seconds"].items())
         lines.append(f"- {r['rows_in_files']:,} rows: {steps}")
-    lines += ["", *ANALYSIS, ""]
-    (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines), encoding="utf-8")
+    doc = ROOT / "docs" / "benchmarks.md"
+    lines += ["", *_reading(doc), ""]
+    doc.write_text("\n".join(lines), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -43,3 +43,18 @@ def test_profile_names_each_step_and_statement(tmp_path: Path) -> None:
     assert out[0].startswith("total ") and "'ingest_web'" in out[0] and "'marts'" in out[0]
     assert len(out) == 4 and all(line.split()[1] in out[0] for line in out[1:])
     assert (tmp_path / "work" / "profile.duckdb").exists()
+
+
+def test_a_new_table_keeps_the_reading_written_by_hand(tmp_path: Path) -> None:
+    """Writing new figures keeps the doc's "Reading the numbers" as it stands (the script held a
+    copy of it, which fell behind the doc)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_benchmark", ROOT / "benchmarks" / "run_benchmark.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n| old table |\n\n## Reading the numbers\n\n- a note by hand\n", encoding="utf-8")
+    assert module._reading(doc) == ["## Reading the numbers", "", "- a note by hand"]
+    assert module._reading(tmp_path / "none.md") == ["## Reading the numbers"]
