@@ -52,6 +52,14 @@ class TestCustomerFeatures:
             "share_desktop": 1.0, "n_orders": 0, "revenue": 0.0,
         }
 
+    def test_averages_add_exactly(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Averages add exact decimals, so they do not depend on the order rows are added in
+        (added as doubles, 0.1 and 0.2 averaged to 0.15000000000000002)."""
+        t = days_before(AS_OF, 1, hour=10)
+        wh.event("u1", "like", t, channel="social", sentiment=0.1)
+        wh.event("u1", "like", t.replace(minute=5), channel="social", sentiment=0.2)
+        assert features(wh, tmp_path, "u1", "avg_social_sentiment") == {"avg_social_sentiment": 0.15}
+
     def test_window_edges(self, wh: Warehouse, tmp_path: Path) -> None:
         """The 7-day window is the run date and the 6 days before it."""
         wh.event("u1", "search", days_before(AS_OF, 6, hour=0))
