@@ -166,6 +166,36 @@ class TestRepeatedEventIds:
         ]
 
 
+    def test_the_earliest_delivery_is_kept_whatever_order_the_days_ran_in(
+        self, landing: Landing, warehouse: Path, tmp_path: Path
+    ) -> None:
+        """An event delivered on 10-01 and again on 10-02: the 10-01 copy is kept, also when its
+        file came late and 10-02 ran first (it kept the first copy read, so arrived_on, is_late
+        and the row's text depended on the order of the runs)."""
+        early = [web("e1", "2026-10-01T09:00:00Z"), web("e2", "2026-10-01T09:20:00Z")]
+        late = [web("e1", "2026-10-01T09:00:01Z")]  # the retry, its clock a second on
+        in_order = Landing(tmp_path / "in-order")
+        in_order.jsonl("web", DAY1, "a.jsonl", early)
+        in_order.jsonl("web", DAY2, "b.jsonl", late)
+        run_day(in_order, tmp_path / "in-order.duckdb", DAY1)
+        run_day(in_order, tmp_path / "in-order.duckdb", DAY2)
+
+        landing.jsonl("web", DAY2, "b.jsonl", late)
+        run_day(landing, warehouse, DAY2)
+        landing.jsonl("web", DAY1, "a.jsonl", early)  # 10-01's file comes late
+        again = run_day(landing, warehouse, DAY1)
+        assert (again.rows_read, again.rows_loaded, again.rows_duplicate) == (2, 1, 1)
+
+        shown = (
+            "select e.event_id, e.event_ts, e.arrived_on, e.is_late, r.source_file, r.line_no "
+            "from events as e inner join raw.web_events as r using (event_id) order by e.event_id"
+        )
+        assert query(warehouse, shown) == query(tmp_path / "in-order.duckdb", shown) == [
+            ("e1", datetime(2026, 10, 1, 9, 0), DAY1, False, "web/dt=2026-10-01/a.jsonl", 1),
+            ("e2", datetime(2026, 10, 1, 9, 20), DAY1, False, "web/dt=2026-10-01/a.jsonl", 2),
+        ]
+        assert query(warehouse, "select count(*) from raw.web_events") == [(2,)]
+
     def test_ids_are_the_channels_own(self, landing: Landing, warehouse: Path) -> None:
         """The tag, the ESP and the social tool each issue their own ids, so the same id in two
         channels is two events: both load, once each, also on a re-run; only the web event has a

@@ -203,6 +203,8 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
         f"insert into {kind.raw_table} ({columns}, run_id) select {columns}, ? from ({new_rows})",
         [run_id],
     ).fetchall()
+    if kind.has_event_id and kind.dated:
+        _keep_earliest_delivery(con, kind, run_id)
     late = "case when cast(event_ts as date) < arrived_on then 1 else 0 end" if kind.dated else "0"
     con.execute(
         f"""
@@ -270,6 +272,45 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
         left join quarantined_counts as q using (source_file)
         left join loaded_file_counts as l using (source_file)
         """
+    ).fetchall()
+
+
+def _keep_earliest_delivery(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str) -> None:
+    """An event loaded by an earlier run and delivered again in an earlier dt= folder (whose file
+    came late) takes that earlier delivery's row, as if the files had been read in order: the
+    warehouse keeps an event's earliest delivery (by dt=, file, line), whatever order the days
+    ran in. The row is replaced in place and counted as a duplicate, as any repeat is.
+
+    Only rows that arrived before the newest day loaded by earlier runs can be such deliveries,
+    so a run of the days in order (every night) looks at none."""
+    ((newest,),) = con.execute(
+        f"select max(arrived_on) from {kind.raw_table} where run_id <> ?", [run_id]
+    ).fetchall()
+    if newest is None:
+        return
+    con.execute(
+        f"""
+        create or replace temp table earlier_deliveries as
+        select s.* from staged as s
+        where s.contract_error is null and s.arrived_on < ?
+          and exists (
+              select 1 from {kind.raw_table} as k
+              where k.event_id = s.event_id and k.run_id <> ? and k.arrived_on > s.arrived_on
+          )
+        qualify row_number() over (partition by s.event_id order by s.arrived_on, s.source_file, s.line_no) = 1
+        """,
+        [newest, run_id],
+    ).fetchall()
+    if not con.execute("select count(*) from earlier_deliveries").fetchall()[0][0]:
+        return
+    assignments = ", ".join(f"{c} = e.{c}" for c in kind.output_columns if c != "event_id")
+    con.execute(
+        f"""
+        update {kind.raw_table} as k set {assignments}
+        from earlier_deliveries as e
+        where k.event_id = e.event_id and k.run_id <> ? and k.arrived_on > e.arrived_on
+        """,
+        [run_id],
     ).fetchall()
 
 
