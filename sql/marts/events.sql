@@ -35,7 +35,7 @@
 -- sentiment: Social sentiment, -1 to 1.
 -- text: Social text with e-mail addresses and @handles masked.
 -- properties: Fields beyond the contract, as a JSON object (values keep their JSON types: numbers, booleans, lists, objects; from CSV, text).
--- arrived_on: The dt= day the event's file arrived; later than event_date for a late event.
+-- arrived_on: The dt= day the event's file arrived (its earliest delivery); later than event_date for a late event.
 -- is_late: True when the event arrived on a later day than it happened.
 with events as (
     select * from events_sessionized

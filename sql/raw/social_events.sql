@@ -15,7 +15,7 @@
 -- properties: Fields beyond the contract, kept as a JSON object (values keep their JSON types).
 -- source_file: Landing file the row came from, relative to the landing folder.
 -- line_no: Line (or row) number in that file, 1-based.
--- arrived_on: The dt= day the file arrived.
+-- arrived_on: The dt= day the file arrived (of an event delivered more than once, its earliest delivery).
 -- run_id: The pipeline run that loaded the row.
 create table if not exists raw.social_events (
     event_id varchar not null,
