@@ -149,32 +149,33 @@ def check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
         raise KeyMismatchError(_mismatch_message(key))
 
 
-# Columns that hold ids pseudonymized when they hold an e-mail address (the macro
-# pseudonymous_id in sql/macros/landing_macros.sql), with the kind of id: rows loaded before ids
-# were pseudonymized are brought in line on the next run (raw tables, and the tables a run keeps
-# from one day to the next; the others are rebuilt from the raw tables).
+# Columns that can hold an e-mail address from a warehouse built before ids were pseudonymized
+# (the macro pseudonymous_id in sql/macros/landing_macros.sql), with the SQL that brings a value
+# in line: the raw tables, and the tables a run keeps from one day to the next (the others are
+# rebuilt from the raw tables). A findings' sentence names a campaign id: its address is masked.
 ADDRESS_ID_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("raw.web_events", "user_id", "user"),
-    ("raw.email_events", "user_id", "user"),
-    ("raw.email_events", "campaign_id", "campaign"),
-    ("raw.social_events", "user_id", "user"),
-    ("raw.social_events", "post_id", "post"),
-    ("raw.social_events", "thread_id", "thread"),
-    ("raw.identities", "user_id", "user"),
-    ("raw.labels", "user_id", "user"),
-    ("main.customers", "customer_id", "user"),
-    ("main.customer_stages", "customer_id", "user"),
-    ("main.stage_history", "customer_id", "user"),
-    ("main.funnel_steps", "segment_value", "campaign"),
-    ("main.pain_points", "segment_value", "campaign"),
+    ("raw.web_events", "user_id", "pseudonymous_id(user_id, 'user')"),
+    ("raw.email_events", "user_id", "pseudonymous_id(user_id, 'user')"),
+    ("raw.email_events", "campaign_id", "pseudonymous_id(campaign_id, 'campaign')"),
+    ("raw.social_events", "user_id", "pseudonymous_id(user_id, 'user')"),
+    ("raw.social_events", "post_id", "pseudonymous_id(post_id, 'post')"),
+    ("raw.social_events", "thread_id", "pseudonymous_id(thread_id, 'thread')"),
+    ("raw.identities", "user_id", "pseudonymous_id(user_id, 'user')"),
+    ("raw.labels", "user_id", "pseudonymous_id(user_id, 'user')"),
+    ("main.customers", "customer_id", "pseudonymous_id(customer_id, 'user')"),
+    ("main.customer_stages", "customer_id", "pseudonymous_id(customer_id, 'user')"),
+    ("main.stage_history", "customer_id", "pseudonymous_id(customer_id, 'user')"),
+    ("main.funnel_steps", "segment_value", "pseudonymous_id(segment_value, 'campaign')"),
+    ("main.pain_points", "segment_value", "pseudonymous_id(segment_value, 'campaign')"),
+    ("main.pain_points", "description", "mask_emails(description)"),
 )
 
 
 def pseudonymize_address_ids(con: duckdb.DuckDBPyConnection) -> int:
-    """Pseudonymize the ids in :data:`ADDRESS_ID_COLUMNS` that still hold an e-mail address (a
-    warehouse built before ids were), and mask addresses in the findings' sentences; returns how
-    many values changed. A no-op, one scan of each column, once a warehouse is in line. Needs the
-    landing macros (and so the keyed hash) on the connection."""
+    """Bring the values of :data:`ADDRESS_ID_COLUMNS` that still hold an e-mail address in line
+    (a warehouse built before ids were pseudonymized); returns how many changed. A no-op, one
+    scan of each column, once a warehouse is in line. Needs the landing macros (and so the keyed
+    hash) on the connection."""
     existing = {
         (f"{schema}.{table}", column)
         for schema, table, column in con.execute(
@@ -182,20 +183,10 @@ def pseudonymize_address_ids(con: duckdb.DuckDBPyConnection) -> int:
         ).fetchall()
     }
     changed = 0
-    for table, column, kind in ADDRESS_ID_COLUMNS:
-        if (table, column) not in existing:
-            continue
-        ((n,),) = con.execute(
-            f"""
-            update {table} set {column} = pseudonymous_id({column}, '{kind}')
-            where may_hold_address({column}) and pseudonymous_id({column}, '{kind}') <> {column}
-            """
-        ).fetchall()
-        changed += int(n)
-    if ("main.pain_points", "description") in existing:
-        ((n,),) = con.execute(
-            "update main.pain_points set description = mask_emails(description) "
-            "where may_hold_address(description) and mask_emails(description) <> description"
-        ).fetchall()
-        changed += int(n)
+    for table, column, in_line in ADDRESS_ID_COLUMNS:
+        if (table, column) in existing:
+            ((n,),) = con.execute(
+                f"update {table} set {column} = {in_line} where may_hold_address({column}) and {in_line} <> {column}"
+            ).fetchall()
+            changed += int(n)
     return changed

@@ -377,16 +377,22 @@ def _roll_forward_models(warehouse: Path) -> None:
             _promote_model(folder, warehouse)
 
 
-def stages_step(ctx: RunContext) -> dict[str, Any]:
-    """Give every customer a stage as of the run date (rules, then the classifier)."""
+def _assign_stages(ctx: RunContext, day: date) -> Any:
+    """The stage step's work for one day on the run's connection (a retrained model waits in the
+    run's own folder until the publish)."""
     from journey_analytics.stages import assign_stages
 
+    return assign_stages(
+        ctx.con, day, rules_path=ctx.settings.rule_file("stages"),
+        model_dir=model_dir_for(ctx.warehouse), save_dir=staged_model_dir(ctx.build),
+    )
+
+
+def stages_step(ctx: RunContext) -> dict[str, Any]:
+    """Give every customer a stage as of the run date (rules, then the classifier)."""
     with ctx.timed("stages"):
         ctx.keeps_later_stages = _keep_later_stages(ctx)
-        result = assign_stages(
-            ctx.con, ctx.as_of, rules_path=ctx.settings.rule_file("stages"),
-            model_dir=model_dir_for(ctx.warehouse), save_dir=staged_model_dir(ctx.build),
-        )
+        result = _assign_stages(ctx, ctx.as_of)
     ctx.evaluation_path = result.evaluation_path
     ctx.table_rows["customers"] = result.customers
     ctx.table_rows["customer_stages"] = result.staged
@@ -432,14 +438,9 @@ def _restate_later_day(ctx: RunContext) -> None:
     late identities had merged and counted none of the late orders). That day's stage history
     row, transitions and stage funnel are restated with them; its funnels, pain points and page
     stay as that day's run wrote them."""
-    from journey_analytics.stages import assign_stages
-
     ((later,),) = ctx.con.execute("select max(as_of_date) from kept_customer_stages").fetchall()
     with ctx.timed("restate_latest_stages"):
-        result = assign_stages(
-            ctx.con, later, rules_path=ctx.settings.rule_file("stages"),
-            model_dir=model_dir_for(ctx.warehouse), save_dir=staged_model_dir(ctx.build),
-        )
+        result = _assign_stages(ctx, later)
     ctx.notices.append(f"{later}, the latest day run, was restated with the rows this run loaded late")
     ctx.notices.extend(result.notices)
 

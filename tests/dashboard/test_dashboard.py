@@ -7,8 +7,10 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,19 @@ HOSTILE = (
 # A source name with double quotes: a chart label shows it as written (Plotly's label markup
 # decodes numeric character references, not &quot;)
 QUOTED = 'spring "vip"'
+
+
+def section_after_run(landing: Landing, warehouse: Path, day: date, section: Callable[..., Any]) -> str:
+    """Run the day, then one dashboard section's table, read from the published warehouse as
+    `journey report` reads it (read-only)."""
+    import duckdb
+
+    run_day(landing, warehouse, day)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return section(con, day).table_html
+    finally:
+        con.close()
 
 
 def body_rows(table: str) -> list[list[str]]:
@@ -211,8 +226,6 @@ class TestSocialCare:
     def test_a_platform_with_sentiment_and_no_messages(self, landing: Landing, warehouse: Path) -> None:
         """A platform people only comment on has a row with its sentiment (a negative sentiment
         finding about it must have something to point at on the page)."""
-        import duckdb
-
         from journey_analytics.dashboard.sections import social_health
 
         landing.jsonl("social", date(2026, 10, 20), "social.jsonl", [
@@ -221,12 +234,7 @@ class TestSocialCare:
             *({"event_id": f"c{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "comment",
                "platform": "tiktok", "handle": f"h{i}", "sentiment": -0.5} for i in range(4)),
         ])
-        run_day(landing, warehouse, date(2026, 10, 20))
-        con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            table = social_health(con, date(2026, 10, 20)).table_html
-        finally:
-            con.close()
+        table = section_after_run(landing, warehouse, date(2026, 10, 20), social_health)
         assert body_rows(table) == [["x", "1", "-", "0", "1", "-"], ["tiktok", "0", "-", "0", "0", "-0.500"]], table
 
 
@@ -235,8 +243,6 @@ class TestEmailHealth:
     reads n/a, not 0; opens without a message id are counted."""
 
     def test_rates_of_no_deliveries_are_not_zero(self, landing: Landing, warehouse: Path) -> None:
-        import duckdb
-
         from journey_analytics.dashboard.sections import email_health
 
         def email(event_id: str, name: str, campaign: str, message: str | None = None) -> dict[str, str]:
@@ -251,12 +257,7 @@ class TestEmailHealth:
             # every message dropped by the sender: on the page, not n/a alone
             *(email(f"x{i}", "dropped", "cmp_04", f"mx{i}") for i in range(3)),
         ])
-        run_day(landing, warehouse, date(2026, 10, 20))
-        con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            table = email_health(con, date(2026, 10, 20)).table_html
-        finally:
-            con.close()
+        table = section_after_run(landing, warehouse, date(2026, 10, 20), email_health)
         assert body_rows(table) == [
             ["cmp_04", "0", "3", "n/a", "n/a", "n/a", "n/a", "n/a"],
             ["cmp_01", "2", "0", "0.500", "0.000", "0.000", "0.000", "0.000"],
