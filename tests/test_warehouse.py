@@ -215,3 +215,43 @@ class TestHandBuiltEventsMatchTheMart:
             "and schema_name = 'main' order by column_index",
         )
         assert columns == list(EVENT_COLUMNS.items())
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One visit from an e-mail campaign whose order is sent twice (a reloaded page)."""
+    root = tmp_path_factory.mktemp("analyst")
+    landing = Landing(root / "landing")
+    base = {"anonymous_id": "a1", "device_category": "mobile"}
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        {**base, "event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view",
+         "page_url": "/sale", "utm_source": "news", "utm_medium": "email", "utm_campaign": "autumn"},
+        {**base, "event_id": "w2", "event_ts": "2026-10-01T10:05:00Z", "event_name": "purchase",
+         "order_id": "o1", "value": "40", "currency": "EUR"},
+        # the confirmation page reloaded: the order sent again
+        {**base, "event_id": "w3", "event_ts": "2026-10-01T10:06:00Z", "event_name": "purchase",
+         "order_id": "o1", "value": "40", "currency": "EUR"},
+    ])
+    run_day(landing, root / "journey.duckdb", DAY1)
+    return root / "journey.duckdb"
+
+
+class TestCommentsLeadAnalystsToTheRightFigure:
+    """An analyst answers "revenue by campaign" from the comments alone. Campaign fields are on
+    a visit's landing page view only and an order re-sent by a reloaded page has its rows twice,
+    so the events columns must send them to sessions (and say sessions has no currency)."""
+
+    def comment(self, warehouse: Path, table: str, column: str) -> str:
+        return query(warehouse, "select comment from duckdb_columns() where schema_name = 'main' "
+                     "and table_name = ? and column_name = ?", [table, column])[0][0]
+
+    def test_campaign_of_a_purchase_is_its_sessions(self, store: Path) -> None:
+        assert query(store, "select utm_campaign from events where event_name = 'purchase'") == [(None,), (None,)]
+        assert query(store, "select utm_campaign, revenue from sessions") == [("autumn", 40)]
+        for column in ("utm_source", "utm_medium", "utm_campaign"):
+            assert f"sessions.{column}" in self.comment(store, "events", column)
+
+    def test_summed_event_values_count_a_resent_order_twice(self, store: Path) -> None:
+        assert query(store, "select sum(value) from events where event_name = 'purchase'") == [(80,)]
+        assert "sessions.revenue" in self.comment(store, "events", "value")
+        assert "no currency column" in self.comment(store, "sessions", "revenue")

@@ -12,15 +12,15 @@
 -- event_date: The UTC day of event_ts.
 -- session_id: Session of a web event (given by the source, or computed); null for email and social. A given id shared by several customers gets '~' and 8 hex digits of the customer (of the customer and device when several devices share it, as a per-device visit counter does).
 -- device_category: desktop, mobile or tablet (web), lower-cased; another category as given, lower-cased.
--- utm_source: Campaign source (web).
--- utm_medium: Campaign medium (web).
--- utm_campaign: Campaign name (web).
+-- utm_source: Campaign source (web) as given on this event: sources record it on a session's landing page view only, so other events (a purchase) have none; the visit's campaign is sessions.utm_source (join on session_id).
+-- utm_medium: Campaign medium (web) as given on this event (the landing page view only; the visit's is sessions.utm_medium).
+-- utm_campaign: Campaign name (web) as given on this event (the landing page view only; the visit's is sessions.utm_campaign).
 -- country: ISO 3166 alpha-2 country (web), upper-cased; a value that is not two characters long as given.
 -- page_url: Page URL (web), e-mail addresses masked.
 -- page_title: Page title (web), e-mail addresses masked.
 -- referrer: Referring URL (web).
 -- order_id: Order id on purchase and refund.
--- value: Monetary value on purchase and refund, exact to 4 decimal places (DECIMAL, so sums carry no rounding noise).
+-- value: Monetary value on purchase and refund as given (a refund's as sent, not netted against its order), exact to 4 decimal places (DECIMAL, so sums carry no rounding noise). One row per event: an order sent again (a reloaded confirmation page, the tag and the store's export) has its rows again, so summing purchase values counts it twice; each order once is in sessions.revenue and customers.revenue.
 -- currency: Currency of value.
 -- rating: Review rating 1 to 5 (write_review on web, review on social).
 -- email_hash: Keyed hash of the e-mail address on the event (web sign-up/login/lead, every email event).
