@@ -188,15 +188,48 @@ class TestGivenIdSharedByCustomers:
         assert query(warehouse, "select session_id from events where event_id = 'x-1'") == [(f"7~{digest}",)]
 
 
-class TestTwoSessionsAtOneInstant:
-    def test_a_new_campaign_at_the_same_instant_is_a_session_of_its_own(self, landing: Landing, warehouse: Path) -> None:
+class TestEventsAtOneInstant:
+    """Events at one instant are taken campaign first, so how a visit is split does not depend on
+    how the source's ids sort (GA4 exports use random ids)."""
+
+    @pytest.mark.parametrize("ids", [("y-1", "y-2"), ("y-2", "y-1")])
+    def test_a_campaign_at_the_visits_first_instant_does_not_split_it(
+        self, landing: Landing, warehouse: Path, ids: tuple[str, str]
+    ) -> None:
+        plain, tagged = ids
         landing.jsonl("web", DAY1, "web.jsonl", [
-            web("y-1", "10:00:00", "a-y", page_url="/"),
-            web("y-2", "10:00:00", "a-y", page_url="/sale", **WINTER),
+            web(plain, "10:00:00", "a-y", page_url="/"),
+            web(tagged, "10:00:00", "a-y", page_url="/sale", **WINTER),
             web("y-3", "10:01:00", "a-y", page_url="/sale/1"),
         ])
         run_day(landing, warehouse, DAY1)
-        assert query(warehouse, "select n_events, utm_campaign from sessions order by n_events") == [(1, None), (2, "winter")]
+        assert query(warehouse, "select n_events, landing_page, utm_campaign from sessions") == [(3, "/sale", "winter")]
+
+    @pytest.mark.parametrize("ids", [("a1", "a2"), ("a2", "a1")])
+    def test_a_session_start_beside_its_campaign_landing_view(
+        self, landing: Landing, warehouse: Path, ids: tuple[str, str]
+    ) -> None:
+        start, view = ids
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web(start, "10:00:00", "a-s", "session_start"),
+            web(view, "10:00:00", "a-s", page_url="/news", **AUTUMN),
+            web("a3", "10:02:00", "a-s", "view_item", page_url="/p/1"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select n_events, landing_page, utm_medium from sessions") == [(3, "/news", "email")]
+
+    def test_two_campaigns_at_one_instant_are_two_sessions(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("z-1", "10:00:00", "a-z", page_url="/autumn", **AUTUMN),
+            web("z-2", "10:00:00", "a-z", page_url="/winter", **WINTER),
+            web("z-0", "10:00:00", "a-z", page_url="/"),
+            web("z-3", "10:01:00", "a-z", page_url="/p/1"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        # campaigns in order of source/medium/campaign: ads/cpc/winter, then news/email/autumn,
+        # which the events after it (at that instant too) join
+        assert query(warehouse, "select n_events, utm_campaign from sessions order by n_events") == [
+            (1, "winter"), (3, "autumn")]
 
 
 class TestLandingEvent:

@@ -8,6 +8,9 @@
 -- device (a visit whose session is computed; one with a given session_id is not looked at);
 -- with none open, such events are grouped per user_id.
 -- E-mail and social events have no session.
+-- Events at one instant are taken campaign first (then by campaign and event_id), so that a
+-- visit's grouping does not depend on how ids sort: a GA4 session_start sent at the instant of a
+-- landing page view with a campaign belongs to that view's session, not to one of its own.
 --
 -- (intermediate; not published)
 with events as (
@@ -89,13 +92,13 @@ web_without_session as (
 with_previous as (
     select
         *,
-        lag(event_ts) over (partition by device_key order by event_ts, event_id) as previous_event_ts,
+        lag(event_ts) over (partition by device_key order by event_ts, campaign_key, event_id) as previous_event_ts,
         last_value(campaign_key ignore nulls) over (
-            partition by device_key order by event_ts, event_id
+            partition by device_key order by event_ts, campaign_key, event_id
             rows between unbounded preceding and 1 preceding
         ) as previous_campaign_key,
         last_value(case when campaign_key is not null then event_ts end ignore nulls) over (
-            partition by device_key order by event_ts, event_id
+            partition by device_key order by event_ts, campaign_key, event_id
             rows between unbounded preceding and 1 preceding
         ) as previous_campaign_at
     from web_without_session
@@ -116,7 +119,7 @@ visits as (
     select
         *,
         last_value(case when starts_after_gap then event_ts end ignore nulls) over (
-            partition by device_key order by event_ts, event_id rows unbounded preceding
+            partition by device_key order by event_ts, campaign_key, event_id rows unbounded preceding
         ) as visit_started_at
     from gaps
 ),
@@ -144,6 +147,7 @@ session_starts as (
         event_id,
         device_key,
         event_ts,
+        campaign_key,
         case when is_session_start
             -- the first event's id too: two sessions of a device may start at one instant (a new campaign)
             then 'ses-' || substr(md5(device_key || '|' || cast(event_ts as varchar) || '|' || event_id), 1, 20)
@@ -155,7 +159,7 @@ computed_sessions as (
     select
         event_id,
         last_value(started_session_id ignore nulls) over (
-            partition by device_key order by event_ts, event_id rows unbounded preceding
+            partition by device_key order by event_ts, campaign_key, event_id rows unbounded preceding
         ) as computed_session_id
     from session_starts
 ),

@@ -12,7 +12,7 @@
 -- event_date: The UTC day of event_ts.
 -- session_id: Session of a web event (given by the source, or computed); null for email and social. A given id shared by several customers gets '~' and 8 hex digits of the customer (of the customer and device when several devices share it, as a per-device visit counter does).
 -- device_category: desktop, mobile or tablet (web), lower-cased; another category as given, lower-cased.
--- utm_source: Campaign source (web) as given on this event: sources record it on a session's landing page view only, so other events (a purchase) have none; the visit's campaign is sessions.utm_source (join on session_id).
+-- utm_source: Campaign source (web) as given on this event: tags usually send it on a visit's landing page view only, so other events (a purchase) have none; the visit's campaign is sessions.utm_source (join on session_id).
 -- utm_medium: Campaign medium (web) as given on this event (the landing page view only; the visit's is sessions.utm_medium).
 -- utm_campaign: Campaign name (web) as given on this event (the landing page view only; the visit's is sessions.utm_campaign).
 -- country: ISO 3166 alpha-2 country (web), upper-cased; a value that is not two characters long as given.

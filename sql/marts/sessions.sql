@@ -9,7 +9,7 @@
 -- duration_seconds: Seconds from first to last event.
 -- n_events: Events in the session.
 -- n_page_views: page_view events in the session.
--- landing_page: page_url of the landing event: the session's first event with a page_url (a GA4 session_start at the same instant has none).
+-- landing_page: page_url of the landing event: the session's first event with a page_url (at one instant, one with a campaign first; a GA4 session_start at the same instant has none).
 -- utm_source: Campaign source of the landing event (null for direct visits).
 -- utm_medium: Campaign medium of the landing event.
 -- utm_campaign: Campaign name of the landing event.
@@ -39,7 +39,12 @@ totals as (
         arg_min(struct_pack(customer_id, anonymous_id), struct_pack(event_ts, event_id)) as first_event,
         arg_min(
             struct_pack(page_url, utm_source, utm_medium, utm_campaign),
-            struct_pack(no_page := page_url is null, event_ts, event_id)
+            struct_pack(
+                no_page := page_url is null, event_ts,
+                -- at one instant, campaign first (as sessions are split: see events_sessionized)
+                no_campaign := utm_source is null and utm_medium is null and utm_campaign is null,
+                event_id
+            )
         ) as landing_event,
         arg_min(device_category, struct_pack(event_ts, event_id)) filter (where device_category is not null)
             as device_category,
