@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from journey_analytics import runs
 from journey_analytics.config import IdentitySettings, Settings
 from journey_analytics.privacy import keyed_hash
 from tests.conftest import DAY1, TEST_HASH_KEY, Landing, query, run_day
@@ -194,8 +195,10 @@ class TestOrders:
         ])
         landing.jsonl("web", DAY1, "orders.jsonl", [exported_order(f"kiosk-x{i}", f"K{i}", f"u-p{i}") for i in range(3)])
         run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select customer_id from identity_map where identifier = 'a-kiosk'") == [("anon:a-kiosk",)]
+        # each guest purchase is its buyer's order (once), not also an order of the kiosk
         assert customers(warehouse, "kiosk-") == [
-            ("kiosk-0", "anon:a-kiosk"), ("kiosk-1", "anon:a-kiosk"), ("kiosk-2", "anon:a-kiosk"),
+            ("kiosk-0", "u-p0"), ("kiosk-1", "u-p1"), ("kiosk-2", "u-p2"),
             ("kiosk-x0", "u-p0"), ("kiosk-x1", "u-p1"), ("kiosk-x2", "u-p2"),
         ]
 
@@ -208,9 +211,27 @@ class TestOrders:
         ])
         landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("kim-export", "O-9", "u-kim")])
         run_day(landing, warehouse, DAY1)
+        # the guest purchase itself is the order of the person its order_id names (see below)
         assert customers(warehouse, "kim-") == [
-            ("kim-1", "u-lou"), ("kim-2", "u-lou"), ("kim-3", "u-lou"), ("kim-export", "u-kim"),
+            ("kim-1", "u-kim"), ("kim-2", "u-lou"), ("kim-3", "u-lou"), ("kim-export", "u-kim"),
         ]
+
+    def test_a_guest_order_on_a_shared_device_is_only_the_named_persons(self, landing: Landing, warehouse: Path) -> None:
+        """A guest order on a device that someone else logged in on later (a family computer, a
+        shop's kiosk) is the order of the person its order_id names, once: the device follows its
+        latest person, but that person did not buy it."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            guest_order("fam-1", "a-family", "O-51", "09:00"),
+            web("fam-2", "10:00", "a-family", "login", user_id="u-sis"),
+            web("fam-3", "10:05", "a-family", "view_item", user_id="u-sis"),
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("fam-export", "O-51", "u-bro")])
+        runs.run_day_in_process(DAY1, landing.root, warehouse, warehouse.parent / "reports", Settings())  # stages too
+        assert query(
+            warehouse,
+            "select customer_id, n_orders, revenue from customers where customer_id in ('u-bro', 'u-sis') order by 1",
+        ) == [("u-bro", 1, 80), ("u-sis", 0, 0)]
+        assert query(warehouse, "select stage from customer_stages where customer_id = 'u-sis'") == [("consideration",)]
 
 
 class TestNeverIdentified:

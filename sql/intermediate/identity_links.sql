@@ -31,20 +31,9 @@ order_events as (
     where channel = 'web' and event_name in ('purchase', 'refund') and order_id is not null
 ),
 
-order_people as (
-    -- an order_id that names exactly one person and is seen on at most two devices with no
-    -- one identified (checked out on one, perhaps refunded from another); an id that names
-    -- more, as a tag sending one id for every order does, links no one
-    select order_id, min(person_node) as person_node
-    from order_events
-    group by order_id
-    having count(distinct person_node) = 1
-       and count(distinct anonymous_id) filter (where person_node is null) between 1 and 2
-),
-
 guest_checkouts as (
     -- the device of a purchase or refund with no one identified, and the person the same
-    -- order_id names elsewhere
+    -- order_id names elsewhere (order_people: an id naming one person, on at most two guest devices)
     select g.anonymous_id, o.person_node, g.event_ts, g.event_id
     from order_events as g
     inner join order_people as o on o.order_id = g.order_id

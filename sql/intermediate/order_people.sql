@@ -1,0 +1,23 @@
+-- Orders that name one person: an order_id carried by one person's own purchase or refund
+-- (a user_id or an e-mail, as a store's order export sends it) and seen on at most two devices
+-- with no one identified (checked out as a guest on one, perhaps refunded from another). An
+-- id that names more people, or is seen on more guest devices, as a tag sending one id for
+-- every order does, names no one. Read by identity_links (a guest checkout identifies its
+-- device) and events_stitched (a guest checkout's purchase is the named person's order).
+--
+-- (intermediate; not published)
+with order_events as (
+    -- purchases and refunds, read apart: only they carry an order_id
+    select
+        anonymous_id,
+        coalesce('user_id:' || user_id, 'email:' || email_hash) as person_node,
+        order_id
+    from events_unioned
+    where channel = 'web' and event_name in ('purchase', 'refund') and order_id is not null
+)
+
+select order_id, min(person_node) as person_node
+from order_events
+group by order_id
+having count(distinct person_node) = 1
+   and count(distinct anonymous_id) filter (where person_node is null) between 1 and 2
