@@ -264,6 +264,19 @@ class TestNeverIdentified:
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select distinct customer_id from events") == [("u-jo",)]
 
+    def test_an_address_with_its_at_sign_url_encoded_is_the_same_address(self, landing: Landing, warehouse: Path) -> None:
+        """A CRM or ESP export that wrote the @ URL-encoded (%40, or %2540 encoded twice), as an id
+        holding an address is already read: one person, not one per spelling."""
+        landing.jsonl("web", DAY1, "web.jsonl", [web("pat-1", "09:00", "a-pat", "login", email="pat@x.com")])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": f"pat-m{i}", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": email}
+            for i, email in enumerate(["Pat%40X.com", "pat%2540x.com"])
+        ])
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu-pat,PAT%40x.com,,\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select distinct customer_id from events") == [("u-pat",)]
+        assert query(warehouse, "select count(distinct email_hash) from events") == [(1,)]
+
 
 
     def test_null_markers_of_an_export_are_missing_values(self, landing: Landing, warehouse: Path) -> None:

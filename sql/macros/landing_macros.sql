@@ -112,6 +112,12 @@ create or replace temp macro may_hold_address(x) as
 create or replace temp macro address_pattern() as
     '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}';
 
+-- An e-mail field's address as it is hashed: trimmed, a null marker missing, in lower case,
+-- and its @ decoded when an export wrote it encoded in a URL once (%40) or twice (%2540), so
+-- that one address is one person however it was written (as an id holding one is, below).
+create or replace temp macro address_key(x) as
+    replace(replace(lower(without_null_marker(clean_identifier(x))), '%2540', '@'), '%40', '@');
+
 -- E-mail addresses in free text replaced by a marker.
 create or replace temp macro mask_emails(x) as
     case when may_hold_address(x) then

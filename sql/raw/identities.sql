@@ -2,7 +2,7 @@
 -- One row per distinct link.
 --
 -- user_id: The business's customer id.
--- email_hash: Keyed hash of the lower-cased e-mail address, if the row had one.
+-- email_hash: Keyed hash of the lower-cased e-mail address (its @ decoded when written %40 or %2540), if the row had one.
 -- platform: Social platform of the handle, if any.
 -- handle_hash: Keyed hash of platform and lower-cased handle, if the row had one.
 -- source_file: Landing file the row came from.

@@ -39,7 +39,7 @@ cleaned as (
         raw,
         parse_error,
         clean_key(f.user_id) as user_id,
-        lower(without_null_marker(clean_identifier(f.email))) as email,
+        address_key(f.email) as email,
         clean_text(f.email) as email_as_given,
         lower(clean_identifier(f.platform)) as platform,
         clean_text(f.handle) as handle_as_given,

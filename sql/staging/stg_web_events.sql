@@ -49,7 +49,7 @@ cleaned as (
         clean_key(f.anonymous_id) as anonymous_id,
         clean_key(f.user_id) as user_id,
         clean_key(f.session_id) as session_id,
-        lower(without_null_marker(clean_identifier(f.email))) as email,
+        address_key(f.email) as email,
         clean_text(f.page_url) as page_url,
         clean_text(f.page_title) as page_title,
         clean_text(f.referrer) as referrer,
