@@ -28,21 +28,21 @@ keyed as (
 ),
 
 guest_orders as (
-    -- a guest checkout's purchase or refund and the person its order_id names
-    select
-        e.channel,
-        e.event_id,
-        split_part(o.person_node, ':', 1) as identifier_type,
-        substr(o.person_node, strpos(o.person_node, ':') + 1) as identifier
-    from events_unioned as e  -- a narrow read of its own, not a second read of the events CTE
+    -- a guest checkout's purchase or refund and the customer of the person its order_id names
+    -- (narrow reads of their own, not second reads of the CTEs above, which would be copied)
+    select e.channel, e.event_id, i.customer_id
+    from events_unioned as e
     inner join order_people as o on o.order_id = e.order_id
+    inner join identities_stitched as i
+        on i.identifier_type = split_part(o.person_node, ':', 1)
+        and i.identifier = substr(o.person_node, strpos(o.person_node, ':') + 1)
     where e.channel = 'web' and e.event_name in ('purchase', 'refund')
       and e.user_id is null and e.email_hash is null
 )
 
 select
     keyed.* exclude (strongest_identifier_type, strongest_identifier),
-    coalesce(named.customer_id, identities.customer_id) as customer_id
+    coalesce(guest_orders.customer_id, identities.customer_id) as customer_id
 from keyed
 left join identities
     on identities.identifier_type = keyed.strongest_identifier_type
@@ -50,6 +50,3 @@ left join identities
 -- (an event_id is unique within its channel only)
 left join guest_orders
     on guest_orders.event_id = keyed.event_id and guest_orders.channel = keyed.channel
-left join identities as named
-    on named.identifier_type = guest_orders.identifier_type
-    and named.identifier = guest_orders.identifier
