@@ -207,6 +207,42 @@ class TestTrainingWithoutLabels:
             decided.count("consideration") / 8)
         assert report["display"]["tables"][0]["caption"].startswith("Supplied labels (reference: supplied labels")
 
+    def test_too_few_labels_arriving_later_are_scored_with_the_kept_model(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Labels too few to train on that arrive on a night the saved model is kept (not stale)
+        are scored too: the report and the dashboard showed only the kept model's old report,
+        and the notice claimed a training that did not happen."""
+        for i in range(30):
+            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 2 + i % 20))
+            wh.event(f"a{i:02d}", "open", days_before(AS_OF, 2 + i % 20), channel="email")
+        for i in range(6):
+            browse(wh, f"w{i}", day=3, gap_seconds=30)
+        wh.identify()
+        models = tmp_path / "models"
+        first = assign_stages(wh.con, AS_OF - timedelta(days=1), model_dir=models)
+        assert (first.training_source, first.model_trained) == ("rules", True)
+        # the next night a CRM file with 8 labels lands: too few to train on, the model is kept
+        for i in range(4):
+            wh.label(f"c{i:02d}", "consideration")
+            wh.label(f"w{i}", "consideration")
+        result = assign_stages(wh.con, AS_OF, model_dir=models)
+        assert (result.training_source, result.model_trained, result.retrain_reason) == ("rules", False, None)
+        assert result.evaluation_path is not None
+        report = json.loads(result.evaluation_path.read_text())
+        assert report["as_of_date"] == AS_OF.isoformat()
+        assert report["model"]["trained_on"] == (AS_OF - timedelta(days=1)).isoformat()
+        section = report["labels"]
+        assert section["n"] == 8
+        got = stages(wh)
+        decided = [got[f"w{i}"][0] for i in range(4)] + ["consideration"] * 4
+        assert section["rules"]["per_stage"]["consideration"]["recall"] == pytest.approx(0.5)
+        assert section["rules_plus_model"]["per_stage"]["consideration"]["recall"] == pytest.approx(
+            decided.count("consideration") / 8)
+        assert report["display"]["tables"][0]["caption"].startswith("Supplied labels")
+        # the kept model's held-out scores stay in the report, and the day's dated copy is written
+        assert report["held_out"] == load_stage_model(models).metrics["held_out"]
+        assert (models / f"evaluation-{AS_OF.isoformat()}.json").is_file()
+        assert not any("training on" in n for n in result.notices)
+
     def test_too_few_customers_leave_the_rules_alone(self, wh: Warehouse, tmp_path: Path) -> None:
         """With nothing to learn from, unclear customers keep the rule's stage at confidence 0.5."""
         browse(wh, "w1", day=3, gap_seconds=30)

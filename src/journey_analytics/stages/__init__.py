@@ -330,11 +330,11 @@ def assign_stages(
     features = feature_columns(con)
     labels = read_labels(con, as_of, config)
     source = "labels" if _enough_labels(labels, matches, config) else "rules"
-    if labels and source == "rules":
-        notices.append(f"{len(labels)} labelled customers are too few to train on; training on the rules' clear decisions")
-
     model = load_stage_model(model_dir)
     reason = retrain_reason(model, as_of, features, source, config)
+    if labels and source == "rules":
+        doing = "training on the rules' stages" if reason is not None else "the classifier trained on the rules' stages is kept"
+        notices.append(f"{len(labels)} labelled customers are too few to train on; {doing}")
     trained = False
     evaluation: Path | None = None
     if reason is not None:
@@ -342,6 +342,16 @@ def assign_stages(
         trained = model is not None
         if problem:
             notices.append(problem)
+    elif model is not None and labels and source == "rules":
+        # Labels too few to train on, with the saved model kept: they are scored all the same
+        # (docs/stages.md), or labels landing between two trainings would go unscored for days.
+        report = {
+            "as_of_date": as_of.isoformat(),
+            "model": {**model.describe(), "path": str(model_path(model_dir))},
+            "held_out": model.metrics.get("held_out", {}),
+            "labels": _score_on_labels(con, model, matches, labels),
+        }
+        evaluation = write_evaluation(report, save_dir, as_of)
 
     if evaluation is None and model is not None and (model_dir / "evaluation.json").is_file():
         evaluation = model_dir / "evaluation.json"  # the report of the saved model's training
