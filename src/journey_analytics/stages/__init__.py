@@ -219,17 +219,31 @@ def _train(
                            reference="rules' clear decisions (no labels); rules_plus_model = classifier alone")
     model.metrics = {"held_out": held_out}
     save_stage_model(model, save_dir)
+    evaluation = _write_report(con, model, model_dir, save_dir, as_of, matches, labels if source != "labels" else {})
+    return model, evaluation, None
+
+
+def _write_report(
+    con: duckdb.DuckDBPyConnection,
+    model: StageModel,
+    model_dir: Path,
+    save_dir: Path,
+    as_of: date,
+    matches: pl.DataFrame,
+    untrained_labels: dict[str, str],
+) -> Path:
+    """Write the evaluation report of ``model`` for the day: its held-out scores, and, given
+    labels too few to train on, its scores against them. Such labels are still a reference that
+    no training saw: without them, the only score would be the classifier's against the rules it
+    learnt from."""
     report = {
         "as_of_date": as_of.isoformat(),
         "model": {**model.describe(), "path": str(model_path(model_dir))},
-        "held_out": held_out,
+        "held_out": model.metrics.get("held_out", {}),
     }
-    if source != "labels" and labels:
-        # Labels too few to train on are still a reference that no training saw: without this,
-        # the only score would be the classifier's against the rules it learnt from.
-        report["labels"] = _score_on_labels(con, model, matches, labels)
-    evaluation = write_evaluation(report, save_dir, as_of)
-    return model, evaluation, None
+    if untrained_labels:
+        report["labels"] = _score_on_labels(con, model, matches, untrained_labels)
+    return write_evaluation(report, save_dir, as_of)
 
 
 def _score_on_labels(
@@ -345,13 +359,7 @@ def assign_stages(
     elif model is not None and labels and source == "rules":
         # Labels too few to train on, with the saved model kept: they are scored all the same
         # (docs/stages.md), or labels landing between two trainings would go unscored for days.
-        report = {
-            "as_of_date": as_of.isoformat(),
-            "model": {**model.describe(), "path": str(model_path(model_dir))},
-            "held_out": model.metrics.get("held_out", {}),
-            "labels": _score_on_labels(con, model, matches, labels),
-        }
-        evaluation = write_evaluation(report, save_dir, as_of)
+        evaluation = _write_report(con, model, model_dir, save_dir, as_of, matches, labels)
 
     if evaluation is None and model is not None and (model_dir / "evaluation.json").is_file():
         evaluation = model_dir / "evaluation.json"  # the report of the saved model's training
