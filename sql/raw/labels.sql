@@ -1,5 +1,6 @@
 -- Known journey stages from a CRM or a survey (labels/ in the landing folder), used to
--- train and evaluate the stage classifier. One row per user and date.
+-- train and evaluate the stage classifier. One row per distinct user, stage and date (a
+-- customer whose latest label day gives two stages is left unlabelled, not guessed at).
 --
 -- user_id: The business's customer id.
 -- stage: awareness, consideration, purchase, retention or advocacy.

@@ -243,6 +243,25 @@ class TestTrainingWithoutLabels:
         assert (models / f"evaluation-{AS_OF.isoformat()}.json").is_file()
         assert not any("training on" in n for n in result.notices)
 
+    def test_labels_that_disagree_on_one_day_are_not_guessed_at(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Two stages for one customer on their latest label day (two CRM rows, or two user ids
+        of one customer): the customer is left unlabelled, with a notice, instead of one label
+        picked by the query plan. An older label does not conflict with a newer one."""
+        for i in range(30):
+            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 2 + i % 20))
+            wh.event(f"a{i:02d}", "open", days_before(AS_OF, 2 + i % 20), channel="email")
+        wh.identify()
+        wh.label("c00", "consideration")
+        wh.label("c00", "purchase")  # the same day: which is true is unknown
+        wh.label("c01", "awareness", AS_OF - timedelta(days=2))
+        wh.label("c01", "consideration")  # a later day: it stands
+        wh.label("c02", "consideration")
+        result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        assert result.evaluation_path is not None
+        report = json.loads(result.evaluation_path.read_text())
+        assert report["labels"]["n"] == 2  # c01 and c02
+        assert any(n.startswith("1 customers have labels of different stages") for n in result.notices)
+
     def test_too_few_customers_leave_the_rules_alone(self, wh: Warehouse, tmp_path: Path) -> None:
         """With nothing to learn from, unclear customers keep the rule's stage at confidence 0.5."""
         browse(wh, "w1", day=3, gap_seconds=30)

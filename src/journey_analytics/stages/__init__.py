@@ -88,23 +88,32 @@ class StageResult:
         }
 
 
-def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig) -> dict[str, str]:
-    """Each customer's latest known stage from ``raw.labels`` within the label age limit."""
+def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig) -> tuple[dict[str, str], int]:
+    """Each customer's latest known stage from ``raw.labels`` within the label age limit, and
+    how many customers were left out because their latest labels disagree (two stages on one
+    day, for one user id or for two user ids of one customer): no label is picked at random."""
     if not has_tables(con, "labels", schema="raw"):
-        return {}
+        return {}, 0
     rows = con.execute(
         """
-        select m.customer_id, arg_max(l.stage, l.as_of_date) as stage
-        from raw.labels as l
-        inner join main.identity_map as m on m.identifier_type = 'user_id' and m.identifier = l.user_id
-        inner join main.customers as c on c.customer_id = m.customer_id
-        where l.as_of_date <= cast(? as date)
-            and l.as_of_date >= cast(? as date) - cast(? as integer)
-        group by m.customer_id
+        with dated as (
+            select m.customer_id, l.stage, l.as_of_date,
+                max(l.as_of_date) over (partition by m.customer_id) as latest
+            from raw.labels as l
+            inner join main.identity_map as m on m.identifier_type = 'user_id' and m.identifier = l.user_id
+            inner join main.customers as c on c.customer_id = m.customer_id
+            where l.as_of_date <= cast(? as date)
+                and l.as_of_date >= cast(? as date) - cast(? as integer)
+        )
+        select customer_id, min(stage) as stage, count(distinct stage) as stages
+        from dated
+        where as_of_date = latest
+        group by customer_id
         """,
         [as_of, as_of, config.settings.label_max_age_days],
     ).fetchall()
-    return {customer_id: stage for customer_id, stage in rows if stage in STAGES}
+    labels = {customer_id: stage for customer_id, stage, stages in rows if stages == 1 and stage in STAGES}
+    return labels, sum(1 for _, _, stages in rows if stages > 1)
 
 
 def _enough_labels(labels: dict[str, str], matches: pl.DataFrame, config: StageConfig) -> bool:
@@ -342,7 +351,12 @@ def assign_stages(
         """,
     )
     features = feature_columns(con)
-    labels = read_labels(con, as_of, config)
+    labels, conflicting = read_labels(con, as_of, config)
+    if conflicting:
+        notices.append(
+            f"{conflicting} customers have labels of different stages on their latest label day; "
+            "they are left unlabelled"
+        )
     source = "labels" if _enough_labels(labels, matches, config) else "rules"
     model = load_stage_model(model_dir)
     reason = retrain_reason(model, as_of, features, source, config)
