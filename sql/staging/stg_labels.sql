@@ -39,7 +39,7 @@ cleaned as (
         raw,
         parse_error,
         clean_key(f.user_id) as user_id,
-        lower(clean_text(f.stage)) as stage,
+        lower(clean_identifier(f.stage)) as stage,  -- whitespace of any kind around it (a tab) is not part of it
         clean_text(f.as_of_date) as as_of_date_text,
         try_cast(clean_text(f.as_of_date) as date) as as_of_date
     from objects

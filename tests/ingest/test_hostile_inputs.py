@@ -692,6 +692,18 @@ class TestCrmFilesToo:
     """Identity and label files (no dt= folder) get the same treatment; a bad identity row's
     text is withheld, as it may hold a handle."""
 
+    def test_a_stage_padded_with_a_tab_or_a_no_break_space(self, landing: Landing, warehouse: Path) -> None:
+        """A stage is read as the identifier it is: whitespace of any kind around it (a tab from a
+        spreadsheet, a no-break space) is not part of it, as spaces were not."""
+        landing.binary(
+            "labels", None, "labels.csv",
+            "user_id,stage,as_of_date\nu1,Purchase\t,2026-09-30\nu2,retention\u00a0,2026-09-30\nu3,  advocacy ,2026-09-30\n"
+            .encode(),
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select user_id, stage from raw.labels order by 1") == [
+            ("u1", "purchase"), ("u2", "retention"), ("u3", "advocacy")]
+
     def test_bom_and_invalid_utf8(self, landing: Landing, warehouse: Path) -> None:
         landing.binary(
             "identities", None, "crm.csv",

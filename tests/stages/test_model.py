@@ -246,7 +246,8 @@ class TestTrainingWithoutLabels:
     def test_labels_that_disagree_on_one_day_are_not_guessed_at(self, wh: Warehouse, tmp_path: Path) -> None:
         """Two stages for one customer on their latest label day (two CRM rows, or two user ids
         of one customer): the customer is left unlabelled, with a notice, instead of one label
-        picked by the query plan. An older label does not conflict with a newer one."""
+        picked by the query plan. An older label does not conflict with a newer one. Labels of
+        user ids that no event names are said to be unused, not loaded silently."""
         for i in range(30):
             wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 2 + i % 20))
             wh.event(f"a{i:02d}", "open", days_before(AS_OF, 2 + i % 20), channel="email")
@@ -256,7 +257,9 @@ class TestTrainingWithoutLabels:
         wh.label("c01", "awareness", AS_OF - timedelta(days=2))
         wh.label("c01", "consideration")  # a later day: it stands
         wh.label("c02", "consideration")
+        wh.label("ghost", "purchase")  # a user id no event names
         result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        assert "1 labelled user ids appear in no event; their labels are not used" in result.notices
         assert result.evaluation_path is not None
         report = json.loads(result.evaluation_path.read_text())
         assert report["labels"]["n"] == 2  # c01 and c02

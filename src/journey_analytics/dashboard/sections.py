@@ -480,5 +480,5 @@ def classifier_evaluation(con: duckdb.DuckDBPyConnection, evaluation_path: Path 
         parts.append(f"<h3>{esc(table.get('caption', ''))}</h3>" + html_table(table["columns"], [tuple(r) for r in table["rows"]], numeric))
     model = report.get("model", {})
     note = (f"Model trained on {model.get('trained_on', '?')} from {model.get('training_source', '?')}; "
-            "scores on held-out customers for rules alone and rules plus model.")
+            "scores for rules alone and rules plus model against the reference each table names.")
     return Section("classifier", "Stage classifier evaluation", note, table_html="".join(parts))

@@ -88,12 +88,13 @@ class StageResult:
         }
 
 
-def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig) -> tuple[dict[str, str], int]:
+def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig) -> tuple[dict[str, str], list[str]]:
     """Each customer's latest known stage from ``raw.labels`` within the label age limit, and
-    how many customers were left out because their latest labels disagree (two stages on one
-    day, for one user id or for two user ids of one customer): no label is picked at random."""
+    notices of the labels left out: customers whose latest labels disagree (two stages on one
+    day, for one user id or for two user ids of one customer; no label is picked at random),
+    and user ids that no event names."""
     if not has_tables(con, "labels", schema="raw"):
-        return {}, 0
+        return {}, []
     rows = con.execute(
         """
         with dated as (
@@ -113,7 +114,27 @@ def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig
         [as_of, as_of, config.settings.label_max_age_days],
     ).fetchall()
     labels = {customer_id: stage for customer_id, stage, stages in rows if stages == 1 and stage in STAGES}
-    return labels, sum(1 for _, _, stages in rows if stages > 1)
+    notices = []
+    conflicting = sum(1 for _, _, stages in rows if stages > 1)
+    if conflicting:
+        notices.append(
+            f"{conflicting} customers have labels of different stages on their latest label day; "
+            "they are left unlabelled"
+        )
+    ((unknown,),) = con.execute(
+        """
+        select count(distinct l.user_id) from raw.labels as l
+        where l.as_of_date <= cast(? as date) and l.as_of_date >= cast(? as date) - cast(? as integer)
+            and not exists (
+                select 1 from main.identity_map as m
+                where m.identifier_type = 'user_id' and m.identifier = l.user_id
+            )
+        """,
+        [as_of, as_of, config.settings.label_max_age_days],
+    ).fetchall()
+    if unknown:
+        notices.append(f"{unknown} labelled user ids appear in no event; their labels are not used")
+    return labels, notices
 
 
 def _enough_labels(labels: dict[str, str], matches: pl.DataFrame, config: StageConfig) -> bool:
@@ -351,12 +372,8 @@ def assign_stages(
         """,
     )
     features = feature_columns(con)
-    labels, conflicting = read_labels(con, as_of, config)
-    if conflicting:
-        notices.append(
-            f"{conflicting} customers have labels of different stages on their latest label day; "
-            "they are left unlabelled"
-        )
+    labels, label_notices = read_labels(con, as_of, config)
+    notices.extend(label_notices)
     source = "labels" if _enough_labels(labels, matches, config) else "rules"
     model = load_stage_model(model_dir)
     reason = retrain_reason(model, as_of, features, source, config)

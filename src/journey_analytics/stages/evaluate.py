@@ -107,7 +107,9 @@ def report_markdown(report: dict[str, Any]) -> str:
     if model:
         out.append(
             f"Trained on {model.get('training_source')} ({model.get('n_train')} customers, "
-            f"{model.get('n_test')} held out), calibration {model.get('calibration')}, seed {model.get('seed')}."
+            f"{model.get('n_test')} held out; with labels, the customers no label can describe learn from "
+            f"the rules' stages), calibration {model.get('calibration')}, seed {model.get('seed')}. "
+            "Each table names its reference and counts the customers it scores (support)."
         )
         out.append("")
     for table in report.get("display", {}).get("tables", []):
