@@ -342,3 +342,54 @@ class TestCommandLine:
             main(["forget", "--warehouse", str(small)])
         assert exit_info.value.code == 2
         assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def kiosk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A shop's kiosk: Bob logs in and buys on it, then Ann (the device's latest person), then a
+    walk-in browses; Ann is forgotten, and the next day Dee logs in and buys on it."""
+    root = tmp_path_factory.mktemp("kiosk")
+    landing = Landing(root / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        web("k-b1", "2026-10-01T09:00:00Z", "login", anonymous_id="kiosk", user_id="bob-7"),
+        web("k-b2", "2026-10-01T09:05:00Z", "purchase", anonymous_id="kiosk", user_id="bob-7",
+            order_id="o-b", value="25", currency="EUR"),
+        web("k-a1", "2026-10-01T12:00:00Z", "login", anonymous_id="kiosk", user_id=ANN_USER, email=ANN_EMAIL),
+        web("k-a2", "2026-10-01T12:05:00Z", "purchase", anonymous_id="kiosk", user_id=ANN_USER,
+            order_id="o-a", value="40", currency="EUR"),
+        web("k-w1", "2026-10-01T15:00:00Z", "page_view", anonymous_id="kiosk"),  # no one identified
+    ])
+    warehouse = root / "warehouse" / "journey.duckdb"
+    run_full_day(landing, warehouse, DAY1)
+    forget_customer(ANN_USER, warehouse, load_settings())
+    erased = {
+        "raw": query(warehouse, "select event_id from raw.web_events order by 1"),
+        "events": query(warehouse, "select event_id, customer_id from main.events order by 1"),
+        "sessions": query(warehouse, "select customer_id from main.sessions order by 1"),
+    }
+    landing.jsonl("web", DAY2, "web.jsonl", [
+        web("k-w2", "2026-10-02T08:00:00Z", "page_view", anonymous_id="kiosk"),  # whose is unknown: withheld
+        web("k-d1", "2026-10-02T09:00:00Z", "login", anonymous_id="kiosk", user_id="dee-3"),
+        web("k-d2", "2026-10-02T09:05:00Z", "purchase", anonymous_id="kiosk", user_id="dee-3",
+            order_id="o-d", value="15", currency="EUR"),
+    ])
+    day2 = run_full_day(landing, warehouse, DAY2)
+    return {"warehouse": warehouse, "erased": erased, "day2": day2}
+
+
+class TestSharedDevice:
+    """Forgetting the latest person of a shared device erases their rows and the device's
+    anonymous ones, not the rows of the others who used it, then or later."""
+
+    def test_the_others_rows_stay(self, kiosk: dict[str, object]) -> None:
+        erased = kiosk["erased"]
+        assert erased["raw"] == [("k-b1",), ("k-b2",)]
+        assert erased["events"] == [("k-b1", "bob-7"), ("k-b2", "bob-7")]
+        assert erased["sessions"] == [("bob-7",)]
+
+    def test_later_rows_of_others_load_and_the_devices_anonymous_ones_do_not(self, kiosk: dict[str, object]) -> None:
+        warehouse, day2 = kiosk["warehouse"], kiosk["day2"]
+        assert (day2.rows_loaded, day2.rows_forgotten) == (2, 1)
+        assert query(warehouse, "select customer_id, n_orders from main.customers order by 1") == [
+            ("bob-7", 1), ("dee-3", 1)]
+        assert cells_mentioning(warehouse, [ANN_USER, ANN_EMAIL_HASH, "k-a", "k-w"]) == []

@@ -21,9 +21,12 @@ of it, and a failed erasure leaves the warehouse as it was. On the copy it
 6. writes the result into a fresh database file (``COPY FROM DATABASE``) before publishing,
    so the deleted rows do not linger in the file's free blocks.
 
-A row removed because it carries the forgotten customer's identifier goes whole, even when
-it also names someone else (a device shared with another customer): ingest withholds such
-rows in the same way, so the warehouse and later runs agree.
+A row removed because it carries the forgotten customer's user id, e-mail or handle goes
+whole, even when it also names someone else. A row that carries only one of the customer's
+devices goes too, unless it names someone else (another person's user id or e-mail, or another
+customer): on a shared device (a family computer, a shop's kiosk) the other people's own rows
+stay, and so do their later ones. Ingest withholds rows by the same rule, so the warehouse and
+later runs agree.
 """
 
 from __future__ import annotations
@@ -247,12 +250,19 @@ def _tables_with_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]
 
 
 def _predicate(columns: list[str]) -> str:
-    """The SQL condition matching a row that holds one of the customer's identifiers or ids."""
-    parts = [
-        f"{column} in (select identifier from forget_ids where identifier_type = '{id_type}')"
-        for column, id_type in IDENTIFIER_COLUMNS.items()
-        if column in columns
-    ]
+    """The SQL condition matching a row that holds one of the customer's identifiers or ids.
+
+    A row holding one of the customer's devices but naming someone else (another person's user
+    id or e-mail, or another customer) is that person's, on a shared device (a family computer,
+    a shop's kiosk): it stays."""
+    parts = []
+    for column, id_type in IDENTIFIER_COLUMNS.items():
+        if column not in columns:
+            continue
+        match = f"{column} in (select identifier from forget_ids where identifier_type = '{id_type}')"
+        if column == "anonymous_id":
+            match = f"({match} and not {_names_someone_else(columns)})"
+        parts.append(match)
     if "customer_id" in columns:
         parts.append("customer_id in (select customer_id from forget_keys)")
     if {"identifier_type", "identifier"} <= set(columns):
@@ -260,6 +270,19 @@ def _predicate(columns: list[str]) -> str:
             "identifier_type || ':' || identifier in (select identifier_type || ':' || identifier from forget_ids)"
         )
     return " or ".join(f"coalesce({p}, false)" for p in parts)
+
+
+def _names_someone_else(columns: list[str]) -> str:
+    """SQL true when a row names a person other than the one forgotten."""
+    # (is not null first: null not in an empty list is true)
+    others = []
+    if "user_id" in columns:
+        others.append("user_id is not null and user_id not in (select identifier from forget_ids where identifier_type = 'user_id')")
+    if "email_hash" in columns:
+        others.append("email_hash is not null and email_hash not in (select identifier from forget_ids where identifier_type = 'email')")
+    if "customer_id" in columns:
+        others.append("customer_id is not null and customer_id not in (select customer_id from forget_keys)")
+    return "(" + " or ".join(f"coalesce({o}, false)" for o in others) + ")" if others else "false"
 
 
 def _erase_quarantine(con: duckdb.DuckDBPyConnection) -> int:

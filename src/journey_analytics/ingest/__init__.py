@@ -329,19 +329,24 @@ _IDENTIFIER_COLUMNS = {
 def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: str) -> int:
     """Fill ``staged`` from the staging view, less the rows of forgotten customers; return how many.
 
-    A row is withheld, good or bad, when any identifier on it (user_id, anonymous_id,
-    e-mail hash, handle hash) is in ``raw.forgotten_identifiers``, compared as the keyed hash
+    A row is withheld, good or bad, when any identifier on it (user_id, e-mail hash, handle
+    hash; anonymous_id unless the row names someone else by a user id or e-mail that is not
+    forgotten, on a shared device) is in ``raw.forgotten_identifiers``, compared as the keyed hash
     of ``<identifier_type>:<identifier>`` (see :mod:`journey_analytics.forget`); a refused row
     also when its text holds a forgotten user id or device between quotes or separators. Withheld rows go to no table, not
     even quarantine; ``staged_forgotten`` keeps only their file names, for the per-file counts.
     """
     (any_forgotten,) = con.execute("select exists (select 1 from raw.forgotten_identifiers)").fetchall()[0]
     columns = [d[0] for d in con.execute(f"select * from {staging_model} limit 0").description]
-    checks = [
-        f"keyed_hash('{id_type}:' || {column}) in (select identifier_hash from raw.forgotten_identifiers)"
-        for column, id_type in _IDENTIFIER_COLUMNS.items()
-        if column in columns
-    ]
+    def forgotten(column: str) -> str:
+        return f"keyed_hash('{_IDENTIFIER_COLUMNS[column]}:' || {column}) in (select identifier_hash from raw.forgotten_identifiers)"
+
+    checks = [forgotten(column) for column in _IDENTIFIER_COLUMNS if column in columns and column != "anonymous_id"]
+    if "anonymous_id" in columns:
+        # a forgotten device's row that names someone else (their user id or e-mail) is theirs, on
+        # a shared device (a kiosk): it loads, as `journey forget` kept such rows
+        someone_else = [f"({c} is not null and not {forgotten(c)})" for c in ("user_id", "email_hash") if c in columns]
+        checks.append(f"({forgotten('anonymous_id')} and not ({' or '.join(someone_else) or 'false'}))")
     if "user_id_as_given_hash" in columns:  # erased before user ids that are addresses were pseudonymized
         checks.append("user_id_as_given_hash in (select identifier_hash from raw.forgotten_identifiers)")
     if "raw_masked" in columns:
