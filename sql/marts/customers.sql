@@ -6,7 +6,7 @@
 -- customer_id: The stitched customer (see identity_map).
 -- as_of_date: The run date the features describe (events up to the end of this day, UTC).
 -- is_identified: True when the customer had a user_id by the run date (logged in or signed up by then) or is known to the CRM.
--- first_seen: First event of any kind, UTC.
+-- first_seen: First event of any kind, UTC (an e-mail delivered counts; the first visit is min(sessions.started_at) of the customer).
 -- last_seen: Last event of any kind up to the run date, UTC.
 -- days_since_first_seen: Whole days from first_seen to the run date.
 -- days_since_last_seen: Whole days from last_seen to the run date.
