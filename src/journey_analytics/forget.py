@@ -23,8 +23,8 @@ of it, and a failed erasure leaves the warehouse as it was. On the copy it
 
 A row removed because it carries the forgotten customer's user id, e-mail or handle goes
 whole, even when it also names someone else. A row that carries only one of the customer's
-devices goes too, unless it names someone else (another person's user id or e-mail, or another
-customer): on a shared device (a family computer, a shop's kiosk) the other people's own rows
+devices goes too, unless it names someone else (another person's user id or e-mail; in a
+table with neither column, such as sessions, another customer): on a shared device (a family computer, a shop's kiosk) the other people's own rows
 stay, and so do their later ones. Ingest withholds rows by the same rule, so the warehouse and
 later runs agree.
 """
@@ -280,7 +280,10 @@ def _names_someone_else(columns: list[str]) -> str:
         others.append("user_id is not null and user_id not in (select identifier from forget_ids where identifier_type = 'user_id')")
     if "email_hash" in columns:
         others.append("email_hash is not null and email_hash not in (select identifier from forget_ids where identifier_type = 'email')")
-    if "customer_id" in columns:
+    if "customer_id" in columns and not {"user_id", "email_hash"} & set(columns):
+        # only where the row has no identifiers of its own (sessions): a row's customer can be
+        # someone else through a link that raw rows and ingest cannot see (a guest checkout's
+        # order_id), and raw.web_events and ingest judge by user id and e-mail alone
         others.append("customer_id is not null and customer_id not in (select customer_id from forget_keys)")
     return "(" + " or ".join(f"coalesce({o}, false)" for o in others) + ")" if others else "false"
 
