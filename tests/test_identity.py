@@ -234,6 +234,31 @@ class TestOrders:
         assert query(warehouse, "select stage from customer_stages where customer_id = 'u-sis'") == [("consideration",)]
 
 
+    @pytest.mark.parametrize("given", [False, True], ids=["computed sessions", "given session ids"])
+    def test_a_guest_checkouts_visit_is_the_buyers(self, landing: Landing, warehouse: Path, given: bool) -> None:
+        """The visit of a guest checkout on a shared device is the buyer's, not the device's latest
+        person's: its browsing and its order in one session of the buyer (a given session id is not
+        split between them), so the campaign keeps its conversion and sessions agree with customers."""
+        ids = ({"session_id": "g1"}, {"session_id": "g2"}) if given else ({}, {})
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("fam-0", "08:55", "a-family", page_url="/sale", utm_source="news", **ids[0]),
+            {**guest_order("fam-1", "a-family", "O-51", "09:00"), **ids[0]},
+            web("fam-2", "10:00", "a-family", "login", user_id="u-sis", **ids[1]),
+            web("fam-3", "10:05", "a-family", **ids[1]),
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("fam-export", "O-51", "u-bro")])
+        runs.run_day_in_process(DAY1, landing.root, warehouse, warehouse.parent / "reports", Settings())
+        assert customers(warehouse, "fam-") == [
+            ("fam-0", "u-bro"), ("fam-1", "u-bro"), ("fam-2", "u-sis"), ("fam-3", "u-sis"), ("fam-export", "u-bro"),
+        ]
+        assert query(
+            warehouse,
+            "select customer_id, n_events, utm_source, converted from sessions where anonymous_id = 'a-family' order by started_at",
+        ) == [("u-bro", 2, "news", True), ("u-sis", 2, None, False)]
+        assert query(warehouse, "select customer_id, n_orders from customers where customer_id in ('u-bro', 'u-sis') order by 1") == [
+            ("u-bro", 1), ("u-sis", 0)]
+
+
 class TestNeverIdentified:
     """People never identified get a customer_id from their device, e-mail or handle, by prefix."""
 

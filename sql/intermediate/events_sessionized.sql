@@ -8,6 +8,8 @@
 -- device (a visit whose session is computed; one with a given session_id is not looked at);
 -- with none open, such events are grouped per user_id.
 -- E-mail and social events have no session.
+-- A guest checkout's visit (its events that name no one) is the customer's of the person its
+-- order_id names (order_people), not the device's latest person's: see computed_session_buyers.
 -- Events at one instant are taken campaign first (then by campaign and event_id), so that a
 -- visit's grouping does not depend on how ids sort: a GA4 session_start sent at the instant of a
 -- landing page view with a campaign belongs to that view's session, not to one of its own.
@@ -166,10 +168,52 @@ computed_sessions as (
 
 shared as (
     select * from session_ids_shared
+),
+
+-- A guest checkout's purchase or refund (a device, no one identified) whose order_id names one
+-- person (order_people), with that person's customer. (Narrow reads of their own.)
+guest_orders as (
+    select e.event_id, e.given_session_id, i.customer_id
+    from events_unioned as e
+    inner join order_people as o on o.order_id = e.order_id
+    inner join identities_stitched as i
+        on i.identifier_type = split_part(o.person_node, ':', 1)
+        and i.identifier = substr(o.person_node, strpos(o.person_node, ':') + 1)
+    where e.channel = 'web' and e.event_name in ('purchase', 'refund')
+      and e.user_id is null and e.email_hash is null
+),
+
+-- The visit of a guest checkout is the buyer's: a session holding guest orders of one person
+-- only. A shared device (a family computer, a shop's kiosk) follows the person who last
+-- identified on it, so without this its guests' visits and orders would be that person's.
+-- (A session id the source gave to several customers is left as it is.)
+computed_session_buyers as (
+    select c.computed_session_id, min(g.customer_id) as customer_id
+    from guest_orders as g
+    inner join computed_sessions as c on c.event_id = g.event_id
+    where g.given_session_id is null
+    group by c.computed_session_id
+    having count(distinct g.customer_id) = 1
+),
+
+given_session_buyers as (
+    select g.given_session_id, min(g.customer_id) as customer_id
+    from guest_orders as g
+    where g.given_session_id is not null
+      and g.given_session_id not in (select given_session_id from shared)
+    group by g.given_session_id
+    having count(distinct g.customer_id) = 1
 )
 
 select
-    events.*,
+    events.* replace (
+        -- an event that names no one, in a guest buyer's visit, is the buyer's
+        case
+            when events.user_id is null and events.email_hash is null
+                then coalesce(computed_session_buyers.customer_id, given_session_buyers.customer_id, events.customer_id)
+            else events.customer_id
+        end as customer_id
+    ),
     case
         when events.given_session_id is null then computed_sessions.computed_session_id
         when shared.across_devices
@@ -182,3 +226,7 @@ from events
 -- (an event_id is unique within its channel only)
 left join computed_sessions on computed_sessions.event_id = events.event_id and events.channel = 'web'
 left join shared on shared.given_session_id = events.given_session_id
+left join computed_session_buyers
+    on computed_session_buyers.computed_session_id = computed_sessions.computed_session_id
+left join given_session_buyers
+    on given_session_buyers.given_session_id = events.given_session_id and events.channel = 'web'
