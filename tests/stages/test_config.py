@@ -43,6 +43,16 @@ class TestDefaultRules:
         review = next(s for s in config.signals if s.event_name == "write_review")
         assert (review.signal, review.min_rating) == ("advocacy", 4)
 
+    def test_lookback_days_is_the_window_of_rules_without_their_own(self, rules_copy: Path) -> None:
+        """The setting is the rules' window (it was checked and then read by nothing): the default
+        rules give none of their own, so a longer sales cycle is one line; a rule's own wins."""
+        assert {r.window_days for r in load_stage_config().rules if r.signal} == {90}
+        edit(rules_copy, "lookback_days = 90", "lookback_days = 180")
+        edit(rules_copy, 'id = "consideration.email_click"', 'id = "consideration.email_click"\nwindow_days = 30')
+        windows = {r.id: r.window_days for r in load_stage_config(rules_copy).rules if r.signal}
+        assert windows.pop("consideration.email_click") == 30
+        assert set(windows.values()) == {180}
+
 
 class TestConfigErrors:
     """A wrong rule file is refused with the file and the line of the mistake."""
@@ -71,7 +81,7 @@ class TestConfigErrors:
     @pytest.mark.parametrize("bad", ["0", "-7", "\"ninety\"", "9999"])
     def test_bad_window(self, rules_copy: Path, bad: str) -> None:
         """A window that is not 1 to 3650 days names the line of the second rule's window."""
-        edit(rules_copy, "window_days = 90", f"window_days = {bad}", occurrence=1)
+        edit(rules_copy, 'id = "consideration.identified_intent"', f'id = "consideration.identified_intent"\nwindow_days = {bad}')
         line = line_of(rules_copy, f"window_days = {bad}")
         with pytest.raises(StageConfigError, match=rf"line {line}: window_days of rule consideration.identified_intent"):
             load_stage_config(rules_copy)

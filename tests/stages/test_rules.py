@@ -9,10 +9,10 @@ from journey_analytics.stages import assign_stages
 from tests.stages.conftest import AS_OF, Warehouse, days_before
 
 
-def stages(wh: Warehouse, tmp_path: Path, as_of: date = AS_OF) -> dict[str, tuple]:
+def stages(wh: Warehouse, tmp_path: Path, as_of: date = AS_OF, rules_path: Path | None = None) -> dict[str, tuple]:
     """Run the stage step; customer -> (stage, stage_source, rule_id, rule_stage, confidence, reason)."""
     wh.identify()
-    assign_stages(wh.con, as_of, model_dir=tmp_path / "models")
+    assign_stages(wh.con, as_of, rules_path=rules_path, model_dir=tmp_path / "models")
     return {
         row[0]: row[1:]
         for row in wh.rows(
@@ -208,3 +208,18 @@ class TestAwarenessAndNoStage:
             "No order; 1 browsing signal in the last 90 days, last page_view on 2026-11-27; "
             "not clear, and no classifier is available.",
         )
+
+
+class TestLookback:
+    """[settings] lookback_days is the window of the rules that count a signal without their own."""
+
+    def test_a_longer_lookback_keeps_an_older_lead_in_consideration(
+        self, wh: Warehouse, tmp_path: Path, rules_copy: Path
+    ) -> None:
+        """A B2B sales cycle: a demo request 102 days ago is intent with lookback_days = 180."""
+        wh.event("u1", "generate_lead", days_before(AS_OF, 102))
+        wh.event("u1", "page_view", days_before(AS_OF, 1))
+        assert stages(wh, tmp_path / "default")["u1"][0] == "awareness"
+        rules_copy.write_text(rules_copy.read_text().replace("lookback_days = 90", "lookback_days = 180"))
+        got = stages(wh, tmp_path / "longer", rules_path=rules_copy)["u1"]
+        assert (got[0], got[2]) == ("consideration", "consideration.identified_intent")

@@ -255,7 +255,9 @@ _RULE_KEYS = (
 )
 
 
-def _parse_rules(path: Path, lines: _Lines, values: Any, signals: set[str]) -> tuple[Rule, ...]:
+def _parse_rules(path: Path, lines: _Lines, values: Any, signals: set[str], lookback_days: int) -> tuple[Rule, ...]:
+    """The [[rules]] tables; a rule that counts a signal without window_days counts it over the
+    settings' lookback_days."""
     if not isinstance(values, list) or not values:
         raise _fail(path, None, "the file needs at least one [[rules]] table")
     rules: list[Rule] = []
@@ -297,7 +299,7 @@ def _parse_rules(path: Path, lines: _Lines, values: Any, signals: set[str]) -> t
             key = next(k for k in ("min_signals", "max_signals", "window_days") if ints[k] is not None)
             raise _fail(path, line(key), f"{key} in rule {rule_id} needs a signal")
         if signal is not None and ints["window_days"] is None:
-            raise _fail(path, line("signal"), f"rule {rule_id} counts signal {signal} but gives no window_days")
+            ints["window_days"] = lookback_days
         if (ints["min_signals"] is not None and ints["max_signals"] is not None
                 and ints["min_signals"] > ints["max_signals"]):
             raise _fail(path, line("max_signals"), f"rule {rule_id}: max_signals is below min_signals")
@@ -345,7 +347,7 @@ def load_stage_config(path: Path | str | None = None) -> StageConfig:
     if "signals" not in data:
         raise _fail(path, None, "the file needs a [signals] table")
     signals = _parse_signals(path, lines, data["signals"])
-    rules = _parse_rules(path, lines, data.get("rules"), {s.signal for s in signals})
+    rules = _parse_rules(path, lines, data.get("rules"), {s.signal for s in signals}, settings.lookback_days)
     return StageConfig(path=path, settings=settings, signals=signals, rules=rules)
 
 
