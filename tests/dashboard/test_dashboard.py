@@ -283,6 +283,36 @@ class TestRunFigures:
         assert "<b>success: 4 rows read, 1 quarantined (25.00%), 1 repeated</b><span>This run</span>" in page
 
 
+class TestPageWrittenAfterLateFiles:
+    """`journey report` for a past day reads events and sessions as they are now: when files for
+    that day came late, the page says how many of its events arrived after it, as its funnels and
+    pain points are as its run recorded them. A page with no such events says nothing."""
+
+    def test_a_past_days_page_names_the_late_events(self, landing: Landing, warehouse: Path, tmp_path: Path) -> None:
+        from journey_analytics.dashboard import write_report
+
+        def purchase(event_id: str, ts: str) -> dict[str, str]:
+            return {"event_id": event_id, "event_ts": ts, "event_name": "purchase", "anonymous_id": "a",
+                    "order_id": event_id, "value": "10", "currency": "EUR"}
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [purchase("o1", "2026-10-01T10:00:00Z")])
+        landing.jsonl("web", date(2026, 10, 2), "w.jsonl", [purchase("o2", "2026-10-02T10:00:00Z")])
+        # day 1's second file, late: it arrives with day 3
+        landing.jsonl("web", date(2026, 10, 3), "late.jsonl", [purchase("o3", "2026-10-01T11:00:00Z")])
+        for day in (1, 2, 3):
+            run_day(landing, warehouse, date(2026, 10, day))
+        nightly = (warehouse.parent / "reports" / "2026-10-01" / "index.html").read_text()
+        assert "arrived after" not in nightly
+        page, _ = write_report(warehouse, tmp_path / "again", date(2026, 10, 1))
+        text = page.read_text()
+        assert "<b>2</b><span>Orders</span>" in text  # o1 and the late o3
+        assert "1 events of 2026-10-01 or before arrived after it (late files)" in text
+        # o3 was not known on night 2 either; on night 3 it was
+        assert "1 events of 2026-10-02 or before arrived after it" in write_report(
+            warehouse, tmp_path / "again", date(2026, 10, 2))[0].read_text()
+        assert "arrived after" not in write_report(warehouse, tmp_path / "again", date(2026, 10, 3))[0].read_text()
+
+
 class TestRevenueByCurrency:
     """Amounts in different currencies are never added: the headline shows revenue per currency,
     the largest first, and counts the orders of the currencies beyond the first three. The

@@ -33,6 +33,7 @@ section{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 2px #000
 section.wide{grid-column:1/-1}
 section h2{margin:.1rem 0 .2rem;font-size:1.05rem}
 section p.note{margin:0 0 .5rem;color:#566;font-size:.85rem}
+body>p.note{margin:0 2rem 1rem;color:#566;font-size:.85rem}
 table{border-collapse:collapse;font-size:.82rem;width:100%}
 th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -130,6 +131,7 @@ def write_dashboard(
         f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
     )
     body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path, pain_config, funnel_config))
+    late_note = _late_events_note(con, as_of)
     root = staging_folder(reports, run_id) if staged else reports
     page = root / as_of.isoformat() / "index.html"
     _atomic_write(
@@ -144,13 +146,32 @@ def write_dashboard(
 <header><h1>Customer journeys as of {as_of.isoformat()}</h1>
 <p>Run {html.escape(run_id)} &middot; <a style="color:#fff" href="../index.html">all runs</a></p></header>
 <div class="figures">{figure_html}</div>
-<main>{body}</main>
+{late_note}<main>{body}</main>
 </body></html>
 """,
     )
     if not staged:
         _write_index(reports)
     return page
+
+
+def _late_events_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
+    """A note, on a page written after files for its day came late (`journey report` for a past
+    day, or a day run again), that the figures read from events and sessions count those events
+    while the day's stage funnel, checkout funnel and pain points are as its run recorded them;
+    else nothing."""
+    ((late,),) = con.execute(
+        "select count(*) from events where event_ts < cast(? as date) + 1 and arrived_on > cast(? as date)",
+        [as_of, as_of],
+    ).fetchall()
+    if not late:
+        return ""
+    return (
+        f'<p class="note">{late:,} events of {as_of.isoformat()} or before arrived after it (late files) and are '
+        "counted in the figures above and in the conversion trend, acquisition, touchpoint, e-mail and "
+        "social sections; the stage funnel, stage movements, checkout funnel and pain points are as the "
+        f"run of {as_of.isoformat()} recorded them.</p>\n"
+    )
 
 
 class ReportError(Exception):
