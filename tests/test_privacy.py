@@ -251,6 +251,27 @@ class TestLeaks:
         summary = run_day(landing, warehouse, DAY2)
         assert (summary.rows_loaded, summary.rows_forgotten) == (0, 1)
 
+    def test_an_address_erased_before_its_encoded_at_was_decoded_stays_erased(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """An e-mail field written 'zed%40example.com' was hashed as written, and `journey forget`
+        recorded that hash; now that the @ is decoded, rows that name the address are still withheld."""
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "open", "email": "other@example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))
+        install_hash_macro(con, HashKey(TEST_HASH_KEY.encode(), "test"))
+        con.execute("insert into raw.forgotten_identifiers values "
+                    "('email', keyed_hash('email:' || keyed_hash('zed%40example.com')), 'e1', now())").fetchall()
+        con.close()
+        landing.jsonl("email", DAY2, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "Zed%40example.com"},
+            {"event_id": "m2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "ann%40example.com"},
+        ])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 1)
+
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
         landing.text(

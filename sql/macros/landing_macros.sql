@@ -112,11 +112,23 @@ create or replace temp macro may_hold_address(x) as
 create or replace temp macro address_pattern() as
     '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}';
 
+-- Text with the @ of an address decoded where a URL encoded it once (%40) or twice (%2540).
+create or replace temp macro decoded_address(x) as
+    replace(replace(x, '%2540', '@'), '%40', '@');
+
 -- An e-mail field's address as it is hashed: trimmed, a null marker missing, in lower case,
 -- and its @ decoded when an export wrote it encoded in a URL once (%40) or twice (%2540), so
 -- that one address is one person however it was written (as an id holding one is, below).
 create or replace temp macro address_key(x) as
-    replace(replace(lower(without_null_marker(clean_identifier(x))), '%2540', '@'), '%40', '@');
+    decoded_address(lower(without_null_marker(clean_identifier(x))));
+
+-- For an address written with its @ encoded (%40, %2540): the identifier hash that `journey
+-- forget` recorded for it before address_key decoded the @ (the address itself was hashed as
+-- written); null for any other address.
+create or replace temp macro address_as_given_hash(x) as
+    case when contains(x, '%40') or contains(x, '%2540')
+        then keyed_hash('email:' || keyed_hash(lower(without_null_marker(clean_identifier(x)))))
+    end;
 
 -- E-mail addresses in free text replaced by a marker.
 create or replace temp macro mask_emails(x) as
@@ -133,7 +145,7 @@ create or replace temp macro pseudonymous_id(x, kind) as
     case when may_hold_address(x)
         and regexp_matches(x, address_pattern())
         then kind || ':' || substr(keyed_hash(
-            kind || ' id with an address:' || replace(replace(lower(x), '%2540', '@'), '%40', '@')
+            kind || ' id with an address:' || decoded_address(lower(x))
         ), 1, 24)
         else x
     end;

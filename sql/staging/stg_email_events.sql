@@ -82,6 +82,9 @@ select
     event_ts,
     mask_emails(event_name) as event_name,
     keyed_hash(email) as email_hash,
+    -- the address hashed as it was before an encoded @ (%40) was decoded, as `journey forget`
+    -- recorded it then (the run withholds the rows it names)
+    address_as_given_hash(email_as_given) as email_as_given_hash,
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)

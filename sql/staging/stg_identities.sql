@@ -65,6 +65,9 @@ select
     -- ids were pseudonymized (the run withholds the rows it names)
     case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
     keyed_hash(email) as email_hash,
+    -- the address hashed as it was before an encoded @ (%40) was decoded, as `journey forget`
+    -- recorded it then (the run withholds the rows it names)
+    address_as_given_hash(email_as_given) as email_as_given_hash,
     case when handle is not null then platform end as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
     source_file,

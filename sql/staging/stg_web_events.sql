@@ -112,6 +112,9 @@ select
     case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
     session_id,
     keyed_hash(email) as email_hash,
+    -- the address hashed as it was before an encoded @ (%40) was decoded, as `journey forget`
+    -- recorded it then (the run withholds the rows it names)
+    address_as_given_hash(email_as_given) as email_as_given_hash,
     mask_emails(page_url) as page_url,
     mask_emails(page_title) as page_title,
     mask_emails(referrer) as referrer,

@@ -259,7 +259,7 @@ class TestTrainingWithoutLabels:
         wh.label("c02", "consideration")
         wh.label("ghost", "purchase")  # a user id no event names
         result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
-        assert "1 labelled user ids appear in no event; their labels are not used" in result.notices
+        assert "1 labelled user ids are unknown (in no event and no identities file); their labels are not used" in result.notices
         assert result.evaluation_path is not None
         report = json.loads(result.evaluation_path.read_text())
         assert report["labels"]["n"] == 2  # c01 and c02

@@ -133,7 +133,7 @@ def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig
         [as_of, as_of, config.settings.label_max_age_days],
     ).fetchall()
     if unknown:
-        notices.append(f"{unknown} labelled user ids appear in no event; their labels are not used")
+        notices.append(f"{unknown} labelled user ids are unknown (in no event and no identities file); their labels are not used")
     return labels, notices
 
 
@@ -393,7 +393,7 @@ def assign_stages(
         evaluation = _write_report(con, model, model_dir, save_dir, as_of, matches, labels)
 
     if evaluation is None and model is not None and (model_dir / "evaluation.json").is_file():
-        evaluation = model_dir / "evaluation.json"  # the report of the saved model's training
+        evaluation = model_dir / "evaluation.json"  # the saved model's latest report (its training, or a night that scored labels)
 
     rows = matches.filter(pl.col("rule_id").is_not_null()).to_dicts()
     unclear_ids = [r["customer_id"] for r in rows if not r["rule_is_clear"]]
