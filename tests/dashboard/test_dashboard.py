@@ -283,6 +283,28 @@ class TestRunFigures:
         assert "<b>success: 4 rows read, 1 quarantined (25.00%), 1 repeated</b><span>This run</span>" in page
 
 
+class TestStageMix:
+    """The stage mix shows every run date in order, a stage with no one on a day as 0."""
+
+    def test_a_stage_missing_on_a_day(self, tmp_path: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import stage_mix
+
+        con = duckdb.connect(str(tmp_path / "w.duckdb"))
+        con.execute("create table stage_history (customer_id varchar, as_of_date date, stage varchar)").fetchall()
+        # no one in awareness (the first trace) on the first day
+        con.execute("""insert into stage_history values
+            ('c1', '2026-10-01', 'consideration'), ('c1', '2026-10-02', 'awareness'),
+            ('c1', '2026-10-03', 'consideration'), ('c2', '2026-10-03', 'awareness')""").fetchall()
+        figure = stage_mix(con, date(2026, 10, 3)).figure
+        days = ["2026-10-01", "2026-10-02", "2026-10-03"]
+        traces = {t.name: (list(t.x), list(t.y)) for t in figure.data}
+        assert traces["awareness"] == (days, [0, 1, 1])
+        assert traces["consideration"] == (days, [1, 0, 1])
+        assert traces["advocacy"] == (days, [0, 0, 0])
+
+
 class TestPageWrittenAfterLateFiles:
     """`journey report` for a past day reads events and sessions as they are now: when files for
     that day came late, the page says how many of its events arrived after it, as its funnels and

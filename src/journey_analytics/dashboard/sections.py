@@ -215,10 +215,15 @@ def stage_mix(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
         "select as_of_date, stage, count(*) from stage_history where as_of_date <= ? group by all order by all",
         [as_of],
     ).fetchall()
+    # every stage on every run date, 0 where it had no one: a category axis orders its dates as the
+    # traces first name them, so a stage missing on a day would put that day out of order
+    days = sorted({d for d, _, _ in rows})
+    counts = {(d, stage): n for d, stage, n in rows}
     fig = go.Figure()
     for stage, colour in zip(STAGES, STAGE_COLOURS, strict=True):
-        points = [(d, n) for d, s, n in rows if s == stage]
-        fig.add_trace(go.Bar(name=stage, x=[p[0].isoformat() for p in points], y=[p[1] for p in points], marker_color=colour))
+        fig.add_trace(go.Bar(
+            name=stage, x=[d.isoformat() for d in days], y=[counts.get((d, stage), 0) for d in days], marker_color=colour
+        ))
     fig.update_layout(barmode="stack")
     fig.update_xaxes(type="category")
     return Section("stage-mix", "Stage mix over time", "Customers in each stage at each run.", _layout(fig))
