@@ -259,6 +259,50 @@ class TestOrders:
             ("u-bro", 1), ("u-sis", 0)]
 
 
+    @pytest.mark.parametrize("given", [False, True], ids=["computed sessions", "given session ids"])
+    def test_two_guests_in_one_visit_keep_their_own_orders(self, landing: Landing, warehouse: Path, given: bool) -> None:
+        """A kiosk visit holding two people's guest checkouts has no one buyer, but each guest order
+        is still its own buyer's, not the kiosk's latest person's (who would get both orders, and
+        each order would be counted twice)."""
+        ids = {"session_id": "k1"} if given else {}
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("kio-0", "08:00", "a-kiosk", "login", user_id="u-staff"),
+            web("kio-1", "10:00", "a-kiosk", "view_item", **ids),
+            {**guest_order("kio-2", "a-kiosk", "O-61", "10:05"), **ids},
+            {**guest_order("kio-3", "a-kiosk", "O-62", "10:15"), **ids},
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [
+            exported_order("kio-x1", "O-61", "u-ann", "10:06"), exported_order("kio-x2", "O-62", "u-bob", "10:16"),
+        ])
+        runs.run_day_in_process(DAY1, landing.root, warehouse, warehouse.parent / "reports", Settings())
+        assert customers(warehouse, "kio-") == [
+            ("kio-0", "u-staff"), ("kio-1", "u-staff"), ("kio-2", "u-ann"), ("kio-3", "u-bob"),
+            ("kio-x1", "u-ann"), ("kio-x2", "u-bob"),
+        ]
+        assert query(warehouse, "select customer_id, n_orders from customers order by 1") == [
+            ("u-ann", 1), ("u-bob", 1), ("u-staff", 0)]
+
+    def test_a_guest_order_in_a_session_id_given_to_several_customers_is_the_buyers(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """A session id the source gave to two customers (GA4's per-user ids) is split between them,
+        and a guest order in it is still its buyer's, in a share of its own."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {**guest_order("sid-1", "a-family", "O-71", "09:00"), "session_id": "1700000001"},
+            web("sid-2", "10:00", "a-family", "login", user_id="u-sis", session_id="1700000002"),
+            web("sid-3", "11:00", "a-other", "login", user_id="u-other", session_id="1700000001"),
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("sid-x", "O-71", "u-bro", "12:00")])
+        runs.run_day_in_process(DAY1, landing.root, warehouse, warehouse.parent / "reports", Settings())
+        assert customers(warehouse, "sid-") == [
+            ("sid-1", "u-bro"), ("sid-2", "u-sis"), ("sid-3", "u-other"), ("sid-x", "u-bro")]
+        assert query(warehouse, "select customer_id, n_orders from customers order by 1") == [
+            ("u-bro", 1), ("u-other", 0), ("u-sis", 0)]
+        assert query(
+            warehouse, "select customer_id, converted from sessions where session_id like '1700000001~%' order by 1"
+        ) == [("u-bro", True), ("u-other", False)]
+
+
 class TestNeverIdentified:
     """People never identified get a customer_id from their device, e-mail or handle, by prefix."""
 

@@ -9,7 +9,8 @@
 -- with none open, such events are grouped per user_id.
 -- E-mail and social events have no session.
 -- A guest checkout's visit (its events that name no one) is the customer's of the person its
--- order_id names (order_people), not the device's latest person's: see computed_session_buyers.
+-- order_id names (order_people), not the device's latest person's: see computed_session_buyers;
+-- a guest order itself is always its buyer's, also in a visit with several buyers (see attributed).
 -- Events at one instant are taken campaign first (then by campaign and event_id), so that a
 -- visit's grouping does not depend on how ids sort: a GA4 session_start sent at the instant of a
 -- landing page view with a campaign belongs to that view's session, not to one of its own.
@@ -203,30 +204,47 @@ given_session_buyers as (
       and g.given_session_id not in (select given_session_id from shared)
     group by g.given_session_id
     having count(distinct g.customer_id) = 1
+),
+
+-- Each event with its customer: one that names no one, in a guest buyer's visit, is the buyer's;
+-- a guest order is its own buyer's in any case (a visit holding several people's guest orders, as
+-- a shop's kiosk does, or a session id the source gave to several customers, has no one buyer).
+attributed as (
+    select
+        events.* replace (
+            case
+                when events.user_id is null and events.email_hash is null
+                    then coalesce(
+                        own_order.customer_id,
+                        computed_session_buyers.customer_id,
+                        given_session_buyers.customer_id,
+                        events.customer_id
+                    )
+                else events.customer_id
+            end as customer_id
+        ),
+        computed_sessions.computed_session_id,
+        shared.given_session_id is not null as is_shared,
+        shared.across_devices
+    from events
+    -- (an event_id is unique within its channel only)
+    left join computed_sessions on computed_sessions.event_id = events.event_id and events.channel = 'web'
+    left join shared on shared.given_session_id = events.given_session_id
+    left join guest_orders as own_order on own_order.event_id = events.event_id and events.channel = 'web'
+    left join computed_session_buyers
+        on computed_session_buyers.computed_session_id = computed_sessions.computed_session_id
+    left join given_session_buyers
+        on given_session_buyers.given_session_id = events.given_session_id and events.channel = 'web'
 )
 
 select
-    events.* replace (
-        -- an event that names no one, in a guest buyer's visit, is the buyer's
-        case
-            when events.user_id is null and events.email_hash is null
-                then coalesce(computed_session_buyers.customer_id, given_session_buyers.customer_id, events.customer_id)
-            else events.customer_id
-        end as customer_id
-    ),
+    * exclude (computed_session_id, is_shared, across_devices),
     case
-        when events.given_session_id is null then computed_sessions.computed_session_id
-        when shared.across_devices
-            then events.given_session_id || '~' || substr(md5(events.customer_id || '|' || coalesce(events.anonymous_id, '')), 1, 8)
-        when shared.given_session_id is not null
-            then events.given_session_id || '~' || substr(md5(events.customer_id), 1, 8)
-        else events.given_session_id
+        when given_session_id is null then computed_session_id
+        when across_devices
+            then given_session_id || '~' || substr(md5(customer_id || '|' || coalesce(anonymous_id, '')), 1, 8)
+        when is_shared
+            then given_session_id || '~' || substr(md5(customer_id), 1, 8)
+        else given_session_id
     end as session_id
-from events
--- (an event_id is unique within its channel only)
-left join computed_sessions on computed_sessions.event_id = events.event_id and events.channel = 'web'
-left join shared on shared.given_session_id = events.given_session_id
-left join computed_session_buyers
-    on computed_session_buyers.computed_session_id = computed_sessions.computed_session_id
-left join given_session_buyers
-    on given_session_buyers.given_session_id = events.given_session_id and events.channel = 'web'
+from attributed

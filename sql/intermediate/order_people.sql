@@ -3,7 +3,7 @@
 -- with no one identified (checked out as a guest on one, perhaps refunded from another). An
 -- id that names more people, or is seen on more guest devices, as a tag sending one id for
 -- every order does, names no one. Read by identity_links (a guest checkout identifies its
--- device) and events_stitched (a guest checkout's purchase is the named person's order).
+-- device) and events_sessionized (a guest checkout and its visit are the named person's).
 --
 -- (intermediate; not published)
 with order_events as (

@@ -3,7 +3,7 @@
 -- Personal data is pseudonymized: e-mail addresses and handles appear only as keyed hashes.
 --
 -- event_id: Id of the event as given by the source, unique within its channel (each tool issues its own: channel and event_id are the key); the de-duplication key.
--- customer_id: The stitched customer (see identity_map): a user_id, or anon:/email:/social: for people never identified.
+-- customer_id: The stitched customer (see identity_map): a user_id, or anon:/email:/social: for people never identified. A guest checkout's order, and the events of its visit that name no one, are the customer's its order_id names, which can differ from identity_map's customer of the device (a shared computer, a shop's kiosk).
 -- anonymous_id: Cookie or device id (web only).
 -- user_id: The business's customer id on the event itself, if any.
 -- channel: web, email or social.
