@@ -282,6 +282,25 @@ class TestOrders:
         assert query(warehouse, "select customer_id, n_orders from customers order by 1") == [
             ("u-ann", 1), ("u-bob", 1), ("u-staff", 0)]
 
+    @pytest.mark.parametrize("given", [False, True], ids=["computed sessions", "given session ids"])
+    def test_a_visit_in_which_someone_else_logs_in_stays_the_devices(
+        self, landing: Landing, warehouse: Path, given: bool
+    ) -> None:
+        """After a guest checkout, another person logs in within the same visit (the family computer
+        passed on): the visit's unnamed events stay with the device's person, and only the guest
+        order is its buyer's; her intent signals are not handed to him."""
+        ids = {"session_id": "f1"} if given else {}
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("fl-1", "09:00", "a-family", "view_item", **ids),
+            {**guest_order("fl-2", "a-family", "O-81", "09:05"), **ids},
+            web("fl-3", "09:10", "a-family", "login", user_id="u-sis", **ids),
+            web("fl-4", "09:15", "a-family", "add_to_cart", **ids),
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("fl-x", "O-81", "u-bro", "12:00")])
+        runs.run_day_in_process(DAY1, landing.root, warehouse, warehouse.parent / "reports", Settings())
+        assert customers(warehouse, "fl-") == [
+            ("fl-1", "u-sis"), ("fl-2", "u-bro"), ("fl-3", "u-sis"), ("fl-4", "u-sis"), ("fl-x", "u-bro")]
+
     def test_a_guest_order_in_a_session_id_given_to_several_customers_is_the_buyers(
         self, landing: Landing, warehouse: Path
     ) -> None:

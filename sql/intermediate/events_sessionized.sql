@@ -185,25 +185,64 @@ guest_orders as (
 ),
 
 -- The visit of a guest checkout is the buyer's: a session holding guest orders of one person
--- only. A shared device (a family computer, a shop's kiosk) follows the person who last
--- identified on it, so without this its guests' visits and orders would be that person's.
--- (A session id the source gave to several customers is left as it is.)
-computed_session_buyers as (
-    select c.computed_session_id, min(g.customer_id) as customer_id
+-- only, in which no one else identified. A shared device (a family computer, a shop's kiosk)
+-- follows the person who last identified on it, so without this its guests' visits would be
+-- that person's. (A session id the source gave to several customers is left as it is.)
+guest_visits as (
+    select c.computed_session_id, cast(null as varchar) as given_session_id, min(g.customer_id) as customer_id
     from guest_orders as g
     inner join computed_sessions as c on c.event_id = g.event_id
     where g.given_session_id is null
     group by c.computed_session_id
     having count(distinct g.customer_id) = 1
-),
-
-given_session_buyers as (
-    select g.given_session_id, min(g.customer_id) as customer_id
+    union all
+    select null, g.given_session_id, min(g.customer_id)
     from guest_orders as g
     where g.given_session_id is not null
       and g.given_session_id not in (select given_session_id from shared)
     group by g.given_session_id
     having count(distinct g.customer_id) = 1
+),
+
+-- The customers that the identified web events of those visits name (a login after the guest
+-- checkout, on the family computer, within the same visit).
+named_in_guest_visits as (
+    select v.computed_session_id, v.given_session_id, i.customer_id
+    from guest_visits as v
+    inner join computed_sessions as c on c.computed_session_id = v.computed_session_id
+    inner join events_unioned as e on e.channel = 'web' and e.event_id = c.event_id
+    inner join identities_stitched as i
+        on i.identifier_type = case when e.user_id is not null then 'user_id' else 'email' end
+        and i.identifier = coalesce(e.user_id, e.email_hash)
+    where e.user_id is not null or e.email_hash is not null
+    union all
+    select v.computed_session_id, v.given_session_id, i.customer_id
+    from guest_visits as v
+    inner join events_unioned as e on e.channel = 'web' and e.given_session_id = v.given_session_id
+    inner join identities_stitched as i
+        on i.identifier_type = case when e.user_id is not null then 'user_id' else 'email' end
+        and i.identifier = coalesce(e.user_id, e.email_hash)
+    where e.user_id is not null or e.email_hash is not null
+),
+
+computed_session_buyers as (
+    select v.computed_session_id, v.customer_id
+    from guest_visits as v
+    where v.computed_session_id is not null
+      and not exists (
+          select 1 from named_in_guest_visits as n
+          where n.computed_session_id = v.computed_session_id and n.customer_id <> v.customer_id
+      )
+),
+
+given_session_buyers as (
+    select v.given_session_id, v.customer_id
+    from guest_visits as v
+    where v.given_session_id is not null
+      and not exists (
+          select 1 from named_in_guest_visits as n
+          where n.given_session_id = v.given_session_id and n.customer_id <> v.customer_id
+      )
 ),
 
 -- Each event with its customer: one that names no one, in a guest buyer's visit, is the buyer's;
