@@ -420,3 +420,28 @@ class TestSharedDeviceGuestOrder:
         raw = query(kiosk_guest_order, "select event_id from raw.web_events order by 1")
         assert raw == [("x-g1",)]
         assert query(kiosk_guest_order, "select event_id, customer_id from main.events order by 1") == [("x-g1", "bob-7")]
+
+
+class TestGuestVisitOnSomeoneElsesDevice:
+    """A guest checkout's visit on a family computer is its buyer's; forgetting the buyer erases it
+    from the raw tables too, so the next run does not give it to the computer's other person."""
+
+    def test_the_visit_goes_with_its_buyer(self, tmp_path: Path) -> None:
+        landing = Landing(tmp_path / "landing")
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("g-1", "2026-10-01T09:00:00Z", "view_item", anonymous_id="family"),
+            web("g-2", "2026-10-01T09:05:00Z", "purchase", anonymous_id="family", order_id="o-9", value="80",
+                currency="EUR"),
+            web("s-1", "2026-10-01T12:00:00Z", "login", anonymous_id="family", user_id="sis-1"),
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [
+            web("x-1", "2026-10-01T13:00:00Z", "purchase", user_id="bro-2", order_id="o-9", value="80", currency="EUR"),
+        ])
+        warehouse = tmp_path / "warehouse" / "journey.duckdb"
+        run_full_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, customer_id from main.events order by 1") == [
+            ("g-1", "bro-2"), ("g-2", "bro-2"), ("s-1", "sis-1"), ("x-1", "bro-2")]
+        forget_customer("bro-2", warehouse, load_settings())
+        assert query(warehouse, "select event_id from raw.web_events order by 1") == [("s-1",)]
+        run_full_day(landing, warehouse, DAY2)
+        assert query(warehouse, "select event_id, customer_id from main.events order by 1") == [("s-1", "sis-1")]

@@ -26,7 +26,9 @@ whole, even when it also names someone else. A row that carries only one of the 
 devices goes too, unless it names someone else (another person's user id or e-mail; in a
 table with neither column, such as sessions, another customer): on a shared device (a family computer, a shop's kiosk) the other people's own rows
 stay, and so do their later ones. Ingest withholds rows by the same rule, so the warehouse and
-later runs agree.
+later runs agree. A guest checkout's visit that the warehouse gave the customer on someone else's
+device (its rows name no one) goes from the raw tables too, found by the events mart's customer;
+should its file be delivered again, its rows load as the device's, with no one's identifiers.
 """
 
 from __future__ import annotations
@@ -175,6 +177,19 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
     tables = _tables_with_columns(con)
     predicates = {name: _predicate(columns) for name, columns in tables.items() if name not in _SPECIAL_TABLES}
     predicates = {name: p for name, p in predicates.items() if p}
+    if "main.events" in tables and "raw.web_events" in predicates:
+        # A guest checkout's visit that the warehouse gave the customer on someone else's device
+        # (a family computer) names no one on its rows: they are found by the events mart's
+        # customer, or the next run would give them back to the device's person.
+        con.execute(
+            """
+            create or replace temp table forget_guest_visits as
+            select event_id from main.events
+            where channel = 'web' and user_id is null and email_hash is null
+              and customer_id in (select customer_id from forget_keys)
+            """
+        ).fetchall()
+        predicates["raw.web_events"] += " or coalesce(event_id in (select event_id from forget_guest_visits), false)"
     for name, predicate in predicates.items():
         if {"source_file", "line_no"} <= set(tables[name]):
             con.execute(
@@ -203,8 +218,8 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
         "insert into main.erasures values (?, ?, ?, ?, ?)",
         [erasure_id, erased_at, json.dumps(removed, sort_keys=True), int(suppressed), __version__],
     ).fetchall()
-    for temp in ("forget_ids", "forget_keys", "forget_lines"):
-        con.execute(f"drop table {temp}").fetchall()
+    for temp in ("forget_ids", "forget_keys", "forget_lines", "forget_guest_visits"):
+        con.execute(f"drop table if exists {temp}").fetchall()
     return ErasureResult(erasure_id, erased_at, removed, int(suppressed))
 
 
