@@ -269,8 +269,13 @@ class TestLeaks:
             {"event_id": "m1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "Zed%40example.com"},
             {"event_id": "m2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "ann%40example.com"},
         ])
+        landing.jsonl("web", DAY2, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "login", "anonymous_id": "a1",
+             "email": "zed%40example.com"},
+        ])
         summary = run_day(landing, warehouse, DAY2)
-        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 1)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 2)
+        assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
 
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')

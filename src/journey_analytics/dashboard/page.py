@@ -114,8 +114,12 @@ def write_dashboard(
     staged: bool = False,
     pain_config: Path | None = None,
     funnel_config: Path | None = None,
+    written_again: bool = False,
 ) -> Path:
     """Write ``reports/<as_of>/index.html`` and refresh ``reports/index.html``; returns the page.
+
+    ``written_again``: the page of a day already run, written later (`journey report`): it says
+    how many of its events arrived after it, as its funnels and pain points are its run's.
 
     With ``staged``, the page goes to the run's staging folder instead, for
     :func:`promote_dashboard` to move into place once the warehouse is published.
@@ -131,7 +135,7 @@ def write_dashboard(
         f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
     )
     body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path, pain_config, funnel_config))
-    late_note = _late_events_note(con, as_of)
+    late_note = _late_events_note(con, as_of) if written_again else ""
     root = staging_folder(reports, run_id) if staged else reports
     page = root / as_of.isoformat() / "index.html"
     _atomic_write(
@@ -156,10 +160,9 @@ def write_dashboard(
 
 
 def _late_events_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
-    """A note, on a page written after files for its day came late (`journey report` for a past
-    day, or a day run again), that the figures read from events and sessions count those events
-    while the day's stage funnel, checkout funnel and pain points are as its run recorded them;
-    else nothing."""
+    """A note, on a page written again after files for its day came late, that the figures read
+    from events and sessions count those events while the day's stage funnel, checkout funnel and
+    pain points are those its run recorded; else nothing."""
     ((late,),) = con.execute(
         "select count(*) from events where event_ts < cast(? as date) + 1 and arrived_on > cast(? as date)",
         [as_of, as_of],
@@ -169,8 +172,8 @@ def _late_events_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     return (
         f'<p class="note">{late:,} events of {as_of.isoformat()} or before arrived after it (late files) and are '
         "counted in the figures above and in the conversion trend, acquisition, touchpoint, e-mail and "
-        "social sections; the stage funnel, stage movements, checkout funnel and pain points are as the "
-        f"run of {as_of.isoformat()} recorded them.</p>\n"
+        "social sections; the stage funnel, stage movements, checkout funnel and pain points are those the "
+        f"run of {as_of.isoformat()} recorded.</p>\n"
     )
 
 
@@ -221,7 +224,7 @@ def write_report(
             )
         page = write_dashboard(
             con, reports, as_of, runs[as_of], _evaluation_as_of(warehouse, as_of),
-            pain_config=pain_config, funnel_config=funnel_config,
+            pain_config=pain_config, funnel_config=funnel_config, written_again=True,
         )
         return page, as_of
     finally:
