@@ -122,6 +122,19 @@ class TestNothingPersonalInTheWarehouse:
         assert [value for value in PERSONAL if value.lower() in page.lower()] == []
 
 
+def forgotten_as_before(warehouse: Path, identifier_type: str, hash_sql: str) -> None:
+    """Record an erasure as `journey forget` of an earlier version recorded it (hash_sql: the
+    identifier hash it wrote, as SQL over keyed_hash)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        install_hash_macro(con, HashKey(TEST_HASH_KEY.encode(), "test"))
+        con.execute(
+            f"insert into raw.forgotten_identifiers values (?, {hash_sql}, 'e1', now())", [identifier_type]
+        ).fetchall()
+    finally:
+        con.close()
+
+
 class TestLeaks:
     """Personal data in places the masking does not reach yet."""
 
@@ -239,11 +252,7 @@ class TestLeaks:
              "user_id": "u-other"},
         ])
         run_day(landing, warehouse, DAY1)
-        con = duckdb.connect(str(warehouse))
-        install_hash_macro(con, HashKey(TEST_HASH_KEY.encode(), "test"))
-        con.execute("insert into raw.forgotten_identifiers values "
-                    "('user_id', keyed_hash('user_id:zed.doe@example.com'), 'e1', now())").fetchall()
-        con.close()
+        forgotten_as_before(warehouse, "user_id", "keyed_hash('user_id:zed.doe@example.com')")
         landing.jsonl("web", DAY2, "web.jsonl", [
             {"event_id": "w1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
              "user_id": "zed.doe@example.com"},
@@ -260,11 +269,7 @@ class TestLeaks:
             {"event_id": "m0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "open", "email": "other@example.com"},
         ])
         run_day(landing, warehouse, DAY1)
-        con = duckdb.connect(str(warehouse))
-        install_hash_macro(con, HashKey(TEST_HASH_KEY.encode(), "test"))
-        con.execute("insert into raw.forgotten_identifiers values "
-                    "('email', keyed_hash('email:' || keyed_hash('zed%40example.com')), 'e1', now())").fetchall()
-        con.close()
+        forgotten_as_before(warehouse, "email", "keyed_hash('email:' || keyed_hash('zed%40example.com'))")
         landing.jsonl("email", DAY2, "esp.jsonl", [
             {"event_id": "m1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "Zed%40example.com"},
             {"event_id": "m2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "ann%40example.com"},

@@ -9,7 +9,7 @@
 -- with none open, such events are grouped per user_id.
 -- E-mail and social events have no session.
 -- A guest checkout's visit (its events that name no one) is the customer's of the person its
--- order_id names (order_people), not the device's latest person's: see computed_session_buyers;
+-- order_id names (order_people), not the device's latest person's: see visit_buyers;
 -- a guest order itself is always its buyer's, also in a visit with several buyers (see attributed).
 -- Events at one instant are taken campaign first (then by campaign and event_id), so that a
 -- visit's grouping does not depend on how ids sort: a GA4 session_start sent at the instant of a
@@ -225,24 +225,15 @@ named_in_guest_visits as (
     where e.user_id is not null or e.email_hash is not null
 ),
 
-computed_session_buyers as (
-    select v.computed_session_id, v.customer_id
+-- The guest visits whose buyer is theirs: no one else identified in them.
+visit_buyers as (
+    select v.computed_session_id, v.given_session_id, v.customer_id
     from guest_visits as v
-    where v.computed_session_id is not null
-      and not exists (
-          select 1 from named_in_guest_visits as n
-          where n.computed_session_id = v.computed_session_id and n.customer_id <> v.customer_id
-      )
-),
-
-given_session_buyers as (
-    select v.given_session_id, v.customer_id
-    from guest_visits as v
-    where v.given_session_id is not null
-      and not exists (
-          select 1 from named_in_guest_visits as n
-          where n.given_session_id = v.given_session_id and n.customer_id <> v.customer_id
-      )
+    where not exists (
+        select 1 from named_in_guest_visits as n
+        where n.customer_id <> v.customer_id
+          and (n.computed_session_id = v.computed_session_id or n.given_session_id = v.given_session_id)
+    )
 ),
 
 -- Each event with its customer: one that names no one, in a guest buyer's visit, is the buyer's;
@@ -270,9 +261,9 @@ attributed as (
     left join computed_sessions on computed_sessions.event_id = events.event_id and events.channel = 'web'
     left join shared on shared.given_session_id = events.given_session_id
     left join guest_orders as own_order on own_order.event_id = events.event_id and events.channel = 'web'
-    left join computed_session_buyers
+    left join visit_buyers as computed_session_buyers
         on computed_session_buyers.computed_session_id = computed_sessions.computed_session_id
-    left join given_session_buyers
+    left join visit_buyers as given_session_buyers
         on given_session_buyers.given_session_id = events.given_session_id and events.channel = 'web'
 )
 
