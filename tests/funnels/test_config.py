@@ -63,6 +63,14 @@ class TestRefusals:
         (_one(steps=["a", {"event": "b", "equals": {"channel": "sms"}}]), r"equals.channel: unknown channel 'sms'"),
         (_one(exclusions=[{"event": "x", "after_step": 1, "channel": "fax"}]), r"exclusion 1 channel: unknown channel"),
         (_one(steps=[{"event": "a", "window": "1h"}, "b"]), r"step 1: a step window is the longest time from the previous step"),
+        # a repeated breakdown counted every unit twice in its rows
+        (_one(breakdowns=["country", "utm_source", "country"]), r"funnel 1 \(f\): breakdowns lists country more than once"),
+        # these failed with "TypeError: 'int' object is not iterable", naming no file or setting
+        ({"settings": 5}, r"settings must be a \[settings\] table"),
+        ({"funnels": 5}, r"funnels must be a list of \[\[funnels\]\] tables"),
+        # a period reaching before year 1 failed the run after ingest (OverflowError)
+        ({"settings": {"period_days": 1_000_000}}, r"\[settings\] period_days must be an integer from 1 to 3650"),
+        (_one(period_days=1_000_000), r"funnel 1 \(f\): period_days must be an integer from 1 to 3650"),
     ])
     def test_bad_config(self, funnel: dict[str, Any], message: str) -> None:
         """Each bad value is refused with a message naming it."""

@@ -38,6 +38,9 @@ ORDERS = frozenset({"ordered", "strict", "any"})
 _WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# The longest report period: a longer one (a typo) would fail the run half-way, its previous
+# period reaching before year 1.
+MAX_PERIOD_DAYS = 3650
 
 
 class FunnelConfigError(ValueError):
@@ -223,13 +226,17 @@ def _funnel(raw: Any, where: str, period_days: int) -> Funnel:
         raise FunnelConfigError(
             f"{where}: breakdowns must be a list of {', '.join(sorted(BREAKDOWN_COLUMNS))}, got {breakdowns!r}"
         )
+    repeated = sorted({b for b in breakdowns if breakdowns.count(b) > 1})
+    if repeated:
+        # each listed breakdown adds its rows once more: a repeated one would count every unit twice
+        raise FunnelConfigError(f"{where}: breakdowns lists {', '.join(repeated)} more than once")
     exclusions_raw = raw.get("exclusions", [])
     if not isinstance(exclusions_raw, list):
         raise FunnelConfigError(f"{where}: exclusions must be a list")
     exclusions = tuple(_exclusion(x, f"{where} exclusion {i}", len(steps)) for i, x in enumerate(exclusions_raw, 1))
     funnel_period = raw.get("period_days", period_days)
-    if isinstance(funnel_period, bool) or not isinstance(funnel_period, int) or funnel_period <= 0:
-        raise FunnelConfigError(f"{where}: period_days must be a positive integer")
+    if isinstance(funnel_period, bool) or not isinstance(funnel_period, int) or not 1 <= funnel_period <= MAX_PERIOD_DAYS:
+        raise FunnelConfigError(f"{where}: period_days must be an integer from 1 to {MAX_PERIOD_DAYS}")
     if order == "any" and (is_open or exclusions or any(s.window_seconds for s in steps)):
         raise FunnelConfigError(f"{where}: order = 'any' takes no open, exclusions or step windows")
     return Funnel(
@@ -251,10 +258,14 @@ def parse_funnel_config(data: dict[str, Any], source: Path | None = None) -> Fun
     where = str(source or "funnel config")
     _check_keys(data, {"settings", "funnels"}, where)
     settings = data.get("settings", {})
+    if not isinstance(settings, dict):
+        raise FunnelConfigError(f"{where}: settings must be a [settings] table")
+    if not isinstance(data.get("funnels", []), list):
+        raise FunnelConfigError(f"{where}: funnels must be a list of [[funnels]] tables")
     _check_keys(settings, {"period_days", "compare_previous_period"}, f"{where} [settings]")
     period_days = settings.get("period_days", 28)
-    if isinstance(period_days, bool) or not isinstance(period_days, int) or period_days <= 0:
-        raise FunnelConfigError(f"{where}: [settings] period_days must be a positive integer")
+    if isinstance(period_days, bool) or not isinstance(period_days, int) or not 1 <= period_days <= MAX_PERIOD_DAYS:
+        raise FunnelConfigError(f"{where}: [settings] period_days must be an integer from 1 to {MAX_PERIOD_DAYS}")
     compare = settings.get("compare_previous_period", True)
     if not isinstance(compare, bool):
         raise FunnelConfigError(f"{where}: [settings] compare_previous_period must be true or false")
