@@ -141,9 +141,10 @@ def _build_section(cls: type, values: dict[str, Any], path: Path, section: str) 
 
 
 def read_utf8(path: Path, error: type[Exception]) -> str:
-    """A settings or rule file's text; one that is not UTF-8 raises ``error`` naming the file."""
+    """A settings or rule file's text; one that is not UTF-8 raises ``error`` naming the file. A
+    byte-order mark (Windows Notepad saves one) is not part of the text."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 

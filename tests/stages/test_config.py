@@ -54,6 +54,21 @@ class TestDefaultRules:
         assert set(windows.values()) == {180}
 
 
+class TestSavedOnWindows:
+    """A rule file saved with a byte-order mark (as Windows Notepad saves UTF-8) loads; it was
+    refused as "not valid TOML" at line 1, column 1."""
+
+    def test_a_byte_order_mark(self, rules_copy: Path, tmp_path: Path) -> None:
+        from journey_analytics.funnels.config import load_funnel_config
+
+        rules_copy.write_bytes(b"\xef\xbb\xbf" + rules_copy.read_bytes())
+        assert load_stage_config(rules_copy).rules == load_stage_config().rules
+        funnels = tmp_path / "funnels.toml"
+        funnels.write_bytes(b"\xef\xbb\xbf" + (Path(__file__).parents[2] / "config" / "funnels.toml").read_bytes())
+        assert [f.name for f in load_funnel_config(funnels).funnels] == [
+            f.name for f in load_funnel_config(None).funnels]
+
+
 class TestConfigErrors:
     """A wrong rule file is refused with the file and the line of the mistake."""
 
