@@ -54,6 +54,15 @@ def stage_from_labels(wh: Warehouse, tmp_path: Path, rules_copy: Path) -> tuple[
     return result, stages(wh)
 
 
+def clear_customers(wh: Warehouse, first_day: int = 1) -> None:
+    """30 clear considerers (c00..c29, a product view) and 30 clear touchers (a00..a29, an e-mail
+    open), spread over 20 days from ``first_day`` days before the run date: the rules' clear
+    decisions a classifier can learn from."""
+    for i in range(30):
+        wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, first_day + i % 20))
+        wh.event(f"a{i:02d}", "open", days_before(AS_OF, first_day + i % 20), channel="email")
+
+
 def stages(wh: Warehouse) -> dict[str, tuple]:
     """customer -> (stage, stage_source, rule_stage, confidence)."""
     return {
@@ -165,9 +174,7 @@ class TestTrainingWithoutLabels:
 
     def test_rules_teach_the_model(self, wh: Warehouse, tmp_path: Path) -> None:
         """Clear considerers and clear touchers train it; browsers are then decided by the model."""
-        for i in range(30):
-            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 1 + i % 20))
-            wh.event(f"a{i:02d}", "open", days_before(AS_OF, 1 + i % 20), channel="email")
+        clear_customers(wh)
         for i in range(4):
             browse(wh, f"w{i}", day=3, gap_seconds=30)
         wh.identify()
@@ -184,9 +191,7 @@ class TestTrainingWithoutLabels:
         """Labels too few to train on are the one reference the rules did not make: the report
         scores against them too (it only scored the classifier against the rules it learnt from,
         a circular macro-F1 of 1.0 on the sample)."""
-        for i in range(30):
-            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 1 + i % 20))
-            wh.event(f"a{i:02d}", "open", days_before(AS_OF, 1 + i % 20), channel="email")
+        clear_customers(wh)
         for i in range(6):
             browse(wh, f"w{i}", day=3, gap_seconds=30)
         # 8 labels (200 are needed to train on): four clear considerers, four browsers said to consider
@@ -211,9 +216,7 @@ class TestTrainingWithoutLabels:
         """Labels too few to train on that arrive on a night the saved model is kept (not stale)
         are scored too: the report and the dashboard showed only the kept model's old report,
         and the notice claimed a training that did not happen."""
-        for i in range(30):
-            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 2 + i % 20))
-            wh.event(f"a{i:02d}", "open", days_before(AS_OF, 2 + i % 20), channel="email")
+        clear_customers(wh, first_day=2)
         for i in range(6):
             browse(wh, f"w{i}", day=3, gap_seconds=30)
         wh.identify()
@@ -248,9 +251,7 @@ class TestTrainingWithoutLabels:
         of one customer): the customer is left unlabelled, with a notice, instead of one label
         picked by the query plan. An older label does not conflict with a newer one. Labels of
         user ids that no event names are said to be unused, not loaded silently."""
-        for i in range(30):
-            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 2 + i % 20))
-            wh.event(f"a{i:02d}", "open", days_before(AS_OF, 2 + i % 20), channel="email")
+        clear_customers(wh, first_day=2)
         wh.identify()
         wh.label("c00", "consideration")
         wh.label("c00", "purchase")  # the same day: which is true is unknown
