@@ -71,6 +71,17 @@ class TestRefusals:
         # a period reaching before year 1 failed the run after ingest (OverflowError)
         ({"settings": {"period_days": 1_000_000}}, r"\[settings\] period_days must be an integer from 1 to 3650"),
         (_one(period_days=1_000_000), r"funnel 1 \(f\): period_days must be an integer from 1 to 3650"),
+        # steps no event can match were accepted, and the funnel read zero from them on
+        (_one(channels=["web"], steps=["a", {"event": "open", "channel": "email"}]),
+         r"funnel 1 \(f\) step 2: channel email is not among the funnel's channels \(web\)"),
+        (_one(channels=["web"], exclusions=[{"event": "x", "after_step": 1, "equals": {"channel": "social"}}]),
+         r"exclusion 1: channel social is not among the funnel's channels \(web\)"),
+        (_one(steps=["a", {"event": "b", "channel": "web", "equals": {"channel": "email"}}]),
+         r"step 2: asks for channels email and web at once"),
+        (_one(unit="session", steps=["a", {"event": "open", "channel": "email"}]),
+         r"step 2: a session funnel counts events inside one web visit, and email events belong to no session"),
+        (_one(unit="session", channels=["email", "social"]),
+         r"a session funnel counts web visits, so its channels must include web"),
     ])
     def test_bad_config(self, funnel: dict[str, Any], message: str) -> None:
         """Each bad value is refused with a message naming it."""

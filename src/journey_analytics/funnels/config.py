@@ -187,6 +187,38 @@ def _exclusion(raw: Any, where: str, n_steps: int) -> Exclusion:
     )
 
 
+def _refuse_steps_that_cannot_match(
+    steps: tuple[Step, ...], exclusions: tuple[Exclusion, ...], in_scope: tuple[str, ...], unit: str, where: str,
+) -> None:
+    """Refuse a step no event can ever match, which would leave the funnel zero from it on, silently.
+
+    A step (or exclusion) on a channel the funnel's ``channels`` leave out matches nothing, and
+    only web events lie inside a session, so a session funnel cannot hold an e-mail or social step.
+    """
+    if unit == "session" and in_scope and "web" not in in_scope:
+        raise FunnelConfigError(
+            f"{where}: a session funnel counts web visits, so its channels must include web "
+            "(e-mail and social events belong to no session)"
+        )
+    named = [(f"step {i}", s.channel, s.equals) for i, s in enumerate(steps, 1)]
+    named += [(f"exclusion {i}", x.channel, x.equals) for i, x in enumerate(exclusions, 1)]
+    for label, channel, equals in named:
+        wanted = {channel} | {value for column, value in equals if column == "channel"}
+        wanted.discard(None)
+        if len(wanted) > 1:
+            raise FunnelConfigError(f"{where} {label}: asks for channels {' and '.join(sorted(wanted))} at once")
+        for one in wanted:
+            if in_scope and one not in in_scope:
+                raise FunnelConfigError(
+                    f"{where} {label}: channel {one} is not among the funnel's channels ({', '.join(in_scope)})"
+                )
+            if unit == "session" and one != "web":
+                raise FunnelConfigError(
+                    f"{where} {label}: a session funnel counts events inside one web visit, "
+                    f"and {one} events belong to no session"
+                )
+
+
 def _funnel(raw: Any, where: str, period_days: int) -> Funnel:
     if not isinstance(raw, dict):
         raise FunnelConfigError(f"{where}: a funnel is a table")
@@ -239,6 +271,8 @@ def _funnel(raw: Any, where: str, period_days: int) -> Funnel:
         raise FunnelConfigError(f"{where}: period_days must be an integer from 1 to {MAX_PERIOD_DAYS}")
     if order == "any" and (is_open or exclusions or any(s.window_seconds for s in steps)):
         raise FunnelConfigError(f"{where}: order = 'any' takes no open, exclusions or step windows")
+    in_scope = tuple(_channel(c, f"{where} channels") for c in channels)
+    _refuse_steps_that_cannot_match(steps, exclusions, in_scope, unit, where)
     return Funnel(
         name=name,
         steps=steps,
@@ -246,7 +280,7 @@ def _funnel(raw: Any, where: str, period_days: int) -> Funnel:
         unit=unit,
         order=order,
         is_open=is_open,
-        channels=tuple(_channel(c, f"{where} channels") for c in channels),
+        channels=in_scope,
         breakdowns=tuple(breakdowns),
         exclusions=exclusions,
         period_days=funnel_period,
