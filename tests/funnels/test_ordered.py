@@ -147,6 +147,28 @@ class TestStepMetrics:
         )
         assert rows == [("(none)", 2), ("google", 1), ("newsletter", 1)]
 
+    def test_campaign_conditions_read_the_session_as_breakdowns_do(self, events: Events) -> None:
+        """A step that asks for purchases from the newsletter counts purchases in newsletter visits.
+
+        Tags send utm_* on the landing page view only, so testing the purchase's own field
+        matched no purchase at all, while the breakdown by utm_source counted the same visit."""
+        events.add("c1", "page_view", 0, session_id="v1", utm_source="newsletter")
+        events.add("c1", "add_to_cart", 30, session_id="v1")
+        events.add("c1", "purchase", 60, session_id="v1")
+        events.add("c2", "page_view", 0, session_id="v2", utm_source="google")
+        events.add("c2", "add_to_cart", 30, session_id="v2")
+        events.add("c2", "purchase", 60, session_id="v2")
+        events.add("c3", "page_view", 0, session_id="v3")
+        events.add("c3", "purchase", 60, session_id="v3", utm_source="newsletter")  # its own field counts
+        events.session("v1", "c1", utm_source="newsletter")
+        events.session("v2", "c2", utm_source="google")
+        events.session("v3", "c3")
+        funnel = {"window": "1h", "steps": ["page_view", {"event": "purchase", "equals": {"utm_source": "newsletter"}}]}
+        assert events.levels(funnel) == {"c1": 2, "c2": 1, "c3": 2}
+        excluded = {"window": "1h", "steps": ["page_view", "purchase"],
+                    "exclusions": [{"event": "add_to_cart", "after_step": 1, "equals": {"utm_source": "google"}}]}
+        assert events.levels(excluded) == {"c1": 2, "c2": 1, "c3": 2}
+
     def test_breakdown_follows_the_chain_that_counted(self, events: Events) -> None:
         """When a later view_item starts the chain, its device is the segment."""
         events.add("c1", "view_item", 0, device_category="desktop")

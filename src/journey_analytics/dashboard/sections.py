@@ -233,7 +233,7 @@ def _unlogged_steps(con: duckdb.DuckDBPyConnection, funnel_config: Path | None, 
     """The checkout funnel's steps that no event of the report period matches: a store that does
     not log a step gets zeros from it on, which the section should say rather than leave to guess."""
     from journey_analytics.funnels.config import FunnelConfigError, load_funnel_config
-    from journey_analytics.funnels.engine import condition_sql, quote
+    from journey_analytics.funnels.engine import condition_sql, events_source, quote
 
     try:
         funnel = next((f for f in load_funnel_config(funnel_config).funnels if f.name == "checkout"), None)
@@ -242,10 +242,11 @@ def _unlogged_steps(con: duckdb.DuckDBPyConnection, funnel_config: Path | None, 
     if funnel is None or not has_tables(con, "events"):
         return []
     scope = f"and e.channel in ({', '.join(quote(c) for c in funnel.channels)})" if funnel.channels else ""
+    source, sessions = events_source(con, funnel)
     counts = con.execute(
         f"""
-        select {', '.join(f'count(*) filter (where {condition_sql(step)})' for step in funnel.steps)}
-        from events as e
+        select {', '.join(f'count(*) filter (where {condition_sql(step, sessions)})' for step in funnel.steps)}
+        from {source}
         where e.event_date between ? and ? {scope}
         """,
         [first, last],

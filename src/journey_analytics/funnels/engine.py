@@ -26,8 +26,11 @@ from datetime import datetime
 import duckdb
 
 from journey_analytics.funnels.config import Exclusion, Funnel, Step
+from journey_analytics.warehouse import has_tables
 
 US = 1_000_000
+# Fields a tag sends on a session's landing page view only; the session row holds them for its events.
+CAMPAIGN_COLUMNS = frozenset({"utm_source", "utm_medium", "utm_campaign"})
 
 
 def quote(text: str) -> str:
@@ -35,16 +38,35 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def condition_sql(item: Step | Exclusion) -> str:
-    """The SQL predicate on main.events (alias e) that an event matches a step or exclusion."""
+def condition_sql(item: Step | Exclusion, sessions: str | None = None) -> str:
+    """The SQL predicate on main.events (alias e) that an event matches a step or exclusion.
+
+    Campaign fields (utm_*) are on a session's landing page view only, so with ``sessions``
+    (the alias of main.sessions joined on the event's session) an event without them is
+    tested on its session's, as breakdowns read them.
+    """
     parts = [f"e.event_name = {quote(item.event)}"]
     if item.channel is not None:
         parts.append(f"e.channel = {quote(item.channel)}")
     if item.page_url_like is not None:
         parts.append(f"e.page_url like {quote(item.page_url_like)}")
     for column, value in item.equals:
-        parts.append(f"e.{column} = {quote(value)}")
+        field = f"e.{column}"
+        if sessions is not None and column in CAMPAIGN_COLUMNS:
+            field = f"coalesce(e.{column}, {sessions}.{column})"
+        parts.append(f"{field} = {quote(value)}")
     return "coalesce(" + " and ".join(parts) + ", false)"
+
+
+def events_source(con: duckdb.DuckDBPyConnection, funnel: Funnel) -> tuple[str, str | None]:
+    """The FROM clause of a funnel's events (alias e), and the alias of their sessions when joined.
+
+    Sessions are joined only when a step or exclusion tests a campaign field (utm_*).
+    """
+    items = (*funnel.steps, *funnel.exclusions)
+    if any(column in CAMPAIGN_COLUMNS for item in items for column, _ in item.equals) and has_tables(con, "sessions"):
+        return "main.events as e left join main.sessions as se on se.session_id = e.session_id", "se"
+    return "main.events as e", None
 
 
 def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -59,9 +81,10 @@ def prepare_events(con: duckdb.DuckDBPyConnection, funnel: Funnel, start: dateti
     """
     n = len(funnel.steps)
     unit = "e.customer_id" if funnel.unit == "customer" else "e.session_id"
-    flags = [f"{condition_sql(step)} as s{k}" for k, step in enumerate(funnel.steps, 1)]
+    source, sessions = events_source(con, funnel)
+    flags = [f"{condition_sql(step, sessions)} as s{k}" for k, step in enumerate(funnel.steps, 1)]
     for k in range(1, n):
-        excl = [condition_sql(x) for x in funnel.exclusions if x.after_step == k]
+        excl = [condition_sql(x, sessions) for x in funnel.exclusions if x.after_step == k]
         flags.append(f"{' or '.join(excl) if excl else 'false'} as x{k}")
     scope = ""
     if funnel.channels:
@@ -80,7 +103,7 @@ def prepare_events(con: duckdb.DuckDBPyConnection, funnel: Funnel, start: dateti
                 {unit} as unit_id,
                 epoch_us(e.event_ts) as ts,
                 {', '.join(flags)}
-            from main.events as e
+            from {source}
             where e.event_ts >= {quote(start.isoformat(sep=' '))}::timestamp
               and e.event_ts < {quote(end.isoformat(sep=' '))}::timestamp
               and {unit} is not null
