@@ -92,7 +92,7 @@ def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig
     """Each customer's latest known stage from ``raw.labels`` within the label age limit, and
     notices of the labels left out: customers whose latest labels disagree (two stages on one
     day, for one user id or for two user ids of one customer; no label is picked at random),
-    and user ids that no event names."""
+    and user ids the warehouse does not know (in no event and no identities file)."""
     if not has_tables(con, "labels", schema="raw"):
         return {}, []
     rows = con.execute(
