@@ -212,6 +212,26 @@ class TestTrainingWithoutLabels:
             decided.count("consideration") / 8)
         assert report["display"]["tables"][0]["caption"].startswith("Supplied labels (reference: supplied labels")
 
+    def test_labels_of_customers_without_a_stage_do_not_count_towards_training(
+        self, wh: Warehouse, tmp_path: Path, rules_copy: Path
+    ) -> None:
+        """Enough labels to train on must be labels of customers the run gives a stage: labels of
+        customers who only were mailed (no rule, no stage) cannot be trained on, and counting
+        them trained the classifier on fewer labels than min_labels asks for."""
+        clear_customers(wh)
+        for i in range(8):  # 16 labelled customers with a stage: fewer than the 20 asked for
+            browse(wh, f"d{i}", day=2 + i, gap_seconds=400)
+            browse(wh, f"k{i}", day=2 + i, gap_seconds=6)
+            wh.label(f"d{i}", "consideration")
+            wh.label(f"k{i}", "awareness")
+        for i in range(10):  # 10 labelled customers who were only sent e-mail
+            wh.event(f"old{i}", "delivered", days_before(AS_OF, 3), channel="email")
+            wh.label(f"old{i}", "consideration" if i % 2 else "awareness")
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy), model_dir=tmp_path / "models")
+        assert {stages(wh).get(f"old{i}", (None,))[0] for i in range(10)} == {None}
+        assert result.training_source == "rules"
+
     def test_too_few_labels_arriving_later_are_scored_with_the_kept_model(self, wh: Warehouse, tmp_path: Path) -> None:
         """Labels too few to train on that arrive on a night the saved model is kept (not stale)
         are scored too: the report and the dashboard showed only the kept model's old report,

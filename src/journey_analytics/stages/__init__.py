@@ -138,7 +138,9 @@ def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig
 
 
 def _enough_labels(labels: dict[str, str], matches: pl.DataFrame, config: StageConfig) -> bool:
-    pre_order = matches.filter(pl.col("n_orders") == 0)["customer_id"].to_list()
+    """Whether the labels of customers without an order, among those given a stage (the ones
+    training can use), reach ``min_labels`` and ``min_labels_per_stage``."""
+    pre_order = matches.filter((pl.col("n_orders") == 0) & pl.col("rule_id").is_not_null())["customer_id"].to_list()
     stages = [labels[c] for c in pre_order if labels.get(c) in PRE_ORDER_STAGES]
     counts = [stages.count(s) for s in PRE_ORDER_STAGES]
     return len(stages) >= config.settings.min_labels and min(counts) >= config.settings.min_labels_per_stage
