@@ -112,6 +112,18 @@ class TestChains:
         # 21 user ids, 20 e-mails, 1 device: all one customer
         assert query(warehouse, "select count(distinct customer_id), count(*) from identity_map") == [(1, 42)]
 
+    def test_a_chain_of_a_thousand_shuffled_links_settles(self, landing: Landing, warehouse: Path) -> None:
+        # u0000 - e0000 - u0001 - ... - u1000: the hashed e-mails give the chain's labels in no
+        # order, which label propagation node by node needed hundreds of steps for (a failed run)
+        links = []
+        for i in range(1000):
+            links += [f"u{i:04d},e{i:04d}@example.com,,", f"u{i + 1:04d},e{i:04d}@example.com,,"]
+        landing.text("identities", None, "chain.csv", "user_id,email,platform,handle\n" + "\n".join(links) + "\n")
+        landing.jsonl("web", DAY1, "web.jsonl", [web("last", "09:00", "a-last", "login", user_id="u1000")])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "last") == [("last", "u0000")]
+        assert query(warehouse, "select count(distinct customer_id), count(*) from identity_map") == [(1, 2002)]
+
 
 class TestDevices:
     """Two devices of one user are one customer; a shared device follows the person who used it last."""
