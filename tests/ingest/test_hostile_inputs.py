@@ -484,6 +484,16 @@ class TestLinesOverTheLimit:
         loaded = query(warehouse, "select event_id, line_no from raw.web_events order by 1")
         assert loaded == [("l1", 1), ("l3", 3), ("lc1", 2), ("lc3", 4)] + ([] if alone else [("o1", 1)])
 
+    def test_long_quoted_csv_value_is_quarantined_only(self, landing: Landing, warehouse: Path) -> None:
+        # the long line's text is kept cut short, with its opening quote and not its closing one:
+        # the rows after it must still be matched to their lines, not all loaded by row number
+        long_title = '"' + "y" * (2 * self.LIMIT) + '"'
+        landing.text("web", DAY1, "long.csv", f"{WEB_HEADER}\nlc1,{TS},page_view,a1,t\nlc2,{TS},page_view,a1,{long_title}\nlc3,{TS},page_view,a1,t\n")
+        run_day(landing, warehouse, DAY1, Settings(ingest=IngestSettings(max_line_bytes=self.LIMIT)))
+        assert query(warehouse, "select line_no from quarantine") == [(3,)]
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [("lc1", 2), ("lc3", 4)]
+        assert query(warehouse, "select rows_read, rows_loaded, rows_quarantined from pipeline_runs") == [(3, 2, 1)]
+
 
 class TestGlobCharactersInFileNames:
     """DuckDB's readers take a path as a glob pattern: a file named part[1].jsonl must be read as

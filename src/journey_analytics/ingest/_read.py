@@ -464,15 +464,19 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
         f"""
         create or replace temp table csv_data_lines as
         with physical as (
-            select line_no, line from file_lines
+            select line_no, line, strlen(line) - strlen(replace(line, '"', '')) as quotes from file_lines
             union all
-            select line_no, raw from line_rejects
+            -- a line too long to read is known by its first 1000 characters only: it is taken as
+            -- one whole record (its quotes balanced), as a huge quoted value on one line is
+            select line_no, raw, case when error like 'line is longer than the limit%' then 0
+                else strlen(raw) - strlen(replace(raw, '"', '')) end
+            from line_rejects
         ),
         quote_parity as (
             select
                 line_no,
                 line,
-                coalesce(sum(coalesce(strlen(line) - strlen(replace(line, '"', '')), 0)) over (
+                coalesce(sum(coalesce(quotes, 0)) over (
                     order by line_no rows between unbounded preceding and 1 preceding
                 ), 0) % 2 = 0 as starts_record
             from physical
