@@ -227,6 +227,16 @@ def _train(
     if len(set(reference[fit_idx])) < 2:
         return None, None, "the training customers hold only one stage; the rules decide alone"
     clear = np.asarray(pool["rule_is_clear"].fill_null(True).to_list(), dtype=bool)
+    # The unclear customers only echo the rules' guess: a stage needs clear (or labelled) examples
+    # to be learnt. A first night with three clear considerers gave a model that called every
+    # anonymous visitor with one product view aware for the week it was kept.
+    taught = reference[fit_idx[(clear | is_labelled)[fit_idx]]]
+    fewest = min(int((taught == s).sum()) for s in PRE_ORDER_STAGES)
+    if fewest < config.settings.min_labels_per_stage:
+        return None, None, (
+            f"too few clear examples of a stage to train the classifier on ({fewest}, "
+            f"min_labels_per_stage = {config.settings.min_labels_per_stage}); the rules decide alone"
+        )
     weights = np.where(clear | is_labelled, 1.0, UNCLEAR_TRAINING_WEIGHT)
     model = train_stage_model(
         x[fit_idx], reference[fit_idx].astype(str), sample_weight=weights[fit_idx], as_of=as_of, features=features,
