@@ -48,6 +48,8 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
         when arrived_on is not null
             and parsed >= cast(arrived_on as timestamp) + to_days(1 + getvariable('max_future_days'))
             then 'event_ts ' || strftime(parsed, '%Y-%m-%d %H:%M') || ' is after the arrival day ' || cast(arrived_on as varchar)
+                -- the tolerance said, or a reader wonders why an hour before this row was accepted
+                || ' and the ' || getvariable('max_future_days') || ' day(s) after it that [ingest] max_future_days allows'
     end
 );
 

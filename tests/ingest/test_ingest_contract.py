@@ -156,7 +156,7 @@ class TestWebRowsQuarantined:
             ),
             pytest.param(10, "event_ts 1999-12-31 is before 2000-01-01", id="before 2000"),
             pytest.param(
-                11, "event_ts 2026-10-03 00:00 is after the arrival day 2026-10-01", id="far future"
+                11, "event_ts 2026-10-03 00:00 is after the arrival day 2026-10-01 and the 1 day(s) after it that [ingest] max_future_days allows", id="far future"
             ),
             pytest.param(13, 'value "12,50" is not a number', id="value not a number"),
             pytest.param(27, 'value "1000000000000000.0" is out of range (at most 14 digits before the point)', id="value too large"),

@@ -102,7 +102,7 @@ def rows_for(draw: st.DrawFn, kind: str, fmt: str, day: date) -> Row:
     (field, value), error = breaches[name]
     row = {k: v for k, v in (row | {field: value}).items() if v is not None}
     if name == "far future":
-        error = f"event_ts 2100-01-01 00:00 is after the arrival day {day.isoformat()}"
+        error = f"event_ts 2100-01-01 00:00 is after the arrival day {day.isoformat()} and the 1 day(s) after it that [ingest] max_future_days allows"
     return Row(row, error, None)
 
 
