@@ -434,3 +434,52 @@ class TestCheckoutFunnelNote:
         )
         assert "Customers reaching each step in the report period" in text
         assert "may not track" not in text
+
+
+def _render_in_browser(page: Path) -> str:
+    """The DOM of a page after headless Chromium ran it (its own scripts included)."""
+    chromium = _chromium()
+    assert chromium
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+             f"--user-data-dir={page.parent / 'chrome-profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    return dom.stdout
+
+
+# Marks, on the body, each table cell whose text the browser laid out on more than one line.
+_MARK_WRAPPED_CELLS = """<script>
+const wrapped = [];
+for (const cell of document.querySelectorAll("td.num, th")) {
+  const range = document.createRange(); range.selectNodeContents(cell);
+  const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+  if (lines.size > 1 && !/\\s/.test(cell.textContent.trim())) wrapped.push(cell.textContent.trim());
+}
+document.body.setAttribute("data-wrapped", JSON.stringify(wrapped));
+</script>"""
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is installed by `make test`; not on this machine")
+class TestTableLayout:
+    """A long log string in a table (a campaign name of hundreds of characters) takes the width it
+    can, but a figure or a one-word heading beside it is never broken across lines ("0.2" above
+    "83" reads as two numbers)."""
+
+    def test_numbers_and_headings_stay_whole(self, tmp_path: Path) -> None:
+        from journey_analytics.dashboard.page import _CSS
+        from journey_analytics.dashboard.sections import html_table
+
+        table = html_table(
+            ["campaign", "delivered", "dropped", "open rate", "click rate", "bounce rate", "complaint rate"],
+            [("L" * 3000, 1318, 9, 0.2830188, 0.0817610, 0.0304878, 0.0094339),
+             ("spring sale " * 30, 324, 7, 0.318, 0.12, 0.018, 0.006)],
+            {1, 2, 3, 4, 5, 6},
+        )
+        page = tmp_path / "table.html"
+        page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><style>{_CSS}</style></head><body>"
+                        f"<main><section class='wide'>{table}</section></main>{_MARK_WRAPPED_CELLS}</body></html>")
+        dom = _render_in_browser(page)
+        marked = re.search(r'data-wrapped="([^"]*)"', dom)
+        assert marked, dom[:2000]
+        assert json.loads(marked.group(1).replace("&quot;", '"')) == []

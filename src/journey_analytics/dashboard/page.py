@@ -36,7 +36,9 @@ section p.note{margin:0 0 .5rem;color:#566;font-size:.85rem}
 body>p.note{margin:0 2rem 1rem;color:#566;font-size:.85rem}
 table{border-collapse:collapse;font-size:.82rem;width:100%}
 th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{overflow-wrap:normal}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+section h3{margin:.8rem 0 .3rem;font-size:.95rem}
 """
 
 
