@@ -240,7 +240,8 @@ class TestSocialCare:
 
 class TestEmailHealth:
     """Rates are of the messages delivered: a campaign with opens but no delivery in the window
-    reads n/a, not 0; opens without a message id are counted."""
+    reads n/a, not 0; opens without a message id are counted. Rates are percentages, as the pain
+    points and their thresholds say them (a complaint rate of 0.003 is easily read as 0.003%)."""
 
     def test_rates_of_no_deliveries_are_not_zero(self, landing: Landing, warehouse: Path) -> None:
         from journey_analytics.dashboard.sections import email_health
@@ -260,7 +261,7 @@ class TestEmailHealth:
         table = section_after_run(landing, warehouse, date(2026, 10, 20), email_health)
         assert body_rows(table) == [
             ["cmp_04", "0", "3", "n/a", "n/a", "n/a", "n/a", "n/a"],
-            ["cmp_01", "2", "0", "0.500", "0.000", "0.000", "0.000", "0.000"],
+            ["cmp_01", "2", "0", "50.00%", "0.00%", "0.00%", "0.00%", "0.00%"],
             ["cmp_03", "0", "0", "n/a", "n/a", "n/a", "n/a", "n/a"],
         ]
 

@@ -399,9 +399,10 @@ def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     return Section("acquisition", "Acquisition sources that bring buyers", "Customers by the source of their first visit, and how many bought.", _layout(fig))
 
 
-def _rate(count: int, of: int) -> float | str:
-    """A share, or "n/a" when there is nothing to take it of (a rate of no deliveries is not 0)."""
-    return count / of if of else "n/a"
+def _rate(count: int, of: int) -> str:
+    """A share as a percentage (as the pain points and their thresholds say it), or "n/a" when
+    there is nothing to take it of (a rate of no deliveries is not 0)."""
+    return f"{count / of:.2%}" if of else "n/a"
 
 
 def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
@@ -429,7 +430,8 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         [(c, d, x, _rate(o, d), _rate(k, d), _rate(b, d + b), _rate(s, d), _rate(u, d)) for c, d, o, k, b, s, u, x in rows],
         {1, 2, 3, 4, 5, 6, 7},
     )
-    return Section("email-health", "E-mail health", "Per campaign, last 28 days.", table_html=table)
+    note = "Per campaign, last 28 days. Rates are of the messages delivered; the bounce rate is of those delivered or bounced."
+    return Section("email-health", "E-mail health", note, table_html=table)
 
 
 def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path | None = None) -> Section:
