@@ -266,6 +266,55 @@ class TestEmailHealth:
         ]
 
 
+class TestCutTables:
+    """A section that shows only the largest of many rows (30 of 500 campaigns, 15 sources) says so
+    and of how many, so a reader does not take them for all; a store with no e-mail or social data
+    reads as such, not as an empty table."""
+
+    def test_many_campaigns_and_sources(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import acquisition, email_health
+
+        landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", [
+            {"event_id": f"d{i}-{k}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "delivered",
+             "email": f"p{k}@example.com", "campaign_id": f"cmp_{i:03d}", "message_id": f"m{i}-{k}"}
+            for i in range(45) for k in range(1 + i % 3)
+        ])
+        landing.jsonl("web", date(2026, 10, 20), "web.jsonl", [
+            {"event_id": f"w{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "page_view",
+             "anonymous_id": f"a{i}", "utm_source": f"source_{i}"} for i in range(18)
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            email = email_health(con, date(2026, 10, 20))
+            sources = acquisition(con, date(2026, 10, 20))
+        finally:
+            con.close()
+        assert len(body_rows(email.table_html)) == 30
+        assert "The 30 campaigns with the most messages of 45." in email.note
+        assert len(sources.figure.data[0].x) == 15
+        assert "The 15 sources with the most customers of 18." in sources.note
+
+    def test_no_email_nor_social_data(self, landing: Landing, warehouse: Path) -> None:
+        from journey_analytics.dashboard.sections import email_health, social_health
+
+        landing.jsonl("web", date(2026, 10, 20), "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-19T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"},
+        ])
+        email = section_after_run(landing, warehouse, date(2026, 10, 20), email_health)
+        assert email == "<p>No e-mail events in the last 28 days.</p>"
+        import duckdb
+
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            social = social_health(con, date(2026, 10, 20)).table_html
+        finally:
+            con.close()
+        assert social == "<p>No social messages or sentiment in the last 28 days.</p>"
+
+
 class TestRunFigures:
     """A day's page shows that day's run (its own pipeline_runs row is written after the page)."""
 

@@ -80,6 +80,11 @@ def _fmt(value: object) -> object:
     return value
 
 
+# The largest rows a section shows of many: e-mail campaigns (by messages), acquisition sources
+# (by customers); the section's note says when there are more.
+MAX_CAMPAIGNS = 30
+MAX_SOURCES = 15
+
 # Revenue is shown per currency, the largest first, up to this many currencies.
 MAX_REVENUE_FIGURES = 3
 
@@ -384,19 +389,22 @@ def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
             select distinct customer_id from events
             where event_name = 'purchase' and event_ts < cast(? as date) + 1
         )
-        select source, count(*) as customers, count(b.customer_id) as buyers
+        select source, count(*) as customers, count(b.customer_id) as buyers, count(*) over () as sources
         from first_sessions f left join buyers b using (customer_id)
-        group by 1 order by customers desc limit 15
+        group by 1 order by customers desc, 1 limit ?
         """,
-        [as_of, as_of],
+        [as_of, as_of, MAX_SOURCES],
     ).fetchall()
+    note = "Customers by the source of their first visit, and how many bought."
+    if rows and rows[0][3] > len(rows):
+        note += f" The {len(rows)} sources with the most customers of {rows[0][3]:,}."
     fig = go.Figure(
         [
             go.Bar(name="customers", x=[esc(r[0], LABEL_CHARS) for r in rows], y=[r[1] for r in rows]),
             go.Bar(name="bought", x=[esc(r[0], LABEL_CHARS) for r in rows], y=[r[2] for r in rows]),
         ]
     )
-    return Section("acquisition", "Acquisition sources that bring buyers", "Customers by the source of their first visit, and how many bought.", _layout(fig))
+    return Section("acquisition", "Acquisition sources that bring buyers", note, _layout(fig))
 
 
 def _rate(count: int, of: int) -> str:
@@ -418,19 +426,24 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
             count(*) filter (where event_name = 'spamreport') as complaints,
             count(*) filter (where event_name = 'unsubscribe') as unsubscribes,
             -- the sender refused to send these (a suppressed address, a full queue)
-            count(*) filter (where event_name = 'dropped') as dropped
+            count(*) filter (where event_name = 'dropped') as dropped,
+            count(*) over () as campaigns
         from events
         where channel = 'email' and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
-        group by 1 order by delivered + bounces + dropped desc, 1 limit 30
+        group by 1 order by delivered + bounces + dropped desc, 1 limit ?
         """,
-        [as_of, as_of],
+        [as_of, as_of, MAX_CAMPAIGNS],
     ).fetchall()
+    note = "Per campaign, last 28 days. Rates are of the messages delivered; the bounce rate is of those delivered or bounced."
+    if not rows:
+        return Section("email-health", "E-mail health", note, table_html="<p>No e-mail events in the last 28 days.</p>")
+    if rows[0][-1] > len(rows):
+        note += f" The {len(rows)} campaigns with the most messages of {rows[0][-1]:,}."
     table = html_table(
         ["campaign", "delivered", "dropped", "open rate", "click rate", "bounce rate", "complaint rate", "unsubscribe rate"],
-        [(c, d, x, _rate(o, d), _rate(k, d), _rate(b, d + b), _rate(s, d), _rate(u, d)) for c, d, o, k, b, s, u, x in rows],
+        [(c, d, x, _rate(o, d), _rate(k, d), _rate(b, d + b), _rate(s, d), _rate(u, d)) for c, d, o, k, b, s, u, x, _ in rows],
         {1, 2, 3, 4, 5, 6, 7},
     )
-    note = "Per campaign, last 28 days. Rates are of the messages delivered; the bounce rate is of those delivered or bounced."
     return Section("email-health", "E-mail health", note, table_html=table)
 
 
@@ -463,7 +476,7 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
         """,
         [as_of, as_of, as_of, as_of, as_of, as_of],
     ).fetchall()
-    table = html_table(
+    table = "<p>No social messages or sentiment in the last 28 days.</p>" if not rows else html_table(
         ["platform", "inbound messages", "median hours to reply", "unanswered", "waiting", "mean sentiment"],
         [(p, n, h if h is not None else "-", u, w, s if s is not None else "-") for p, n, h, u, w, s in rows],
         {1, 2, 3, 4, 5},
