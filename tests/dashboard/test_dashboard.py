@@ -315,6 +315,42 @@ class TestCutTables:
         assert social == "<p>No social messages or sentiment in the last 28 days.</p>"
 
 
+class TestConversionTrend:
+    """A day without sessions (the tag was down, no file came) is a gap in the conversion trend, not
+    a line drawn across it as if the day were between its neighbours; the axis starts at 0 and a
+    first run's single day reads as that day (not as hours around midnight, with negative rates)."""
+
+    def test_a_day_without_sessions_is_a_gap(self, landing: Landing, warehouse: Path) -> None:
+        from journey_analytics.dashboard.sections import conversion_trend
+
+        def visit(n: int, day: int, bought: bool) -> list[dict[str, object]]:
+            rows = [{"event_id": f"v{n}", "event_ts": f"2026-10-{day:02d}T10:00:00Z", "event_name": "page_view",
+                     "anonymous_id": f"a{n}"}]
+            if bought:
+                rows.append({"event_id": f"p{n}", "event_ts": f"2026-10-{day:02d}T10:05:00Z", "event_name": "purchase",
+                             "anonymous_id": f"a{n}", "order_id": f"o{n}", "value": 10, "currency": "EUR"})
+            return rows
+
+        landing.jsonl("web", date(2026, 10, 20), "web.jsonl", [
+            *visit(1, 17, True), *visit(2, 17, False), *visit(3, 19, True),  # nothing on the 18th
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20))
+        import duckdb
+
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            figure = conversion_trend(con, date(2026, 10, 20)).figure
+            first_run = conversion_trend(con, date(2026, 10, 17)).figure
+        finally:
+            con.close()
+        trend = figure.data[0]
+        assert [str(x) for x in trend.x] == ["2026-10-17", "2026-10-18", "2026-10-19", "2026-10-20"]
+        assert list(trend.y) == [0.5, None, 1.0, None]
+        assert figure.layout.yaxis.rangemode == "tozero"
+        assert [str(x) for x in first_run.data[0].x] == ["2026-10-17"]
+        assert list(first_run.layout.xaxis.range) == ["2026-10-16 12:00", "2026-10-17 12:00"]
+
+
 class TestRunFigures:
     """A day's page shows that day's run (its own pipeline_runs row is written after the page)."""
 

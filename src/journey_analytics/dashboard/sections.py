@@ -10,7 +10,7 @@ import html
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -321,11 +321,23 @@ def conversion_trend(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         """,
         [as_of, as_of],
     ).fetchall()
+    # every day from the first with sessions to the run date: a day without sessions is a gap (None),
+    # not a line drawn across it
+    rates = {day: converted / n for day, n, converted in rows}
+    first = rows[0][0] if rows else as_of
+    days = [first + timedelta(days=k) for k in range((as_of - first).days + 1)]
     fig = go.Figure(
-        go.Scatter(x=[r[0] for r in rows], y=[(r[2] / r[1]) if r[1] else 0 for r in rows], mode="lines+markers", name="conversion")
+        go.Scatter(x=[d.isoformat() for d in days], y=[rates.get(d) for d in days], mode="lines+markers", name="conversion")
     )
-    fig.update_yaxes(tickformat=".1%")
-    return Section("conversion-trend", "Conversion trend", "Share of web sessions with a purchase, per day.", _layout(fig))
+    fig.update_yaxes(tickformat=".1%", rangemode="tozero")
+    # half a day either side: a single day reads as that day, not as milliseconds around its midnight
+    fig.update_xaxes(
+        type="date", tickformat="%b %d",
+        range=[f"{(first - timedelta(days=1)).isoformat()} 12:00", f"{as_of.isoformat()} 12:00"],
+        dtick=86_400_000 * max(1, -(-len(days) // 10)), tick0=first.isoformat(),
+    )
+    note = "Share of web sessions with a purchase, per day the session started; a day without sessions is a gap."
+    return Section("conversion-trend", "Conversion trend", note, _layout(fig))
 
 
 def pain_points(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
