@@ -351,6 +351,24 @@ class TestConversionTrend:
         assert list(first_run.layout.xaxis.range) == ["2026-10-16 12:00", "2026-10-17 12:00"]
 
 
+class TestHeadlinePeriod:
+    """The headline figures say their period: orders, revenue and session conversion are of every
+    day the data holds up to the run date, not of the run date alone (as the sections below, each
+    of its own period: 28 days, 30 days, per day), and the customers are those with a stage."""
+
+    def test_the_headline_names_its_period(self, landing: Landing, warehouse: Path) -> None:
+        def page_view(event_id: str, day: str) -> dict[str, str]:
+            return {"event_id": event_id, "event_ts": f"{day}T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"}
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [page_view("d1", "2026-09-28")])
+        landing.jsonl("web", date(2026, 10, 2), "w.jsonl", [page_view("d2", "2026-10-02")])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        run_day(landing, warehouse, date(2026, 10, 2))
+        page = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
+        assert ("Customers: those with a stage on 2026-10-02. Orders, revenue and session conversion: every day"
+                " from 2026-09-28 to 2026-10-02, not that day alone.") in page
+
+
 class TestRunFigures:
     """A day's page shows that day's run (its own pipeline_runs row is written after the page)."""
 

@@ -152,6 +152,7 @@ def write_dashboard(
 <header><h1>Customer journeys as of {as_of.isoformat()}</h1>
 <p>Run {html.escape(run_id)} &middot; <a style="color:#fff" href="../index.html">all runs</a></p></header>
 <div class="figures">{figure_html}</div>
+<p class="note">{html.escape(s.header_note(con, as_of))}</p>
 {late_note}<main>{body}</main>
 </body></html>
 """,

@@ -178,6 +178,17 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
     return figures
 
 
+def header_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
+    """What the headline figures are of: their period is every day the data holds up to the run
+    date, where each section below names its own (28 days, 30 days, per day)."""
+    ((first,),) = con.execute(
+        "select cast(min(event_ts) as date) from events where event_ts < cast(? as date) + 1", [as_of]
+    ).fetchall()
+    since = f"every day from {first.isoformat()} to {as_of.isoformat()}" if first else f"every day up to {as_of.isoformat()}"
+    return (f"Customers: those with a stage on {as_of.isoformat()}. Orders, revenue and session conversion: "
+            f"{since}, not that day alone.")
+
+
 def stage_funnel(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
     """Customers per stage and reached (at that stage or later)."""
     if not has_tables(con, "stage_funnel"):
