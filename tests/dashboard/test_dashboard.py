@@ -369,6 +369,35 @@ class TestHeadlinePeriod:
                 " from 2026-09-28 to 2026-10-02, not that day alone.") in page
 
 
+class TestCheckoutFunnelBreakdowns:
+    """The breakdown selector keeps every breakdown: with many values of one (40 countries), the
+    others (a source, named later in the alphabet) are not crowded out; each shows its largest
+    segments, and the note says how many."""
+
+    def test_many_values_of_one_breakdown(self, tmp_path: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import MAX_SEGMENTS_PER_BREAKDOWN, checkout_funnel
+
+        con = duckdb.connect(str(tmp_path / "w.duckdb"))
+        con.execute("""create table funnel_steps (as_of_date date, funnel varchar, segment_key varchar,
+            segment_value varchar, step_index int, step varchar, entered bigint, period_start date, period_end date)""").fetchall()
+        segments = [("all", "all", 500)] + [("country", f"C{i:02d}", 100 - i) for i in range(40)] + [
+            ("device_category", "mobile", 300), ("utm_source", "google", 200), ("utm_source", "newsletter", 90)]
+        con.executemany(
+            "insert into funnel_steps values ('2026-10-20', 'checkout', ?, ?, ?, ?, ?, '2026-09-23', '2026-10-20')",
+            [(key, value, k, step, n // (k + 1)) for key, value, n in segments
+             for k, step in enumerate(["view_item", "add_to_cart", "purchase"])],
+        ).fetchall()
+        section = checkout_funnel(con, date(2026, 10, 20))
+        names = [trace.name for trace in section.figure.data]
+        assert names[0] == "all = all"
+        assert {"device_category = mobile", "utm_source = google", "utm_source = newsletter"} <= set(names)
+        countries = [name for name in names if name.startswith("country")]
+        assert countries == [f"country = C{i:02d}" for i in range(MAX_SEGMENTS_PER_BREAKDOWN)]
+        assert f"Each breakdown shows its {MAX_SEGMENTS_PER_BREAKDOWN} largest segments (country has 40)." in section.note
+
+
 class TestRunFigures:
     """A day's page shows that day's run (its own pipeline_runs row is written after the page)."""
 

@@ -85,6 +85,9 @@ def _fmt(value: object) -> object:
 MAX_CAMPAIGNS = 30
 MAX_SOURCES = 15
 
+# The checkout funnel's selector shows each breakdown's largest segments, up to this many.
+MAX_SEGMENTS_PER_BREAKDOWN = 10
+
 # Revenue is shown per currency, the largest first, up to this many currencies.
 MAX_REVENUE_FIGURES = 3
 
@@ -303,7 +306,18 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
     segments: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for key, value, _, step, entered, _, _ in rows:
         segments.setdefault((key, value), []).append((step, entered))
-    keys = sorted(segments, key=lambda k: (k[0] != "all", k[0], -segments[k][0][1]))[:40]
+    # every breakdown, each with its largest segments (by customers entering the funnel): a
+    # breakdown with many values (countries, campaigns) must not crowd the others out
+    ranked = sorted(segments, key=lambda k: (k[0] != "all", k[0], -segments[k][0][1], k[1]))
+    keys, per_key = [], {}
+    for key in ranked:
+        per_key[key[0]] = per_key.get(key[0], 0) + 1
+        if per_key[key[0]] <= MAX_SEGMENTS_PER_BREAKDOWN:
+            keys.append(key)
+    cut = sorted((name, n) for name, n in per_key.items() if n > MAX_SEGMENTS_PER_BREAKDOWN)
+    if cut:  # the note is escaped with the page
+        note += (f" Each breakdown shows its {MAX_SEGMENTS_PER_BREAKDOWN} largest segments ("
+                 + ", ".join(f"{name} has {n:,}" for name, n in cut) + ").")
     fig = go.Figure()
     for i, key in enumerate(keys):
         steps = segments[key]
