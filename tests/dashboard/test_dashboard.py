@@ -398,6 +398,34 @@ class TestCheckoutFunnelBreakdowns:
         assert f"Each breakdown shows its {MAX_SEGMENTS_PER_BREAKDOWN} largest segments (country has 40)." in section.note
 
 
+class TestAxisLabels:
+    """A long source name on a chart's axis is cut short, so the labels do not squeeze the bars to
+    a strip (a 60-character label set on end took most of the chart's height); the full name is in
+    the hover. Two names cut to the same text stay two bars, not one bar with both counts."""
+
+    def test_long_sources(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import AXIS_LABEL_CHARS, acquisition
+
+        long_a, long_b = "partner-" + "x" * 80 + "-a", "partner-" + "x" * 80 + "-b"
+        landing.jsonl("web", date(2026, 10, 20), "web.jsonl", [
+            {"event_id": f"w{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "page_view",
+             "anonymous_id": f"a{i}", "utm_source": source}
+            for i, source in enumerate([long_a, long_a, long_b, "google"])
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            customers = acquisition(con, date(2026, 10, 20)).figure.data[0]
+        finally:
+            con.close()
+        assert len(set(customers.x)) == 3
+        assert all(len(label) <= AXIS_LABEL_CHARS for label in customers.x), customers.x
+        assert list(customers.y) == [2, 1, 1]
+        assert customers.hovertext[0].startswith("partner-xxx") and customers.hovertext[0].endswith("\u2026")
+
+
 class TestRunFigures:
     """A day's page shows that day's run (its own pipeline_runs row is written after the page)."""
 

@@ -31,6 +31,9 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # most), and (shorter) in chart labels.
 MAX_SHOWN_CHARS = 400
 LABEL_CHARS = 60
+# A category on a chart's axis is cut shorter still (its full label is in the hover): set on end,
+# 60 characters take most of a chart's height.
+AXIS_LABEL_CHARS = 24
 
 
 def esc(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
@@ -41,6 +44,20 @@ def esc(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "\u2026"
     return html.escape(text).replace("&quot;", "&#34;")
+
+
+def axis_labels(values: list[object]) -> list[str]:
+    """Short, distinct axis categories for log values: each cut to AXIS_LABEL_CHARS, and one cut to
+    the same text as an earlier one numbered (a category axis would put both on one bar)."""
+    labels: list[str] = []
+    for value in values:
+        label = esc(value, AXIS_LABEL_CHARS)
+        n = 1
+        while label in labels:
+            n += 1
+            label = f"{esc(value, AXIS_LABEL_CHARS - 2 - len(str(n)))} {n}"
+        labels.append(label)
+    return labels
 
 
 @dataclass(frozen=True)
@@ -435,10 +452,11 @@ def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     note = "Customers by the source of their first visit, and how many bought."
     if rows and rows[0][3] > len(rows):
         note += f" The {len(rows)} sources with the most customers of {rows[0][3]:,}."
+    labels, names = axis_labels([r[0] for r in rows]), [esc(r[0], LABEL_CHARS) for r in rows]
     fig = go.Figure(
         [
-            go.Bar(name="customers", x=[esc(r[0], LABEL_CHARS) for r in rows], y=[r[1] for r in rows]),
-            go.Bar(name="bought", x=[esc(r[0], LABEL_CHARS) for r in rows], y=[r[2] for r in rows]),
+            go.Bar(name="customers", x=labels, y=[r[1] for r in rows], hovertext=names),
+            go.Bar(name="bought", x=labels, y=[r[2] for r in rows], hovertext=names),
         ]
     )
     return Section("acquisition", "Acquisition sources that bring buyers", note, _layout(fig))
