@@ -382,6 +382,20 @@ def conversion_trend(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     return Section("conversion-trend", "Conversion trend", note, _layout(fig))
 
 
+def _finding_values(kind: str, observed: float | None, baseline: float | None) -> tuple[str, str]:
+    """A finding's observed value and baseline in their units (pain_points.observed): customers
+    against a limit in days for the stuck findings, hours for slow replies, else shares, shown
+    as percentages as the finding's sentence says them."""
+    def shown(value: float | None, fmt: str) -> str:
+        return "-" if value is None else fmt.format(value)
+
+    if kind.startswith("stuck_"):
+        return shown(observed, "{:,.0f} customers"), shown(baseline, "{:,.0f} days")
+    if kind == "social_slow_replies":
+        return shown(observed, "{:,.1f} hours"), shown(baseline, "{:,.1f} hours")
+    return shown(observed, "{:.2%}"), shown(baseline, "{:.2%}")
+
+
 def pain_points(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
     """The flagged findings, most severe first."""
     if not has_tables(con, "pain_points"):
@@ -395,7 +409,10 @@ def pain_points(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
         [as_of],
     ).fetchall()
     table = html_table(
-        ["severity", "kind", "segment", "metric", "observed", "baseline", "customers", "what to do"], rows, {0, 4, 5, 6}
+        ["severity", "kind", "segment", "metric", "observed", "baseline", "customers", "what to do"],
+        [(sev, kind, seg, metric, *_finding_values(kind, observed, baseline), n, what)
+         for sev, kind, seg, metric, observed, baseline, n, what in rows],
+        {0, 4, 5, 6},
     ) if rows else "<p>No pain points flagged.</p>"
     return Section("pain-points", "Pain points", "Findings worth a person's attention today, most severe first.", table_html=table)
 
