@@ -623,12 +623,12 @@ class TestCheckoutFunnelNote:
         assert "may not track" not in text
 
 
-def _render_in_browser(page: Path) -> str:
+def _render_in_browser(page: Path, width: int = 1400) -> str:
     """The DOM of a page after headless Chromium ran it (its own scripts included)."""
     chromium = _chromium()
     assert chromium
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--window-size={width},1000",
              f"--user-data-dir={page.parent / 'chrome-profile'}", "--virtual-time-budget=5000"]
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
@@ -670,3 +670,23 @@ class TestTableLayout:
         marked = re.search(r'data-wrapped="([^"]*)"', dom)
         assert marked, dom[:2000]
         assert json.loads(marked.group(1).replace("&quot;", '"')) == []
+
+    def test_a_phone_scrolls_no_section_off_the_page(self, tmp_path: Path) -> None:
+        """On a phone (390 pixels), each section fits the screen's width (a wide table scrolls inside
+        its section); the page's grid asked for columns of at least 34rem, so every section ran off
+        the right edge."""
+        from journey_analytics.dashboard.page import _CSS
+        from journey_analytics.dashboard.sections import html_table
+
+        table = html_table(["campaign", "delivered", "open rate"], [("spring", 1318, "28.30%")], {1, 2})
+        page = tmp_path / "phone.html"
+        page.write_text(
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<style>{_CSS}</style></head><body><main><section><h2>E-mail health</h2>{table}</section>"
+            "<section class='wide'><p class='note'>Customers reaching each step.</p></section></main>"
+            "<script>document.body.setAttribute('data-overflow', String("
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth))</script></body></html>"
+        )
+        dom = _render_in_browser(page, width=390)
+        assert re.search(r'data-overflow="(-?\d+)"', dom).group(1) == "0"

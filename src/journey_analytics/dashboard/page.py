@@ -28,7 +28,7 @@ header p{margin:.3rem 0 0;opacity:.8}
 .figure{background:#fff;border-radius:8px;padding:.7rem 1rem;box-shadow:0 1px 2px #0002;min-width:9rem}
 .figure b{display:block;font-size:1.3rem}
 .figure span{font-size:.8rem;color:#566}
-main{padding:0 2rem 2rem;display:grid;grid-template-columns:repeat(auto-fit,minmax(34rem,1fr));gap:1rem}
+main{padding:0 2rem 2rem;display:grid;grid-template-columns:repeat(auto-fit,minmax(min(34rem,100%),1fr));gap:1rem}
 section{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 2px #0002;overflow:auto;min-width:0}
 section.wide{grid-column:1/-1}
 section h2{margin:.1rem 0 .2rem;font-size:1.05rem}
