@@ -452,6 +452,24 @@ class TestPainPointUnits:
         ]
 
 
+class TestPlotlyScript:
+    """The reports folder's plotly.min.js is the one the installed Plotly writes its charts for: a
+    folder kept from before an upgrade of Plotly gets the new script (the charts of the new
+    version's figures may not draw with an older one), not left as it was."""
+
+    def test_an_older_script_is_replaced(self, landing: Landing, warehouse: Path) -> None:
+        from plotly.offline import get_plotlyjs
+
+        reports = warehouse.parent / "reports"
+        reports.mkdir(parents=True, exist_ok=True)
+        (reports / "plotly.min.js").write_text("/**\n* plotly.js v2.0.0\n*/\n")
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"},
+        ])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        assert (reports / "plotly.min.js").read_text(encoding="utf-8") == get_plotlyjs()
+
+
 class TestRunFigures:
     """A day's page shows that day's run (its own pipeline_runs row is written after the page)."""
 

@@ -129,9 +129,10 @@ def write_dashboard(
     """
     reports = Path(reports)
     reports.mkdir(parents=True, exist_ok=True)
-    plotly_js = reports / PLOTLY_JS
-    if not plotly_js.exists():
-        _atomic_write(plotly_js, get_plotlyjs())
+    plotly_js, script = reports / PLOTLY_JS, get_plotlyjs()
+    # the installed Plotly's own script: a folder kept from before an upgrade gets the new one
+    if not plotly_js.is_file() or plotly_js.read_text(encoding="utf-8", errors="replace") != script:
+        _atomic_write(plotly_js, script)
     figures = s.header_figures(con, as_of, run_id)
     figure_html = "".join(
         f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
