@@ -381,11 +381,12 @@ class TestCheckoutFunnelBreakdowns:
 
         con = duckdb.connect(str(tmp_path / "w.duckdb"))
         con.execute("""create table funnel_steps (as_of_date date, funnel varchar, segment_key varchar,
-            segment_value varchar, step_index int, step varchar, entered bigint, period_start date, period_end date)""").fetchall()
+            segment_value varchar, step_index int, step varchar, entered bigint, period_start date, period_end date,
+            conversion_window bigint)""").fetchall()
         segments = [("all", "all", 500)] + [("country", f"C{i:02d}", 100 - i) for i in range(40)] + [
             ("device_category", "mobile", 300), ("utm_source", "google", 200), ("utm_source", "newsletter", 90)]
         con.executemany(
-            "insert into funnel_steps values ('2026-10-20', 'checkout', ?, ?, ?, ?, ?, '2026-09-23', '2026-10-20')",
+            "insert into funnel_steps values ('2026-10-20', 'checkout', ?, ?, ?, ?, ?, '2026-09-23', '2026-10-20', 604800)",
             [(key, value, k, step, n // (k + 1)) for key, value, n in segments
              for k, step in enumerate(["view_item", "add_to_cart", "purchase"])],
         ).fetchall()
@@ -450,6 +451,24 @@ class TestPainPointUnits:
         assert [row[4:6] for row in rows] == [
             ["450 customers", "21 days"], ["0.40%", "0.30%"], ["30.5 hours", "24.0 hours"],
         ]
+
+
+class TestCheckoutFunnelUnit:
+    """A checkout funnel counted per session (the GA4 closed funnel) says it counts sessions."""
+
+    def test_sessions(self, tmp_path: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import checkout_funnel
+
+        con = duckdb.connect(str(tmp_path / "w.duckdb"))
+        con.execute("""create table funnel_steps as select date '2026-10-20' as as_of_date, 'checkout' as funnel,
+            'session' as unit, 'all' as segment_key, 'all' as segment_value, 1 as step_index, 'view_item' as step,
+            10 as entered, date '2026-10-14' as period_start, date '2026-10-20' as period_end,
+            86400 as conversion_window""").fetchall()
+        note = checkout_funnel(con, date(2026, 10, 20)).note
+        assert note.startswith("Sessions reaching each step in the report period, 2026-10-14 to 2026-10-20 (7 days),"
+                               " each step within 1 day of their first"), note
 
 
 class TestPlotlyScript:
@@ -639,6 +658,12 @@ class TestCheckoutFunnelNote:
         )
         assert "Customers reaching each step in the report period" in text
         assert "may not track" not in text
+
+    def test_the_note_names_the_period_and_window(self, landing: Landing, tmp_path: Path) -> None:
+        """"The report period" alone does not say which days: the note names them and the window."""
+        text = self.page_text(landing, tmp_path, ["view_item", "purchase"])
+        assert ("Customers reaching each step in the report period, 2026-09-04 to 2026-10-01 (28 days), each"
+                " step within 7 days of their first; choose a breakdown.") in text
 
 
 def _render_in_browser(page: Path, width: int = 1400) -> str:

@@ -295,13 +295,35 @@ def _names(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
+def _funnel_unit(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
+    """What the checkout funnel of the day counts: customer or session (a GA4 closed funnel)."""
+    if "unit" not in {c for (c,) in con.execute(
+        "select column_name from duckdb_columns() where table_name = 'funnel_steps'").fetchall()}:
+        return "customer"
+    found = con.execute(
+        "select any_value(unit) from funnel_steps where as_of_date = ? and funnel = 'checkout'", [as_of]
+    ).fetchall()
+    return found[0][0] or "customer"
+
+
+def _duration(seconds: int | None) -> str:
+    """A conversion window in words: '7 days', '24 hours', '30 minutes', '90 seconds'."""
+    if seconds is None:
+        return "the window"
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n:,} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds:,} seconds"
+
+
 def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: Path | None = None) -> Section | None:
     """The checkout funnel with a breakdown selector, naming the steps the logs have no events for."""
     if not has_tables(con, "funnel_steps"):
         return None
     rows = con.execute(
         """
-        select segment_key, segment_value, step_index, step, entered, period_start, period_end
+        select segment_key, segment_value, step_index, step, entered, period_start, period_end, conversion_window
         from funnel_steps
         where as_of_date = ? and funnel = 'checkout'
         order by segment_key, segment_value, step_index
@@ -310,7 +332,9 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
     ).fetchall()
     if not rows:
         return None
-    note = "Customers reaching each step in the report period; choose a breakdown."
+    start, end, window = rows[0][5], rows[0][6], rows[0][7]
+    note = (f"{'Sessions' if _funnel_unit(con, as_of) == 'session' else 'Customers'} reaching each step in the report period, {start.isoformat()} to {end.isoformat()} "
+            f"({(end - start).days + 1} days), each step within {_duration(window)} of their first; choose a breakdown.")
     shown = {row[3] for row in rows}  # a report written with another config names only these
     unlogged = [step for step in _unlogged_steps(con, funnel_config, rows[0][5], rows[0][6]) if step in shown]
     if unlogged:
@@ -321,7 +345,7 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
             " If the store does not log a step, take it out of the checkout funnel in the funnels config."
         )
     segments: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    for key, value, _, step, entered, _, _ in rows:
+    for key, value, _, step, entered, _, _, _ in rows:
         segments.setdefault((key, value), []).append((step, entered))
     # every breakdown, each with its largest segments (by customers entering the funnel): a
     # breakdown with many values (countries, campaigns) must not crowd the others out
