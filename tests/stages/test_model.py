@@ -289,20 +289,21 @@ class TestTrainingWithoutLabels:
     def test_too_few_clear_examples_of_a_stage_leave_the_rules_alone(self, wh: Warehouse, tmp_path: Path) -> None:
         """A first night with a handful of clear considerers: a model fit on them called every
         anonymous visitor with one product view aware (the design's consideration) for the week
-        it was kept. Each pre-order stage needs min_labels_per_stage clear examples to learn from."""
+        it was kept. Each pre-order stage needs min_labels_per_stage clear examples to learn from,
+        or the unclear customers (here browsers) keep the rules' stage."""
         for i in range(30):
             wh.event(f"a{i:02d}", "open", days_before(AS_OF, 1 + i % 20), channel="email")
         for i in range(4):
-            wh.event(f"c{i}", "view_item", days_before(AS_OF, 2))
-            wh.event(f"c{i}", "search", days_before(AS_OF, 2))
+            wh.event(f"c{i}", "view_item", days_before(AS_OF, 20 + i))
+            wh.event(f"c{i}", "search", days_before(AS_OF, 20 + i))
         for i in range(12):
-            wh.event(f"anon:v{i:02d}", "view_item", days_before(AS_OF, 1 + i % 5))
+            browse(wh, f"anon:v{i:02d}", day=1 + i % 5, gap_seconds=400)
         wh.identify()
         result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
         assert result.model_trained is False and result.model_path is None
-        assert any("clear examples" in n for n in result.notices)
+        assert any("clear examples" in n for n in result.notices), result.notices
         got = stages(wh)
-        assert {got[f"anon:v{i:02d}"] for i in range(12)} == {("consideration", "rule", "consideration", 0.5)}
+        assert {got[f"anon:v{i:02d}"] for i in range(12)} == {("awareness", "rule", "awareness", 0.5)}
 
     def test_too_few_customers_leave_the_rules_alone(self, wh: Warehouse, tmp_path: Path) -> None:
         """With nothing to learn from, unclear customers keep the rule's stage at confidence 0.5."""
