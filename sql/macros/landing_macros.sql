@@ -38,6 +38,11 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
             then 'event_ts "' || left(x, 40) || '" names its time zone; give an offset such as Z or +02:00 (or UTC)'
         when parsed is null and try_cast(x as timestamp) is not null
             then 'event_ts "' || left(x, 40) || '" has no time zone; give an offset such as Z or +02:00'
+        -- epoch microseconds (GA4's BigQuery export) and nanoseconds of this era: say so
+        when parsed is null and regexp_full_match(x, '[0-9]{16}')
+            then 'event_ts "' || x || '" looks like epoch microseconds (as GA4''s event_timestamp); give epoch milliseconds'
+        when parsed is null and regexp_full_match(x, '[0-9]{19}')
+            then 'event_ts "' || x || '" looks like epoch nanoseconds; give epoch milliseconds'
         when parsed is null
             then 'event_ts "' || left(x, 40) || '" is not a timestamp (ISO-8601 with offset, or epoch milliseconds)'
         when parsed < make_timestamp(getvariable('earliest_event_year'), 1, 1, 0, 0, 0)

@@ -53,6 +53,8 @@ WEB_LINES: list[dict[str, Any] | str] = [
     page_view("w20", event_name="refund", order_id="o3", value=5),  # 25
     page_view("w21", event_name="purchase", order_id="o4", value=5, currency=" "),  # 26
     page_view("w22", event_name="purchase", order_id="o5", value=1e15, currency="EUR"),  # 27
+    page_view("w23", event_ts="1790848800123456"),  # 28: epoch microseconds (GA4's event_timestamp)
+    page_view("w24", event_ts=1790848800123456789),  # 29: epoch nanoseconds
 ]
 
 EMAIL_LINES: list[dict[str, Any] | str] = [
@@ -172,6 +174,17 @@ class TestWebRowsQuarantined:
                 "event_ts 1970-01-21 is before 2000-01-01 (1790848800 looks like epoch seconds; give epoch milliseconds)",
                 id="epoch seconds",
             ),
+            pytest.param(
+                28,
+                'event_ts "1790848800123456" looks like epoch microseconds (as GA4\'s event_timestamp); '
+                "give epoch milliseconds",
+                id="epoch microseconds",
+            ),
+            pytest.param(
+                29,
+                'event_ts "1790848800123456789" looks like epoch nanoseconds; give epoch milliseconds',
+                id="epoch nanoseconds",
+            ),
         ],
     )
     def test_breach_is_quarantined_with_reason(self, breached: Path, line_no: int, error: str) -> None:
@@ -286,7 +299,7 @@ class TestRowCountsBalance:
         assert query(
             breached,
             "select rows_read, rows_loaded, rows_quarantined, rows_duplicate, files_read from pipeline_runs",
-        ) == [(46, 8, 38, 0, 6)]
+        ) == [(48, 8, 40, 0, 6)]
 
     def test_per_file(self, breached: Path) -> None:
         assert query(
@@ -299,11 +312,11 @@ class TestRowCountsBalance:
             ("labels/labels.csv", "labels", "csv", 4, 1, 3, 0, None),
             ("social/dt=2026-10-01/social.jsonl", "social", "jsonl", 6, 1, 5, 0, None),
             ("web/dt=2026-10-01/web.csv", "web", "csv", 3, 2, 1, 0, None),
-            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 26, 2, 24, 0, None),
+            ("web/dt=2026-10-01/web.jsonl", "web", "jsonl", 28, 2, 26, 0, None),
         ]
 
     def test_quarantine_holds_every_quarantined_row(self, breached: Path) -> None:
-        assert query(breached, "select count(*) from quarantine") == [(38,)]
+        assert query(breached, "select count(*) from quarantine") == [(40,)]
 
 
 class TestJsonEdgeCases:
