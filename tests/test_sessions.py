@@ -410,6 +410,24 @@ class TestEventsWithoutDevice:
         ((one_session,),) = query(warehouse, "select count(distinct session_id) from events where customer_id = '17850'")
         assert one_session == 1
 
+    def test_an_exported_purchase_converts_a_visit_whose_session_id_is_given(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        # GA4 gives the visit's session id (ga_session_id); the store's export sends the order
+        # with the customer's id and no device, a fraction of a second before the tag's purchase
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("g-1", "08:10:00", "ga-1", session_id="1790849400", page_url="/", utm_source="google"),
+            web("g-2", "08:11:00", "ga-1", "login", session_id="1790849400", user_id="17850"),
+            web("g-3", "08:26:00.250", "ga-1", "purchase", session_id="1790849400", user_id="17850",
+                order_id="536365", value="15.30", currency="GBP"),
+            # another customer with the same ga_session_id (the second their visit started)
+            web("h-1", "08:10:00", "ga-2", session_id="1790849400", user_id="12583"),
+            self.export_purchase("x-1", "08:26:00", "17850", "536365"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select customer_id, n_events, converted, revenue, utm_source from sessions order by 1") == [
+            ("12583", 1, False, Decimal("0"), None), ("17850", 4, True, Decimal("15.30"), "google")]
+
     def test_no_visit_open_gives_a_session_of_its_own(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "web.jsonl", [
             web("v-1", "08:10:00", "ck-1", "login", user_id="17850"),

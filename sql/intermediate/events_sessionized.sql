@@ -5,8 +5,9 @@
 -- device when several devices share it: one session each.
 -- A web event with no device (a user_id and no anonymous_id, as a store's server-side order
 -- export sends a purchase) joins its customer's visit that is open at its time, on that visit's
--- device (a visit whose session is computed; one with a given session_id is not looked at);
--- with none open, such events are grouped per user_id.
+-- device; with no such visit open, its customer's visit with a session_id given by the source
+-- (GA4's ga_session_id) open at its time, in that session; with none open, such events are
+-- grouped per user_id.
 -- E-mail and social events have no session.
 -- A guest checkout's visit (its events that name no one) is the customer's of the person its
 -- order_id names (order_people), not the device's latest person's: see visit_buyers;
@@ -78,6 +79,44 @@ deviceless_visits as (
     where epoch(d.event_ts) - epoch(c.event_ts) <= p.session_timeout_minutes * 60
 ),
 
+-- The web events with a given session_id of those customers (a narrow read, as above).
+customer_given_session_events as (
+    select
+        e.event_ts,
+        e.given_session_id,
+        e.anonymous_id,
+        coalesce(by_user.customer_id, by_device.customer_id) as customer_id
+    from events_unioned as e
+    left join identities_stitched as by_user
+        on by_user.identifier_type = 'user_id' and by_user.identifier = e.user_id
+    left join identities_stitched as by_device
+        on by_device.identifier_type = 'anonymous_id' and by_device.identifier = e.anonymous_id
+    where e.channel = 'web' and e.given_session_id is not null and e.anonymous_id is not null
+      and (
+          e.anonymous_id in (
+              select identifier from identities_stitched
+              where identifier_type = 'anonymous_id' and customer_id in (select customer_id from deviceless_events)
+          )
+          or e.user_id in (
+              select identifier from identities_stitched
+              where identifier_type = 'user_id' and customer_id in (select customer_id from deviceless_events)
+          )
+      )
+),
+
+-- A deviceless event with no computed visit open joins the given session of its customer's last
+-- event with one at or before it, within the session timeout (the visit is still open), so a
+-- store's exported order converts the tag's visit instead of making a page-less session.
+deviceless_given_visits as (
+    select d.event_id, c.given_session_id, c.anonymous_id
+    from deviceless_events as d
+    asof inner join customer_given_session_events as c
+        on c.customer_id = d.customer_id and d.event_ts >= c.event_ts
+    cross join parameters as p
+    where epoch(d.event_ts) - epoch(c.event_ts) <= p.session_timeout_minutes * 60
+      and d.event_id not in (select event_id from deviceless_visits)
+),
+
 web_without_session as (
     select
         e.event_id,
@@ -90,6 +129,7 @@ web_without_session as (
     from unstitched_web_events as e
     left join deviceless_visits as v on v.event_id = e.event_id
     where e.given_session_id is null
+      and e.event_id not in (select event_id from deviceless_given_visits)
 ),
 
 with_previous as (
@@ -251,15 +291,19 @@ attributed as (
                         events.customer_id
                     )
                 else events.customer_id
-            end as customer_id
+            end as customer_id,
+            coalesce(events.given_session_id, given_visit.given_session_id) as given_session_id
         ),
+        -- the device of the visit a deviceless event joined (for a session id shared across devices)
+        coalesce(events.anonymous_id, given_visit.anonymous_id) as visit_anonymous_id,
         computed_sessions.computed_session_id,
         shared.given_session_id is not null as is_shared,
         shared.across_devices
     from events
     -- (an event_id is unique within its channel only)
     left join computed_sessions on computed_sessions.event_id = events.event_id and events.channel = 'web'
-    left join shared on shared.given_session_id = events.given_session_id
+    left join deviceless_given_visits as given_visit on given_visit.event_id = events.event_id and events.channel = 'web'
+    left join shared on shared.given_session_id = coalesce(events.given_session_id, given_visit.given_session_id)
     left join guest_orders as own_order on own_order.event_id = events.event_id and events.channel = 'web'
     left join visit_buyers as computed_session_buyers
         on computed_session_buyers.computed_session_id = computed_sessions.computed_session_id
@@ -268,11 +312,11 @@ attributed as (
 )
 
 select
-    * exclude (computed_session_id, is_shared, across_devices),
+    * exclude (computed_session_id, is_shared, across_devices, visit_anonymous_id),
     case
         when given_session_id is null then computed_session_id
         when across_devices
-            then given_session_id || '~' || substr(md5(customer_id || '|' || coalesce(anonymous_id, '')), 1, 8)
+            then given_session_id || '~' || substr(md5(customer_id || '|' || coalesce(visit_anonymous_id, '')), 1, 8)
         when is_shared
             then given_session_id || '~' || substr(md5(customer_id), 1, 8)
         else given_session_id
