@@ -384,6 +384,23 @@ class TestResentPurchase:
         figures = self.headline(warehouse)
         assert (figures["Orders"], figures["Revenue EUR"]) == ("1", "42")
 
+    def test_the_tag_and_the_stores_export_of_one_order_with_two_totals(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """The web tag sends the order's revenue without shipping and tax (Segment's
+        properties.revenue), the store's export its total: two totals of one order, not two of its
+        lines. They added up to 212.40; the order is worth the larger, 112.40."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("s-1", "10:00:00", "a-s", "login", user_id="u-s"),
+            web("s-2", "10:05:00", "a-s", "purchase", user_id="u-s", order_id="o1", value=100, currency="EUR"),
+            {"event_id": "x-1", "event_ts": "2026-10-01T10:05:01Z", "event_name": "purchase",
+             "user_id": "u-s", "order_id": "o1", "value": "112.40", "currency": "EUR"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select n_events, converted, revenue from sessions") == [(3, True, Decimal("112.40"))]
+        figures = self.headline(warehouse)
+        assert (figures["Orders"], figures["Revenue EUR"]) == ("1", "112")
+
 
 class TestEventsWithoutDevice:
     """A web event with a user_id and no anonymous_id (a store's order export sends its

@@ -8,9 +8,12 @@
 -- together (one instant, one device or user) are its lines and add up; lines are told apart by
 -- value and product (the first of the extra fields item_id, sku, product_id, variant_id,
 -- stock_code, line_id, line_item_id, line_number that the row has), so a row sent twice is one
--- line whatever else it carries. When the whole order is sent again (another instant or
--- sender: a reloaded page, the tag and the store's export), each value counts as many times as
--- in the sending with the most lines of that value, so the order counts once.
+-- line whatever else it carries. When one sender sends the whole order again (another instant:
+-- a reloaded page), each value counts as many times as in the sending with the most lines of
+-- that value, so the order counts once. When two senders send it (the web tag from a device and
+-- the store's export under a user_id), the order's value is the larger of their totals: the tag
+-- often leaves out shipping and tax that the export's total holds, and two totals of one order
+-- are not two of its lines.
 --   ordered_at: its first sending; session_id: the session of its first sending that has one;
 --   currency: its currency as given (the smallest, should its lines disagree).
 create or replace temp macro order_values(before_ts) as table
@@ -34,18 +37,26 @@ create or replace temp macro order_values(before_ts) as table
         group by customer_id, order_key, sent_at, sender, value
     ),
     value_counts as (
-        select customer_id, order_key, value, max(n_lines) as n_lines, min(sent_at) as first_sent_at,
+        select customer_id, order_key, sender, value, max(n_lines) as n_lines, min(sent_at) as first_sent_at,
             -- arg_min passes over a null session_id; of two sendings at one instant, the smaller id
             arg_min(session_id, struct_pack(sent_at, session_id)) as session_id,
             min(currency) as currency
         from sendings
-        group by customer_id, order_key, value
+        group by customer_id, order_key, sender, value
+    ),
+    sender_totals as (
+        select customer_id, order_key, sender, sum(value * n_lines) as order_value,
+            min(first_sent_at) as first_sent_at,
+            arg_min(session_id, struct_pack(first_sent_at, session_id)) as session_id,
+            min(currency) as currency
+        from value_counts
+        group by customer_id, order_key, sender
     )
     select
         customer_id, order_key,
         min(first_sent_at) as ordered_at,
         arg_min(session_id, struct_pack(first_sent_at, session_id)) as session_id,
         min(currency) as currency,
-        sum(value * n_lines) as order_value
-    from value_counts
+        max(order_value) as order_value
+    from sender_totals
     group by customer_id, order_key;

@@ -18,7 +18,7 @@
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
 -- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from a refund, whose purchase is nowhere in the data (bought before it begins).
--- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
+-- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once; sent by the tag and by the store's export with two totals, the larger), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.

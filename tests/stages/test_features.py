@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -100,6 +100,16 @@ class TestCustomerFeatures:
                  properties='{"stock_code": "A"}')  # one line sent again the next day
         got = features(wh, tmp_path, "u1", "n_orders", "revenue", "first_order_at")
         assert got == {"n_orders": 1, "revenue": 45.0, "first_order_at": at}
+
+    def test_the_tag_and_the_stores_export_send_two_totals_of_one_order(self, wh: Warehouse, tmp_path: Path) -> None:
+        """The tag (from the device) sends 100 without shipping, the store's export (the user id, no
+        device) the total of 112.5: the order is worth the larger, not their sum."""
+        at = days_before(AS_OF, 10)
+        wh.event("u1", "purchase", at, order_id="o1", value=100.0, currency="EUR")
+        wh.event("u1", "purchase", at + timedelta(seconds=1), order_id="o1", value=112.5, currency="EUR",
+                 anonymous_id=None)
+        got = features(wh, tmp_path, "u1", "n_orders", "revenue")
+        assert got == {"n_orders": 1, "revenue": 112.5}
 
     def test_an_order_known_only_from_its_refund(self, wh: Warehouse, tmp_path: Path) -> None:
         """A refund whose purchase is not in the data counts the order, with no revenue and no
