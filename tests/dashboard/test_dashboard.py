@@ -733,3 +733,23 @@ class TestTableLayout:
         )
         dom = _render_in_browser(page, width=390)
         assert re.search(r'data-overflow="(-?\d+)"', dom).group(1) == "0"
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is installed by `make test`; not on this machine")
+class TestPageSentOnItsOwn:
+    """A page needs the reports folder's plotly.min.js for its charts. Sent on its own (attached to
+    an e-mail), its charts were blank with no word why: it now says what it needs."""
+
+    def test_a_page_without_its_script_says_so(self, page: Path, tmp_path: Path) -> None:
+        from journey_analytics.dashboard.page import NO_CHARTS_NOTE
+
+        alone = tmp_path / "sent" / "index.html"
+        alone.parent.mkdir()
+        shutil.copy(page, alone)
+        shown = re.search(r'<p class="note" id="no-charts"( hidden(="")?)?>', _render_in_browser(alone))
+        assert shown and shown.group(1) is None
+        assert NO_CHARTS_NOTE in alone.read_text()
+
+    def test_beside_its_script_the_note_stays_hidden(self, page: Path) -> None:
+        shown = re.search(r'<p class="note" id="no-charts"( hidden(="")?)?>', _render_in_browser(page))
+        assert shown and shown.group(1) is not None

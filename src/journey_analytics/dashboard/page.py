@@ -17,6 +17,11 @@ from journey_analytics.dashboard import sections as s
 from journey_analytics.warehouse import has_tables
 
 PLOTLY_JS = "plotly.min.js"
+# Shown when the page is opened without the reports folder's script (a page sent on its own).
+NO_CHARTS_NOTE = (
+    f"The charts need {PLOTLY_JS} from the reports folder (the folder above this page's); opened "
+    "without it, this page shows its tables and figures only."
+)
 WIDE = frozenset({"stage-funnel", "pain-points", "checkout-funnel", "touchpoints", "email-health", "classifier", "stage-movements"})
 
 _CSS = """
@@ -152,6 +157,8 @@ def write_dashboard(
 </head><body>
 <header><h1>Customer journeys as of {as_of.isoformat()}</h1>
 <p>Run {html.escape(run_id)} &middot; <a style="color:#fff" href="../index.html">all runs</a></p></header>
+<p class="note" id="no-charts" hidden>{NO_CHARTS_NOTE}</p>
+<script>if (typeof Plotly === "undefined") document.getElementById("no-charts").hidden = false;</script>
 <div class="figures">{figure_html}</div>
 <p class="note">{html.escape(s.header_note(con, as_of))}</p>
 {late_note}<main>{body}</main>
