@@ -209,6 +209,8 @@ shipped that day for that segment (a release, a payment provider change). The fi
 def main() -> None:
     for name, cells in (("01_warehouse_tour.ipynb", TOUR), ("02_pain_point_investigation.ipynb", INVESTIGATION)):
         notebook = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        for index, cell in enumerate(notebook.cells):
+            cell.id = f"cell-{index:02d}"  # stable ids: a rebuild changes only the cells that changed
         nbformat.write(notebook, HERE / name)
 
 
