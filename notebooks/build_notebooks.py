@@ -19,7 +19,8 @@ import duckdb
 # The warehouse `make demo` writes; set JOURNEY_WAREHOUSE to use another one.
 WAREHOUSE = Path(os.environ.get("JOURNEY_WAREHOUSE", "../data/warehouse/journey.duckdb"))
 con = duckdb.connect(str(WAREHOUSE), read_only=True)  # read-only: safe while a nightly run publishes
-as_of = con.sql("select max(as_of_date) from pipeline_runs").fetchall()[0][0]
+# the last day run successfully (a failed night is recorded in pipeline_runs too, with no stages or findings)
+as_of = con.sql("select max(as_of_date) from pipeline_runs where status = 'success'").fetchall()[0][0]
 print(WAREHOUSE, "as of", as_of)'''
 
 TOUR = [

@@ -82,3 +82,82 @@ class TestCustomFunnel:
                     for k, step in enumerate(("search", "view_item", "purchase"), start=1)}
         assert notebook == expected
         assert expected["purchase"] > 0
+
+
+def _slow_payment_store(landing: Path, run_date: date, days: int = 14, per_day: int = 40) -> None:
+    """A store whose payments are confirmed 12 hours after the payment step (a bank transfer):
+    every customer buys, on the next day's folder. The truth: the payment step converts 100% on
+    every day, and no one stopped; on the run date the purchases have not happened yet."""
+    import json
+    from datetime import datetime, time, timedelta
+
+    files: dict[date, list[dict]] = {}
+    for d in range(days):
+        day = run_date - timedelta(days=days - 1 - d)
+        for c in range(per_day):
+            user = f"c{d:02d}{c:02d}"
+            start = datetime.combine(day, time(19, 0))
+            steps = ["page_view", "view_item", "add_to_cart", "begin_checkout", "add_payment_info"]
+            for i, name in enumerate(steps):
+                ts = start + timedelta(minutes=5 * i, seconds=c)
+                files.setdefault(day, []).append({"event_id": f"{user}-{i}", "event_name": name, "user_id": user,
+                                                  "anonymous_id": f"d-{user}", "device_category": "desktop",
+                                                  "event_ts": ts.isoformat() + "Z"})
+            paid = start + timedelta(hours=12, minutes=20, seconds=c)
+            files.setdefault(paid.date(), []).append({"event_id": f"{user}-p", "event_name": "purchase", "user_id": user,
+                                                      "order_id": f"o-{user}", "value": 20, "currency": "EUR",
+                                                      "event_ts": paid.isoformat() + "Z"})
+    for day, rows in files.items():
+        if day > run_date:
+            continue  # not arrived yet
+        folder = landing / "web" / f"dt={day}"
+        folder.mkdir(parents=True)
+        (folder / "part-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _execute(path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch, probe: str) -> tuple[nbformat.NotebookNode, str]:
+    """Run a notebook on a warehouse with one probe cell appended; returns it and the probe's printed text."""
+    monkeypatch.setenv("JOURNEY_WAREHOUSE", str(warehouse))
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(probe))
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    return notebook, "".join(o.get("text", "") for o in notebook.cells[-1].get("outputs", []))
+
+
+def _printed(notebook: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+@pytest.fixture(scope="module")
+def slow_payment_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, date]:
+    work = tmp_path_factory.mktemp("slow_payment")
+    run_date = date(2025, 3, 14)
+    _slow_payment_store(work / "landing", run_date)
+    os.environ.setdefault("JOURNEY_HASH_KEY", "test-key")
+    runs.run_day_in_process(run_date, work / "landing", work / "journey.duckdb", work / "reports", Settings())
+    return work / "journey.duckdb", run_date
+
+
+class TestAfterAFailedNight:
+    """A night whose run failed is recorded in pipeline_runs (status 'failed') in the published
+    warehouse; the notebooks read the last day that was run successfully, not the failed one."""
+
+    def test_as_of_is_the_last_successful_run(self, slow_payment_warehouse, monkeypatch, tmp_path) -> None:
+        import shutil
+        from datetime import timedelta
+
+        source, run_date = slow_payment_warehouse
+        warehouse = tmp_path / "journey.duckdb"
+        shutil.copy(source, warehouse)
+        landing = tmp_path / "landing"
+        landing.mkdir()
+        ctx = runs.open_run(run_date + timedelta(days=1), landing, warehouse, tmp_path / "reports", Settings())
+        runs.abort_run(ctx, RuntimeError("disk full"))  # as the nightly flow does when a step fails
+        for name in ("01_warehouse_tour.ipynb", "02_pain_point_investigation.ipynb"):
+            notebook, probe = _execute(ROOT / "notebooks" / name, warehouse, monkeypatch, "print(as_of)")
+            assert probe.strip() == run_date.isoformat(), name
+            if name.startswith("01"):
+                # the stage table is the run's, not empty for a day that has no stages
+                (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "from customer_stages" in c.source]
+                shown = "".join(o.get("text", "") for o in cell.get("outputs", []))
+                assert "│ purchase " in shown, shown
