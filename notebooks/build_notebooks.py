@@ -142,15 +142,24 @@ its own baseline)."""),
     where as_of_date = $d and kind in ('segment_drop', 'funnel_step_drop')
     order by severity desc limit 1
 """, params={"d": as_of}).fetchall()
-kind, step, segment_key, segment_value = rows[0] if rows else ("funnel_step_drop", "purchase", "all", "all")
 steps = ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
+if rows:
+    kind, step, segment_key, segment_value = rows[0]
+else:  # nothing flagged: look at the last step for everyone, or set step and segment by hand
+    kind, step, segment_key, segment_value = None, "purchase", "all", "all"
+    print(f"No funnel finding on {as_of}: looking at the {step} step for everyone instead.")
 previous_step = steps[steps.index(step) - 1]
-print(f"{kind}: {previous_step} -> {step} for {segment_key} = {segment_value}")'''),
+print(f"{kind or 'no finding'}: {previous_step} -> {step} for {segment_key} = {segment_value}")'''),
     new_markdown_cell("""## Day by day: when did it start?
 
-For each day, customers who reached the previous step, and the share who took the next step
-within 24 hours, for the segment and for everyone else."""),
-    new_code_cell('''segment_column = segment_key if segment_key in ("device_category", "utm_source", "utm_medium", "country") else None
+For each day of the last four weeks, the times customers reached the previous step, and the share
+that took the next step within 24 hours (`HOURS`: the finding's `[abandonment] conversion_hours`),
+for the segment and for everyone else. As in the finding, a step is judged once its 24 hours are
+over by the end of the run date: the run date itself has no row yet, rather than a false drop."""),
+    new_code_cell('''import polars as pl
+
+HOURS = 24
+segment_column = segment_key if segment_key in ("device_category", "utm_source", "utm_medium", "country") else None
 in_segment = f"coalesce(p.{segment_column}, '') = $v" if segment_column else "true"
 daily = con.sql(f"""
     with previous as (
@@ -163,30 +172,36 @@ daily = con.sql(f"""
     labelled as (
         select cast(p.event_ts as date) as day, ({in_segment}) as in_segment,
             exists (select 1 from events n where n.customer_id = p.customer_id and n.event_name = $step
-                    and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + interval 24 hour) as converted
+                    and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + to_hours($hours)) as converted
         from previous p
+        -- judged once its hours are over; the four weeks ending on the run date
+        where p.event_ts + to_hours($hours) < cast($d as date) + 1 and p.event_ts >= cast($d as date) - 27
     )
     select day, in_segment, count(*) as reached_previous, round(avg(converted::int), 3) as conversion
     from labelled group by all order by day, in_segment
-""", params={"prev": previous_step, "step": step, **({"v": segment_value} if segment_column else {})}).pl()
-daily.pivot(on="in_segment", index="day", values="conversion").sort("day").tail(14)'''),
+""", params={"prev": previous_step, "step": step, "d": as_of, "hours": HOURS,
+             **({"v": segment_value} if segment_column else {})}).pl()
+with pl.Config(tbl_rows=28):  # every day, not the first and last five
+    display(daily.pivot(on="in_segment", index="day", values="conversion").sort("day"))'''),
     new_markdown_cell("""## Who is affected, and what did they do instead?
 
 The customers of the segment who stopped after the previous step in the last week (each once,
-at their first stop), and what they did next within a week: their own next event on any
-channel (e-mails merely sent to them and the brand's replies are not theirs)."""),
+at their first stop, judged once its 24 hours were over), and what they did next within a week,
+or up to the run date for the latest: their own next event on any channel (e-mails merely sent to
+them and the brand's replies are not theirs)."""),
     new_code_cell('''con.sql(f"""
     with previous as (
         select e.customer_id, e.event_ts, e.device_category, e.country,
             coalesce(e.utm_source, s.utm_source) as utm_source, coalesce(e.utm_medium, s.utm_medium) as utm_medium
         from events e left join sessions s using (session_id)
-        where e.event_name = $prev and e.event_ts >= cast($d as date) - 6 and e.event_ts < cast($d as date) + 1
+        where e.event_name = $prev and e.event_ts >= cast($d as date) - 6
+          and e.event_ts + to_hours($hours) < cast($d as date) + 1
     ),
     stopped as (
         select p.customer_id, p.event_ts from previous p
         where ({in_segment})
           and not exists (select 1 from events n where n.customer_id = p.customer_id and n.event_name = $step
-                          and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + interval 24 hour)
+                          and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + to_hours($hours))
         qualify row_number() over (partition by p.customer_id order by p.event_ts) = 1
     ),
     next_events as (
@@ -198,7 +213,8 @@ channel (e-mails merely sent to them and the brand's replies are not theirs)."""
     )
     select coalesce(n.next_event, '(nothing within a week)') as next_event, count(*) as customers
     from stopped s left join next_events n using (customer_id) group by 1 order by 2 desc
-""", params={"prev": previous_step, "step": step, "d": as_of, **({"v": segment_value} if segment_column else {})}).show()'''),
+""", params={"prev": previous_step, "step": step, "d": as_of, "hours": HOURS,
+             **({"v": segment_value} if segment_column else {})}).show()'''),
     new_markdown_cell("""## What to do
 
 If the segment's conversion fell on a given day while the rest held steady, look at what
