@@ -28,7 +28,9 @@ TOUR = [
 
 The nightly run publishes one DuckDB file. This notebook shows its tables, how they join,
 how to build a funnel of your own in SQL, and a cohort retention table. Run `make demo`
-first (it writes `data/warehouse/journey.duckdb`)."""),
+first (it writes `data/warehouse/journey.duckdb`), or, for your own warehouse, start Jupyter with
+`JOURNEY_WAREHOUSE` set to its path (`JOURNEY_WAREHOUSE=/data/warehouse/journey.duckdb jupyter lab`).
+Nothing else is tied to the sample: the day shown is the last one the nightly run finished."""),
     new_code_cell(CONNECT),
     new_markdown_cell("""## The tables and what they hold
 
@@ -126,7 +128,8 @@ INVESTIGATION = [
     new_markdown_cell("""# Investigating a pain point
 
 The nightly run flags findings in `pain_points`, most severe first. This notebook takes the
-worst funnel finding and digs into it: is it real, since when, and for whom."""),
+worst funnel finding and digs into it: is it real, since when, and for whom. It reads the
+warehouse named by `JOURNEY_WAREHOUSE` (the sample's by default; see the tour)."""),
     new_code_cell(CONNECT),
     new_code_cell('''con.sql("""
     select severity, kind, segment_key, segment_value, step, round(observed, 3) as observed,
