@@ -52,7 +52,11 @@ hashed e-mails and handles) belong to it. Here is one customer seen on several d
     select customer_id, count(*) filter (where identifier_type = 'anonymous_id') as devices
     from identity_map group by 1 having devices > 1 order by devices desc, customer_id limit 1
 """).fetchall()
-customer = multi_device[0][0] if multi_device else con.sql("select min(customer_id) from events").fetchall()[0][0]
+if multi_device:
+    customer = multi_device[0][0]
+else:
+    customer = con.sql("select min(customer_id) from events").fetchall()[0][0]
+    print("No customer was seen on more than one device; here is one customer:", customer)
 con.sql("select identifier_type, identifier from identity_map where customer_id = $c order by 1",
         params={"c": customer}).show()
 con.sql("""

@@ -194,3 +194,12 @@ class TestAfterAFailedNight:
                 (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "from customer_stages" in c.source]
                 shown = "".join(o.get("text", "") for o in cell.get("outputs", []))
                 assert "│ purchase " in shown, shown
+
+
+class TestTourOnAnotherStore:
+    def test_says_when_no_customer_has_several_devices(self, slow_payment_warehouse, monkeypatch) -> None:
+        """The tour shows 'one customer seen on several devices'; on a store where everyone used one
+        device it showed a one-device customer under that sentence, without a word."""
+        warehouse, _ = slow_payment_warehouse
+        notebook, _ = _execute(ROOT / "notebooks" / "01_warehouse_tour.ipynb", warehouse, monkeypatch, "")
+        assert "No customer was seen on more than one device" in _printed(notebook)
