@@ -100,23 +100,33 @@ as the configured funnels are."""),
     new_markdown_cell("""## Cohort retention
 
 Customers grouped by the week of their first order, and the share who ordered again in
-each later week."""),
-    new_code_cell('''retention = con.sql("""
+each later week, up to the run date's week (not over yet, so its figures are still growing).
+A week in which nobody ordered again shows 0."""),
+    new_code_cell('''import polars as pl
+
+retention = con.sql("""
     with orders as (
-        select customer_id, date_trunc('week', event_ts) as order_week
-        from events where event_name = 'purchase' group by all
+        select customer_id, cast(date_trunc('week', event_ts) as date) as order_week
+        from events where event_name = 'purchase' and event_ts < cast($d as date) + 1 group by all
     ),
     cohorts as (select customer_id, min(order_week) as cohort_week from orders group by 1),
     activity as (
         select c.cohort_week, datediff('week', c.cohort_week, o.order_week) as weeks_later,
                count(distinct o.customer_id) as customers
         from cohorts c join orders o using (customer_id) group by all
+    ),
+    weeks as (
+        -- every week from the cohort's to the run date's, also those in which nobody ordered
+        select cohort_week, unnest(range(datediff('week', cohort_week, date_trunc('week', cast($d as date))) + 1)) as weeks_later
+        from cohorts group by 1
     )
-    select cohort_week, weeks_later, customers,
-           round(customers / first_value(customers) over (partition by cohort_week order by weeks_later), 3) as share
-    from activity order by cohort_week, weeks_later
-""").pl()
-retention.pivot(on="weeks_later", index="cohort_week", values="share").sort("cohort_week")'''),
+    select w.cohort_week, w.weeks_later, coalesce(a.customers, 0) as customers,
+           round(coalesce(a.customers, 0) / first_value(a.customers) over (partition by w.cohort_week order by w.weeks_later), 3) as share
+    from weeks w left join activity a using (cohort_week, weeks_later)
+    order by w.cohort_week, w.weeks_later
+""", params={"d": as_of}).pl()
+with pl.Config(tbl_rows=100):  # every cohort, not the first and last five
+    display(retention.pivot(on="weeks_later", index="cohort_week", values="share").sort("cohort_week"))'''),
     new_markdown_cell("""## Stages
 
 Each customer's stage, who decided it (a rule or the classifier), how sure, and why."""),

@@ -87,7 +87,8 @@ class TestCustomFunnel:
 def _slow_payment_store(landing: Path, run_date: date, days: int = 14, per_day: int = 40) -> None:
     """A store whose payments are confirmed 12 hours after the payment step (a bank transfer):
     every customer buys, on the next day's folder. The truth: the payment step converts 100% on
-    every day, and no one stopped; on the run date the purchases have not happened yet."""
+    every day, and no one stopped; on the run date the purchases have not happened yet. Five of the
+    first day's customers order again ten days later."""
     import json
     from datetime import datetime, time, timedelta
 
@@ -107,6 +108,13 @@ def _slow_payment_store(landing: Path, run_date: date, days: int = 14, per_day: 
             files.setdefault(paid.date(), []).append({"event_id": f"{user}-p", "event_name": "purchase", "user_id": user,
                                                       "order_id": f"o-{user}", "value": 20, "currency": "EUR",
                                                       "event_ts": paid.isoformat() + "Z"})
+    first = run_date - timedelta(days=days - 1)
+    for c in range(5):  # five of the first day's customers order again ten days later
+        user = f"c00{c:02d}"
+        again = datetime.combine(first + timedelta(days=10), time(10, 0))
+        files.setdefault(again.date(), []).append({"event_id": f"{user}-again", "event_name": "purchase", "user_id": user,
+                                                   "order_id": f"o2-{user}", "value": 20, "currency": "EUR",
+                                                   "event_ts": again.isoformat() + "Z"})
     for day, rows in files.items():
         if day > run_date:
             continue  # not arrived yet
@@ -203,3 +211,20 @@ class TestTourOnAnotherStore:
         warehouse, _ = slow_payment_warehouse
         notebook, _ = _execute(ROOT / "notebooks" / "01_warehouse_tour.ipynb", warehouse, monkeypatch, "")
         assert "No customer was seen on more than one device" in _printed(notebook)
+
+
+    def test_cohort_retention_shows_every_week_in_order(self, slow_payment_warehouse, monkeypatch) -> None:
+        """Week 1 of the first cohort had no repeat order: it is 0, not a missing column (it was
+        left out, so the table went from week 0 to week 2), and weeks come in their order."""
+        import json
+
+        warehouse, _ = slow_payment_warehouse
+        _, probe = _execute(ROOT / "notebooks" / "01_warehouse_tour.ipynb", warehouse, monkeypatch,
+                            "print(retention.write_json())")
+        shares = {(r["cohort_week"][:10], r["weeks_later"]): r["share"] for r in json.loads(probe)}
+        # first orders on 2025-03-02 (a Sunday: the week of 2025-02-24), 40 customers, 5 again on 2025-03-11
+        assert shares[("2025-02-24", 0)] == 1.0
+        assert shares[("2025-02-24", 1)] == 0.0
+        assert shares[("2025-02-24", 2)] == 0.125
+        assert shares[("2025-03-03", 1)] == 0.0
+        assert ("2025-03-10", 1) not in shares  # not over yet: that week is the run date's
