@@ -544,6 +544,20 @@ class TestSocialReplies:
         found = of(run(con), "social_slow_replies")
         assert [(f.observed, f.affected_customers, f.evidence["answered"]) for f in found] == [(pytest.approx(25.0), 5, 20)]
 
+    def test_slow_replies_not_hidden_by_replies_still_to_come(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Every day of the week ten messages: four answered in 2 hours, six in 70 hours (a true
+        median of 70 h). The 70-hour replies to the last three days' messages have not come by the
+        end of the run date, while their 2-hour ones have: over every reply so far the median was
+        2 h (28 fast against 24 slow) and the platform was never flagged. Over the messages that
+        had their 72 hours, it is 70 h (16 fast, 24 slow)."""
+        for day in range(25, 32):
+            at = datetime(2026, 10, day, 10, 0)
+            threads(con, "x", 4, 4, reply_hours=2, at=at, prefix=f"fast{day}-")
+            threads(con, "x", 6, 6, reply_hours=70, at=at, prefix=f"slow{day}-")
+        found = of(run(con), "social_slow_replies")
+        assert [(f.segment_value, f.observed) for f in found] == [("x", pytest.approx(70.0))]
+        assert of(run(con), "social_unanswered") == []
+
     def test_replies_under_limit_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         threads(con, "x", 20, 20, reply_hours=23)
         assert run(con) == []
