@@ -152,6 +152,16 @@ def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
     return float(stats.norm.cdf((p1 - p2) / se))
 
 
+def exact_worse_p(bad1: int, n1: int, bad2: int, n2: int) -> float:
+    """One-sided Fisher exact p-value that the share of bad events in group 1 is higher than in
+    group 2. For e-mail health: spam reports and unsubscribes are a few per thousand, where the
+    normal approximation of two_proportion_p is far too ready to call a campaign worse (with
+    sixteen campaigns at one true spam rate, a night had a false finding one time in four)."""
+    if min(n1, n2) == 0 or bad1 + bad2 == 0:
+        return 1.0
+    return float(stats.hypergeom.sf(bad1 - 1, n1 + n2, bad1 + bad2, n1))
+
+
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
     """Adjusted p-values controlling the false discovery rate."""
     if not p_values:
@@ -373,7 +383,7 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
             rest_bad = totals[column - 1] - x_bad
             cells.append({"campaign_id": row[0], "x_cell": n - x_bad, "n_cell": n, "x_ref": rest_n - rest_bad,
                           "n_ref": rest_n, "affected": row[column + 3], "delivered": row[1]})
-        raw = [two_proportion_p(c["x_cell"], c["n_cell"], c["x_ref"], c["n_ref"]) for c in cells]
+        raw = [exact_worse_p(c["n_cell"] - c["x_cell"], c["n_cell"], c["n_ref"] - c["x_ref"], c["n_ref"]) for c in cells]
         flagged: list[Finding] = []
         for cell, p in zip(cells, benjamini_hochberg(raw), strict=True):
             rate = 1 - cell["x_cell"] / cell["n_cell"]
