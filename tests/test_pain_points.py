@@ -580,6 +580,18 @@ class TestSocialReplies:
         assert [(f.segment_value, f.observed) for f in found] == [("x", pytest.approx(70.0))]
         assert of(run(con), "social_unanswered") == []
 
+    def test_a_week_of_judged_messages_not_its_first_days(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Three messages a day, half never answered. Of the last 7 days only the first four had
+        their 72 hours, so 12 messages were judged and min_messages (20) was never reached: the
+        platform was never flagged. The findings judge the 7 days that end 72 hours before the
+        run date's end: 21 messages, 11 unanswered."""
+        for day in range(22, 32):
+            at = datetime(2026, 10, day, 10, 0)
+            threads(con, "x", 3, 1 + day % 2, reply_hours=1, at=at, prefix=f"d{day}-")
+        found = of(run(con), "social_unanswered")
+        assert [(f.segment_value, f.evidence["messages"], f.evidence["unanswered"]) for f in found] == [("x", 21, 11)]
+        assert "of the 7 days before the last 72 hours got no brand reply" in found[0].description
+
     def test_replies_under_limit_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         threads(con, "x", 20, 20, reply_hours=23)
         assert run(con) == []

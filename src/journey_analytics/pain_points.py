@@ -438,7 +438,7 @@ def _email_customers(
     return int(n)
 
 
-def answered_messages(window_days: int, unanswered_after_hours: float) -> str:
+def answered_messages(window_days: int, unanswered_after_hours: float, judged_days: bool = False) -> str:
     """SQL for the CTE ``answered``: each ask of the window of days ending on the run date, with
     its first brand reply. An ask is an inbound message and the messages that follow it in its
     thread before a brand reply answers them (a first message, or a follow-up after a reply, each
@@ -449,7 +449,17 @@ def answered_messages(window_days: int, unanswered_after_hours: float) -> str:
     without a reply by the end of the run date), is_untied, ``is_judged`` (asked at least
     ``unanswered_after_hours`` before the end of the run date, so a missing reply counts as none)
     and ``is_unanswered`` (judged and without a reply; a younger ask without one is still
-    waiting). Binds the run date four times. The dashboard's social care table reads the same."""
+    waiting). Binds the run date four times. The dashboard's social care table reads the same.
+
+    With ``judged_days`` the window is the ``window_days`` that end ``unanswered_after_hours``
+    before the end of the run date: a whole window of asks that each had their time to be answered
+    (the findings), where the last ``window_days`` hold only a few days old enough to be judged."""
+    after_seconds = float(unanswered_after_hours) * 3600
+    if judged_days:
+        in_window = (f"last_asked_at >= cast(cast(? as date) + 1 as timestamp) - to_seconds({after_seconds})"
+                     f" - to_days({int(window_days)})")
+    else:
+        in_window = f"cast(last_asked_at as date) > cast(? as date) - {int(window_days)}"
     return f"""
         inbound as (
             select platform, coalesce(thread_id, '~' || event_id) as thread_key, thread_id is null as is_untied,
@@ -483,13 +493,13 @@ def answered_messages(window_days: int, unanswered_after_hours: float) -> str:
             select
                 platform, case when is_untied then null else thread_key end as thread_id, asked_at, customer_id,
                 replied_at, is_untied,
-                epoch(cast(cast(? as date) + 1 as timestamp)) - epoch(asked_at) >= {float(unanswered_after_hours) * 3600}
+                epoch(cast(cast(? as date) + 1 as timestamp)) - epoch(asked_at) >= {after_seconds}
                     as is_judged,
                 is_judged and replied_at is null as is_unanswered
             from asks
             -- an ask with a message in the window: in a thread open for months, a customer who
             -- writes again while an old message still waits is waiting in the window too
-            where cast(last_asked_at as date) > cast(? as date) - {int(window_days)}
+            where {in_window}
         )
     """
 
@@ -501,24 +511,28 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
     after_hours = float(s["unanswered_after_hours"])
     rows = con.execute(
         f"""
-        with {answered_messages(int(s['window_days']), after_hours)}
-        -- the median reply time is over the asks that had unanswered_after_hours to be answered:
-        -- a younger ask has only its quick reply so far (its slow one is still to come), so over
-        -- every reply yet the median leans to the quick ones (a true 30 h read about 23 h)
-        select platform, count(*), count(replied_at),
-            median(epoch(replied_at) - epoch(asked_at)) filter (where is_judged) / 3600.0,
-            count(*) filter (where is_judged), count(*) filter (where is_unanswered),
+        with {answered_messages(int(s['window_days']), after_hours, judged_days=True)}
+        -- the asks of the window_days ending unanswered_after_hours before the run date's end, so
+        -- each had its time to be answered: the median reply time over every reply yet leans to the
+        -- quick ones (a younger ask's slow reply is still to come: a true 30 h read about 23 h), and
+        -- of the last window_days only the first few are old enough to be judged (a platform at 3
+        -- messages a day, half of them unanswered, never reached min_messages)
+        select platform, count(replied_at),
+            median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
+            count(*), count(*) filter (where is_unanswered),
             count(distinct customer_id) filter (where is_unanswered),
             count(distinct customer_id) filter (where replied_at is not null),
             count(*) filter (where is_unanswered and is_untied)
         from answered
+        where is_judged
         group by 1
         """,
         [as_of, as_of, as_of, as_of],
     ).fetchall()
     findings = []
-    for platform, n, answered, median_hours, judged, n_unanswered, unanswered_customers, answered_customers, untied in rows:
-        if n < s["min_messages"]:
+    window = f"the {s['window_days']} days before the last {after_hours:g} hours"
+    for platform, answered, median_hours, judged, n_unanswered, unanswered_customers, answered_customers, untied in rows:
+        if judged < s["min_messages"]:
             continue
         if median_hours is not None and median_hours > s["median_reply_hours_limit"]:
             findings.append(Finding(
@@ -526,14 +540,13 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 baseline=float(s["median_reply_hours_limit"]), affected_customers=answered_customers,
                 segment_key="platform", segment_value=str(platform),
                 severity=round(answered_customers * min(1.0, median_hours / s["median_reply_hours_limit"] - 1), 1),
-                evidence={"messages": n, "answered": answered},
+                evidence={"messages": judged, "answered": answered},
                 description=(f"On {_shown(platform)}, the brand took a median {median_hours:.0f} hours to answer a message "
-                             f"(limit {s['median_reply_hours_limit']} h) over the last {s['window_days']} days "
-                             f"(messages at least {after_hours:g} hours old). Staff the inbox or set up alerts."),
+                             f"(limit {s['median_reply_hours_limit']} h), over the messages of {window}. "
+                             "Staff the inbox or set up alerts."),
             ))
-        # only messages that had unanswered_after_hours to be answered are judged
-        unanswered = n_unanswered / judged if judged else 0.0
-        if judged >= s["min_messages"] and unanswered > s["unanswered_threshold"]:
+        unanswered = n_unanswered / judged
+        if unanswered > s["unanswered_threshold"]:
             findings.append(Finding(
                 kind="social_unanswered", metric="share of messages unanswered", observed=unanswered,
                 baseline=s["unanswered_threshold"], affected_customers=unanswered_customers,
@@ -541,8 +554,8 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 severity=round(judged * (unanswered - s["unanswered_threshold"]), 1),
                 evidence={"messages": judged, "unanswered": n_unanswered, "unanswered_after_hours": after_hours,
                           "without_thread_id": untied},
-                description=(f"On {_shown(platform)}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of the last "
-                             f"{s['window_days']} days got no brand reply within {after_hours:g} hours, nor since. Answer them."
+                description=(f"On {_shown(platform)}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of "
+                             f"{window} got no brand reply within {after_hours:g} hours, nor since. Answer them."
                              + (f" ({untied:,} of them carry no thread_id, which is what ties a reply to a message:"
                                 " if the brand answered them, export the thread ids.)" if untied else "")),
             ))
