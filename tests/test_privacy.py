@@ -293,6 +293,24 @@ class TestLeaks:
         assert query(warehouse, "select count(*) from quarantine") == [(3,)]
         assert find_personal(warehouse, ["annie_rocks"]) == []
 
+    def test_own_handle_elsewhere_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
+        """A line that is not JSON but still names its handle: the handle is masked wherever the line
+        repeats it (its text, an extra field), in any case and without its '@', as in a parsed row."""
+        landing.text(
+            "social", DAY1, "social.jsonl",
+            '{"event_id": "s1", "handle": "@Annie_Rocks", "text": "I am annie_rocks", "by": "ANNIE_ROCKS", broken\n',
+        )
+        landing.text(
+            "identities", None, "crm.jsonl",
+            '{"user_id": "u1", "handle": "annie_rocks", "note": "Annie_Rocks on x", broken\n',
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from quarantine") == [(2,)]
+        assert find_personal(warehouse, ["annie_rocks"]) == []
+        assert query(warehouse, "select raw from quarantine where source_file like 'social/%'") == [
+            ('{"event_id": "s1", "handle": "@[handle]", "text": "I am @[handle]", "by": "@[handle]", broken',)
+        ]
+
     def test_address_cut_short_in_a_truncated_line(self, landing: Landing, warehouse: Path) -> None:
         """A line cut off inside an address (no top-level domain left, or not even the @) is refused,
         and its text in quarantine holds no part of the address."""

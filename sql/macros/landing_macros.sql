@@ -178,6 +178,14 @@ create or replace temp macro mask_handle(x, handle) as
         else x
     end;
 
+-- The handle that a line which could not be parsed as JSON names in its "handle" field, cleaned
+-- as a parsed row's handle is (lower case, no '@'), so that mask_handle finds it wherever else the
+-- line repeats it (its text, an extra field); null when the line names none.
+create or replace temp macro handle_named_in(raw) as
+    lower(ltrim(without_null_marker(clean_identifier(
+        regexp_extract(raw, '"handle"\s*:\s*"([^"\\]*)"', 1)
+    )), '@'));
+
 -- E-mail addresses and @handles in free text replaced by markers.
 create or replace temp macro mask_personal_text(x) as
     case when may_hold_address(x) then

@@ -84,7 +84,8 @@ select
             else mask_refused_text(mask_personal_text(regexp_replace(mask_handle(replace(
                 case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
                 coalesce(handle_as_given, chr(0)), '@[handle]'
-            ), handle), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g')))
+            -- a line that is not JSON: the handle its "handle" field names
+            ), coalesce(handle, handle_named_in(raw))), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g')))
         end
     end as raw_masked
 from checked

@@ -119,7 +119,9 @@ select
             when parse_error is not null and not starts_with(ltrim(raw), '{')
                 then '[row withheld: it could not be parsed and may hold a handle; ' || length(raw) || ' characters]'
             else mask_refused_text(mask_personal_text(regexp_replace(
-                mask_handle(replace(raw, coalesce(handle_as_given, chr(0)), '@[handle]'), handle),
+                mask_handle(replace(raw, coalesce(handle_as_given, chr(0)), '@[handle]'),
+                    -- a line that is not JSON: the handle its "handle" field names
+                    coalesce(handle, handle_named_in(raw))),
                 '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'
             )))
         end
