@@ -311,6 +311,22 @@ class TestLeaks:
             ('{"event_id": "s1", "handle": "@[handle]", "text": "I am @[handle]", "by": "@[handle]", broken',)
         ]
 
+    def test_handle_in_a_refused_web_or_email_row(self, landing: Landing, warehouse: Path) -> None:
+        """A refused web or e-mail row's text has its @handles masked, as a refused social, identities
+        or label row's has (a line that is not JSON, a bad timestamp next to a title naming one)."""
+        landing.text("web", DAY1, "web.jsonl", "\n".join([
+            '{"event_id": "w1", "page_title": "hi @annie_rocks", oops',
+            '{"event_id": "w2", "event_ts": "soon", "event_name": "page_view", "anonymous_id": "a2", '
+            '"page_title": "follow @annie_rocks"}',
+        ]) + "\n")
+        landing.text("email", DAY1, "esp.jsonl", '{"event_id": "m1", "email": "x@y.example", "reason": "see @annie_rocks", oops\n')
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from quarantine") == [(3,)]
+        assert find_personal(warehouse, ["annie_rocks"]) == []
+        assert query(warehouse, "select raw from quarantine where line_no = 1 and source_file like 'web/%'") == [
+            ('{"event_id": "w1", "page_title": "hi @[handle]", oops',)
+        ]
+
     def test_address_cut_short_in_a_truncated_line(self, landing: Landing, warehouse: Path) -> None:
         """A line cut off inside an address (no top-level domain left, or not even the @) is refused,
         and its text in quarantine holds no part of the address."""

@@ -99,11 +99,12 @@ select
     arrived_on,
     -- a reason may quote a value, so it is masked as the text is
     case when contract_error is not null then
-        mask_refused_text(replace(contract_error, coalesce(email_as_given, chr(0)), '[email]'))
+        mask_refused_text(mask_personal_text(replace(contract_error, coalesce(email_as_given, chr(0)), '[email]')))
     end as contract_error,
     case when contract_error is not null then  -- masking costs; only refused rows keep their text
-        mask_refused_text(
+        -- @handles too, as in a refused social, identities or label row's text
+        mask_refused_text(mask_personal_text(
             case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end
-        )
+        ))
     end as raw_masked
 from checked
