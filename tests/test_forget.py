@@ -301,6 +301,13 @@ class TestRefusals:
         with warehouse_lock(small), pytest.raises(WarehouseBusyError):
             forget_customer(ANN_USER, small, load_settings())
 
+    def test_customer_by_their_e_mail_address(self, small: Path) -> None:
+        """Erasure requests arrive by e-mail: the address names its customer, in any case, as
+        ingest hashes it (it answered "no customer", and finding the customer needed the key)."""
+        forget_customer(" Ann@Example.COM ", small, load_settings())
+        assert cells_mentioning(small, [ANN_USER, ANN_DEVICE, ANN_EMAIL_HASH]) == []
+        assert query(small, "select count(*) from main.identity_map where customer_id = 'bob-7'")[0][0] > 0
+
     def test_anonymous_customer_by_customer_id(self, small: Path) -> None:
         forget_customer("anon:dev-cat", small, load_settings())
         assert cells_mentioning(small, ["dev-cat"]) == []

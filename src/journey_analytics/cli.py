@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(serve)
 
     forget = sub.add_parser("forget", help="erase one customer from every table and from later runs, and record the erasure")
-    forget.add_argument("--customer", required=True, help="customer_id (see identity_map) or one of the customer's user ids")
+    forget.add_argument("--customer", required=True, help="customer_id (see identity_map), one of the customer's user ids, or their e-mail address")
     forget.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file to erase the customer from")
     forget.add_argument("--config", type=Path, default=None, help="TOML settings file (for [privacy] hash_key)")
     return parser

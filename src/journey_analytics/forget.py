@@ -105,7 +105,7 @@ class ErasureResult:
 
 
 def forget_customer(customer: str, warehouse: Path, settings: Settings) -> ErasureResult:
-    """Remove one customer (a customer_id, or one of its user ids) from the warehouse and from later runs.
+    """Remove one customer (a customer_id, one of its user ids, or its e-mail address) from the warehouse and from later runs.
 
     Raises :class:`ForgetError` for an unknown customer or a missing warehouse or key, and
     :class:`journey_analytics.privacy.KeyMismatchError` for a key that is not the warehouse's
@@ -225,7 +225,8 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
 
 def _find_customer(con: duckdb.DuckDBPyConnection, customer: str) -> str:
     """The customer_id the argument names: a customer_id, else the customer of that user id (a
-    user id that is an e-mail address is looked up as ingest keeps it, pseudonymized)."""
+    user id that is an e-mail address is looked up as ingest keeps it, pseudonymized), else the
+    customer of that e-mail address (hashed as ingest hashes it: erasure requests come by e-mail)."""
     rows = []
     ((kept,),) = con.execute("select pseudonymous_id(?, 'user')", [customer]).fetchall()
     if has_tables(con, "identity_map"):
@@ -234,15 +235,18 @@ def _find_customer(con: duckdb.DuckDBPyConnection, customer: str) -> str:
             select customer_id, 0 as preference from main.identity_map where customer_id in (?, ?)
             union
             select customer_id, 1 from main.identity_map where identifier_type = 'user_id' and identifier in (?, ?)
+            union
+            select customer_id, 2 from main.identity_map
+            where identifier_type = 'email' and identifier = keyed_hash(address_key(?))
             order by preference
             limit 1
             """,
-            [kept, customer, kept, customer],
+            [kept, customer, kept, customer, customer],
         ).fetchall()
     if not rows:
         raise ForgetError(
-            f"no customer {customer!r} in the warehouse (not a customer_id or user_id of identity_map; "
-            "never seen, or already forgotten); nothing was changed"
+            f"no customer {customer!r} in the warehouse (not a customer_id, user_id or e-mail address of "
+            "identity_map; never seen, or already forgotten); nothing was changed"
         )
     return str(rows[0][0])
 
