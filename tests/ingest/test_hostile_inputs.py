@@ -546,7 +546,7 @@ class TestBareCarriageReturn:
         landing.binary("web", DAY1, "cr.csv", f"{WEB_HEADER}\nc1,{TS},page_view,a1,a\rb\nc2,{TS},page_view,a1,t\n".encode())
         summary = run_day(landing, warehouse, DAY1)
         assert summary.file_errors == [
-            f"{DAY}cr.csv: file could not be read: Error when sniffing file {DAY}cr.csv "
+            f"{DAY}cr.csv: file could not be read: The CSV Parser state machine reached an invalid state "
             "(the file is not CSV text (binary data, or a bare carriage return in a value?))"
         ]
         assert query(warehouse, "select event_id from events") == [("g1",)]
@@ -730,3 +730,39 @@ class TestCrmFilesToo:
         (channel, line_no, raw, error), = query(warehouse, "select channel, line_no, raw, error from quarantine")
         assert (channel, line_no, error) == ("identities", 3, NOT_UTF8)
         assert raw.startswith("[row withheld") and "bob" not in raw
+
+
+class TestCsvDialect:
+    """A CSV is read with the dialect its header line gives (its delimiter; values quoted with ",
+    a quote inside one doubled), not one guessed from its rows."""
+
+    def test_one_unterminated_quote_does_not_unquote_the_file(self, landing: Landing, warehouse: Path) -> None:
+        """One value whose quote never closes made the reader guess the file had no quoting at all:
+        the good rows' quoted values holding a comma split, and those rows were refused as having
+        too many columns, while the broken row loaded with its quote in its title."""
+        landing.text("web", DAY1, "x.csv", (
+            f"{WEB_HEADER}\n"
+            f'q1,{TS},page_view,a1,"Shoes, red"\n'
+            f'q2,{TS},page_view,a2,"Hats, blue"\n'
+            f'q3,{TS},page_view,a3,"broken\n'
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, page_title from events order by 1") == [
+            ("q1", "Shoes, red"), ("q2", "Hats, blue")]
+        ((line_no, error),) = query(warehouse, "select line_no, error from quarantine")
+        assert line_no == 4 and "unterminated quote" in error
+        assert query(warehouse, "select rows_read, rows_loaded, rows_quarantined from raw.ingested_files") == [(3, 2, 1)]
+
+    @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+    def test_other_delimiters(self, landing: Landing, warehouse: Path, delimiter: str) -> None:
+        """A spreadsheet's export with semicolons (as European Excel writes CSV), tabs or bars."""
+        header = WEB_HEADER.replace(",", delimiter)
+        landing.text("web", DAY1, "x.csv", (
+            f"{header}\n"
+            + delimiter.join(["d1", TS, "page_view", "a1", '"Shoes; red, 2 | 3"']) + "\n"
+            + delimiter.join(["d2", TS, "page_view", "a2", 'Hats']) + "\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, page_title from events order by 1") == [
+            ("d1", "Shoes; red, 2 | 3"), ("d2", "Hats")]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]

@@ -12,6 +12,7 @@ empty (0-byte) file is 0 rows in any format.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import re
 import tempfile
@@ -366,14 +367,52 @@ def _number_csv_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     ).fetchall()
 
 
-def _parse_csv(con: duckdb.DuckDBPyConnection, path: Path, line_limit: int) -> None:
-    """Parse a CSV file with its header into csv_rows_read; refused rows into csv_rejects."""
+_CSV_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[str]] | None:
+    """The delimiter and column names of a CSV's header line (its first line that is not blank),
+    when it names a field of the contract; None otherwise (the reader then guesses, and a file
+    without a header is refused by _check_csv_header). Given the dialect, the reader need not
+    guess it from the rows: one value with an unterminated quote made it read the whole file as
+    if nothing were quoted, so every quoted value holding a comma split and its row was refused,
+    while the broken row loaded with its quote."""
+    rows = con.execute(f"select line from file_lines where {_not_blank('line')} order by line_no limit 1").fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    line = rows[0][0].lstrip("\ufeff").rstrip("\r")
+    fields = FIELDS[kind]
+    best: tuple[int, str, list[str]] | None = None
+    for delimiter in _CSV_DELIMITERS:
+        names = next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+        found = sum(1 for name in names if name in fields)
+        if found and (best is None or found > best[0]):
+            best = (found, delimiter, names)
+    if best is None:
+        return None
+    _, delimiter, names = best
+    if any(not name for name in names) or len(set(names)) != len(names):
+        return None  # the reader's own naming of empty and repeated columns
+    return delimiter, names
+
+
+def _parse_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, line_limit: int, header: tuple[str, list[str]] | None = None
+) -> None:
+    """Parse a CSV file with its header into csv_rows_read; refused rows into csv_rejects.
+    With ``header`` (delimiter and column names) the dialect is given, not guessed: values are
+    quoted with '"', a quote inside one doubled (RFC 4180)."""
     con.execute("drop table if exists csv_rejects").fetchall()
     con.execute("drop table if exists csv_reject_scans").fetchall()
+    dialect = "all_varchar = true"
+    if header is not None:
+        delimiter, names = header
+        columns = ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in names)
+        dialect = f"auto_detect = false, delim = {_lit(delimiter)}, quote = '\"', escape = '\"', columns = {{{columns}}}"
     con.execute(
         f"""
         create or replace temp table csv_rows_read as
-        select * from read_csv({_path_lit(path)}, header = true, all_varchar = true,
+        select * from read_csv({_path_lit(path)}, header = true, {dialect},
             store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_reject_scans',
             strict_mode = true, max_line_size = {line_limit}, buffer_size = {line_buffer_bytes(line_limit)},
             hive_partitioning = false)
@@ -438,18 +477,20 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     # quarantined from line_rejects below), or it fails the whole file while sniffing.
     (longest,) = con.execute("select coalesce(max(line_bytes), 0) from line_rejects").fetchall()[0]
     csv_line_limit = max(max_line_bytes, int(longest) + 1024)
+    header = _csv_header(con, file.kind)
     with tempfile.TemporaryDirectory(prefix="journey-csv-") as folder:
         try:
             source = file.path
-            _parse_csv(con, source, csv_line_limit)
+            _parse_csv(con, source, csv_line_limit, header)
         except duckdb.InvalidInputException as exc:
             # DuckDB's CSV reader takes one line end for a whole file: a file whose lines end in
             # CR LF and LF (an export appended to another) is read from a copy with LF ends only
-            if "Error when sniffing" not in str(exc) or not mixes_line_ends(file.path):
+            cannot_parse = "Error when sniffing" in str(exc) or "state machine reached an invalid state" in str(exc)
+            if not cannot_parse or not mixes_line_ends(file.path):
                 raise
             source = Path(folder) / "lf.csv"
             copy_with_lf_line_ends(file.path, source)
-            _parse_csv(con, source, csv_line_limit)
+            _parse_csv(con, source, csv_line_limit, header)
         _number_csv_rejects(con, source)
     _check_csv_header(con, file.kind)
     con.execute(
@@ -524,6 +565,8 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
         select ?, ?, r.line, coalesce(l.line, lr.raw, trim(r.csv_line, chr(10) || chr(13))), null,
             case
                 when lr.error is not null then lr.error
+                when r.error_type = 'UNQUOTED VALUE'
+                    then 'CSV row has a value with an unterminated quote (a " opens it and none closes it)'
                 else 'CSV row does not fit the header: ' || lower(r.error_type) || ' (' || r.error_message || ')'
             end
         from csv_rejects as r
@@ -588,6 +631,8 @@ _HINTS = (
     ("No magic bytes found at end of file", "the file is not Parquet, or it is truncated"),
     ("too small to be a Parquet file", "the file is not Parquet, or it is truncated"),
     ("Error when sniffing file", "the file is not CSV text (binary data, or a bare carriage return in a value?)"),
+    # the same, read with the dialect its header gives (nothing left to sniff)
+    ("state machine reached an invalid state", "the file is not CSV text (binary data, or a bare carriage return in a value?)"),
 )
 
 
