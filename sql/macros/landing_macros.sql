@@ -270,11 +270,13 @@ create or replace temp macro record_error(landed_error, is_unparsed, record, rec
         landed_error,
         case
             when is_unparsed and not json_valid(record) then 'line is not valid JSON'
-            -- a webhook's batch (a JSON array of events) landed as it was posted
-            when starts_with(ltrim(record, chr(32) || chr(9) || chr(10) || chr(13)), '[')
-                then 'line is a JSON list, not an object: land one event object per line (JSON Lines)'
             when is_unparsed or not starts_with(ltrim(record, chr(32) || chr(9) || chr(10) || chr(13)), '{')  -- JSON's whitespace
-                then 'line is JSON but not an object'
+                then case
+                    -- a webhook's batch (a JSON array of events) landed as it was posted
+                    when starts_with(ltrim(record, chr(32) || chr(9) || chr(10) || chr(13)), '[')
+                        then 'line is a JSON list, not an object: land one event object per line (JSON Lines)'
+                    else 'line is JSON but not an object'
+                end
             when len(record_keys) > fields_given and duplicated_key(record_keys) is not null
                 then 'field "' || left(duplicated_key(record_keys), 40) || '" appears more than once'
             when regexp_matches(record, ':\s*[\[{]') and structured_field(record, fields) is not null
