@@ -707,6 +707,14 @@ class TestSocialSentiment:
         posts(con, "x", 29, 29, RECENT, "r")
         assert run(con) == []
 
+    def test_the_brands_own_replies_are_not_customer_sentiment(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A social tool that scores every row scores the brand's apologies too ("sorry to hear
+        that"): 60 negative brand replies made a rise in the customers' negative share."""
+        posts(con, "x", 100, 10, BASELINE, "b")
+        posts(con, "x", 100, 10, RECENT, "r")
+        add(con, 60, "brand", "brand_reply", RECENT, channel="social", platform="x", sentiment=-0.8, thread_id="t{i}")
+        assert of(run(con), "social_negative_sentiment") == []
+
     def test_only_the_worse_platform(self, con: duckdb.DuckDBPyConnection) -> None:
         for platform in ("x", "y"):
             posts(con, platform, 100, 10, BASELINE, f"{platform}b")

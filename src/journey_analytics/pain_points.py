@@ -568,7 +568,8 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
             count(*) filter (where cast(event_ts as date) <= cast(? as date) - {int(t['recent_days'])} and sentiment < ?),
             count(distinct customer_id) filter (where cast(event_ts as date) > cast(? as date) - {int(t['recent_days'])} and sentiment < ?)
         from events
-        where channel = 'social' and sentiment is not null
+        -- the customers' own posts and messages: a brand reply's sentiment is the brand's
+        where channel = 'social' and sentiment is not null and event_name <> 'brand_reply'
           and cast(event_ts as date) between cast(? as date) - {int(t['recent_days']) + int(t['baseline_days']) - 1} and cast(? as date)
         group by 1
         """,

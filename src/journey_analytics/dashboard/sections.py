@@ -556,7 +556,7 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
         sentiment as (
             select platform, avg(sentiment) as mean_sentiment
             from events
-            where channel = 'social' and sentiment is not null
+            where channel = 'social' and sentiment is not null and event_name <> 'brand_reply'  -- the brand's own
               and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
             group by 1
         )
