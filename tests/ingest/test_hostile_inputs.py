@@ -766,3 +766,20 @@ class TestCsvDialect:
         assert query(warehouse, "select event_id, page_title from events order by 1") == [
             ("d1", "Shoes; red, 2 | 3"), ("d2", "Hats")]
         assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+
+    def test_blank_lines_before_the_header(self, landing: Landing, warehouse: Path) -> None:
+        """The header is the first line that is not blank, as the reader guessing the dialect took
+        it: given the dialect, the reader took the blank first line for the header, and the
+        header line loaded as a row (quarantined: event_ts "event_ts" is not a timestamp)."""
+        landing.text("web", DAY1, "x.csv", f"\n \n{WEB_HEADER}\nb1,{TS},page_view,a1,\"Shoes, red\"\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, page_title, line_no from raw.web_events") == [("b1", "Shoes, red", 4)]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+
+    def test_spaces_after_the_delimiters_of_the_header(self, landing: Landing, warehouse: Path) -> None:
+        """'event_id, event_ts, ...' names event_ts (as the guessing reader read it): given the names
+        with their spaces, no row had an event_ts and every row was quarantined."""
+        landing.text("web", DAY1, "x.csv", f"{WEB_HEADER.replace(',', ', ')}\nb1,{TS},page_view,a1,t\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, page_title from events") == [("b1", "t")]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]

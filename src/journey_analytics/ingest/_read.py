@@ -370,21 +370,24 @@ def _number_csv_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
-def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[str]] | None:
-    """The delimiter and column names of a CSV's header line (its first line that is not blank),
+def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[str], int] | None:
+    """The delimiter, column names (without spaces around them) and number of lines before it
+    (blank ones) of a CSV's header line (its first line that is not blank),
     when it names a field of the contract; None otherwise (the reader then guesses, and a file
     without a header is refused by _check_csv_header). Given the dialect, the reader need not
     guess it from the rows: one value with an unterminated quote made it read the whole file as
     if nothing were quoted, so every quoted value holding a comma split and its row was refused,
     while the broken row loaded with its quote."""
-    rows = con.execute(f"select line from file_lines where {_not_blank('line')} order by line_no limit 1").fetchall()
+    rows = con.execute(
+        f"select line, line_no from file_lines where {_not_blank('line')} order by line_no limit 1"
+    ).fetchall()
     if not rows or rows[0][0] is None:
         return None
     line = rows[0][0].lstrip("\ufeff").rstrip("\r")
     fields = FIELDS[kind]
     best: tuple[int, str, list[str]] | None = None
     for delimiter in _CSV_DELIMITERS:
-        names = next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+        names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])]
         found = sum(1 for name in names if name in fields)
         if found and (best is None or found > best[0]):
             best = (found, delimiter, names)
@@ -393,22 +396,24 @@ def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[st
     _, delimiter, names = best
     if any(not name for name in names) or len(set(names)) != len(names):
         return None  # the reader's own naming of empty and repeated columns
-    return delimiter, names
+    return delimiter, names, int(rows[0][1]) - 1
 
 
 def _parse_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, line_limit: int, header: tuple[str, list[str]] | None = None
+    con: duckdb.DuckDBPyConnection, path: Path, line_limit: int, header: tuple[str, list[str], int] | None = None
 ) -> None:
     """Parse a CSV file with its header into csv_rows_read; refused rows into csv_rejects.
-    With ``header`` (delimiter and column names) the dialect is given, not guessed: values are
-    quoted with '"', a quote inside one doubled (RFC 4180)."""
+    With ``header`` (delimiter, column names and blank lines before it) the dialect is given, not
+    guessed: values are quoted with '"', a quote inside one doubled (RFC 4180)."""
     con.execute("drop table if exists csv_rejects").fetchall()
     con.execute("drop table if exists csv_reject_scans").fetchall()
     dialect = "all_varchar = true"
     if header is not None:
-        delimiter, names = header
+        delimiter, names, skip = header
         columns = ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in names)
-        dialect = f"auto_detect = false, delim = {_lit(delimiter)}, quote = '\"', escape = '\"', columns = {{{columns}}}"
+        # skip: the blank lines before the header (else the reader takes the first for the header)
+        dialect = (f"auto_detect = false, delim = {_lit(delimiter)}, quote = '\"', escape = '\"', "
+                   f"skip = {skip}, columns = {{{columns}}}")
     con.execute(
         f"""
         create or replace temp table csv_rows_read as
