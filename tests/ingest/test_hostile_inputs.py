@@ -783,3 +783,16 @@ class TestCsvDialect:
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select event_id, page_title from events") == [("b1", "t")]
         assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+
+    def test_quotes_escaped_with_a_backslash(self, landing: Landing, warehouse: Path) -> None:
+        """An exporter that escapes a quote as \\" (MySQL's, a csv writer with an escapechar): the
+        value loads as it was, as the reader guessing the dialect loaded it."""
+        landing.text("web", DAY1, "x.csv", (
+            f"{WEB_HEADER}\n"
+            f'b1,{TS},page_view,a1,"say \\"hi\\", there"\n'
+            f'b2,{TS},page_view,a2,plain\n'
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, page_title from events order by 1") == [
+            ("b1", 'say "hi", there'), ("b2", "plain")]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]

@@ -370,7 +370,7 @@ def _number_csv_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
-def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[str], int] | None:
+def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[str], int, str] | None:
     """The delimiter, column names (without spaces around them) and number of lines before it
     (blank ones) of a CSV's header line (its first line that is not blank),
     when it names a field of the contract; None otherwise (the reader then guesses, and a file
@@ -396,23 +396,26 @@ def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[st
     _, delimiter, names = best
     if any(not name for name in names) or len(set(names)) != len(names):
         return None  # the reader's own naming of empty and repeated columns
-    return delimiter, names, int(rows[0][1]) - 1
+    # a quote inside a value is doubled (RFC 4180), or written \" by exporters that escape with a
+    # backslash (MySQL's, a csv writer with an escapechar): the file says which
+    ((backslashed,),) = con.execute(r"select coalesce(bool_or(contains(line, '\"')), false) from file_lines").fetchall()
+    return delimiter, names, int(rows[0][1]) - 1, "\\" if backslashed else '"'
 
 
 def _parse_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, line_limit: int, header: tuple[str, list[str], int] | None = None
+    con: duckdb.DuckDBPyConnection, path: Path, line_limit: int, header: tuple[str, list[str], int, str] | None = None
 ) -> None:
     """Parse a CSV file with its header into csv_rows_read; refused rows into csv_rejects.
-    With ``header`` (delimiter, column names and blank lines before it) the dialect is given, not
-    guessed: values are quoted with '"', a quote inside one doubled (RFC 4180)."""
+    With ``header`` (delimiter, column names, blank lines before it, escape) the dialect is given,
+    not guessed: values are quoted with '"', a quote inside one doubled (RFC 4180) or escaped."""
     con.execute("drop table if exists csv_rejects").fetchall()
     con.execute("drop table if exists csv_reject_scans").fetchall()
     dialect = "all_varchar = true"
     if header is not None:
-        delimiter, names, skip = header
+        delimiter, names, skip, escape = header
         columns = ", ".join(f"{_lit(name)}: 'VARCHAR'" for name in names)
         # skip: the blank lines before the header (else the reader takes the first for the header)
-        dialect = (f"auto_detect = false, delim = {_lit(delimiter)}, quote = '\"', escape = '\"', "
+        dialect = (f"auto_detect = false, delim = {_lit(delimiter)}, quote = '\"', escape = {_lit(escape)}, "
                    f"skip = {skip}, columns = {{{columns}}}")
     con.execute(
         f"""
