@@ -592,6 +592,20 @@ class TestSocialReplies:
         assert [(f.segment_value, f.evidence["messages"], f.evidence["unanswered"]) for f in found] == [("x", 21, 11)]
         assert "of the 7 days before the last 72 hours got no brand reply" in found[0].description
 
+    def test_a_platform_that_stopped_answering_is_seen_without_waiting_a_week(
+        self, con: duckdb.DuckDBPyConnection
+    ) -> None:
+        """Ten messages a day, answered in an hour until three days before the judged ones end,
+        then in 40 hours. Over the whole judged week the quick days hide it (median 1 h); over the
+        last 7 days' judged messages it is 40 h: either window flags the platform."""
+        for day in range(22, 29):
+            threads(con, "x", 10, 10, reply_hours=1 if day < 26 else 40, at=datetime(2026, 10, day, 10, 0),
+                    prefix=f"d{day}-")
+        found = of(run(con), "social_slow_replies")
+        assert [(f.observed, f.evidence["messages"], f.evidence["window"]) for f in found] == [
+            (pytest.approx(40.0), 40, "recent")]
+        assert "over the messages of the last 7 days (messages at least 72 hours old)" in found[0].description
+
     def test_replies_under_limit_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         threads(con, "x", 20, 20, reply_hours=23)
         assert run(con) == []

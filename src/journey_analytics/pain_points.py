@@ -445,7 +445,7 @@ def answered_messages(window_days: int, unanswered_after_hours: float, judged_da
     asks anew; three lines sent in a row ask once). thread_id is what ties a reply to a message, so
     a message without one is an ask of its own that no reply can answer (``is_untied``).
     An ask is of the window when one of its messages is. Columns: platform, thread_id, asked_at
-    (its first message), customer_id, replied_at (null
+    (its first message), last_asked_at (its last), customer_id, replied_at (null
     without a reply by the end of the run date), is_untied, ``is_judged`` (asked at least
     ``unanswered_after_hours`` before the end of the run date, so a missing reply counts as none)
     and ``is_unanswered`` (judged and without a reply; a younger ask without one is still
@@ -491,7 +491,7 @@ def answered_messages(window_days: int, unanswered_after_hours: float, judged_da
         ),
         answered as (
             select
-                platform, case when is_untied then null else thread_key end as thread_id, asked_at, customer_id,
+                platform, case when is_untied then null else thread_key end as thread_id, asked_at, last_asked_at, customer_id,
                 replied_at, is_untied,
                 epoch(cast(cast(? as date) + 1 as timestamp)) - epoch(asked_at) >= {after_seconds}
                     as is_judged,
@@ -509,53 +509,70 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
     s = config["social"]
     t = config["tests"]
     after_hours = float(s["unanswered_after_hours"])
-    rows = con.execute(
-        f"""
-        with {answered_messages(int(s['window_days']), after_hours, judged_days=True)}
-        -- the asks of the window_days ending unanswered_after_hours before the run date's end, so
-        -- each had its time to be answered: the median reply time over every reply yet leans to the
-        -- quick ones (a younger ask's slow reply is still to come: a true 30 h read about 23 h), and
-        -- of the last window_days only the first few are old enough to be judged (a platform at 3
-        -- messages a day, half of them unanswered, never reached min_messages)
-        select platform, count(replied_at),
-            median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
-            count(*), count(*) filter (where is_unanswered),
-            count(distinct customer_id) filter (where is_unanswered),
-            count(distinct customer_id) filter (where replied_at is not null),
-            count(*) filter (where is_unanswered and is_untied)
-        from answered
-        where is_judged
-        group by 1
-        """,
-        [as_of, as_of, as_of, as_of],
-    ).fetchall()
+    days = int(s["window_days"])
+    # Two windows of asks, each judged only on asks that had unanswered_after_hours to be answered
+    # (over every reply yet, the median leans to the quick ones: a younger ask's slow reply is
+    # still to come, and a true 30 h read about 23 h):
+    # - "recent": the asks of the last window_days, of which the first few days are old enough, so
+    #   a platform that stops answering is seen as soon as its asks can be judged;
+    # - "week": the window_days that end unanswered_after_hours before the run date's end, a whole
+    #   window of judged asks, so a quiet platform reaches min_messages (at 3 messages a day, half
+    #   of them unanswered, the recent window never did).
+    # A platform is flagged when either window, with min_messages, is over the limit.
+    windows = {
+        "recent": (f"cast(last_asked_at as date) > cast(? as date) - {days}",
+                   f"the last {days} days (messages at least {after_hours:g} hours old)"),
+        "week": ("true", f"the {days} days before the last {after_hours:g} hours"),
+    }
+    per_platform: dict[str, dict[str, tuple[Any, ...]]] = {}
+    for name, (where, _) in windows.items():
+        params: list[Any] = [as_of] * (5 if name == "recent" else 4)
+        for row in con.execute(
+            f"""
+            with {answered_messages(days, after_hours, judged_days=True)}
+            select platform, count(replied_at),
+                median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
+                count(*), count(*) filter (where is_unanswered),
+                count(distinct customer_id) filter (where is_unanswered),
+                count(distinct customer_id) filter (where replied_at is not null),
+                count(*) filter (where is_unanswered and is_untied)
+            from answered
+            where is_judged and {where}
+            group by 1
+            """,
+            params,
+        ).fetchall():
+            per_platform.setdefault(row[0], {})[name] = row[1:]
     findings = []
-    window = f"the {s['window_days']} days before the last {after_hours:g} hours"
-    for platform, answered, median_hours, judged, n_unanswered, unanswered_customers, answered_customers, untied in rows:
-        if judged < s["min_messages"]:
-            continue
-        if median_hours is not None and median_hours > s["median_reply_hours_limit"]:
+    for platform, by_window in sorted(per_platform.items()):
+        judged_enough = {w: r for w, r in by_window.items() if r[2] >= s["min_messages"]}
+        slow = [(r[1], w) for w, r in judged_enough.items() if r[1] is not None and r[1] > s["median_reply_hours_limit"]]
+        if slow:
+            median_hours, w = max(slow)
+            answered, _, judged, _, _, answered_customers, _ = judged_enough[w]
             findings.append(Finding(
                 kind="social_slow_replies", metric="median hours to brand reply", observed=float(median_hours),
                 baseline=float(s["median_reply_hours_limit"]), affected_customers=answered_customers,
                 segment_key="platform", segment_value=str(platform),
                 severity=round(answered_customers * min(1.0, median_hours / s["median_reply_hours_limit"] - 1), 1),
-                evidence={"messages": judged, "answered": answered},
+                evidence={"messages": judged, "answered": answered, "window": w},
                 description=(f"On {_shown(platform)}, the brand took a median {median_hours:.0f} hours to answer a message "
-                             f"(limit {s['median_reply_hours_limit']} h), over the messages of {window}. "
+                             f"(limit {s['median_reply_hours_limit']} h), over the messages of {windows[w][1]}. "
                              "Staff the inbox or set up alerts."),
             ))
-        unanswered = n_unanswered / judged
-        if unanswered > s["unanswered_threshold"]:
+        late = [(r[3] / r[2], w) for w, r in judged_enough.items() if r[3] / r[2] > s["unanswered_threshold"]]
+        if late:
+            unanswered, w = max(late)
+            _, _, judged, n_unanswered, unanswered_customers, _, untied = judged_enough[w]
             findings.append(Finding(
                 kind="social_unanswered", metric="share of messages unanswered", observed=unanswered,
                 baseline=s["unanswered_threshold"], affected_customers=unanswered_customers,
                 segment_key="platform", segment_value=str(platform),
                 severity=round(judged * (unanswered - s["unanswered_threshold"]), 1),
                 evidence={"messages": judged, "unanswered": n_unanswered, "unanswered_after_hours": after_hours,
-                          "without_thread_id": untied},
+                          "without_thread_id": untied, "window": w},
                 description=(f"On {_shown(platform)}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of "
-                             f"{window} got no brand reply within {after_hours:g} hours, nor since. Answer them."
+                             f"{windows[w][1]} got no brand reply within {after_hours:g} hours, nor since. Answer them."
                              + (f" ({untied:,} of them carry no thread_id, which is what ties a reply to a message:"
                                 " if the brand answered them, export the thread ids.)" if untied else "")),
             ))
