@@ -26,6 +26,7 @@ from journey_analytics.pain_points import (
     Finding,
     answered_messages,
     benjamini_hochberg,
+    exact_worse_p,
     find_pain_points,
     two_proportion_p,
 )
@@ -175,6 +176,21 @@ def config_with(tmp_path: Path, **changes: dict[str, Any]) -> Path:
 
 
 # --- statistics ------------------------------------------------------------------------------
+
+
+class TestExactWorseP:
+    """The e-mail test: one-sided Fisher exact, the chance of at least this many bad events."""
+
+    def test_matches_scipy_fisher(self) -> None:
+        from scipy import stats
+
+        table = [[3, 397], [6, 2994]]
+        assert exact_worse_p(3, 400, 6, 3000) == pytest.approx(stats.fisher_exact(table, alternative="greater")[1])
+
+    def test_more_bad_events_than_messages_is_a_number(self) -> None:
+        """Complaints in the window about mail delivered before it can outnumber the deliveries:
+        the p-value was NaN, passed unguarded into the correction."""
+        assert 0.0 <= exact_worse_p(5, 10, 120, 100) <= 1.0
 
 
 class TestTwoProportionP:

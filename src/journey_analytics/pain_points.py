@@ -157,6 +157,9 @@ def exact_worse_p(bad1: int, n1: int, bad2: int, n2: int) -> float:
     group 2. For e-mail health: spam reports and unsubscribes are a few per thousand, where the
     normal approximation of two_proportion_p is far too ready to call a campaign worse (with
     sixteen campaigns at one true spam rate, a night had a false finding one time in four)."""
+    # more bad events than messages (complaints in the window about mail delivered before it)
+    # is a share over 1: counted as every message, not passed on as NaN
+    bad1, bad2 = min(bad1, n1), min(bad2, n2)
     if min(n1, n2) == 0 or bad1 + bad2 == 0:
         return 1.0
     return float(stats.hypergeom.sf(bad1 - 1, n1 + n2, bad1 + bad2, n1))
