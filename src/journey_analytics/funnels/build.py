@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from journey_analytics.funnels.config import Funnel, load_funnel_config
-from journey_analytics.funnels.engine import US, compute_reached, quote
+from journey_analytics.funnels.engine import SESSIONS_JOIN, US, compute_reached, event_field, quote
 from journey_analytics.warehouse import comment_table, has_tables, load_model
 
 TABLES = ("funnel_steps", "funnel_next_events")
@@ -53,14 +53,9 @@ def _segment_source(con: duckdb.DuckDBPyConnection, funnel: Funnel) -> None:
     Campaign fields (utm_*) are on a session's landing page view only: an event without them
     takes its session's.
     """
-    sessions = has_tables(con, "sessions")
-    join = "left join main.sessions as se on se.session_id = e.session_id" if sessions else ""
-    columns = []
-    for column in funnel.breakdowns:
-        value = f"e.{column}"
-        if column.startswith("utm_") and sessions:
-            value = f"coalesce(e.{column}, se.{column})"
-        columns.append(f"cast({value} as varchar) as b_{column}")
+    sessions = "se" if has_tables(con, "sessions") else None
+    join = SESSIONS_JOIN if sessions else ""
+    columns = [f"cast({event_field(column, sessions)} as varchar) as b_{column}" for column in funnel.breakdowns]
     extra = "".join(f", {c}" for c in columns)
     _run(con, f"""
         create or replace temp table _fn_seg as

@@ -51,11 +51,21 @@ def condition_sql(item: Step | Exclusion, sessions: str | None = None) -> str:
     if item.page_url_like is not None:
         parts.append(f"e.page_url like {quote(item.page_url_like)}")
     for column, value in item.equals:
-        field = f"e.{column}"
-        if sessions is not None and column in CAMPAIGN_COLUMNS:
-            field = f"coalesce(e.{column}, {sessions}.{column})"
-        parts.append(f"{field} = {quote(value)}")
+        parts.append(f"{event_field(column, sessions)} = {quote(value)}")
     return "coalesce(" + " and ".join(parts) + ", false)"
+
+
+# main.sessions joined to main.events (alias e) as ``se``, for the campaign fields of an event's session.
+SESSIONS_JOIN = "left join main.sessions as se on se.session_id = e.session_id"
+
+
+def event_field(column: str, sessions: str | None) -> str:
+    """SQL for an event's field (alias e); with ``sessions`` (the alias of its session's row), a
+    campaign field (utm_*) the event does not carry is its session's: tags send them on the
+    landing page view only. Conditions and breakdowns read them alike."""
+    if sessions is not None and column in CAMPAIGN_COLUMNS:
+        return f"coalesce(e.{column}, {sessions}.{column})"
+    return f"e.{column}"
 
 
 def events_source(con: duckdb.DuckDBPyConnection, funnel: Funnel) -> tuple[str, str | None]:
@@ -65,7 +75,7 @@ def events_source(con: duckdb.DuckDBPyConnection, funnel: Funnel) -> tuple[str, 
     """
     items = (*funnel.steps, *funnel.exclusions)
     if any(column in CAMPAIGN_COLUMNS for item in items for column, _ in item.equals) and has_tables(con, "sessions"):
-        return "main.events as e left join main.sessions as se on se.session_id = e.session_id", "se"
+        return f"main.events as e {SESSIONS_JOIN}", "se"
     return "main.events as e", None
 
 
