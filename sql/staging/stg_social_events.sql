@@ -85,6 +85,16 @@ checked as (
                 then integer_range_error('rating', rating_text, 1, 5)
         end as contract_error
     from typed
+),
+
+-- A refused line's handle, to mask wherever the line repeats it: its own, or, for a line that is
+-- not JSON, the one its "handle" field names (a column, computed once: as a macro argument it
+-- was expanded at each of mask_handle's mentions, and doubled the time this model takes).
+with_line_handle as (
+    select
+        *,
+        case when contract_error is not null then coalesce(handle, handle_named_in(raw)) end as line_handle
+    from checked
 )
 
 select
@@ -121,9 +131,9 @@ select
             else mask_refused_text(mask_personal_text(regexp_replace(
                 mask_handle(replace(raw, coalesce(handle_as_given, chr(0)), '@[handle]'),
                     -- a line that is not JSON: the handle its "handle" field names
-                    coalesce(handle, handle_named_in(raw))),
+                    line_handle),
                 '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g'
             )))
         end
     end as raw_masked
-from checked
+from with_line_handle
