@@ -99,6 +99,20 @@ checked as (
                 then integer_range_error('rating', rating_text, 1, 5)
         end as contract_error
     from typed
+),
+
+-- A refused row's reason and text with addresses and @handles masked (as a refused social,
+-- identities or label row's are), as columns: masking costs, so only refused rows are masked,
+-- and as nested macro arguments each mention would be expanded again.
+refusals_masked as (
+    select
+        *,
+        mask_personal_text(case when contract_error is not null then
+            replace(contract_error, coalesce(email_as_given, chr(0)), '[email]') end) as reason_personal_masked,
+        mask_personal_text(case when contract_error is not null then
+            case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end end)
+            as raw_personal_masked
+    from checked
 )
 
 select
@@ -133,13 +147,6 @@ select
     line_no,
     arrived_on,
     -- a reason may quote a value, so it is masked as the text is
-    case when contract_error is not null then
-        mask_refused_text(mask_personal_text(replace(contract_error, coalesce(email_as_given, chr(0)), '[email]')))
-    end as contract_error,
-    case when contract_error is not null then  -- masking costs; only refused rows keep their text
-        -- @handles too, as in a refused social, identities or label row's text
-        mask_refused_text(mask_personal_text(
-            case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end
-        ))
-    end as raw_masked
-from checked
+    case when contract_error is not null then mask_refused_text(reason_personal_masked) end as contract_error,
+    case when contract_error is not null then mask_refused_text(raw_personal_masked) end as raw_masked
+from refusals_masked
