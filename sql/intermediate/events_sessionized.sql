@@ -42,18 +42,20 @@ deviceless_events as (
 ),
 
 -- The device events of those customers only (a narrow read), each with the customer its
--- events are stitched to: through its user_id, else its device.
+-- events are stitched to: through its user_id, else its device; with the session_id the source
+-- gave, if any.
 customer_device_events as (
     select
         e.event_ts,
-        'anonymous_id:' || e.anonymous_id as device_key,
+        e.anonymous_id,
+        e.given_session_id,
         coalesce(by_user.customer_id, by_device.customer_id) as customer_id
     from events_unioned as e
     left join identities_stitched as by_user
         on by_user.identifier_type = 'user_id' and by_user.identifier = e.user_id
     left join identities_stitched as by_device
         on by_device.identifier_type = 'anonymous_id' and by_device.identifier = e.anonymous_id
-    where e.channel = 'web' and e.given_session_id is null and e.anonymous_id is not null
+    where e.channel = 'web' and e.anonymous_id is not null
       and (
           e.anonymous_id in (
               select identifier from identities_stitched
@@ -66,42 +68,18 @@ customer_device_events as (
       )
 ),
 
--- A deviceless event joins the device of its customer's last device event at or before it,
--- when that event is no more than the session timeout before it (the visit is still open).
+-- A deviceless event joins the device of its customer's last device event (of a visit whose
+-- session is computed) at or before it, when that event is no more than the session timeout
+-- before it (the visit is still open).
 -- (ASOF JOIN is DuckDB's; elsewhere a join on the customer within the timeout, keeping the
 -- latest device event, gives the same.)
 deviceless_visits as (
-    select d.event_id, c.device_key
+    select d.event_id, 'anonymous_id:' || c.anonymous_id as device_key
     from deviceless_events as d
-    asof inner join customer_device_events as c
+    asof inner join (select * from customer_device_events where given_session_id is null) as c
         on c.customer_id = d.customer_id and d.event_ts >= c.event_ts
     cross join parameters as p
     where epoch(d.event_ts) - epoch(c.event_ts) <= p.session_timeout_minutes * 60
-),
-
--- The web events with a given session_id of those customers (a narrow read, as above).
-customer_given_session_events as (
-    select
-        e.event_ts,
-        e.given_session_id,
-        e.anonymous_id,
-        coalesce(by_user.customer_id, by_device.customer_id) as customer_id
-    from events_unioned as e
-    left join identities_stitched as by_user
-        on by_user.identifier_type = 'user_id' and by_user.identifier = e.user_id
-    left join identities_stitched as by_device
-        on by_device.identifier_type = 'anonymous_id' and by_device.identifier = e.anonymous_id
-    where e.channel = 'web' and e.given_session_id is not null and e.anonymous_id is not null
-      and (
-          e.anonymous_id in (
-              select identifier from identities_stitched
-              where identifier_type = 'anonymous_id' and customer_id in (select customer_id from deviceless_events)
-          )
-          or e.user_id in (
-              select identifier from identities_stitched
-              where identifier_type = 'user_id' and customer_id in (select customer_id from deviceless_events)
-          )
-      )
 ),
 
 -- A deviceless event with no computed visit open joins the given session of its customer's last
@@ -110,7 +88,7 @@ customer_given_session_events as (
 deviceless_given_visits as (
     select d.event_id, c.given_session_id, c.anonymous_id
     from deviceless_events as d
-    asof inner join customer_given_session_events as c
+    asof inner join (select * from customer_device_events where given_session_id is not null) as c
         on c.customer_id = d.customer_id and d.event_ts >= c.event_ts
     cross join parameters as p
     where epoch(d.event_ts) - epoch(c.event_ts) <= p.session_timeout_minutes * 60
