@@ -523,29 +523,29 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
     #   of them unanswered, the recent window never did).
     # A platform is flagged when either window, with min_messages, is over the limit.
     windows = {
-        "recent": (f"cast(last_asked_at as date) > cast(? as date) - {days}",
-                   f"the last {days} days (messages at least {after_hours:g} hours old)"),
-        "week": ("true", f"the {days} days before the last {after_hours:g} hours"),
+        "recent": f"the last {days} days (messages at least {after_hours:g} hours old)",
+        "week": f"the {days} days before the last {after_hours:g} hours",
     }
     per_platform: dict[str, dict[str, tuple[Any, ...]]] = {}
-    for name, (where, _) in windows.items():
-        params: list[Any] = [as_of] * (5 if name == "recent" else 4)
-        for row in con.execute(
-            f"""
-            with {answered_messages(days, after_hours, judged_days=True)}
-            select platform, count(replied_at),
-                median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
-                count(*), count(*) filter (where is_unanswered),
-                count(distinct customer_id) filter (where is_unanswered),
-                count(distinct customer_id) filter (where replied_at is not null),
-                count(*) filter (where is_unanswered and is_untied)
-            from answered
-            where is_judged and {where}
-            group by 1
-            """,
-            params,
-        ).fetchall():
-            per_platform.setdefault(row[0], {})[name] = row[1:]
+    # one read of the asks: each judged ask is in the week, and in the recent window when one of
+    # its messages is of the last window_days
+    for platform, window, *row in con.execute(
+        f"""
+        with {answered_messages(days, after_hours, judged_days=True)}
+        select platform, w.name, count(replied_at),
+            median(epoch(replied_at) - epoch(asked_at)) / 3600.0,
+            count(*), count(*) filter (where is_unanswered),
+            count(distinct customer_id) filter (where is_unanswered),
+            count(distinct customer_id) filter (where replied_at is not null),
+            count(*) filter (where is_unanswered and is_untied)
+        from answered
+        cross join (values ('week'), ('recent')) as w(name)
+        where is_judged and (w.name = 'week' or cast(last_asked_at as date) > cast(? as date) - {days})
+        group by 1, 2
+        """,
+        [as_of] * 5,
+    ).fetchall():
+        per_platform.setdefault(platform, {})[window] = tuple(row)
     findings = []
     for platform, by_window in sorted(per_platform.items()):
         judged_enough = {w: r for w, r in by_window.items() if r[2] >= s["min_messages"]}
@@ -560,7 +560,7 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 severity=round(answered_customers * min(1.0, median_hours / s["median_reply_hours_limit"] - 1), 1),
                 evidence={"messages": judged, "answered": answered, "window": w},
                 description=(f"On {_shown(platform)}, the brand took a median {median_hours:.0f} hours to answer a message "
-                             f"(limit {s['median_reply_hours_limit']} h), over the messages of {windows[w][1]}. "
+                             f"(limit {s['median_reply_hours_limit']} h), over the messages of {windows[w]}. "
                              "Staff the inbox or set up alerts."),
             ))
         late = [(r[3] / r[2], w) for w, r in judged_enough.items() if r[3] / r[2] > s["unanswered_threshold"]]
@@ -575,7 +575,7 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 evidence={"messages": judged, "unanswered": n_unanswered, "unanswered_after_hours": after_hours,
                           "without_thread_id": untied, "window": w},
                 description=(f"On {_shown(platform)}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of "
-                             f"{windows[w][1]} got no brand reply within {after_hours:g} hours, nor since. Answer them."
+                             f"{windows[w]} got no brand reply within {after_hours:g} hours, nor since. Answer them."
                              + (f" ({untied:,} of them carry no thread_id, which is what ties a reply to a message:"
                                 " if the brand answered them, export the thread ids.)" if untied else "")),
             ))
