@@ -736,6 +736,14 @@ class TestCsvDialect:
     """A CSV is read with the dialect its header line gives (its delimiter; values quoted with ",
     a quote inside one doubled), not one guessed from its rows."""
 
+    @staticmethod
+    def loaded(landing: Landing, warehouse: Path, text: str) -> tuple[list[tuple[Any, ...]], int]:
+        """Run a day with one web CSV: its events' (event_id, page_title), and rows quarantined."""
+        landing.text("web", DAY1, "x.csv", text)
+        run_day(landing, warehouse, DAY1)
+        titles = query(warehouse, "select event_id, page_title from events order by 1")
+        return titles, query(warehouse, "select count(*) from quarantine")[0][0]
+
     def test_one_unterminated_quote_does_not_unquote_the_file(self, landing: Landing, warehouse: Path) -> None:
         """One value whose quote never closes made the reader guess the file had no quoting at all:
         the good rows' quoted values holding a comma split, and those rows were refused as having
@@ -757,15 +765,10 @@ class TestCsvDialect:
     def test_other_delimiters(self, landing: Landing, warehouse: Path, delimiter: str) -> None:
         """A spreadsheet's export with semicolons (as European Excel writes CSV), tabs or bars."""
         header = WEB_HEADER.replace(",", delimiter)
-        landing.text("web", DAY1, "x.csv", (
-            f"{header}\n"
-            + delimiter.join(["d1", TS, "page_view", "a1", '"Shoes; red, 2 | 3"']) + "\n"
-            + delimiter.join(["d2", TS, "page_view", "a2", 'Hats']) + "\n"
-        ))
-        run_day(landing, warehouse, DAY1)
-        assert query(warehouse, "select event_id, page_title from events order by 1") == [
-            ("d1", "Shoes; red, 2 | 3"), ("d2", "Hats")]
-        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+        text = (f"{header}\n"
+                + delimiter.join(["d1", TS, "page_view", "a1", '"Shoes; red, 2 | 3"']) + "\n"
+                + delimiter.join(["d2", TS, "page_view", "a2", 'Hats']) + "\n")
+        assert self.loaded(landing, warehouse, text) == ([("d1", "Shoes; red, 2 | 3"), ("d2", "Hats")], 0)
 
     def test_blank_lines_before_the_header(self, landing: Landing, warehouse: Path) -> None:
         """The header is the first line that is not blank, as the reader guessing the dialect took
@@ -779,20 +782,11 @@ class TestCsvDialect:
     def test_spaces_after_the_delimiters_of_the_header(self, landing: Landing, warehouse: Path) -> None:
         """'event_id, event_ts, ...' names event_ts (as the guessing reader read it): given the names
         with their spaces, no row had an event_ts and every row was quarantined."""
-        landing.text("web", DAY1, "x.csv", f"{WEB_HEADER.replace(',', ', ')}\nb1,{TS},page_view,a1,t\n")
-        run_day(landing, warehouse, DAY1)
-        assert query(warehouse, "select event_id, page_title from events") == [("b1", "t")]
-        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+        text = f"{WEB_HEADER.replace(',', ', ')}\nb1,{TS},page_view,a1,t\n"
+        assert self.loaded(landing, warehouse, text) == ([("b1", "t")], 0)
 
     def test_quotes_escaped_with_a_backslash(self, landing: Landing, warehouse: Path) -> None:
         """An exporter that escapes a quote as \\" (MySQL's, a csv writer with an escapechar): the
         value loads as it was, as the reader guessing the dialect loaded it."""
-        landing.text("web", DAY1, "x.csv", (
-            f"{WEB_HEADER}\n"
-            f'b1,{TS},page_view,a1,"say \\"hi\\", there"\n'
-            f'b2,{TS},page_view,a2,plain\n'
-        ))
-        run_day(landing, warehouse, DAY1)
-        assert query(warehouse, "select event_id, page_title from events order by 1") == [
-            ("b1", 'say "hi", there'), ("b2", "plain")]
-        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+        text = f'{WEB_HEADER}\nb1,{TS},page_view,a1,"say \\"hi\\", there"\nb2,{TS},page_view,a2,plain\n'
+        assert self.loaded(landing, warehouse, text) == ([("b1", 'say "hi", there'), ("b2", "plain")], 0)
