@@ -553,6 +553,31 @@ class TestEmail:
         assert [(f.kind, f.segment_value) for f in found] == [("email_unsubscribes", "all")]
         assert found[0].observed == pytest.approx(0.011)
 
+    def test_a_message_reported_twice_counts_once(self, con: duckdb.DuckDBPyConnection) -> None:
+        """An ESP that reports a message's unsubscribe, complaint or bounce again (with a new
+        event_id, the same message_id) reports one message: 10 of 1,000 is 1%, not over."""
+        add(con, 1000, "A-d{i}", "delivered", RECENT, channel="email", campaign_id="A", message_id="A-m{i}")
+        for repeat in (0, 1):
+            at = RECENT + timedelta(hours=1 + repeat)
+            add(con, 10, "A-d{i}", "unsubscribe", at, channel="email", campaign_id="A", message_id="A-m{i}")
+            add(con, 3, "A-d{i}", "spamreport", at, channel="email", campaign_id="A", message_id="A-m{i}")
+            add(con, 40, "A-b{i}", "bounce", at, channel="email", campaign_id="A", message_id="A-bm{i}")
+        found = run(con)
+        assert found == []
+        # a second message to another 5 recipients, unsubscribed from: 15 of 1,005 is over 1%
+        add(con, 5, "A-x{i}", "delivered", RECENT, channel="email", campaign_id="A", message_id="A-x{i}")
+        add(con, 5, "A-x{i}", "unsubscribe", RECENT, channel="email", campaign_id="A", message_id="A-x{i}")
+        (f,) = of(run(con), "email_unsubscribes")
+        assert (f.observed, f.affected_customers) == (pytest.approx(15 / 1005), 15)
+
+    def test_an_unsubscribe_without_message_id_counts_once_per_recipient(self, con: duckdb.DuckDBPyConnection) -> None:
+        emails(con, "A", 1000, unsubscribes=10)
+        add(con, 10, "A-d{i}", "unsubscribe", RECENT + timedelta(hours=2), channel="email", campaign_id="A")
+        assert of(run(con), "email_unsubscribes") == []  # 10 recipients of 1,000: 1%
+        emails(con, "B", 1000, unsubscribes=11)
+        (f,) = of(run(con), "email_unsubscribes")
+        assert f.observed == pytest.approx(21 / 2000)
+
     def test_outside_window_ignored(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 200, bounces=100, at=datetime(2026, 10, 3, 10))  # 29 days back
         assert run(con) == []

@@ -342,16 +342,27 @@ def abandonment_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
     return findings
 
 
+def messages_with(event_name: str) -> str:
+    """SQL aggregate over e-mail events: the messages with an ``event_name`` event, each counted
+    once. Events naming one ``message_id`` are one message (an ESP may report a message's bounce,
+    complaint or unsubscribe twice). Without a message_id, a delivery or a bounce is its event, and
+    a complaint or an unsubscribe counts once per recipient (a second click on the unsubscribe
+    link is no second loss). The pain points and the dashboard count e-mail health with it."""
+    per_recipient = "'c:' || customer_id, " if event_name in ("spamreport", "unsubscribe") else ""
+    return (f"count(distinct coalesce('m:' || message_id, {per_recipient}'e:' || event_id)) "
+            f"filter (where event_name = '{event_name}')")
+
+
 def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
     """Per campaign: bounce, spam-complaint and unsubscribe rates over thresholds."""
     e = config["email"]
     rows = con.execute(
         f"""
         select coalesce(campaign_id, '(none)'),
-            count(*) filter (where event_name = 'delivered'),
-            count(*) filter (where event_name = 'bounce'),
-            count(*) filter (where event_name = 'spamreport'),
-            count(*) filter (where event_name = 'unsubscribe'),
+            {messages_with('delivered')},
+            {messages_with('bounce')},
+            {messages_with('spamreport')},
+            {messages_with('unsubscribe')},
             count(distinct customer_id) filter (where event_name = 'bounce'),
             count(distinct customer_id) filter (where event_name = 'spamreport'),
             count(distinct customer_id) filter (where event_name = 'unsubscribe')

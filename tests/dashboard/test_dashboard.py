@@ -265,6 +265,25 @@ class TestEmailHealth:
             ["cmp_03", "0", "0", "n/a", "n/a", "n/a", "n/a", "n/a"],
         ]
 
+    def test_a_message_reported_twice_is_one(self, landing: Landing, warehouse: Path) -> None:
+        """As the pain points count it: an ESP reporting a message's unsubscribe twice (two event
+        ids, one message id) lost one recipient of four, not two; a recipient who clicks the
+        unsubscribe link of a message without a message id twice, too."""
+        from journey_analytics.dashboard.sections import email_health
+
+        def email(event_id: str, name: str, to: str, message: str | None = None) -> dict[str, str]:
+            row = {"event_id": event_id, "event_ts": "2026-10-19T10:00:00Z", "event_name": name,
+                   "email": f"{to}@example.com", "campaign_id": "cmp_01"}
+            return row | ({"message_id": message} if message else {})
+
+        landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", [
+            *(email(f"d{i}", "delivered", f"p{i}", f"m{i}") for i in range(4)),
+            email("u1", "unsubscribe", "p0", "m0"), email("u2", "unsubscribe", "p0", "m0"),
+            email("s1", "spamreport", "p1"), email("s2", "spamreport", "p1"),
+        ])
+        table = section_after_run(landing, warehouse, date(2026, 10, 20), email_health)
+        assert body_rows(table) == [["cmp_01", "4", "0", "0.00%", "0.00%", "0.00%", "25.00%", "25.00%"]]
+
 
 class TestCutTables:
     """A section that shows only the largest of many rows (30 of 500 campaigns, 15 sources) says so

@@ -511,16 +511,19 @@ def _rate(count: int, of: int) -> str:
 
 def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     """Per-campaign delivery, engagement and complaint rates (last 28 days)."""
+    from journey_analytics.pain_points import messages_with
+
     rows = con.execute(
-        """
+        f"""
         select coalesce(campaign_id, '(none)') as campaign,
-            count(*) filter (where event_name = 'delivered') as delivered,
+            {messages_with('delivered')} as delivered,
             -- a message opened (clicked) twice is one open; an event without a message id is its own
             count(distinct case when event_name = 'open' then coalesce(message_id, event_id) end) as opens,
             count(distinct case when event_name = 'click' then coalesce(message_id, event_id) end) as clicks,
-            count(*) filter (where event_name = 'bounce') as bounces,
-            count(*) filter (where event_name = 'spamreport') as complaints,
-            count(*) filter (where event_name = 'unsubscribe') as unsubscribes,
+            -- as the pain points count them: a message reported twice is one
+            {messages_with('bounce')} as bounces,
+            {messages_with('spamreport')} as complaints,
+            {messages_with('unsubscribe')} as unsubscribes,
             -- the sender refused to send these (a suppressed address, a full queue)
             count(*) filter (where event_name = 'dropped') as dropped,
             count(*) over () as campaigns
