@@ -452,3 +452,29 @@ class TestGuestVisitOnSomeoneElsesDevice:
         assert query(warehouse, "select event_id from raw.web_events order by 1") == [("s-1",)]
         run_full_day(landing, warehouse, DAY2)
         assert query(warehouse, "select event_id, customer_id from main.events order by 1") == [("s-1", "sis-1")]
+
+
+class TestBrandReplyWithTheBrandsHandle:
+    """A brand reply landed with the brand's own handle is its asker's; forgetting the asker
+    erases it from the raw tables too, so the next run does not give it to the brand."""
+
+    def test_the_reply_goes_with_its_asker(self, tmp_path: Path) -> None:
+        def social(event_id: str, name: str, handle: str, thread: str, text: str) -> dict[str, object]:
+            return {"event_id": event_id, "event_ts": "2026-10-01T10:00:00Z", "event_name": name,
+                    "platform": "instagram", "handle": handle, "thread_id": thread, "text": text}
+
+        landing = Landing(tmp_path / "landing")
+        landing.jsonl("social", DAY1, "inbox.jsonl", [
+            social("ask-1", "message", ANN_HANDLE, "t1", "Where is my parcel?"),
+            social("reply-1", "brand_reply", "OurShop", "t1", "Hi Ann Berg, it ships today"),
+            social("ask-2", "message", "bob_gram", "t2", "Do you ship to Oslo?"),
+            social("reply-2", "brand_reply", "OurShop", "t2", "Yes we do"),
+        ])
+        warehouse = tmp_path / "warehouse" / "journey.duckdb"
+        run_full_day(landing, warehouse, DAY1)
+        ann = "social:" + ANN_HANDLE_HASH[:24]
+        assert query(warehouse, "select customer_id from main.events where event_id = 'reply-1'") == [(ann,)]
+        forget_customer(ann, warehouse, load_settings())
+        assert query(warehouse, "select event_id from raw.social_events order by 1") == [("ask-2",), ("reply-2",)]
+        run_full_day(landing, warehouse, DAY2)
+        assert query(warehouse, "select event_id from main.events order by 1") == [("ask-2",), ("reply-2",)]

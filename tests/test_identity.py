@@ -395,6 +395,52 @@ class TestNeverIdentified:
         assert query(warehouse, "select line_no, error from quarantine") == [(4, "missing required field event_id")]
 
 
+class TestBrandReplies:
+    """A brand_reply is the customer's it answers. Landed with the brand's own handle (as inbox
+    tools such as Sprout Social export a reply's From), it still is: the brand is no customer."""
+
+    @staticmethod
+    def social(event_id: str, time: str, event_name: str, handle: str, thread: str, **fields: Any) -> dict[str, Any]:
+        return {"event_id": event_id, "event_ts": f"2026-10-01T{time}:00Z", "event_name": event_name,
+                "platform": "instagram", "handle": handle, "thread_id": thread, **fields}
+
+    def test_a_reply_with_the_brands_handle_is_the_askers(self, landing: Landing, warehouse: Path) -> None:
+        s = self.social
+        landing.jsonl("social", DAY1, "inbox.jsonl", [
+            s("ann-ask", "09:00", "message", "ann_b", "t1"),
+            s("ann-reply", "10:00", "brand_reply", "OurShop", "t1"),
+            s("bob-ask", "09:00", "message", "bob_c", "t2", user_id="u-bob"),
+            s("bob-ask-2", "09:30", "message", "bob_c", "t2"),
+            s("bob-reply", "11:00", "brand_reply", "OurShop", "t2"),
+            # the contract's own form: the reply names the person answered
+            s("cat-ask", "09:00", "comment", "cat_d", "t3"),
+            s("cat-reply", "09:05", "brand_reply", "cat_d", "t3"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        ann = "social:" + h("instagram:ann_b")[:24]
+        cat = "social:" + h("instagram:cat_d")[:24]
+        assert query(warehouse, "select event_id, customer_id from events order by event_id") == [
+            ("ann-ask", ann), ("ann-reply", ann), ("bob-ask", "u-bob"), ("bob-ask-2", "u-bob"),
+            ("bob-reply", "u-bob"), ("cat-ask", cat), ("cat-reply", cat),
+        ]
+        assert query(warehouse, "select count(*) from identity_map where identifier = ?", [h("instagram:ourshop")]) == [(0,)]
+        assert query(warehouse, "select count(distinct customer_id) from identity_map") == [(3,)]
+
+    def test_a_thread_several_people_wrote_in_answers_no_one_in_particular(self, landing: Landing, warehouse: Path) -> None:
+        s = self.social
+        landing.jsonl("social", DAY1, "inbox.jsonl", [
+            s("ann-c", "09:00", "comment", "ann_b", "post-thread"),
+            s("bob-c", "09:01", "comment", "bob_c", "post-thread"),
+            s("reply", "10:00", "brand_reply", "OurShop", "post-thread"),
+            s("lone-reply", "10:00", "brand_reply", "dan_e", "t-unknown"),  # no ask landed
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, customer_id from events where event_id like '%reply' order by 1") == [
+            ("lone-reply", "social:" + h("instagram:dan_e")[:24]),
+            ("reply", "social:" + h("instagram:ourshop")[:24]),
+        ]
+
+
 class TestIdentityMap:
     """identity_map has one row per identifier with its customer, e-mails and handles only as hashes."""
 

@@ -1,5 +1,6 @@
 -- Web, e-mail and social events from the raw tables in one shape, with the channel they
--- came from. Columns that a channel does not have are null.
+-- came from. Columns that a channel does not have are null. A brand reply landed with the
+-- brand's own handle is the person's it answers (social_answered).
 --
 -- (intermediate; not published)
 with web_events as (
@@ -12,6 +13,31 @@ email_events as (
 
 social_events as (
     select * from raw.social_events
+),
+
+thread_askers as (
+    -- the one person who wrote in a thread (message, comment, mention): a brand_reply in it
+    -- answers them. A thread several people wrote in answers no one in particular.
+    select platform, thread_id, min(handle_hash) as handle_hash, max(user_id) as user_id
+    from social_events
+    where thread_id is not null and event_name <> 'brand_reply'
+    group by platform, thread_id
+    having count(distinct handle_hash) = 1 and count(distinct user_id) <= 1
+),
+
+social_answered as (
+    -- A brand_reply is the customer's it answers. Its handle is the person answered (the
+    -- contract); an inbox tool's export names the brand itself there, which would make the
+    -- brand a customer holding every reply: such a reply takes the thread's asker's handle
+    -- and user id. A reply naming the asker, or in a thread without one asker, is as given.
+    select
+        s.event_id, s.event_name, s.event_ts, s.platform, s.rating, s.post_id, s.thread_id,
+        s.sentiment, s.text, s.properties, s.arrived_on,
+        case when a.handle_hash is null or a.handle_hash = s.handle_hash then s.user_id else a.user_id end as user_id,
+        coalesce(a.handle_hash, s.handle_hash) as handle_hash
+    from social_events as s
+    left join thread_askers as a
+        on s.event_name = 'brand_reply' and a.platform = s.platform and a.thread_id = s.thread_id
 ),
 
 web_unified as (
@@ -122,7 +148,7 @@ social_unified as (
         text,
         properties,
         arrived_on
-    from social_events
+    from social_answered
 )
 
 select * from web_unified

@@ -28,7 +28,9 @@ table with neither column, such as sessions, another customer): on a shared devi
 stay, and so do their later ones. Ingest withholds rows by the same rule, so the warehouse and
 later runs agree. A guest checkout's visit that the warehouse gave the customer on someone else's
 device (its rows name no one) goes from the raw tables too, found by the events mart's customer;
-should its file be delivered again, its rows load as the device's, with no one's identifiers.
+should its file be delivered again, its rows load as the device's, with no one's identifiers. So
+does a brand reply to the customer landed with the brand's own handle (a delivered-again reply
+loads as the brand's).
 """
 
 from __future__ import annotations
@@ -190,6 +192,18 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
             """
         ).fetchall()
         predicates["raw.web_events"] += " or coalesce(event_id in (select event_id from forget_guest_visits), false)"
+    if "main.events" in tables and "raw.social_events" in predicates:
+        # So are the brand's replies to the customer that were landed with the brand's own handle
+        # (the warehouse gives a reply to the thread's asker): they answer, and may name, the person.
+        con.execute(
+            """
+            create or replace temp table forget_replies as
+            select event_id from main.events
+            where channel = 'social' and event_name = 'brand_reply'
+              and customer_id in (select customer_id from forget_keys)
+            """
+        ).fetchall()
+        predicates["raw.social_events"] += " or coalesce(event_id in (select event_id from forget_replies), false)"
     for name, predicate in predicates.items():
         if {"source_file", "line_no"} <= set(tables[name]):
             con.execute(
@@ -218,7 +232,7 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
         "insert into main.erasures values (?, ?, ?, ?, ?)",
         [erasure_id, erased_at, json.dumps(removed, sort_keys=True), int(suppressed), __version__],
     ).fetchall()
-    for temp in ("forget_ids", "forget_keys", "forget_lines", "forget_guest_visits"):
+    for temp in ("forget_ids", "forget_keys", "forget_lines", "forget_guest_visits", "forget_replies"):
         con.execute(f"drop table if exists {temp}").fetchall()
     return ErasureResult(erasure_id, erased_at, removed, int(suppressed))
 
