@@ -195,6 +195,42 @@ class TestLeaks:
         assert rows[0][1].startswith("campaign:") and rows[1][2].startswith("post:")
         assert rows[1][3].startswith("thread:") and rows[2][3] == rows[1][3]
 
+    def test_address_as_a_device_session_order_event_or_message_id(self, landing: Landing, warehouse: Path) -> None:
+        """A tag that sends the visitor's address as the device or session id, an order or event
+        id made of one, an ESP's message id holding the recipient: each is pseudonymized as its
+        kind, consistently, so a device still stitches, a visit still holds together, an order
+        still de-duplicates and a repeated event still counts once."""
+        web = {"event_ts": "2026-10-01T10:00:00Z", "anonymous_id": "Ann.Lee@example.com", "session_id": "s-ann.lee@example.com"}
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {**web, "event_id": "w1", "event_name": "page_view"},
+            {**web, "event_id": "w2-ann.lee@example.com", "event_name": "purchase", "order_id": "o-ann.lee@example.com",
+             "value": "20", "currency": "EUR", "event_ts": "2026-10-01T10:05:00Z"},
+            {**web, "event_id": "w3", "event_name": "login", "user_id": "u-ann", "anonymous_id": "ann.lee@EXAMPLE.com",
+             "event_ts": "2026-10-01T10:06:00Z"},
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [  # the store's export of the same order, and a repeated event
+            {"event_id": "x1", "event_ts": "2026-10-01T10:05:00Z", "event_name": "purchase", "user_id": "u-ann",
+             "order_id": "o-ann.lee@example.com", "value": "20", "currency": "EUR"},
+            {**web, "event_id": "w2-ann.lee@example.com", "event_name": "purchase", "order_id": "o-ann.lee@example.com",
+             "value": "20", "currency": "EUR", "event_ts": "2026-10-01T10:05:00Z"},
+        ])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "delivered",
+             "email": "ann.lee@example.com", "message_id": "<ann.lee@example.com.20261001>"},
+            {"event_id": "m2", "event_ts": "2026-10-01T08:30:00Z", "event_name": "open",
+             "email": "ann.lee@example.com", "message_id": "<ann.lee@example.com.20261001>"},
+        ])
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.rows_duplicate == 1
+        assert find_personal(warehouse, ["ann.lee@example.com"]) == []
+        assert query(warehouse, "select count(distinct customer_id), count(distinct session_id) from events where channel = 'web'") == [(1, 1)]
+        assert query(warehouse, "select distinct customer_id from events where channel = 'web'") == [("u-ann",)]
+        assert query(warehouse, "select count(distinct order_id) from events where event_name = 'purchase'") == [(1,)]
+        ((device, session, order, event),) = query(
+            warehouse, "select anonymous_id, session_id, order_id, event_id from events where event_name = 'purchase' and anonymous_id is not null")
+        assert (device[:7], session[:8], order[:6], event[:6]) == ("device:", "session:", "order:", "event:")
+        assert query(warehouse, "select count(distinct message_id) from events where channel = 'email'") == [(1,)]
+
     def test_user_id_that_is_an_address(self, landing: Landing, warehouse: Path) -> None:
         """A store that keys its customers by their address: the user_id is pseudonymized, one
         customer whatever the case, in every kind of file, and `journey forget` finds them by it."""
@@ -243,6 +279,45 @@ class TestLeaks:
         assert find_personal(warehouse, ["zed.doe@example.com", "zed.doe%40example.com"]) == []
         assert query(warehouse, "select count(distinct customer_id), count(distinct user_id) from events") == [(1, 1)]
         assert query(warehouse, "select customer_id = (select max(customer_id) from events) from stage_history") == [(True,)]
+
+    def test_device_ids_of_an_older_warehouse(self, landing: Landing, warehouse: Path) -> None:
+        """A warehouse built before device, session and event ids holding an address were
+        pseudonymized: the next run brings its raw tables and the stage history of a device never
+        identified (customer 'anon:<address>') in line, and the repeated event still counts once."""
+        row = {"event_id": "w1-ann.lee@example.com", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view",
+               "anonymous_id": "ann.lee@example.com", "session_id": "s-ann.lee@example.com"}
+        landing.jsonl("web", DAY1, "web.jsonl", [row])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))
+        con.execute(  # as an older version kept them
+            "update raw.web_events set anonymous_id = 'ann.lee@example.com', session_id = 's-ann.lee@example.com', "
+            "event_id = 'w1-ann.lee@example.com'").fetchall()
+        con.execute("create table main.stage_history as select 'anon:ann.lee@example.com' as customer_id, "
+                    "date '2026-10-01' as as_of_date, 'awareness' as stage").fetchall()
+        con.close()
+        landing.jsonl("web", DAY2, "web.jsonl", [row, {**row, "event_id": "w2", "event_ts": "2026-10-02T10:00:00Z"}])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_duplicate) == (1, 1)
+        assert find_personal(warehouse, ["ann.lee@example.com"]) == []
+        assert query(warehouse, "select count(*), count(distinct customer_id) from events") == [(2, 1)]
+        assert query(warehouse, "select customer_id = (select max(customer_id) from events) from stage_history") == [(True,)]
+
+    def test_a_device_erased_before_its_id_was_pseudonymized_stays_erased(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "a0"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        forgotten_as_before(warehouse, "anonymous_id", "keyed_hash('anonymous_id:ann.lee@example.com')")
+        landing.jsonl("web", DAY2, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view",
+             "anonymous_id": "ann.lee@example.com"},
+            # on a shared device, a row naming someone else is theirs, as before
+            {"event_id": "w2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "login",
+             "anonymous_id": "ann.lee@example.com", "user_id": "u-bob"},
+        ])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 1)
+        assert query(warehouse, "select event_id from events order by 1") == [("w0",), ("w2",)]
 
     def test_a_user_erased_before_ids_were_pseudonymized_stays_erased(self, landing: Landing, warehouse: Path) -> None:
         """`journey forget` used to record a user id that is an address as the hash of the address;

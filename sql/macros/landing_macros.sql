@@ -143,9 +143,9 @@ create or replace temp macro mask_emails(x) as
         regexp_replace(x, address_pattern(), '[email]', 'g')
     else x end;
 
--- An id holding an e-mail address (a store that keys its customers by their address, a thread
--- or campaign named after one) is personal data: it becomes its kind ('user', 'thread', 'post',
--- 'campaign'), a colon and 24 characters of the keyed hash of the id in lower case (one person
+-- An id holding an e-mail address (a store that keys its customers or devices by their address,
+-- a thread, campaign or order named after one) is personal data: it becomes its kind ('user',
+-- 'device', 'session', 'order', 'event', 'message', 'thread', 'post', 'campaign'), a colon and 24 characters of the keyed hash of the id in lower case (one person
 -- whatever the case of the address, or its @ encoded in a URL), so ids stay apart and still
 -- join. Any other id is kept.
 create or replace temp macro pseudonymous_id(x, kind) as
@@ -156,6 +156,13 @@ create or replace temp macro pseudonymous_id(x, kind) as
         ), 1, 24)
         else x
     end;
+
+-- A customer_id as it is once ids holding an address are pseudonymized: a person's user id, or
+-- 'anon:' and a device id (the customer of a device never identified), as identities_stitched
+-- names them (for a warehouse built before such ids were pseudonymized).
+create or replace temp macro pseudonymous_customer_id(x) as
+    case when starts_with(x, 'anon:') then 'anon:' || pseudonymous_id(substr(x, 6), 'device')
+        else pseudonymous_id(x, 'user') end;
 
 -- A refused row's text for quarantine, with its e-mail addresses masked more widely than in
 -- loaded text: also an address cut short (a truncated line ends in "name@example.") and the

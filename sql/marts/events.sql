@@ -1,6 +1,7 @@
 -- One row per event from every channel (web, email, social): de-duplicated on event_id within its channel,
 -- timestamps in UTC, stitched to a customer, web events grouped into sessions.
--- Personal data is pseudonymized: e-mail addresses and handles appear only as keyed hashes.
+-- Personal data is pseudonymized: e-mail addresses and handles appear only as keyed hashes, and an id
+-- holding an address (a device, user, session, order, event or message id) as its kind and a keyed digest (device:51c0...).
 --
 -- event_id: Id of the event as given by the source, unique within its channel (each tool issues its own: channel and event_id are the key); the de-duplication key.
 -- customer_id: The stitched customer (see identity_map): a user_id, or anon:/email:/social: for people never identified. A guest checkout's order, and the events of its visit that name no one, are the customer's its order_id names, which can differ from identity_map's customer of the device (a shared computer, a shop's kiosk).

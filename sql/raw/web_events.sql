@@ -4,8 +4,8 @@
 -- event_id: Unique id of the event, the de-duplication key across all files and days.
 -- event_ts: When the event happened, UTC.
 -- event_name: GA4-style event name (page_view, purchase, ...): a contract name in any spelling as the contract spells it, others as given.
--- anonymous_id: Cookie or device id as given.
--- user_id: The business's own customer id once logged in, as given.
+-- anonymous_id: Cookie or device id as given (one holding an e-mail address as device: and a keyed digest).
+-- user_id: The business's own customer id once logged in, as given (one holding an e-mail address as user: and a keyed digest).
 -- session_id: Session id given by the source, if any.
 -- email_hash: Keyed hash (HMAC-SHA256) of the lower-cased e-mail address; never the address.
 -- page_url: Page URL, e-mail addresses masked.

@@ -92,7 +92,8 @@ refusals_masked as (
 )
 
 select
-    event_id,
+    -- an id holding an e-mail address becomes its kind and a keyed digest (pseudonymous_id)
+    pseudonymous_id(event_id, 'event') as event_id,
     event_ts,
     mask_emails(event_name) as event_name,
     keyed_hash(email) as email_hash,
@@ -104,7 +105,7 @@ select
     -- ids were pseudonymized (the run withholds the rows it names)
     case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
     pseudonymous_id(campaign_id, 'campaign') as campaign_id,
-    message_id,
+    pseudonymous_id(message_id, 'message') as message_id,
     mask_emails(url) as url,
     mask_emails(reason) as reason,
     extra_properties(extra_fields, null) as properties,

@@ -98,7 +98,8 @@ with_line_handle as (
 )
 
 select
-    event_id,
+    -- an id holding an e-mail address becomes its kind and a keyed digest (pseudonymous_id)
+    pseudonymous_id(event_id, 'event') as event_id,
     event_ts,
     mask_emails(event_name) as event_name,
     mask_emails(platform) as platform,

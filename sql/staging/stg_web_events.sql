@@ -116,15 +116,20 @@ refusals_masked as (
 )
 
 select
-    event_id,
+    -- an id holding an e-mail address becomes its kind and a keyed digest (pseudonymous_id)
+    pseudonymous_id(event_id, 'event') as event_id,
     event_ts,
     mask_emails(event_name) as event_name,
-    anonymous_id,
+    pseudonymous_id(anonymous_id, 'device') as anonymous_id,
+    -- the given device id's own hash, as `journey forget` recorded a device id that was an address
+    -- before such ids were pseudonymized (the run withholds the rows it names)
+    case when may_hold_address(anonymous_id) then keyed_hash('anonymous_id:' || anonymous_id) end
+        as anonymous_id_as_given_hash,
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)
     case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
-    session_id,
+    pseudonymous_id(session_id, 'session') as session_id,
     keyed_hash(email) as email_hash,
     -- the address hashed as it was before an encoded @ (%40) was decoded, as `journey forget`
     -- recorded it then (the run withholds the rows it names)
@@ -138,7 +143,7 @@ select
     mask_emails(device_category) as device_category,
     -- a two-character code upper-cased (de: DE); any other spelling (Germany) kept as given
     mask_emails(case when length(country) = 2 then upper(country) else country end) as country,
-    order_id,
+    pseudonymous_id(order_id, 'order') as order_id,
     value,
     mask_emails(currency) as currency,
     cast(try_cast(rating_text as double) as integer) as rating,

@@ -346,7 +346,10 @@ def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: 
         # a forgotten device's row that names someone else (their user id or e-mail) is theirs, on
         # a shared device (a kiosk): it loads, as `journey forget` kept such rows
         someone_else = [f"({c} is not null and not {forgotten(c)})" for c in ("user_id", "email_hash") if c in columns]
-        checks.append(f"({forgotten('anonymous_id')} and not ({' or '.join(someone_else) or 'false'}))")
+        device = forgotten("anonymous_id")
+        if "anonymous_id_as_given_hash" in columns:  # erased before device ids that are addresses were pseudonymized
+            device = f"({device} or anonymous_id_as_given_hash in (select identifier_hash from raw.forgotten_identifiers))"
+        checks.append(f"({device} and not ({' or '.join(someone_else) or 'false'}))")
     if "user_id_as_given_hash" in columns:  # erased before user ids that are addresses were pseudonymized
         checks.append("user_id_as_given_hash in (select identifier_hash from raw.forgotten_identifiers)")
     if "email_as_given_hash" in columns:  # erased before an encoded @ in an e-mail field was decoded
