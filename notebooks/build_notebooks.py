@@ -152,12 +152,18 @@ warehouse named by `JOURNEY_WAREHOUSE` (the sample's by default; see the tour)."
 """, params={"d": as_of}).show(max_width=250)'''),
     new_markdown_cell("""## The funnel finding with the most customers lost
 
-Pick the most severe funnel finding (a step that converts worse for a segment, or worse than
-its own baseline)."""),
+Pick the step of the most severe funnel finding (a step that converts worse for a segment, or
+worse than its own baseline). When a segment converts worse at that step, take the worst such
+segment: a drop for everyone is often one segment's (a broken mobile payment page), and the
+segment says for whom."""),
     new_code_cell('''rows = con.sql("""
-    select kind, step, segment_key, segment_value from pain_points
-    where as_of_date = $d and kind in ('segment_drop', 'funnel_step_drop')
-    order by severity desc limit 1
+    with funnel_findings as (
+        select kind, step, segment_key, segment_value, severity from pain_points
+        where as_of_date = $d and kind in ('segment_drop', 'funnel_step_drop')
+    )
+    select kind, step, segment_key, segment_value from funnel_findings
+    where step = (select step from funnel_findings order by severity desc limit 1)
+    order by kind = 'segment_drop' desc, severity desc limit 1
 """, params={"d": as_of}).fetchall()
 steps = ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
 if rows:

@@ -228,3 +228,34 @@ class TestTourOnAnotherStore:
         assert shares[("2025-02-24", 2)] == 0.125
         assert shares[("2025-03-03", 1)] == 0.0
         assert ("2025-03-10", 1) not in shares  # not over yet: that week is the run date's
+
+
+class TestInvestigationPicksTheSegment:
+    def test_a_segment_drop_at_the_worst_step_is_taken_over_the_drop_for_everyone(
+        self, slow_payment_warehouse, monkeypatch, tmp_path
+    ) -> None:
+        """The most severe funnel finding is a drop for everyone at the payment step, and a segment
+        converts worse at that step: the notebook digs into the segment (for whom), not into
+        everyone (it took the overall finding, and its 'segment against everyone else' compared
+        everyone with no one)."""
+        import shutil
+
+        import duckdb
+
+        source, run_date = slow_payment_warehouse
+        warehouse = tmp_path / "journey.duckdb"
+        shutil.copy(source, warehouse)
+        con = duckdb.connect(str(warehouse))
+        try:
+            con.executemany(
+                "insert into pain_points (as_of_date, kind, step, segment_key, segment_value, severity) values (?, ?, ?, ?, ?, ?)",
+                [(run_date, "funnel_step_drop", "add_payment_info", "all", "all", 50.0),
+                 (run_date, "segment_drop", "add_to_cart", "device_category", "tablet", 45.0),
+                 (run_date, "segment_drop", "add_payment_info", "device_category", "mobile", 12.0),
+                 (run_date, "segment_drop", "add_payment_info", "country", "DE", 30.0)],
+            )
+        finally:
+            con.close()
+        _, probe = _execute(ROOT / "notebooks" / "02_pain_point_investigation.ipynb", warehouse, monkeypatch,
+                            "print(kind, step, segment_key, segment_value)")
+        assert probe.strip() == "segment_drop add_payment_info country DE"
