@@ -455,6 +455,24 @@ class TestLeaks:
             ("https://shop.example/?next=[email]", "Hallo [email]", "https://social.example/@zoë")
         ]
 
+    def test_address_with_a_full_width_at_or_encoded_dots(self, landing: Landing, warehouse: Path) -> None:
+        """Japanese and Chinese text write an address with the full-width ＠ (U+FF20); a URL may
+        encode its dots (%2E) as well as its @."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
+             "page_url": "https://shop.example/?e=ann.lee%40example%2Ecom&x=1",
+             "page_title": "連絡先 hana.sato＠example.co.jp まで"},
+        ])
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",
+             "handle": "hana", "text": "メールは hana.sato＠example.co.jp です"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert find_personal(warehouse, ["hana.sato＠example.co.jp", "ann.lee%40example%2Ecom"]) == []
+        assert query(warehouse, "select page_url, page_title from events where channel = 'web'") == [
+            ("https://shop.example/?e=[email]&x=1", "連絡先 [email] まで")
+        ]
+
     def test_values_quoted_in_a_reason(self, landing: Landing, warehouse: Path) -> None:
         """A refused row's reason quotes its bad value, which may be an address or the row's own
         handle (a CSV row whose columns slipped): the reason is masked as its text is."""

@@ -109,15 +109,16 @@ create or replace temp macro canonical_event_name(x, names) as
         )
     end;
 
--- Whether text may hold an e-mail address: an '@', or one encoded in a URL once (%40) or twice
--- (%2540). Text that cannot is left as it is, without running the patterns below.
+-- Whether text may hold an e-mail address: an '@', its full-width form (U+FF20, as Japanese and
+-- Chinese text write it), or one encoded in a URL once (%40) or twice (%2540). Text that cannot
+-- is left as it is, without running the patterns below.
 create or replace temp macro may_hold_address(x) as
-    contains(x, '@') or contains(x, '%40') or contains(x, '%2540');
+    contains(x, '@') or contains(x, '%40') or contains(x, '%2540') or contains(x, '＠');
 
--- The pattern of an e-mail address, its @ also encoded in a URL once or twice; letters and
--- digits of any script count (zoë@exämple.de).
+-- The pattern of an e-mail address, its @ also full-width or encoded in a URL once or twice, its
+-- dots also encoded (%2E); letters and digits of any script count (zoë@exämple.de).
 create or replace temp macro address_pattern() as
-    '[\p{L}\p{N}._%+-]+(@|%40|%2540)[\p{L}\p{N}-]+(\.[\p{L}\p{N}-]+)*\.\p{L}{2,}';
+    '[\p{L}\p{N}._%+-]+(@|＠|%40|%2540)[\p{L}\p{N}-]+((\.|%2[Ee])[\p{L}\p{N}-]+)*(\.|%2[Ee])\p{L}{2,}';
 
 -- Text with the @ of an address decoded where a URL encoded it once (%40) or twice (%2540).
 create or replace temp macro decoded_address(x) as
@@ -169,7 +170,7 @@ create or replace temp macro pseudonymous_customer_id(x) as
 -- value of an "email" field whatever it holds. Only refused rows pay for the patterns.
 create or replace temp macro mask_refused_text(x) as
     regexp_replace(
-        regexp_replace(mask_emails(x), '[\p{L}\p{N}._%+-]+(@|%40|%2540|\\u0040)[\p{L}\p{N}.-]*', '[email]', 'g'),
+        regexp_replace(mask_emails(x), '[\p{L}\p{N}._%+-]+(@|＠|%40|%2540|\\u0040)[\p{L}\p{N}.-]*', '[email]', 'g'),
         '("email"\s*:\s*")[^"]*', '\1[email]', 'g'
     );
 
