@@ -379,6 +379,23 @@ class TestNeverIdentified:
 
 
 
+    def test_an_address_in_composed_and_decomposed_unicode_is_the_same_address(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """'josé' typed on one device is e + U+0301 on another (macOS, some CRMs and ESPs write
+        decomposed text): the same text in Unicode (NFC and NFD), so one person, also in the domain."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("jo-1", "09:00", "a-jo-1", "sign_up", email="jos\u00e9@b\u00fccher.de"),
+            web("jo-2", "09:05", "a-jo-2", "login", email="jose\u0301@bu\u0308cher.de"),
+        ])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "jo-m", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "JOSE\u0301@BU\u0308CHER.DE"},
+        ])
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu-jo,JOS\u00c9@b\u00fccher.de,,\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select distinct customer_id from events") == [("u-jo",)]
+        assert query(warehouse, "select count(distinct email_hash) from events") == [(1,)]
+
     def test_null_markers_of_an_export_are_missing_values(self, landing: Landing, warehouse: Path) -> None:
         """A database export writes a missing user_id or e-mail as NULL (or \\N): two strangers
         whose rows say user_id NULL stay two customers; an event_id NULL is missing."""

@@ -357,6 +357,23 @@ class TestLeaks:
         assert (summary.rows_loaded, summary.rows_forgotten) == (1, 2)
         assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
 
+    def test_an_address_erased_before_it_was_composed_stays_erased(self, landing: Landing, warehouse: Path) -> None:
+        """An address written decomposed ('jose' and a combining accent) was hashed as written, and
+        `journey forget` recorded that hash; now that addresses are composed (NFC) before hashing,
+        rows that name the address, in either form, are still withheld."""
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "open", "email": "other@example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        forgotten_as_before(warehouse, "email", "keyed_hash('email:' || keyed_hash('jose\u0301@example.com'))")
+        landing.jsonl("email", DAY2, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "JOSE\u0301@example.com"},
+            {"event_id": "m2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "ann@example.com"},
+        ])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 1)
+        assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
+
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
         landing.text(

@@ -125,16 +125,20 @@ create or replace temp macro decoded_address(x) as
     replace(replace(x, '%2540', '@'), '%40', '@');
 
 -- An e-mail field's address as it is hashed: trimmed, a null marker missing, in lower case,
--- and its @ decoded when an export wrote it encoded in a URL once (%40) or twice (%2540), so
--- that one address is one person however it was written (as an id holding one is, below).
+-- in Unicode's composed form (NFC: 'josé' typed as e and a combining accent, as macOS and some
+-- CRMs write it, is the same text), and its @ decoded when an export wrote it encoded in a URL
+-- once (%40) or twice (%2540), so that one address is one person however it was written (as an
+-- id holding one is, below). (nfc_normalize returns ASCII text as it is, at no cost.)
 create or replace temp macro address_key(x) as
-    decoded_address(lower(without_null_marker(clean_identifier(x))));
+    decoded_address(nfc_normalize(lower(without_null_marker(clean_identifier(x)))));
 
--- For an address written with its @ encoded (%40, %2540): the identifier hash that `journey
--- forget` recorded for it before address_key decoded the @ (the address itself was hashed as
--- written); null for any other address.
+-- For an address written with its @ encoded (%40, %2540) or not in Unicode's composed form
+-- (NFC): the identifier hash that `journey forget` recorded for it before address_key decoded
+-- the @ and composed the text (the address itself was hashed as written, in lower case); null
+-- for any other address.
 create or replace temp macro address_as_given_hash(x) as
     case when contains(x, '%40') or contains(x, '%2540')
+        or (strlen(x) <> length(x) and nfc_normalize(lower(x)) <> lower(x))
         then keyed_hash('email:' || keyed_hash(lower(without_null_marker(clean_identifier(x)))))
     end;
 
