@@ -396,6 +396,28 @@ class TestNeverIdentified:
         assert query(warehouse, "select distinct customer_id from events") == [("u-jo",)]
         assert query(warehouse, "select count(distinct email_hash) from events") == [(1,)]
 
+    def test_invisible_marks_around_an_address_or_handle_and_decomposed_handles(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """Text pasted from a right-to-left page or a word processor brings invisible marks (a
+        zero-width space, a left-to-right or right-to-left mark, a byte order mark, a word joiner)
+        around an address or handle: not part of it. A handle in decomposed Unicode (NFD) is the
+        same text as composed (YouTube handles may hold accents)."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web(f"al-{i}", f"09:0{i}", f"a-al-{i}", "login", email=email)
+            for i, email in enumerate(["\u200bali@x.com", "ali@x.com\u200e", "\u200fali@x.com\u200f",
+                                       "\ufeffali@x.com", "ali@x.com\u2060", "\u2066ali@x.com\u2069"])
+        ])
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": f"jc-{i}", "event_ts": "2026-10-01T08:30:00Z", "event_name": "like", "platform": "youtube",
+             "handle": handle}
+            for i, handle in enumerate(["@Jose\u0301Canal", "\u200b@jos\u00e9canal", "jos\u00e9canal\u200f"])
+        ])
+        landing.text("identities", None, "crm.csv",
+                     "user_id,email,platform,handle\nu-al,ali@x.com,,\nu-jc,,youtube,JOS\u00c9CANAL\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select distinct customer_id from events order by 1") == [("u-al",), ("u-jc",)]
+
     def test_null_markers_of_an_export_are_missing_values(self, landing: Landing, warehouse: Path) -> None:
         """A database export writes a missing user_id or e-mail as NULL (or \\N): two strangers
         whose rows say user_id NULL stay two customers; an event_id NULL is missing."""

@@ -374,6 +374,30 @@ class TestLeaks:
         assert (summary.rows_loaded, summary.rows_forgotten) == (1, 1)
         assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
 
+    def test_an_address_or_handle_erased_with_invisible_marks_or_decomposed_stays_erased(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """An address or handle landed with an invisible mark around it, or a handle in decomposed
+        Unicode, was hashed so, and `journey forget` recorded that hash; now that such marks are
+        not part of it and handles are composed, rows that name it as before are still withheld."""
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "open", "email": "other@example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        forgotten_as_before(warehouse, "email", "keyed_hash('email:' || keyed_hash('\u200bzed@example.com'))")
+        forgotten_as_before(warehouse, "social_handle", "keyed_hash('social_handle:' || keyed_hash('youtube:jose\u0301canal'))")
+        landing.jsonl("email", DAY2, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "\u200bZed@example.com"},
+            {"event_id": "m2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "ann@example.com"},
+        ])
+        landing.jsonl("social", DAY2, "social.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "like", "platform": "youtube",
+             "handle": "@Jose\u0301Canal"},
+        ])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 2)
+        assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
+
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
         landing.text(

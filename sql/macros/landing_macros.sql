@@ -58,19 +58,34 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
     end
 );
 
--- An identifier that is hashed (e-mail address, handle, platform): whitespace of any kind
--- around it (tab, line end, the Unicode spaces) is not part of it, or one person would become
--- two customers.
+-- Whitespace of any kind (tab, line end, the Unicode spaces).
+create or replace temp macro identifier_spaces() as
+    chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(32) || chr(133) || chr(160) ||
+    chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) ||
+    chr(8198) || chr(8199) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) ||
+    chr(8239) || chr(8287) || chr(12288);
+
+-- The invisible marks that text pasted from a right-to-left page or a word processor brings:
+-- zero-width space, non-joiner and joiner, the left-to-right and right-to-left marks, the
+-- embedding and isolate controls, the word joiner and the byte order mark.
+create or replace temp macro identifier_marks() as
+    chr(8203) || chr(8204) || chr(8205) || chr(8206) || chr(8207) || chr(8234) || chr(8235) ||
+    chr(8236) || chr(8237) || chr(8238) || chr(8288) || chr(8294) || chr(8295) || chr(8296) ||
+    chr(8297) || chr(65279);
+
+-- An identifier that is hashed (e-mail address, handle, platform): whitespace and invisible
+-- marks around it are not part of it, and text in decomposed Unicode (NFD: an e and a
+-- combining accent, as macOS writes it) is the same as composed (NFC), or one person would
+-- become two customers.
 create or replace temp macro clean_identifier(x) as
     case
         when ascii(x) > 32 and ascii(right(x, 1)) > 32 and strlen(x) = length(x) then x  -- plain ASCII, unpadded
-        else nullif(trim(x,
-            chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(32) || chr(133) || chr(160) ||
-            chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) ||
-            chr(8198) || chr(8199) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) ||
-            chr(8239) || chr(8287) || chr(12288)
-        ), '')
+        else nullif(nfc_normalize(trim(x, identifier_spaces() || identifier_marks())), '')
     end;
+
+-- An identifier as clean_identifier cleaned it before invisible marks were trimmed and text
+-- composed: `journey forget` recorded its hash so (see address_as_given_hash, handle_as_given_hash).
+create or replace temp macro identifier_as_before(x) as nullif(trim(x, identifier_spaces()), '');
 
 -- Text without the spaces around it (as trim() counts them: the space and the Unicode space
 -- separators), and blank text as null. Plain ASCII text with no space at either end, the
@@ -132,14 +147,21 @@ create or replace temp macro decoded_address(x) as
 create or replace temp macro address_key(x) as
     decoded_address(nfc_normalize(lower(without_null_marker(clean_identifier(x)))));
 
--- For an address written with its @ encoded (%40, %2540) or not in Unicode's composed form
--- (NFC): the identifier hash that `journey forget` recorded for it before address_key decoded
--- the @ and composed the text (the address itself was hashed as written, in lower case); null
--- for any other address.
+-- For an address written with its @ encoded (%40, %2540) or not plain ASCII: the identifier
+-- hash that `journey forget` recorded for it before address_key decoded the @, composed the text
+-- and trimmed invisible marks (the address was hashed as written, trimmed and in lower case);
+-- null for any other address.
 create or replace temp macro address_as_given_hash(x) as
-    case when contains(x, '%40') or contains(x, '%2540')
-        or (strlen(x) <> length(x) and nfc_normalize(lower(x)) <> lower(x))
-        then keyed_hash('email:' || keyed_hash(lower(without_null_marker(clean_identifier(x)))))
+    case when contains(x, '%40') or contains(x, '%2540') or strlen(x) <> length(x)
+        then keyed_hash('email:' || keyed_hash(lower(without_null_marker(identifier_as_before(x)))))
+    end;
+
+-- For a handle (as given) that is not plain ASCII: the identifier hash that `journey forget`
+-- recorded for it before clean_identifier composed the text and trimmed invisible marks; null
+-- for any other handle.
+create or replace temp macro handle_as_given_hash(platform, x) as
+    case when strlen(x) <> length(x)
+        then keyed_hash('social_handle:' || keyed_hash(platform || ':' || lower(ltrim(without_null_marker(identifier_as_before(x)), '@'))))
     end;
 
 -- E-mail addresses in free text replaced by a marker.

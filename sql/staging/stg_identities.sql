@@ -80,6 +80,9 @@ select
     address_as_given_hash(email_as_given) as email_as_given_hash,
     case when handle is not null then platform end as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
+    -- the handle hashed as it was before it was composed (NFC) and invisible marks around it
+    -- trimmed, as `journey forget` recorded it then (the run withholds the rows it names)
+    handle_as_given_hash(platform, handle_as_given) as handle_as_given_hash,
     source_file,
     line_no,
     -- a reason may quote a value, so it is masked as the text is

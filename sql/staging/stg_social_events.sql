@@ -104,6 +104,9 @@ select
     mask_emails(event_name) as event_name,
     mask_emails(platform) as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
+    -- the handle hashed as it was before it was composed (NFC) and invisible marks around it
+    -- trimmed, as `journey forget` recorded it then (the run withholds the rows it names)
+    handle_as_given_hash(platform, handle_as_given) as handle_as_given_hash,
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)

@@ -354,6 +354,8 @@ def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: 
         checks.append("user_id_as_given_hash in (select identifier_hash from raw.forgotten_identifiers)")
     if "email_as_given_hash" in columns:  # erased before an encoded @ in an e-mail field was decoded
         checks.append("email_as_given_hash in (select identifier_hash from raw.forgotten_identifiers)")
+    if "handle_as_given_hash" in columns:  # erased before handles were composed and invisible marks trimmed
+        checks.append("handle_as_given_hash in (select identifier_hash from raw.forgotten_identifiers)")
     if "raw_masked" in columns:
         # A refused row may not have been parsed into columns (a broken JSON line): its text is
         # searched for a forgotten user id or device, as `journey forget` searched quarantine.
