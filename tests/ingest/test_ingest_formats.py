@@ -342,3 +342,38 @@ class TestParquetTimestampPrecision:
         assert query(warehouse, "select event_ts, properties->>'valid_until' from events") == [
             (datetime(2026, 10, 1, 12), "9999-12-31T00:00:00.000000Z"),
         ]
+
+
+class TestTextEncodings:
+    """Files that spreadsheet tools outside the US write: a UTF-8 file with a byte order mark loads
+    whole; a Windows-1252 one loses only its lines that are not UTF-8, each to quarantine with
+    why; a UTF-16 one (Excel's "Unicode Text") is refused as a file, with why, not read as rows of
+    nonsense."""
+
+    HEADER = "event_id,event_ts,event_name,anonymous_id,page_title\r\n"
+
+    def test_each_file_as_its_encoding_allows(self, landing: Landing, warehouse: Path) -> None:
+        rows = ["{p}1,2026-10-01T10:00:00Z,page_view,a,Caf\u00e9 \u20ac\r\n", "{p}2,2026-10-01T10:01:00Z,page_view,a,plain\r\n"]
+        landing.binary("web", DAY1, "bom.csv", (self.HEADER + "".join(r.replace("{p}", "b") for r in rows)).encode("utf-8-sig"))
+        landing.binary("web", DAY1, "ansi.csv", (self.HEADER + "".join(r.replace("{p}", "w") for r in rows)).encode("cp1252"))
+        landing.binary("web", DAY1, "unicode.csv", (self.HEADER + "".join(r.replace("{p}", "u") for r in rows)).replace(",", "\t").encode("utf-16"))
+        lines = "".join(f'{{"event_id": "j{i}", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a"}}\n' for i in range(2))
+        landing.binary("web", DAY1, "unicode.jsonl", lines.encode("utf-16"))
+        landing.binary("web", DAY1, "unicode-be.jsonl", lines.encode("utf-16-be"))  # no byte order mark
+        landing.text("web", DAY1, "good.jsonl", lines.replace('"j', '"g'))
+        summary = run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, page_title from events order by 1") == [
+            ("b1", "Caf\u00e9 \u20ac"), ("b2", "plain"), ("g0", None), ("g1", None), ("w2", "plain"),
+        ]
+        utf16 = ("the file is UTF-16 text, not UTF-8 (as Excel saves \"Unicode Text\"): "
+                 "export it as UTF-8 (in Excel: \"CSV UTF-8\")")
+        day = f"web/dt={DAY1.isoformat()}/"
+        assert query(warehouse, "select source_file, line_no, error from quarantine order by 1, 2") == [
+            (day + "ansi.csv", 2, "line is not valid UTF-8 text"),
+            (day + "unicode-be.jsonl", None, utf16),
+            (day + "unicode.csv", None, utf16),
+            (day + "unicode.jsonl", None, utf16),
+        ]
+        # a refused file is no row: it is counted among the run's file errors
+        assert (summary.rows_read, summary.rows_loaded, summary.rows_quarantined) == (6, 5, 1)
+        assert len(summary.file_errors) == 3

@@ -21,7 +21,7 @@ import duckdb
 from journey_analytics.config import Settings
 from journey_analytics.ingest import email, identities, labels, social, web
 from journey_analytics.ingest._landing import LandingError, LandingFile, LandingKind, find_landing_files
-from journey_analytics.ingest._read import create_landed_table, read_file, read_jsonl_batch
+from journey_analytics.ingest._read import create_landed_table, encoding_problem, read_file, read_jsonl_batch
 from journey_analytics.privacy import ID_EDGE
 from journey_analytics.warehouse import run_model
 
@@ -100,6 +100,9 @@ def ingest_kind(
     unreadable: dict[str, str] = {}
     readable = [f for f in files if not f.problem]
     unreadable.update({f.source_file: f.problem for f in files if f.problem})
+    # a UTF-16 or UTF-32 file (Excel's "Unicode Text") is refused as a file, with why
+    unreadable.update({f.source_file: problem for f in readable if (problem := encoding_problem(f))})
+    readable = [f for f in readable if f.source_file not in unreadable]
     batch = [f for f in readable if f.file_format in ("jsonl", "jsonl.gz")]
     if len(batch) > 1:
         try:

@@ -136,6 +136,48 @@ def _chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
             yield chunk
 
 
+# Byte order marks, with the encoding and byte order they show; "" with each order of UTF-16 last,
+# for a file without one.
+_WIDE_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32", 4, "little"), (b"\x00\x00\xfe\xff", "UTF-32", 4, "big"),
+    (b"\xff\xfe", "UTF-16", 2, "little"), (b"\xfe\xff", "UTF-16", 2, "big"),
+    (b"", "UTF-16", 2, "little"), (b"", "UTF-16", 2, "big"),
+)
+
+
+def _wide_text(head: bytes) -> str | None:
+    """The encoding ("UTF-16" or "UTF-32") of a text file whose first bytes are a byte order mark
+    (or none) and then two characters of ASCII text in that encoding, as a JSON or CSV file
+    starts ({", a header's letters); None otherwise, also for bytes that only look like a mark
+    (a garbled first line of a UTF-8 file)."""
+    for mark, encoding, width, order in _WIDE_MARKS:
+        if head.startswith(mark):
+            body = head[len(mark):len(mark) + 2 * width]
+            codes = [int.from_bytes(body[i:i + width], order) for i in range(0, len(body) - width + 1, width)]
+            if len(codes) == 2 and all(9 <= code < 127 for code in codes):
+                return encoding
+    return None
+
+
+def encoding_problem(file: LandingFile) -> str | None:
+    """Why a text (JSONL or CSV) file cannot be read, seen in its first bytes: it is UTF-16 or
+    UTF-32, as Excel saves "Unicode Text", not UTF-8. Read as UTF-8, its first line would be
+    refused as not UTF-8 and every other as not JSON (or its CSV header as unreadable), and a
+    stray last line of one NUL counted as a row. None for any other file, and for a file whose
+    first bytes cannot be read (its reader says why)."""
+    if file.file_format not in ("jsonl", "jsonl.gz", "csv") or file.size_bytes == 0:
+        return None
+    try:
+        head = next(_chunks(file.path, 16), b"")
+    except (OSError, EOFError, zlib.error):
+        return None
+    encoding = _wide_text(head)
+    if encoding is None:
+        return None
+    return (f"the file is {encoding} text, not UTF-8 (as Excel saves \"Unicode Text\"): "
+            "export it as UTF-8 (in Excel: \"CSV UTF-8\")")
+
+
 def has_bare_cr(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> bool:
     """Whether a (gzipped) text file holds a CR that is not followed by an LF. A file that
     Python's gzip cannot read (DuckDB could) is taken as it was read: False."""
