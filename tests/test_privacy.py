@@ -496,22 +496,23 @@ class TestLeaks:
             ("https://shop.example/?next=[email]", "Hallo [email]", "https://social.example/@zoë")
         ]
 
-    def test_address_with_a_full_width_at_or_encoded_dots(self, landing: Landing, warehouse: Path) -> None:
-        """Japanese and Chinese text write an address with the full-width ＠ (U+FF20); a URL may
-        encode its dots (%2E) as well as its @."""
+    def test_address_with_encoded_dots_or_a_full_width_at_beside_an_at(self, landing: Landing, warehouse: Path) -> None:
+        """A URL may encode an address's dots (%2E) as well as its @; Japanese and Chinese text
+        write an address with the full-width ＠ (U+FF20), masked in text that has an @ too (a text
+        with only full-width ones is not looked at: each check more costs every staging model)."""
         landing.jsonl("web", DAY1, "web.jsonl", [
             {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
              "page_url": "https://shop.example/?e=ann.lee%40example%2Ecom&x=1",
-             "page_title": "連絡先 hana.sato＠example.co.jp まで"},
+             "page_title": "連絡先 hana.sato＠example.co.jp まで @shop"},
         ])
         landing.jsonl("social", DAY1, "social.jsonl", [
             {"event_id": "s1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "message", "platform": "x",
-             "handle": "hana", "text": "メールは hana.sato＠example.co.jp です"},
+             "handle": "hana", "text": "@shop メールは hana.sato＠example.co.jp です"},
         ])
         run_day(landing, warehouse, DAY1)
         assert find_personal(warehouse, ["hana.sato＠example.co.jp", "ann.lee%40example%2Ecom"]) == []
         assert query(warehouse, "select page_url, page_title from events where channel = 'web'") == [
-            ("https://shop.example/?e=[email]&x=1", "連絡先 [email] まで")
+            ("https://shop.example/?e=[email]&x=1", "連絡先 [email] まで @shop")
         ]
 
     def test_values_quoted_in_a_reason(self, landing: Landing, warehouse: Path) -> None:
