@@ -340,7 +340,12 @@ def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: 
     even quarantine; ``staged_forgotten`` keeps only their file names, for the per-file counts.
     """
     (any_forgotten,) = con.execute("select exists (select 1 from raw.forgotten_identifiers)").fetchall()[0]
-    columns = [d[0] for d in con.execute(f"select * from {staging_model} limit 0").description]
+    # the view's columns from the catalog (describing the view by a query would plan it once more)
+    columns = [r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where database_name = 'temp' and table_name = ?", [staging_model]
+    ).fetchall()]
+    if not columns:
+        raise RuntimeError(f"no staging view {staging_model} to load from")
     def forgotten(column: str) -> str:
         return f"keyed_hash('{_IDENTIFIER_COLUMNS[column]}:' || {column}) in (select identifier_hash from raw.forgotten_identifiers)"
 
