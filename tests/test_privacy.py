@@ -11,6 +11,7 @@ import pytest
 
 from journey_analytics.config import HASH_KEY_ENV, load_settings
 from journey_analytics.privacy import HashKey, KeyMismatchError, install_hash_macro, keyed_hash
+from journey_analytics.warehouse import run_script
 from tests.conftest import DAY1, DAY2, TEST_HASH_KEY, Landing, query, run_day
 
 EMAILS = ["ann.lee@example.com", "bob+promo@mail.example.org", "cat@example.net"]
@@ -268,6 +269,7 @@ class TestLeaks:
         run_day(landing, warehouse, DAY1)
         con = duckdb.connect(str(warehouse))
         con.execute("update raw.web_events set user_id = 'zed.doe@example.com'").fetchall()  # as an older version kept it
+        con.execute("delete from raw.warehouse_settings where setting = 'address_ids_in_line'").fetchall()  # and never marked
         con.execute("create table main.stage_history as select 'zed.doe@example.com' as customer_id, "
                     "date '2026-10-01' as as_of_date, 'awareness' as stage").fetchall()
         con.close()
@@ -292,6 +294,7 @@ class TestLeaks:
         con.execute(  # as an older version kept them
             "update raw.web_events set anonymous_id = 'ann.lee@example.com', session_id = 's-ann.lee@example.com', "
             "event_id = 'w1-ann.lee@example.com'").fetchall()
+        con.execute("delete from raw.warehouse_settings where setting = 'address_ids_in_line'").fetchall()  # never marked
         con.execute("create table main.stage_history as select 'anon:ann.lee@example.com' as customer_id, "
                     "date '2026-10-01' as as_of_date, 'awareness' as stage").fetchall()
         con.close()
@@ -318,6 +321,27 @@ class TestLeaks:
         summary = run_day(landing, warehouse, DAY2)
         assert (summary.rows_loaded, summary.rows_forgotten) == (1, 1)
         assert query(warehouse, "select event_id from events order by 1") == [("w0",), ("w2",)]
+
+    def test_a_warehouse_in_line_is_not_scanned_again(self, landing: Landing, warehouse: Path) -> None:
+        """The first run records that the warehouse's ids are in line; later runs skip the scans,
+        until the columns to bring in line change (the record holds a digest of their list)."""
+        from journey_analytics.privacy import pseudonymize_address_ids
+
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))
+        try:
+            install_hash_macro(con, HashKey(TEST_HASH_KEY.encode(), "test"))
+            run_script(con, "macros", "landing_macros")
+            con.execute("update raw.web_events set anonymous_id = 'ann.lee@example.com'").fetchall()
+            assert pseudonymize_address_ids(con) == 0  # marked in line: not scanned
+            con.execute("update raw.warehouse_settings set value = 'older list' where setting = 'address_ids_in_line'").fetchall()
+            assert pseudonymize_address_ids(con) == 1
+            assert con.execute("select anonymous_id like 'device:%' from raw.web_events").fetchall() == [(True,)]
+        finally:
+            con.close()
 
     def test_a_user_erased_before_ids_were_pseudonymized_stays_erased(self, landing: Landing, warehouse: Path) -> None:
         """`journey forget` used to record a user id that is an address as the hash of the address;
@@ -591,7 +615,8 @@ class TestKey:
 
     def test_key_never_written_to_the_warehouse(self, personal: Path) -> None:
         assert TEST_HASH_KEY.encode() not in personal.read_bytes()
-        assert query(personal, "select setting, length(value) from raw.warehouse_settings") == [("hash_key_fingerprint", 16)]
+        assert query(personal, "select setting, length(value) from raw.warehouse_settings order by 1") == [
+            ("address_ids_in_line", 16), ("hash_key_fingerprint", 16)]
 
     def test_changed_key_refused(self, landing: Landing, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         landing.jsonl("web", DAY1, "web.jsonl", [

@@ -178,11 +178,22 @@ ADDRESS_ID_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# The warehouse setting that records which columns pseudonymize_address_ids brought in line
+# (a digest of ADDRESS_ID_COLUMNS): a warehouse in line is not scanned again on every run.
+ADDRESS_IDS_SETTING = "address_ids_in_line"
+
+
 def pseudonymize_address_ids(con: duckdb.DuckDBPyConnection) -> int:
     """Bring the values of :data:`ADDRESS_ID_COLUMNS` that still hold an e-mail address in line
-    (a warehouse built before ids were pseudonymized); returns how many changed. A no-op, one
-    scan of each column, once a warehouse is in line. Needs the landing macros (and so the keyed
-    hash) on the connection."""
+    (a warehouse built before ids were pseudonymized); returns how many changed. Once done, the
+    warehouse records it (``raw.warehouse_settings``), and later runs skip the scans (one per
+    column, 17 statements a run) until the list of columns changes. Needs the landing macros
+    (and so the keyed hash) and ``raw.warehouse_settings`` on the connection."""
+    done = hashlib.sha256(repr(ADDRESS_ID_COLUMNS).encode()).hexdigest()[:16]
+    if con.execute(
+        "select value from raw.warehouse_settings where setting = ?", [ADDRESS_IDS_SETTING]
+    ).fetchall() == [(done,)]:
+        return 0
     existing = {
         (f"{schema}.{table}", column)
         for schema, table, column in con.execute(
@@ -196,4 +207,5 @@ def pseudonymize_address_ids(con: duckdb.DuckDBPyConnection) -> int:
                 f"update {table} set {column} = {in_line} where may_hold_address({column}) and {in_line} <> {column}"
             ).fetchall()
             changed += int(n)
+    con.execute("insert or replace into raw.warehouse_settings values (?, ?)", [ADDRESS_IDS_SETTING, done]).fetchall()
     return changed
