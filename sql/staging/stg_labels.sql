@@ -58,6 +58,15 @@ checked as (
             when as_of_date is null then 'as_of_date "' || left(as_of_date_text, 40) || '" is not a date (YYYY-MM-DD)'
         end as contract_error
     from cleaned
+),
+
+-- A refused row's reason and text, masked a step at a time, each step a column (see stg_social_events).
+refused_personal_masked as (
+    select
+        *,
+        case when contract_error is not null then mask_personal_text(contract_error) end as reason_personal_masked,
+        case when contract_error is not null then mask_personal_text(raw) end as raw_personal_masked
+    from checked
 )
 
 select
@@ -70,6 +79,6 @@ select
     source_file,
     line_no,
     -- a reason may quote a value, so it is masked as the text is
-    case when contract_error is not null then mask_refused_text(mask_personal_text(contract_error)) end as contract_error,
-    case when contract_error is not null then mask_refused_text(mask_personal_text(raw)) end as raw_masked
-from checked
+    case when contract_error is not null then mask_refused_text(reason_personal_masked) end as contract_error,
+    case when contract_error is not null then mask_refused_text(raw_personal_masked) end as raw_masked
+from refused_personal_masked
