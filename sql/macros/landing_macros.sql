@@ -88,12 +88,14 @@ create or replace temp macro clean_identifier(x) as
 create or replace temp macro identifier_as_before(x) as nullif(trim(x, identifier_spaces()), '');
 
 -- Text without the spaces around it (as trim() counts them: the space and the Unicode space
--- separators), and blank text as null. Plain ASCII text with no space at either end, the
--- common case, is kept as it is without making a trimmed copy.
+-- separators) and the invisible marks there (a right-to-left mark that an Arabic campaign name
+-- pasted from a web page ends in would make a second segment), and blank text as null. Plain
+-- ASCII text with no space at either end, the common case, is kept as it is without making a
+-- trimmed copy.
 create or replace temp macro clean_text(x) as
     case
         when x <> '' and not starts_with(x, ' ') and not ends_with(x, ' ') and strlen(x) = length(x) then x
-        else nullif(trim(x), '')
+        else nullif(trim(trim(trim(x), identifier_marks())), '')
     end;
 
 -- A key or identifier that a database export wrote as a null marker (NULL, \N, None, nan,

@@ -790,3 +790,18 @@ class TestCsvDialect:
         value loads as it was, as the reader guessing the dialect loaded it."""
         text = f'{WEB_HEADER}\nb1,{TS},page_view,a1,"say \\"hi\\", there"\nb2,{TS},page_view,a2,plain\n'
         assert self.loaded(landing, warehouse, text) == ([("b1", 'say "hi", there'), ("b2", "plain")], 0)
+
+
+class TestInvisibleMarksAroundText:
+    def test_a_right_to_left_mark_at_the_end_of_a_value_is_not_part_of_it(self, landing: Landing, warehouse: Path) -> None:
+        """Text pasted from a right-to-left page brings invisible marks (RLM, zero-width space)
+        around it: one campaign source with and without them is one segment, not two."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {**page_view("rtl-1"), "utm_source": "فيسبوك"},
+            {**page_view("rtl-2"), "utm_source": "فيسبوك\u200f"},
+            {**page_view("rtl-3"), "utm_source": "\u200bفيسبوك\u200e "},
+            {**page_view("rtl-4"), "utm_source": "a\u200db"},  # a joiner inside text is the text's
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, utm_source from events order by 1") == [
+            ("rtl-1", "فيسبوك"), ("rtl-2", "فيسبوك"), ("rtl-3", "فيسبوك"), ("rtl-4", "a\u200db")]
