@@ -1,6 +1,6 @@
 -- Web, e-mail and social events from the raw tables in one shape, with the channel they
 -- came from. Columns that a channel does not have are null. A brand reply landed with the
--- brand's own handle is the person's it answers (social_answered).
+-- brand's own handle is the person's it answers (social_answered, from social_thread_askers).
 --
 -- (intermediate; not published)
 with web_events as (
@@ -11,33 +11,28 @@ email_events as (
     select * from raw.email_events
 ),
 
-social_events as (
-    select * from raw.social_events
-),
-
-thread_askers as (
-    -- the one person who wrote in a thread (message, comment, mention): a brand_reply in it
-    -- answers them. A thread several people wrote in answers no one in particular.
-    select platform, thread_id, min(handle_hash) as handle_hash, max(user_id) as user_id
-    from social_events
-    where thread_id is not null and event_name <> 'brand_reply'
-    group by platform, thread_id
-    having count(distinct handle_hash) = 1 and count(distinct user_id) <= 1
-),
-
 social_answered as (
     -- A brand_reply is the customer's it answers. Its handle is the person answered (the
     -- contract); an inbox tool's export names the brand itself there, which would make the
     -- brand a customer holding every reply: such a reply takes the thread's asker's handle
     -- and user id. A reply naming the asker, or in a thread without one asker, is as given.
+    -- (Only the replies meet the join, and each part reads the raw table itself: a CTE read
+    -- twice is kept whole in memory.)
+    select
+        event_id, event_name, event_ts, platform, rating, post_id, thread_id,
+        sentiment, text, properties, arrived_on, user_id, handle_hash
+    from raw.social_events
+    where event_name <> 'brand_reply'
+    union all
     select
         s.event_id, s.event_name, s.event_ts, s.platform, s.rating, s.post_id, s.thread_id,
         s.sentiment, s.text, s.properties, s.arrived_on,
         case when a.handle_hash is null or a.handle_hash = s.handle_hash then s.user_id else a.user_id end as user_id,
         coalesce(a.handle_hash, s.handle_hash) as handle_hash
-    from social_events as s
-    left join thread_askers as a
-        on s.event_name = 'brand_reply' and a.platform = s.platform and a.thread_id = s.thread_id
+    from raw.social_events as s
+    left join social_thread_askers as a
+        on a.platform = s.platform and a.thread_id = s.thread_id
+    where s.event_name = 'brand_reply'
 ),
 
 web_unified as (

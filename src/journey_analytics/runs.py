@@ -276,6 +276,7 @@ def stitch_step(ctx: RunContext) -> int:
     """Unify the channels and stitch identities; returns the number of identifiers."""
     with ctx.timed("stitch_identities"):
         _write_run_parameters(ctx)
+        run_model(ctx.con, "intermediate", "social_thread_askers")
         run_model(ctx.con, "intermediate", "events_unioned")
         stitch_identities(ctx.con)
         run_model(ctx.con, "intermediate", "events_stitched")
