@@ -98,6 +98,11 @@ create or replace temp macro clean_text(x) as
         else nullif(trim(trim(trim(x), identifier_marks())), '')
     end;
 
+-- An e-mail or handle field as given, for the hashes `journey forget` recorded before (the
+-- *_as_given_hash columns) and for masking the row's text: trimmed of spaces only, as
+-- clean_text trimmed them before it also trimmed invisible marks.
+create or replace temp macro given_text(x) as nullif(trim(x), '');
+
 -- A key or identifier that a database export wrote as a null marker (NULL, \N, None, nan,
 -- undefined, as such tools spell them) is missing, not a value: else every row of an export with
 -- "NULL" for user_id would be one customer, and every "NULL" event_id one event.

@@ -47,7 +47,7 @@ cleaned as (
         clean_text(f.event_ts) as event_ts_text,
         canonical_event_name(clean_text(f.event_name), contract_event_names('email')) as event_name,
         address_key(f.email) as email,
-        clean_text(f.email) as email_as_given,
+        given_text(f.email) as email_as_given,
         clean_key(f.user_id) as user_id,
         clean_text(f.campaign_id) as campaign_id,
         clean_key(f.message_id) as message_id,

@@ -40,9 +40,9 @@ cleaned as (
         parse_error,
         clean_key(f.user_id) as user_id,
         address_key(f.email) as email,
-        clean_text(f.email) as email_as_given,
+        given_text(f.email) as email_as_given,
         lower(clean_identifier(f.platform)) as platform,
-        clean_text(f.handle) as handle_as_given,
+        given_text(f.handle) as handle_as_given,
         lower(ltrim(without_null_marker(clean_identifier(f.handle)), '@')) as handle
     from objects
 ),

@@ -47,7 +47,7 @@ cleaned as (
         clean_text(f.event_ts) as event_ts_text,
         canonical_event_name(clean_text(f.event_name), contract_event_names('social')) as event_name,
         lower(clean_identifier(f.platform)) as platform,
-        clean_text(f.handle) as handle_as_given,
+        given_text(f.handle) as handle_as_given,
         lower(ltrim(without_null_marker(clean_identifier(f.handle)), '@')) as handle,
         clean_key(f.user_id) as user_id,
         clean_key(f.post_id) as post_id,

@@ -62,7 +62,7 @@ cleaned as (
         clean_text(f.value) as value_text,
         upper(clean_text(f.currency)) as currency,
         clean_text(f.rating) as rating_text,
-        clean_text(f.email) as email_as_given
+        given_text(f.email) as email_as_given
     from objects
 ),
 
