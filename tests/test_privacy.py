@@ -422,6 +422,35 @@ class TestLeaks:
         assert (summary.rows_loaded, summary.rows_forgotten) == (1, 2)
         assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
 
+    def test_a_user_or_device_id_erased_with_invisible_marks_stays_erased(self, landing: Landing, warehouse: Path) -> None:
+        """A user id or device id landed with an invisible mark around it (a zero-width space
+        pasted from a CRM) was kept so, and `journey forget` recorded that id; now that ids lose
+        such marks, rows that name it as before are still withheld, in every kind of file."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "a0"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        forgotten_as_before(warehouse, "user_id", "keyed_hash('user_id:\u200bu-77')")
+        forgotten_as_before(warehouse, "anonymous_id", "keyed_hash('anonymous_id:a-77\u200e')")
+        landing.jsonl("web", DAY2, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "login", "user_id": "\u200bu-77",
+             "anonymous_id": "a-1"},
+            {"event_id": "w2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view", "anonymous_id": "a-77\u200e"},
+            {"event_id": "w3", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view", "anonymous_id": "a-2"},
+        ])
+        landing.jsonl("email", DAY2, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "x@example.com",
+             "user_id": "\u200bu-77"},
+        ])
+        landing.jsonl("social", DAY2, "social.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "like", "platform": "x",
+             "handle": "someone", "user_id": "\u200bu-77"},
+        ])
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\n\u200bu-77,y@example.com,,\n")
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 5)
+        assert query(warehouse, "select event_id from events order by 1") == [("w0",), ("w3",)]
+
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
         landing.text(

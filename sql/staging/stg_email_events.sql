@@ -49,6 +49,7 @@ cleaned as (
         address_key(f.email) as email,
         given_text(f.email) as email_as_given,
         clean_key(f.user_id) as user_id,
+        key_as_given(f.user_id) as user_id_as_given,
         clean_text(f.campaign_id) as campaign_id,
         clean_key(f.message_id) as message_id,
         clean_text(f.url) as url,
@@ -103,7 +104,9 @@ select
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)
-    case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
+    -- (or as it was given before invisible marks around it were trimmed)
+    case when may_hold_address(user_id) or user_id_as_given <> user_id
+        then keyed_hash('user_id:' || user_id_as_given) end as user_id_as_given_hash,
     pseudonymous_id(campaign_id, 'campaign') as campaign_id,
     pseudonymous_id(message_id, 'message') as message_id,
     mask_emails(url) as url,

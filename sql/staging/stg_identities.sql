@@ -39,6 +39,7 @@ cleaned as (
         raw,
         parse_error,
         clean_key(f.user_id) as user_id,
+        key_as_given(f.user_id) as user_id_as_given,
         address_key(f.email) as email,
         given_text(f.email) as email_as_given,
         lower(clean_identifier(f.platform)) as platform,
@@ -100,7 +101,9 @@ select
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)
-    case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
+    -- (or as it was given before invisible marks around it were trimmed)
+    case when may_hold_address(user_id) or user_id_as_given <> user_id
+        then keyed_hash('user_id:' || user_id_as_given) end as user_id_as_given_hash,
     keyed_hash(email) as email_hash,
     -- the address hashed as it was before an encoded @ (%40) was decoded, as `journey forget`
     -- recorded it then (the run withholds the rows it names)

@@ -50,6 +50,7 @@ cleaned as (
         given_text(f.handle) as handle_as_given,
         lower(ltrim(without_null_marker(clean_identifier(f.handle)), '@')) as handle,
         clean_key(f.user_id) as user_id,
+        key_as_given(f.user_id) as user_id_as_given,
         clean_key(f.post_id) as post_id,
         clean_key(f.thread_id) as thread_id,
         clean_text(f.sentiment) as sentiment_text,
@@ -134,7 +135,9 @@ select
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)
-    case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
+    -- (or as it was given before invisible marks around it were trimmed)
+    case when may_hold_address(user_id) or user_id_as_given <> user_id
+        then keyed_hash('user_id:' || user_id_as_given) end as user_id_as_given_hash,
     -- post and thread ids tie a reply to a message: one holding an address is pseudonymized as a
     -- whole, so ids stay apart and still join (a handle in one is kept: the reply's row does not
     -- know the handle of the message it answers)

@@ -47,7 +47,9 @@ cleaned as (
         clean_text(f.event_ts) as event_ts_text,
         canonical_event_name(clean_text(f.event_name), contract_event_names('web')) as event_name,
         clean_key(f.anonymous_id) as anonymous_id,
+        key_as_given(f.anonymous_id) as anonymous_id_as_given,
         clean_key(f.user_id) as user_id,
+        key_as_given(f.user_id) as user_id_as_given,
         clean_key(f.session_id) as session_id,
         address_key(f.email) as email,
         clean_text(f.page_url) as page_url,
@@ -122,13 +124,16 @@ select
     mask_emails(event_name) as event_name,
     pseudonymous_id(anonymous_id, 'device') as anonymous_id,
     -- the given device id's own hash, as `journey forget` recorded a device id that was an address
-    -- before such ids were pseudonymized (the run withholds the rows it names)
-    case when may_hold_address(anonymous_id) then keyed_hash('anonymous_id:' || anonymous_id) end
-        as anonymous_id_as_given_hash,
+    -- before such ids were pseudonymized, or as it was given before invisible marks around it
+    -- were trimmed (the run withholds the rows it names)
+    case when may_hold_address(anonymous_id) or anonymous_id_as_given <> anonymous_id
+        then keyed_hash('anonymous_id:' || anonymous_id_as_given) end as anonymous_id_as_given_hash,
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)
-    case when may_hold_address(user_id) then keyed_hash('user_id:' || user_id) end as user_id_as_given_hash,
+    -- (or as it was given before invisible marks around it were trimmed)
+    case when may_hold_address(user_id) or user_id_as_given <> user_id
+        then keyed_hash('user_id:' || user_id_as_given) end as user_id_as_given_hash,
     pseudonymous_id(session_id, 'session') as session_id,
     keyed_hash(email) as email_hash,
     -- the address hashed as it was before an encoded @ (%40) was decoded, as `journey forget`
