@@ -305,6 +305,27 @@ class TestLeaks:
         assert query(warehouse, "select count(*), count(distinct customer_id) from events") == [(2, 1)]
         assert query(warehouse, "select customer_id = (select max(customer_id) from events) from stage_history") == [(True,)]
 
+    def test_an_older_warehouse_brought_in_line_keeps_no_address_in_its_file(self, landing: Landing, warehouse: Path) -> None:
+        """Bringing an older warehouse's ids in line rewrites them where they are: the file the
+        run publishes must not keep the old values in the blocks they were written in (as
+        `journey forget` writes a fresh file for the same reason)."""
+        row = {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view",
+               "anonymous_id": "zelda.quinterro@example.com", "session_id": "s-zelda.quinterro@example.com"}
+        landing.jsonl("web", DAY1, "web.jsonl", [row])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))
+        con.execute(  # as an older version kept them
+            "update raw.web_events set anonymous_id = 'zelda.quinterro@example.com', "
+            "session_id = 's-zelda.quinterro@example.com'").fetchall()
+        con.execute("delete from raw.warehouse_settings where setting = 'address_ids_in_line'").fetchall()  # never marked
+        con.close()
+        assert b"zelda.quinterro" in warehouse.read_bytes()
+        landing.jsonl("web", DAY2, "web.jsonl", [{**row, "event_id": "w2", "event_ts": "2026-10-02T10:00:00Z"}])
+        run_day(landing, warehouse, DAY2)
+        assert find_personal(warehouse, ["zelda.quinterro@example.com"]) == []
+        assert b"zelda.quinterro" not in warehouse.read_bytes()
+        assert query(warehouse, "select count(*), count(distinct anonymous_id) from events") == [(2, 1)]
+
     def test_a_device_erased_before_its_id_was_pseudonymized_stays_erased(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "web.jsonl", [
             {"event_id": "w0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "a0"},

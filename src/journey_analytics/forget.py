@@ -35,7 +35,6 @@ loads as the brand's).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from journey_analytics.privacy import (
 from journey_analytics.warehouse import (
     build_path_for,
     connect,
+    copy_into_fresh_file,
     discard_build,
     has_tables,
     publish_build,
@@ -141,7 +141,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
             run_script(con, "macros", "identity_macros")
             run_script(con, "macros", "landing_macros")  # a user_id that is an address is kept pseudonymized
             result = _erase(con, customer, erasure_id)
-            _copy_into_fresh_file(con, fresh)
+            copy_into_fresh_file(con, fresh)
             con.close()
             con = None
             discard_build(None, work)
@@ -362,24 +362,3 @@ def _re2_literal(text: str) -> str:
         else:
             out.append(f"\\x{{{ord(char):x}}}")
     return "".join(out)
-
-
-def _copy_into_fresh_file(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
-    """Copy the build's live data into a new file, leaving the deleted rows' old blocks behind."""
-    fresh.unlink(missing_ok=True)
-    (source,) = con.execute("select current_database()").fetchall()[0]
-    con.execute("checkpoint").fetchall()
-    con.execute(f"attach '{_sql_text(str(fresh))}' as forget_fresh").fetchall()
-    try:
-        con.execute(f'copy from database "{_sql_ident(source)}" to forget_fresh').fetchall()
-    finally:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("detach forget_fresh").fetchall()
-
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
-
-
-def _sql_ident(text: str) -> str:
-    return text.replace('"', '""')

@@ -32,6 +32,7 @@ from journey_analytics.privacy import check_key_fingerprint, install_hash_macro,
 from journey_analytics.warehouse import (
     build_path_for,
     connect,
+    copy_into_fresh_file,
     discard_build,
     has_tables,
     publish_build,
@@ -72,6 +73,9 @@ class RunContext:
     evaluation_path: Path | None = None
     # an earlier day run again: the later day's customers and customer_stages, put back at the end
     keeps_later_stages: bool = False
+    # ids of an older warehouse were rewritten in place: publish a fresh copy of the build, so the
+    # old values do not stay in the blocks they were written in
+    publish_fresh_copy: bool = False
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -215,7 +219,7 @@ def open_run(
         install_contract_macros(con)
         run_script(con, "macros", "landing_macros")
         run_script(con, "macros", "identity_macros")
-        pseudonymize_address_ids(con)  # ids loaded before they were pseudonymized
+        rewritten = pseudonymize_address_ids(con)  # ids loaded before they were pseudonymized
         con.execute(f"set variable earliest_event_year = {int(settings.ingest.earliest_event_year)}").fetchall()
         con.execute(f"set variable max_future_days = {int(settings.ingest.max_future_days)}").fetchall()
     except BaseException:
@@ -231,6 +235,7 @@ def open_run(
         settings=settings,
         build=build,
         started_at=datetime.now(UTC).replace(tzinfo=None),
+        publish_fresh_copy=rewritten > 0,
     )
     _OPEN[run_id] = (con, lock)
     if notice:
@@ -509,7 +514,20 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     ).fetchall()
     con, lock = _OPEN.pop(ctx.run_id)
     try:
-        publish_build(con, ctx.build, ctx.warehouse)
+        if ctx.publish_fresh_copy:
+            # ids were rewritten where they lay: publish a copy, not the blocks that held them
+            fresh = build_path_for(ctx.warehouse, f"{ctx.run_id}-fresh")
+            try:
+                copy_into_fresh_file(con, fresh)
+            except BaseException:
+                discard_build(None, fresh)
+                raise
+            con.close()
+            ctx.build.unlink(missing_ok=True)
+            ctx.build.with_name(ctx.build.name + ".wal").unlink(missing_ok=True)
+            publish_build(connect(fresh), fresh, ctx.warehouse)
+        else:
+            publish_build(con, ctx.build, ctx.warehouse)
         _promote_model(staged_model_dir(ctx.build), ctx.warehouse)
         report = _promote_report(ctx, report)
     finally:

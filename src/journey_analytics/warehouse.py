@@ -272,6 +272,22 @@ def start_build(warehouse: Path, run_id: str | None = None) -> Path:
     return build
 
 
+def copy_into_fresh_file(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
+    """Copy the build's live data into a new file (``COPY FROM DATABASE``), leaving behind the
+    old blocks of rows deleted or rewritten, which may still hold what was removed."""
+    fresh.unlink(missing_ok=True)
+    (source,) = con.execute("select current_database()").fetchall()[0]
+    con.execute("checkpoint").fetchall()
+    fresh_text = str(fresh).replace("'", "''")
+    con.execute(f"attach '{fresh_text}' as build_fresh").fetchall()
+    try:
+        source_ident = source.replace('"', '""')
+        con.execute(f'copy from database "{source_ident}" to build_fresh').fetchall()
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("detach build_fresh").fetchall()
+
+
 def publish_build(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) -> None:
     """Checkpoint and close the build, then swap it in atomically over the published file."""
     con.execute("checkpoint").fetchall()
