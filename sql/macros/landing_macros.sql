@@ -111,8 +111,10 @@ create or replace temp macro without_null_marker(x) as
     list_filter([x], lambda v: v not in ('NULL', 'null', 'Null', '\N', 'None', 'none', 'nan', 'NaN', 'undefined', '(null)', '<null>'))[1];
 
 -- A key as clean_key cleaned it before clean_text trimmed invisible marks: `journey forget`
--- recorded a user id or device id so (the *_id_as_given_hash columns).
-create or replace temp macro key_as_given(x) as without_null_marker(given_text(x));
+-- recorded a user id or device id so (the *_id_as_given_hash columns). Null for a key in plain
+-- ASCII, which has no such marks and which clean_key cleans the same (most keys: no copy made).
+create or replace temp macro key_as_given(x) as
+    case when strlen(x) <> length(x) then without_null_marker(given_text(x)) end;
 
 -- clean_text for keys (event_id, user_id, anonymous_id, session_id, order_id, message_id,
 -- post_id, thread_id): null markers are missing.

@@ -106,7 +106,7 @@ select
     -- ids were pseudonymized (the run withholds the rows it names)
     -- (or as it was given before invisible marks around it were trimmed)
     case when may_hold_address(user_id) or user_id_as_given <> user_id
-        then keyed_hash('user_id:' || user_id_as_given) end as user_id_as_given_hash,
+        then keyed_hash('user_id:' || coalesce(user_id_as_given, user_id)) end as user_id_as_given_hash,
     pseudonymous_id(campaign_id, 'campaign') as campaign_id,
     pseudonymous_id(message_id, 'message') as message_id,
     mask_emails(url) as url,

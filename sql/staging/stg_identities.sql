@@ -103,7 +103,7 @@ select
     -- ids were pseudonymized (the run withholds the rows it names)
     -- (or as it was given before invisible marks around it were trimmed)
     case when may_hold_address(user_id) or user_id_as_given <> user_id
-        then keyed_hash('user_id:' || user_id_as_given) end as user_id_as_given_hash,
+        then keyed_hash('user_id:' || coalesce(user_id_as_given, user_id)) end as user_id_as_given_hash,
     keyed_hash(email) as email_hash,
     -- the address hashed as it was before an encoded @ (%40) was decoded, as `journey forget`
     -- recorded it then (the run withholds the rows it names)

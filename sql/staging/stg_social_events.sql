@@ -137,7 +137,7 @@ select
     -- ids were pseudonymized (the run withholds the rows it names)
     -- (or as it was given before invisible marks around it were trimmed)
     case when may_hold_address(user_id) or user_id_as_given <> user_id
-        then keyed_hash('user_id:' || user_id_as_given) end as user_id_as_given_hash,
+        then keyed_hash('user_id:' || coalesce(user_id_as_given, user_id)) end as user_id_as_given_hash,
     -- post and thread ids tie a reply to a message: one holding an address is pseudonymized as a
     -- whole, so ids stay apart and still join (a handle in one is kept: the reply's row does not
     -- know the handle of the message it answers)
