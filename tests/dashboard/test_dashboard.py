@@ -99,6 +99,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
         runs.stitch_step(ctx)
         runs.sessionize_step(ctx)
         runs.marts_step(ctx)
+        runs.funnels_step(ctx)  # the checkout funnel's chart, with its breakdown selector
         page = runs.finish_run(ctx, runs.report_step(ctx)).report
     except BaseException:
         runs.abort_run(ctx)
@@ -175,6 +176,22 @@ class TestDashboardInBrowser:
         subprocess.run([*flags, "--window-size=1400,2600", f"--screenshot={shot}", page.as_uri()],
                        capture_output=True, text=True, timeout=120, check=True)
         assert shot.stat().st_size > 10_000
+
+    def test_checkout_funnel_names_its_steps(self, page: Path) -> None:
+        """The checkout funnel's steps are named beside its bars: with a breakdown selector the chart
+        holds one funnel trace per segment, and Plotly hides the step axis of a chart of several
+        funnels unless told to show it (the bars then stood unnamed)."""
+        chromium = _chromium()
+        assert chromium
+        flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 f"--user-data-dir={page.parent / 'chrome-profile'}", "--virtual-time-budget=8000"]
+        dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        section = dom.stdout.split('<section id="checkout-funnel"')[1].split("</section>")[0]
+        assert section.count('class="js-plotly-plot') + section.count("js-plotly-plot") > 0
+        ticks = re.findall(r'class="ytick"><text [^>]*data-unformatted="([^"]*)"', section)
+        assert ticks and set(ticks) == {"view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"}, ticks
 
 
 class TestSocialCare:

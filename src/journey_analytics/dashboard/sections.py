@@ -373,6 +373,9 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
         for i, k in enumerate(keys)
     ]
     fig.update_layout(updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}])
+    # Plotly hides the step axis of a chart of several funnel traces (one per segment here): the
+    # bars would stand without their steps' names
+    fig.update_yaxes(visible=True)
     return Section("checkout-funnel", "Checkout funnel", note, _layout(fig, 420))
 
 
