@@ -435,6 +435,33 @@ class TestCheckoutFunnelBreakdowns:
         assert f"Each breakdown shows its {MAX_SEGMENTS_PER_BREAKDOWN} largest segments (country has 40)." in section.note
 
 
+class TestCheckoutFunnelRepeatedStep:
+    """A checkout funnel that repeats a step (page_view, view_item, page_view), or whose labels cut
+    to the same text, draws one bar per step: on a category axis two steps of one name were one
+    row, the later step's bar set beside the earlier one's."""
+
+    def test_one_bar_per_step(self, tmp_path: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import LABEL_CHARS, checkout_funnel
+
+        con = duckdb.connect(str(tmp_path / "w.duckdb"))
+        con.execute("""create table funnel_steps (as_of_date date, funnel varchar, segment_key varchar,
+            segment_value varchar, step_index int, step varchar, entered bigint, period_start date, period_end date,
+            conversion_window bigint)""").fetchall()
+        long = "checkout_page_" + "x" * 80
+        steps = ["page_view", "view_item", "page_view", long + "_a", long + "_b"]
+        con.executemany(
+            "insert into funnel_steps values ('2026-10-20', 'checkout', 'all', 'all', ?, ?, ?, '2026-09-23', '2026-10-20', 604800)",
+            [(k, step, 50 - 10 * k) for k, step in enumerate(steps, 1)],
+        ).fetchall()
+        trace = checkout_funnel(con, date(2026, 10, 20)).figure.data[0]
+        assert len(set(trace.y)) == 5, trace.y
+        assert list(trace.y[:3]) == ["page_view", "view_item", "page_view 2"]
+        assert all(len(label) <= LABEL_CHARS for label in trace.y)
+        assert list(trace.x) == [40, 30, 20, 10, 0]
+
+
 class TestAxisLabels:
     """A long source name on a chart's axis is cut short, so the labels do not squeeze the bars to
     a strip (a 60-character label set on end took most of the chart's height); the full name is in

@@ -46,16 +46,17 @@ def esc(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
     return html.escape(text).replace("&quot;", "&#34;")
 
 
-def axis_labels(values: list[object]) -> list[str]:
-    """Short, distinct axis categories for log values: each cut to AXIS_LABEL_CHARS, and one cut to
-    the same text as an earlier one numbered (a category axis would put both on one bar)."""
+def axis_labels(values: list[object], limit: int = AXIS_LABEL_CHARS) -> list[str]:
+    """Short, distinct axis categories for log values: each cut to ``limit`` characters, and one
+    the same as (or cut to the same text as) an earlier one numbered (a category axis would put
+    both on one bar)."""
     labels: list[str] = []
     for value in values:
-        label = esc(value, AXIS_LABEL_CHARS)
+        label = esc(value, limit)
         n = 1
         while label in labels:
             n += 1
-            label = f"{esc(value, AXIS_LABEL_CHARS - 2 - len(str(n)))} {n}"
+            label = f"{esc(value, limit - 2 - len(str(n)))} {n}"
         labels.append(label)
     return labels
 
@@ -364,7 +365,10 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
         steps = segments[key]
         fig.add_trace(
             go.Funnel(
-                name=esc(f"{key[0]} = {key[1]}", LABEL_CHARS), y=[esc(s, LABEL_CHARS) for s, _ in steps], x=[n for _, n in steps],
+                # distinct: a funnel may repeat a step (page_view, view_item, page_view), and the
+                # category axis would draw two steps of one name as one row
+                name=esc(f"{key[0]} = {key[1]}", LABEL_CHARS), y=axis_labels([s for s, _ in steps], LABEL_CHARS),
+                x=[n for _, n in steps],
                 textinfo="value+percent previous", visible=(i == 0),
             )
         )
