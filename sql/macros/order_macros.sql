@@ -6,11 +6,12 @@
 -- One row per order up to (not including) before_ts, from the web purchases in main.events,
 -- with its value. An order is its order_id (else the purchase event's own id). The rows sent
 -- together (one instant, one device or user) are its lines and add up; lines are told apart by
--- value and product (the first of the extra fields item_id, sku, product_id, variant_id,
--- stock_code, line_id, line_item_id, line_number that the row has), so a row sent twice is one
--- line whatever else it carries. When one sender sends the whole order again (another instant:
--- a reloaded page), each value counts as many times as in the sending with the most lines of
--- that value, so the order counts once. When two senders send it (the web tag from a device and
+-- value and product (the extra fields item_id, sku, product_id, variant_id, stock_code, line_id,
+-- line_item_id, line_number that the row has, all of them: a product listed twice at one value
+-- is two lines when they are numbered), so a row sent twice is one line whatever else it
+-- carries. When one sender sends the whole order again (another instant: a reloaded page), each
+-- value counts as many times as in the sending with the most lines of that value, so the order
+-- counts once. When two senders send it (the web tag from a device and
 -- the store's export under a user_id), the order's value is the larger of their totals: the tag
 -- often leaves out shipping and tax that the export's total holds, and two totals of one order
 -- are not two of its lines.
@@ -21,10 +22,13 @@ create or replace temp macro order_values(before_ts) as table
         select
             customer_id, coalesce(order_id, event_id) as order_key, event_ts as sent_at,
             coalesce(anonymous_id, user_id) as sender, value,
-            list_filter(
+            -- every product field the row has, not the first alone: a stock code listed twice
+            -- at one value is two lines when the export numbers them (none is null, as a row
+            -- without extra fields has)
+            nullif(list_filter(
                 json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']),
                 lambda x: x is not null
-            )[1] as line_item,
+            ), []) as line_item,
             min(session_id) as session_id, min(currency) as currency
         from main.events
         where channel = 'web' and event_name = 'purchase' and event_ts < before_ts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,18 @@ class TestCustomerFeatures:
                  properties='{"stock_code": "A"}')  # one line sent again the next day
         got = features(wh, tmp_path, "u1", "n_orders", "revenue", "first_order_at")
         assert got == {"n_orders": 1, "revenue": 45.0, "first_order_at": at}
+
+    def test_lines_of_one_product_and_value_told_apart_by_their_line_number(self, wh: Warehouse, tmp_path: Path) -> None:
+        """An invoice that lists one product twice at one value (Online Retail does) has two lines
+        when the export numbers them: every product field a row carries tells lines apart, not the
+        first alone, so the stock code does not hide the line number. The same line sent again
+        (its own number again) still counts once."""
+        at = days_before(AS_OF, 10)
+        for n, code, value in ((1, "22423", 12.75), (2, "22423", 12.75), (3, "85123A", 2.55), (3, "85123A", 2.55)):
+            wh.event("u1", "purchase", at, order_id="536409", value=value, currency="GBP",
+                     properties=f'{{"stock_code": "{code}", "line_number": {n}}}')
+        got = features(wh, tmp_path, "u1", "n_orders", "revenue")
+        assert got == {"n_orders": 1, "revenue": Decimal("28.05")}
 
     def test_the_tag_and_the_stores_export_send_two_totals_of_one_order(self, wh: Warehouse, tmp_path: Path) -> None:
         """The tag (from the device) sends 100 without shipping, the store's export (the user id, no
