@@ -729,6 +729,37 @@ class TestCheckoutFunnelNote:
                 " step within 7 days of their first; choose a breakdown.") in text
 
 
+class TestOrdersOnlyNote:
+    """A store's order export landed without its clickstream (purchases and refunds only): every
+    session is an order's own, so a session conversion near 100% would read as a fact about
+    visits; the page says what it is instead."""
+
+    @staticmethod
+    def page_text(landing: Landing, tmp_path: Path, browse: bool) -> str:
+        rows = []
+        for i in range(4):
+            if browse:
+                rows.append({"event_id": f"v{i}", "event_ts": f"2026-10-01T1{i}:00:00Z", "event_name": "page_view",
+                             "user_id": f"u{i}"})
+            rows.append({"event_id": f"p{i}", "event_ts": f"2026-10-01T1{i}:05:00Z", "event_name": "purchase",
+                         "user_id": f"u{i}", "order_id": f"o{i}", "value": 10, "currency": "GBP"})
+        rows.append({"event_id": "r0", "event_ts": "2026-10-01T18:00:00Z", "event_name": "refund",
+                     "user_id": "u0", "order_id": "o0", "value": 10, "currency": "GBP"})
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", rows)
+        os.environ.setdefault("JOURNEY_HASH_KEY", "test-key")
+        summary = runs.run_day_in_process(
+            date(2026, 10, 1), landing.root, tmp_path / "w.duckdb", tmp_path / "reports", Settings()
+        )
+        return summary.report.read_text()
+
+    def test_orders_alone_are_named(self, landing: Landing, tmp_path: Path) -> None:
+        text = self.page_text(landing, tmp_path, browse=False)
+        assert text.count("with no visits logged: every session is an order&#x27;s (or a refund&#x27;s) own") == 2
+
+    def test_no_note_when_visits_are_logged(self, landing: Landing, tmp_path: Path) -> None:
+        assert "with no visits logged" not in self.page_text(landing, tmp_path, browse=True)
+
+
 def _render_in_browser(page: Path, width: int = 1400) -> str:
     """The DOM of a page after headless Chromium ran it (its own scripts included)."""
     chromium = _chromium()

@@ -199,6 +199,27 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
     return figures
 
 
+# Said where session conversion is shown when the web logs hold orders alone (a store's order
+# export landed without its clickstream): every session is then an order's own.
+ORDERS_ONLY_NOTE = (
+    "The web events are all purchases and refunds, with no visits logged: every session is an order's"
+    " (or a refund's) own, so session conversion is not a share of visits."
+)
+
+
+def _orders_only(con: duckdb.DuckDBPyConnection, as_of: date) -> bool:
+    """True when the web events up to the run date are purchases and refunds alone."""
+    ((orders, others),) = con.execute(
+        """
+        select count(*) filter (where event_name in ('purchase', 'refund')),
+            count(*) filter (where event_name not in ('purchase', 'refund'))
+        from events where channel = 'web' and event_ts < cast(? as date) + 1
+        """,
+        [as_of],
+    ).fetchall()
+    return orders > 0 and others == 0
+
+
 def header_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     """What the headline figures are of: their period is every day the data holds up to the run
     date, where each section below names its own (28 days, 30 days, per day)."""
@@ -206,8 +227,9 @@ def header_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
         "select cast(min(event_ts) as date) from events where event_ts < cast(? as date) + 1", [as_of]
     ).fetchall()
     since = f"every day from {first.isoformat()} to {as_of.isoformat()}" if first else f"every day up to {as_of.isoformat()}"
-    return (f"Customers: those with a stage on {as_of.isoformat()}. Orders, revenue and session conversion: "
+    note = (f"Customers: those with a stage on {as_of.isoformat()}. Orders, revenue and session conversion: "
             f"{since}, not that day alone.")
+    return f"{note} {ORDERS_ONLY_NOTE}" if _orders_only(con, as_of) else note
 
 
 def stage_funnel(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
@@ -410,6 +432,8 @@ def conversion_trend(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         dtick=86_400_000 * max(1, -(-len(days) // 10)), tick0=first.isoformat(),
     )
     note = "Share of web sessions with a purchase, per day the session started; a day without sessions is a gap."
+    if _orders_only(con, as_of):
+        note += f" {ORDERS_ONLY_NOTE}"
     return Section("conversion-trend", "Conversion trend", note, _layout(fig))
 
 
