@@ -805,6 +805,18 @@ class TestStuckInPurchase:
         assert [(f.kind, f.affected_customers, f.baseline) for f in found] == [("stuck_in_purchase", 10, 60.0)]
         assert found[0].description.startswith("10 customers bought once and not again for more than 60 days.")
 
+    def test_buyers_never_identified_are_said_apart(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Guest checkouts known by a device alone count (they are stuck), but the finding says
+        how many cannot be written to, so the win-back count is not read as a mailing list."""
+        self.buyers(con, "u", 10, datetime(2026, 8, 1))
+        self.buyers(con, "anon:guest-", 4, datetime(2026, 8, 1))
+        (found,) = run(con)
+        assert (found.affected_customers, found.evidence["never_identified"]) == (14, 4)
+        assert "4 of them were never identified" in found.description
+        con.execute("delete from main.customer_stages where customer_id like 'anon:%'").fetchall()
+        (found,) = run(con)
+        assert "never identified" not in found.description
+
     def test_under_min_customers_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         self.buyers(con, "old", 9, datetime(2026, 8, 1))
         assert run(con) == []

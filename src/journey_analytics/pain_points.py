@@ -697,9 +697,11 @@ def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, conf
     days = int(stuck["purchase_days"])
     if not has_tables(con, "customer_stages", "customers"):
         return []
-    ((n,),) = con.execute(
+    # a customer known by a device alone ('anon:', a guest checkout never identified) cannot be
+    # written to: said apart, as a store whose exports keep guests apart has many of them
+    ((n, guests),) = con.execute(
         f"""
-        select count(*)
+        select count(*), count(*) filter (where starts_with(s.customer_id, 'anon:'))
         from customer_stages s
         inner join customers c using (customer_id)
         where s.as_of_date = ? and s.stage = 'purchase'
@@ -709,11 +711,15 @@ def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, conf
     ).fetchall()
     if n < stuck["min_customers"]:
         return []
+    guests_said = (
+        f" {guests:,} of them were never identified (a device alone, as a guest checkout): "
+        "no address or account to write to." if guests else ""
+    )
     return [Finding(
         kind="stuck_in_purchase", metric="one-time buyers without a second order for too long", observed=float(n),
         baseline=float(days), affected_customers=n, severity=float(n),
-        evidence={"days": days},
-        description=(f"{n:,} customers bought once and not again for more than {days} days. "
+        evidence={"days": days, "never_identified": guests},
+        description=(f"{n:,} customers bought once and not again for more than {days} days.{guests_said} "
                      "Win them back: a follow-up after the first order, a reason to return."),
     )]
 
