@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from journey_analytics import runs
 from journey_analytics.config import SessionSettings, Settings, load_settings
+from journey_analytics.forget import forget_customer
 from journey_analytics.ingest import KINDS
 from journey_analytics.warehouse import WarehouseBusyError
 from tests.conftest import DAY1, DAY2, Landing, query, run_day
@@ -255,3 +257,51 @@ class TestCommentsLeadAnalystsToTheRightFigure:
         assert query(store, "select sum(value) from events where event_name = 'purchase'") == [(80,)]
         assert "sessions.revenue" in self.comment(store, "events", "value")
         assert "no currency column" in self.comment(store, "sessions", "revenue")
+
+
+class TestPublishingKeepsTheFilesAccess:
+    """A warehouse whose owner narrowed its permissions (it holds customers' ids) keeps them: the
+    build that replaces it is not opened wider than it, whatever the umask."""
+
+    def test_a_run_keeps_the_mode(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        warehouse.chmod(0o600)
+        landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+
+        ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        try:
+            assert stat.S_IMODE(ctx.build.stat().st_mode) == 0o600  # the copy is as closed while it builds
+            for kind in KINDS:
+                runs.ingest_step(ctx, kind)
+            runs.stitch_step(ctx)
+            runs.sessionize_step(ctx)
+            runs.marts_step(ctx)
+            runs.finish_run(ctx, runs.report_step(ctx))
+        except BaseException:
+            runs.abort_run(ctx)
+            raise
+
+        assert query(warehouse, "select count(*) from events") == [(2,)]
+        assert stat.S_IMODE(warehouse.stat().st_mode) == 0o600
+
+    def test_a_failure_recorded_keeps_the_mode(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        warehouse.chmod(0o640)
+
+        ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        runs.abort_run(ctx, RuntimeError("the disk is full"))
+
+        assert query(warehouse, "select status from pipeline_runs order by started_at") == [("success",), ("failed",)]
+        assert stat.S_IMODE(warehouse.stat().st_mode) == 0o640
+
+    def test_forget_keeps_the_mode(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [dict(page_view("e1"), user_id="u1")])
+        run_day(landing, warehouse, DAY1)
+        warehouse.chmod(0o600)
+
+        forget_customer("u1", warehouse, load_settings())
+
+        assert query(warehouse, "select count(*) from events") == [(0,)]
+        assert stat.S_IMODE(warehouse.stat().st_mode) == 0o600

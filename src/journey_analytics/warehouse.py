@@ -14,6 +14,7 @@ import fcntl
 import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -266,10 +267,25 @@ def start_build(warehouse: Path, run_id: str | None = None) -> Path:
     if warehouse.exists():
         try:
             shutil.copyfile(warehouse, build)
+            # no wider than the published file while it builds (the run needs to write it)
+            os.chmod(build, stat.S_IMODE(warehouse.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
         except OSError:
             build.unlink(missing_ok=True)  # a partial copy on a full disk would keep it full
             raise
     return build
+
+
+def _keep_access(build: Path, warehouse: Path) -> None:
+    """Give the build the published file's permissions (and group, where the owner may), so that
+    a warehouse its owner narrowed (it holds customers' ids) is not opened to all by the umask."""
+    try:
+        published = warehouse.stat()
+    except FileNotFoundError:
+        return  # the first run: the umask decides, as for any new file
+    os.chmod(build, stat.S_IMODE(published.st_mode))
+    if build.stat().st_gid != published.st_gid:
+        with contextlib.suppress(OSError):  # only the owner's own groups may be given
+            os.chown(build, -1, published.st_gid)
 
 
 def copy_into_fresh_file(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
@@ -292,6 +308,7 @@ def publish_build(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) 
     """Checkpoint and close the build, then swap it in atomically over the published file."""
     con.execute("checkpoint").fetchall()
     con.close()
+    _keep_access(build, warehouse)
     with open(build, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(build, warehouse)
