@@ -491,3 +491,32 @@ class TestTwoCommandsStartedTogether:
         assert (won, lost) == (0, 1), outcomes
         assert refusal.startswith("journey: error: another run is building "), refusal[-3000:]
         assert refusal.count("\n") == 1, refusal[-3000:]
+
+
+class TestAFailedRunIsOneLine:
+    """A run that fails inside the flow on something the user can fix (here a full disk: a file
+    size limit below the warehouse's size) says so in one line, as the checks before it do, not
+    after the orchestrator's tracebacks of the step and the flow; the failure is recorded in
+    pipeline_runs and the published warehouse is left as it was."""
+
+    def test_full_disk(self, prefect_api: dict[str, str], landing: Landing, tmp_path: Path) -> None:
+        import resource
+
+        landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
+        warehouse = tmp_path / "w" / "j.duckdb"
+        run_day(landing, warehouse, DAY1)
+        published = warehouse.read_bytes()
+        limit = len(published) // 2
+
+        def small_disk() -> None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        result = subprocess.run(
+            [journey_command(), "run", "--date", DAY1.isoformat(), "--landing", str(landing.root),
+             "--warehouse", str(warehouse), "--reports", str(tmp_path / "reports")],
+            cwd=tmp_path, env=quiet_env(**prefect_api), capture_output=True, text=True, timeout=300,
+            preexec_fn=small_disk,
+        )
+        assert result.returncode == 1
+        assert result.stderr == f"journey: error: cannot use {warehouse}: file too large\n", result.stderr[-3000:]
+        assert warehouse.read_bytes() == published

@@ -101,6 +101,11 @@ def _quiet_prefect() -> None:
     """Defaults that keep a local Prefect run quiet and offline."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    if not os.environ.get("JOURNEY_DEBUG"):
+        # A failed step is told in one line (see main), not after the orchestrator's tracebacks of
+        # the step and the flow on the terminal; they still reach the Prefect API's logs, and the
+        # run's notices and unreadable files are in the command's summary.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def _check_run_inputs(args: argparse.Namespace, hold: contextlib.ExitStack | None = None) -> None:
