@@ -254,3 +254,48 @@ class TestChangedFile:
 
     def test_quarantined_totals_match_the_table(self, grown: Path) -> None:
         assert query(grown, "select sum(rows_quarantined) from pipeline_runs") == [(2,)]
+
+
+class TestRefusedLineThatPassesLater:
+    """Quarantine holds what is still wrong: a line refused when its file was read before that
+    passes when the file is read again (read while still being written, or corrected and
+    delivered again under its name) leaves quarantine; the earlier run's counts stay as they were."""
+
+    def test_a_last_line_cut_short_while_the_file_was_written(self, landing: Landing, warehouse: Path) -> None:
+        whole = jsonl_text([web("e1", "2026-10-01T09:00:00Z"), web("e2", "2026-10-01T09:05:00Z")])
+        path = landing.text("web", DAY1, "web.jsonl", whole[: whole.index("09:05")])  # the writer is mid-line
+        first = run_day(landing, warehouse, DAY1)
+        assert (first.rows_loaded, first.rows_quarantined) == (1, 1)
+        path.write_text(whole, encoding="utf-8")  # the writer finished
+        second = run_day(landing, warehouse, DAY1)
+        assert (second.rows_loaded, second.rows_quarantined) == (1, 0)
+        assert query(warehouse, "select event_id from events order by 1") == [("e1",), ("e2",)]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+        assert query(warehouse, "select rows_quarantined from pipeline_runs order by started_at") == [(1,), (0,)]
+
+    def test_a_file_corrected_and_delivered_again(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("e1", "2026-10-01T09:00:00Z"), web("e2", "yesterday"), web("e3", "tomorrow"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select line_no from quarantine order by 1") == [(2,), (3,)]
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("e1", "2026-10-01T09:00:00Z"), web("e2", "2026-10-01T09:05:00Z"), web("e3", "tomorrow"), "",
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select line_no, error like 'event_ts%' from quarantine") == [(3, True)]
+        assert query(warehouse, "select event_id from events order by 1") == [("e1",), ("e2",)]
+
+    def test_a_file_refused_as_a_whole_then_readable(self, landing: Landing, warehouse: Path) -> None:
+        text = jsonl_text([web("e1", "2026-10-01T09:00:00Z")])
+        landing.binary("web", DAY1, "web.jsonl", text.encode("utf-16"))
+        landing.binary("web", DAY1, "other.jsonl", text.replace("e1", "e9").encode("utf-16"))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select source_file, line_no from quarantine order by 1") == [
+            ("web/dt=2026-10-01/other.jsonl", None), ("web/dt=2026-10-01/web.jsonl", None),
+        ]
+        landing.text("web", DAY1, "web.jsonl", text)  # exported again as UTF-8
+        landing.binary("web", DAY1, "other.jsonl", text.replace("e1", "e8").encode("utf-16"))  # changed, still UTF-16
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select source_file, line_no from quarantine") == [("web/dt=2026-10-01/other.jsonl", None)]
+        assert query(warehouse, "select event_id from events") == [("e1",)]
