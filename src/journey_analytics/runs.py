@@ -454,9 +454,11 @@ def _restate_later_day(ctx: RunContext) -> None:
 def funnels_step(ctx: RunContext) -> dict[str, int]:
     """Build the configured funnels (this period and the previous one) and what drop-outs did next."""
     from journey_analytics.funnels import build_funnels
+    from journey_analytics.funnels.build import steps_no_event_carries
 
     with ctx.timed("funnels"):
         counts = build_funnels(ctx.con, ctx.as_of, config_path=ctx.settings.rule_file("funnels"))
+        ctx.notices.extend(steps_no_event_carries(ctx.con, config_path=ctx.settings.rule_file("funnels")))
     ctx.table_rows.update(counts)
     return counts
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from tests.funnels.conftest import AS_OF, Events, steps
@@ -240,4 +242,65 @@ class TestStepConditions:
             ("all", "all", 1, 1), ("all", "all", 2, 1),
             ("channel", "email", 1, 1), ("channel", "email", 2, 1),
             ("device_category", "(none)", 1, 1), ("device_category", "(none)", 2, 1),
+        ]
+
+
+class TestStepNoEventCarries:
+    """A custom step name that no event carries (a typo) is said, not left to read as a zero."""
+
+    TOML = """
+        [[funnels]]
+        name = "trial"
+        window = "7d"
+        steps = ["page_view", "add_to_crat", "start_trial", "add_payment_info"]
+    """
+
+    def test_said_for_a_custom_name_no_event_carries(self, events: Events) -> None:
+        from journey_analytics.funnels.build import steps_no_event_carries
+
+        events.add("c1", "page_view", 0)
+        events.add("c1", "start_trial", 60)  # a custom name the warehouse holds: fine
+        events.build(self.TOML)
+        notices = steps_no_event_carries(events.con, config_path=events.path.with_name("funnels.toml"))
+        # add_payment_info is the contract's (not logged yet: the dashboard says so), so only the typo
+        assert notices == [
+            "funnel trial step 2: no event is named 'add_to_crat', nor does the contract name one so"
+            " (a typo? the funnel is zero from that step on)"
+        ]
+
+    def test_the_bundled_funnels_say_nothing(self, events: Events) -> None:
+        from journey_analytics.funnels.build import steps_no_event_carries
+
+        assert steps_no_event_carries(events.con) == []
+
+    def test_a_run_says_it_in_its_notices(self, tmp_path: Path) -> None:
+        from journey_analytics import runs
+        from journey_analytics.config import load_settings
+        from journey_analytics.ingest import KINDS
+        from tests.conftest import DAY1, Landing
+
+        landing = Landing(tmp_path / "landing")
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "a1"},
+        ])
+        (tmp_path / "funnels.toml").write_text(textwrap.dedent(self.TOML), encoding="utf-8")
+        (tmp_path / "journey.toml").write_text('[rules]\nfunnels = "funnels.toml"\n', encoding="utf-8")
+        warehouse = tmp_path / "journey.duckdb"
+        ctx = runs.open_run(DAY1, landing.root, warehouse, tmp_path / "reports", load_settings(tmp_path / "journey.toml"))
+        try:
+            for kind in KINDS:
+                runs.ingest_step(ctx, kind)
+            runs.stitch_step(ctx)
+            runs.sessionize_step(ctx)
+            runs.marts_step(ctx)
+            runs.funnels_step(ctx)
+            summary = runs.finish_run(ctx, runs.report_step(ctx))
+        except BaseException:
+            runs.abort_run(ctx)
+            raise
+        assert [n for n in summary.notices if "funnel trial" in n] == [
+            "funnel trial step 2: no event is named 'add_to_crat', nor does the contract name one so"
+            " (a typo? the funnel is zero from that step on)",
+            "funnel trial step 3: no event is named 'start_trial', nor does the contract name one so"
+            " (a typo? the funnel is zero from that step on)",
         ]

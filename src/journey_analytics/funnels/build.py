@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from journey_analytics.contract import EVENT_NAMES
 from journey_analytics.funnels.config import Funnel, load_funnel_config
 from journey_analytics.funnels.engine import SESSIONS_JOIN, US, compute_reached, event_field, quote
 from journey_analytics.warehouse import comment_table, has_tables, load_model
@@ -279,3 +280,32 @@ def build_funnels(
         return {name: _publish(con, name, as_of) for name in TABLES}
     finally:
         _drop_working_tables(con)
+
+
+def steps_no_event_carries(con: duckdb.DuckDBPyConnection, *, config_path: Path | None = None) -> list[str]:
+    """A notice for each funnel step whose event name is none of the contract's and that no event
+    in the warehouse carries: a custom name is kept as given, so a typo (add_to_crat) would leave
+    the funnel at zero from that step on with nothing said. (A contract name not logged yet is
+    the dashboard's to explain.)"""
+    config = load_funnel_config(config_path)
+    contract = {name for names in EVENT_NAMES.values() for name in names}
+    custom = [
+        (funnel.name, i, step.event)
+        for funnel in config.funnels
+        for i, step in enumerate(funnel.steps, start=1)
+        if step.event not in contract
+    ]
+    if not custom or not has_tables(con, "events"):
+        return []
+    seen = {
+        name for (name,) in con.execute(
+            "select distinct event_name from main.events where list_contains(?, event_name)",
+            [sorted({event for _, _, event in custom})],
+        ).fetchall()
+    }
+    return [
+        f"funnel {funnel} step {i}: no event is named {event!r}, nor does the contract name one so"
+        " (a typo? the funnel is zero from that step on)"
+        for funnel, i, event in custom
+        if event not in seen
+    ]
