@@ -435,6 +435,27 @@ class TestCheckoutFunnelBreakdowns:
         assert f"Each breakdown shows its {MAX_SEGMENTS_PER_BREAKDOWN} largest segments (country has 40)." in section.note
 
 
+    def test_a_segment_no_one_entered_is_not_offered(self, tmp_path: Path) -> None:
+        """A segment funnel_steps keeps for the previous period alone (0 entered now) would be an
+        empty chart in the selector; the whole funnel is shown even when it is empty."""
+        import duckdb
+
+        from journey_analytics.dashboard.sections import checkout_funnel
+
+        con = duckdb.connect(str(tmp_path / "w.duckdb"))
+        con.execute("""create table funnel_steps (as_of_date date, funnel varchar, segment_key varchar,
+            segment_value varchar, step_index int, step varchar, entered bigint, period_start date, period_end date,
+            conversion_window bigint)""").fetchall()
+        segments = [("all", "all", 0), ("country", "DE", 0), ("country", "FR", 0)]
+        con.executemany(
+            "insert into funnel_steps values ('2026-10-20', 'checkout', ?, ?, ?, ?, ?, '2026-09-23', '2026-10-20', 604800)",
+            [(key, value, k, step, n) for key, value, n in segments for k, step in enumerate(["view_item", "purchase"])],
+        ).fetchall()
+        assert [t.name for t in checkout_funnel(con, date(2026, 10, 20)).figure.data] == ["all = all"]
+        con.execute("update funnel_steps set entered = 3 where segment_value in ('all', 'FR')").fetchall()
+        assert [t.name for t in checkout_funnel(con, date(2026, 10, 20)).figure.data] == ["all = all", "country = FR"]
+
+
 class TestCheckoutFunnelRepeatedStep:
     """A checkout funnel that repeats a step (page_view, view_item, page_view), or whose labels cut
     to the same text, draws one bar per step: on a category axis two steps of one name were one

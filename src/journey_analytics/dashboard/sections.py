@@ -372,7 +372,12 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
         segments.setdefault((key, value), []).append((step, entered))
     # every breakdown, each with its largest segments (by customers entering the funnel): a
     # breakdown with many values (countries, campaigns) must not crowd the others out
-    ranked = sorted(segments, key=lambda k: (k[0] != "all", k[0], -segments[k][0][1], k[1]))
+    # (a segment no one entered this period, kept in funnel_steps because the previous period had
+    # it, is not offered: it would show an empty chart)
+    ranked = sorted(
+        (k for k in segments if k[0] == "all" or segments[k][0][1] > 0),
+        key=lambda k: (k[0] != "all", k[0], -segments[k][0][1], k[1]),
+    )
     keys, per_key = [], {}
     for key in ranked:
         per_key[key[0]] = per_key.get(key[0], 0) + 1
