@@ -570,6 +570,19 @@ class TestEmail:
         (f,) = of(run(con), "email_unsubscribes")
         assert (f.observed, f.affected_customers) == (pytest.approx(15 / 1005), 15)
 
+    def test_a_message_id_shared_by_a_whole_send_counts_each_recipient(self, con: duckdb.DuckDBPyConnection) -> None:
+        """An ESP whose message id names the send, not one recipient's copy (Braze's dispatch_id,
+        Klaviyo's $message) gives it to every recipient: each recipient is a message. Counted as
+        one message, a campaign of 1,000 was never judged and its 3% unsubscribes went unseen."""
+        add(con, 1000, "A-d{i}", "delivered", RECENT, channel="email", campaign_id="A", message_id="A-m{i}")
+        add(con, 1000, "B-d{i}", "delivered", RECENT, channel="email", campaign_id="B", message_id="dispatch-B")
+        add(con, 30, "B-d{i}", "unsubscribe", RECENT + timedelta(hours=1), channel="email", campaign_id="B",
+            message_id="dispatch-B")
+        add(con, 30, "B-d{i}", "unsubscribe", RECENT + timedelta(hours=2), channel="email", campaign_id="B",
+            message_id="dispatch-B")  # reported twice: still one message each
+        (f,) = of(run(con), "email_unsubscribes")
+        assert (f.segment_value, f.observed, f.evidence["messages"]) == ("B", pytest.approx(0.03), 1000)
+
     def test_an_unsubscribe_without_message_id_counts_once_per_recipient(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 1000, unsubscribes=10)
         add(con, 10, "A-d{i}", "unsubscribe", RECENT + timedelta(hours=2), channel="email", campaign_id="A")

@@ -342,14 +342,21 @@ def abandonment_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
     return findings
 
 
+# SQL: the message an e-mail event is about, when it names one: its message_id and recipient. An
+# ESP's message id may name the send rather than one recipient's copy (Braze's dispatch_id,
+# Klaviyo's $message), given to every recipient of it: each recipient of it is a message.
+MESSAGE_KEY = "'m:' || message_id || '~' || customer_id"
+
+
 def messages_with(event_name: str) -> str:
     """SQL aggregate over e-mail events: the messages with an ``event_name`` event, each counted
-    once. Events naming one ``message_id`` are one message (an ESP may report a message's bounce,
-    complaint or unsubscribe twice). Without a message_id, a delivery or a bounce is its event, and
+    once. Events naming one ``message_id`` and recipient are one message (an ESP may report a
+    message's bounce, complaint or unsubscribe twice; a message id given to a whole send is one
+    message per recipient). Without a message_id, a delivery or a bounce is its event, and
     a complaint or an unsubscribe counts once per recipient (a second click on the unsubscribe
     link is no second loss). The pain points and the dashboard count e-mail health with it."""
     per_recipient = "'c:' || customer_id, " if event_name in ("spamreport", "unsubscribe") else ""
-    return (f"count(distinct coalesce('m:' || message_id, {per_recipient}'e:' || event_id)) "
+    return (f"count(distinct coalesce({MESSAGE_KEY}, {per_recipient}'e:' || event_id)) "
             f"filter (where event_name = '{event_name}')")
 
 

@@ -301,6 +301,24 @@ class TestEmailHealth:
         table = section_after_run(landing, warehouse, date(2026, 10, 20), email_health)
         assert body_rows(table) == [["cmp_01", "4", "0", "0.00%", "0.00%", "0.00%", "25.00%", "25.00%"]]
 
+    def test_a_message_id_given_to_a_whole_send(self, landing: Landing, warehouse: Path) -> None:
+        """A message id that names the send, not one recipient's copy (Braze's dispatch_id, Klaviyo's
+        $message), is one message per recipient: four delivered, two opened, one unsubscribed, not
+        one message delivered, opened and lost."""
+        from journey_analytics.dashboard.sections import email_health
+
+        def email(event_id: str, name: str, to: str) -> dict[str, str]:
+            return {"event_id": event_id, "event_ts": "2026-10-19T10:00:00Z", "event_name": name,
+                    "email": f"{to}@example.com", "campaign_id": "cmp_01", "message_id": "dispatch_01"}
+
+        landing.jsonl("email", date(2026, 10, 20), "currents.jsonl", [
+            *(email(f"d{i}", "delivered", f"p{i}") for i in range(4)),
+            email("o1", "open", "p0"), email("o2", "open", "p0"), email("o3", "open", "p1"),
+            email("u1", "unsubscribe", "p2"),
+        ])
+        table = section_after_run(landing, warehouse, date(2026, 10, 20), email_health)
+        assert body_rows(table) == [["cmp_01", "4", "0", "50.00%", "0.00%", "0.00%", "0.00%", "25.00%"]]
+
 
 class TestCutTables:
     """A section that shows only the largest of many rows (30 of 500 campaigns, 15 sources) says so

@@ -547,15 +547,15 @@ def _rate(count: int, of: int) -> str:
 
 def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     """Per-campaign delivery, engagement and complaint rates (last 28 days)."""
-    from journey_analytics.pain_points import messages_with
+    from journey_analytics.pain_points import MESSAGE_KEY, messages_with
 
     rows = con.execute(
         f"""
         select coalesce(campaign_id, '(none)') as campaign,
             {messages_with('delivered')} as delivered,
             -- a message opened (clicked) twice is one open; an event without a message id is its own
-            count(distinct case when event_name = 'open' then coalesce(message_id, event_id) end) as opens,
-            count(distinct case when event_name = 'click' then coalesce(message_id, event_id) end) as clicks,
+            count(distinct case when event_name = 'open' then coalesce({MESSAGE_KEY}, 'e:' || event_id) end) as opens,
+            count(distinct case when event_name = 'click' then coalesce({MESSAGE_KEY}, 'e:' || event_id) end) as clicks,
             -- as the pain points count them: a message reported twice is one
             {messages_with('bounce')} as bounces,
             {messages_with('spamreport')} as complaints,
