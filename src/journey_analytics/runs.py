@@ -252,8 +252,42 @@ def ingest_step(ctx: RunContext, kind: LandingKind) -> KindReport:
 
     with ctx.timed(f"ingest_{kind.name}"):
         report = ingest_kind(ctx.con, ctx.landing, kind, ctx.as_of, ctx.run_id, ctx.settings, show)
+        if kind.name in UNCOUNTED_NAME_KINDS:
+            said = f"{kind.name} events named "  # said once, should the step be retried
+            ctx.notices = [n for n in ctx.notices if not n.startswith(said)] + _uncounted_event_names(ctx, kind)
     ctx.ingest.kinds = [k for k in ctx.ingest.kinds if k.kind != kind.name] + [report]
     return report
+
+
+# The channels whose measures count the contract's event names alone (e-mail health, social care):
+# an event a tool names its own way (Klaviyo's "Received Email") loads, as the contract keeps
+# names as given, but counts in none of them. Web events of one's own are common (and funnels
+# may use them), so they are not said.
+UNCOUNTED_NAME_KINDS = ("email", "social")
+
+
+def _uncounted_event_names(ctx: RunContext, kind: LandingKind) -> list[str]:
+    """A notice naming the event names of ``kind`` this run loaded that are none of the
+    contract's (the five most frequent), or nothing."""
+    from journey_analytics.contract import EVENT_NAMES
+
+    rows = ctx.con.execute(
+        f"""
+        select event_name, count(*) from {kind.raw_table}
+        where run_id = ? and not list_contains(?, event_name)
+        group by 1 order by 2 desc, 1
+        """,
+        [ctx.run_id, list(EVENT_NAMES[kind.name])],
+    ).fetchall()
+    if not rows:
+        return []
+    named = ", ".join(f"{name[:40]!r} ({n:,})" for name, n in rows[:5])
+    more = f" and {len(rows) - 5:,} other names" if len(rows) > 5 else ""
+    measure = "e-mail health" if kind.name == "email" else "social care and sentiment"
+    return [
+        f"{kind.name} events named {named}{more} are none of the contract's names: they are loaded,"
+        f" but {measure} counts none of them (docs/landing-from-tools.md maps tools' names)"
+    ]
 
 
 def _write_run_parameters(ctx: RunContext) -> None:

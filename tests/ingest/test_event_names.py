@@ -61,3 +61,22 @@ def test_contract_names_in_other_spellings_are_written_as_the_contract_spells_th
 
 def test_contract_checks_apply_to_the_name_in_any_spelling(warehouse: Path) -> None:
     assert query(warehouse, "select line_no, error from quarantine") == [(9, "purchase needs an order_id")]
+
+
+def test_email_and_social_names_of_ones_own_are_said_in_the_notices(tmp_path: Path) -> None:
+    """An e-mail or social event a tool names its own way (Klaviyo's "Received Email") loads, but
+    e-mail health and social care count none of them: the run says which names, how many, once."""
+    landing = Landing(tmp_path / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", [web("w1", "trial_started")])  # web names of one's own: fine
+    landing.jsonl("email", DAY1, "esp.jsonl", [
+        {"event_id": f"m{i}", "event_ts": TS, "event_name": name, "email": "ann@example.com"}
+        for i, name in enumerate(["Received Email"] * 3 + ["Opened Email", "Delivered", "open"])
+    ])
+    landing.jsonl("social", DAY1, "social.jsonl", [
+        {"event_id": "s1", "event_ts": TS, "event_name": "like", "platform": "x", "handle": "ann"},
+    ])
+    summary = run_day(landing, tmp_path / "journey.duckdb", DAY1)
+    assert summary.notices == [
+        "email events named 'Received Email' (3), 'Opened Email' (1) are none of the contract's names:"
+        " they are loaded, but e-mail health counts none of them (docs/landing-from-tools.md maps tools' names)"
+    ]
