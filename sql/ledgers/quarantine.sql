@@ -1,7 +1,8 @@
 -- Input rows that broke the landing contract, with the reason, so nothing is dropped
 -- silently. Personal data in the raw text is masked. One row per rejected row still refused; a
 -- re-run never writes the same row twice, and a line that passes when its file is read again
--- (read while still being written, or corrected and delivered again) leaves it.
+-- (read while still being written, or corrected and delivered again), or is no longer in it,
+-- leaves it.
 --
 -- channel: Landing kind the row came from: web, email, social, identities or labels.
 -- source_file: Landing file, relative to the landing folder.

@@ -299,3 +299,34 @@ class TestRefusedLineThatPassesLater:
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select source_file, line_no from quarantine") == [("web/dt=2026-10-01/other.jsonl", None)]
         assert query(warehouse, "select event_id from events") == [("e1",)]
+
+    def test_a_bad_last_line_dropped_from_the_file(self, landing: Landing, warehouse: Path) -> None:
+        """The usual correction is to drop the bad line: a line no longer in the file is refused no
+        longer, wherever it stood."""
+        landing.jsonl("web", DAY1, "web.jsonl", [web("e1", "2026-10-01T09:00:00Z"), web("e2", "yesterday")])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select line_no from quarantine") == [(2,)]
+        landing.jsonl("web", DAY1, "web.jsonl", [web("e1", "2026-10-01T09:00:00Z")])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+
+    def test_a_line_still_refused_as_other_text(self, landing: Landing, warehouse: Path) -> None:
+        """A line corrected and still wrong is one row, of the text the file holds now."""
+        landing.jsonl("web", DAY1, "web.jsonl", [web("e1", "2026-10-01T09:00:00Z"), web("e2", "yesterday")])
+        run_day(landing, warehouse, DAY1)
+        landing.jsonl("web", DAY1, "web.jsonl", [web("e1", "2026-10-01T09:00:00Z"), web("e2", "not a time")])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select line_no, raw like '%not a time%' from quarantine") == [(2, True)]
+
+    def test_a_line_inserted_above_and_a_file_of_that_name_on_another_day(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [web("e1", "2026-10-01T09:00:00Z"), web("e2", "yesterday")])
+        landing.jsonl("email", DAY1, "web.jsonl", [{"event_id": "m1", "event_ts": "tomorrow", "event_name": "open"}] * 2)
+        run_day(landing, warehouse, DAY1)
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("e1", "2026-10-01T09:00:00Z"), web("e0", "2026-10-01T09:01:00Z"), web("e2", "yesterday"),
+        ])
+        landing.jsonl("web", DAY2, "web.jsonl", [web("e3", "2026-10-02T09:00:00Z")] * 3)
+        run_day(landing, warehouse, DAY2)
+        assert query(warehouse, "select source_file, line_no from quarantine order by all") == [
+            ("email/dt=2026-10-01/web.jsonl", 1), ("email/dt=2026-10-01/web.jsonl", 2), ("web/dt=2026-10-01/web.jsonl", 3),
+        ]

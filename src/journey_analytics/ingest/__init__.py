@@ -238,18 +238,6 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
         "insert into main.quarantine select channel, source_file, line_no, raw, error, arrived_on, ?, now() from staged_quarantine",
         [run_id],
     ).fetchall()
-    # A line refused when its file was read before that passes now (the file was read while still
-    # being written, its last line cut short, or was corrected and delivered again under its name)
-    # is refused no longer: quarantine holds what is still wrong. (The earlier run's counts stay:
-    # they say what that run did.)
-    con.execute(
-        """
-        delete from main.quarantine as q using staged as s
-        where q.channel = ? and q.run_id <> ? and s.contract_error is null
-          and s.source_file = q.source_file and s.line_no = q.line_no
-        """,
-        [kind.name, run_id],
-    ).fetchall()
     (read,) = con.execute("select count(*) from staged").fetchall()[0]
     (quarantined,) = con.execute("select count(*) from staged_quarantine").fetchall()[0]
     (loaded, late_rows) = con.execute(
@@ -446,6 +434,24 @@ def _record_files(
         """,
         rows,
     )
+    # A file read again replaces what quarantine said of its lines: a line refused before that
+    # passes now (the file was read while still being written, its last line cut short, or was
+    # corrected and delivered again under its name), or that is no longer in the file, or is
+    # refused now as other text, is refused no longer; quarantine holds what is still wrong. (The
+    # earlier run's counts stay: they say what that run did.)
+    con.execute(
+        """
+        delete from main.quarantine as q
+        where q.channel = ? and q.line_no is not null
+          and list_contains(cast(? as varchar[]), q.source_file)
+          and not exists (
+              select 1 from staged as s
+              where s.contract_error is not null and s.source_file = q.source_file
+                and s.line_no = q.line_no and s.raw_masked is not distinct from q.raw
+          )
+        """,
+        [kind.name, [f.source_file for f in files if f.source_file not in unreadable]],
+    ).fetchall()
     # a file refused as a whole before that reads now (or is refused for another reason now): its
     # earlier reason is stale
     con.execute(
