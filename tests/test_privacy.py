@@ -472,6 +472,26 @@ class TestLeaks:
         assert (summary.rows_loaded, summary.rows_forgotten) == (1, 5)
         assert query(warehouse, "select event_id from events order by 1") == [("w0",), ("w3",)]
 
+    def test_a_null_marker_with_an_invisible_mark_erased_as_an_id_stays_erased(self, landing: Landing, warehouse: Path) -> None:
+        """'\u200bnull' was a user id before invisible marks were trimmed (and `journey forget`
+        recorded it so); now it is a null marker, no id: the rows that name it are still withheld."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "a0"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        forgotten_as_before(warehouse, "user_id", "keyed_hash('user_id:\u200bnull')")
+        forgotten_as_before(warehouse, "anonymous_id", "keyed_hash('anonymous_id:NULL\u200e')")
+        landing.jsonl("web", DAY2, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "login", "user_id": "\u200bnull",
+             "anonymous_id": "a-1"},
+            {"event_id": "w2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view", "anonymous_id": "NULL\u200e"},
+            {"event_id": "w3", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view", "anonymous_id": "a-2",
+             "user_id": "null"},
+        ])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 2)
+        assert query(warehouse, "select event_id from events order by 1") == [("w0",), ("w3",)]
+
     def test_handle_in_an_unparseable_line(self, landing: Landing, warehouse: Path) -> None:
         landing.text("social", DAY1, "social.jsonl", '{"event_id": "s1", "platform": "x", "handle": "annie_rocks", broken\n')
         landing.text(

@@ -113,6 +113,8 @@ create or replace temp macro without_null_marker(x) as
 -- A key as clean_key cleaned it before clean_text trimmed invisible marks: `journey forget`
 -- recorded a user id or device id so (the *_id_as_given_hash columns). Null for a key in plain
 -- ASCII, which has no such marks and which clean_key cleans the same (most keys: no copy made).
+-- A null marker with a mark around it ('\u200bnull') was an id then and is missing now: the
+-- staging models hash the form as given whenever it is not the cleaned key, null or not.
 create or replace temp macro key_as_given(x) as
     case when strlen(x) <> length(x) then without_null_marker(given_text(x)) end;
 

@@ -75,7 +75,7 @@ select
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)
     -- (or as it was given before invisible marks around it were trimmed)
-    case when may_hold_address(user_id) or user_id_as_given <> user_id
+    case when may_hold_address(user_id) or coalesce(user_id_as_given, user_id) is distinct from user_id
         then keyed_hash('user_id:' || coalesce(user_id_as_given, user_id)) end as user_id_as_given_hash,
     stage,
     as_of_date,

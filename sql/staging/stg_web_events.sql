@@ -126,13 +126,13 @@ select
     -- the given device id's own hash, as `journey forget` recorded a device id that was an address
     -- before such ids were pseudonymized, or as it was given before invisible marks around it
     -- were trimmed (the run withholds the rows it names)
-    case when may_hold_address(anonymous_id) or anonymous_id_as_given <> anonymous_id
+    case when may_hold_address(anonymous_id) or coalesce(anonymous_id_as_given, anonymous_id) is distinct from anonymous_id
         then keyed_hash('anonymous_id:' || coalesce(anonymous_id_as_given, anonymous_id)) end as anonymous_id_as_given_hash,
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)
     -- (or as it was given before invisible marks around it were trimmed)
-    case when may_hold_address(user_id) or user_id_as_given <> user_id
+    case when may_hold_address(user_id) or coalesce(user_id_as_given, user_id) is distinct from user_id
         then keyed_hash('user_id:' || coalesce(user_id_as_given, user_id)) end as user_id_as_given_hash,
     pseudonymous_id(session_id, 'session') as session_id,
     keyed_hash(email) as email_hash,
