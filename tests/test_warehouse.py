@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -305,3 +307,31 @@ class TestPublishingKeepsTheFilesAccess:
 
         assert query(warehouse, "select count(*) from events") == [(0,)]
         assert stat.S_IMODE(warehouse.stat().st_mode) == 0o600
+
+    @pytest.mark.skipif(
+        not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+        reason="gives the file a group as root, then runs as a user who may not give it",
+    )
+    def test_a_group_the_run_may_not_give_is_not_given_to_its_own(self, landing: Landing, warehouse: Path) -> None:
+        """An administrator gave the warehouse to a group its owner is not in (0640, auditors): the
+        run cannot give its build that group, and the build's own group (the owner's: often all
+        users) must not get the read access that was the auditors'."""
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        auditors = os.getgid() + 4242
+        os.chown(warehouse, -1, auditors)
+        warehouse.chmod(0o640)
+        landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+        child = (
+            "import sys; from pathlib import Path; from tests.conftest import DAY2, Landing, run_day; "
+            "run_day(Landing(Path(sys.argv[1])), Path(sys.argv[2]), DAY2)"
+        )
+        subprocess.run(  # as a user without the right to give files away (CAP_CHOWN)
+            ["setpriv", "--bounding-set=-chown", sys.executable, "-c", child, str(landing.root), str(warehouse)],
+            check=True, timeout=300,
+        )
+        assert query(warehouse, "select count(*) from events") == [(2,)]
+        published = warehouse.stat()
+        assert published.st_gid == auditors or stat.S_IMODE(published.st_mode) == 0o600, (
+            oct(published.st_mode), published.st_gid
+        )

@@ -268,24 +268,29 @@ def start_build(warehouse: Path, run_id: str | None = None) -> Path:
         try:
             shutil.copyfile(warehouse, build)
             # no wider than the published file while it builds (the run needs to write it)
-            os.chmod(build, stat.S_IMODE(warehouse.stat().st_mode) | stat.S_IRUSR | stat.S_IWUSR)
+            _keep_access(build, warehouse, stat.S_IRUSR | stat.S_IWUSR)
         except OSError:
             build.unlink(missing_ok=True)  # a partial copy on a full disk would keep it full
             raise
     return build
 
 
-def _keep_access(build: Path, warehouse: Path) -> None:
+def _keep_access(build: Path, warehouse: Path, also: int = 0) -> None:
     """Give the build the published file's permissions (and group, where the owner may), so that
-    a warehouse its owner narrowed (it holds customers' ids) is not opened to all by the umask."""
+    a warehouse its owner narrowed (it holds customers' ids) is not opened to all by the umask.
+    A group the owner may not give (one they are not in) is not given, and then the build's own
+    group gets no access: the published file's group permissions were for another group."""
     try:
         published = warehouse.stat()
     except FileNotFoundError:
         return  # the first run: the umask decides, as for any new file
-    os.chmod(build, stat.S_IMODE(published.st_mode))
+    mode = stat.S_IMODE(published.st_mode) | also
     if build.stat().st_gid != published.st_gid:
-        with contextlib.suppress(OSError):  # only the owner's own groups may be given
+        try:
             os.chown(build, -1, published.st_gid)
+        except OSError:  # only the owner's own groups may be given
+            mode &= ~stat.S_IRWXG
+    os.chmod(build, mode)  # after the group: a change of group may clear the set-id bits
 
 
 def copy_into_fresh_file(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
