@@ -266,6 +266,25 @@ class TestTrainingWithoutLabels:
         assert (models / f"evaluation-{AS_OF.isoformat()}.json").is_file()
         assert not any("training on" in n for n in result.notices)
 
+    def test_too_few_labels_notice_counts_what_training_can_use(self, wh: Warehouse, tmp_path: Path, rules_copy: Path) -> None:
+        """Labels of buyers do not count towards min_labels (the classifier never decides a
+        customer with an order): with 30 labelled buyers and 4 labelled considerers against
+        min_labels = 20, the notice said "34 labelled customers are too few to train on",
+        more than the minimum it seemed to miss. It names the count that is held to it."""
+        clear_customers(wh, first_day=2)
+        for i in range(30):
+            wh.order(f"b{i:02d}", f"o{i}", days_before(AS_OF, 3))
+            wh.label(f"b{i:02d}", "purchase")
+        for i in range(4):
+            wh.label(f"c{i:02d}", "consideration")
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, rules_path=small_label_rules(rules_copy), model_dir=tmp_path / "models")
+        assert result.training_source == "rules"
+        assert (
+            "34 labelled customers, of whom 4 without an order (0 awareness, 4 consideration) can be trained on: "
+            "too few (min_labels = 20, min_labels_per_stage = 5); training on the rules' stages"
+        ) in result.notices, result.notices
+
     def test_labels_that_disagree_on_one_day_are_not_guessed_at(self, wh: Warehouse, tmp_path: Path) -> None:
         """Two stages for one customer on their latest label day (two CRM rows, or two user ids
         of one customer): the customer is left unlabelled, with a notice, instead of one label

@@ -137,13 +137,32 @@ def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig
     return labels, notices
 
 
+def _trainable_label_counts(labels: dict[str, str], matches: pl.DataFrame) -> list[int]:
+    """How many labels training can use, per pre-order stage (awareness, consideration): those
+    of customers without an order, among those given a stage."""
+    pre_order = matches.filter((pl.col("n_orders") == 0) & pl.col("rule_id").is_not_null())["customer_id"].to_list()
+    stages = [labels[c] for c in pre_order if labels.get(c) in PRE_ORDER_STAGES]
+    return [stages.count(s) for s in PRE_ORDER_STAGES]
+
+
 def _enough_labels(labels: dict[str, str], matches: pl.DataFrame, config: StageConfig) -> bool:
     """Whether the labels of customers without an order, among those given a stage (the ones
     training can use), reach ``min_labels`` and ``min_labels_per_stage``."""
-    pre_order = matches.filter((pl.col("n_orders") == 0) & pl.col("rule_id").is_not_null())["customer_id"].to_list()
-    stages = [labels[c] for c in pre_order if labels.get(c) in PRE_ORDER_STAGES]
-    counts = [stages.count(s) for s in PRE_ORDER_STAGES]
-    return len(stages) >= config.settings.min_labels and min(counts) >= config.settings.min_labels_per_stage
+    counts = _trainable_label_counts(labels, matches)
+    return sum(counts) >= config.settings.min_labels and min(counts) >= config.settings.min_labels_per_stage
+
+
+def _too_few_labels_notice(labels: dict[str, str], matches: pl.DataFrame, config: StageConfig, doing: str) -> str:
+    """The notice of labels too few to train on, with the counts the thresholds are held to: a
+    count of every labelled customer (most of them buyers, whom the classifier never decides)
+    read as more than ``min_labels`` and seemed to contradict the notice."""
+    counts = _trainable_label_counts(labels, matches)
+    per_stage = ", ".join(f"{n} {stage}" for n, stage in zip(counts, PRE_ORDER_STAGES, strict=True))
+    return (
+        f"{len(labels)} labelled customers, of whom {sum(counts)} without an order ({per_stage}) can be trained on: "
+        f"too few (min_labels = {config.settings.min_labels}, min_labels_per_stage = "
+        f"{config.settings.min_labels_per_stage}); {doing}"
+    )
 
 
 def _time_split_each(
@@ -391,7 +410,7 @@ def assign_stages(
     reason = retrain_reason(model, as_of, features, source, config)
     if labels and source == "rules":
         doing = "training on the rules' stages" if reason is not None else "the classifier trained on the rules' stages is kept"
-        notices.append(f"{len(labels)} labelled customers are too few to train on; {doing}")
+        notices.append(_too_few_labels_notice(labels, matches, config, doing))
     trained = False
     evaluation: Path | None = None
     if reason is not None:
