@@ -101,7 +101,7 @@ def run_day(
     """Run one day from landing to published warehouse without Prefect: open the run, ingest
     every kind, stitch, sessionize, build the marts, write the report, publish (abort on error).
     Stages and pain points are left to their own tests."""
-    root = Path(getattr(landing, "root", landing))
+    root = Path(landing) if isinstance(landing, (str, Path)) else landing.root  # (a Path has a .root too: "/")
     settings = config if isinstance(config, Settings) else load_settings(config)
     ctx = runs.open_run(day, root, warehouse, warehouse.parent / "reports", settings)
     try:
