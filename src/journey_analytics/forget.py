@@ -54,12 +54,10 @@ from journey_analytics.privacy import (
     resolve_key,
 )
 from journey_analytics.warehouse import (
-    build_path_for,
     connect,
-    copy_into_fresh_file,
     discard_build,
     has_tables,
-    publish_build,
+    publish_fresh_copy,
     run_script,
     start_build,
     warehouse_lock,
@@ -129,7 +127,6 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
     erasure_id = uuid.uuid4().hex
     with warehouse_lock(warehouse):
         work = start_build(warehouse, f"forget-{erasure_id[:12]}")
-        fresh = build_path_for(warehouse, f"forget-{erasure_id[:12]}-fresh")
         con: duckdb.DuckDBPyConnection | None = None
         try:
             from journey_analytics.runs import prepare_schema
@@ -141,14 +138,11 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
             run_script(con, "macros", "identity_macros")
             run_script(con, "macros", "landing_macros")  # a user_id that is an address is kept pseudonymized
             result = _erase(con, customer, erasure_id)
-            copy_into_fresh_file(con, fresh)
-            con.close()
+            publish_fresh_copy(con, work, warehouse)  # not the blocks the erased rows were in
             con = None
-            discard_build(None, work)
-            publish_build(connect(fresh), fresh, warehouse)
+            discard_build(None, work)  # its leftovers (a spill folder)
         except BaseException:
             discard_build(con, work)
-            discard_build(None, fresh)
             raise
     return result
 

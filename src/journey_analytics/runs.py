@@ -32,10 +32,10 @@ from journey_analytics.privacy import check_key_fingerprint, install_hash_macro,
 from journey_analytics.warehouse import (
     build_path_for,
     connect,
-    copy_into_fresh_file,
     discard_build,
     has_tables,
     publish_build,
+    publish_fresh_copy,
     run_model,
     run_script,
     staged_model_dir,
@@ -552,16 +552,7 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     try:
         if ctx.publish_fresh_copy:
             # ids were rewritten where they lay: publish a copy, not the blocks that held them
-            fresh = build_path_for(ctx.warehouse, f"{ctx.run_id}-fresh")
-            try:
-                copy_into_fresh_file(con, fresh)
-            except BaseException:
-                discard_build(None, fresh)
-                raise
-            con.close()
-            ctx.build.unlink(missing_ok=True)
-            ctx.build.with_name(ctx.build.name + ".wal").unlink(missing_ok=True)
-            publish_build(connect(fresh), fresh, ctx.warehouse)
+            publish_fresh_copy(con, ctx.build, ctx.warehouse)
         else:
             publish_build(con, ctx.build, ctx.warehouse)
         _promote_model(staged_model_dir(ctx.build), ctx.warehouse)

@@ -309,6 +309,23 @@ def copy_into_fresh_file(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
             con.execute("detach build_fresh").fetchall()
 
 
+def publish_fresh_copy(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) -> None:
+    """Publish a fresh copy of the build (:func:`copy_into_fresh_file`) instead of the build
+    itself, whose free blocks may still hold rows deleted or values rewritten (an erasure, ids
+    brought in line). The build file and its WAL go; its staged model folder is the caller's.
+    On failure the copy goes and the build is left to the caller to discard."""
+    fresh = build.with_name(build.name + "-fresh")
+    try:
+        copy_into_fresh_file(con, fresh)
+        con.close()
+        build.unlink(missing_ok=True)
+        build.with_name(build.name + ".wal").unlink(missing_ok=True)
+        publish_build(connect(fresh), fresh, warehouse)
+    except BaseException:
+        discard_build(None, fresh)
+        raise
+
+
 def publish_build(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) -> None:
     """Checkpoint and close the build, then swap it in atomically over the published file."""
     con.execute("checkpoint").fetchall()
