@@ -97,10 +97,12 @@ def run_day(
     warehouse: Path,
     day: date,
     config: Settings | Path | str | None = None,
+    *,
+    funnels: bool = False,
 ) -> runs.RunSummary:
     """Run one day from landing to published warehouse without Prefect: open the run, ingest
-    every kind, stitch, sessionize, build the marts, write the report, publish (abort on error).
-    Stages and pain points are left to their own tests."""
+    every kind, stitch, sessionize, build the marts (and the funnels, with ``funnels``), write
+    the report, publish (abort on error). Stages and pain points are left to their own tests."""
     root = Path(landing) if isinstance(landing, (str, Path)) else landing.root  # (a Path has a .root too: "/")
     settings = config if isinstance(config, Settings) else load_settings(config)
     ctx = runs.open_run(day, root, warehouse, warehouse.parent / "reports", settings)
@@ -110,6 +112,8 @@ def run_day(
         runs.stitch_step(ctx)
         runs.sessionize_step(ctx)
         runs.marts_step(ctx)
+        if funnels:
+            runs.funnels_step(ctx)
         page = runs.report_step(ctx)
         return runs.finish_run(ctx, page)
     except BaseException:

@@ -274,10 +274,7 @@ class TestStepNoEventCarries:
         assert steps_no_event_carries(events.con) == []
 
     def test_a_run_says_it_in_its_notices(self, tmp_path: Path) -> None:
-        from journey_analytics import runs
-        from journey_analytics.config import load_settings
-        from journey_analytics.ingest import KINDS
-        from tests.conftest import DAY1, Landing
+        from tests.conftest import DAY1, Landing, run_day
 
         landing = Landing(tmp_path / "landing")
         landing.jsonl("web", DAY1, "web.jsonl", [
@@ -285,19 +282,7 @@ class TestStepNoEventCarries:
         ])
         (tmp_path / "funnels.toml").write_text(textwrap.dedent(self.TOML), encoding="utf-8")
         (tmp_path / "journey.toml").write_text('[rules]\nfunnels = "funnels.toml"\n', encoding="utf-8")
-        warehouse = tmp_path / "journey.duckdb"
-        ctx = runs.open_run(DAY1, landing.root, warehouse, tmp_path / "reports", load_settings(tmp_path / "journey.toml"))
-        try:
-            for kind in KINDS:
-                runs.ingest_step(ctx, kind)
-            runs.stitch_step(ctx)
-            runs.sessionize_step(ctx)
-            runs.marts_step(ctx)
-            runs.funnels_step(ctx)
-            summary = runs.finish_run(ctx, runs.report_step(ctx))
-        except BaseException:
-            runs.abort_run(ctx)
-            raise
+        summary = run_day(landing, tmp_path / "journey.duckdb", DAY1, tmp_path / "journey.toml", funnels=True)
         assert [n for n in summary.notices if "funnel trial" in n] == [
             "funnel trial step 2: no event is named 'add_to_crat', nor does the contract name one so"
             " (a typo? the funnel is zero from that step on)",
