@@ -492,7 +492,8 @@ def funnels_step(ctx: RunContext) -> dict[str, int]:
 
     with ctx.timed("funnels"):
         counts = build_funnels(ctx.con, ctx.as_of, config_path=ctx.settings.rule_file("funnels"))
-        ctx.notices.extend(steps_no_event_carries(ctx.con, config_path=ctx.settings.rule_file("funnels")))
+        said = [n for n in ctx.notices if not n.startswith("funnel ")]  # said once, should the step be retried
+        ctx.notices = said + steps_no_event_carries(ctx.con, config_path=ctx.settings.rule_file("funnels"))
     ctx.table_rows.update(counts)
     return counts
 
