@@ -172,7 +172,14 @@ else:  # nothing flagged: look at the last step for everyone, or set step and se
     kind, step, segment_key, segment_value = None, "purchase", "all", "all"
     print(f"No funnel finding on {as_of}: looking at the {step} step for everyone instead.")
 previous_step = steps[steps.index(step) - 1]
-print(f"{kind or 'no finding'}: {previous_step} -> {step} for {segment_key} = {segment_value}")'''),
+print(f"{kind or 'no finding'}: {previous_step} -> {step} for {segment_key} = {segment_value}")
+reached = con.sql("""
+    select count(*) from events where event_name = $prev
+    and event_ts >= cast($d as date) - 27 and event_ts < cast($d as date) + 1
+""", params={"prev": previous_step, "d": as_of}).fetchall()[0][0]
+if not reached:  # a store without these web steps (orders from a shop system only, or no web at all)
+    print(f"No one reached {previous_step} in the four weeks to {as_of}: there is no {previous_step} -> {step} "
+          "step to look at in this warehouse, so the tables below are empty.")'''),
     new_markdown_cell("""## Day by day: when did it start?
 
 For each day of the last four weeks, the times customers reached the previous step, and the share

@@ -259,3 +259,78 @@ class TestInvestigationPicksTheSegment:
         _, probe = _execute(ROOT / "notebooks" / "02_pain_point_investigation.ipynb", warehouse, monkeypatch,
                             "print(kind, step, segment_key, segment_value)")
         assert probe.strip() == "segment_drop add_payment_info country DE"
+
+
+def _write_days(landing: Path, channel: str, rows: list[dict]) -> None:
+    """Rows (each with its arrival day under "dt") into <landing>/<channel>/dt=<day>/part-0.jsonl."""
+    import json
+
+    days: dict[str, list[dict]] = {}
+    for row in rows:
+        days.setdefault(row.pop("dt"), []).append(row)
+    for day, day_rows in days.items():
+        folder = landing / channel / f"dt={day}"
+        folder.mkdir(parents=True)
+        (folder / "part-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in day_rows))
+
+
+@pytest.fixture(scope="module")
+def orders_only_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store whose web landing holds its shop system's orders only: purchases and refunds, no
+    page views, no cart or checkout steps, no e-mail or social. 60 customers, 40 order twice."""
+    from datetime import datetime, timedelta
+
+    work = tmp_path_factory.mktemp("orders_only")
+    run_date = date(2026, 3, 20)
+    rows = []
+    for c in range(60):
+        for k in range(2 if c < 40 else 1):
+            ts = datetime(2026, 3, 1, 12) + timedelta(days=(c % 7) + 9 * k, minutes=c)
+            rows.append({"event_id": f"p{c}-{k}", "event_name": "purchase", "user_id": f"u{c}", "order_id": f"o{c}-{k}",
+                         "value": 25, "currency": "EUR", "event_ts": ts.isoformat() + "Z", "dt": ts.date().isoformat()})
+        if c % 10 == 0:
+            ts = datetime(2026, 3, 15, 9, c)
+            rows.append({"event_id": f"r{c}", "event_name": "refund", "user_id": f"u{c}", "order_id": f"o{c}-0",
+                         "value": 25, "currency": "EUR", "event_ts": ts.isoformat() + "Z", "dt": ts.date().isoformat()})
+    _write_days(work / "landing", "web", rows)
+    os.environ.setdefault("JOURNEY_HASH_KEY", "test-key")
+    runs.run_day_in_process(run_date, work / "landing", work / "journey.duckdb", work / "reports", Settings())
+    return work / "journey.duckdb"
+
+
+@pytest.fixture(scope="module")
+def email_social_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A brand with no web tracking: e-mail events (sent, delivered, opened, clicked) and social
+    ones (impressions, likes, follows) only, so no orders and no sessions."""
+    from datetime import datetime, timedelta
+
+    work = tmp_path_factory.mktemp("email_social")
+    run_date = date(2026, 3, 20)
+    email, social = [], []
+    for c in range(40):
+        start = datetime(2026, 3, 1, 9) + timedelta(days=c % 19, minutes=c)
+        for i, name in enumerate(["processed", "delivered", "open", "click"][: 2 + c % 3]):
+            ts = start + timedelta(minutes=10 * i)
+            email.append({"event_id": f"e{c}-{i}", "event_name": name, "email": f"p{c}@example.com", "campaign_id": "spring",
+                          "event_ts": ts.isoformat() + "Z", "dt": ts.date().isoformat()})
+        for i, name in enumerate(["impression", "like", "follow"][: 1 + c % 3]):
+            ts = start + timedelta(hours=5, minutes=i)
+            social.append({"event_id": f"s{c}-{i}", "event_name": name, "platform": "instagram", "handle": f"fan{c}",
+                           "event_ts": ts.isoformat() + "Z", "dt": ts.date().isoformat()})
+    _write_days(work / "landing", "email", email)
+    _write_days(work / "landing", "social", social)
+    os.environ.setdefault("JOURNEY_HASH_KEY", "test-key")
+    runs.run_day_in_process(run_date, work / "landing", work / "journey.duckdb", work / "reports", Settings())
+    return work / "journey.duckdb"
+
+
+class TestNotebooksOnAStoreWithoutCheckoutSteps:
+    """Analysts point the notebooks at their own warehouse, which may lack whole channels."""
+
+    @pytest.mark.parametrize("store", ["orders_only_warehouse", "email_social_warehouse"])
+    def test_investigation_says_there_is_no_step_to_look_at(self, store, request, monkeypatch) -> None:
+        """No one reached add_payment_info: the day-by-day and who-stopped tables are empty. The
+        notebook said it looked at the purchase step and showed them empty without a word."""
+        notebook, _ = _execute(ROOT / "notebooks" / "02_pain_point_investigation.ipynb", request.getfixturevalue(store),
+                               monkeypatch, "")
+        assert "No one reached add_payment_info in the four weeks to 2026-03-20" in _printed(notebook)
