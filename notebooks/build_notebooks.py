@@ -125,8 +125,11 @@ retention = con.sql("""
     from weeks w left join activity a using (cohort_week, weeks_later)
     order by w.cohort_week, w.weeks_later
 """, params={"d": as_of}).pl()
-with pl.Config(tbl_rows=100):  # every cohort, not the first and last five
-    display(retention.pivot(on="weeks_later", index="cohort_week", values="share").sort("cohort_week"))'''),
+if retention.is_empty():
+    print(f"No orders up to {as_of}: there is no cohort to show.")
+else:
+    with pl.Config(tbl_rows=100):  # every cohort, not the first and last five
+        display(retention.pivot(on="weeks_later", index="cohort_week", values="share").sort("cohort_week"))'''),
     new_markdown_cell("""## Stages
 
 Each customer's stage, who decided it (a rule or the classifier), how sure, and why."""),

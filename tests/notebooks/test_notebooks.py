@@ -334,3 +334,10 @@ class TestNotebooksOnAStoreWithoutCheckoutSteps:
         notebook, _ = _execute(ROOT / "notebooks" / "02_pain_point_investigation.ipynb", request.getfixturevalue(store),
                                monkeypatch, "")
         assert "No one reached add_payment_info in the four weeks to 2026-03-20" in _printed(notebook)
+
+    def test_tour_says_when_there_is_no_order(self, email_social_warehouse, monkeypatch) -> None:
+        """No orders: the cohort retention table was an empty frame with one column, without a word."""
+        notebook, _ = _execute(ROOT / "notebooks" / "01_warehouse_tour.ipynb", email_social_warehouse, monkeypatch, "")
+        (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "retention = " in c.source]
+        shown = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+        assert shown.strip() == "No orders up to 2026-03-20: there is no cohort to show.", shown
