@@ -214,8 +214,12 @@ daily = con.sql(f"""
     from labelled group by all order by day, in_segment
 """, params={"prev": previous_step, "step": step, "d": as_of, "hours": HOURS,
              **({"v": segment_value} if segment_column else {})}).pl()
+# a column for the segment and one for everyone else; one column, everyone, when the segment is everyone
+label = f"{segment_key} = {segment_value}" if segment_column else "everyone"
+who = pl.when(pl.col("in_segment")).then(pl.lit(label)).otherwise(pl.lit("everyone else")).alias("who")
+table = daily.with_columns(who).pivot(on="who", index="day", values="conversion").sort("day")
 with pl.Config(tbl_rows=28):  # every day, not the first and last five
-    display(daily.pivot(on="in_segment", index="day", values="conversion").sort("day"))'''),
+    display(table.select(["day"] + [c for c in (label, "everyone else") if c in table.columns]))'''),
     new_markdown_cell("""## Who is affected, and what did they do instead?
 
 The customers of the segment who stopped after the previous step in the last week (each once,

@@ -341,3 +341,16 @@ class TestNotebooksOnAStoreWithoutCheckoutSteps:
         (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "retention = " in c.source]
         shown = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
         assert shown.strip() == "No orders up to 2026-03-20: there is no cohort to show.", shown
+
+
+class TestDayByDayColumns:
+    def test_named_for_whom_they_are(self, slow_payment_warehouse, monkeypatch) -> None:
+        """No finding, so the notebook looks at everyone: the day-by-day table's one column is
+        'everyone' (it was headed 'true', the value of in_segment, under a text promising the
+        segment and everyone else)."""
+        notebook, _ = _execute(ROOT / "notebooks" / "02_pain_point_investigation.ipynb", slow_payment_warehouse[0],
+                               monkeypatch, "")
+        (cell,) = [c for c in notebook.cells if c.cell_type == "code" and "daily = " in c.source]
+        shown = "".join(o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+        header = shown.splitlines()[2]
+        assert "everyone" in header and "true" not in header, shown
