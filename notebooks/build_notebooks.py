@@ -146,7 +146,9 @@ INVESTIGATION = [
 
 The nightly run flags findings in `pain_points`, most severe first. This notebook takes the
 worst funnel finding and digs into it: is it real, since when, and for whom. It reads the
-warehouse named by `JOURNEY_WAREHOUSE` (the sample's by default; see the tour)."""),
+warehouse named by `JOURNEY_WAREHOUSE` (the sample's by default; see the tour), and the rules its
+runs used from the settings file named by `JOURNEY_CONFIG` (your `journey.toml`; the bundled rules
+by default): the checkout steps the findings judge and the hours a step has to be taken."""),
     new_code_cell(CONNECT),
     new_code_cell('''con.sql("""
     select severity, kind, segment_key, segment_value, step, round(observed, 3) as observed,
@@ -168,12 +170,20 @@ segment says for whom."""),
     where step = (select step from funnel_findings order by severity desc limit 1)
     order by kind = 'segment_drop' desc, severity desc limit 1
 """, params={"d": as_of}).fetchall()
-steps = ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
-if rows:
+from journey_analytics.config import load_settings
+from journey_analytics.pain_points import load_config
+
+# the pain-point rules the runs used ([rules] pain_points of JOURNEY_CONFIG; else the bundled ones)
+rules = load_config(load_settings(os.environ.get("JOURNEY_CONFIG") or None).rule_file("pain_points"))
+steps = rules.get("funnel", {}).get("steps", ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"])
+if rows and rows[0][1] in steps[1:]:
     kind, step, segment_key, segment_value = rows[0]
 else:  # nothing flagged: look at the last step for everyone, or set step and segment by hand
-    kind, step, segment_key, segment_value = None, "purchase", "all", "all"
-    print(f"No funnel finding on {as_of}: looking at the {step} step for everyone instead.")
+    if rows:
+        print(f"The finding's step {rows[0][1]} is not one of the checkout steps {steps}: set JOURNEY_CONFIG "
+              "to the settings file the runs used.")
+    kind, step, segment_key, segment_value = None, steps[-1], "all", "all"
+    print(f"No funnel finding on {as_of} to look at: looking at the {step} step for everyone instead.")
 previous_step = steps[steps.index(step) - 1]
 print(f"{kind or 'no finding'}: {previous_step} -> {step} for {segment_key} = {segment_value}")
 reached = con.sql("""
@@ -186,12 +196,12 @@ if not reached:  # a store without these web steps (orders from a shop system on
     new_markdown_cell("""## Day by day: when did it start?
 
 For each day of the last four weeks, the times customers reached the previous step, and the share
-that took the next step within 24 hours (`HOURS`: the finding's `[abandonment] conversion_hours`),
-for the segment and for everyone else. As in the finding, a step is judged once its 24 hours are
+that took the next step within `HOURS` hours (the rules' `[abandonment] conversion_hours`, 24 by default),
+for the segment and for everyone else. As in the finding, a step is judged once its hours are
 over by the end of the run date: the run date itself has no row yet, rather than a false drop."""),
     new_code_cell('''import polars as pl
 
-HOURS = 24
+HOURS = rules["abandonment"]["conversion_hours"]
 segment_column = segment_key if segment_key in ("device_category", "utm_source", "utm_medium", "country") else None
 in_segment = f"coalesce(p.{segment_column}, '') = $v" if segment_column else "true"
 daily = con.sql(f"""
@@ -223,7 +233,7 @@ with pl.Config(tbl_rows=28):  # every day, not the first and last five
     new_markdown_cell("""## Who is affected, and what did they do instead?
 
 The customers of the segment who stopped after the previous step in the last week (each once,
-at their first stop, judged once its 24 hours were over), and what they did next within a week,
+at their first stop, judged once its hours were over), and what they did next within a week,
 or up to the run date for the latest: their own next event on any channel (e-mails merely sent to
 them and the brand's replies are not theirs)."""),
     new_code_cell('''con.sql(f"""

@@ -261,6 +261,24 @@ class TestInvestigationPicksTheSegment:
         assert probe.strip() == "segment_drop add_payment_info country DE"
 
 
+class TestInvestigationReadsTheRunsRules:
+    def test_hours_from_the_settings_file(self, slow_payment_warehouse, monkeypatch, tmp_path) -> None:
+        """A deployment whose pain-point rules give a step other hours to be taken ([abandonment]
+        conversion_hours = 48): the notebook's day by day judges as its findings did, with the
+        rules JOURNEY_CONFIG names, not with a copy of the default 24."""
+        import shutil
+
+        source, run_date = slow_payment_warehouse
+        warehouse = tmp_path / "journey.duckdb"
+        shutil.copy(source, warehouse)
+        (tmp_path / "pain.toml").write_text("[abandonment]\nconversion_hours = 48\n")
+        (tmp_path / "journey.toml").write_text('[rules]\npain_points = "pain.toml"\n')
+        monkeypatch.setenv("JOURNEY_CONFIG", str(tmp_path / "journey.toml"))
+        _, probe = _execute(ROOT / "notebooks" / "02_pain_point_investigation.ipynb", warehouse, monkeypatch,
+                            "print(previous_step, step, HOURS)")
+        assert probe.strip() == "add_payment_info purchase 48"
+
+
 def _write_days(landing: Path, channel: str, rows: list[dict]) -> None:
     """Rows (each with its arrival day under "dt") into <landing>/<channel>/dt=<day>/part-0.jsonl."""
     import json
