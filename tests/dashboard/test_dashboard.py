@@ -886,3 +886,32 @@ class TestPageSentOnItsOwn:
     def test_beside_its_script_the_note_stays_hidden(self, page: Path) -> None:
         shown = re.search(r'<p class="note" id="no-charts"( hidden(="")?)?>', _render_in_browser(page))
         assert shown and shown.group(1) is not None
+
+
+class TestNoWebSessions:
+    """A warehouse of e-mail (or social) events alone has no web session: the headline says session
+    conversion has nothing to be taken of (not 0.0%), and the acquisition and conversion trend
+    sections say there are no sessions rather than show an empty chart."""
+
+    def test_email_only(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import acquisition, conversion_trend, header_figures
+
+        landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", [
+            {"event_id": f"c{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "click",
+             "email": f"p{i}@example.com", "campaign_id": "spring", "message_id": f"m{i}"} for i in range(3)
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            figures = dict(header_figures(con, date(2026, 10, 20)))
+            sources = acquisition(con, date(2026, 10, 20))
+            trend = conversion_trend(con, date(2026, 10, 20))
+        finally:
+            con.close()
+        assert figures["Session conversion"] == "n/a: no web sessions"
+        assert sources.figure is None
+        assert sources.table_html == "<p>No web sessions up to 2026-10-20: no first visit to take a source from.</p>"
+        assert trend.note.endswith(" No web sessions in the 90 days to 2026-10-20.")
+

@@ -162,7 +162,8 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
         ("Customers", f"{customers:,}"),
         ("Orders", f"{orders:,}"),
         *(revenue or [("Revenue", "0")]),
-        ("Session conversion", f"{(converted / sessions if sessions else 0):.1%}"),
+        # no session is no conversion rate at all (an e-mail or social only warehouse), not 0%
+        ("Session conversion", f"{converted / sessions:.1%}" if sessions else "n/a: no web sessions"),
     ]
     if has_tables(con, "pain_points"):
         n = con.execute("select count(*) from pain_points where as_of_date = ?", [as_of]).fetchall()[0][0]
@@ -437,6 +438,8 @@ def conversion_trend(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         dtick=86_400_000 * max(1, -(-len(days) // 10)), tick0=first.isoformat(),
     )
     note = "Share of web sessions with a purchase, per day the session started; a day without sessions is a gap."
+    if not rows:
+        note += f" No web sessions in the 90 days to {as_of.isoformat()}."
     if _orders_only(con, as_of):
         note += f" {ORDERS_ONLY_NOTE}"
     return Section("conversion-trend", "Conversion trend", note, _layout(fig))
@@ -527,7 +530,10 @@ def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         [as_of, as_of, MAX_SOURCES],
     ).fetchall()
     note = "Customers by the source of their first visit, and how many bought."
-    if rows and rows[0][3] > len(rows):
+    if not rows:  # an e-mail or social only warehouse: an empty chart would not say why
+        return Section("acquisition", "Acquisition sources that bring buyers", note,
+                       table_html=f"<p>No web sessions up to {as_of.isoformat()}: no first visit to take a source from.</p>")
+    if rows[0][3] > len(rows):
         note += f" The {len(rows)} sources with the most customers of {rows[0][3]:,}."
     labels, names = axis_labels([r[0] for r in rows]), [esc(r[0], LABEL_CHARS) for r in rows]
     fig = go.Figure(
