@@ -915,3 +915,23 @@ class TestNoWebSessions:
         assert sources.table_html == "<p>No web sessions up to 2026-10-20: no first visit to take a source from.</p>"
         assert trend.note.endswith(" No web sessions in the 90 days to 2026-10-20.")
 
+
+class TestTouchpointsLongAfterTheLastEvent:
+    """A run long after the last event (a store that stopped sending logs) keeps the touchpoint
+    section and says it has no events in its 30 days, rather than leaving it off the page."""
+
+    def test_no_events_in_30_days(self, tmp_path: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import touchpoints
+
+        con = duckdb.connect(str(tmp_path / "w.duckdb"))
+        con.execute("create table stage_history (customer_id varchar, as_of_date date, stage varchar)").fetchall()
+        con.execute("create table events (customer_id varchar, channel varchar, event_name varchar, event_ts timestamp)").fetchall()
+        con.execute("insert into stage_history values ('c1', '2026-10-01', 'awareness'), ('c1', '2026-11-30', 'awareness')").fetchall()
+        con.execute("insert into events values ('c1', 'web', 'page_view', '2026-10-01 10:00:00')").fetchall()
+        recent = touchpoints(con, date(2026, 10, 1))
+        late = touchpoints(con, date(2026, 11, 30))
+        assert recent is not None and recent.figure is not None
+        assert late is not None and late.figure is None
+        assert late.note.endswith(" No events of customers with a stage in the 30 days to 2026-11-30.")

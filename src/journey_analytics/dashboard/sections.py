@@ -494,8 +494,11 @@ def touchpoints(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
         """,
         [as_of, as_of, as_of],
     ).fetchall()
-    if not rows:
-        return None
+    note = "Events in the last 30 days by the customer's stage on the day."
+    if not rows:  # a run long after the last event: say so rather than leave the section out
+        return Section("touchpoints", "Touchpoint map",
+                       f"{note} No events of customers with a stage in the 30 days to {as_of.isoformat()}.",
+                       table_html="")
     totals: dict[str, int] = {}
     for _, t, n in rows:
         totals[t] = totals.get(t, 0) + n
@@ -506,7 +509,7 @@ def touchpoints(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
             z=[[grid.get((s, t), 0) for t in top] for s in STAGES], x=[esc(t, LABEL_CHARS) for t in top], y=list(STAGES), colorscale="Blues"
         )
     )
-    return Section("touchpoints", "Touchpoint map", "Events in the last 30 days by the customer's stage on the day.", _layout(fig, 380))
+    return Section("touchpoints", "Touchpoint map", note, _layout(fig, 380))
 
 
 def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
