@@ -935,3 +935,30 @@ class TestTouchpointsLongAfterTheLastEvent:
         assert recent is not None and recent.figure is not None
         assert late is not None and late.figure is None
         assert late.note.endswith(" No events of customers with a stage in the 30 days to 2026-11-30.")
+
+
+class TestPageWrittenAfterAnErasure:
+    """`journey report` for a day run before `journey forget` reads events, sessions and stages
+    without the erased customer, while the day's funnels and pain points (aggregates, kept until a
+    run rebuilds them) still count them: the page says so (the headline read 0 customers beside a
+    stage funnel of 1). A day run after the erasure says nothing."""
+
+    def test_a_page_written_after_forget_names_the_erasure(self, landing: Landing, warehouse: Path, tmp_path: Path) -> None:
+        from journey_analytics.config import load_settings
+        from journey_analytics.dashboard import write_report
+        from journey_analytics.forget import forget_customer
+
+        def page_view(event_id: str, day: str, user: str) -> dict[str, str]:
+            return {"event_id": event_id, "event_ts": f"{day}T10:00:00Z", "event_name": "page_view",
+                    "anonymous_id": f"a-{user}", "user_id": user}
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [page_view("p1", "2026-10-01", "u1")])
+        landing.jsonl("web", date(2026, 10, 2), "w.jsonl", [page_view("p2", "2026-10-02", "u2")])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        assert "erased (journey forget)" not in write_report(warehouse, tmp_path / "before", date(2026, 10, 1))[0].read_text()
+        forget_customer("u1", warehouse, load_settings(None))
+        run_day(landing, warehouse, date(2026, 10, 2))
+        text = write_report(warehouse, tmp_path / "again", date(2026, 10, 1))[0].read_text()
+        assert ("1 customer was erased (journey forget) after the run of 2026-10-01: the figures above and the "
+                "stage mix") in text
+        assert "erased (journey forget)" not in write_report(warehouse, tmp_path / "again", date(2026, 10, 2))[0].read_text()

@@ -143,7 +143,7 @@ def write_dashboard(
         f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
     )
     body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path, pain_config, funnel_config))
-    late_note = _late_events_note(con, as_of) if written_again else ""
+    late_note = _late_events_note(con, as_of) + _erasures_note(con, as_of, run_id) if written_again else ""
     root = staging_folder(reports, run_id) if staged else reports
     page = root / as_of.isoformat() / "index.html"
     _atomic_write(
@@ -185,6 +185,31 @@ def _late_events_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
         "counted in the figures above and in the conversion trend, acquisition, touchpoint, e-mail and "
         "social sections; the stage funnel, stage movements, checkout funnel and pain points are those the "
         f"run of {as_of.isoformat()} recorded.</p>\n"
+    )
+
+
+def _erasures_note(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str) -> str:
+    """A note, on a page written again after `journey forget` erased customers, that the figures
+    read from events, sessions and stages leave them out while the day's stage funnel, stage
+    movements, checkout funnel and pain points (aggregates, kept until a run rebuilds them) are
+    those its run recorded and may still count them; else nothing."""
+    if not has_tables(con, "erasures"):
+        return ""
+    ((erased,),) = con.execute(
+        """
+        select count(*) from erasures
+        where erased_at > (select max(finished_at) from pipeline_runs where run_id = ?)
+        """,
+        [run_id],
+    ).fetchall()
+    if not erased:
+        return ""
+    customers = "customer was" if erased == 1 else "customers were"
+    return (
+        f'<p class="note">{erased:,} {customers} erased (journey forget) after the run of {as_of.isoformat()}: '
+        "the figures above and the stage mix, conversion trend, acquisition, touchpoint, e-mail and social "
+        "sections leave them out; the stage funnel, stage movements, checkout funnel and pain points are "
+        f"those the run of {as_of.isoformat()} recorded and may still count them.</p>\n"
     )
 
 
