@@ -962,3 +962,31 @@ class TestPageWrittenAfterAnErasure:
         assert ("1 customer was erased (journey forget) after the run of 2026-10-01: the figures above and the "
                 "stage mix") in text
         assert "erased (journey forget)" not in write_report(warehouse, tmp_path / "again", date(2026, 10, 2))[0].read_text()
+
+
+class TestCheckoutFunnelAfterTheLogsStopped:
+    """A run long after the last event (no events at all in the checkout funnel's 28 days) says
+    so, rather than that the logs may not track the steps and to take them out of the config."""
+
+    def test_no_events_in_the_period(self, landing: Landing, tmp_path: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import checkout_funnel
+
+        landing.jsonl("web", date(2026, 9, 1), "w.jsonl", [
+            {"event_id": f"{name}{i}", "event_ts": f"2026-09-01T10:0{k}:00Z", "event_name": name, "anonymous_id": f"a{i}",
+             **({"order_id": f"o{i}", "value": 10, "currency": "EUR"} if name == "purchase" else {})}
+            for i in range(3)
+            for k, name in enumerate(["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"])
+        ])
+        warehouse = tmp_path / "w.duckdb"
+        run_day(landing, warehouse, date(2026, 9, 1), funnels=True)
+        run_day(landing, warehouse, date(2026, 11, 1), funnels=True)
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            recent, late = checkout_funnel(con, date(2026, 9, 1)).note, checkout_funnel(con, date(2026, 11, 1)).note
+        finally:
+            con.close()
+        assert "No events at all" not in recent and "the logs may not track" not in recent
+        assert late.endswith(" No events at all in the report period (the latest is of 2026-09-01): the funnel reads 0 throughout.")
+        assert "the logs may not track" not in late
