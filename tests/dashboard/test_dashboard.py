@@ -990,3 +990,26 @@ class TestCheckoutFunnelAfterTheLogsStopped:
         assert "No events at all" not in recent and "the logs may not track" not in recent
         assert late.endswith(" No events at all in the report period (the latest is of 2026-09-01): the funnel reads 0 throughout.")
         assert "the logs may not track" not in late
+
+    def test_not_said_of_a_funnel_that_counts_someone(self, landing: Landing, tmp_path: Path) -> None:
+        """After `journey forget` erased everyone, the day's funnel still counts them (an aggregate,
+        as its run recorded it): it must not read as a period without events."""
+        import duckdb
+
+        from journey_analytics.config import load_settings
+        from journey_analytics.dashboard.sections import checkout_funnel
+        from journey_analytics.forget import forget_customer
+
+        landing.jsonl("web", date(2026, 9, 1), "w.jsonl", [
+            {"event_id": f"{name}1", "event_ts": f"2026-09-01T10:0{k}:00Z", "event_name": name, "anonymous_id": "a1",
+             "user_id": "u1"} for k, name in enumerate(["view_item", "add_to_cart"])
+        ])
+        warehouse = tmp_path / "w.duckdb"
+        run_day(landing, warehouse, date(2026, 9, 1), funnels=True)
+        forget_customer("u1", warehouse, load_settings(None))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            note = checkout_funnel(con, date(2026, 9, 1)).note
+        finally:
+            con.close()
+        assert "No events at all" not in note

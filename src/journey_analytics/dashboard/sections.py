@@ -365,7 +365,9 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
         "select count(*) filter (where event_date between ? and ?), max(event_date) from events where event_date <= ?",
         [start, end, end],
     ).fetchall() if unlogged else ((1, None),)
-    if not in_period:  # a run long after the last event: the logs stopped, not a step untracked
+    # a run long after the last event: the logs stopped, not a step untracked (a funnel that
+    # counts someone had events: they were erased since, journey forget, and the page says so)
+    if not in_period and not any(row[4] for row in rows):
         since = f" (the latest is of {latest.isoformat()})" if latest else ""
         note += f" No events at all in the report period{since}: the funnel reads 0 throughout."
     elif unlogged:
