@@ -915,6 +915,26 @@ class TestNoWebSessions:
         assert sources.table_html == "<p>No web sessions up to 2026-10-20: no first visit to take a source from.</p>"
         assert trend.note.endswith(" No web sessions in the 90 days to 2026-10-20.")
 
+    def test_the_checkout_funnel_says_there_are_no_web_events(self, landing: Landing, warehouse: Path) -> None:
+        """Not that the logs may not track its steps and to take them out of the config: the
+        warehouse has no web logs at all."""
+        import duckdb
+
+        from journey_analytics.dashboard.sections import checkout_funnel
+
+        landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", [
+            {"event_id": f"c{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "click",
+             "email": f"p{i}@example.com", "campaign_id": "spring", "message_id": f"m{i}"} for i in range(3)
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20), funnels=True)
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            note = checkout_funnel(con, date(2026, 10, 20)).note
+        finally:
+            con.close()
+        assert note.endswith(" No web events in the report period (its events are e-mail and social): the funnel reads 0 throughout.")
+        assert "may not track" not in note
+
 
 class TestTouchpointsLongAfterTheLastEvent:
     """A run long after the last event (a store that stopped sending logs) keeps the touchpoint

@@ -361,15 +361,21 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
             f"({(end - start).days + 1} days), each step within {_duration(window)} of their first; choose a breakdown.")
     shown = {row[3] for row in rows}  # a report written with another config names only these
     unlogged = [step for step in _unlogged_steps(con, funnel_config, rows[0][5], rows[0][6]) if step in shown]
-    ((in_period, latest),) = con.execute(
-        "select count(*) filter (where event_date between ? and ?), max(event_date) from events where event_date <= ?",
-        [start, end, end],
-    ).fetchall() if unlogged else ((1, None),)
+    ((in_period, web_in_period, latest),) = con.execute(
+        """
+        select count(*) filter (where event_date between ? and ?),
+            count(*) filter (where event_date between ? and ? and channel = 'web'), max(event_date)
+        from events where event_date <= ?
+        """,
+        [start, end, start, end, end],
+    ).fetchall() if unlogged else ((1, 1, None),)
     # a run long after the last event: the logs stopped, not a step untracked (a funnel that
     # counts someone had events: they were erased since, journey forget, and the page says so)
     if not in_period and not any(row[4] for row in rows):
         since = f" (the latest is of {latest.isoformat()})" if latest else ""
         note += f" No events at all in the report period{since}: the funnel reads 0 throughout."
+    elif not web_in_period and not any(row[4] for row in rows):  # e-mail and social logs alone
+        note += " No web events in the report period (its events are e-mail and social): the funnel reads 0 throughout."
     elif unlogged:
         these = "this step" if len(unlogged) == 1 else "these steps"
         note += (
