@@ -55,8 +55,11 @@ hashed e-mails and handles) belong to it. Here is one customer seen on several d
 if multi_device:
     customer = multi_device[0][0]
 else:
-    customer = con.sql("select min(customer_id) from events").fetchall()[0][0]
+    # one with web sessions, so the table below shows how they join (else the first of any)
+    customer = con.sql("select coalesce((select min(customer_id) from sessions), (select min(customer_id) from events))").fetchall()[0][0]
     print("No customer was seen on more than one device; here is one customer:", customer)
+    if not con.sql("select count(*) from sessions where customer_id = $c", params={"c": customer}).fetchall()[0][0]:
+        print("(This warehouse has no web sessions: its events are e-mail and social, so the sessions table is empty.)")
 con.sql("select identifier_type, identifier from identity_map where customer_id = $c order by 1",
         params={"c": customer}).show()
 con.sql("""

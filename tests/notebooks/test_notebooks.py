@@ -361,6 +361,12 @@ class TestNotebooksOnAStoreWithoutCheckoutSteps:
         assert shown.strip() == "No orders up to 2026-03-20: there is no cohort to show.", shown
 
 
+    def test_tour_says_why_its_customer_has_no_sessions(self, email_social_warehouse, monkeypatch) -> None:
+        """No web sessions: "how they join" showed one contact and an empty sessions table, without a word."""
+        notebook, _ = _execute(ROOT / "notebooks" / "01_warehouse_tour.ipynb", email_social_warehouse, monkeypatch, "")
+        assert "This warehouse has no web sessions" in _printed(notebook)
+
+
 class TestDayByDayColumns:
     def test_named_for_whom_they_are(self, slow_payment_warehouse, monkeypatch) -> None:
         """No finding, so the notebook looks at everyone: the day-by-day table's one column is
