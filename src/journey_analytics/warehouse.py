@@ -92,6 +92,10 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def comment_table(con: duckdb.DuckDBPyConnection, qualified: str, model: Model) -> None:
     """Apply a model's documentation as COMMENTs; refuse an undocumented column."""
     if not model.table_comment:
@@ -293,30 +297,22 @@ def _keep_access(build: Path, warehouse: Path, also: int = 0) -> None:
     os.chmod(build, mode)  # after the group: a change of group may clear the set-id bits
 
 
-def copy_into_fresh_file(con: duckdb.DuckDBPyConnection, fresh: Path) -> None:
-    """Copy the build's live data into a new file (``COPY FROM DATABASE``), leaving behind the
-    old blocks of rows deleted or rewritten, which may still hold what was removed."""
-    fresh.unlink(missing_ok=True)
-    (source,) = con.execute("select current_database()").fetchall()[0]
-    con.execute("checkpoint").fetchall()
-    fresh_text = str(fresh).replace("'", "''")
-    con.execute(f"attach '{fresh_text}' as build_fresh").fetchall()
-    try:
-        source_ident = source.replace('"', '""')
-        con.execute(f'copy from database "{source_ident}" to build_fresh').fetchall()
-    finally:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("detach build_fresh").fetchall()
-
-
 def publish_fresh_copy(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) -> None:
-    """Publish a fresh copy of the build (:func:`copy_into_fresh_file`) instead of the build
-    itself, whose free blocks may still hold rows deleted or values rewritten (an erasure, ids
-    brought in line). The build file and its WAL go; its staged model folder is the caller's.
-    On failure the copy goes and the build is left to the caller to discard."""
+    """Publish a copy of the build's live data in a new file (``COPY FROM DATABASE``) instead of
+    the build itself, whose free blocks may still hold rows deleted or values rewritten (an
+    erasure, ids brought in line). The build file and its WAL go; its staged model folder is the
+    caller's. On failure the copy goes and the build is left to the caller to discard."""
     fresh = build.with_name(build.name + "-fresh")
+    fresh.unlink(missing_ok=True)
     try:
-        copy_into_fresh_file(con, fresh)
+        ((source,),) = con.execute("select current_database()").fetchall()
+        con.execute("checkpoint").fetchall()
+        con.execute(f"attach {_quote(str(fresh))} as build_fresh").fetchall()
+        try:
+            con.execute(f"copy from database {_identifier(source)} to build_fresh").fetchall()
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("detach build_fresh").fetchall()
         con.close()
         build.unlink(missing_ok=True)
         build.with_name(build.name + ".wal").unlink(missing_ok=True)
