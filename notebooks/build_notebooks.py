@@ -174,11 +174,14 @@ segment says for whom."""),
     order by kind = 'segment_drop' desc, severity desc limit 1
 """, params={"d": as_of}).fetchall()
 from journey_analytics.config import load_settings
-from journey_analytics.pain_points import load_config
+from journey_analytics.pain_points import checkout_funnel, load_config, step_names, step_sql
 
-# the pain-point rules the runs used ([rules] pain_points of JOURNEY_CONFIG; else the bundled ones)
-rules = load_config(load_settings(os.environ.get("JOURNEY_CONFIG") or None).rule_file("pain_points"))
-steps = rules.get("funnel", {}).get("steps", ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"])
+# the rules the runs used ([rules] pain_points and funnels of JOURNEY_CONFIG; else the bundled ones):
+# the findings judge the steps of the checkout funnel
+settings = load_settings(os.environ.get("JOURNEY_CONFIG") or None)
+rules = load_config(settings.rule_file("pain_points"))
+funnel = checkout_funnel(settings.rule_file("funnels"))
+steps = step_names(funnel)
 if rows and rows[0][1] in steps[1:]:
     kind, step, segment_key, segment_value = rows[0]
 else:  # nothing flagged: look at the last step for everyone, or set step and segment by hand
@@ -187,12 +190,15 @@ else:  # nothing flagged: look at the last step for everyone, or set step and se
               "to the settings file the runs used.")
     kind, step, segment_key, segment_value = None, steps[-1], "all", "all"
     print(f"No funnel finding on {as_of} to look at: looking at the {step} step for everyone instead.")
-previous_step = steps[steps.index(step) - 1]
+k = steps.index(step) + 1
+previous_step = steps[k - 2]
+# SQL: an event (alias e, its session s) is the previous step; one (alias n) is the step, as the findings match them
+IS_PREVIOUS, IS_STEP = step_sql(funnel, k - 1, "s"), step_sql(funnel, k, alias="n")
 print(f"{kind or 'no finding'}: {previous_step} -> {step} for {segment_key} = {segment_value}")
-reached = con.sql("""
-    select count(*) from events where event_name = $prev
-    and event_ts >= cast($d as date) - 27 and event_ts < cast($d as date) + 1
-""", params={"prev": previous_step, "d": as_of}).fetchall()[0][0]
+reached = con.sql(f"""
+    select count(*) from events e left join sessions s using (session_id) where {IS_PREVIOUS}
+    and e.event_ts >= cast($d as date) - 27 and e.event_ts < cast($d as date) + 1
+""", params={"d": as_of}).fetchall()[0][0]
 if not reached:  # a store without these web steps (orders from a shop system only, or no web at all)
     print(f"No one reached {previous_step} in the four weeks to {as_of}: there is no {previous_step} -> {step} "
           "step to look at in this warehouse, so the tables below are empty.")'''),
@@ -213,11 +219,11 @@ daily = con.sql(f"""
         select e.customer_id, e.event_ts, e.device_category, e.country,
             coalesce(e.utm_source, s.utm_source) as utm_source, coalesce(e.utm_medium, s.utm_medium) as utm_medium
         from events e left join sessions s using (session_id)
-        where e.event_name = $prev
+        where {IS_PREVIOUS}
     ),
     labelled as (
         select cast(p.event_ts as date) as day, ({in_segment}) as in_segment,
-            exists (select 1 from events n where n.customer_id = p.customer_id and n.event_name = $step
+            exists (select 1 from events n where n.customer_id = p.customer_id and {IS_STEP}
                     and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + to_hours($hours)) as converted
         from previous p
         -- judged once its hours are over; the four weeks ending on the run date
@@ -225,7 +231,7 @@ daily = con.sql(f"""
     )
     select day, in_segment, count(*) as reached_previous, round(avg(converted::int), 3) as conversion
     from labelled group by all order by day, in_segment
-""", params={"prev": previous_step, "step": step, "d": as_of, "hours": HOURS,
+""", params={"d": as_of, "hours": HOURS,
              **({"v": segment_value} if segment_column else {})}).pl()
 # a column for the segment and one for everyone else; one column, everyone, when the segment is everyone
 label = f"{segment_key} = {segment_value}" if segment_column else "everyone"
@@ -244,13 +250,13 @@ them and the brand's replies are not theirs)."""),
         select e.customer_id, e.event_ts, e.device_category, e.country,
             coalesce(e.utm_source, s.utm_source) as utm_source, coalesce(e.utm_medium, s.utm_medium) as utm_medium
         from events e left join sessions s using (session_id)
-        where e.event_name = $prev and e.event_ts >= cast($d as date) - 6
+        where {IS_PREVIOUS} and e.event_ts >= cast($d as date) - 6
           and e.event_ts + to_hours($hours) < cast($d as date) + 1
     ),
     stopped as (
         select p.customer_id, p.event_ts from previous p
         where ({in_segment})
-          and not exists (select 1 from events n where n.customer_id = p.customer_id and n.event_name = $step
+          and not exists (select 1 from events n where n.customer_id = p.customer_id and {IS_STEP}
                           and n.event_ts > p.event_ts and n.event_ts <= p.event_ts + to_hours($hours))
         qualify row_number() over (partition by p.customer_id order by p.event_ts) = 1
     ),
@@ -263,7 +269,7 @@ them and the brand's replies are not theirs)."""),
     )
     select coalesce(n.next_event, '(nothing within a week)') as next_event, count(*) as customers
     from stopped s left join next_events n using (customer_id) group by 1 order by 2 desc
-""", params={"prev": previous_step, "step": step, "d": as_of, "hours": HOURS,
+""", params={"d": as_of, "hours": HOURS,
              **({"v": segment_value} if segment_column else {})}).show()'''),
     new_markdown_cell("""## What to do
 

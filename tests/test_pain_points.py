@@ -369,6 +369,104 @@ class TestSegmentDrop:
         assert of(found, "segment_drop") == []
 
 
+class TestCheckoutStepsFromTheFunnelRules:
+    """The steps judged are the checkout funnel's of the run's funnel rules: a store whose checkout
+    has steps of its own names them once, for its funnels and its findings alike."""
+
+    @staticmethod
+    def funnels(tmp_path: Path, steps: str, name: str = "checkout", channels: str = '["web"]') -> Path:
+        path = tmp_path / "funnels.toml"
+        path.write_text(f'[[funnels]]\nname = "{name}"\nwindow = "7d"\nchannels = {channels}\nsteps = [{steps}]\n',
+                        encoding="utf-8")
+        return path
+
+    def test_a_step_of_the_stores_own(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        """A checkout without add_payment_info, its payment step a custom event: the drop from it
+        to purchase is judged (with the bundled steps, no one reaches purchase from add_payment_info)."""
+        step(con, "b", 100, 50, BASELINE, frm="checkout_started", to="purchase")
+        step(con, "r", 100, 20, RECENT, frm="checkout_started", to="purchase")
+        assert of(run(con), "funnel_step_drop") == []  # the bundled checkout has no checkout_started
+        rules = self.funnels(tmp_path, '{ event = "view_item" }, { event = "add_to_cart" }, '
+                                       '{ event = "checkout_started" }, { event = "purchase" }')
+        found = of(find_pain_points(con, AS_OF, CONFIG, rules), "funnel_step_drop")
+        assert [(f.funnel, f.step, f.observed, f.baseline, f.affected_customers) for f in found] == [
+            ("checkout", "purchase", pytest.approx(0.2), pytest.approx(0.5), 100)]
+
+    def test_a_step_with_a_condition_and_its_label(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        """A step narrowed to a page is that page's views only, named by its label."""
+        con.execute("alter table main.events add column page_url varchar").fetchall()
+        add(con, 100, "b{i}", "add_to_cart", BASELINE)
+        add(con, 50, "b{i}", "page_view", BASELINE + timedelta(hours=1), page_url="/checkout/address")
+        add(con, 100, "r{i}", "add_to_cart", RECENT)
+        add(con, 20, "r{i}", "page_view", RECENT + timedelta(hours=1), page_url="/checkout/address")
+        add(con, 80, "r{i}", "page_view", RECENT + timedelta(hours=1), start=20, page_url="/help")  # not the step
+        rules = self.funnels(tmp_path, '{ event = "add_to_cart" }, '
+                                       '{ event = "page_view", page_url_like = "/checkout/%", label = "checkout_page" }')
+        found = of(find_pain_points(con, AS_OF, CONFIG, rules), "funnel_step_drop")
+        assert [(f.step, f.observed, f.baseline) for f in found] == [
+            ("checkout_page", pytest.approx(0.2), pytest.approx(0.5))]
+
+    def test_the_funnels_channels(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        """Steps on the e-mail channel are judged when the checkout funnel takes every channel."""
+        step(con, "b", 100, 50, BASELINE, frm="click", to="purchase", channel="email")
+        step(con, "r", 100, 20, RECENT, frm="click", to="purchase", channel="email")
+        web_only = self.funnels(tmp_path, '{ event = "click" }, { event = "purchase" }')
+        assert of(find_pain_points(con, AS_OF, CONFIG, web_only), "funnel_step_drop") == []
+        every = self.funnels(tmp_path, '{ event = "click" }, { event = "purchase" }', channels="[]")
+        assert [f.step for f in of(find_pain_points(con, AS_OF, CONFIG, every), "funnel_step_drop")] == ["purchase"]
+
+    def test_the_contracts_steps_without_a_checkout_funnel(self, con: duckdb.DuckDBPyConnection,
+                                                            tmp_path: Path) -> None:
+        step(con, "b", 100, 50, BASELINE)
+        step(con, "r", 100, 20, RECENT)
+        rules = self.funnels(tmp_path, '{ event = "page_view" }, { event = "purchase" }', name="browse")
+        found = of(find_pain_points(con, AS_OF, CONFIG, rules), "funnel_step_drop")
+        assert [f.step for f in found] == ["add_to_cart"]
+
+    def test_a_page_passed_twice_is_two_steps(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        """A funnel passing one event twice numbers the second: each is judged on its own."""
+        step(con, "b", 100, 50, BASELINE, frm="view_item", to="view_item")
+        step(con, "r", 100, 20, RECENT, frm="view_item", to="view_item")
+        rules = self.funnels(tmp_path, '{ event = "page_view" }, { event = "view_item" }, { event = "view_item" }')
+        steps = [f.step for f in of(find_pain_points(con, AS_OF, CONFIG, rules), "funnel_step_drop")]
+        assert steps == ["view_item (step 3)"]
+
+
+    def test_a_run_judges_the_checkout_funnel_of_its_settings(self, tmp_path: Path) -> None:
+        """The nightly step reads the funnel rules named by the run's settings ([rules] funnels)."""
+        from journey_analytics import runs
+        from journey_analytics.config import load_settings
+        from tests.conftest import KINDS, Landing
+
+        def people(prefix: str, at: str, converted: int) -> list[dict[str, Any]]:
+            rows = []
+            for i in range(100):
+                rows.append({"event_id": f"{prefix}s{i}", "event_ts": f"{at}T10:00:00Z",
+                             "event_name": "checkout_started", "anonymous_id": f"{prefix}{i}"})
+                if i < converted:
+                    rows.append({"event_id": f"{prefix}o{i}", "event_ts": f"{at}T11:00:00Z",
+                                 "event_name": "order_placed", "anonymous_id": f"{prefix}{i}"})
+            return rows
+
+        landing = Landing(tmp_path / "landing")
+        landing.jsonl("web", AS_OF, "web.jsonl", people("b", "2026-10-10", 50) + people("r", "2026-10-28", 10))
+        self.funnels(tmp_path, '"checkout_started", "order_placed"')
+        (tmp_path / "journey.toml").write_text('[rules]\nfunnels = "funnels.toml"\n', encoding="utf-8")
+        ctx = runs.open_run(AS_OF, landing.root, tmp_path / "journey.duckdb", tmp_path / "reports",
+                            load_settings(tmp_path / "journey.toml"))
+        try:
+            for kind in KINDS:
+                runs.ingest_step(ctx, kind)
+            runs.stitch_step(ctx)
+            runs.sessionize_step(ctx)
+            runs.marts_step(ctx)
+            runs.pain_points_step(ctx)
+            kept = ctx.con.execute(
+                "select step, observed from main.pain_points where kind = 'funnel_step_drop'").fetchall()
+        finally:
+            runs.abort_run(ctx)
+        assert kept == [("order_placed", pytest.approx(0.1))]
+
 # --- abandonment -------------------------------------------------------------------------------
 
 

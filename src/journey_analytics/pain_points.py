@@ -21,6 +21,8 @@ import duckdb
 from scipy import stats
 
 from journey_analytics.config import read_toml
+from journey_analytics.funnels.config import Funnel, Step, load_funnel_config
+from journey_analytics.funnels.engine import CAMPAIGN_COLUMNS, condition_sql, quote
 from journey_analytics.warehouse import has_tables
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "pain_points.toml"
@@ -192,16 +194,58 @@ def _tested(
     return findings
 
 
-def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
+# The checkout steps judged when the funnel rules name no funnel `checkout`.
+DEFAULT_CHECKOUT_EVENTS = ("view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase")
+
+
+def checkout_funnel(funnels_path: Path | None = None) -> Funnel:
+    """The steps the funnel findings judge: those of the funnel named ``checkout`` in the run's
+    funnel rules (the bundled ``config/funnels.toml`` by default), with their conditions and the
+    funnel's channels, so that a store whose checkout has steps of its own names them once, for
+    its funnels and its findings alike. Without such a funnel, the contract's checkout steps on
+    the web. Only the steps are taken: the findings judge each step against the one before it
+    within ``[abandonment] conversion_hours``, not the funnel's window or order."""
+    for funnel in load_funnel_config(funnels_path).funnels:
+        if funnel.name == "checkout":
+            return funnel
+    return Funnel(
+        name="checkout", steps=tuple(Step(event=e, label=e) for e in DEFAULT_CHECKOUT_EVENTS),
+        window_seconds=7 * 86400, channels=("web",),
+    )
+
+
+def step_names(funnel: Funnel) -> list[str]:
+    """Each step's name in the findings: its label, numbered when an earlier step has it too
+    (a funnel may pass one page twice)."""
+    names: list[str] = []
+    for k, step in enumerate(funnel.steps, start=1):
+        names.append(f"{step.label} (step {k})" if step.label in names else step.label)
+    return names
+
+
+def step_sql(funnel: Funnel, k: int, sessions: str | None = None, alias: str = "e") -> str:
+    """The SQL predicate that an event of main.events (alias ``alias``) is step ``k`` (from 1) of
+    ``funnel`` as the findings judge it: the step's event and conditions, on the funnel's channels
+    (campaign fields read from the session aliased ``sessions`` when the event has none)."""
+    condition = condition_sql(funnel.steps[k - 1], sessions, alias)
+    if not funnel.channels:
+        return condition
+    return f"({condition} and {alias}.channel in ({', '.join(quote(c) for c in funnel.channels)}))"
+
+
+def funnel_step_findings(
+    con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any], funnels_path: Path | None = None
+) -> list[Finding]:
     """Checkout steps converting worse in the recent days than their baseline, or in one segment than the rest."""
     t = config["tests"]
-    steps = config.get("funnel", {}).get(
-        "steps", ["view_item", "add_to_cart", "begin_checkout", "add_payment_info", "purchase"]
-    )
+    funnel = checkout_funnel(funnels_path)
+    steps = step_names(funnel)
     hours = config["abandonment"]["conversion_hours"]
-    sessions = "sessions" if has_tables(con, "sessions") else (
-        "(select null::varchar as session_id, null::varchar as utm_source, null::varchar as utm_medium)"
-    )
+    campaign = ", ".join(f"null::varchar as {c}" for c in sorted(CAMPAIGN_COLUMNS))
+    sessions = "sessions" if has_tables(con, "sessions") else f"(select null::varchar as session_id, {campaign})"
+    # the steps an event is (one event may be two steps of a funnel that passes a page twice)
+    is_step = [step_sql(funnel, k, "se") for k in range(1, len(funnel.steps) + 1)]
+    matches = [f"case when {sql} then {k} end" for k, sql in enumerate(is_step, start=1)]
     con.execute("create or replace temp table pain_funnel_steps (step_index integer, step varchar)").fetchall()
     con.executemany("insert into pain_funnel_steps values (?, ?)", list(enumerate(steps, start=1)))
     # A customer converts from step k-1 to step k when a step-k event follows their first
@@ -219,13 +263,18 @@ def funnel_step_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
         step_events as (
             -- campaign fields are on a session's landing page view only: an event without
             -- them takes its session's (as in the funnels)
-            select e.customer_id, e.event_ts, e.device_category,
-                coalesce(e.utm_source, se.utm_source) as utm_source,
-                coalesce(e.utm_medium, se.utm_medium) as utm_medium,
-                e.country, s.step_index
-            from events e inner join pain_funnel_steps s on s.step = e.event_name
-            left join {sessions} se on se.session_id = e.session_id
-            where e.channel = 'web'
+            select customer_id, event_ts, device_category, utm_source, utm_medium, country,
+                unnest(step_indexes) as step_index
+            from (
+                select e.customer_id, e.event_ts, e.device_category,
+                    coalesce(e.utm_source, se.utm_source) as utm_source,
+                    coalesce(e.utm_medium, se.utm_medium) as utm_medium,
+                    e.country,
+                    list_filter([{', '.join(matches)}], lambda k: k is not null) as step_indexes
+                from events e
+                left join {sessions} se on se.session_id = e.session_id
+                where {' or '.join(is_step)}
+            )
         ),
         starts as (
             select p.period, se.customer_id, se.step_index + 1 as next_index,
@@ -732,12 +781,14 @@ def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, conf
 
 
 def find_pain_points(
-    con: duckdb.DuckDBPyConnection, as_of: date, config_path: Path | None = None
+    con: duckdb.DuckDBPyConnection, as_of: date, config_path: Path | None = None,
+    funnels_path: Path | None = None,
 ) -> list[Finding]:
-    """Every finding for a run date, and (re)write them to main.pain_points."""
+    """Every finding for a run date, and (re)write them to main.pain_points. The checkout steps
+    judged are those of the funnel rules at ``funnels_path`` (see :func:`checkout_funnel`)."""
     config = load_config(config_path)
     findings = (
-        funnel_step_findings(con, as_of, config)
+        funnel_step_findings(con, as_of, config, funnels_path)
         + abandonment_findings(con, as_of, config)
         + email_findings(con, as_of, config)
         + social_findings(con, as_of, config)

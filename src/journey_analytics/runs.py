@@ -503,7 +503,9 @@ def pain_points_step(ctx: RunContext) -> int:
     from journey_analytics.pain_points import find_pain_points
 
     with ctx.timed("pain_points"):
-        findings = find_pain_points(ctx.con, ctx.as_of, ctx.settings.rule_file("pain_points"))
+        findings = find_pain_points(
+            ctx.con, ctx.as_of, ctx.settings.rule_file("pain_points"), ctx.settings.rule_file("funnels")
+        )
     ctx.table_rows["pain_points"] = len(findings)
     return len(findings)
 

@@ -278,6 +278,23 @@ class TestInvestigationReadsTheRunsRules:
                             "print(previous_step, step, HOURS)")
         assert probe.strip() == "add_payment_info purchase 48"
 
+    def test_checkout_steps_from_the_settings_files_funnels(self, slow_payment_warehouse, monkeypatch, tmp_path) -> None:
+        """A store whose checkout funnel ([rules] funnels) has no add_payment_info step: the
+        findings judge purchase from begin_checkout, and so does the notebook."""
+        import shutil
+
+        source, run_date = slow_payment_warehouse
+        warehouse = tmp_path / "journey.duckdb"
+        shutil.copy(source, warehouse)
+        (tmp_path / "funnels.toml").write_text(
+            '[[funnels]]\nname = "checkout"\nwindow = "7d"\nchannels = ["web"]\n'
+            'steps = ["view_item", "add_to_cart", "begin_checkout", "purchase"]\n')
+        (tmp_path / "journey.toml").write_text('[rules]\nfunnels = "funnels.toml"\n')
+        monkeypatch.setenv("JOURNEY_CONFIG", str(tmp_path / "journey.toml"))
+        _, probe = _execute(ROOT / "notebooks" / "02_pain_point_investigation.ipynb", warehouse, monkeypatch,
+                            "print(previous_step, step, len(daily) > 0)")
+        assert probe.strip() == "begin_checkout purchase True"
+
 
 def _write_days(landing: Path, channel: str, rows: list[dict]) -> None:
     """Rows (each with its arrival day under "dt") into <landing>/<channel>/dt=<day>/part-0.jsonl."""

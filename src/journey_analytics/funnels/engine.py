@@ -38,20 +38,20 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def condition_sql(item: Step | Exclusion, sessions: str | None = None) -> str:
-    """The SQL predicate on main.events (alias e) that an event matches a step or exclusion.
+def condition_sql(item: Step | Exclusion, sessions: str | None = None, alias: str = "e") -> str:
+    """The SQL predicate on main.events (alias ``alias``) that an event matches a step or exclusion.
 
     Campaign fields (utm_*) are on a session's landing page view only, so with ``sessions``
     (the alias of main.sessions joined on the event's session) an event without them is
     tested on its session's, as breakdowns read them.
     """
-    parts = [f"e.event_name = {quote(item.event)}"]
+    parts = [f"{alias}.event_name = {quote(item.event)}"]
     if item.channel is not None:
-        parts.append(f"e.channel = {quote(item.channel)}")
+        parts.append(f"{alias}.channel = {quote(item.channel)}")
     if item.page_url_like is not None:
-        parts.append(f"e.page_url like {quote(item.page_url_like)}")
+        parts.append(f"{alias}.page_url like {quote(item.page_url_like)}")
     for column, value in item.equals:
-        parts.append(f"{event_field(column, sessions)} = {quote(value)}")
+        parts.append(f"{event_field(column, sessions, alias)} = {quote(value)}")
     return "coalesce(" + " and ".join(parts) + ", false)"
 
 
@@ -59,13 +59,13 @@ def condition_sql(item: Step | Exclusion, sessions: str | None = None) -> str:
 SESSIONS_JOIN = "left join main.sessions as se on se.session_id = e.session_id"
 
 
-def event_field(column: str, sessions: str | None) -> str:
-    """SQL for an event's field (alias e); with ``sessions`` (the alias of its session's row), a
+def event_field(column: str, sessions: str | None, alias: str = "e") -> str:
+    """SQL for an event's field (alias ``alias``); with ``sessions`` (the alias of its session's row), a
     campaign field (utm_*) the event does not carry is its session's: tags send them on the
     landing page view only. Conditions and breakdowns read them alike."""
     if sessions is not None and column in CAMPAIGN_COLUMNS:
-        return f"coalesce(e.{column}, {sessions}.{column})"
-    return f"e.{column}"
+        return f"coalesce({alias}.{column}, {sessions}.{column})"
+    return f"{alias}.{column}"
 
 
 def events_source(con: duckdb.DuckDBPyConnection, funnel: Funnel) -> tuple[str, str | None]:
