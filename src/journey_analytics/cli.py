@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--date", type=_parse_date, default=None, help="day to report, YYYY-MM-DD (default: the latest day run)")
     report.add_argument("--warehouse", type=Path, default=Path("data/warehouse/journey.duckdb"), help="DuckDB warehouse file (default: %(default)s)")
     report.add_argument("--reports", type=Path, default=Path("reports"), help="folder for report pages (default: %(default)s)")
-    report.add_argument("--config", type=Path, default=None, help="TOML settings file (for [rules] pain_points)")
+    report.add_argument("--config", type=Path, default=None, help="TOML settings file (for [rules] pain_points and funnels)")
 
     serve = sub.add_parser("serve", help="run the nightly flow on a schedule (a Prefect deployment) until stopped")
     serve.add_argument("--cron", default="0 2 * * *", help="cron schedule (default: %(default)s)")
