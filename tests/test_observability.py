@@ -37,6 +37,24 @@ class TestFailedRunIsRecorded:
         assert rows == [(DAY1, "success", None, 1), (DAY2, "failed", "RuntimeError: disk full", 0)]
         assert not list(warehouse.parent.glob(f".{warehouse.name}.build-*"))
 
+    def test_the_comments_say_what_a_failed_run_records(self, landing: Landing, warehouse: Path) -> None:
+        """An analyst reads the failed row by the comments: it finished (gave up) but published
+        nothing, and its counts are 0 although it read a file."""
+        _web(landing, DAY1, "e1")
+        run_day(landing, warehouse, DAY1)
+        _web(landing, DAY2, "e2")
+        ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", Settings())
+        for kind in KINDS:
+            runs.ingest_step(ctx, kind)
+        runs.abort_run(ctx, RuntimeError("disk full"))
+        failed = "select rows_read, finished_at is not null from pipeline_runs where status = 'failed'"
+        assert query(warehouse, failed) == [(0, True)]
+        (table,), = query(warehouse, "select comment from duckdb_tables() where table_name = 'pipeline_runs'")
+        comments = dict(query(warehouse, "select column_name, comment from duckdb_columns() where table_name = 'pipeline_runs'"))
+        assert "failed run" in table and "completed" not in table
+        assert "failed" in comments["finished_at"] and "published" in comments["finished_at"]
+        assert "0 for a failed run" in comments["rows_read"]
+
     def test_success_row_has_step_timings(self, landing: Landing, warehouse: Path) -> None:
         _web(landing, DAY1, "e1")
         run_day(landing, warehouse, DAY1)

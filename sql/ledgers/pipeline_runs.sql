@@ -1,12 +1,13 @@
--- One row per completed pipeline run: what it read, loaded, refused and how long each step took.
--- For each run, rows_read = rows_loaded + rows_quarantined + rows_duplicate + rows_forgotten.
+-- One row per pipeline run that ended: a successful run with what it read, loaded, refused and how long each
+-- step took; a failed run with its error and zero counts (none of its work was kept). A run killed before
+-- it could record its failure, or a first run that failed (no warehouse yet), leaves no row. For each run, rows_read = rows_loaded + rows_quarantined + rows_duplicate + rows_forgotten.
 --
 -- run_id: Unique id of the run.
 -- as_of_date: The day the run reports as of (it processes everything that arrived up to it).
 -- started_at: When the run started, UTC.
--- finished_at: When the run published, UTC.
+-- finished_at: When the run published (success) or gave up (failed), UTC.
 -- status: success, or failed (a failed run publishes none of its data; only this row records it).
--- rows_read: Input rows read from landing files in this run.
+-- rows_read: Input rows read from landing files in this run (0 for a failed run, as every count below: its reading was thrown away and is done again by the next run).
 -- rows_loaded: Rows loaded into the raw tables.
 -- rows_quarantined: Rows refused and sent to quarantine.
 -- rows_duplicate: Rows already in the warehouse: a valid row whose event_id (within its channel; for identities and labels, its whole row) was loaded before or earlier in the batch, or a refused row already in quarantine (its file was read again).

@@ -10,7 +10,7 @@
 -- rule_id: The rule of config/stages.toml that matched (for a model decision: the unclear rule it replaced).
 -- rule_stage: The stage the rules alone give (differs from stage only where the classifier decided).
 -- reason: Why, as a sentence (for example "2 orders, last on 2026-11-02.").
--- is_identified: True when the customer has a user_id.
+-- is_identified: As customers.is_identified: true when the customer had a user_id by the run date or is known to the CRM.
 with assigned as (
     select * from customer_stages_assigned
 )
