@@ -115,3 +115,18 @@ class TestConfigurationDoc:
         for f in fields(StageSettings):
             assert bundled.get(f.name) == getattr(StageSettings(), f.name), f"config/stages.toml [settings] {f.name}"
             assert f"`{f.name}`" in doc, f"docs/stages.md does not explain [settings] {f.name}"
+
+
+class TestReadmeLayout:
+    """The README's layout names every module of the package and every SQL model a reader may look for."""
+
+    def test_every_module_and_model_is_named(self) -> None:
+        layout = _readme_section("Layout")
+        package = ROOT / "src" / "journey_analytics"
+        names = [p.name + ("/" if p.is_dir() else "") for p in package.iterdir()
+                 if not p.name.startswith("_") and (p.is_dir() or p.suffix == ".py")]
+        names += [p.name for p in (ROOT / "pipelines").glob("*.py") if not p.name.startswith("_")]
+        for folder in ("intermediate", "ledgers", "marts"):
+            names += [p.stem for p in (ROOT / "sql" / folder).glob("*.sql")]
+        missing = sorted(n for n in names if not re.search(rf"\b{re.escape(n)}(?![\w.])", layout))
+        assert not missing, f"the README's layout does not name {missing}"
