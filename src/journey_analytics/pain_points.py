@@ -37,7 +37,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "as_of_date": ("date", "Run date the finding is about."),
     "kind": ("varchar", "funnel_step_drop, segment_drop, checkout_abandonment, cart_abandonment, email_bounce, email_spam_complaints, email_unsubscribes, social_slow_replies, social_unanswered, social_negative_sentiment, stuck_in_consideration or stuck_in_purchase."),
     "funnel": ("varchar", "Funnel the finding is about, if any."),
-    "step": ("varchar", "Funnel step the finding is about, if any: its label, as in funnel_steps.step (the event name unless the funnel config labels it)."),
+    "step": ("varchar", "Funnel step the finding is about, if any: its label, as in funnel_steps.step (the event name unless the funnel config labels it; a label the funnel gives twice is numbered, as 'view_item (step 3)')."),
     "segment_key": ("varchar", "What the segment is (device_category, utm_source, campaign_id, platform, ...) or 'all'."),
     "segment_value": ("varchar", "The segment's value, or 'all'."),
     "metric": ("varchar", "What was measured, in words (e.g. 'bounce rate')."),
