@@ -47,7 +47,10 @@ Every table and column carries a comment: the warehouse documents itself."""),
 
 `customer_id` is the stitched customer: `events`, `sessions`, `customers` and
 `customer_stages` all carry it; `identity_map` says which identifiers (devices, user ids,
-hashed e-mails and handles) belong to it. Here is one customer seen on several devices."""),
+hashed e-mails and handles) belong to it. The warehouse holds no e-mail address, only its keyed
+hash: to find the customer of an address (a support ticket), run
+`journey find --customer ann@example.com --warehouse <the warehouse>`, which hashes it with the
+warehouse's key and prints the `customer_id`. Here is one customer seen on several devices."""),
     new_code_cell('''multi_device = con.sql("""
     select customer_id, count(*) filter (where identifier_type = 'anonymous_id') as devices
     from identity_map group by 1 having devices > 1 order by devices desc, customer_id limit 1

@@ -1,4 +1,4 @@
-"""The ``journey`` command line: simulate, run, backfill, report, serve, forget.
+"""The ``journey`` command line: simulate, run, backfill, report, serve, forget, find.
 
 Errors a user can fix (a missing folder, a bad date, a wrong config) print one line and
 exit non-zero; set JOURNEY_DEBUG=1 to see the traceback of an unexpected error.
@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("--customer", required=True, help="customer_id (see identity_map), one of the customer's user ids, or their e-mail address")
     forget.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file to erase the customer from")
     forget.add_argument("--config", type=Path, default=None, help="TOML settings file (for [privacy] hash_key)")
+
+    find = sub.add_parser("find", help="name the customer of a customer_id, user id or e-mail address, and how to query their journey")
+    find.add_argument("--customer", required=True, help="customer_id (see identity_map), one of the customer's user ids, or their e-mail address")
+    find.add_argument("--warehouse", type=Path, default=Path("data/warehouse/journey.duckdb"), help="DuckDB warehouse file (default: %(default)s)")
+    find.add_argument("--config", type=Path, default=None, help="TOML settings file (for [privacy] hash_key)")
     return parser
 
 
@@ -339,6 +344,17 @@ def _command_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_find(args: argparse.Namespace) -> int:
+    from journey_analytics.config import load_settings
+    from journey_analytics.lookup import find_customer
+
+    settings = load_settings(args.config)
+    _refuse_other_files(args.warehouse)
+    found = find_customer(args.customer, args.warehouse, settings)
+    print("\n".join(found.lines()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``journey`` command."""
     parser = build_parser()
@@ -350,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": _command_report,
         "serve": _command_serve,
         "forget": _command_forget,
+        "find": _command_find,
     }
     try:
         return commands[args.command](args)

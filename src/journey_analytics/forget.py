@@ -48,6 +48,7 @@ from journey_analytics import __version__
 from journey_analytics.config import Settings
 from journey_analytics.privacy import (
     ID_EDGE,
+    HashKey,
     check_key_fingerprint,
     install_hash_macro,
     key_file_for,
@@ -117,13 +118,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
         raise ForgetError("--customer is empty")
     if not warehouse.is_file():
         raise ForgetError(f"warehouse not found: {warehouse}")
-    configured = settings.hash_key_from_environment()
-    if not configured and not key_file_for(warehouse).exists():
-        raise ForgetError(
-            f"no hashing key: set JOURNEY_HASH_KEY or [privacy] hash_key to the key {warehouse} "
-            f"was built with, or restore {key_file_for(warehouse)}"
-        )
-    key, _ = resolve_key(configured, warehouse)
+    key = warehouse_key(warehouse, settings)
     erasure_id = uuid.uuid4().hex
     with warehouse_lock(warehouse):
         work = start_build(warehouse, f"forget-{erasure_id[:12]}")
@@ -134,9 +129,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
             con = connect(work)
             prepare_schema(con)
             check_key_fingerprint(con, key)
-            install_hash_macro(con, key)
-            run_script(con, "macros", "identity_macros")
-            run_script(con, "macros", "landing_macros")  # a user_id that is an address is kept pseudonymized
+            install_lookup_macros(con, key)
             result = _erase(con, customer, erasure_id)
             publish_fresh_copy(con, work, warehouse)  # not the blocks the erased rows were in
             con = None
@@ -149,7 +142,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
 
 def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> ErasureResult:
     """Do steps 1 to 5 of the module docstring on an open build connection."""
-    customer_id = _find_customer(con, customer)
+    customer_id = find_customer_id(con, customer)
     con.execute(
         """
         create or replace temp table forget_ids as
@@ -231,7 +224,28 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
     return ErasureResult(erasure_id, erased_at, removed, int(suppressed))
 
 
-def _find_customer(con: duckdb.DuckDBPyConnection, customer: str) -> str:
+def warehouse_key(warehouse: Path, settings: Settings) -> HashKey:
+    """The key the warehouse's addresses were hashed with: the configured one, else the key file
+    beside it; never a new one (that would find no one)."""
+    configured = settings.hash_key_from_environment()
+    if not configured and not key_file_for(warehouse).exists():
+        raise ForgetError(
+            f"no hashing key: set JOURNEY_HASH_KEY or [privacy] hash_key to the key {warehouse} "
+            f"was built with, or restore {key_file_for(warehouse)}"
+        )
+    key, _ = resolve_key(configured, warehouse)
+    return key
+
+
+def install_lookup_macros(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
+    """The temporary macros that give an identifier the form ingest keeps it in (the keyed hash of
+    an address, a user id that is an address pseudonymized): erasures and look-ups find by them."""
+    install_hash_macro(con, key)
+    run_script(con, "macros", "identity_macros")
+    run_script(con, "macros", "landing_macros")
+
+
+def find_customer_id(con: duckdb.DuckDBPyConnection, customer: str) -> str:
     """The customer_id the argument names: a customer_id, else the customer of that user id (a
     user id that is an e-mail address is looked up as ingest keeps it, pseudonymized), else the
     customer of that e-mail address (hashed as ingest hashes it: erasure requests come by e-mail)."""

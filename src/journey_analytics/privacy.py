@@ -123,6 +123,19 @@ def _mismatch_message(key: HashKey) -> str:
     )
 
 
+def verify_key_fingerprint(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
+    """Refuse a key other than the one the warehouse recorded, writing nothing (a read-only look-up)."""
+    if not con.execute(
+        "select 1 from duckdb_tables() where schema_name = 'raw' and table_name = 'warehouse_settings'"
+    ).fetchall():
+        return
+    rows = con.execute(
+        "select value from raw.warehouse_settings where setting = 'hash_key_fingerprint'"
+    ).fetchall()
+    if rows and rows[0][0] != key.fingerprint:
+        raise KeyMismatchError(_mismatch_message(key))
+
+
 def check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
     """Record the key's fingerprint on first use; refuse a warehouse built with another key."""
     con.execute(
