@@ -86,6 +86,15 @@ class TestDocumentation:
             "where database_name = current_database() and coalesce(trim(comment), '') = '' order by all",
         ) == []
 
+    def test_counts_are_bigint(self, built: Path) -> None:
+        """A count is BIGINT in every table: an analyst's tool (pandas, BI drivers) that reads
+        HUGEINT as a float or a string would read sessions.n_page_views apart from the others."""
+        assert query(
+            built,
+            "select table_name, column_name from duckdb_columns() where database_name = current_database() "
+            "and data_type = 'HUGEINT' order by all",
+        ) == []
+
     def test_contract_columns_present(self, built: Path) -> None:
         def columns(table: str) -> set[str]:
             return {r[0] for r in query(built, f"select column_name from duckdb_columns() where database_name = current_database() and schema_name = 'main' and table_name = '{table}'")}

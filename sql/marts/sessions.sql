@@ -34,7 +34,7 @@ totals as (
         min(event_ts) as started_at,
         max(event_ts) as ended_at,
         count(*) as n_events,
-        sum(case when event_name = 'page_view' then 1 else 0 end) as n_page_views,
+        count(*) filter (where event_name = 'page_view') as n_page_views,
         max(case when event_name = 'purchase' then 1 else 0 end) = 1 as converted,
         arg_min(struct_pack(customer_id, anonymous_id), struct_pack(event_ts, event_id)) as first_event,
         arg_min(
