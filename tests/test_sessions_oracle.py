@@ -50,12 +50,12 @@ CAMPAIGNS = [
 class Event:
     event_id: str
     ms: int  # epoch milliseconds
-    device: str
+    device: str | None  # None: a purchase from the store's export, with the user id only
     customer: str
     name: str
     page_url: str | None
     campaign: tuple[str | None, str | None, str | None] | None
-    device_category: str
+    device_category: str | None
     given: str | None
     user_id: str | None = None
 
@@ -63,13 +63,17 @@ class Event:
         if rng.random() < 0.3:
             ts: Any = self.ms
         else:
-            moment = datetime.fromtimestamp(self.ms / 1000, tz=timezone.utc)
+            # in UTC or at another offset (a local midnight is not the UTC one)
+            offset = rng.choice([timedelta(0), timedelta(0), timedelta(hours=2), timedelta(hours=-5),
+                                 timedelta(hours=5, minutes=30)])
+            moment = datetime.fromtimestamp(self.ms // 1000, tz=timezone(offset))
             text = moment.strftime("%Y-%m-%dT%H:%M:%S")
             if self.ms % 1000 or rng.random() < 0.3:
                 text += f".{self.ms % 1000:03d}"
-            ts = text + rng.choice(["Z", "+00:00"])
-        row: dict[str, Any] = {"event_id": self.event_id, "event_ts": ts, "event_name": self.name,
-                               "anonymous_id": self.device, "device_category": self.device_category}
+            ts = text + (rng.choice(["Z", "+00:00"]) if not offset else moment.strftime("%z")[:3] + ":" + moment.strftime("%z")[3:])
+        row: dict[str, Any] = {"event_id": self.event_id, "event_ts": ts, "event_name": self.name}
+        if self.device:
+            row.update(anonymous_id=self.device, device_category=self.device_category)
         if self.page_url:
             row["page_url"] = self.page_url
         if self.campaign:
@@ -152,6 +156,24 @@ def make_stream(seed: int) -> Stream:
                 if rng.random() < 0.04:  # sent twice, the same day or later
                     s.arrives[event.event_id].append(DAYS[rng.randrange(arrival, len(DAYS))])
                 t += gap(rng)
+            # the store's export of some of a one-device customer's orders: a user id, no device,
+            # at, or just within or beyond the timeout after, one of the device's events
+            own = [e for e in s.events if e.device == device]
+            for k in range(rng.choice([0, 1, 2, 3]) if user and d == 0 else 0):
+                anchor = rng.choice(own)
+                offset = rng.choice([0, rng.randrange(1, 25 * 60) * 1000, TIMEOUT - 1000, TIMEOUT, TIMEOUT + 1000,
+                                     TIMEOUT + 1, 2 * 3600 * 1000])
+                ms = min(anchor.ms + offset, end)
+                # (not where the order alone would bridge two of the device's visits: see reference)
+                before = max(e.ms for e in own if e.ms <= ms)
+                after = min((e.ms for e in own if e.ms > ms), default=None)
+                if after is not None and after - ms <= TIMEOUT < after - before:
+                    continue
+                n += 1
+                export = Event(f"x{n:05d}", ms, None, user, "purchase", None, None, None, None, user_id=user)
+                s.events.append(export)
+                day = (ms - EPOCH0) // DAY_MS
+                s.arrives[export.event_id] = [DAYS[min(day + rng.choice([0, 0, 0, 1]), len(DAYS) - 1)]]
     return s
 
 
@@ -180,18 +202,11 @@ def order_key(e: Event) -> tuple[Any, ...]:
     return (e.ms, key is None, key or ("", "", ""), e.event_id)
 
 
-def reference(events: list[Event]) -> list[list[Event]]:
-    """The sessions of the documented rule, each a list of events in time order."""
+def split(stream: list[Event]) -> list[list[Event]]:
+    """A device's events without a given session_id, split by inactivity and new campaigns."""
     sessions: list[list[Event]] = []
-    by_device: dict[str, list[Event]] = defaultdict(list)
-    given: dict[tuple[str, str], list[Event]] = defaultdict(list)
-    for e in events:
-        if e.given is None:
-            by_device[e.device].append(e)
-        else:
-            given[(e.given, e.device)].append(e)  # one device's share of a given id is one session
-    for stream in by_device.values():
-        stream.sort(key=order_key)
+    stream = sorted(stream, key=order_key)
+    if True:
         current: list[Event] = []
         session_campaign = None
         previous = None
@@ -208,9 +223,62 @@ def reference(events: list[Event]) -> list[list[Event]]:
             else:
                 current.append(e)
             previous = e
+    return sessions
+
+
+def reference(events: list[Event]) -> tuple[list[list[Event]], set[str]]:
+    """The sessions of the documented rule, each a list of events in time order, and the
+    customers whose sessions the documentation leaves open (see below)."""
+    sessions: list[list[Event]] = []
+    by_device: dict[str, list[Event]] = defaultdict(list)
+    given: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    computed_of: dict[str, list[Event]] = defaultdict(list)  # customer -> device events, no given id
+    given_of: dict[str, list[Event]] = defaultdict(list)  # customer -> device events with a given id
+    for e in events:
+        if e.device is None:
+            continue
+        if e.given is None:
+            by_device[e.device].append(e)
+            computed_of[e.customer].append(e)
+        else:
+            given[(e.given, e.device)].append(e)  # one device's share of a given id is one session
+            given_of[e.customer].append(e)
+    # an exported order joins its customer's visit open at its time (no more than the timeout after
+    # the visit's last event so far): a computed one first, else one whose session_id was given;
+    # with none open, the customer's exported orders are sessionized on their own
+    by_user: dict[str, list[Event]] = defaultdict(list)
+    joined: dict[str, list[Event]] = defaultdict(list)
+    for x in (e for e in events if e.device is None):
+        before = [c for c in computed_of[x.customer] if c.ms <= x.ms]
+        last = max(before, key=lambda c: c.ms) if before else None
+        if last and x.ms - last.ms <= TIMEOUT:
+            assert last.device is not None
+            joined[last.device].append(x)
+            continue
+        before = [c for c in given_of[x.customer] if c.ms <= x.ms]
+        last = max(before, key=lambda c: c.ms) if before else None
+        if last and x.ms - last.ms <= TIMEOUT:
+            assert last.device is not None and last.given is not None
+            given[(last.given, last.device)].append(x)
+            continue
+        by_user[x.customer].append(x)
+    # Open question: an exported order that joins a visit and is followed, within the timeout,
+    # by the device's next event, which is more than the timeout after the visit's last device
+    # event: does the order keep the visit open (one session) or not (two)? The docs do not say;
+    # those customers are left out of the comparison.
+    unclear: set[str] = set()
+    for device, stream in by_device.items():
+        alone = split(stream)
+        together = split(stream + joined[device])
+        if joined[device] and {frozenset(e.event_id for e in ses if e.device) for ses in together} != {
+                frozenset(e.event_id for e in ses) for ses in alone}:
+            unclear.add(stream[0].customer)
+        sessions += together
+    for stream in by_user.values():
+        sessions += split(stream)
     for share in given.values():
         sessions.append(sorted(share, key=order_key))
-    return sessions
+    return sessions, unclear
 
 
 def expected_row(session: list[Event]) -> tuple[Any, ...]:
@@ -229,15 +297,20 @@ def check(s: Stream, warehouse: Path, day: date) -> None:
     arrived = [e for e in s.events if min(s.arrives[e.event_id]) <= day]
     # a device is its owner's once an event with the owner's user id has arrived, else its own
     known = {e.device for e in arrived if e.user_id}
-    arrived = [replace(e, customer=e.customer if e.device in known else f"anon:{e.device}") for e in arrived]
-    sessions = reference(arrived)
+    arrived = [e if e.device is None or e.device in known else replace(e, customer=f"anon:{e.device}")
+               for e in arrived]
+    sessions, unclear = reference(arrived)
+    assert len(unclear) <= 3, "the generator should seldom make the open question's case"
+    sessions = [ses for ses in sessions if ses[0].customer not in unclear]
     expected = {frozenset(e.event_id for e in ses) for ses in sessions}
 
     rows = query(warehouse, "select event_id, session_id, customer_id from events where channel = 'web'")
     assert len(rows) == len(arrived)
+    left_out = {e.event_id for e in arrived if e.customer in unclear}
     by_session: dict[str, set[str]] = defaultdict(set)
     for event_id, session_id, _ in rows:
-        by_session[session_id].add(event_id)
+        if event_id not in left_out:
+            by_session[session_id].add(event_id)
     got = {frozenset(g) for g in by_session.values()}
     missing, extra = expected - got, got - expected
     assert not missing and not extra, (
@@ -252,7 +325,7 @@ def check(s: Stream, warehouse: Path, day: date) -> None:
     # a given id is kept as given, or '<id>~<8 hex>' when several devices carry it
     devices_of_given: dict[str, set[str]] = defaultdict(set)
     for e in arrived:
-        if e.given:
+        if e.given and e.device:
             devices_of_given[e.given].add(e.device)
     for e in arrived:
         if e.given and len(devices_of_given[e.given]) == 1:
@@ -268,7 +341,7 @@ def check(s: Stream, warehouse: Path, day: date) -> None:
             "n_page_views, landing_page, utm_source, utm_medium, utm_campaign, device_category, converted from sessions",
         )
     }
-    assert len(table) == len(sessions)
+    assert len(table) == len(sessions) + len({session_of[e] for e in left_out})
     wrong = []
     for ses in sessions:
         got_row = table[session_of[ses[0].event_id]]
