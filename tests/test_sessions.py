@@ -456,6 +456,33 @@ class TestEventsWithoutDevice:
             ("ck-1", 1, False), (None, 2, True)]
 
 
+    def test_two_visits_open_at_one_instant_do_not_hang_on_the_order_of_the_rows(self, tmp_path: Path) -> None:
+        # the customer's last events before the export are at one instant, on two devices, and
+        # in two sessions whose ids the source gave: the export joins the last of them in the
+        # order sessions take events in (campaign first, then by campaign and event_id), however
+        # the rows were landed
+        rows = [
+            web("c-1", "08:10:00", "ck-1", user_id="17850", utm_source="news"),
+            web("c-2", "08:10:00", "ck-2", user_id="17850"),
+            web("c-3", "08:10:00", "ck-1", user_id="17850"),
+            web("g-1", "09:10:00", "ga-1", session_id="S1", user_id="17851", utm_source="news"),
+            web("g-2", "09:10:00", "ga-1", session_id="S2", user_id="17851"),
+            web("g-3", "09:10:00", "ga-1", session_id="S3", user_id="17851"),
+        ]
+        exports = [self.export_purchase("x-1", "08:12:00", "17850", "1"),
+                   self.export_purchase("x-2", "09:12:00", "17851", "2")]
+        joined = []
+        for k, order in enumerate([rows, rows[::-1], rows[1:] + rows[:1], rows[2:] + rows[:2]]):
+            landing = Landing(tmp_path / str(k) / "landing")
+            landing.jsonl("web", DAY1, "web.jsonl", order + exports)
+            run_day(landing, tmp_path / str(k) / "journey.duckdb", DAY1)
+            joined.append(query(tmp_path / str(k) / "journey.duckdb", """
+                select x.event_id, e.event_id from events as x
+                inner join events as e on e.session_id = x.session_id and e.event_id not like 'x-%'
+                where x.event_id like 'x-%' order by 1, 2"""))
+        assert joined == [[("x-1", "c-1"), ("x-1", "c-3"), ("x-2", "g-3")]] * 4
+
+
 class TestSessionsTable:
     """Only web events have sessions, and every web event is in exactly one."""
 

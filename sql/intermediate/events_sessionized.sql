@@ -43,7 +43,10 @@ deviceless_events as (
 
 -- The device events of those customers only (a narrow read), each with the customer its
 -- events are stitched to: through its user_id, else its device; with the session_id the source
--- gave, if any.
+-- gave, if any. Of a customer's events at one instant (on two devices, or in two sessions whose
+-- ids the source gave), only the last in the order sessions take events in is kept (campaign
+-- first, then by campaign and event_id): a deviceless event then joins the same visit however
+-- the rows were landed (the ASOF joins below would take any one of them).
 customer_device_events as (
     select
         e.event_ts,
@@ -66,6 +69,13 @@ customer_device_events as (
               where identifier_type = 'user_id' and customer_id in (select customer_id from deviceless_events)
           )
       )
+    qualify row_number() over (
+        partition by coalesce(by_user.customer_id, by_device.customer_id), e.event_ts, e.given_session_id is null
+        order by
+            e.utm_source is null and e.utm_medium is null and e.utm_campaign is null desc,
+            coalesce(e.utm_source, '') || '/' || coalesce(e.utm_medium, '') || '/' || coalesce(e.utm_campaign, '') desc,
+            e.event_id desc
+    ) = 1
 ),
 
 -- A deviceless event joins the device of its customer's last device event (of a visit whose
