@@ -14,8 +14,13 @@ events.session_id must group the events that have arrived exactly as the documen
   session's (a session that began without one has none);
 - a session_id given by the source is kept; given to several devices, each device's share is a
   session of its own, named '<id>~<8 hex digits>';
+- a web event with a user id and no device (the store's exported order) joins its customer's visit
+  open at its time (a computed one first, else a given one; of visits whose last events are at
+  one instant, the one taken last), else the customer's exported orders make sessions of their own;
 - the landing event is the session's first with a page_url (at one instant, one with a campaign
   first), else its first; it gives the landing page and the campaign.
+
+One seed runs with a 10-minute timeout and no split on a new campaign.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from journey_analytics.config import SessionSettings, Settings
 from tests.conftest import Landing, query, run_day
 
 DAYS = [date(2026, 10, 1) + timedelta(days=i) for i in range(4)]
@@ -95,25 +101,25 @@ class Stream:
     arrives: dict[str, list[date]] = field(default_factory=dict)  # event_id -> the dt= days it is landed in
 
 
-def gap(rng: random.Random) -> int:
+def gap(rng: random.Random, timeout: int) -> int:
     kind = rng.choices(
         ["instant", "short", "29:59", "30:00", "30:01", "+1ms", "-1ms", "medium", "long"],
         [10, 40, 7, 7, 7, 4, 4, 12, 9],
     )[0]
     return {
         "instant": 0,
-        "short": rng.randrange(1, 25 * 60) * 1000,
-        "29:59": TIMEOUT - 1000,
-        "30:00": TIMEOUT,
-        "30:01": TIMEOUT + 1000,
-        "+1ms": TIMEOUT + 1,
-        "-1ms": TIMEOUT - 1,
+        "short": rng.randrange(1, timeout * 5 // 6000) * 1000,
+        "29:59": timeout - 1000,
+        "30:00": timeout,
+        "30:01": timeout + 1000,
+        "+1ms": timeout + 1,
+        "-1ms": timeout - 1,
         "medium": rng.randrange(31 * 60, 3 * 3600) * 1000,
         "long": rng.randrange(3 * 3600, 20 * 3600) * 1000 + rng.randrange(1000),
     }[kind]
 
 
-def make_stream(seed: int) -> Stream:
+def make_stream(seed: int, timeout: int = TIMEOUT) -> Stream:
     rng = random.Random(seed)
     s = Stream()
     n = 0
@@ -155,19 +161,19 @@ def make_stream(seed: int) -> Stream:
                 s.arrives[event.event_id] = [DAYS[arrival]]
                 if rng.random() < 0.04:  # sent twice, the same day or later
                     s.arrives[event.event_id].append(DAYS[rng.randrange(arrival, len(DAYS))])
-                t += gap(rng)
+                t += gap(rng, timeout)
             # the store's export of some of a one-device customer's orders: a user id, no device,
             # at, or just within or beyond the timeout after, one of the device's events
             own = [e for e in s.events if e.device == device]
             for k in range(rng.choice([0, 1, 2, 3]) if user and d == 0 else 0):
                 anchor = rng.choice(own)
-                offset = rng.choice([0, rng.randrange(1, 25 * 60) * 1000, TIMEOUT - 1000, TIMEOUT, TIMEOUT + 1000,
-                                     TIMEOUT + 1, 2 * 3600 * 1000])
+                offset = rng.choice([0, rng.randrange(1, timeout * 5 // 6000) * 1000, timeout - 1000, timeout,
+                                     timeout + 1000, timeout + 1, 2 * 3600 * 1000])
                 ms = min(anchor.ms + offset, end)
                 # (not where the order alone would bridge two of the device's visits: see reference)
                 before = max(e.ms for e in own if e.ms <= ms)
                 after = min((e.ms for e in own if e.ms > ms), default=None)
-                if after is not None and after - ms <= TIMEOUT < after - before:
+                if after is not None and after - ms <= timeout < after - before:
                     continue
                 n += 1
                 export = Event(f"x{n:05d}", ms, None, user, "purchase", None, None, None, None, user_id=user)
@@ -202,7 +208,7 @@ def order_key(e: Event) -> tuple[Any, ...]:
     return (e.ms, key is None, key or ("", "", ""), e.event_id)
 
 
-def split(stream: list[Event]) -> list[list[Event]]:
+def split(stream: list[Event], timeout: int = TIMEOUT, on_campaign: bool = True) -> list[list[Event]]:
     """A device's events without a given session_id, split by inactivity and new campaigns."""
     sessions: list[list[Event]] = []
     stream = sorted(stream, key=order_key)
@@ -212,11 +218,11 @@ def split(stream: list[Event]) -> list[list[Event]]:
         previous = None
         for e in stream:
             key = campaign_key(e)
-            if previous is None or e.ms - previous.ms > TIMEOUT:
+            if previous is None or e.ms - previous.ms > timeout:
                 current = [e]
                 sessions.append(current)
                 session_campaign = key
-            elif key is not None and key != session_campaign:
+            elif on_campaign and key is not None and key != session_campaign:
                 current = [e]
                 sessions.append(current)
                 session_campaign = key
@@ -226,7 +232,7 @@ def split(stream: list[Event]) -> list[list[Event]]:
     return sessions
 
 
-def reference(events: list[Event]) -> tuple[list[list[Event]], set[str]]:
+def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = True) -> tuple[list[list[Event]], set[str]]:
     """The sessions of the documented rule, each a list of events in time order, and the
     customers whose sessions the documentation leaves open (see below)."""
     sessions: list[list[Event]] = []
@@ -245,19 +251,20 @@ def reference(events: list[Event]) -> tuple[list[list[Event]], set[str]]:
             given_of[e.customer].append(e)
     # an exported order joins its customer's visit open at its time (no more than the timeout after
     # the visit's last event so far): a computed one first, else one whose session_id was given;
-    # with none open, the customer's exported orders are sessionized on their own
+    # of visits whose last events are at one instant, the one taken last; with none open, the
+    # customer's exported orders are sessionized on their own
     by_user: dict[str, list[Event]] = defaultdict(list)
     joined: dict[str, list[Event]] = defaultdict(list)
     for x in (e for e in events if e.device is None):
         before = [c for c in computed_of[x.customer] if c.ms <= x.ms]
-        last = max(before, key=lambda c: c.ms) if before else None
-        if last and x.ms - last.ms <= TIMEOUT:
+        last = max(before, key=order_key) if before else None
+        if last and x.ms - last.ms <= timeout:
             assert last.device is not None
             joined[last.device].append(x)
             continue
         before = [c for c in given_of[x.customer] if c.ms <= x.ms]
-        last = max(before, key=lambda c: c.ms) if before else None
-        if last and x.ms - last.ms <= TIMEOUT:
+        last = max(before, key=order_key) if before else None
+        if last and x.ms - last.ms <= timeout:
             assert last.device is not None and last.given is not None
             given[(last.given, last.device)].append(x)
             continue
@@ -268,14 +275,14 @@ def reference(events: list[Event]) -> tuple[list[list[Event]], set[str]]:
     # those customers are left out of the comparison.
     unclear: set[str] = set()
     for device, stream in by_device.items():
-        alone = split(stream)
-        together = split(stream + joined[device])
+        alone = split(stream, timeout, on_campaign)
+        together = split(stream + joined[device], timeout, on_campaign)
         if joined[device] and {frozenset(e.event_id for e in ses if e.device) for ses in together} != {
                 frozenset(e.event_id for e in ses) for ses in alone}:
             unclear.add(stream[0].customer)
         sessions += together
     for stream in by_user.values():
-        sessions += split(stream)
+        sessions += split(stream, timeout, on_campaign)
     for share in given.values():
         sessions.append(sorted(share, key=order_key))
     return sessions, unclear
@@ -293,13 +300,13 @@ def expected_row(session: list[Event]) -> tuple[Any, ...]:
     )
 
 
-def check(s: Stream, warehouse: Path, day: date) -> None:
+def check(s: Stream, warehouse: Path, day: date, timeout: int = TIMEOUT, on_campaign: bool = True) -> None:
     arrived = [e for e in s.events if min(s.arrives[e.event_id]) <= day]
     # a device is its owner's once an event with the owner's user id has arrived, else its own
     known = {e.device for e in arrived if e.user_id}
     arrived = [e if e.device is None or e.device in known else replace(e, customer=f"anon:{e.device}")
                for e in arrived]
-    sessions, unclear = reference(arrived)
+    sessions, unclear = reference(arrived, timeout, on_campaign)
     assert len(unclear) <= 3, "the generator should seldom make the open question's case"
     sessions = [ses for ses in sessions if ses[0].customer not in unclear]
     expected = {frozenset(e.event_id for e in ses) for ses in sessions}
@@ -359,3 +366,14 @@ def test_sessions_match_the_documented_rule_day_by_day(tmp_path: Path, seed: int
     for day in DAYS:
         run_day(landing, warehouse, day)
         check(s, warehouse, day)
+
+
+def test_with_a_ten_minute_timeout_and_no_split_on_a_new_campaign(tmp_path: Path) -> None:
+    s = make_stream(14, timeout=10 * MINUTE)
+    landing = Landing(tmp_path / "landing")
+    land(s, landing, 14)
+    warehouse = tmp_path / "journey.duckdb"
+    settings = Settings(sessions=SessionSettings(timeout_minutes=10, split_on_new_campaign=False))
+    for day in DAYS:
+        run_day(landing, warehouse, day, settings)
+        check(s, warehouse, day, timeout=10 * MINUTE, on_campaign=False)
