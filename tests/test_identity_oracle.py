@@ -219,7 +219,8 @@ def make_world(seed: int) -> World:
                 hnode = w.node(p, handle_node(platform, handle))
                 u = rng.choice(users)
                 if rng.random() < 0.5:
-                    row = {"user_id": u, "platform": platform, "handle": handle}
+                    row = {"user_id": u, "platform": shout(rng, platform),
+                           "handle": rng.choice(["", "@"]) + shout(rng, handle)}
                     if emails and rng.random() < 0.5:  # one CRM row with the e-mail and the handle
                         address = rng.choice(emails)
                         row["email"] = address

@@ -124,14 +124,14 @@ def make_stream(seed: int, timeout: int = TIMEOUT) -> Stream:
     s = Stream()
     n = 0
     end = EPOCH0 + len(DAYS) * DAY_MS - 1
-    counters = rng.random() < 2  # always: some devices number their visits 1, 2, 3, ...
     for p in range(rng.randint(25, 45)):
         user = f"u{p:02d}" if rng.random() < 0.6 else None
         for d in range(rng.choice([1, 1, 2])):
             device = f"d{p:02d}-{d}"
             customer = user if user else f"anon:{device}"
             category = rng.choice(["desktop", "mobile", "tablet"])
-            tagging = rng.choices(["none", "unique", "counter"], [70, 15, 15])[0] if counters else "none"
+            # the tag gives a session_id: a unique one, or a visit counter (1, 2, 3, ...) of the device
+            tagging = rng.choices(["none", "unique", "counter"], [70, 15, 15])[0]
             visit = 1
             t = EPOCH0 + rng.randrange(0, DAY_MS)
             # a device that starts near midnight
