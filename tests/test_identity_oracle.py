@@ -298,6 +298,16 @@ def make_world(seed: int) -> World:
         for platform, handle in handles:
             for _ in range(rng.randint(0, 3)):
                 w.add_social(p, handle_node(platform, handle), platform, handle)
+            if rng.random() < 0.4:
+                # the person writes to the brand; the brand's reply, landed with the brand's own
+                # handle, is theirs (it arrives with or after the message it answers)
+                thread = f"t{p:03d}-{handle}"
+                w.add_social(p, handle_node(platform, handle), platform, handle, event_name="message",
+                             thread_id=thread)
+                message = w.last
+                w.social.append(w.event("social", "s", handle_node(platform, handle), {
+                    "platform": platform, "handle": "OurBrand", "event_name": "brand_reply", "thread_id": thread}))
+                w.arrives[w.last] = max(w.arrives[w.last], w.arrives[message])
         if users and rng.random() < 0.3:  # an exported order of a customer with no device seen
             order_no += 1
             u = rng.choice(users)
