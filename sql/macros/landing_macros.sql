@@ -87,15 +87,27 @@ create or replace temp macro clean_identifier(x) as
 -- composed: `journey forget` recorded its hash so (see address_as_given_hash, handle_as_given_hash).
 create or replace temp macro identifier_as_before(x) as nullif(trim(x, identifier_spaces()), '');
 
+-- Text with the full-width ＠ (U+FF20, as Japanese and Chinese text writes an address) and the
+-- small ﹫ (U+FE6B) as a plain @, so that the masking below, which looks for an @ alone (each
+-- check more in may_hold_address costs every staging model), finds an address written with them.
+-- (x is named once, so it is computed once.)
+create or replace temp macro plain_at_signs(x) as
+    replace(replace(x, '＠', '@'), '﹫', '@');
+
+-- plain_at_signs for text that is read as it is, not through clean_text (a social message, the
+-- fields beyond the contract): plain ASCII text, the common case, is kept without a copy.
+create or replace temp macro with_plain_at_signs(x) as
+    case when strlen(x) = length(x) then x else plain_at_signs(x) end;
+
 -- Text without the spaces around it (as trim() counts them: the space and the Unicode space
 -- separators) and the invisible marks there (a right-to-left mark that an Arabic campaign name
--- pasted from a web page ends in would make a second segment), and blank text as null. Plain
--- ASCII text with no space at either end, the common case, is kept as it is without making a
--- trimmed copy.
+-- pasted from a web page ends in would make a second segment), and blank text as null; a
+-- full-width or small at-sign is a plain @ (plain_at_signs). Plain ASCII text with no space at
+-- either end, the common case, is kept as it is without making a trimmed copy.
 create or replace temp macro clean_text(x) as
     case
         when x <> '' and not starts_with(x, ' ') and not ends_with(x, ' ') and strlen(x) = length(x) then x
-        else nullif(trim(trim(trim(x), identifier_marks())), '')
+        else plain_at_signs(nullif(trim(trim(trim(x), identifier_marks())), ''))
     end;
 
 -- An e-mail or handle field as given, for the hashes `journey forget` recorded before (the
@@ -142,15 +154,16 @@ create or replace temp macro canonical_event_name(x, names) as
 -- Whether text may hold an e-mail address: an '@', or one encoded in a URL once (%40) or twice
 -- (%2540). Text that cannot is left as it is, without running the patterns below. (Each check
 -- more is costly: the masking macros nest this one, so a fourth `contains` made every staging
--- model take a tenth of a second longer to plan; a full-width ＠ alone is not looked for.)
+-- model take a tenth of a second longer to plan; a full-width ＠ or small ﹫ is not looked for
+-- here: the staging models make it a plain @ first, with clean_text or with_plain_at_signs.)
 create or replace temp macro may_hold_address(x) as
     contains(x, '@') or contains(x, '%40') or contains(x, '%2540');
 
--- The pattern of an e-mail address, its @ also encoded in a URL once or twice (or full-width, in
--- text that may_hold_address lets through), its dots also encoded (%2E); letters and digits of
--- any script count (zoë@exämple.de).
+-- The pattern of an e-mail address, its @ also encoded in a URL once or twice (or full-width or
+-- small, in text that may_hold_address lets through), its dots also encoded (%2E); letters and
+-- digits of any script count (zoë@exämple.de).
 create or replace temp macro address_pattern() as
-    '[\p{L}\p{N}._%+-]+(@|＠|%40|%2540)[\p{L}\p{N}-]+((\.|%2[Ee])[\p{L}\p{N}-]+)*(\.|%2[Ee])\p{L}{2,}';
+    '[\p{L}\p{N}._%+-]+(@|＠|﹫|%40|%2540)[\p{L}\p{N}-]+((\.|%2[Ee])[\p{L}\p{N}-]+)*(\.|%2[Ee])\p{L}{2,}';
 
 -- Text with the @ of an address decoded where a URL encoded it once (%40) or twice (%2540).
 create or replace temp macro decoded_address(x) as
@@ -209,11 +222,13 @@ create or replace temp macro pseudonymous_customer_id(x) as
         else pseudonymous_id(x, 'user') end;
 
 -- A refused row's text for quarantine, with its e-mail addresses masked more widely than in
--- loaded text: also an address cut short (a truncated line ends in "name@example.") and the
--- value of an "email" field whatever it holds. Only refused rows pay for the patterns.
+-- loaded text: also an address cut short (a truncated line ends in "name@example.") or written
+-- with a full-width ＠ or small ﹫ or with its at-sign escaped in JSON (\u0040, \uff20, \ufe6b:
+-- a row's raw text is kept as it landed, not made plain), and the value of an "email" field
+-- whatever it holds. Only refused rows pay for the patterns.
 create or replace temp macro mask_refused_text(x) as
     regexp_replace(
-        regexp_replace(mask_emails(x), '[\p{L}\p{N}._%+-]+(@|＠|%40|%2540|\\u0040)[\p{L}\p{N}.-]*', '[email]', 'g'),
+        regexp_replace(mask_emails(x), '[\p{L}\p{N}._%+-]+(@|＠|﹫|%40|%2540|\\u0040|\\u[Ff][Ff]20|\\u[Ff][Ee]6[Bb])[\p{L}\p{N}.-]*', '[email]', 'g'),
         '("email"\s*:\s*")[^"]*', '\1[email]', 'g'
     );
 

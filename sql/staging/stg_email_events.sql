@@ -42,7 +42,7 @@ cleaned as (
         line_no,
         raw,
         parse_error,
-        extra_fields,
+        with_plain_at_signs(extra_fields) as extra_fields,  -- (a full-width ＠ is an @ to mask)
         clean_key(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         canonical_event_name(clean_text(f.event_name), contract_event_names('email')) as event_name,

@@ -42,7 +42,7 @@ cleaned as (
         line_no,
         raw,
         parse_error,
-        extra_fields,
+        with_plain_at_signs(extra_fields) as extra_fields,  -- (a full-width ＠ is an @ to mask)
         clean_key(f.event_id) as event_id,
         clean_text(f.event_ts) as event_ts_text,
         canonical_event_name(clean_text(f.event_name), contract_event_names('social')) as event_name,
@@ -55,7 +55,7 @@ cleaned as (
         clean_key(f.thread_id) as thread_id,
         clean_text(f.sentiment) as sentiment_text,
         clean_text(f.rating) as rating_text,
-        f.text as text
+        with_plain_at_signs(f.text) as text
     from objects
 ),
 
@@ -63,7 +63,10 @@ typed as (
     select
         *,
         parse_event_ts(event_ts_text) as event_ts,
-        try_cast(sentiment_text as double) as sentiment
+        try_cast(sentiment_text as double) as sentiment,
+        -- the platform as shown (masked), its full-width ＠ an @; as hashed, it is kept as cleaned
+        -- (identities hash it so too)
+        with_plain_at_signs(platform) as platform_shown
     from cleaned
 ),
 
@@ -127,7 +130,7 @@ select
     pseudonymous_id(event_id, 'event') as event_id,
     event_ts,
     mask_emails(event_name) as event_name,
-    mask_emails(platform) as platform,
+    mask_emails(platform_shown) as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
     -- the handle hashed as it was before it was composed (NFC) and invisible marks around it
     -- trimmed, as `journey forget` recorded it then (the run withholds the rows it names)

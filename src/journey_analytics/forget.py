@@ -250,7 +250,8 @@ def find_customer_id(con: duckdb.DuckDBPyConnection, customer: str) -> str:
     user id that is an e-mail address is looked up as ingest keeps it, pseudonymized), else the
     customer of that e-mail address (hashed as ingest hashes it: erasure requests come by e-mail)."""
     rows = []
-    ((kept,),) = con.execute("select pseudonymous_id(?, 'user')", [customer]).fetchall()
+    # (an address written with a full-width or small at-sign is read with a plain @, as ingest reads it)
+    ((kept,),) = con.execute("select pseudonymous_id(plain_at_signs(?), 'user')", [customer]).fetchall()
     if has_tables(con, "identity_map"):
         rows = con.execute(
             """
