@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from journey_analytics import runs
 from journey_analytics.config import SessionSettings, Settings, load_settings
 from journey_analytics.forget import forget_customer
 from journey_analytics.ingest import KINDS
-from journey_analytics.warehouse import WarehouseBusyError
+from journey_analytics.warehouse import WarehouseBusyError, start_build
 from tests.conftest import DAY1, DAY2, Landing, query, run_day
 
 PUBLISHED_TABLES = [
@@ -344,3 +347,130 @@ class TestPublishingKeepsTheFilesAccess:
         assert published.st_gid == auditors or stat.S_IMODE(published.st_mode) == 0o600, (
             oct(published.st_mode), published.st_gid
         )
+
+
+class BuildFilesWatcher(threading.Thread):
+    """Looks at the files a run creates beside a warehouse (its build, WAL, spill folder, fresh
+    copy) as another user's process polling the folder would, and records every mode it sees."""
+
+    def __init__(self, warehouse: Path) -> None:
+        super().__init__(daemon=True)
+        self.folder, self.prefix = warehouse.parent, f".{warehouse.name}.build-"
+        self.seen: dict[str, set[int]] = {}
+        self.done = threading.Event()
+
+    def look(self, folder: Path, depth: int) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if depth == 0 and not entry.name.startswith(self.prefix):
+                    continue
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                self.seen.setdefault(entry.name, set()).add(stat.S_IMODE(info.st_mode))
+                if stat.S_ISDIR(info.st_mode) and depth < 2:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.look(Path(entry.path), depth + 1)
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.look(self.folder, 0)
+
+    def __enter__(self) -> BuildFilesWatcher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join()
+
+    def wider_than(self, allowed: int) -> dict[str, list[str]]:
+        """The entries seen with a permission beyond ``allowed``, and those modes."""
+        wider = {name: sorted(oct(m) for m in modes if m & ~allowed) for name, modes in self.seen.items()}
+        return {name: modes for name, modes in wider.items() if modes}
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask (files 0644, folders 0755), whatever the test process had."""
+    before = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+@pytest.mark.usefixtures("umask_022")
+class TestFilesOfARunAreNoMoreOpenThanTheWarehouse:
+    """The build, its WAL, its spill folder and the fresh copy hold the warehouse's customers' ids:
+    from their creation, they are no more open than the warehouse (0600 stays 0600 while the run
+    builds, not 0644 by the umask); the pages of the reports folder keep the umask's access."""
+
+    def test_the_build_is_created_no_more_open(self, warehouse: Path) -> None:
+        """Not opened to all while it is copied (a large warehouse takes a while to copy; the
+        copy is all start_build reads of it)."""
+        warehouse.parent.mkdir(parents=True)
+        with open(warehouse, "wb") as handle:
+            handle.write(os.urandom(1 << 20) * 64)
+        warehouse.chmod(0o600)
+        with BuildFilesWatcher(warehouse) as watcher:
+            build = start_build(warehouse, "t1")
+        assert stat.S_IMODE(build.stat().st_mode) == 0o600
+        assert watcher.seen and watcher.wider_than(0o600) == {}
+        assert os.umask(0o022) == 0o022  # given back
+
+    def test_a_run_its_wal_and_spill_folder(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        assert stat.S_IMODE(warehouse.stat().st_mode) == 0o644  # the first run: the umask decides
+        warehouse.chmod(0o600)
+        landing.jsonl("web", DAY2, "web.jsonl", [page_view(f"e{i}") for i in range(2, 50)])
+        reports = warehouse.parent / "reports"
+
+        with BuildFilesWatcher(warehouse) as watcher:
+            ctx = runs.open_run(DAY2, landing.root, warehouse, reports, load_settings())
+            try:
+                for kind in KINDS:
+                    runs.ingest_step(ctx, kind)
+                # a step that spills (as a large day's sort does), under a small memory limit
+                ctx.con.execute("set memory_limit = '32MB'").fetchall()
+                ctx.con.execute("select count(distinct x) from (select random()::varchar || range as x from range(2000000))").fetchall()
+                ctx.con.execute("set memory_limit = '4GB'").fetchall()
+                wal = ctx.build.with_name(ctx.build.name + ".wal")
+                assert wal.is_file() and stat.S_IMODE(wal.stat().st_mode) == 0o600
+                # made at the start, so that a step that spills under the process's umask (the
+                # report's) spills out of others' reach
+                spill = ctx.build.with_name(ctx.build.name + ".spill")
+                assert stat.S_IMODE(spill.stat().st_mode) == 0o700
+                runs.stitch_step(ctx)
+                runs.sessionize_step(ctx)
+                runs.marts_step(ctx)
+                summary = runs.finish_run(ctx, runs.report_step(ctx))
+            except BaseException:
+                runs.abort_run(ctx)
+                raise
+
+        names = set(watcher.seen)
+        assert ctx.build.name in names and ctx.build.name + ".wal" in names
+        assert any(n.startswith("duckdb_temp") for n in names), sorted(names)  # it spilled
+        assert watcher.wider_than(0o700) == {}
+        assert [p.name for p in warehouse.parent.iterdir() if p.name.startswith(".journey")] == []  # nothing left
+        assert stat.S_IMODE(warehouse.stat().st_mode) == 0o600
+        # the dashboard's pages keep the access the umask gives them
+        assert stat.S_IMODE(summary.report.stat().st_mode) == 0o644
+        assert stat.S_IMODE(summary.report.parent.stat().st_mode) == 0o755
+        assert os.umask(0o022) == 0o022  # given back
+
+    def test_the_fresh_copy_of_forget(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [dict(page_view(f"e{i}"), user_id=f"u{i % 3}") for i in range(200)])
+        run_day(landing, warehouse, DAY1)
+        warehouse.chmod(0o640)
+
+        with BuildFilesWatcher(warehouse) as watcher:
+            forget_customer("u1", warehouse, load_settings())
+
+        assert any(n.endswith("-fresh") for n in watcher.seen), sorted(watcher.seen)
+        assert watcher.wider_than(0o750) == {}
+        assert stat.S_IMODE(warehouse.stat().st_mode) == 0o640
+        assert os.umask(0o022) == 0o022  # given back

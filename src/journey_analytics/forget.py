@@ -57,6 +57,7 @@ from journey_analytics.privacy import (
 from journey_analytics.warehouse import (
     connect,
     discard_build,
+    files_no_wider_than,
     has_tables,
     publish_fresh_copy,
     run_script,
@@ -120,7 +121,8 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
         raise ForgetError(f"warehouse not found: {warehouse}")
     key = warehouse_key(warehouse, settings)
     erasure_id = uuid.uuid4().hex
-    with warehouse_lock(warehouse):
+    # (its build, WAL and fresh copy no more open than the warehouse: they hold the same ids)
+    with warehouse_lock(warehouse), files_no_wider_than(warehouse):
         work = start_build(warehouse, f"forget-{erasure_id[:12]}")
         con: duckdb.DuckDBPyConnection | None = None
         try:

@@ -33,13 +33,16 @@ from journey_analytics.warehouse import (
     build_path_for,
     connect,
     discard_build,
+    files_no_wider_than,
     has_tables,
+    make_spill_folder,
     publish_build,
     publish_fresh_copy,
     run_model,
     run_script,
     staged_model_dir,
     start_build,
+    umask_of_the_process,
     warehouse_lock,
 )
 
@@ -202,6 +205,8 @@ def open_run(
     run_id = run_id or f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     lock = contextlib.ExitStack()
     lock.enter_context(warehouse_lock(warehouse))
+    # the build, its WAL and spill folder no more open than the warehouse until the lock goes
+    lock.enter_context(files_no_wider_than(warehouse))
     con = None
     try:
         _roll_forward_models(warehouse)
@@ -212,6 +217,7 @@ def open_run(
     try:
         key, notice = resolve_key(settings.hash_key_from_environment(), warehouse)
         con = connect(build, memory_limit=settings.warehouse.memory_limit, threads=settings.warehouse.threads)
+        make_spill_folder(con)  # now, no more open than the warehouse (files_no_wider_than)
         prepare_schema(con)
         _finish_pages(con, warehouse, reports)
         check_key_fingerprint(con, key)
@@ -390,7 +396,8 @@ def _finish_pages(con: duckdb.DuckDBPyConnection, warehouse: Path, reports: Path
         owner = folder / _PAGE_OWNER
         if run_id in published:
             if (staging_folder(reports, run_id) / published[run_id].isoformat() / "index.html").is_file():
-                promote_dashboard(reports, run_id, published[run_id])
+                with umask_of_the_process():  # the reports folder's access, not the warehouse's
+                    promote_dashboard(reports, run_id, published[run_id])
             else:
                 shutil.rmtree(folder, ignore_errors=True)
         elif owner.is_file() and owner.read_text(encoding="utf-8") == own:
@@ -514,7 +521,8 @@ def report_step(ctx: RunContext) -> Path:
     """Write the run's dashboard page into a staging folder; finish_run moves it into place."""
     from journey_analytics.dashboard import staging_folder, write_dashboard
 
-    with ctx.timed("report"):
+    # the reports folder's access, not the warehouse's (the run narrowed the umask for its build)
+    with ctx.timed("report"), umask_of_the_process():
         page = write_dashboard(
             ctx.con, ctx.reports, ctx.as_of, ctx.run_id, ctx.evaluation_path, staged=True,
             pain_config=ctx.settings.rule_file("pain_points"), funnel_config=ctx.settings.rule_file("funnels"),
@@ -585,7 +593,8 @@ def _promote_report(ctx: RunContext, staged: Path) -> Path:
     from journey_analytics.dashboard import promote_dashboard, staging_folder
 
     if staged.is_file() and staging_folder(ctx.reports, ctx.run_id) in staged.parents:
-        return promote_dashboard(ctx.reports, ctx.run_id, ctx.as_of)
+        with umask_of_the_process():  # the reports folder's access, not the warehouse's
+            return promote_dashboard(ctx.reports, ctx.run_id, ctx.as_of)
     return staged
 
 
@@ -610,22 +619,23 @@ def abort_run(ctx: RunContext, error: BaseException | None = None) -> None:
 
 def _record_failure(ctx: RunContext, error: BaseException) -> None:
     """Append a 'failed' row to pipeline_runs of the published warehouse (best effort)."""
-    build = start_build(ctx.warehouse, ctx.run_id + "-failed")
-    con = None
-    try:
-        con = connect(build)
-        prepare_schema(con)
-        message = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
-        con.execute(
-            "insert into main.pipeline_runs (run_id, as_of_date, started_at, finished_at, status, rows_read, "
-            "rows_loaded, rows_quarantined, rows_duplicate, rows_late, files_read, files_skipped, step_seconds, "
-            "pipeline_version, error) values (?, ?, ?, ?, 'failed', 0, 0, 0, 0, 0, 0, 0, ?, ?, ?)",
-            [ctx.run_id, ctx.as_of, ctx.started_at, datetime.now(UTC).replace(tzinfo=None),
-             json.dumps(ctx.step_seconds), __version__, f"{type(error).__name__}: {message}"],
-        ).fetchall()
-        publish_build(con, build, ctx.warehouse)
-    except Exception:
-        discard_build(con, build)
+    with files_no_wider_than(ctx.warehouse):  # its build and WAL no more open than the warehouse
+        build = start_build(ctx.warehouse, ctx.run_id + "-failed")
+        con = None
+        try:
+            con = connect(build)
+            prepare_schema(con)
+            message = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
+            con.execute(
+                "insert into main.pipeline_runs (run_id, as_of_date, started_at, finished_at, status, rows_read, "
+                "rows_loaded, rows_quarantined, rows_duplicate, rows_late, files_read, files_skipped, step_seconds, "
+                "pipeline_version, error) values (?, ?, ?, ?, 'failed', 0, 0, 0, 0, 0, 0, 0, ?, ?, ?)",
+                [ctx.run_id, ctx.as_of, ctx.started_at, datetime.now(UTC).replace(tzinfo=None),
+                 json.dumps(ctx.step_seconds), __version__, f"{type(error).__name__}: {message}"],
+            ).fetchall()
+            publish_build(con, build, ctx.warehouse)
+        except Exception:
+            discard_build(con, build)
 
 
 def run_day_in_process(

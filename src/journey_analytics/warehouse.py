@@ -258,8 +258,69 @@ def staged_model_dir(build: Path) -> Path:
     return build.with_name(build.name + ".models")
 
 
+# The umasks the process had before files_no_wider_than narrowed it, the outermost first.
+_UMASKS_BEFORE: list[int] = []
+
+
+def _group_of_new_files(folder: Path) -> int:
+    """The group a file created in a folder gets: the folder's where it is set-group-ID, else the
+    process's own."""
+    info = folder.stat()
+    return info.st_gid if info.st_mode & stat.S_ISGID else os.getegid()
+
+
+@contextlib.contextmanager
+def files_no_wider_than(warehouse: Path) -> Iterator[None]:
+    """While held, the files the process creates are no more open than the published warehouse:
+    the umask also closes the read and write permissions the warehouse does not give its group and
+    others, and the entry to folders for those who may not read it (all of the group's when new
+    files would get another group than the warehouse's). DuckDB creates a build's WAL again after
+    each checkpoint, its spill files when it spills, and a fresh copy (publish_fresh_copy) under
+    the umask, so a run holds this from its build's creation to its publish; _keep_access then
+    gives the published file its exact mode. The owner's permissions are left alone (the run
+    writes its files and enters its folders). The first run (no warehouse yet) leaves the umask
+    alone, as for any new file.
+    The umask is the process's: files that are not the warehouse's (the reports folder a
+    dashboard is served from) are written under umask_of_the_process."""
+    try:
+        published = warehouse.stat()
+    except FileNotFoundError:
+        yield
+        return
+    mode = stat.S_IMODE(published.st_mode)
+    closed = ~mode & 0o066
+    # nor a folder entered by those who may not read the warehouse
+    closed |= (0 if mode & stat.S_IROTH else stat.S_IXOTH) | (0 if mode & stat.S_IRGRP else stat.S_IXGRP)
+    if published.st_gid != _group_of_new_files(warehouse.parent):
+        closed |= stat.S_IRWXG  # the warehouse's group permissions are for another group
+    before = os.umask(0o077)
+    os.umask(before | closed)
+    _UMASKS_BEFORE.append(before)
+    try:
+        yield
+    finally:
+        _UMASKS_BEFORE.pop()
+        os.umask(before)
+
+
+@contextlib.contextmanager
+def umask_of_the_process() -> Iterator[None]:
+    """The umask the process had before a run narrowed it (files_no_wider_than), for files that
+    are not the warehouse's: the pages of the reports folder keep the access they always had."""
+    if not _UMASKS_BEFORE:
+        yield
+        return
+    narrowed = os.umask(_UMASKS_BEFORE[0])
+    try:
+        yield
+    finally:
+        os.umask(narrowed)
+
+
 def start_build(warehouse: Path, run_id: str | None = None) -> Path:
-    """Copy the published warehouse (if any) to a fresh build file and return its path."""
+    """Copy the published warehouse (if any) to a fresh build file and return its path. The build
+    is created no more open than the published file (files_no_wider_than), not opened to all by
+    the umask while it is copied."""
     run_id = run_id or uuid.uuid4().hex[:12]
     build = build_path_for(warehouse, run_id)
     for stale in warehouse.parent.glob(f".{warehouse.name}.build-*"):
@@ -270,7 +331,8 @@ def start_build(warehouse: Path, run_id: str | None = None) -> Path:
             stale.unlink(missing_ok=True)
     if warehouse.exists():
         try:
-            shutil.copyfile(warehouse, build)
+            with files_no_wider_than(warehouse):
+                shutil.copyfile(warehouse, build)
             # no wider than the published file while it builds (the run needs to write it)
             _keep_access(build, warehouse, stat.S_IRUSR | stat.S_IWUSR)
         except OSError:
@@ -297,26 +359,40 @@ def _keep_access(build: Path, warehouse: Path, also: int = 0) -> None:
     os.chmod(build, mode)  # after the group: a change of group may clear the set-id bits
 
 
+def make_spill_folder(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the connection's spill folder (its temp_directory) now, under the umask of this
+    moment (files_no_wider_than), rather than when a query first spills: a later step may spill
+    while the umask is the process's (a run's dashboard page is written under
+    umask_of_the_process), and its spill files are then out of reach in this folder. DuckDB
+    leaves a folder it did not create: publish_build and discard_build remove it."""
+    ((folder,),) = con.execute("select current_setting('temp_directory')").fetchall()
+    if folder:
+        Path(folder).mkdir(exist_ok=True)
+
+
 def publish_fresh_copy(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) -> None:
     """Publish a copy of the build's live data in a new file (``COPY FROM DATABASE``) instead of
     the build itself, whose free blocks may still hold rows deleted or values rewritten (an
     erasure, ids brought in line). The build file and its WAL go; its staged model folder is the
-    caller's. On failure the copy goes and the build is left to the caller to discard."""
+    caller's. On failure the copy goes and the build is left to the caller to discard. The copy
+    and its WAL are created no more open than the published file (files_no_wider_than)."""
     fresh = build.with_name(build.name + "-fresh")
     fresh.unlink(missing_ok=True)
     try:
-        ((source,),) = con.execute("select current_database()").fetchall()
-        con.execute("checkpoint").fetchall()
-        con.execute(f"attach {_quote(str(fresh))} as build_fresh").fetchall()
-        try:
-            con.execute(f"copy from database {_identifier(source)} to build_fresh").fetchall()
-        finally:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("detach build_fresh").fetchall()
-        con.close()
-        build.unlink(missing_ok=True)
-        build.with_name(build.name + ".wal").unlink(missing_ok=True)
-        publish_build(connect(fresh), fresh, warehouse)
+        with files_no_wider_than(warehouse):
+            ((source,),) = con.execute("select current_database()").fetchall()
+            con.execute("checkpoint").fetchall()
+            con.execute(f"attach {_quote(str(fresh))} as build_fresh").fetchall()
+            try:
+                con.execute(f"copy from database {_identifier(source)} to build_fresh").fetchall()
+            finally:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("detach build_fresh").fetchall()
+            con.close()
+            build.unlink(missing_ok=True)
+            build.with_name(build.name + ".wal").unlink(missing_ok=True)
+            shutil.rmtree(build.with_name(build.name + ".spill"), ignore_errors=True)
+            publish_build(connect(fresh), fresh, warehouse)
     except BaseException:
         discard_build(None, fresh)
         raise
@@ -326,6 +402,7 @@ def publish_build(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) 
     """Checkpoint and close the build, then swap it in atomically over the published file."""
     con.execute("checkpoint").fetchall()
     con.close()
+    shutil.rmtree(build.with_name(build.name + ".spill"), ignore_errors=True)  # see make_spill_folder
     _keep_access(build, warehouse)
     with open(build, "rb") as handle:
         os.fsync(handle.fileno())
