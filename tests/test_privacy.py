@@ -139,6 +139,17 @@ def forgotten_as_before(warehouse: Path, identifier_type: str, hash_sql: str) ->
 class TestLeaks:
     """Personal data in places the masking does not reach yet."""
 
+    def test_an_address_in_the_identities_files_platform(self, landing: Landing, warehouse: Path) -> None:
+        """A CRM export whose columns slipped (an address under platform) keeps no plain address in
+        raw.identities, as the social channel's platform is masked."""
+        landing.text("identities", None, "crm.csv", (
+            "user_id,email,platform,handle\n"
+            "u1,,dana.ray@example.com,dana_x\n"
+            "u2,,eli.ray＠example.com,eli_x\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert find_personal(warehouse, ["dana.ray@example.com", "eli.ray@example.com", "eli.ray＠example.com"]) == []
+
     def test_email_in_an_extra_field(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "web.jsonl", [
             {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",

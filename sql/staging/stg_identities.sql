@@ -56,7 +56,10 @@ checked as (
             when user_id is null then 'missing required field user_id'
             when handle is not null and platform is null then 'a handle needs its platform'
             when email is null and handle is null then 'row links user_id to nothing (no email, no handle)'
-        end as contract_error
+        end as contract_error,
+        -- the platform as shown (masked, as the social channel's), its full-width ＠ an @; as
+        -- hashed, it is kept as cleaned
+        with_plain_at_signs(platform) as platform_shown
     from cleaned
 ),
 
@@ -108,7 +111,7 @@ select
     -- the address hashed as it was before an encoded @ (%40) was decoded, as `journey forget`
     -- recorded it then (the run withholds the rows it names)
     address_as_given_hash(email_as_given) as email_as_given_hash,
-    case when handle is not null then platform end as platform,
+    case when handle is not null then mask_emails(platform_shown) end as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
     -- the handle hashed as it was before it was composed (NFC) and invisible marks around it
     -- trimmed, as `journey forget` recorded it then (the run withholds the rows it names)
