@@ -478,3 +478,39 @@ class TestBrandReplyWithTheBrandsHandle:
         assert query(warehouse, "select event_id from raw.social_events order by 1") == [("ask-2",), ("reply-2",)]
         run_full_day(landing, warehouse, DAY2)
         assert query(warehouse, "select event_id from main.events order by 1") == [("ask-2",), ("reply-2",)]
+
+
+class TestInternationalisedDomain:
+    """An address whose domain is internationalised is one person whether the log wrote the
+    domain in Unicode or as its A-label ('xn--'): `journey forget` by either spelling erases them,
+    from the warehouse and from later runs."""
+
+    @pytest.fixture
+    def jose(self, tmp_path: Path) -> tuple[Landing, Path]:
+        landing = Landing(tmp_path / "landing")
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("w-j1", "2026-10-01T09:00:00Z", "sign_up", anonymous_id="dev-jose", email="Jos\u00e9@B\u00fccher.de"),
+            web("w-b1", "2026-10-01T11:02:00Z", "login", anonymous_id="dev-bob", user_id="bob-7", email="bob@example.com"),
+        ])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m-j1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "jos\u00e9@xn--bcher-kva.de"},
+            {"event_id": "m-b1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "bob@example.com"},
+        ])
+        warehouse = tmp_path / "warehouse" / "journey.duckdb"
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(distinct customer_id) from main.events where event_id like '%-j1'") == [(1,)]
+        return landing, warehouse
+
+    @pytest.mark.parametrize("spelling", ["jos\u00e9@xn--bcher-kva.de", "JOS\u00c9@B\u00dcCHER.DE", "jos\u00e9@b\u00fccher.de"])
+    def test_forget_by_either_spelling(self, jose: tuple[Landing, Path], spelling: str) -> None:
+        landing, warehouse = jose
+        assert main(["forget", "--customer", spelling, "--warehouse", str(warehouse)]) == 0
+        assert query(warehouse, "select event_id from main.events order by 1") == [("m-b1",), ("w-b1",)]
+        assert cells_mentioning(warehouse, ["dev-jose", keyed_hash(TEST_HASH_KEY.encode(), "jos\u00e9@b\u00fccher.de")]) == []
+        # delivered again, in the other spelling: withheld
+        landing.jsonl("email", DAY2, "esp.jsonl", [
+            {"event_id": "m-j2", "event_ts": "2026-10-02T08:00:00Z", "event_name": "click", "email": "JOS\u00c9@XN--BCHER-KVA.DE"},
+            {"event_id": "m-j3", "event_ts": "2026-10-02T08:00:00Z", "event_name": "click", "email": "jos\u00e9@b\u00fccher.de"},
+        ])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (0, 2)

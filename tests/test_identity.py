@@ -396,6 +396,41 @@ class TestNeverIdentified:
         assert query(warehouse, "select distinct customer_id from events") == [("u-jo",)]
         assert query(warehouse, "select count(distinct email_hash) from events") == [(1,)]
 
+    def test_an_internationalised_domain_as_unicode_or_as_its_a_label_is_the_same_address(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """An ESP or SMTP log exports 'josé@bücher.de' with its domain in ASCII (the IDNA A-label
+        'xn--bcher-kva.de'), a form 'BÜCHER.DE' in capitals: one domain (RFC 5890), so one person
+        across the web, the e-mail channel and the CRM, hashed as the Unicode form."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("jo-1", "09:00", "a-jo-1", "sign_up", email="jos\u00e9@b\u00fccher.de"),
+            web("jo-2", "09:05", "a-jo-2", "generate_lead", email="JOS\u00c9@XN--BCHER-KVA.DE"),
+        ])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": f"jo-m{i}", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": email}
+            for i, email in enumerate(["jos\u00e9@xn--bcher-kva.de", "jos\u00e9@B\u00dcCHER.DE", "jos\u00e9@b\u00fccher\u3002de"])
+        ])
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu-jo,jos\u00e9@Xn--Bcher-Kva.de,,\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select distinct customer_id from events") == [("u-jo",)]
+        assert query(warehouse, "select distinct email_hash from events") == [(h("jos\u00e9@b\u00fccher.de"),)]
+
+    def test_an_a_label_that_is_not_valid_idna_is_kept_as_given(self, landing: Landing, warehouse: Path) -> None:
+        """A malformed A-label ('xn--zz!') does not stop the run: the row loads, its address
+        hashed as written (in lower case), the person never identified."""
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "zz-m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "Zed@XN--ZZ!.de"},
+            {"event_id": "zz-m2", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "zed@xn--.de"},
+            {"event_id": "zz-m3", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "zed@xn--abc-.de"},
+        ])
+        summary = run_day(landing, warehouse, DAY1)
+        assert (summary.rows_loaded, summary.rows_quarantined) == (3, 0)
+        assert query(warehouse, "select event_id, customer_id from events order by 1") == [
+            ("zz-m1", "email:" + h("zed@xn--zz!.de")[:24]),
+            ("zz-m2", "email:" + h("zed@xn--.de")[:24]),
+            ("zz-m3", "email:" + h("zed@xn--abc-.de")[:24]),
+        ]
+
     def test_invisible_marks_around_an_address_or_handle_and_decomposed_handles(
         self, landing: Landing, warehouse: Path
     ) -> None:

@@ -430,6 +430,32 @@ class TestLeaks:
         assert (summary.rows_loaded, summary.rows_forgotten) == (1, 1)
         assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
 
+    def test_an_address_erased_in_its_a_label_spelling_stays_erased(self, landing: Landing, warehouse: Path) -> None:
+        """An address whose domain an ESP exported as its A-label ('xn--bcher-kva.de') was hashed
+        so, and `journey forget` recorded that hash; now that such a domain is hashed in its
+        Unicode form, rows that name the address, in either spelling, are still withheld."""
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "open", "email": "other@example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        forgotten_as_before(warehouse, "email", "keyed_hash('email:' || keyed_hash('jose@xn--bcher-kva.de'))")
+        forgotten_as_before(warehouse, "email", "keyed_hash('email:' || keyed_hash('zo\u00eb@xn--mller-kva.de'))")
+        landing.jsonl("email", DAY2, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "Jose@XN--BCHER-KVA.DE"},
+            {"event_id": "m2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "ann@example.com"},
+            {"event_id": "m3", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": "zo\u00eb@xn--mller-kva.de"},
+        ])
+        landing.jsonl("web", DAY2, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "login", "anonymous_id": "a1",
+             "email": "jose@B\u00dcCHER.de"},
+            {"event_id": "w2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "login", "anonymous_id": "a2",
+             "email": "zoe\u0308@m\u00fcller.de"},
+        ])
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu-jose,jose@b\u00fccher.de,,\n")
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 5)
+        assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
+
     def test_an_address_or_handle_erased_with_invisible_marks_or_decomposed_stays_erased(
         self, landing: Landing, warehouse: Path
     ) -> None:

@@ -169,13 +169,43 @@ create or replace temp macro address_pattern() as
 create or replace temp macro decoded_address(x) as
     replace(replace(x, '%2540', '@'), '%40', '@');
 
--- An e-mail field's address as it is hashed: trimmed, a null marker missing, in lower case,
--- in Unicode's composed form (NFC: 'josé' typed as e and a combining accent, as macOS and some
--- CRMs write it, is the same text), and its @ decoded when an export wrote it encoded in a URL
--- once (%40) or twice (%2540), so that one address is one person however it was written (as an
--- id holding one is, below). (nfc_normalize returns ASCII text as it is, at no cost.)
-create or replace temp macro address_key(x) as
+-- An e-mail field's address as address_key made it before internationalised domains were
+-- given one form (below): trimmed, a null marker missing, in lower case, in Unicode's composed
+-- form (NFC: 'josé' typed as e and a combining accent, as macOS and some CRMs write it, is the
+-- same text), and its @ decoded when an export wrote it encoded in a URL once (%40) or twice
+-- (%2540). (nfc_normalize returns ASCII text as it is, at no cost.)
+create or replace temp macro address_key_before_idn(x) as
     decoded_address(nfc_normalize(lower(without_null_marker(clean_identifier(x)))));
+
+-- An e-mail field's address as it is hashed: address_key_before_idn, and an internationalised
+-- domain in its Unicode form, lower case and composed, whether written so or as the ASCII form
+-- (IDNA A-labels) that ESPs and SMTP logs export: 'josé@xn--bcher-kva.de' and 'JOSÉ@BÜCHER.DE'
+-- are 'josé@bücher.de' (RFC 5890: one domain), so that one address is one person however it was
+-- written (as an id holding one is, below). A domain that is not valid IDNA (a malformed
+-- 'xn--zz!') is kept as given. The conversion is the Python function idn_address
+-- (journey_analytics.privacy.canonical_address_domain, registered with keyed_hash); it runs only
+-- for an address that is not plain ASCII, is padded or holds '--' (as 'xn--' does, in any case:
+-- one check). The others, the common case, stay in SQL: a plain ASCII address with nothing
+-- around it is what address_key_before_idn makes of it, without the cleaning it does not need,
+-- so this path costs no more than before. (x, a field, is named several times; the costly
+-- cleaning once, in the branch few rows take.)
+create or replace temp macro address_key(x) as
+    case
+        when ascii(x) > 32 and ascii(right(x, 1)) > 32 and strlen(x) = length(x) and not contains(x, '--')
+            then decoded_address(lower(without_null_marker(x)))
+        else idn_address(address_key_before_idn(x))
+    end;
+
+-- For an address whose domain may be internationalised (not plain ASCII, or holding '--' as
+-- 'xn--' does): the identifier hash that `journey forget` recorded for it, when erased in the
+-- spelling ESPs and SMTP logs export (the domain's A-labels: 'josé@xn--bcher-kva.de'), before
+-- domains were given one form and that spelling was another person; null for any other address.
+-- (For an address whose domain has no internationalised label it is the hash of its own key,
+-- which is harmless.)
+create or replace temp macro address_a_label_hash(x) as
+    case when strlen(x) <> length(x) or contains(x, '--')
+        then keyed_hash('email:' || keyed_hash(idn_a_label_address(address_key_before_idn(x))))
+    end;
 
 -- For an address written with its @ encoded (%40, %2540) or not plain ASCII: the identifier
 -- hash that `journey forget` recorded for it before address_key decoded the @, composed the text

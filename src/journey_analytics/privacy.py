@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def keyed_hash(secret: bytes, value: str) -> str:
 ID_EDGE = "[\"',;|\\t]"
 
 def install_hash_macro(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
-    """Define the temporary SQL macro ``keyed_hash(text)`` (HMAC-SHA256, hex) on a connection.
+    """Define the temporary SQL macro ``keyed_hash(text)`` (HMAC-SHA256, hex) on a connection,
+    and the functions that give an address's internationalised domain one form
+    (:func:`install_address_functions`), so every connection that hashes addresses has them.
 
     The macro is temporary, so the key is never written into the warehouse file.
     """
@@ -90,6 +93,107 @@ def install_hash_macro(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
             end
         """
     ).fetchall()
+    install_address_functions(con)
+
+
+# The dots that IDNA (RFC 3490, UTS #46) reads as a label separator besides the full stop:
+# ideographic, full-width and half-width ideographic full stops.
+_IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+
+def _u_label(label: str) -> str | None:
+    """A domain label in the form its address is hashed with: an A-label ('xn--bcher-kva')
+    decoded, text in lower case and composed (NFKC, then NFC: 'ＢÜCHER' is 'bücher'); an ASCII
+    label as it is. None for a label that is not one (a malformed A-label such as 'xn--zz!',
+    or one whose text is not letters, digits, combining marks and hyphens)."""
+    if label.isascii() and not label.startswith("xn--"):
+        return label
+    if label.isascii():
+        tail = label[4:]
+        if not tail or not all(c.isalnum() or c == "-" for c in tail):
+            return None
+        try:
+            text = tail.encode("ascii").decode("punycode")
+            if text.isascii() or text.encode("punycode").decode("ascii") != tail:
+                return None  # an A-label of plain ASCII text, or one that does not round-trip
+        except (UnicodeError, ValueError, OverflowError):
+            return None
+    else:
+        text = label
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", text).lower())
+    if not text or not all(c.isalnum() or c == "-" or unicodedata.category(c).startswith("M") for c in text):
+        return None
+    return text
+
+
+def _domain_labels(address: str) -> tuple[str, list[str]] | None:
+    """The local part of an address and the labels of its domain (lower case, split also at
+    the ideographic full stops IDNA reads as dots), or None when it has no '@'."""
+    if "@" not in address:
+        return None
+    local, _, domain = address.rpartition("@")
+    return local, domain.translate(_IDNA_DOTS).lower().split(".")
+
+
+def canonical_address_domain(address: str | None) -> str | None:
+    """An address (as address_key has cleaned it: trimmed, lower case, NFC) with its domain in
+    one form, the Unicode one (U-labels, RFC 5890): 'josé@xn--bcher-kva.de', as ESPs and SMTP
+    logs export it, and 'josé@BÜCHER.DE' are both 'josé@bücher.de'. The local part is kept as
+    it is. A domain with a label that is not a valid IDNA label is kept as given (a malformed
+    A-label must not stop a run: the address is still one person's, hashed as written).
+
+    The Unicode form, not the ASCII one (the A-label), because addresses typed into web forms
+    and CRMs, hashed so before domains were given one form, keep their hash (and so their
+    customer and any erasure recorded for them), and because decoding an A-label is mechanical
+    whereas encoding a U-label depends on the IDNA version (IDNA 2003 maps 'ß' to 'ss', so
+    'fußball.de' would become 'fussball.de', another registered domain)."""
+    parts = None if address is None else _domain_labels(address)
+    if parts is None:
+        return address
+    local, labels = parts
+    u_labels = [_u_label(label) for label in labels]
+    if any(label is None for label in u_labels):
+        return address
+    return local + "@" + ".".join(u_labels)  # type: ignore[arg-type]
+
+
+def address_with_a_labels(address: str | None) -> str | None:
+    """An address (as address_key_before_idn cleaned it) as an ESP or SMTP log exports it: each
+    internationalised label of its domain as its A-label ('josé@bücher.de' is
+    'josé@xn--bcher-kva.de'), an A-label as given. Before domains were given one form, an address
+    erased in that spelling was recorded so (the staging models hash it for `journey forget`'s
+    earlier erasures). A domain that is not valid IDNA is kept as given."""
+    parts = None if address is None else _domain_labels(address)
+    if parts is None:
+        return address
+    local, labels = parts
+    a_labels = []
+    for label in labels:
+        u_label = _u_label(label)
+        if u_label is None:
+            return address
+        if u_label.isascii() or label.isascii():  # an ASCII label, or an A-label as given
+            a_labels.append(u_label if u_label.isascii() else label)
+        else:
+            a_labels.append("xn--" + u_label.encode("punycode").decode("ascii"))
+    return local + "@" + ".".join(a_labels)
+
+
+# The SQL functions (name, Python function) that give an address's internationalised domain one
+# form; the macros address_key and address_a_label_hash in sql/macros/landing_macros.sql call them.
+ADDRESS_FUNCTIONS = (("idn_address", canonical_address_domain), ("idn_a_label_address", address_with_a_labels))
+
+
+def install_address_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Register :data:`ADDRESS_FUNCTIONS` on a connection (install_hash_macro does: every
+    connection that hashes addresses has them). The macros call them only for the rare address
+    that is not plain ASCII or holds 'xn--'; the others stay in SQL."""
+    for name, function in ADDRESS_FUNCTIONS:
+        try:
+            con.remove_function(name)
+        except duckdb.Error:
+            pass  # not registered yet
+        con.create_function(name, function, ["VARCHAR"], "VARCHAR", side_effects=False)
 
 
 def check_key_before_run(configured: str | None, warehouse: Path) -> None:

@@ -362,6 +362,8 @@ def _stage_withholding_forgotten(con: duckdb.DuckDBPyConnection, staging_model: 
         checks.append("user_id_as_given_hash in (select identifier_hash from raw.forgotten_identifiers)")
     if "email_as_given_hash" in columns:  # erased before an encoded @ in an e-mail field was decoded
         checks.append("email_as_given_hash in (select identifier_hash from raw.forgotten_identifiers)")
+    if "email_a_label_hash" in columns:  # erased in its 'xn--' spelling before domains were given one form
+        checks.append("email_a_label_hash in (select identifier_hash from raw.forgotten_identifiers)")
     if "handle_as_given_hash" in columns:  # erased before handles were composed and invisible marks trimmed
         checks.append("handle_as_given_hash in (select identifier_hash from raw.forgotten_identifiers)")
     if "raw_masked" in columns:
