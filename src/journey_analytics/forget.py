@@ -5,7 +5,9 @@ publishes atomically, so a reader sees the warehouse before or after the erasure
 of it, and a failed erasure leaves the warehouse as it was. On the copy it
 
 1. finds every identifier of the customer in ``identity_map`` (user ids, devices, e-mail and
-   handle hashes);
+   handle hashes); given an e-mail address, also those of the customers that its earlier
+   spellings are (rows loaded before its internationalised domain was given one form keep the
+   hash of its A-label spelling, ``xn--``);
 2. deletes every row, in every table of the warehouse, that holds one of them in a column
    named ``user_id``, ``anonymous_id``, ``email_hash``, ``handle_hash`` or
    ``social_handle_hash``, or that holds one of the customer's ids (current or earlier:
@@ -142,26 +144,55 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
     return result
 
 
+# The e-mail hashes an address argument had in the spellings it was hashed with before, where
+# they are not its hash now (rows loaded then keep them: the raw tables hold no address to hash
+# again): as address_key made it before internationalised domains were given one form, and in
+# its A-label spelling ('josé@xn--bcher-kva.de'), which was another person then. None for a plain
+# ASCII address without an A-label. (Two parameters: the argument twice.)
+_EARLIER_SPELLINGS = """
+    select identifier from (
+        select keyed_hash(address_key_before_idn(a)) as identifier, keyed_hash(address_key(a)) as now
+        from (select ? as a) where may_hold_address(a)
+        union all
+        select keyed_hash(idn_a_label_address(address_key_before_idn(a))), keyed_hash(address_key(a))
+        from (select ? as a) where may_hold_address(a)
+    ) where identifier <> now
+"""
+
+
 def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> ErasureResult:
-    """Do steps 1 to 5 of the module docstring on an open build connection."""
+    """Do steps 1 to 5 of the module docstring on an open build connection. An e-mail address
+    erases, with its customer, the customers its earlier spellings were (the same mailbox, its
+    rows loaded before its domain was given one form)."""
     customer_id = find_customer_id(con, customer)
+    customer_ids = [customer_id] + [
+        row[0]
+        for row in con.execute(
+            f"""
+            select distinct customer_id from main.identity_map
+            where identifier_type = 'email' and customer_id <> ? and identifier in ({_EARLIER_SPELLINGS})
+            order by 1
+            """,
+            [customer_id, customer, customer],
+        ).fetchall()
+    ]
     con.execute(
         """
         create or replace temp table forget_ids as
-        select distinct identifier_type, identifier from main.identity_map where customer_id = ?
+        select distinct identifier_type, identifier from main.identity_map where list_contains(?, customer_id)
         """,
-        [customer_id],
+        [customer_ids],
     ).fetchall()
     # Every customer_id the person may have had on some run date: stage_history keeps old days.
     con.execute(
         """
         create or replace temp table forget_keys as
-        select ? as customer_id
+        select unnest(?) as customer_id
         union
         select identifier_customer_id(identifier_type, identifier)
         from forget_ids
         """,
-        [customer_id],
+        [customer_ids],
     ).fetchall()
     con.execute("create or replace temp table forget_lines (source_file varchar, line_no bigint)").fetchall()
 
@@ -250,23 +281,27 @@ def install_lookup_macros(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
 def find_customer_id(con: duckdb.DuckDBPyConnection, customer: str) -> str:
     """The customer_id the argument names: a customer_id, else the customer of that user id (a
     user id that is an e-mail address is looked up as ingest keeps it, pseudonymized), else the
-    customer of that e-mail address (hashed as ingest hashes it: erasure requests come by e-mail)."""
+    customer of that e-mail address (hashed as ingest hashes it: erasure requests come by e-mail),
+    else the customer of one of its earlier spellings (see _EARLIER_SPELLINGS)."""
     rows = []
     # (an address written with a full-width or small at-sign is read with a plain @, as ingest reads it)
     ((kept,),) = con.execute("select pseudonymous_id(plain_at_signs(?), 'user')", [customer]).fetchall()
     if has_tables(con, "identity_map"):
         rows = con.execute(
-            """
+            f"""
             select customer_id, 0 as preference from main.identity_map where customer_id in (?, ?)
             union
             select customer_id, 1 from main.identity_map where identifier_type = 'user_id' and identifier in (?, ?)
             union
             select customer_id, 2 from main.identity_map
             where identifier_type = 'email' and identifier = keyed_hash(address_key(?))
-            order by preference
+            union
+            select customer_id, 3 from main.identity_map
+            where identifier_type = 'email' and identifier in ({_EARLIER_SPELLINGS})
+            order by preference, customer_id
             limit 1
             """,
-            [kept, customer, kept, customer, customer],
+            [kept, customer, kept, customer, customer, customer, customer],
         ).fetchall()
     if not rows:
         raise ForgetError(
