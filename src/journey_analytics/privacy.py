@@ -9,6 +9,7 @@ it would split every customer in two.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -101,6 +102,7 @@ def install_hash_macro(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
 _IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
+@functools.lru_cache(maxsize=4096)  # a run's addresses share few domains
 def _u_label(label: str) -> str | None:
     """A domain label in the form its address is hashed with: an A-label ('xn--bcher-kva')
     decoded, text in lower case and composed (NFKC, then NFC: 'ＢÜCHER' is 'bücher'); an ASCII
@@ -167,16 +169,22 @@ def address_with_a_labels(address: str | None) -> str | None:
     if parts is None:
         return address
     local, labels = parts
-    a_labels = []
-    for label in labels:
-        u_label = _u_label(label)
-        if u_label is None:
-            return address
-        if u_label.isascii() or label.isascii():  # an ASCII label, or an A-label as given
-            a_labels.append(u_label if u_label.isascii() else label)
-        else:
-            a_labels.append("xn--" + u_label.encode("punycode").decode("ascii"))
-    return local + "@" + ".".join(a_labels)
+    a_labels = [_a_label(label) for label in labels]
+    if any(label is None for label in a_labels):
+        return address
+    return local + "@" + ".".join(a_labels)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=4096)
+def _a_label(label: str) -> str | None:
+    """A domain label as its A-label: an ASCII label or an A-label as given, a Unicode one encoded
+    ('bücher' is 'xn--bcher-kva'); None for a label that is not one (see _u_label)."""
+    u_label = _u_label(label)
+    if u_label is None or u_label.isascii():
+        return u_label
+    if label.isascii():
+        return label
+    return "xn--" + u_label.encode("punycode").decode("ascii")
 
 
 # The SQL functions (name, Python function) that give an address's internationalised domain one
