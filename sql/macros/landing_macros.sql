@@ -196,15 +196,15 @@ create or replace temp macro address_key(x) as
         else idn_address(address_key_before_idn(x))
     end;
 
--- For an address whose domain may be internationalised (not plain ASCII, or holding '--' as
--- 'xn--' does): the identifier hash that `journey forget` recorded for it, when erased in the
--- spelling ESPs and SMTP logs export (the domain's A-labels: 'josé@xn--bcher-kva.de'), before
--- domains were given one form and that spelling was another person; null for any other address.
--- (For an address whose domain has no internationalised label it is the hash of its own key,
--- which is harmless.)
-create or replace temp macro address_a_label_hash(x) as
-    case when strlen(x) <> length(x) or contains(x, '--')
-        then keyed_hash('email:' || keyed_hash(idn_a_label_address(address_key_before_idn(x))))
+-- For an address (as address_key made it) that is not plain ASCII, as an internationalised
+-- domain is once address_key gave it its Unicode form: the identifier hash that `journey forget`
+-- recorded for it when erased in the spelling ESPs and SMTP logs export (the domain's A-labels:
+-- 'josé@xn--bcher-kva.de'), before domains were given one form and that spelling was another
+-- person; null for any other address. (For an address whose domain is ASCII it is the hash of
+-- its own key, which is harmless.)
+create or replace temp macro address_a_label_hash(address) as
+    case when strlen(address) <> length(address)
+        then keyed_hash('email:' || keyed_hash(idn_a_label_address(address)))
     end;
 
 -- For an address written with its @ encoded (%40, %2540) or not plain ASCII: the identifier

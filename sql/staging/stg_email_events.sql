@@ -103,7 +103,7 @@ select
     address_as_given_hash(email_as_given) as email_as_given_hash,
     -- and as it was hashed in its A-label spelling ('xn--') before internationalised domains
     -- were given one form, as `journey forget` recorded it then (the run withholds the rows it names)
-    address_a_label_hash(email_as_given) as email_a_label_hash,
+    address_a_label_hash(email) as email_a_label_hash,
     pseudonymous_id(user_id, 'user') as user_id,
     -- the given id's own hash, as `journey forget` recorded a user id that was an address before
     -- ids were pseudonymized (the run withholds the rows it names)

@@ -113,7 +113,7 @@ select
     address_as_given_hash(email_as_given) as email_as_given_hash,
     -- and as it was hashed in its A-label spelling ('xn--') before internationalised domains
     -- were given one form, as `journey forget` recorded it then (the run withholds the rows it names)
-    address_a_label_hash(email_as_given) as email_a_label_hash,
+    address_a_label_hash(email) as email_a_label_hash,
     case when handle is not null then mask_emails(platform_shown) end as platform,
     keyed_hash(platform || ':' || handle) as handle_hash,
     -- the handle hashed as it was before it was composed (NFC) and invisible marks around it

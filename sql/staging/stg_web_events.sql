@@ -141,7 +141,7 @@ select
     address_as_given_hash(email_as_given) as email_as_given_hash,
     -- and as it was hashed in its A-label spelling ('xn--') before internationalised domains
     -- were given one form, as `journey forget` recorded it then (the run withholds the rows it names)
-    address_a_label_hash(email_as_given) as email_a_label_hash,
+    address_a_label_hash(email) as email_a_label_hash,
     mask_emails(page_url) as page_url,
     mask_emails(page_title) as page_title,
     mask_emails(referrer) as referrer,

@@ -154,7 +154,7 @@ _EARLIER_SPELLINGS = """
         select keyed_hash(address_key_before_idn(a)) as identifier, keyed_hash(address_key(a)) as now
         from (select ? as a) where may_hold_address(a)
         union all
-        select keyed_hash(idn_a_label_address(address_key_before_idn(a))), keyed_hash(address_key(a))
+        select keyed_hash(idn_a_label_address(address_key(a))), keyed_hash(address_key(a))
         from (select ? as a) where may_hold_address(a)
     ) where identifier <> now
 """

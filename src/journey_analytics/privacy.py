@@ -160,11 +160,11 @@ def canonical_address_domain(address: str | None) -> str | None:
 
 
 def address_with_a_labels(address: str | None) -> str | None:
-    """An address (as address_key_before_idn cleaned it) as an ESP or SMTP log exports it: each
+    """An address (as address_key made it) as an ESP or SMTP log exports it: each
     internationalised label of its domain as its A-label ('josé@bücher.de' is
     'josé@xn--bcher-kva.de'), an A-label as given. Before domains were given one form, an address
-    erased in that spelling was recorded so (the staging models hash it for `journey forget`'s
-    earlier erasures). A domain that is not valid IDNA is kept as given."""
+    erased in that spelling was recorded so (the staging models hash it, and `journey forget`
+    looks it up, for such earlier erasures). A domain that is not valid IDNA is kept as given."""
     parts = None if address is None else _domain_labels(address)
     if parts is None:
         return address
