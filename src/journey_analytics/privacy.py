@@ -106,13 +106,15 @@ _IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 def _u_label(label: str) -> str | None:
     """A domain label in the form its address is hashed with: an A-label ('xn--bcher-kva')
     decoded, text in lower case and composed (NFKC, then NFC: 'ＢÜCHER' is 'bücher'); an ASCII
-    label as it is. None for a label that is not one (a malformed A-label such as 'xn--zz!',
-    or one whose text is not letters, digits, combining marks and hyphens)."""
+    label as it is. None for a label that is not one (a malformed A-label such as 'xn--zz!' or
+    one longer than a label can be, or one whose text is not letters, digits, combining marks
+    and hyphens)."""
     if label.isascii() and not label.startswith("xn--"):
         return label
     if label.isascii():
         tail = label[4:]
-        if not tail or not all(c.isalnum() or c == "-" for c in tail):
+        # a label is at most 63 characters (RFC 1035); decoding a longer one could take long
+        if not tail or len(label) > 63 or not all(c.isalnum() or c == "-" for c in tail):
             return None
         try:
             text = tail.encode("ascii").decode("punycode")
