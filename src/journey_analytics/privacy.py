@@ -105,7 +105,7 @@ _IDNA_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 @functools.lru_cache(maxsize=4096)  # a run's addresses share few domains
 def _u_label(label: str) -> str | None:
     """A domain label in the form its address is hashed with: an A-label ('xn--bcher-kva')
-    decoded, text in lower case and composed (NFKC, then NFC: 'ＢÜCHER' is 'bücher'); an ASCII
+    decoded, text in lower case and composed (NFKC, then NFC: full-width letters are the ASCII ones); an ASCII
     label as it is. None for a label that is not one (a malformed A-label such as 'xn--zz!' or
     one longer than a label can be, or one whose text is not letters, digits, combining marks
     and hyphens)."""
