@@ -415,6 +415,23 @@ class TestNeverIdentified:
         assert query(warehouse, "select distinct customer_id from events") == [("u-jo",)]
         assert query(warehouse, "select distinct email_hash from events") == [(h("jos\u00e9@b\u00fccher.de"),)]
 
+    def test_an_address_with_a_full_width_or_small_at_is_the_same_address(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """An address typed with an East Asian keyboard's full-width ＠ (or a small ﹫) is the
+        address with an @, as the masking reads it: one person, not two."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("fw-1", "09:00", "a-fw-1", "sign_up", email="li.wei@example.cn"),
+        ])
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": f"fw-m{i}", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": email}
+            for i, email in enumerate(["li.wei\uff20example.cn", "Li.Wei\ufe6bExample.CN"])
+        ])
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu-fw,li.wei\uff20example.cn,,\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select distinct customer_id from events") == [("u-fw",)]
+        assert query(warehouse, "select distinct email_hash from events") == [(h("li.wei@example.cn"),)]
+
     def test_an_a_label_that_is_not_valid_idna_is_kept_as_given(self, landing: Landing, warehouse: Path) -> None:
         """A malformed A-label ('xn--zz!') does not stop the run: the row loads, its address
         hashed as written (in lower case), the person never identified."""

@@ -182,7 +182,8 @@ create or replace temp macro address_key_before_idn(x) as
 -- (IDNA A-labels) that ESPs and SMTP logs export: 'josé@xn--bcher-kva.de' and 'JOSÉ@BÜCHER.DE'
 -- are 'josé@bücher.de' (RFC 5890: one domain), so that one address is one person however it was
 -- written (as an id holding one is, below). A domain that is not valid IDNA (a malformed
--- 'xn--zz!') is kept as given. The conversion is the Python function idn_address
+-- 'xn--zz!') is kept as given. A full-width or small at-sign (＠, ﹫) is an @, as the masking
+-- reads it. The conversion is the Python function idn_address
 -- (journey_analytics.privacy.canonical_address_domain, registered with keyed_hash); it runs only
 -- for an address that is not plain ASCII, is padded or holds '--' (as 'xn--' does, in any case:
 -- one check). The others, the common case, stay in SQL: a plain ASCII address with nothing
@@ -193,7 +194,7 @@ create or replace temp macro address_key(x) as
     case
         when ascii(x) > 32 and ascii(right(x, 1)) > 32 and strlen(x) = length(x) and not contains(x, '--')
             then decoded_address(lower(without_null_marker(x)))
-        else idn_address(address_key_before_idn(x))
+        else idn_address(plain_at_signs(address_key_before_idn(x)))
     end;
 
 -- For an address (as address_key made it) that is not plain ASCII, as an internationalised
