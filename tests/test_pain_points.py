@@ -693,6 +693,27 @@ class TestEmail:
         emails(con, "A", 200, bounces=100, at=datetime(2026, 10, 3, 10))  # 29 days back
         assert run(con) == []
 
+    def test_complaints_about_mail_delivered_before_the_window_are_not_the_windows(
+        self, con: duckdb.DuckDBPyConnection
+    ) -> None:
+        """A campaign delivered the day before the 28-day window still draws spam reports and
+        unsubscribes in the window's first days: they are about messages the window does not
+        count. Counted against the window's deliveries, 18 reports about a campaign gone made the
+        sender's clean 2,000 messages 1.0% spam, an "All campaigns" finding about nobody's mail."""
+        before, first_day = datetime(2026, 10, 3, 15), datetime(2026, 10, 4, 12)  # the window: 10-04..10-31
+        add(con, 3000, "P-d{i}", "delivered", before, channel="email", campaign_id="P", message_id="P-m{i}")
+        add(con, 18, "P-d{i}", "spamreport", first_day, channel="email", campaign_id="P", message_id="P-m{i}")
+        add(con, 40, "P-d{i}", "unsubscribe", first_day, channel="email", campaign_id="P", message_id="P-m{i}")
+        add(con, 2000, "A-d{i}", "delivered", RECENT, channel="email", campaign_id="A", message_id="A-m{i}")
+        add(con, 2, "A-d{i}", "spamreport", RECENT + timedelta(hours=1), channel="email", campaign_id="A",
+            message_id="A-m{i}")
+        assert run(con) == []
+        # the window's own messages still count with their reports: 8 of A's 2,000 is 0.4%
+        add(con, 6, "A-d{i}", "spamreport", RECENT + timedelta(hours=2), start=2, channel="email",
+            campaign_id="A", message_id="A-m{i}")
+        (f,) = of(run(con), "email_spam_complaints")
+        assert (f.segment_value, f.observed, f.affected_customers) == ("all", pytest.approx(8 / 2000), 8)
+
 
 # --- social ------------------------------------------------------------------------------------
 

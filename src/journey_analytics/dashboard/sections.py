@@ -571,7 +571,7 @@ def _rate(count: int, of: int) -> str:
 
 def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
     """Per-campaign delivery, engagement and complaint rates (last 28 days)."""
-    from journey_analytics.pain_points import MESSAGE_KEY, messages_with
+    from journey_analytics.pain_points import MESSAGE_KEY, email_window_events, messages_with
 
     rows = con.execute(
         f"""
@@ -587,11 +587,11 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
             -- the sender refused to send these (a suppressed address, a full queue)
             count(*) filter (where event_name = 'dropped') as dropped,
             count(*) over () as campaigns
-        from events
-        where channel = 'email' and event_ts >= cast(? as date) - 27 and event_ts < cast(? as date) + 1
+        -- the messages of the window with their events, as the pain points judge them
+        from {email_window_events(28)}
         group by 1 order by delivered + bounces + dropped desc, 1 limit ?
         """,
-        [as_of, as_of, MAX_CAMPAIGNS],
+        [as_of, as_of, as_of, MAX_CAMPAIGNS],
     ).fetchall()
     note = "Per campaign, last 28 days. Rates are of the messages delivered; the bounce rate is of those delivered or bounced."
     if not rows:
