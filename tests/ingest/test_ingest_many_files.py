@@ -1,0 +1,96 @@
+"""A day delivered as many small files (hourly exports per partition, some empty) costs ingest in
+proportion to its files: no statement per JSONL file (they are read in one scan and recorded in
+one statement), and no Python work that grows with the
+square of the files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from journey_analytics import runs
+from journey_analytics.config import load_settings
+from journey_analytics.ingest import web
+from tests.conftest import DAY1, Landing, query
+
+
+def _landing(root: Path, jsonl_files: int, broken: bool) -> Landing:
+    """A day of web files: ``jsonl_files`` small JSONL exports (every fifth gzipped, every
+    seventh empty), beside the same few CSV files, a file of a type not read and, with
+    ``broken``, a gzip file that is not one."""
+    landing = Landing(root)
+    for i in range(jsonl_files):
+        rows = [
+            {"event_id": f"e{i}-{j}", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": f"a{i}"}
+            for j in range(i % 3 + 1)
+        ]
+        if i % 7 == 0:
+            landing.text("web", DAY1, f"part-{i:04d}.jsonl", "")
+        elif i % 5 == 0:
+            landing.jsonl_gz("web", DAY1, f"part-{i:04d}.jsonl.gz", rows)
+        else:
+            landing.jsonl("web", DAY1, f"part-{i:04d}.jsonl", rows)
+    header = ["event_id", "event_ts", "event_name", "anonymous_id"]
+    landing.csv("web", DAY1, "export-a.csv", header, [{"event_id": "c1", "event_ts": "2026-10-01T11:00:00Z",
+                                                        "event_name": "page_view", "anonymous_id": "c"}])
+    landing.csv("web", DAY1, "export-b.csv", header, [])  # a header only
+    landing.text("web", DAY1, "manifest.txt", "parts\n")
+    if broken:
+        landing.binary("web", DAY1, "broken.jsonl.gz", b"not gzip")
+    return landing
+
+
+def _ingest_web(tmp_path: Path, jsonl_files: int, broken: bool = False) -> tuple[int, int, Path]:
+    """Ingest the web files of :func:`_landing` in a run that publishes; returns the statements
+    ingest ran, the Python function calls it made, and the warehouse."""
+    landing = _landing(tmp_path / f"landing-{jsonl_files}", jsonl_files, broken)
+    warehouse = tmp_path / f"w-{jsonl_files}" / "journey.duckdb"
+    ctx = runs.open_run(DAY1, landing.root, warehouse, tmp_path / "reports", load_settings(None))
+    calls = 0
+
+    def count(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    try:
+        ctx.con.execute("call enable_logging('QueryLog')").fetchall()
+        sys.setprofile(count)
+        try:
+            runs.ingest_step(ctx, web.KIND)
+        finally:
+            sys.setprofile(None)
+        ctx.con.execute("call disable_logging()").fetchall()
+        ((statements,),) = ctx.con.execute("select count(*) from duckdb_logs where type = 'QueryLog'").fetchall()
+        ctx.con.execute("call truncate_duckdb_logs()").fetchall()
+        runs.finish_run(ctx, tmp_path / "no-page")
+    except BaseException:
+        runs.abort_run(ctx)
+        raise
+    return int(statements), calls, warehouse
+
+
+def _check_loaded(warehouse: Path, jsonl_files: int, broken: bool) -> None:
+    """Every file recorded once, its rows loaded; the files that cannot be read in quarantine."""
+    n = jsonl_files + 3 + broken
+    assert query(warehouse, "select count(*), count(distinct source_file) from raw.ingested_files") == [(n, n)]
+    assert query(warehouse, "select sum(rows_loaded) from raw.ingested_files") == [
+        (sum(i % 3 + 1 for i in range(jsonl_files) if i % 7) + 1,)
+    ]
+    assert query(warehouse, "select source_file from quarantine order by 1") == [
+        *([("web/dt=2026-10-01/broken.jsonl.gz",)] if broken else []), ("web/dt=2026-10-01/manifest.txt",),
+    ]
+
+
+class TestManySmallFiles:
+    """Four times the JSONL files: the same statements, and about four times the Python work."""
+
+    def test_cost_grows_with_the_files_not_faster(self, tmp_path: Path) -> None:
+        _ingest_web(tmp_path, 20)  # warms up what is imported on first use
+        few_statements, few_calls, few = _ingest_web(tmp_path, 60)
+        many_statements, many_calls, many = _ingest_web(tmp_path, 240)
+
+        _check_loaded(few, 60, broken=False)
+        _check_loaded(many, 240, broken=False)
+        assert many_statements == few_statements
+        assert many_calls < 5 * few_calls, (few_calls, many_calls)
