@@ -1,6 +1,6 @@
 """A day delivered as many small files (hourly exports per partition, some empty) costs ingest in
 proportion to its files: no statement per JSONL file (they are read in one scan and recorded in
-one statement), and no Python work that grows with the
+one statement, also when one of them cannot be read), and no Python work that grows with the
 square of the files."""
 
 from __future__ import annotations
@@ -94,3 +94,12 @@ class TestManySmallFiles:
         _check_loaded(many, 240, broken=False)
         assert many_statements == few_statements
         assert many_calls < 5 * few_calls, (few_calls, many_calls)
+
+    def test_one_file_that_cannot_be_read_does_not_make_every_file_read_alone(self, tmp_path: Path) -> None:
+        """A truncated gzip among the exports is found by halving the scan, not by a read per file."""
+        few_statements, _, few = _ingest_web(tmp_path, 60, broken=True)
+        many_statements, _, many = _ingest_web(tmp_path, 240, broken=True)
+
+        _check_loaded(few, 60, broken=True)
+        _check_loaded(many, 240, broken=True)
+        assert many_statements - few_statements < 240 - 60, (few_statements, many_statements)

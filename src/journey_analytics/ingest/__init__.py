@@ -105,14 +105,9 @@ def ingest_kind(
     readable = [f for f in readable if f.source_file not in unreadable]
     batch = [f for f in readable if f.file_format in ("jsonl", "jsonl.gz")]
     if len(batch) > 1:
-        try:
-            left_out = {f.source_file for f in read_jsonl_batch(con, batch, landed, settings.ingest.max_line_bytes)}
-            batched = {f.source_file for f in batch}  # by name: a list's `in` made this quadratic in the files
-            readable = [f for f in readable if f.source_file not in batched or f.source_file in left_out]
-        except _RESOURCE_ERRORS:
-            raise
-        except duckdb.Error:
-            con.execute(f"delete from {landed}").fetchall()  # one file is bad: read one by one
+        left_out = {f.source_file for f in _read_jsonl_in_batches(con, batch, landed, settings.ingest.max_line_bytes)}
+        batched = {f.source_file for f in batch}  # by name: a list's `in` made this quadratic in the files
+        readable = [f for f in readable if f.source_file not in batched or f.source_file in left_out]
     for index, file in enumerate(readable, start=1):
         if progress:
             progress(file.source_file, index, len(readable))
@@ -137,6 +132,28 @@ def ingest_kind(
         con.execute("rollback").fetchall()
         raise
     return report
+
+
+def _read_jsonl_in_batches(
+    con: duckdb.DuckDBPyConnection, files: list[LandingFile], landed: str, max_line_bytes: int
+) -> list[LandingFile]:
+    """Read JSONL files in one scan; return the files to read one by one: those the scan left
+    out (a bare CR in a line) and each file that made a scan fail. A scan that fails (one file
+    cannot be read: a truncated gzip, a file not gzipped) is tried again in halves, down to the
+    single files, so one bad file among thousands costs a few dozen scans, not a read per file."""
+    if len(files) <= 1:
+        return files
+    try:
+        return read_jsonl_batch(con, files, landed, max_line_bytes)
+    except _RESOURCE_ERRORS:
+        raise  # the machine, not a file
+    except duckdb.Error:
+        con.execute(
+            f"delete from {landed} where list_contains(?, source_file)", [[f.source_file for f in files]]
+        ).fetchall()
+    half = len(files) // 2
+    return (_read_jsonl_in_batches(con, files[:half], landed, max_line_bytes)
+            + _read_jsonl_in_batches(con, files[half:], landed, max_line_bytes))
 
 
 def _file_error_message(exc: Exception) -> str:
