@@ -11,6 +11,7 @@ from pathlib import Path
 from journey_analytics import runs
 from journey_analytics.config import load_settings
 from journey_analytics.ingest import web
+from journey_analytics.ingest._landing import find_landing_files
 from tests.conftest import DAY1, Landing, query
 
 
@@ -103,3 +104,35 @@ class TestManySmallFiles:
         _check_loaded(few, 60, broken=True)
         _check_loaded(many, 240, broken=True)
         assert many_statements - few_statements < 240 - 60, (few_statements, many_statements)
+
+
+class TestListingTheLandingFolder:
+    """Every run lists every dt= folder up to its day (a file may come late to any of them), so
+    a year of hourly exports is listed each night: each folder once, each file's stat once."""
+
+    def test_each_folder_listed_once_and_each_file_stat_once(self, tmp_path: Path) -> None:
+        landing = Landing(tmp_path / "landing")
+        days = [DAY1.replace(day=d) for d in (1, 2, 3)]
+        for day in days:
+            for i in range(40):
+                landing.text("web", day, f"part-h{i % 24:02d}-{i:03d}.jsonl", "")
+        landing.text("web", days[0], "_SUCCESS", "")
+        system_calls: list[str] = []
+
+        def count(frame: object, event: str, arg: object) -> None:
+            name = getattr(arg, "__name__", "")
+            if event == "c_call" and name in ("stat", "lstat", "listdir", "scandir"):
+                system_calls.append(name)
+
+        sys.setprofile(count)
+        try:
+            files = find_landing_files(landing.root, web.KIND, days[-1])
+        finally:
+            sys.setprofile(None)
+
+        assert [f.source_file for f in files][:2] == ["web/dt=2026-10-01/part-h00-000.jsonl", "web/dt=2026-10-01/part-h00-024.jsonl"]
+        assert len(files) == 120
+        stats = system_calls.count("stat") + system_calls.count("lstat")
+        listings = system_calls.count("listdir") + system_calls.count("scandir")
+        assert stats <= len(files) + 10, stats  # (it was three a file)
+        assert listings <= len(days) + 3, listings  # (it was three a dt= folder)
