@@ -12,7 +12,9 @@ from journey_analytics import runs
 from journey_analytics.config import load_settings
 from journey_analytics.ingest import web
 from journey_analytics.ingest._landing import find_landing_files
-from tests.conftest import DAY1, Landing, query
+from tests.conftest import DAY1, DAY2, DAY3, Landing, query, run_day
+
+GOOD = {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}
 
 
 def _landing(root: Path, jsonl_files: int, broken: bool) -> Landing:
@@ -136,3 +138,29 @@ class TestListingTheLandingFolder:
         listings = system_calls.count("listdir") + system_calls.count("scandir")
         assert stats <= len(files) + 10, stats  # (it was three a file)
         assert listings <= len(days) + 3, listings  # (it was three a dt= folder)
+
+
+class TestStrayFilesTriedEveryRun:
+    """A file that cannot be read is tried again on every run, and named by each; it is recorded
+    in raw.ingested_files again only when it changed or fails for another reason, so the files
+    a stray checksum or marker adds do not grow with the square of the nights it lies there."""
+
+    def test_one_row_while_it_stays_as_it_is(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "part-0.jsonl", [GOOD])
+        stray = landing.text("web", DAY1, "part-0.jsonl.md5", "d41d8cd98f00b204e9800998ecf8427e\n")
+        landing.jsonl("web", DAY2, "part-0.jsonl", [dict(GOOD, event_id="e2")])
+        landing.jsonl("web", DAY3, "part-0.jsonl", [dict(GOOD, event_id="e3")])
+        reason = "unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)"
+
+        for day in (DAY1, DAY2, DAY2):
+            summary = run_day(landing, warehouse, day)
+            assert summary.file_errors == [f"web/dt=2026-10-01/part-0.jsonl.md5: {reason}"]
+        stray.write_text("0cc175b9c0f1b6a831c399e269772661\n")  # delivered again, changed
+        run_day(landing, warehouse, DAY3)
+
+        assert query(
+            warehouse,
+            "select source_file, size_bytes, file_error from raw.ingested_files where file_error is not null order by read_at",
+        ) == [("web/dt=2026-10-01/part-0.jsonl.md5", 33, reason)] * 2
+        assert query(warehouse, "select source_file, error from quarantine") == [("web/dt=2026-10-01/part-0.jsonl.md5", reason)]
+        assert query(warehouse, "select count(*) from events") == [(3,)]

@@ -445,7 +445,10 @@ def _record_files(
                 unreadable.get(f.source_file), forgotten,
             )
         )
-    # one statement for all the files (a statement per file cost a millisecond each)
+    # One statement for all the files (a statement per file cost a millisecond each). A file that
+    # could not be read is tried again on every run; it is recorded again only when it changed or
+    # fails for another reason, so a stray file (a checksum, a marker of another tool) does not add
+    # a row on every run for as long as it lies in the landing folder.
     columns = [list(column) for column in zip(*rows, strict=True)]
     con.execute(
         """
@@ -453,12 +456,22 @@ def _record_files(
             source_file, kind, file_format, size_bytes, modified_at, rows_read, rows_loaded,
             rows_quarantined, rows_duplicate, file_error, run_id, read_at, rows_forgotten
         )
-        select unnest(cast(? as varchar[])), ?, unnest(cast(? as varchar[])), unnest(cast(? as bigint[])),
-            unnest(cast(? as timestamp[])), unnest(cast(? as bigint[])), unnest(cast(? as bigint[])),
-            unnest(cast(? as bigint[])), unnest(cast(? as bigint[])), unnest(cast(? as varchar[])), ?, now(),
-            unnest(cast(? as bigint[]))
+        select f.source_file, ?, f.file_format, f.size_bytes, f.modified_at, f.rows_read, f.rows_loaded,
+            f.rows_quarantined, f.rows_duplicate, f.file_error, ?, now(), f.rows_forgotten
+        from (
+            select unnest(cast(? as varchar[])) as source_file, unnest(cast(? as varchar[])) as file_format,
+                unnest(cast(? as bigint[])) as size_bytes, unnest(cast(? as timestamp[])) as modified_at,
+                unnest(cast(? as bigint[])) as rows_read, unnest(cast(? as bigint[])) as rows_loaded,
+                unnest(cast(? as bigint[])) as rows_quarantined, unnest(cast(? as bigint[])) as rows_duplicate,
+                unnest(cast(? as varchar[])) as file_error, unnest(cast(? as bigint[])) as rows_forgotten
+        ) as f
+        where f.file_error is null or not exists (
+            select 1 from raw.ingested_files as i
+            where i.kind = ? and i.source_file = f.source_file and i.size_bytes = f.size_bytes
+              and i.modified_at = f.modified_at and i.file_error = f.file_error
+        )
         """,
-        [*columns[:1], kind.name, *columns[1:9], run_id, columns[9]],
+        [kind.name, run_id, *columns, kind.name],
     ).fetchall()
     # A file read again replaces what quarantine said of its lines: a line refused before that
     # passes now (the file was read while still being written, its last line cut short, or was
