@@ -293,6 +293,32 @@ class TestLeaks:
         assert query(warehouse, "select count(distinct customer_id), count(distinct user_id) from events") == [(1, 1)]
         assert query(warehouse, "select customer_id = (select max(customer_id) from events) from stage_history") == [(True,)]
 
+    def test_full_width_at_ids_of_an_older_warehouse(self, landing: Landing, warehouse: Path) -> None:
+        """A warehouse built before a full-width at-sign in an id was read as an @ kept such a user id as
+        given (its address in the raw tables and the stage history, marked in line with the list
+        of columns of then): the next run brings it in line, so one person stays one customer and
+        the address leaves the warehouse."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1",
+             "user_id": "zed.doe\uff20example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))
+        con.execute("update raw.web_events set user_id = 'zed.doe\uff20example.com'").fetchall()  # as kept then
+        con.execute(  # marked in line by the version of then
+            "update raw.warehouse_settings set value = 'older list' where setting = 'address_ids_in_line'").fetchall()
+        con.execute("create or replace table main.stage_history as select 'zed.doe\uff20example.com' as customer_id, "
+                    "date '2026-10-01' as as_of_date, 'awareness' as stage").fetchall()
+        con.close()
+        landing.jsonl("web", DAY2, "web.jsonl", [
+            {"event_id": "w2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "page_view", "anonymous_id": "a2",
+             "user_id": "zed.doe\uff20example.com"},
+        ])
+        run_day(landing, warehouse, DAY2)
+        assert find_personal(warehouse, ["zed.doe\uff20example.com", "zed.doe@example.com"]) == []
+        assert query(warehouse, "select count(distinct customer_id), count(distinct user_id) from events") == [(1, 1)]
+        assert query(warehouse, "select customer_id = (select max(customer_id) from events) from stage_history") == [(True,)]
+
     def test_device_ids_of_an_older_warehouse(self, landing: Landing, warehouse: Path) -> None:
         """A warehouse built before device, session and event ids holding an address were
         pseudonymized: the next run brings its raw tables and the stage history of a device never

@@ -280,28 +280,30 @@ def check_key_fingerprint(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
 # (the macro pseudonymous_id in sql/macros/landing_macros.sql), with the SQL that brings a value
 # in line: the raw tables, and the tables a run keeps from one day to the next (the others are
 # rebuilt from the raw tables). A findings' sentence names a campaign id: its address is masked.
+# A full-width or small at-sign is an @ (plain_at_signs), as the staging models now read it: a
+# warehouse built before kept such an id as given, its address and another customer.
 ADDRESS_ID_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("raw.web_events", "event_id", "pseudonymous_id(event_id, 'event')"),
-    ("raw.web_events", "anonymous_id", "pseudonymous_id(anonymous_id, 'device')"),
-    ("raw.web_events", "user_id", "pseudonymous_id(user_id, 'user')"),
-    ("raw.web_events", "session_id", "pseudonymous_id(session_id, 'session')"),
-    ("raw.web_events", "order_id", "pseudonymous_id(order_id, 'order')"),
-    ("raw.email_events", "event_id", "pseudonymous_id(event_id, 'event')"),
-    ("raw.email_events", "user_id", "pseudonymous_id(user_id, 'user')"),
-    ("raw.email_events", "campaign_id", "pseudonymous_id(campaign_id, 'campaign')"),
-    ("raw.email_events", "message_id", "pseudonymous_id(message_id, 'message')"),
-    ("raw.social_events", "event_id", "pseudonymous_id(event_id, 'event')"),
-    ("raw.social_events", "user_id", "pseudonymous_id(user_id, 'user')"),
-    ("raw.social_events", "post_id", "pseudonymous_id(post_id, 'post')"),
-    ("raw.social_events", "thread_id", "pseudonymous_id(thread_id, 'thread')"),
-    ("raw.identities", "user_id", "pseudonymous_id(user_id, 'user')"),
-    ("raw.labels", "user_id", "pseudonymous_id(user_id, 'user')"),
-    ("main.customers", "customer_id", "pseudonymous_customer_id(customer_id)"),
-    ("main.customer_stages", "customer_id", "pseudonymous_customer_id(customer_id)"),
-    ("main.stage_history", "customer_id", "pseudonymous_customer_id(customer_id)"),
-    ("main.funnel_steps", "segment_value", "pseudonymous_id(segment_value, 'campaign')"),
-    ("main.pain_points", "segment_value", "pseudonymous_id(segment_value, 'campaign')"),
-    ("main.pain_points", "description", "mask_emails(description)"),
+    ("raw.web_events", "event_id", "pseudonymous_id(plain_at_signs(event_id), 'event')"),
+    ("raw.web_events", "anonymous_id", "pseudonymous_id(plain_at_signs(anonymous_id), 'device')"),
+    ("raw.web_events", "user_id", "pseudonymous_id(plain_at_signs(user_id), 'user')"),
+    ("raw.web_events", "session_id", "pseudonymous_id(plain_at_signs(session_id), 'session')"),
+    ("raw.web_events", "order_id", "pseudonymous_id(plain_at_signs(order_id), 'order')"),
+    ("raw.email_events", "event_id", "pseudonymous_id(plain_at_signs(event_id), 'event')"),
+    ("raw.email_events", "user_id", "pseudonymous_id(plain_at_signs(user_id), 'user')"),
+    ("raw.email_events", "campaign_id", "pseudonymous_id(plain_at_signs(campaign_id), 'campaign')"),
+    ("raw.email_events", "message_id", "pseudonymous_id(plain_at_signs(message_id), 'message')"),
+    ("raw.social_events", "event_id", "pseudonymous_id(plain_at_signs(event_id), 'event')"),
+    ("raw.social_events", "user_id", "pseudonymous_id(plain_at_signs(user_id), 'user')"),
+    ("raw.social_events", "post_id", "pseudonymous_id(plain_at_signs(post_id), 'post')"),
+    ("raw.social_events", "thread_id", "pseudonymous_id(plain_at_signs(thread_id), 'thread')"),
+    ("raw.identities", "user_id", "pseudonymous_id(plain_at_signs(user_id), 'user')"),
+    ("raw.labels", "user_id", "pseudonymous_id(plain_at_signs(user_id), 'user')"),
+    ("main.customers", "customer_id", "pseudonymous_customer_id(plain_at_signs(customer_id))"),
+    ("main.customer_stages", "customer_id", "pseudonymous_customer_id(plain_at_signs(customer_id))"),
+    ("main.stage_history", "customer_id", "pseudonymous_customer_id(plain_at_signs(customer_id))"),
+    ("main.funnel_steps", "segment_value", "pseudonymous_id(plain_at_signs(segment_value), 'campaign')"),
+    ("main.pain_points", "segment_value", "pseudonymous_id(plain_at_signs(segment_value), 'campaign')"),
+    ("main.pain_points", "description", "mask_emails(plain_at_signs(description))"),
 )
 
 
@@ -331,7 +333,8 @@ def pseudonymize_address_ids(con: duckdb.DuckDBPyConnection) -> int:
     for table, column, in_line in ADDRESS_ID_COLUMNS:
         if (table, column) in existing:
             ((n,),) = con.execute(
-                f"update {table} set {column} = {in_line} where may_hold_address({column}) and {in_line} <> {column}"
+                f"update {table} set {column} = {in_line} "
+                f"where may_hold_address(plain_at_signs({column})) and {in_line} <> {column}"
             ).fetchall()
             changed += int(n)
     con.execute("insert or replace into raw.warehouse_settings values (?, ?)", [ADDRESS_IDS_SETTING, done]).fetchall()
