@@ -432,6 +432,22 @@ class TestNeverIdentified:
         assert query(warehouse, "select distinct customer_id from events") == [("u-fw",)]
         assert query(warehouse, "select distinct email_hash from events") == [(h("li.wei@example.cn"),)]
 
+    def test_a_domain_label_longer_than_a_label_can_be_is_kept_as_given(self, landing: Landing, warehouse: Path) -> None:
+        """An e-mail field holding a long text in a non-Latin script with an @ in it (a pasted
+        message, not an address) is not a domain of labels (63 characters at most, RFC 1035): it is
+        hashed as written, at once. Encoding it as an A-label took time growing with the square of
+        its length (a quarter of a minute for 16,000 characters, per row), enough to stall a run."""
+        label = "".join(chr(0x4E00 + (i * 7919) % 20_000) for i in range(16_000))  # CJK, in no order
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "long-m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": f"zed@{label}.de"},
+            {"event_id": "long-m2", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "zed@b\u00fccher.de"},
+        ])
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.rows_loaded == 2
+        assert summary.step_seconds["ingest_email"] < 15, summary.step_seconds
+        assert query(warehouse, "select email_hash from events order by event_id") == [
+            (h(f"zed@{label}.de"),), (h("zed@b\u00fccher.de"),)]
+
     def test_an_a_label_that_is_not_valid_idna_is_kept_as_given(self, landing: Landing, warehouse: Path) -> None:
         """A malformed A-label ('xn--zz!') does not stop the run: the row loads, its address
         hashed as written (in lower case), the person never identified."""

@@ -122,6 +122,10 @@ def _u_label(label: str) -> str | None:
                 return None  # an A-label of plain ASCII text, or one that does not round-trip
         except (UnicodeError, ValueError, OverflowError):
             return None
+    elif len(label) > 63:
+        # not a label (its A-label would be longer still): a long text with an @ in an e-mail
+        # field, whose A-label (_a_label) would take time growing with the square of its length
+        return None
     else:
         text = label
     text = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", text).lower())
