@@ -474,3 +474,26 @@ class TestFilesOfARunAreNoMoreOpenThanTheWarehouse:
         assert watcher.wider_than(0o750) == {}
         assert stat.S_IMODE(warehouse.stat().st_mode) == 0o640
         assert os.umask(0o022) == 0o022  # given back
+
+    def test_a_run_that_cannot_copy_the_warehouse_gives_back_the_umask_and_the_lock(
+        self, landing: Landing, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A disk too full to copy the warehouse fails the run's start: the process's umask and
+        the warehouse's lock are given back at once, not when the error is let go (Prefect keeps a
+        failed task's error in its state, and a process that runs on would write its files under
+        the narrowed umask and be refused the warehouse)."""
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        warehouse.chmod(0o600)
+
+        def disk_full(*args: object, **kwargs: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(shutil, "copyfile", disk_full)
+        with pytest.raises(OSError, match="No space left") as failed:
+            runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        monkeypatch.undo()
+        assert failed.value is not None  # the error is still held
+        assert os.umask(0o022) == 0o022  # given back
+        ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        runs.abort_run(ctx)

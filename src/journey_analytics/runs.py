@@ -210,10 +210,10 @@ def open_run(
     con = None
     try:
         _roll_forward_models(warehouse)
+        build = start_build(warehouse, run_id)  # (a disk too full to copy it gives back lock and umask)
     except BaseException:
         lock.close()
         raise
-    build = start_build(warehouse, run_id)
     try:
         key, notice = resolve_key(settings.hash_key_from_environment(), warehouse)
         con = connect(build, memory_limit=settings.warehouse.memory_limit, threads=settings.warehouse.threads)
