@@ -442,9 +442,13 @@ class TestNeverIdentified:
             {"event_id": "long-m1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": f"zed@{label}.de"},
             {"event_id": "long-m2", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "zed@b\u00fccher.de"},
         ])
+        from journey_analytics.privacy import address_with_a_labels, canonical_address_domain
+
+        # not a domain: kept as given by both functions (the A-label spelling is not even tried)
+        given = f"zed@{label}.de"
+        assert address_with_a_labels(given) == given and canonical_address_domain(given) == given
         summary = run_day(landing, warehouse, DAY1)
         assert summary.rows_loaded == 2
-        assert summary.step_seconds["ingest_email"] < 15, summary.step_seconds
         assert query(warehouse, "select email_hash from events order by event_id") == [
             (h(f"zed@{label}.de"),), (h("zed@b\u00fccher.de"),)]
 
