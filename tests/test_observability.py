@@ -20,17 +20,22 @@ def _web(landing: Landing, day: date, event_id: str) -> None:
     ])
 
 
+def _fail_the_second_day(landing: Landing, warehouse: Path, message: str) -> None:
+    """Day 1 runs; day 2 ingests, then fails with a RuntimeError of ``message``."""
+    _web(landing, DAY1, "e1")
+    run_day(landing, warehouse, DAY1)
+    _web(landing, DAY2, "e2")
+    ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", Settings())
+    for kind in KINDS:
+        runs.ingest_step(ctx, kind)
+    runs.abort_run(ctx, RuntimeError(message))
+
+
 class TestFailedRunIsRecorded:
     """A failed run publishes none of its data but records status 'failed' and its error."""
 
     def test_failure_row_and_data_unchanged(self, landing: Landing, warehouse: Path) -> None:
-        _web(landing, DAY1, "e1")
-        run_day(landing, warehouse, DAY1)
-        _web(landing, DAY2, "e2")
-        ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", Settings())
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.abort_run(ctx, RuntimeError("disk full\nmore detail"))
+        _fail_the_second_day(landing, warehouse, "disk full\nmore detail")
 
         assert query(warehouse, "select event_id from events") == [("e1",)]
         rows = query(warehouse, "select as_of_date, status, error, rows_read from pipeline_runs order by started_at")
@@ -40,13 +45,7 @@ class TestFailedRunIsRecorded:
     def test_the_comments_say_what_a_failed_run_records(self, landing: Landing, warehouse: Path) -> None:
         """An analyst reads the failed row by the comments: it finished (gave up) but published
         nothing, and its counts are 0 although it read a file."""
-        _web(landing, DAY1, "e1")
-        run_day(landing, warehouse, DAY1)
-        _web(landing, DAY2, "e2")
-        ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", Settings())
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.abort_run(ctx, RuntimeError("disk full"))
+        _fail_the_second_day(landing, warehouse, "disk full")
         failed = "select rows_read, finished_at is not null from pipeline_runs where status = 'failed'"
         assert query(warehouse, failed) == [(0, True)]
         (table,), = query(warehouse, "select comment from duckdb_tables() where table_name = 'pipeline_runs'")

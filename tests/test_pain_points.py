@@ -436,7 +436,7 @@ class TestCheckoutStepsFromTheFunnelRules:
         """The nightly step reads the funnel rules named by the run's settings ([rules] funnels)."""
         from journey_analytics import runs
         from journey_analytics.config import load_settings
-        from tests.conftest import KINDS, Landing
+        from tests.conftest import Landing
 
         def people(prefix: str, at: str, converted: int) -> list[dict[str, Any]]:
             rows = []
@@ -452,19 +452,14 @@ class TestCheckoutStepsFromTheFunnelRules:
         landing.jsonl("web", AS_OF, "web.jsonl", people("b", "2026-10-10", 50) + people("r", "2026-10-28", 10))
         self.funnels(tmp_path, '"checkout_started", "order_placed"')
         (tmp_path / "journey.toml").write_text('[rules]\nfunnels = "funnels.toml"\n', encoding="utf-8")
-        ctx = runs.open_run(AS_OF, landing.root, tmp_path / "journey.duckdb", tmp_path / "reports",
-                            load_settings(tmp_path / "journey.toml"))
+        warehouse = tmp_path / "journey.duckdb"
+        runs.run_day_in_process(AS_OF, landing.root, warehouse, tmp_path / "reports",
+                                load_settings(tmp_path / "journey.toml"))
+        con = duckdb.connect(str(warehouse), read_only=True)
         try:
-            for kind in KINDS:
-                runs.ingest_step(ctx, kind)
-            runs.stitch_step(ctx)
-            runs.sessionize_step(ctx)
-            runs.marts_step(ctx)
-            runs.pain_points_step(ctx)
-            kept = ctx.con.execute(
-                "select step, observed from main.pain_points where kind = 'funnel_step_drop'").fetchall()
+            kept = con.execute("select step, observed from main.pain_points where kind = 'funnel_step_drop'").fetchall()
         finally:
-            runs.abort_run(ctx)
+            con.close()
         assert kept == [("order_placed", pytest.approx(0.1))]
 
 # --- abandonment -------------------------------------------------------------------------------

@@ -115,13 +115,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
     :class:`journey_analytics.privacy.KeyMismatchError` for a key that is not the warehouse's
     own, and :class:`journey_analytics.config.ConfigError` for an empty JOURNEY_HASH_KEY; in every failure the published warehouse is untouched.
     """
-    warehouse = Path(warehouse)
-    customer = customer.strip()
-    if not customer:
-        raise ForgetError("--customer is empty")
-    if not warehouse.is_file():
-        raise ForgetError(f"warehouse not found: {warehouse}")
-    key = warehouse_key(warehouse, settings)
+    customer, warehouse, key = named_customer(customer, warehouse, settings)
     erasure_id = uuid.uuid4().hex
     # (its build, WAL and fresh copy no more open than the warehouse: they hold the same ids)
     with warehouse_lock(warehouse), files_no_wider_than(warehouse):
@@ -255,6 +249,18 @@ def _erase(con: duckdb.DuckDBPyConnection, customer: str, erasure_id: str) -> Er
     for temp in ("forget_ids", "forget_keys", "forget_lines", "forget_guest_visits", "forget_replies"):
         con.execute(f"drop table if exists {temp}").fetchall()
     return ErasureResult(erasure_id, erased_at, removed, int(suppressed))
+
+
+def named_customer(customer: str, warehouse: Path, settings: Settings) -> tuple[str, Path, HashKey]:
+    """The customer argument trimmed, the warehouse, and the key its addresses were hashed with;
+    ForgetError for an empty argument, a missing warehouse or no key."""
+    warehouse = Path(warehouse)
+    customer = customer.strip()
+    if not customer:
+        raise ForgetError("--customer is empty")
+    if not warehouse.is_file():
+        raise ForgetError(f"warehouse not found: {warehouse}")
+    return customer, warehouse, warehouse_key(warehouse, settings)
 
 
 def warehouse_key(warehouse: Path, settings: Settings) -> HashKey:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from journey_analytics.config import Settings
-from journey_analytics.forget import ForgetError, find_customer_id, install_lookup_macros, warehouse_key
+from journey_analytics.forget import find_customer_id, install_lookup_macros, named_customer
 from journey_analytics.privacy import verify_key_fingerprint
 from journey_analytics.warehouse import connect, has_tables
 
@@ -60,13 +60,7 @@ def find_customer(customer: str, warehouse: Path, settings: Settings) -> Custome
     warehouse or key, and :class:`journey_analytics.privacy.KeyMismatchError` for a key that is
     not the warehouse's own.
     """
-    warehouse = Path(warehouse)
-    customer = customer.strip()
-    if not customer:
-        raise ForgetError("--customer is empty")
-    if not warehouse.is_file():
-        raise ForgetError(f"warehouse not found: {warehouse}")
-    key = warehouse_key(warehouse, settings)
+    customer, warehouse, key = named_customer(customer, warehouse, settings)
     con = connect(warehouse, read_only=True)
     try:
         verify_key_fingerprint(con, key)

@@ -15,6 +15,7 @@ import hmac
 import os
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +144,19 @@ def _domain_labels(address: str) -> tuple[str, list[str]] | None:
     return local, domain.translate(_IDNA_DOTS).lower().split(".")
 
 
+def _with_domain_labels(address: str | None, form: Callable[[str], str | None]) -> str | None:
+    """The address with each label of its domain in ``form``; as given when it has no '@' or
+    a label has no such form (``form`` gives None: not a valid IDNA label)."""
+    parts = None if address is None else _domain_labels(address)
+    if parts is None:
+        return address
+    local, labels = parts
+    formed = [form(label) for label in labels]
+    if any(label is None for label in formed):
+        return address
+    return local + "@" + ".".join(formed)  # type: ignore[arg-type]
+
+
 def canonical_address_domain(address: str | None) -> str | None:
     """An address (as address_key has cleaned it: trimmed, lower case, NFC) with its domain in
     one form, the Unicode one (U-labels, RFC 5890): 'josé@xn--bcher-kva.de', as ESPs and SMTP
@@ -155,14 +169,7 @@ def canonical_address_domain(address: str | None) -> str | None:
     customer and any erasure recorded for them), and because decoding an A-label is mechanical
     whereas encoding a U-label depends on the IDNA version (IDNA 2003 maps 'ß' to 'ss', so
     'fußball.de' would become 'fussball.de', another registered domain)."""
-    parts = None if address is None else _domain_labels(address)
-    if parts is None:
-        return address
-    local, labels = parts
-    u_labels = [_u_label(label) for label in labels]
-    if any(label is None for label in u_labels):
-        return address
-    return local + "@" + ".".join(u_labels)  # type: ignore[arg-type]
+    return _with_domain_labels(address, _u_label)
 
 
 def address_with_a_labels(address: str | None) -> str | None:
@@ -171,14 +178,7 @@ def address_with_a_labels(address: str | None) -> str | None:
     'josé@xn--bcher-kva.de'), an A-label as given. Before domains were given one form, an address
     erased in that spelling was recorded so (the staging models hash it, and `journey forget`
     looks it up, for such earlier erasures). A domain that is not valid IDNA is kept as given."""
-    parts = None if address is None else _domain_labels(address)
-    if parts is None:
-        return address
-    local, labels = parts
-    a_labels = [_a_label(label) for label in labels]
-    if any(label is None for label in a_labels):
-        return address
-    return local + "@" + ".".join(a_labels)  # type: ignore[arg-type]
+    return _with_domain_labels(address, _a_label)
 
 
 @functools.lru_cache(maxsize=4096)
