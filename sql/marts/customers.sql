@@ -18,7 +18,8 @@
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
 -- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from a refund, whose purchase is nowhere in the data (bought before it begins).
--- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once; sent by the tag and by the store's export with two totals, the larger), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates.
+-- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once; sent by the tag and by the store's export with two totals, the larger), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates (see revenue_currency).
+-- revenue_currency: The currency of revenue: the one currency of the customer's orders with a value; 'mixed' when they were in more than one (revenue then adds amounts of different currencies, so filter on this column before summing revenue across customers); null without such an order.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
@@ -212,13 +213,13 @@ signals as (
 -- Each order once, at its value (order_values in sql/macros/order_macros.sql: the rule of
 -- sessions.revenue and the dashboard's headline figures)
 order_lines as (
-    select customer_id, order_key, ordered_at, order_value
+    select customer_id, order_key, ordered_at, order_value, currency
     from order_values((select as_of_end from parameters))
     where customer_id is not null
     union all
     -- an order refunded whose purchase is nowhere in the data (bought before it begins) is an
     -- order too, with no value and no purchase time
-    select distinct customer_id, coalesce(order_id, event_id), null, null
+    select distinct customer_id, coalesce(order_id, event_id), null, null, null
     from events_as_of as e
     where channel = 'web' and event_name = 'refund'
       and not exists (
@@ -232,6 +233,11 @@ orders as (
         customer_id,
         count(*) as n_orders,
         sum(order_value) as revenue,
+        case count(distinct currency) filter (where order_value is not null)
+            when 0 then null
+            when 1 then min(currency) filter (where order_value is not null)
+            else 'mixed'
+        end as revenue_currency,
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at
     from order_lines
@@ -344,6 +350,7 @@ select
     activity.n_active_days_30d,
     coalesce(orders.n_orders, 0) as n_orders,
     coalesce(orders.revenue, 0) as revenue,
+    orders.revenue_currency,
     orders.first_order_at,
     orders.last_order_at,
     date_diff('day', cast(orders.last_order_at as date), p.as_of_date) as days_since_last_order,

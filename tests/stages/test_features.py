@@ -70,6 +70,20 @@ class TestCustomerFeatures:
         got = features(wh, tmp_path, "u1", "n_search_7d", "n_search_30d", "n_search_90d")
         assert got == {"n_search_7d": 1, "n_search_30d": 3, "n_search_90d": 4}
 
+    def test_revenue_says_its_currency(self, wh: Warehouse, tmp_path: Path) -> None:
+        """revenue adds values as given, so revenue_currency says what it is in: the one currency
+        of the customer's orders, 'mixed' when there are several, null without an order."""
+        wh.order("u1", "o1", days_before(AS_OF, 10), value=40.0)
+        wh.order("u1", "o2", days_before(AS_OF, 3), value=60.0)
+        wh.event("u2", "purchase", days_before(AS_OF, 9), order_id="o3", value=40.0, currency="EUR")
+        wh.event("u2", "purchase", days_before(AS_OF, 8), order_id="o4", value=50.0, currency="USD")
+        wh.event("u3", "page_view", days_before(AS_OF, 2))
+        wh.event("u4", "refund", days_before(AS_OF, 2), order_id="o5", value=60.0, currency="GBP")
+        wh.identify()
+        assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        got = dict(wh.rows("select customer_id, revenue_currency from main.customers"))
+        assert got == {"u1": "EUR", "u2": "mixed", "u3": None, "u4": None}
+
     def test_orders_and_revenue(self, wh: Warehouse, tmp_path: Path) -> None:
         """An order sent twice counts once, in orders and in revenue; refunds count orders."""
         wh.order("u1", "o1", days_before(AS_OF, 10), value=40.0)
