@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from journey_analytics import runs
@@ -497,3 +499,55 @@ class TestFilesOfARunAreNoMoreOpenThanTheWarehouse:
         assert os.umask(0o022) == 0o022  # given back
         ctx = runs.open_run(DAY2, landing.root, warehouse, warehouse.parent / "reports", load_settings())
         runs.abort_run(ctx)
+
+
+class TestQuarantineReasonOnAnOlderWarehouse:
+    """A warehouse made before quarantine had its reason column (the column dropped from a real
+    one, with a row in a wording this version does not make) gets the column on the next run or
+    `journey forget`, its rows coded from their errors, and re-runs and erasures work on it."""
+
+    def older(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            dict(page_view("e1"), user_id="u1"),
+            "{not json",
+            dict(page_view("e2"), event_ts="yesterday", user_id="u1"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))
+        try:
+            con.execute("alter table main.quarantine drop column reason").fetchall()
+            con.execute(
+                "insert into main.quarantine values ('web', 'web/dt=2026-10-01/old.jsonl', 1, '{}', "
+                "'a refusal worded by an older version', date '2026-10-01', 'old-run', timestamp '2026-10-01 12:00')"
+            ).fetchall()
+        finally:
+            con.close()
+
+    def reasons(self, warehouse: Path) -> list[tuple]:
+        return query(warehouse, "select source_file, line_no, reason from quarantine order by 1, 2")
+
+    def test_next_run_adds_and_codes_the_column(self, landing: Landing, warehouse: Path) -> None:
+        self.older(landing, warehouse)
+        # the file grows by a bad line (read again): its earlier refusals are not written twice
+        with (landing.root / "web" / "dt=2026-10-01" / "web.jsonl").open("a") as f:
+            f.write(json.dumps(dict(page_view("e3"), event_name="purchase")) + "\n")
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.rows_quarantined == 1 and summary.rows_duplicate == 3
+        assert self.reasons(warehouse) == [
+            ("web/dt=2026-10-01/old.jsonl", 1, "unknown"),
+            ("web/dt=2026-10-01/web.jsonl", 2, "unparseable_json"),
+            ("web/dt=2026-10-01/web.jsonl", 3, "bad_timestamp"),
+            ("web/dt=2026-10-01/web.jsonl", 4, "missing_order_field"),
+        ]
+        (comment,) = query(
+            warehouse, "select comment from duckdb_columns() where table_name = 'quarantine' and column_name = 'reason'"
+        )[0]
+        assert "unparseable_json" in comment
+
+    def test_forget_adds_and_codes_the_column(self, landing: Landing, warehouse: Path) -> None:
+        self.older(landing, warehouse)
+        forget_customer("u1", warehouse, load_settings())
+        assert self.reasons(warehouse) == [
+            ("web/dt=2026-10-01/old.jsonl", 1, "unknown"),
+            ("web/dt=2026-10-01/web.jsonl", 2, "unparseable_json"),
+        ]

@@ -1,5 +1,6 @@
 -- Label rows (known stages) of the files being loaded, typed and checked.
--- contract_error says why a row is refused; null means the row is good.
+-- contract_error says why a row is refused; null means the row is good. contract_reason
+-- codes it (see sql/macros/refusal_macros.sql).
 --
 -- (staging view; not published)
 with landed as (
@@ -82,6 +83,8 @@ select
     source_file,
     line_no,
     -- a reason may quote a value, so it is masked as the text is
+    -- the kind of refusal as a code (quarantine.reason), read from the reason before it is masked
+    case when contract_error is not null then refusal_reason(line_no, contract_error) end as contract_reason,
     case when contract_error is not null then mask_refused_text(reason_personal_masked) end as contract_error,
     case when contract_error is not null then mask_refused_text(raw_personal_masked) end as raw_masked
 from refused_personal_masked

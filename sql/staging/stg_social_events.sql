@@ -1,5 +1,6 @@
 -- Social rows of the files being loaded, parsed, typed and checked against the landing
--- contract. contract_error says why a row is refused; null means the row is good.
+-- contract. contract_error says why a row is refused; null means the row is good. contract_reason
+-- codes it (see sql/macros/refusal_macros.sql).
 -- A contract field holding a JSON object or list (not a single value) is a bad type.
 --
 -- (staging view; not published)
@@ -154,6 +155,8 @@ select
     line_no,
     arrived_on,
     -- a reason may quote a value, so it is masked as the text is
+    -- the kind of refusal as a code (quarantine.reason), read from the reason before it is masked
+    case when contract_error is not null then refusal_reason(line_no, contract_error) end as contract_reason,
     case when contract_error is not null then mask_refused_text(reason_personal_masked) end as contract_error,
     case when contract_error is not null then  -- masking costs; only refused rows keep their text
         case

@@ -182,10 +182,13 @@ def yesterday(timezone: str = "UTC", now: datetime | None = None) -> date:
 
 
 def prepare_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw tables and ledgers if they are missing (a no-op on an existing warehouse)."""
+    """Create the raw tables and ledgers if they are missing, and add the columns a warehouse made
+    by an earlier version lacks (a no-op on an up-to-date warehouse)."""
     con.execute("create schema if not exists raw").fetchall()
     for name in RAW_TABLES:
         run_script(con, "raw", name)
+    # the quarantine ledger codes an older warehouse's rows with it; staging codes new refusals
+    run_script(con, "macros", "refusal_macros")
     for name in LEDGERS:
         run_script(con, "ledgers", name)
 

@@ -7,12 +7,14 @@ for the module and each test reads the published warehouse.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from journey_analytics.config import IngestSettings, Settings
 from tests.conftest import DAY1, Landing, query, run_day
 
 TS = "2026-10-01T10:00:00Z"
@@ -399,3 +401,122 @@ class TestOffsetWithSeconds:
         assert query(warehouse, "select error from quarantine") == [
             ('event_ts "2026-10-01T17:30:00+05:30:00" has an offset with seconds; give it as +HH:MM',)
         ]
+
+
+def documented_reasons(warehouse: Path) -> set[str]:
+    """The reason codes quarantine.reason's comment lists (after 'to group by:', each code
+    before its explanation in brackets)."""
+    ((comment,),) = query(
+        warehouse,
+        "select comment from duckdb_columns() where table_name = 'quarantine' and column_name = 'reason'",
+    )
+    listed = re.sub(r"\s*\([^)]*\)", "", comment.split("to group by:", 1)[1]).strip().rstrip(".")
+    codes = {item.strip().removeprefix("or ").strip() for item in listed.split(",")}
+    assert all(re.fullmatch(r"[a-z0-9_]+", code) for code in codes), codes
+    return codes
+
+
+# The reason code of each row the breached fixture quarantines, by (file, line).
+BREACH_REASONS = {
+    ("email/dt=2026-10-01/email.jsonl", 2): "missing_required_field",
+    ("email/dt=2026-10-01/email.jsonl", 3): "missing_required_field",
+    ("identities/crm.csv", 3): "missing_required_field",
+    ("identities/crm.csv", 4): "missing_required_field",
+    ("identities/crm.csv", 5): "no_identifier",
+    ("labels/labels.csv", 3): "unknown_stage",
+    ("labels/labels.csv", 4): "bad_date",
+    ("labels/labels.csv", 5): "missing_required_field",
+    ("social/dt=2026-10-01/social.jsonl", 2): "missing_required_field",
+    ("social/dt=2026-10-01/social.jsonl", 3): "missing_required_field",
+    ("social/dt=2026-10-01/social.jsonl", 4): "out_of_range",
+    ("social/dt=2026-10-01/social.jsonl", 5): "bad_type",
+    ("social/dt=2026-10-01/social.jsonl", 6): "out_of_range",
+    ("web/dt=2026-10-01/web.csv", 3): "bad_csv_row",
+    ("web/dt=2026-10-01/web.jsonl", 3): "unparseable_json",
+    ("web/dt=2026-10-01/web.jsonl", 4): "not_json_object",
+    ("web/dt=2026-10-01/web.jsonl", 5): "missing_required_field",
+    ("web/dt=2026-10-01/web.jsonl", 6): "missing_required_field",
+    ("web/dt=2026-10-01/web.jsonl", 7): "missing_required_field",
+    ("web/dt=2026-10-01/web.jsonl", 8): "bad_timestamp",
+    ("web/dt=2026-10-01/web.jsonl", 9): "bad_timestamp",
+    ("web/dt=2026-10-01/web.jsonl", 10): "timestamp_too_early",
+    ("web/dt=2026-10-01/web.jsonl", 11): "timestamp_in_future",
+    ("web/dt=2026-10-01/web.jsonl", 12): "missing_required_field",
+    ("web/dt=2026-10-01/web.jsonl", 13): "bad_type",
+    ("web/dt=2026-10-01/web.jsonl", 14): "missing_order_field",
+    ("web/dt=2026-10-01/web.jsonl", 15): "missing_order_field",
+    ("web/dt=2026-10-01/web.jsonl", 16): "out_of_range",
+    ("web/dt=2026-10-01/web.jsonl", 17): "bad_type",
+    ("web/dt=2026-10-01/web.jsonl", 18): "timestamp_too_early",
+    ("web/dt=2026-10-01/web.jsonl", 20): "not_json_object",
+    ("web/dt=2026-10-01/web.jsonl", 21): "not_json_object",
+    ("web/dt=2026-10-01/web.jsonl", 22): "not_json_object",
+    ("web/dt=2026-10-01/web.jsonl", 23): "bad_timestamp",
+    ("web/dt=2026-10-01/web.jsonl", 24): "missing_order_field",
+    ("web/dt=2026-10-01/web.jsonl", 25): "missing_order_field",
+    ("web/dt=2026-10-01/web.jsonl", 26): "missing_order_field",
+    ("web/dt=2026-10-01/web.jsonl", 27): "out_of_range",
+    ("web/dt=2026-10-01/web.jsonl", 28): "bad_timestamp",
+    ("web/dt=2026-10-01/web.jsonl", 29): "bad_timestamp",
+}
+
+# Breaches the breached fixture does not make, and the reason code of each.
+MORE_BREACHES_LIMIT = 1024 * 1024
+MORE_BREACHES = {
+    # (kind, file, line): (text of the line, reason)
+    ("web", "more.jsonl", 1): ('{"event_id": "d1", "event_id": "d2", "event_ts": "%s"}' % TS, "duplicate_field"),
+    ("web", "more.jsonl", 2): (json.dumps(page_view("t1", page_url={"a": 1})), "bad_type"),
+    ("web", "more.jsonl", 3): (json.dumps(page_view("t2", event_ts="2026-10-01T10:00:00+19:00")), "bad_timestamp"),
+    ("web", "more.jsonl", 4): (json.dumps(page_view("t3", event_name="write_review", rating="great")), "bad_type"),
+    ("web", "more.jsonl", 5): (json.dumps(page_view("t4", page_title="y" * (2 * MORE_BREACHES_LIMIT))), "line_too_long"),
+    ("web", "more.jsonl", 6): (json.dumps(page_view("t5", page_title="caf\u00e9"), ensure_ascii=False), "not_utf8"),
+    ("web", "more.csv", 3): ('q2,%s,page_view,"a1\n' % TS, "bad_csv_row"),
+}
+
+
+@pytest.fixture(scope="module")
+def more_breached(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse after one run over breaches beyond the breached fixture's: a field given twice,
+    a JSON object for a text field, an offset out of range, a rating that is a word, a line over
+    the limit, a line not UTF-8, a CSV quote never closed, and a file that cannot be read."""
+    root = tmp_path_factory.mktemp("more")
+    landing = Landing(root / "landing")
+    lines = [text.encode("utf-8") for (kind, name, _), (text, _) in MORE_BREACHES.items() if name == "more.jsonl"]
+    lines[5] = lines[5].decode("utf-8").encode("latin-1")  # its é in Latin-1, not UTF-8
+    landing.binary("web", DAY1, "more.jsonl", b"\n".join(lines) + b"\n" + json.dumps(page_view("ok")).encode() + b"\n")
+    landing.text("web", DAY1, "more.csv", "event_id,event_ts,event_name,anonymous_id\n"
+                 f"q1,{TS},page_view,a1\n" + MORE_BREACHES[("web", "more.csv", 3)][0] + "\n")
+    landing.binary("web", DAY1, "broken.parquet", b"not a parquet file")
+    warehouse = root / "journey.duckdb"
+    run_day(landing, warehouse, DAY1, Settings(ingest=IngestSettings(max_line_bytes=MORE_BREACHES_LIMIT)))
+    return warehouse
+
+
+class TestReasonCodes:
+    """quarantine.reason names each kind of refusal with a code from the documented set, quoting
+    no value, so refusals are counted by kind without a regular expression over the error."""
+
+    def test_every_breach_has_its_code(self, breached: Path) -> None:
+        rows = query(breached, "select source_file, line_no, reason from quarantine order by 1, 2")
+        assert {(f, n): r for f, n, r in rows} == BREACH_REASONS
+        assert len(rows) == len(BREACH_REASONS)
+
+    def test_more_breaches_have_their_codes(self, more_breached: Path) -> None:
+        rows = query(more_breached, "select source_file, line_no, reason, error from quarantine order by 1, 2")
+        expected = {(f"{kind}/dt=2026-10-01/{name}", line): reason for (kind, name, line), (_, reason) in MORE_BREACHES.items()}
+        expected[("web/dt=2026-10-01/broken.parquet", None)] = "unreadable_file"
+        assert {(f, n): r for f, n, r, _ in rows} == expected, rows
+        assert len(rows) == len(expected)
+
+    @pytest.mark.parametrize("fixture", ["breached", "more_breached"])
+    def test_every_code_is_documented_and_known(self, fixture: str, request: pytest.FixtureRequest) -> None:
+        warehouse = request.getfixturevalue(fixture)
+        documented = documented_reasons(warehouse)
+        assert "unknown" in documented  # for rows of an earlier version's wording
+        used = {r for (r,) in query(warehouse, "select distinct reason from quarantine")}
+        assert None not in used and "unknown" not in used
+        assert used <= documented, used - documented
+
+    def test_codes_quote_no_value(self, breached: Path) -> None:
+        # a code is one of a fixed set: as many codes as kinds, however many values were refused
+        assert query(breached, "select count(distinct reason) from quarantine") == [(len(set(BREACH_REASONS.values())),)]

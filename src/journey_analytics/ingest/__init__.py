@@ -242,7 +242,7 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
         f"""
         create or replace temp table staged_quarantine as
         select ? as channel, s.source_file, s.line_no, s.raw_masked as raw, s.contract_error as error,
-            {arrived} as arrived_on
+            {arrived} as arrived_on, s.contract_reason as reason
         from staged s
         where s.contract_error is not null
           and not exists (
@@ -253,7 +253,10 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
         [kind.name],
     ).fetchall()
     con.execute(
-        "insert into main.quarantine select channel, source_file, line_no, raw, error, arrived_on, ?, now() from staged_quarantine",
+        """
+        insert into main.quarantine (channel, source_file, line_no, raw, error, arrived_on, run_id, ingested_at, reason)
+        select channel, source_file, line_no, raw, error, arrived_on, ?, now(), reason from staged_quarantine
+        """,
         [run_id],
     ).fetchall()
     (read,) = con.execute("select count(*) from staged").fetchall()[0]
@@ -507,8 +510,8 @@ def _record_files(
     arrived = {f.source_file: f.arrived_on for f in files}
     con.execute(
         """
-        insert into main.quarantine
-        select ?, u.source_file, null, null, u.error, u.arrived_on, ?, now()
+        insert into main.quarantine (channel, source_file, line_no, raw, error, arrived_on, run_id, ingested_at, reason)
+        select ?, u.source_file, null, null, u.error, u.arrived_on, ?, now(), refusal_reason(null, u.error)
         from (
             select unnest(cast(? as varchar[])) as source_file, unnest(cast(? as varchar[])) as error,
                 unnest(cast(? as date[])) as arrived_on
