@@ -83,7 +83,8 @@
 -- n_email_clicks: E-mail click events.
 -- email_open_rate: Messages opened per message delivered (null without e-mail).
 -- email_click_rate: Messages clicked per message delivered (null without e-mail).
--- n_email_unsubscribes: unsubscribe and spamreport events.
+-- n_email_unsubscribes: unsubscribe events (spam complaints are n_email_spam_reports).
+-- n_email_spam_reports: spamreport events: the customer marked an e-mail as spam (a complaint, not an unsubscribe).
 -- n_social_events: Social events the customer did (not brand replies).
 -- n_social_engagements: Likes, comments, shares, saves, follows, mentions, messages and reviews.
 -- avg_social_sentiment: Mean sentiment (-1 to 1) of the customer's social events that carry one.
@@ -312,7 +313,8 @@ email as (
         count(distinct coalesce(message_id, event_id)) filter (where event_name = 'open') as n_emails_opened,
         count(distinct coalesce(message_id, event_id)) filter (where event_name = 'click') as n_emails_clicked,
         count(*) filter (where event_name = 'click') as n_email_clicks,
-        count(*) filter (where event_name in ('unsubscribe', 'spamreport')) as n_email_unsubscribes
+        count(*) filter (where event_name = 'unsubscribe') as n_email_unsubscribes,
+        count(*) filter (where event_name = 'spamreport') as n_email_spam_reports
     from events_as_of
     where channel = 'email'
     group by customer_id
@@ -415,6 +417,7 @@ select
     email.n_emails_opened / nullif(greatest(email.n_emails_delivered, email.n_emails_opened, email.n_emails_clicked), 0) as email_open_rate,
     email.n_emails_clicked / nullif(greatest(email.n_emails_delivered, email.n_emails_opened, email.n_emails_clicked), 0) as email_click_rate,
     coalesce(email.n_email_unsubscribes, 0) as n_email_unsubscribes,
+    coalesce(email.n_email_spam_reports, 0) as n_email_spam_reports,
     coalesce(social.n_social_events, 0) as n_social_events,
     coalesce(social.n_social_engagements, 0) as n_social_engagements,
     social.avg_social_sentiment,

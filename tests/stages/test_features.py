@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from journey_analytics.stages import assign_stages
+from journey_analytics.stages.features import feature_columns
 from tests.stages.conftest import AS_OF, Warehouse, days_before
 
 
@@ -60,6 +61,17 @@ class TestCustomerFeatures:
         wh.event("u1", "like", t, channel="social", sentiment=0.1)
         wh.event("u1", "like", t.replace(minute=5), channel="social", sentiment=0.2)
         assert features(wh, tmp_path, "u1", "avg_social_sentiment") == {"avg_social_sentiment": 0.15}
+
+    def test_unsubscribes_and_spam_reports_apart(self, wh: Warehouse, tmp_path: Path) -> None:
+        """An unsubscribe and a spam complaint are two counts, and the classifier reads both."""
+        t = days_before(AS_OF, 1, hour=10)
+        wh.event("u1", "delivered", t, channel="email", message_id="m1")
+        wh.event("u1", "unsubscribe", t.replace(hour=11), channel="email", message_id="m1")
+        wh.event("u1", "unsubscribe", t.replace(hour=12), channel="email", message_id="m1")
+        wh.event("u1", "spamreport", t.replace(hour=13), channel="email", message_id="m1")
+        got = features(wh, tmp_path, "u1", "n_email_unsubscribes", "n_email_spam_reports")
+        assert got == {"n_email_unsubscribes": 2, "n_email_spam_reports": 1}
+        assert {"n_email_unsubscribes", "n_email_spam_reports"} <= set(feature_columns(wh.con))
 
     def test_window_edges(self, wh: Warehouse, tmp_path: Path) -> None:
         """The 7-day window is the run date and the 6 days before it."""
