@@ -607,6 +607,33 @@ class TestRunFigures:
         run_day(landing, warehouse, date(2026, 10, 2))
         page = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
         assert "<b>success: 4 rows read, 1 quarantined (25.00%), 1 repeated</b><span>This run</span>" in page
+        assert "<b>missing_required_field 1</b><span>This run: still quarantined, by reason</span>" in page
+
+    def test_quarantined_rows_by_reason(self, landing: Landing, warehouse: Path) -> None:
+        bad = [
+            {"event_id": f"t{i}", "event_ts": "yesterday", "event_name": "page_view", "anonymous_id": "a"} for i in range(3)
+        ] + ["{not json"] * 2 + [{"event_id": "n1", "event_ts": "2026-10-01T10:00:00Z", "anonymous_id": "a"}]
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", bad)
+        run_day(landing, warehouse, date(2026, 10, 1))
+        page = (warehouse.parent / "reports" / "2026-10-01" / "index.html").read_text()
+        assert (
+            "<b>bad_timestamp 3, unparseable_json 2, missing_required_field 1</b>"
+            "<span>This run: still quarantined, by reason</span>"
+        ) in page
+
+    def test_report_on_a_warehouse_made_before_reasons(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.page import write_report
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", ["{not json"])
+        run_day(landing, warehouse, date(2026, 10, 1))
+        con = duckdb.connect(str(warehouse))
+        con.execute("alter table main.quarantine drop column reason").fetchall()
+        con.close()
+        path, _ = write_report(warehouse, warehouse.parent / "again")
+        page = path.read_text()
+        assert "1 quarantined (100.00%)" in page and "by reason" not in page
 
 
 class TestStageMix:

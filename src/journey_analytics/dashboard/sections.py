@@ -186,18 +186,46 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
     else:
         run = con.execute(
             """
-            select status, rows_read, rows_quarantined, rows_duplicate
+            select status, rows_read, rows_quarantined, rows_duplicate, run_id
             from pipeline_runs order by finished_at desc limit 1
             """
         ).fetchall()
         label = "Last run"
     if run:
-        status, read, quarantined, duplicate = run[0]
+        status, read, quarantined, duplicate = run[0][:4]
         share = quarantined / read if read else 0.0
         figures.append(
             (label, f"{status}: {read:,} rows read, {quarantined:,} quarantined ({share:.2%}), {duplicate:,} repeated")
         )
+        if quarantined:
+            figures += _quarantined_by_reason(con, run_id if run_id is not None else run[0][4], label)
     return figures
+
+
+# Reasons shown on the run's line, most frequent first; the rest are summed.
+MAX_REASONS_SHOWN = 4
+
+
+def _quarantined_by_reason(con: duckdb.DuckDBPyConnection, run_id: str, label: str) -> list[tuple[str, str]]:
+    """The run's rows still in quarantine, counted by reason code (quarantine.reason), or nothing
+    (also for a warehouse made before quarantine had reasons, that `journey report` reads as it is)."""
+    has_reason = con.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'main' and table_name = 'quarantine' "
+        "and column_name = 'reason' and database_name = current_database()"
+    ).fetchall()[0][0]
+    if not has_reason:
+        return []
+    counts = con.execute(
+        "select coalesce(reason, 'unknown'), count(*) from quarantine where run_id = ? group by 1 order by 2 desc, 1",
+        [run_id],
+    ).fetchall()
+    if not counts:
+        return []
+    shown = [f"{reason} {n:,}" for reason, n in counts[:MAX_REASONS_SHOWN]]
+    if len(counts) > MAX_REASONS_SHOWN:
+        rest = counts[MAX_REASONS_SHOWN:]
+        shown.append(f"{len(rest)} other reasons {sum(n for _, n in rest):,}")
+    return [(f"{label}: still quarantined, by reason", ", ".join(shown))]
 
 
 # Said where session conversion is shown when the web logs hold orders alone (a store's order
