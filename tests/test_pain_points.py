@@ -820,14 +820,53 @@ class TestSocialReplies:
 
 
     def test_a_follow_up_after_a_reply_asks_anew(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Each first message answered within the hour, each follow-up two days later never:
-        half the asks are unanswered (judging only a thread's first message found none)."""
+        """Each first message answered within the hour, each (unhappy) follow-up two days later
+        never: half the asks are unanswered (judging only a thread's first message found none)."""
         threads(con, "facebook", 25, 25, reply_hours=0.5, at=datetime(2026, 10, 25, 10))
         add(con, 25, "s-facebook-t{i}", "message", datetime(2026, 10, 27, 10), channel="social",
-            platform="facebook", thread_id="facebook-t{i}")
+            platform="facebook", thread_id="facebook-t{i}", sentiment=-0.5)
         found = of(run(con), "social_unanswered")
         assert [(f.observed, f.affected_customers, f.evidence["messages"]) for f in found] == [
             (pytest.approx(0.5), 25, 50)]
+
+    def test_a_thank_you_after_the_reply_is_no_ask(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Thirty threads answered within the hour, each closed by the customer an hour later
+        ("thanks!": positive, neutral or no sentiment) that the brand does not answer: the
+        closing remarks are neither answered nor unanswered. Counted as asks, they made half the
+        asks unanswered (every platform of six well-kept stores was flagged, 21-39%)."""
+        threads(con, "x", 30, 30, reply_hours=1, at=datetime(2026, 10, 25, 10))
+        thanks = datetime(2026, 10, 25, 12)
+        add(con, 10, "s-x-t{i}", "message", thanks, channel="social", platform="x", thread_id="x-t{i}", sentiment=0.8)
+        add(con, 10, "s-x-t{i}", "message", thanks, start=10, channel="social", platform="x", thread_id="x-t{i}",
+            sentiment=0.0)
+        add(con, 10, "s-x-t{i}", "message", thanks, start=20, channel="social", platform="x", thread_id="x-t{i}")
+        assert run(con) == []
+        rows = con.execute(
+            f"with {answered_messages(7, 72)} select count(*), count(replied_at), "
+            "median(epoch(replied_at) - epoch(asked_at)) from answered",
+            [AS_OF] * 4,
+        ).fetchall()
+        assert rows == [(30, 30, 3600.0)]
+        # a thread's first message is an ask whatever its sentiment: unanswered, it counts
+        add(con, 30, "s-x-new{i}", "message", datetime(2026, 10, 26, 10), channel="social", platform="x",
+            thread_id="x-new{i}", sentiment=0.8)
+        found = of(run(con), "social_unanswered")
+        assert [(f.observed, f.evidence["messages"]) for f in found] == [(pytest.approx(0.5), 60)]
+
+    def test_a_follow_up_the_brand_answers_is_an_ask(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A happy follow-up ("thanks, and one more thing") that the brand answers is an ask,
+        timed from the follow-up to its reply."""
+        threads(con, "x", 20, 20, reply_hours=1, at=datetime(2026, 10, 25, 10))
+        add(con, 20, "s-x-t{i}", "message", datetime(2026, 10, 25, 12), channel="social", platform="x",
+            thread_id="x-t{i}", sentiment=0.6)
+        add(con, 20, "brand", "brand_reply", datetime(2026, 10, 25, 15), channel="social", platform="x",
+            thread_id="x-t{i}")
+        rows = con.execute(
+            f"with {answered_messages(7, 72)} select count(*), count(replied_at), "
+            "list_sort(list(distinct epoch(replied_at) - epoch(asked_at))) from answered",
+            [AS_OF] * 4,
+        ).fetchall()
+        assert rows == [(40, 40, [3600.0, 10800.0])]
 
     def test_a_thread_open_for_months(self, con: duckdb.DuckDBPyConnection) -> None:
         """One conversation per customer, never answered since a message in August: the customer

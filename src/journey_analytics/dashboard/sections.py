@@ -669,7 +669,8 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
         {1, 2, 3, 4, 5},
     )
     note = (f"Inbound messages in the last 28 days and how fast the brand replied (messages sent in a row before "
-            f"a reply count once). Unanswered: no reply within {unanswered_after_hours:g} hours, nor since; waiting: "
+            f"a reply count once; a customer's unanswered, not negative, word after a reply, as a thanks, counts "
+            f"none). Unanswered: no reply within {unanswered_after_hours:g} hours, nor since; waiting: "
             "younger messages without a reply yet; mean sentiment of the platform's posts, comments and messages.")
     return Section("social-health", "Social care", note, table_html=table)
 
