@@ -68,6 +68,11 @@ def ref_exact_p(bad1: int, n1: int, bad2: int, n2: int) -> float:
     return sum(math.comb(bad, k) * math.comb(total - bad, n1 - k) for k in range(bad1, min(bad, n1) + 1)) / math.comb(total, n1)
 
 
+def ref_binomial_tail(k: int, n: int, share: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, share), summed out."""
+    return sum(math.comb(n, i) * share**i * (1 - share) ** (n - i) for i in range(k, n + 1))
+
+
 def ref_bh(ps: list[float]) -> list[float]:
     """Benjamini-Hochberg step-up adjustment, written out."""
     m = len(ps)
@@ -724,6 +729,29 @@ class TestSocialReplies:
         assert (f.observed, f.baseline, f.affected_customers) == (pytest.approx(25.0), 24.0, 20)
         assert f.severity == pytest.approx(round(20 * (25 / 24 - 1), 1))
         assert "On x" in f.description
+        # all 20 answers over the limit: the sign test's p, the same for both windows
+        assert (f.p_value, f.evidence["answered_over_limit"]) == (pytest.approx(0.5**20), 20)
+
+    def test_a_median_over_the_limit_on_few_messages_must_be_significant(
+        self, con: duckdb.DuckDBPyConnection
+    ) -> None:
+        """22 answers, 12 of them over the limit: a median of 30 h, but a platform answering in
+        a median 18 h shows as much now and then (its 20-odd messages were flagged at 24 h).
+        More than half of the answers over the limit is what a slow platform is, so it is
+        flagged when a one-sided sign test says so: 12 of 22 is not (p 0.42), 17 of 22 is."""
+        threads(con, "x", 10, 10, reply_hours=2, prefix="fast")
+        threads(con, "x", 12, 12, reply_hours=30, prefix="slow")
+        assert run(con) == []
+        con.execute("delete from main.events").fetchall()
+        threads(con, "x", 5, 5, reply_hours=2, prefix="fast")
+        threads(con, "x", 17, 17, reply_hours=30, prefix="slow")
+        (f,) = run(con)
+        assert (f.kind, f.observed, f.evidence["answered"], f.evidence["answered_over_limit"]) == (
+            "social_slow_replies", pytest.approx(30.0), 22, 17)
+        assert f.p_value == pytest.approx(ref_binomial_tail(17, 22, 0.5))
+        assert f.p_value < 0.05
+        (p_value,) = con.execute("select p_value from main.pain_points").fetchall()[0]
+        assert p_value == pytest.approx(f.p_value)
 
     def test_slow_replies_count_customers_not_messages(self, con: duckdb.DuckDBPyConnection) -> None:
         """Twenty threads of five customers (four each) answered late: five customers affected."""
@@ -735,15 +763,15 @@ class TestSocialReplies:
         assert [(f.observed, f.affected_customers, f.evidence["answered"]) for f in found] == [(pytest.approx(25.0), 5, 20)]
 
     def test_slow_replies_not_hidden_by_replies_still_to_come(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Every day of the week ten messages: four answered in 2 hours, six in 70 hours (a true
-        median of 70 h). The 70-hour replies to the last three days' messages have not come by the
-        end of the run date, while their 2-hour ones have: over every reply so far the median was
-        2 h (28 fast against 24 slow) and the platform was never flagged. Over the messages that
-        had their 72 hours, it is 70 h (16 fast, 24 slow)."""
+        """Every day of the week thirty messages: twelve answered in 2 hours, eighteen in 70 hours
+        (a true median of 70 h). The 70-hour replies to the last three days' messages have not come
+        by the end of the run date, while their 2-hour ones have: over every reply so far the median
+        was 2 h (84 fast against 72 slow) and the platform was never flagged. Over the messages that
+        had their 72 hours, it is 70 h (48 fast, 72 slow)."""
         for day in range(25, 32):
             at = datetime(2026, 10, day, 10, 0)
-            threads(con, "x", 4, 4, reply_hours=2, at=at, prefix=f"fast{day}-")
-            threads(con, "x", 6, 6, reply_hours=70, at=at, prefix=f"slow{day}-")
+            threads(con, "x", 12, 12, reply_hours=2, at=at, prefix=f"fast{day}-")
+            threads(con, "x", 18, 18, reply_hours=70, at=at, prefix=f"slow{day}-")
         found = of(run(con), "social_slow_replies")
         assert [(f.segment_value, f.observed) for f in found] == [("x", pytest.approx(70.0))]
         assert of(run(con), "social_unanswered") == []
@@ -783,11 +811,18 @@ class TestSocialReplies:
         threads(con, "y", 19, 19, reply_hours=48, at=datetime(2026, 10, 27, 10))
         assert run(con) == []
 
-    def test_unanswered_just_over(self, con: duckdb.DuckDBPyConnection) -> None:
-        threads(con, "x", 20, 16, reply_hours=1)  # 4/20 = 20% > 15%
+    def test_unanswered_just_over_on_few_messages_is_not_enough(self, con: duckdb.DuckDBPyConnection) -> None:
+        """4 of 20 unanswered is 20%, over the 15% threshold, but a platform leaving 15% unanswered
+        shows as much one time in three (binomial p 0.35): not flagged."""
+        threads(con, "x", 20, 16, reply_hours=1)
+        assert run(con) == []
+
+    def test_unanswered_significantly_over(self, con: duckdb.DuckDBPyConnection) -> None:
+        threads(con, "x", 20, 12, reply_hours=1)  # 8/20 = 40%, p 0.006 against 15%
         found = run(con)
         assert [(f.kind, f.segment_value) for f in found] == [("social_unanswered", "x")]
-        assert (found[0].observed, found[0].affected_customers) == (pytest.approx(0.2), 4)
+        assert (found[0].observed, found[0].affected_customers) == (pytest.approx(0.4), 8)
+        assert found[0].p_value == pytest.approx(ref_binomial_tail(8, 20, 0.15))
 
     def test_unanswered_at_threshold_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         threads(con, "x", 20, 17, reply_hours=1)  # 3/20 = 15%, not over
