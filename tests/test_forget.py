@@ -454,6 +454,27 @@ class TestGuestVisitOnSomeoneElsesDevice:
         assert query(warehouse, "select event_id, customer_id from main.events order by 1") == [("s-1", "sis-1")]
 
 
+class TestCrmUserIdAlone:
+    """A CRM row with a user id alone (no e-mail, no handle) is the customer's: forgetting the user
+    id erases it, and the export read again does not load it back."""
+
+    def test_the_row_is_erased_and_withheld(self, tmp_path: Path) -> None:
+        landing = Landing(tmp_path / "landing")
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\ndee-5,,,\nbob-7,bob@example.com,,\n")
+        landing.jsonl("web", DAY1, "web.jsonl", [web("w-b1", "2026-10-01T11:00:00Z", "page_view", anonymous_id="dev-bob")])
+        warehouse = tmp_path / "warehouse" / "journey.duckdb"
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select user_id from raw.identities order by 1") == [("bob-7",), ("dee-5",)]
+        result = forget_customer("dee-5", warehouse, load_settings())
+        assert result.rows_removed["raw.identities"] == 1
+        assert cells_mentioning(warehouse, ["dee-5"]) == []
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\ndee-5,,,\nbob-7,bob@example.com,,\nnew-1,,,\n")
+        day2 = run_day(landing, warehouse, DAY2)
+        assert (day2.rows_forgotten, day2.rows_loaded, day2.rows_duplicate) == (1, 1, 1)
+        assert query(warehouse, "select user_id from raw.identities order by 1") == [("bob-7",), ("new-1",)]
+        assert cells_mentioning(warehouse, ["dee-5"]) == []
+
+
 class TestBrandReplyWithTheBrandsHandle:
     """A brand reply landed with the brand's own handle is its asker's; forgetting the asker
     erases it from the raw tables too, so the next run does not give it to the brand."""

@@ -552,6 +552,65 @@ class TestBrandReplies:
         ]
 
 
+class TestCrmUserIdAlone:
+    """A CRM row with a user id alone (the contract: "any may be empty but user_id") is loaded:
+    the CRM knows the customer. It links to nothing, so it creates no link and no empty node."""
+
+    CRM = (
+        "user_id,email,platform,handle\n"
+        "u-kim,,,\n"  # no events: a customer of its own, as u-lee with an e-mail
+        "u-lee,lee@example.com,,\n"
+        "u-kim,,,\n"  # the same row again: one row
+        "u-max,,,\n"  # identified through the CRM alone (below)
+        "u-ned,,instagram,\n"  # a platform without a handle names no one: a user id alone
+        "u-ned,,,\n"
+    )
+
+    def test_loaded_and_in_identity_map_as_a_crm_user_with_an_email(self, landing: Landing, warehouse: Path) -> None:
+        landing.text("identities", None, "crm.csv", self.CRM)
+        landing.jsonl("web", DAY1, "web.jsonl", [web("gus-1", "09:00", "a-gus")])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+        assert query(warehouse, "select user_id, email_hash, platform, handle_hash, line_no from raw.identities order by line_no") == [
+            ("u-kim", None, None, None, 2), ("u-lee", h("lee@example.com"), None, None, 3),
+            ("u-max", None, None, None, 5), ("u-ned", None, None, None, 6),
+        ]
+        assert query(warehouse, "select * from identity_map") == [
+            ("anonymous_id", "a-gus", "anon:a-gus", 1),
+            ("user_id", "u-kim", "u-kim", 1),
+            ("email", h("lee@example.com"), "u-lee", 2),
+            ("user_id", "u-lee", "u-lee", 2),
+            ("user_id", "u-max", "u-max", 1),
+            ("user_id", "u-ned", "u-ned", 1),
+        ]
+        # the day again, the export read again with a row more, loads nothing twice
+        landing.text("identities", None, "crm.csv", self.CRM + "u-oz,,,\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select user_id, line_no from raw.identities where email_hash is null order by 2") == [
+            ("u-kim", 2), ("u-max", 5), ("u-ned", 6), ("u-oz", 8),
+        ]
+        assert query(
+            warehouse, "select rows_read, rows_loaded, rows_quarantined, rows_duplicate from pipeline_runs order by started_at"
+        ) == [(7, 5, 0, 2), (7, 1, 0, 6)]
+
+    def test_counted_identified_as_the_crm_knows_it(self, landing: Landing, warehouse: Path) -> None:
+        """A device whose login comes after the run date is identified for that date only as the
+        CRM knows its user id (as it would be by a CRM row with an e-mail); its customer is the user id."""
+        later_login = {**web("max-2", "09:00", "a-max", "login", user_id="u-max"), "event_ts": "2026-10-02T09:00:00Z"}
+        landing.jsonl("web", DAY1, "web.jsonl", [web("max-1", "09:00", "a-max", "view_item"), later_login,
+                                                 web("nat-1", "09:00", "a-nat", "view_item"),
+                                                 {**later_login, "event_id": "nat-2", "anonymous_id": "a-nat", "user_id": "u-nat"}])
+        landing.text("identities", None, "crm.csv", self.CRM)
+        runs.run_day_in_process(DAY1, landing.root, warehouse, warehouse.parent / "reports", Settings())
+        assert customers(warehouse, "max-") == [("max-1", "u-max"), ("max-2", "u-max")]
+        assert query(warehouse, "select customer_id, is_identified from customer_stages order by 1") == [
+            ("u-max", True), ("u-nat", False),
+        ]
+        assert query(warehouse, "select customer_id, is_identified from customers order by 1") == [
+            ("u-max", True), ("u-nat", False),
+        ]
+
+
 class TestIdentityMap:
     """identity_map has one row per identifier with its customer, e-mails and handles only as hashes."""
 

@@ -111,7 +111,7 @@ class World:
         number = 1 if self.rng.random() < 0.7 else 2  # a second export lands after the first day
         self.crm.append((number, row))
         self.last = ("crm", str(number))
-        if set(row) == {"user_id"}:
+        if not row.get("email") and not row.get("handle"):
             self.link("user_id:" + row["user_id"], "user_id:" + row["user_id"])
 
     def event(self, channel: str, prefix: str, node: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -231,8 +231,10 @@ def make_world(seed: int) -> World:
                 else:
                     w.add_social(p, hnode, platform, handle, user_id=u)
                 w.link("user_id:" + u, hnode)
-            # (no CRM row with a user id alone: it is quarantined as linking to nothing, though the
-            # contract's "any may be empty but user_id" reads as if it were allowed)
+            if rng.random() < 0.2:
+                # a CRM row with a user id alone (or a platform without a handle): the CRM knows the
+                # user id (with no event of its own, a customer of its own) and links it to nothing
+                w.add_crm({"user_id": rng.choice(users), **({"platform": rng.choice(PLATFORMS)} if rng.random() < 0.3 else {})})
         elif kind == "email_only":
             users = []
             emails = [f"lead{p:03d}@example.org"]

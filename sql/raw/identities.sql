@@ -1,5 +1,5 @@
 -- Identity links from CRM exports (identities/ in the landing folder), pseudonymized.
--- One row per distinct link.
+-- One row per distinct link (a user id alone, with no e-mail or handle, is a row too: the CRM knows it).
 --
 -- user_id: The business's customer id.
 -- email_hash: Keyed hash of the lower-cased e-mail address (its @ decoded when written %40 or %2540), if the row had one.

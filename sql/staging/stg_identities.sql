@@ -1,4 +1,5 @@
--- Identity rows (CRM exports) of the files being loaded, pseudonymized and checked.
+-- Identity rows (CRM exports) of the files being loaded, pseudonymized and checked. Only user_id
+-- is required: a row may link it to nothing (email_hash and handle_hash null).
 -- contract_error says why a row is refused; null means the row is good. contract_reason
 -- codes it (see sql/macros/refusal_macros.sql).
 --
@@ -55,8 +56,10 @@ checked as (
         case
             when parse_error is not null then parse_error
             when user_id is null then 'missing required field user_id'
+            -- a handle is read as platform and handle (the social channel's key): alone, it names no one
             when handle is not null and platform is null then 'a handle needs its platform'
-            when email is null and handle is null then 'row links user_id to nothing (no email, no handle)'
+            -- a row with a user id alone (or a platform without a handle) is good: the CRM knows
+            -- the customer (is_identified), linked to no e-mail or handle
         end as contract_error,
         -- the platform as shown (masked, as the social channel's), its full-width ＠ an @; as
         -- hashed, it is kept as cleaned

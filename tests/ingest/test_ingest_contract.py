@@ -272,7 +272,6 @@ class TestIdentityAndLabelRowsQuarantined:
         ) == [
             ("identities", "identities/crm.csv", 3, ",[email],,", "missing required field user_id", None),
             ("identities", "identities/crm.csv", 4, "u3,,,@[handle]", "a handle needs its platform", None),
-            ("identities", "identities/crm.csv", 5, "u4,,,", "row links user_id to nothing (no email, no handle)", None),
         ]
 
     def test_label_rows(self, breached: Path) -> None:
@@ -290,7 +289,12 @@ class TestIdentityAndLabelRowsQuarantined:
         ]
 
     def test_good_rows_load(self, breached: Path) -> None:
-        assert query(breached, "select user_id, platform, line_no from raw.identities") == [("u1", "x", 2)]
+        # u4 has a user id alone: the CRM knows the customer, linked to nothing (the contract: "any
+        # may be empty but user_id")
+        assert query(
+            breached,
+            "select user_id, platform, email_hash is null, handle_hash is null, line_no from raw.identities order by line_no",
+        ) == [("u1", "x", False, False, 2), ("u4", None, True, True, 5)]
         assert query(breached, "select user_id, stage, as_of_date, line_no from raw.labels") == [
             ("u1", "purchase", date(2026, 9, 30), 2)
         ]
@@ -303,7 +307,7 @@ class TestRowCountsBalance:
         assert query(
             breached,
             "select rows_read, rows_loaded, rows_quarantined, rows_duplicate, files_read from pipeline_runs",
-        ) == [(48, 8, 40, 0, 6)]
+        ) == [(48, 9, 39, 0, 6)]
 
     def test_per_file(self, breached: Path) -> None:
         assert query(
@@ -312,7 +316,7 @@ class TestRowCountsBalance:
             "from raw.ingested_files order by source_file",
         ) == [
             ("email/dt=2026-10-01/email.jsonl", "email", "jsonl", 3, 1, 2, 0, None),
-            ("identities/crm.csv", "identities", "csv", 4, 1, 3, 0, None),
+            ("identities/crm.csv", "identities", "csv", 4, 2, 2, 0, None),
             ("labels/labels.csv", "labels", "csv", 4, 1, 3, 0, None),
             ("social/dt=2026-10-01/social.jsonl", "social", "jsonl", 6, 1, 5, 0, None),
             ("web/dt=2026-10-01/web.csv", "web", "csv", 3, 2, 1, 0, None),
@@ -320,7 +324,7 @@ class TestRowCountsBalance:
         ]
 
     def test_quarantine_holds_every_quarantined_row(self, breached: Path) -> None:
-        assert query(breached, "select count(*) from quarantine") == [(40,)]
+        assert query(breached, "select count(*) from quarantine") == [(39,)]
 
 
 class TestJsonEdgeCases:
