@@ -456,6 +456,62 @@ class TestEventsWithoutDevice:
             ("ck-1", 1, False), (None, 2, True)]
 
 
+    def sessions_of(self, landing: Landing, warehouse: Path, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        landing.jsonl("web", DAY1, "web.jsonl", rows)
+        run_day(landing, warehouse, DAY1)
+        return query(warehouse, """
+            select s.customer_id, s.anonymous_id, s.utm_source, s.converted, list(e.event_id order by e.event_id)
+            from sessions as s inner join events as e on e.session_id = s.session_id
+            group by all order by min(e.event_ts)""")
+
+    def test_an_exported_order_does_not_keep_the_visit_open(self, landing: Landing, warehouse: Path) -> None:
+        # the device's visits are 50 minutes apart; the order, 25 minutes after the first, joins
+        # it and does not bridge the two (it kept one session open to 08:50)
+        assert self.sessions_of(landing, warehouse, [
+            web("v-1", "08:00:00", "ck-1", "login", user_id="17850", page_url="/"),
+            self.export_purchase("x-1", "08:25:00", "17850", "536365"),
+            web("v-2", "08:50:00", "ck-1", page_url="/back"),
+        ]) == [("17850", "ck-1", None, True, ["v-1", "x-1"]), ("17850", "ck-1", None, False, ["v-2"])]
+
+    def test_an_exported_order_does_not_join_the_next_persons_visit_on_a_family_computer(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        # eve's visit, her exported order, and 50 minutes after her visit, fay's: two sessions
+        # (the order made one session of both, eve's, holding fay's login)
+        assert self.sessions_of(landing, warehouse, [
+            web("e-1", "10:00:00", "family", "login", user_id="u-eve", page_url="/"),
+            self.export_purchase("x-1", "10:25:00", "u-eve", "1"),
+            web("f-1", "10:50:00", "family", "login", user_id="u-fay", page_url="/fay"),
+        ]) == [("u-eve", "family", None, True, ["e-1", "x-1"]), ("u-fay", "family", None, False, ["f-1"])]
+
+    def test_an_exported_orders_campaign_does_not_split_the_visit(self, landing: Landing, warehouse: Path) -> None:
+        # the export gives the order's campaign: the visit stays one (it started a deviceless
+        # session at the order that took the device's next page view)
+        assert self.sessions_of(landing, warehouse, [
+            web("v-1", "12:00:00", "ck-1", "login", user_id="17850", page_url="/", **AUTUMN),
+            {**self.export_purchase("x-1", "12:10:00", "17850", "1"), **WINTER},
+            web("v-2", "12:15:00", "ck-1", page_url="/p/2"),
+        ]) == [("17850", "ck-1", "news", True, ["v-1", "v-2", "x-1"])]
+
+    def test_an_exported_order_joins_one_devices_visit_only(self, landing: Landing, warehouse: Path) -> None:
+        # the customer's laptop visit, the order, and 20 minutes later a phone visit: the order
+        # joins the laptop's, the phone's stays its own
+        assert self.sessions_of(landing, warehouse, [
+            web("l-1", "14:00:00", "laptop", "login", user_id="17850", page_url="/"),
+            self.export_purchase("x-1", "14:20:00", "17850", "1"),
+            web("p-1", "14:40:00", "phone", "login", user_id="17850", page_url="/other"),
+        ]) == [("17850", "laptop", None, True, ["l-1", "x-1"]), ("17850", "phone", None, False, ["p-1"])]
+
+    def test_an_exported_order_does_not_name_the_visit(self, landing: Landing, warehouse: Path) -> None:
+        # the visit's id is its first event's, with the order or without it (the order is taken
+        # after the device's event it joined, whatever their ids)
+        rows = [web("v-1", "08:00:00", "ck-1", "login", user_id="17850", page_url="/")]
+        before = self.sessions_of(landing, warehouse, rows)
+        ((session_id,),) = query(warehouse, "select session_id from sessions")
+        after = self.sessions_of(landing, warehouse, rows + [self.export_purchase("a-1", "08:10:00", "17850", "1")])
+        assert query(warehouse, "select session_id from sessions") == [(session_id,)]
+        assert (before, after) == ([("17850", "ck-1", None, False, ["v-1"])], [("17850", "ck-1", None, True, ["a-1", "v-1"])])
+
     def test_two_visits_open_at_one_instant_do_not_hang_on_the_order_of_the_rows(self, tmp_path: Path) -> None:
         # the customer's last events before the export are at one instant, on two devices, and
         # in two sessions whose ids the source gave: the export joins the last of them in the

@@ -17,6 +17,8 @@ events.session_id must group the events that have arrived exactly as the documen
 - a web event with a user id and no device (the store's exported order) joins its customer's visit
   open at its time (a computed one first, else a given one; of visits whose last events are at
   one instant, the one taken last), else the customer's exported orders make sessions of their own;
+  a joined order never moves a visit's bounds: the device's events alone split its visits (an order
+  does not keep a visit open past the timeout, nor start a new one with its campaign);
 - the landing event is the session's first with a page_url (at one instant, one with a campaign
   first), else its first; it gives the landing page and the campaign.
 
@@ -170,13 +172,11 @@ def make_stream(seed: int, timeout: int = TIMEOUT) -> Stream:
                 offset = rng.choice([0, rng.randrange(1, timeout * 5 // 6000) * 1000, timeout - 1000, timeout,
                                      timeout + 1000, timeout + 1, 2 * 3600 * 1000])
                 ms = min(anchor.ms + offset, end)
-                # (not where the order alone would bridge two of the device's visits: see reference)
-                before = max(e.ms for e in own if e.ms <= ms)
-                after = min((e.ms for e in own if e.ms > ms), default=None)
-                if after is not None and after - ms <= timeout < after - before:
-                    continue
+                # (also where the order alone would bridge two of the device's visits; some exports
+                # carry the order's campaign)
                 n += 1
-                export = Event(f"x{n:05d}", ms, None, user, "purchase", None, None, None, None, user_id=user)
+                campaign = rng.choice(CAMPAIGNS) if rng.random() < 0.3 else None
+                export = Event(f"x{n:05d}", ms, None, user, "purchase", None, campaign, None, None, user_id=user)
                 s.events.append(export)
                 day = (ms - EPOCH0) // DAY_MS
                 s.arrives[export.event_id] = [DAYS[min(day + rng.choice([0, 0, 0, 1]), len(DAYS) - 1)]]
@@ -232,9 +232,8 @@ def split(stream: list[Event], timeout: int = TIMEOUT, on_campaign: bool = True)
     return sessions
 
 
-def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = True) -> tuple[list[list[Event]], set[str]]:
-    """The sessions of the documented rule, each a list of events in time order, and the
-    customers whose sessions the documentation leaves open (see below)."""
+def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = True) -> list[list[Event]]:
+    """The sessions of the documented rule, each a list of events."""
     sessions: list[list[Event]] = []
     by_device: dict[str, list[Event]] = defaultdict(list)
     given: dict[tuple[str, str], list[Event]] = defaultdict(list)
@@ -254,13 +253,12 @@ def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = T
     # of visits whose last events are at one instant, the one taken last; with none open, the
     # customer's exported orders are sessionized on their own
     by_user: dict[str, list[Event]] = defaultdict(list)
-    joined: dict[str, list[Event]] = defaultdict(list)
+    joined: list[tuple[Event, Event]] = []  # an order and the device event whose visit it joins
     for x in (e for e in events if e.device is None):
         before = [c for c in computed_of[x.customer] if c.ms <= x.ms]
         last = max(before, key=order_key) if before else None
         if last and x.ms - last.ms <= timeout:
-            assert last.device is not None
-            joined[last.device].append(x)
+            joined.append((x, last))
             continue
         before = [c for c in given_of[x.customer] if c.ms <= x.ms]
         last = max(before, key=order_key) if before else None
@@ -269,23 +267,20 @@ def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = T
             given[(last.given, last.device)].append(x)
             continue
         by_user[x.customer].append(x)
-    # Open question: an exported order that joins a visit and is followed, within the timeout,
-    # by the device's next event, which is more than the timeout after the visit's last device
-    # event: does the order keep the visit open (one session) or not (two)? The docs do not say;
-    # those customers are left out of the comparison.
-    unclear: set[str] = set()
-    for device, stream in by_device.items():
-        alone = split(stream, timeout, on_campaign)
-        together = split(stream + joined[device], timeout, on_campaign)
-        if joined[device] and {frozenset(e.event_id for e in ses if e.device) for ses in together} != {
-                frozenset(e.event_id for e in ses) for ses in alone}:
-            unclear.add(stream[0].customer)
-        sessions += together
+    # the device's events alone split its visits; a joined order goes into the visit of the event
+    # it joined, and moves none of its bounds
+    session_with: dict[str, list[Event]] = {}
+    for stream in by_device.values():
+        for ses in split(stream, timeout, on_campaign):
+            sessions.append(ses)
+            session_with.update((e.event_id, ses) for e in ses)
+    for x, last in joined:
+        session_with[last.event_id].append(x)
     for stream in by_user.values():
         sessions += split(stream, timeout, on_campaign)
     for share in given.values():
         sessions.append(sorted(share, key=order_key))
-    return sessions, unclear
+    return sessions
 
 
 def expected_row(session: list[Event]) -> tuple[Any, ...]:
@@ -306,18 +301,14 @@ def check(s: Stream, warehouse: Path, day: date, timeout: int = TIMEOUT, on_camp
     known = {e.device for e in arrived if e.user_id}
     arrived = [e if e.device is None or e.device in known else replace(e, customer=f"anon:{e.device}")
                for e in arrived]
-    sessions, unclear = reference(arrived, timeout, on_campaign)
-    assert len(unclear) <= 3, "the generator should seldom make the open question's case"
-    sessions = [ses for ses in sessions if ses[0].customer not in unclear]
+    sessions = reference(arrived, timeout, on_campaign)
     expected = {frozenset(e.event_id for e in ses) for ses in sessions}
 
     rows = query(warehouse, "select event_id, session_id, customer_id from events where channel = 'web'")
     assert len(rows) == len(arrived)
-    left_out = {e.event_id for e in arrived if e.customer in unclear}
     by_session: dict[str, set[str]] = defaultdict(set)
     for event_id, session_id, _ in rows:
-        if event_id not in left_out:
-            by_session[session_id].add(event_id)
+        by_session[session_id].add(event_id)
     got = {frozenset(g) for g in by_session.values()}
     missing, extra = expected - got, got - expected
     assert not missing and not extra, (
@@ -348,7 +339,7 @@ def check(s: Stream, warehouse: Path, day: date, timeout: int = TIMEOUT, on_camp
             "n_page_views, landing_page, utm_source, utm_medium, utm_campaign, device_category, converted from sessions",
         )
     }
-    assert len(table) == len(sessions) + len({session_of[e] for e in left_out})
+    assert len(table) == len(sessions)
     wrong = []
     for ses in sessions:
         got_row = table[session_of[ses[0].event_id]]

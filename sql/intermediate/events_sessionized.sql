@@ -7,7 +7,7 @@
 -- export sends a purchase) joins its customer's visit that is open at its time, on that visit's
 -- device; with no such visit open, its customer's visit with a session_id given by the source
 -- (GA4's ga_session_id) open at its time, in that session; with none open, such events are
--- grouped per user_id.
+-- grouped per user_id. A joined event never moves its visit's bounds (see deviceless_visits).
 -- E-mail and social events have no session.
 -- A guest checkout's visit (its events that name no one) is the customer's of the person its
 -- order_id names (order_people), not the device's latest person's: see visit_buyers;
@@ -80,11 +80,15 @@ customer_device_events as (
 
 -- A deviceless event joins the device of its customer's last device event (of a visit whose
 -- session is computed) at or before it, when that event is no more than the session timeout
--- before it (the visit is still open).
+-- before it (the visit is still open). It joins that event's visit and never moves the visit's
+-- bounds: it is sessionized at that event's time (joined_at, taken after it) and with no
+-- campaign, so it does not keep the visit open past the timeout (bridging two visits of the
+-- device, on a family computer two people's), nor start a new one with the campaign the export
+-- gave the order.
 -- (ASOF JOIN is DuckDB's; elsewhere a join on the customer within the timeout, keeping the
 -- latest device event, gives the same.)
 deviceless_visits as (
-    select d.event_id, 'anonymous_id:' || c.anonymous_id as device_key
+    select d.event_id, 'anonymous_id:' || c.anonymous_id as device_key, c.event_ts as joined_at
     from deviceless_events as d
     asof inner join (select * from customer_device_events where given_session_id is null) as c
         on c.customer_id = d.customer_id and d.event_ts >= c.event_ts
@@ -108,12 +112,15 @@ deviceless_given_visits as (
 web_without_session as (
     select
         e.event_id,
-        e.event_ts,
+        -- (the time the event is sessionized at; events keep their own)
+        coalesce(v.joined_at, e.event_ts) as event_ts,
         coalesce('anonymous_id:' || e.anonymous_id, v.device_key, 'user_id:' || e.user_id) as device_key,
         case
-            when e.utm_source is not null or e.utm_medium is not null or e.utm_campaign is not null
+            when v.event_id is null and (e.utm_source is not null or e.utm_medium is not null or e.utm_campaign is not null)
                 then coalesce(e.utm_source, '') || '/' || coalesce(e.utm_medium, '') || '/' || coalesce(e.utm_campaign, '')
-        end as campaign_key
+        end as campaign_key,
+        -- taken after the device's events at its time, so it never starts the visit (nor names it)
+        v.event_id is not null as is_joined
     from unstitched_web_events as e
     left join deviceless_visits as v on v.event_id = e.event_id
     where e.given_session_id is null
@@ -123,13 +130,13 @@ web_without_session as (
 with_previous as (
     select
         *,
-        lag(event_ts) over (partition by device_key order by event_ts, campaign_key, event_id) as previous_event_ts,
+        lag(event_ts) over (partition by device_key order by event_ts, campaign_key, is_joined, event_id) as previous_event_ts,
         last_value(campaign_key ignore nulls) over (
-            partition by device_key order by event_ts, campaign_key, event_id
+            partition by device_key order by event_ts, campaign_key, is_joined, event_id
             rows between unbounded preceding and 1 preceding
         ) as previous_campaign_key,
         last_value(case when campaign_key is not null then event_ts end ignore nulls) over (
-            partition by device_key order by event_ts, campaign_key, event_id
+            partition by device_key order by event_ts, campaign_key, is_joined, event_id
             rows between unbounded preceding and 1 preceding
         ) as previous_campaign_at
     from web_without_session
@@ -150,7 +157,7 @@ visits as (
     select
         *,
         last_value(case when starts_after_gap then event_ts end ignore nulls) over (
-            partition by device_key order by event_ts, campaign_key, event_id rows unbounded preceding
+            partition by device_key order by event_ts, campaign_key, is_joined, event_id rows unbounded preceding
         ) as visit_started_at
     from gaps
 ),
@@ -179,6 +186,7 @@ session_starts as (
         device_key,
         event_ts,
         campaign_key,
+        is_joined,
         case when is_session_start
             -- the first event's id too: two sessions of a device may start at one instant (a new campaign)
             then 'ses-' || substr(md5(device_key || '|' || cast(event_ts as varchar) || '|' || event_id), 1, 20)
@@ -190,7 +198,7 @@ computed_sessions as (
     select
         event_id,
         last_value(started_session_id ignore nulls) over (
-            partition by device_key order by event_ts, campaign_key, event_id rows unbounded preceding
+            partition by device_key order by event_ts, campaign_key, is_joined, event_id rows unbounded preceding
         ) as computed_session_id
     from session_starts
 ),
