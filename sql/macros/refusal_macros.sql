@@ -29,6 +29,7 @@ create or replace temp macro refusal_reason(line_no, error) as (
             or error in ('web event needs an anonymous_id or a user_id', 'a handle needs its platform')
             then 'missing_required_field'
         when regexp_full_match(error, '(purchase|refund) needs an? (order_id|value|currency)') then 'missing_order_field'
+        -- (refused by versions before a CRM row with a user_id alone was loaded)
         when error = 'row links user_id to nothing (no email, no handle)' then 'no_identifier'
         when starts_with(error, 'event_ts "') then 'bad_timestamp'
         when regexp_matches(error, '^event_ts [0-9]{4}-[0-9]{2}-[0-9]{2} is before ') then 'timestamp_too_early'

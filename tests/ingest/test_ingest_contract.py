@@ -426,7 +426,6 @@ BREACH_REASONS = {
     ("email/dt=2026-10-01/email.jsonl", 3): "missing_required_field",
     ("identities/crm.csv", 3): "missing_required_field",
     ("identities/crm.csv", 4): "missing_required_field",
-    ("identities/crm.csv", 5): "no_identifier",
     ("labels/labels.csv", 3): "unknown_stage",
     ("labels/labels.csv", 4): "bad_date",
     ("labels/labels.csv", 5): "missing_required_field",
