@@ -5,12 +5,14 @@ read files. A failed run throws its build away, so the published warehouse is un
 """
 
 
+import signal
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 
 from journey_analytics import runs
 from journey_analytics.config import load_settings
@@ -121,8 +123,9 @@ def nightly(
 ) -> dict[str, Any]:
     """Process everything that arrived up to ``as_of`` (default yesterday, UTC) and publish it."""
     as_of = as_of or runs.yesterday()
-    ctx = open_run(as_of, landing, warehouse, reports, config)
+    ctx = None
     try:
+        ctx = open_run(as_of, landing, warehouse, reports, config)
         for kind in KINDS:
             ingest(ctx, kind)
         stitch_identities(ctx)
@@ -134,9 +137,28 @@ def nightly(
         page = write_report(ctx)
         summary = publish(ctx, page)
     except BaseException as exc:
-        runs.abort_run(ctx, exc)
+        stopped = _stopped_by(exc)
+        if ctx is not None:  # (a failed open_run gave everything back itself)
+            # a run stopped by a signal is not recorded: that would copy the warehouse again,
+            # in the seconds before a SIGKILL; the build goes, the warehouse stays as it was
+            runs.abort_run(ctx, None if stopped else exc)
+        if stopped:
+            raise runs.RunStopped(stopped.signum, as_of, ctx.step if ctx else "open") from None
         raise
     return summary.as_dict()
+
+
+def _stopped_by(exc: BaseException) -> runs.RunStopped | None:
+    """The stop a signal caused, if ``exc`` is one: Prefect's SIGTERM bridge raises
+    TerminationSignal, Ctrl-C KeyboardInterrupt, the command's handlers and an interrupted
+    query RunStopped."""
+    if isinstance(exc, runs.RunStopped):
+        return exc
+    if isinstance(exc, TerminationSignal):
+        return runs.RunStopped(exc.signal)
+    if isinstance(exc, KeyboardInterrupt):
+        return runs.RunStopped(signal.SIGINT)
+    return None
 
 
 @flow(name="backfill")

@@ -9,6 +9,7 @@ in a configurable time zone). Teams with their own Prefect server or work pool d
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 from prefect.schedules import Cron
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -45,12 +48,28 @@ def scheduled_nightly(
     return [nightly(day, landing, warehouse, reports, config) for day in days]
 
 
-@contextlib.contextmanager
-def prefect_server() -> Iterator[str]:
-    """The Prefect API to schedule on: PREFECT_API_URL if set, else a local server started here.
+# Run by the server's launcher (below) before it becomes `prefect server start`: on Linux the
+# server is told to stop when the process that started it dies, even by SIGKILL (prctl
+# PR_SET_PDEATHSIG survives the exec), and it stops at once if that process is already gone.
+_LAUNCH = (
+    "import ctypes, os, signal, sys\n"
+    "if sys.platform == 'linux':\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG\n"
+    "    if os.getppid() != int(sys.argv[1]): sys.exit(0)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 
-    Prefect's temporary in-process server cannot run schedules, so without a server of the
-    team's own, `journey serve` starts one (`prefect server start`) for as long as it serves.
+
+@contextlib.contextmanager
+def prefect_server(services: bool = True) -> Iterator[str]:
+    """The Prefect API to run on: PREFECT_API_URL if set, else a local server started here.
+
+    Prefect's own temporary server cannot run schedules, and it is a child of this process in its
+    process group: a SIGTERM or Ctrl-C sent to the group (systemd, `timeout`, a terminal) stopped
+    it with the command, which then spent minutes retrying it to record the run's end. The server
+    started here (`prefect server start`; without ``services`` its scheduler and UI stay off, as a
+    single run needs neither) has a session of its own, so it outlives the signal until the
+    command has cleaned up and stops it; it also stops when the command is killed (Linux).
     """
     if os.environ.get("PREFECT_API_URL"):
         yield os.environ["PREFECT_API_URL"]
@@ -59,11 +78,12 @@ def prefect_server() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/api"
-    prefect = shutil.which("prefect", path=os.path.dirname(sys.executable)) or "prefect"
+    prefect = shutil.which("prefect", path=os.path.dirname(sys.executable)) or shutil.which("prefect") or "prefect"
+    start = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(
-        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+        [sys.executable, "-c", _LAUNCH, str(os.getpid()), *start, *([] if services else ["--no-services", "--no-ui"])],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -74,15 +94,29 @@ def prefect_server() -> Iterator[str]:
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("could not start a local Prefect server (`prefect server start`)") from None
-                time.sleep(0.5)
+                time.sleep(0.2)
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
+            try:
+                yield url
+            finally:
+                # the logs and events of the runs still queued go now, while the server is up
+                for worker in (APILogWorker, EventsWorker):
+                    with contextlib.suppress(Exception):
+                        worker.drain_all(timeout=5)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop the server's process group (SIGTERM, then SIGKILL after 20 s)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 def serve_nightly(

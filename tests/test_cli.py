@@ -520,3 +520,71 @@ class TestAFailedRunIsOneLine:
         assert result.returncode == 1
         assert result.stderr == f"journey: error: cannot use {warehouse}: file too large\n", result.stderr[-3000:]
         assert warehouse.read_bytes() == published
+
+
+def this_checkout(env: dict[str, str]) -> dict[str, str]:
+    """The environment with this checkout's code first on the path (a PYTHONPATH of relative
+    folders would name other folders in the command's own working folder)."""
+    root = Path(__file__).resolve().parents[1]
+    return {**env, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root), env.get("PYTHONPATH", "")])}
+
+
+def _has_published(warehouse: Path) -> bool:
+    try:
+        return bool(warehouse.exists() and query(warehouse, "select 1 from main.pipeline_runs"))
+    except Exception:  # (not a warehouse yet)
+        return False
+
+
+class TestABackfillStoppedBySigterm:
+    """`journey backfill` sent SIGTERM (systemd, Kubernetes, `timeout`, Airflow; here to its whole
+    process group, as those do) once its first day is published ends at once: exit 143, one line
+    naming the signal, the build of the day it was on thrown away, no lock held, no Prefect server
+    left running; a run again completes the range with the counts of a run never stopped. (It
+    took minutes, Prefect retrying its stopped temporary server, and ended on a ConnectError.)"""
+
+    def test_it_ends_in_one_line_and_a_run_again_completes(self, landing: Landing, tmp_path: Path) -> None:
+        import psutil
+
+        days = [DAY1 + timedelta(days=i) for i in range(4)]
+        for i, day in enumerate(days):
+            landing.jsonl("web", day, "a.jsonl", [
+                {**GOOD, "event_id": f"e{i}-{n}", "event_ts": f"{day}T10:{n:02d}:00Z", "anonymous_id": f"a{n % 7}"}
+                for n in range(40)
+            ])
+        def backfill(root: Path) -> subprocess.Popen[str]:
+            return subprocess.Popen(
+                [journey_command(), "backfill", "--start", str(days[0]), "--end", str(days[-1]),
+                 "--landing", str(landing.root), "--warehouse", str(root / "j.duckdb"), "--reports", str(root / "reports")],
+                cwd=tmp_path, env=this_checkout(quiet_env(home=str(tmp_path / "prefect"))), stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, text=True, start_new_session=True,
+            )
+
+        stopped = tmp_path / "stopped"
+        process = backfill(stopped)
+        try:
+            while not _has_published(stopped / "j.duckdb"):
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                time.sleep(0.2)
+            children = psutil.Process(process.pid).children(recursive=True)
+            os.killpg(process.pid, signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)  # a guard against a hang, not a bound
+        finally:
+            process.kill()
+        assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+        assert stderr.count("\n") == 1 and stderr.startswith("journey: terminated by SIGTERM"), stderr[-3000:]
+        assert "the warehouse is unchanged (the day's build was discarded)" in stderr or "no day was being built" in stderr
+        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        assert sorted(p.name for p in stopped.iterdir() if p.name.startswith(".")) == []  # no build, WAL or model folder
+        published = query(stopped / "j.duckdb", "select as_of_date, status from main.pipeline_runs order by as_of_date")
+        assert published and all(status == "success" for _, status in published), published
+        assert [d for d, _ in published] == days[: len(published)] and len(published) < len(days)
+
+        again = backfill(stopped)
+        assert again.wait(timeout=300) == 0, again.stderr.read() if again.stderr else ""
+        clean = backfill(tmp_path / "clean")
+        assert clean.wait(timeout=300) == 0, clean.stderr.read() if clean.stderr else ""
+        for p in (again, clean):
+            p.stderr and p.stderr.close()
+        counts = "select (select count(*) from main.events), (select count(*) from main.sessions), (select count(*) from main.identity_map), (select list(distinct as_of_date order by as_of_date) from main.pipeline_runs where status = 'success')"
+        assert query(stopped / "j.duckdb", counts) == query(tmp_path / "clean" / "j.duckdb", counts)

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -265,12 +266,13 @@ def _command_run(args: argparse.Namespace) -> int:
         _quiet_prefect()
         from journey_analytics import progress
         from pipelines.nightly import nightly
+        from pipelines.serve import prefect_server
 
         from journey_analytics.runs import yesterday
 
         as_of = args.date or yesterday()
         start = time.perf_counter()
-        with progress.display():
+        with _stopped_by_signals(), prefect_server(services=False), progress.display():
             summary = nightly(as_of, args.landing, args.warehouse, args.reports, args.config)
     _print_summary(summary, time.perf_counter() - start)
     return EXIT_FAILED if summary["file_errors"] else 0
@@ -284,14 +286,63 @@ def _command_backfill(args: argparse.Namespace) -> int:
         _quiet_prefect()
         from journey_analytics import progress
         from pipelines.nightly import backfill
+        from pipelines.serve import prefect_server
 
         start = time.perf_counter()
-        with progress.display():
+        with _stopped_by_signals(), prefect_server(services=False), progress.display():
             summaries = backfill(args.start, args.end, args.landing, args.warehouse, args.reports, args.config)
     for summary in summaries:
         _print_summary(summary, sum(summary["step_seconds"].values()))  # that day's own steps
     print(f"journey backfill {args.start} to {args.end}: {len(summaries)} days in {time.perf_counter() - start:.1f} s")
     return EXIT_FAILED if any(s["file_errors"] for s in summaries) else 0
+
+
+# The signals that stop a run (SIGTERM: systemd, Kubernetes, `timeout`, Airflow; SIGINT: Ctrl-C),
+# in the order received. Exit status 128 + the signal's number, as shells give.
+_SIGNALS_RECEIVED: list[int] = []
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise RunStopped: the run in progress throws its build away and the
+    command ends at once (see main). Prefect swaps its own SIGTERM handler in while a flow runs
+    and hands the signal back to this one once the flow has ended."""
+    import signal
+
+    from journey_analytics.runs import RunStopped
+
+    def stop(signum: int, frame: object) -> None:
+        _SIGNALS_RECEIVED.append(signum)
+        raise RunStopped(signum)
+
+    # (a signal ignored when the command started, as SIGINT in a background job, stays ignored)
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    for s, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(s, stop)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
+def _stopped_line(stop: BaseException) -> tuple[str, int]:
+    """The one line telling how a run was stopped, and the exit status."""
+    import signal
+
+    signum = getattr(stop, "signum", None) or (signal.SIGINT if isinstance(stop, KeyboardInterrupt) else None)
+    if signum is None:  # a query interrupted by a signal; the command's handler saw SIGINT, not SIGTERM
+        signum = signal.SIGINT if signal.SIGINT in _SIGNALS_RECEIVED else signal.SIGTERM
+    name = signal.Signals(signum).name
+    as_of, step = getattr(stop, "as_of", None), getattr(stop, "step", None)
+    if as_of is None:
+        where = "; no day was being built: the warehouse holds the days published before it"
+    elif step == "publish":
+        where = f" during {as_of}/publish; the day was published whole or not at all (see pipeline_runs)"
+    else:
+        where = f" during {as_of}/{step}; the warehouse is unchanged (the day's build was discarded)"
+    return f"journey: {'interrupted' if signum == signal.SIGINT else 'terminated'} by {name}{where}", 128 + signum
 
 
 def _command_report(args: argparse.Namespace) -> int:
@@ -370,14 +421,22 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
-    except KeyboardInterrupt:
-        print("journey: interrupted; the published warehouse is unchanged", file=sys.stderr)
-        return 130
     except Exception as exc:
         if os.environ.get("JOURNEY_DEBUG"):
             raise
         print(f"journey: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
+    except BaseException as exc:  # Ctrl-C, or a run stopped by a signal
+        from journey_analytics.runs import RunStopped
+
+        if not isinstance(exc, (KeyboardInterrupt, RunStopped)) or os.environ.get("JOURNEY_DEBUG"):
+            raise
+        if args.command in ("run", "backfill"):
+            line, status = _stopped_line(exc)
+            print(line, file=sys.stderr)
+            return status
+        print("journey: interrupted; the published warehouse is unchanged", file=sys.stderr)
+        return 130
 
 
 def _one_line(exc: BaseException) -> str:

@@ -79,6 +79,7 @@ class RunContext:
     # ids of an older warehouse were rewritten in place: publish a fresh copy of the build, so the
     # old values do not stay in the blocks they were written in
     publish_fresh_copy: bool = False
+    step: str = "open"  # the step running (or last run): named when the run is stopped by a signal
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -87,10 +88,16 @@ class RunContext:
 
     @contextlib.contextmanager
     def timed(self, step: str) -> Iterator[None]:
-        """Add the block's wall time to a step's timing."""
+        """Add the block's wall time to a step's timing. A query interrupted by a signal (its
+        handler's exception is lost in DuckDB's "Query interrupted") stops the run, not retried."""
+        self.step = step
         start = time.perf_counter()
         try:
             yield
+        except (duckdb.InterruptException, RuntimeError) as exc:
+            if isinstance(exc, duckdb.InterruptException) or str(exc) == "Query interrupted":
+                raise RunStopped(None) from exc
+            raise
         finally:
             self.step_seconds[step] = round(
                 self.step_seconds.get(step, 0.0) + time.perf_counter() - start, 3
@@ -166,6 +173,18 @@ def days_to_run(warehouse: Path, through: date, max_catch_up_days: int) -> list[
             f"days a scheduled run catches up); run `journey backfill --start {last + timedelta(days=1)} --end {through}`"
         )
     return [last + timedelta(days=i) for i in range(1, missed + 1)]
+
+
+class RunStopped(BaseException):
+    """A run stopped by a signal (``signum``; None when DuckDB's interrupted query lost which).
+
+    Not an Exception: the orchestrator does not retry it. The flow throws the run's build away
+    without recording it, so the published warehouse stays exactly as it was, and raises it
+    again with the day and the step it stopped in."""
+
+    def __init__(self, signum: int | None, as_of: date | None = None, step: str | None = None) -> None:
+        super().__init__(signum, as_of, step)
+        self.signum, self.as_of, self.step = signum, as_of, step
 
 
 class CatchUpError(RuntimeError):
@@ -536,6 +555,7 @@ def report_step(ctx: RunContext) -> Path:
 
 def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     """Record the run in pipeline_runs, publish the build atomically and release the lock."""
+    ctx.step = "publish"
     totals = {a: ctx.ingest.total(a) for a in (
         "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate", "rows_late",
         "files_read", "files_skipped", "rows_forgotten",
