@@ -125,6 +125,7 @@ def nightly(
     as_of = as_of or runs.yesterday()
     ctx = None
     try:
+        runs.stop_if_signalled()  # (a backfill stopped between two days)
         ctx = open_run(as_of, landing, warehouse, reports, config)
         for kind in KINDS:
             ingest(ctx, kind)

@@ -11,8 +11,8 @@ import contextlib
 import os
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,9 +297,9 @@ def _command_backfill(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(s["file_errors"] for s in summaries) else 0
 
 
-# The signals that stop a run (SIGTERM: systemd, Kubernetes, `timeout`, Airflow; SIGINT: Ctrl-C),
-# in the order received. Exit status 128 + the signal's number, as shells give.
-_SIGNALS_RECEIVED: list[int] = []
+# The signals that stop a run (SIGTERM: systemd, Kubernetes, `timeout`, Airflow; SIGINT: Ctrl-C)
+# are kept in the order received in runs.STOP_SIGNALS. Exit status 128 + the signal's number, as
+# shells give.
 
 
 @contextlib.contextmanager
@@ -309,10 +309,10 @@ def _stopped_by_signals() -> Iterator[None]:
     and hands the signal back to this one once the flow has ended."""
     import signal
 
-    from journey_analytics.runs import RunStopped
+    from journey_analytics.runs import STOP_SIGNALS, RunStopped
 
     def stop(signum: int, frame: object) -> None:
-        _SIGNALS_RECEIVED.append(signum)
+        STOP_SIGNALS.append(signum)
         raise RunStopped(signum)
 
     # (a signal ignored when the command started, as SIGINT in a background job, stays ignored)
@@ -325,6 +325,7 @@ def _stopped_by_signals() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        STOP_SIGNALS.clear()
 
 
 def _stopped_line(stop: BaseException) -> tuple[str, int]:
@@ -332,8 +333,8 @@ def _stopped_line(stop: BaseException) -> tuple[str, int]:
     import signal
 
     signum = getattr(stop, "signum", None) or (signal.SIGINT if isinstance(stop, KeyboardInterrupt) else None)
-    if signum is None:  # a query interrupted by a signal; the command's handler saw SIGINT, not SIGTERM
-        signum = signal.SIGINT if signal.SIGINT in _SIGNALS_RECEIVED else signal.SIGTERM
+    if signum is None:  # (a query interrupted by a signal the command's handler did not see)
+        signum = signal.SIGTERM
     name = signal.Signals(signum).name
     as_of, step = getattr(stop, "as_of", None), getattr(stop, "step", None)
     if as_of is None:
@@ -434,7 +435,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("run", "backfill"):
             line, status = _stopped_line(exc)
             print(line, file=sys.stderr)
-            return status
+            # Told to stop, the process ends here, as the signal asked: the blocks the run left
+            # gave back what it held (its build, the lock, the Prefect server). Ending without the
+            # interpreter's teardown also keeps the one line the only one: the teardown printed
+            # dozens of DuckDB binding notes about objects the orchestrator still held.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
         print("journey: interrupted; the published warehouse is unchanged", file=sys.stderr)
         return 130
 

@@ -91,12 +91,14 @@ class RunContext:
         """Add the block's wall time to a step's timing. A query interrupted by a signal (its
         handler's exception is lost in DuckDB's "Query interrupted") stops the run, not retried."""
         self.step = step
+        stop_if_signalled()
         start = time.perf_counter()
         try:
             yield
+            stop_if_signalled()  # (the query the signal interrupted may have been caught and passed over)
         except (duckdb.InterruptException, RuntimeError) as exc:
             if isinstance(exc, duckdb.InterruptException) or str(exc) == "Query interrupted":
-                raise RunStopped(None) from exc
+                raise RunStopped(STOP_SIGNALS[0] if STOP_SIGNALS else None) from exc
             raise
         finally:
             self.step_seconds[step] = round(
@@ -185,6 +187,19 @@ class RunStopped(BaseException):
     def __init__(self, signum: int | None, as_of: date | None = None, step: str | None = None) -> None:
         super().__init__(signum, as_of, step)
         self.signum, self.as_of, self.step = signum, as_of, step
+
+
+# The signals the command has received (its handlers append them; see cli._stopped_by_signals).
+# A signal that lands while DuckDB runs a query becomes the query's "Query interrupted", which code
+# that goes on after a failed query can catch; so every step checks, as it starts and ends, that
+# none has come, and the run stops at the next step at the latest.
+STOP_SIGNALS: list[int] = []
+
+
+def stop_if_signalled() -> None:
+    """Raise RunStopped if the command has received a signal to stop."""
+    if STOP_SIGNALS:
+        raise RunStopped(STOP_SIGNALS[0])
 
 
 class CatchUpError(RuntimeError):
@@ -556,6 +571,7 @@ def report_step(ctx: RunContext) -> Path:
 def finish_run(ctx: RunContext, report: Path) -> RunSummary:
     """Record the run in pipeline_runs, publish the build atomically and release the lock."""
     ctx.step = "publish"
+    stop_if_signalled()
     totals = {a: ctx.ingest.total(a) for a in (
         "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate", "rows_late",
         "files_read", "files_skipped", "rows_forgotten",
