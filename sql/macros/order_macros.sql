@@ -1,7 +1,18 @@
 -- DuckDB macros about orders, shared by the customers and sessions marts and the dashboard's
--- headline figures, so that an order's value is one rule wherever it is shown.
+-- headline figures, so that an order's value, and what its refunds take back, is one rule
+-- wherever it is shown.
 --
 -- (no table)
+
+-- The product fields of a purchase or refund row, all of them, that tell its lines apart (the
+-- extra fields item_id, sku, product_id, variant_id, stock_code, line_id, line_item_id,
+-- line_number; null when it has none): a stock code listed twice at one value is two lines when
+-- the export numbers them.
+create or replace temp macro order_line_item(properties) as
+    nullif(list_filter(
+        json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']),
+        lambda x: x is not null
+    ), []);
 
 -- One row per order up to (not including) before_ts, from the web purchases in main.events,
 -- with its value. An order is its order_id (else the purchase event's own id). The rows sent
@@ -22,13 +33,9 @@ create or replace temp macro order_values(before_ts) as table
         select
             customer_id, coalesce(order_id, event_id) as order_key, event_ts as sent_at,
             coalesce(anonymous_id, user_id) as sender, value,
-            -- every product field the row has, not the first alone: a stock code listed twice
-            -- at one value is two lines when the export numbers them (none is null, as a row
+            -- every product field the row has, not the first alone (none is null, as a row
             -- without extra fields has)
-            nullif(list_filter(
-                json_extract_string(properties, ['$.item_id', '$.sku', '$.product_id', '$.variant_id', '$.stock_code', '$.line_id', '$.line_item_id', '$.line_number']),
-                lambda x: x is not null
-            ), []) as line_item,
+            order_line_item(properties) as line_item,
             min(session_id) as session_id, min(currency) as currency
         from main.events
         where channel = 'web' and event_name = 'purchase' and event_ts < before_ts
@@ -64,3 +71,71 @@ create or replace temp macro order_values(before_ts) as table
         max(order_value) as order_value
     from sender_totals
     group by customer_id, order_key;
+
+-- One row per refunded order up to (not including) before_ts, from the web refunds in
+-- main.events, with the value refunded. An order is its order_id (else the refund event's own
+-- id), as in order_values. A refund is the rows one sender (device, else user) sent at one
+-- instant: they are its lines and add up, told apart by value and product as an order's lines
+-- are (order_line_item), so a row sent twice, as a file landed again under new event ids with the
+-- refund's own time, is one line. Refunds one sender sent at different instants are different
+-- refunds of the order and all count: two partial refunds (an item returned one week, another
+-- the next) both take money back, even of one value. A refund sent again at another instant
+-- under a new event id (a refund page reloaded with the tag on it) cannot be told from a second
+-- partial refund of the same value, and counts twice too: stores send refunds from their back
+-- office with the refund's own time, so a second instant is far more often a second refund, and
+-- what one order's refunds take off its value is at most that value (order_net_values), so a
+-- refund counted twice never takes more than the order. (A re-export under the same event ids is
+-- loaded once before this.) When two senders send the order's refunds (the web tag from a device
+-- and the store's export under a user_id), the order's refunded value is the larger of their
+-- totals, as an order's value is: two totals of one refund are not two refunds. A refund's value
+-- is the amount refunded: given negative (a credit note, Online Retail's cancellations of
+-- negative quantities) its total is read as the same amount (its lines add as given first, so a
+-- fee kept back from a refund lowers it whatever sign the export writes refunds with).
+--   refunded_at: its first refund; currency: as given (the smallest, should its refunds disagree).
+create or replace temp macro order_refunds(before_ts) as table
+    with refund_lines as (
+        select
+            customer_id, coalesce(order_id, event_id) as order_key, event_ts as sent_at,
+            coalesce(anonymous_id, user_id) as sender, value,
+            order_line_item(properties) as line_item,
+            min(currency) as currency
+        from main.events
+        where channel = 'web' and event_name = 'refund' and event_ts < before_ts
+        group by all
+    ),
+    refunds as (
+        select customer_id, order_key, sender, sent_at, abs(sum(value)) as refund_value,
+            min(currency) as currency
+        from refund_lines
+        group by customer_id, order_key, sender, sent_at
+    ),
+    sender_totals as (
+        select customer_id, order_key, sender, sum(refund_value) as refunded_value,
+            min(sent_at) as first_sent_at, min(currency) as currency
+        from refunds
+        group by customer_id, order_key, sender
+    )
+    select
+        customer_id, order_key,
+        min(first_sent_at) as refunded_at,
+        min(currency) as currency,
+        max(refunded_value) as refunded_value
+    from sender_totals
+    group by customer_id, order_key;
+
+-- One row per order up to (not including) before_ts, as order_values (the same rows and
+-- columns), with what its refunds took back: refunded_value, the order's refunds by
+-- order_refunds (the customer's refunds of the order: 0 without any), and net_value, the order's
+-- value less its refunds, never below nothing: refunds over the order's value (a tag's order
+-- value without the shipping the export's refund gives back, a refund counted twice) take the
+-- whole order and no more, so an order is worth between 0 and its value (an order of a negative
+-- value, added as given, keeps it). Refunds of orders bought before the data begins have no row
+-- here: there is no order value in the data for them to lower.
+create or replace temp macro order_net_values(before_ts) as table
+    select
+        o.customer_id, o.order_key, o.ordered_at, o.session_id, o.currency, o.order_value,
+        coalesce(r.refunded_value, 0) as refunded_value,
+        o.order_value - least(coalesce(r.refunded_value, 0), greatest(o.order_value, 0)) as net_value
+    from order_values(before_ts) as o
+    left join order_refunds(before_ts) as r
+        on r.customer_id is not distinct from o.customer_id and r.order_key = o.order_key;

@@ -24,6 +24,8 @@
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
 -- n_refunds: Distinct orders with a refund.
+-- refunded_value: Value refunded on the customer's orders (order_refunds in sql/macros/order_macros.sql: a refund's rows sent together are its lines and add up; the same refund sent again at its own time counts once; refunds sent at different times are partial refunds and all count, so one resent at another time under a new event id counts twice; sent by the tag and by the store's export with two totals, the larger; a negative refund, a credit note, is read as the amount refunded), including refunds of orders bought before the data begins, which net_revenue leaves out; added as given with no exchange rates, in the refunds' currency (revenue_currency's for the refunds of orders in the data). Not a classifier feature.
+-- net_revenue: revenue less the refunds of its orders (order_net_values: each order's value less its refunds, never below nothing, so refunds over an order's value take the whole order and no more); a refund of an order whose purchase is not in the data (bought before it begins) lowers nothing, as that order adds no revenue. In revenue_currency; 0 without an order. Not a classifier feature.
 -- n_view_item_7d: view_item events in the 7 days ending on the run date.
 -- n_view_item_30d: view_item events in the 30 days ending on the run date.
 -- n_view_item_90d: view_item events in the 90 days ending on the run date.
@@ -211,16 +213,16 @@ signals as (
     group by customer_id
 ),
 
--- Each order once, at its value (order_values in sql/macros/order_macros.sql: the rule of
--- sessions.revenue and the dashboard's headline figures)
+-- Each order once, at its value and net of its refunds (order_net_values in
+-- sql/macros/order_macros.sql: the rule of sessions.revenue and the dashboard's headline figures)
 order_lines as (
-    select customer_id, order_key, ordered_at, order_value, currency
-    from order_values((select as_of_end from parameters))
+    select customer_id, order_key, ordered_at, order_value, net_value, currency
+    from order_net_values((select as_of_end from parameters))
     where customer_id is not null
     union all
     -- an order refunded whose purchase is nowhere in the data (bought before it begins) is an
     -- order too, with no value and no purchase time
-    select distinct customer_id, coalesce(order_id, event_id), null, null, null
+    select distinct customer_id, coalesce(order_id, event_id), null, null, null, null
     from events_as_of as e
     where channel = 'web' and event_name = 'refund'
       and not exists (
@@ -234,6 +236,7 @@ orders as (
         customer_id,
         count(*) as n_orders,
         sum(order_value) as revenue,
+        sum(net_value) as net_revenue,
         case count(distinct currency) filter (where order_value is not null)
             when 0 then null
             when 1 then min(currency) filter (where order_value is not null)
@@ -245,12 +248,15 @@ orders as (
     group by customer_id
 ),
 
+-- Each refunded order once, with the value refunded (order_refunds: the rule order_net_values
+-- nets orders with)
 refunds as (
     select
         customer_id,
-        count(distinct coalesce(order_id, event_id)) as n_refunds
-    from events_as_of
-    where channel = 'web' and event_name = 'refund'
+        count(*) as n_refunds,
+        sum(refunded_value) as refunded_value
+    from order_refunds((select as_of_end from parameters))
+    where customer_id is not null
     group by customer_id
 ),
 
@@ -357,6 +363,8 @@ select
     orders.last_order_at,
     date_diff('day', cast(orders.last_order_at as date), p.as_of_date) as days_since_last_order,
     coalesce(refunds.n_refunds, 0) as n_refunds,
+    coalesce(refunds.refunded_value, 0) as refunded_value,
+    coalesce(orders.net_revenue, 0) as net_revenue,
         coalesce(signals.n_view_item_7d, 0) as n_view_item_7d,
         coalesce(signals.n_view_item_30d, 0) as n_view_item_30d,
         coalesce(signals.n_view_item_90d, 0) as n_view_item_90d,

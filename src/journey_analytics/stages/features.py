@@ -16,10 +16,15 @@ import polars as pl
 from journey_analytics.stages.rules import StageConfig
 from journey_analytics.warehouse import run_model, run_script
 
-# Columns of main.customers that are not classifier features: keys, timestamps, names.
+# Columns of main.customers that are not classifier features: keys, timestamps, names, and the
+# money of refunds (refunded_value, net_revenue). The classifier decides, and learns from, only
+# customers without an order, for whom those are 0 (a refund is an order), so they would tell it
+# nothing, while a new feature list retrains every saved model (model.retrain_reason) and may move
+# the stages it gives; revenue and n_refunds stay features, as saved models were trained with them.
 NOT_FEATURES = frozenset({
     "customer_id", "as_of_date", "first_seen", "last_seen", "last_touch_at",
     "last_touch_event", "first_order_at", "last_order_at",
+    "refunded_value", "net_revenue",
 })
 MISSING = 0.0
 _NUMERIC = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
