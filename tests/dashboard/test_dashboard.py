@@ -755,6 +755,29 @@ class TestRevenueByCurrency:
         assert figures[1:4] == [("Orders", "2"), ("Revenue EUR", "99"), ("Revenue GBP", "10")]
 
 
+    def test_net_revenue_per_currency(self, landing: Landing, warehouse: Path) -> None:
+        """Where refunds took money back, the headline shows the currency's net revenue beside its
+        revenue, by the rule of customers.net_revenue (order_net_values): two partial refunds of
+        one order both count, a refund given negative is the amount refunded, a refund over its
+        order's value takes the whole order and no more, and a refund of an order bought before the
+        data lowers nothing. A currency without refunds shows its revenue alone."""
+        def row(n: int, name: str, at: str, order_id: str, value: float, currency: str) -> dict[str, object]:
+            return {"event_id": f"w{n}", "event_ts": f"2026-10-01T{at}:00Z", "event_name": name, "user_id": "u1",
+                    "order_id": order_id, "value": value, "currency": currency}
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            row(1, "purchase", "09:00", "o1", 100, "EUR"),
+            row(2, "purchase", "09:00", "o2", 40, "EUR"),
+            row(3, "purchase", "09:00", "o3", 80, "USD"),
+            row(4, "refund", "10:00", "o1", 30, "EUR"),
+            row(5, "refund", "11:00", "o1", -30, "EUR"),  # a second partial refund, given negative
+            row(6, "refund", "10:00", "o2", 55, "EUR"),  # more than the order: takes it, no more
+            row(7, "refund", "10:00", "o-old", 500, "EUR"),  # an order bought before the data
+        ])
+        figures = self.headline(landing, warehouse)
+        assert figures[1:5] == [("Orders", "3"), ("Revenue EUR", "140"), ("Net revenue EUR", "40"), ("Revenue USD", "80")]
+
+
 class TestCheckoutFunnelNote:
     """A store that does not log a checkout step gets a funnel of zeros from that step on; the
     section says which steps have no events, instead of leaving a reader to guess."""

@@ -133,31 +133,35 @@ def _customers_with_a_stage(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
 
 
 def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | None = None) -> list[tuple[str, str]]:
-    """The headline numbers: customers, orders, revenue (per currency), conversion, pain points, and the health
-    of the page's run (``run_id``: recorded in pipeline_runs, or the run writing the page, whose
+    """The headline numbers: customers, orders, revenue (per currency, and net of refunds where its orders
+    had any), conversion, pain points, and the health of the page's run (``run_id``: recorded in pipeline_runs, or the run writing the page, whose
     files are recorded but whose own row is not yet), or else of the last recorded run."""
     customers = _customers_with_a_stage(con, as_of)
-    # each order once, at its value: the rule of customers.revenue and sessions.revenue
-    # (order_values in sql/macros/order_macros.sql); revenue per currency, as there are no
-    # exchange rates to add amounts of different currencies with
+    # each order once, at its value and net of its refunds: the rule of customers.revenue and
+    # net_revenue and sessions.revenue (order_net_values in sql/macros/order_macros.sql); revenue
+    # per currency, as there are no exchange rates to add amounts of different currencies with
     run_script(con, "macros", "order_macros")  # temporary: the page may be written from a read-only connection
     by_currency = con.execute(
         f"""
-        select currency, count(*), coalesce(sum(order_value), 0)
-        from order_values(cast(date '{as_of.isoformat()}' + 1 as timestamp))
+        select currency, count(*), coalesce(sum(order_value), 0), coalesce(sum(net_value), 0)
+        from order_net_values(cast(date '{as_of.isoformat()}' + 1 as timestamp))
         group by 1 order by 3 desc, 1 nulls first
         """
     ).fetchall()
-    orders = sum(n for _, n, _ in by_currency)
+    orders = sum(n for _, n, _, _ in by_currency)
     sessions, converted = con.execute(
         "select count(*), count(*) filter (where converted) from sessions where started_at < cast(? as date) + 1",
         [as_of],
     ).fetchall()[0]
     shown = by_currency[:MAX_REVENUE_FIGURES]
-    revenue = [(f"Revenue {currency}" if currency else "Revenue", f"{amount:,.0f}") for currency, _, amount in shown]
+    revenue: list[tuple[str, str]] = []
+    for currency, _, amount, net in shown:
+        revenue.append((f"Revenue {currency}" if currency else "Revenue", f"{amount:,.0f}"))
+        if net != amount:  # refunds of its orders: what the orders kept (refunds of older orders lower none)
+            revenue.append((f"Net revenue {currency}" if currency else "Net revenue", f"{net:,.0f}"))
     if len(by_currency) > len(shown):
         others = by_currency[len(shown):]
-        revenue.append((f"Orders in {len(others)} other currencies", f"{sum(n for _, n, _ in others):,}"))
+        revenue.append((f"Orders in {len(others)} other currencies", f"{sum(n for _, n, _, _ in others):,}"))
     figures = [
         ("Customers", f"{customers:,}"),
         ("Orders", f"{orders:,}"),
