@@ -623,3 +623,42 @@ class TestASignalCaughtOnItsWay:
         runs.run_day_in_process(DAY1 + timedelta(days=1), landing.root, warehouse,
                                 warehouse.parent / "reports", load_settings())
         assert query(warehouse, "select count(*) from main.events") == [(2,)]
+
+
+class TestAStopThatLandsAsTheDayPublishes:
+    """A stop that lands once the build has been swapped in over the warehouse (between the
+    swap and the page's and the model's moves) finds the day published: its page and retrained
+    model are left for the next run to put in place, as after a run killed there, not thrown
+    away with a build that is already the warehouse. (The page of the published day was
+    deleted, and never appeared.)"""
+
+    def test_the_published_day_keeps_its_page(self, landing: Landing, warehouse: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+        from journey_analytics import runs
+        from journey_analytics.cli import _stopped_by_signals
+        from journey_analytics.config import load_settings
+
+        day2, day3 = DAY1 + timedelta(days=1), DAY1 + timedelta(days=2)
+        for i, day in enumerate((DAY1, day2, day3)):
+            landing.jsonl("web", day, "a.jsonl", [dict(GOOD, event_id=f"e{i}", event_ts=f"{day}T10:00:00Z")])
+        run_day(landing, warehouse, DAY1)
+        replace = os.replace
+
+        def replace_then_stop(src: object, dst: object) -> None:
+            replace(src, dst)
+            if Path(str(dst)) == warehouse:  # the swap done, the signal lands
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        monkeypatch.setattr(os, "replace", replace_then_stop)
+        with _stopped_by_signals(), pytest.raises(runs.RunStopped):
+            run_day(landing, warehouse, day2)
+            time.sleep(5)  # (the handler raises as soon as the signal lands)
+        monkeypatch.setattr(os, "replace", replace)
+        assert query(warehouse, "select as_of_date from main.pipeline_runs where status = 'success' order by 1") == [
+            (DAY1,), (day2,)
+        ]
+        run_day(landing, warehouse, day3)
+        reports = warehouse.parent / "reports"
+        assert (reports / day2.isoformat() / "index.html").is_file()
+        assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
+        assert [p.name for p in warehouse.parent.iterdir() if p.name.startswith(".")] == []

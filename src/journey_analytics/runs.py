@@ -80,6 +80,9 @@ class RunContext:
     # old values do not stay in the blocks they were written in
     publish_fresh_copy: bool = False
     step: str = "open"  # the step running (or last run): named when the run is stopped by a signal
+    # the build is being swapped in (finish_run): stopped or failed from here, the run may have
+    # published, so abort_run leaves its page and model to the next run (as a killed run's)
+    publishing: bool = False
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -598,6 +601,7 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
             totals["rows_forgotten"],
         ],
     ).fetchall()
+    ctx.publishing = True
     con, lock = _OPEN.pop(ctx.run_id)
     try:
         if ctx.publish_fresh_copy:
@@ -647,8 +651,15 @@ def abort_run(ctx: RunContext, error: BaseException | None = None) -> None:
 
     con, lock = _OPEN.pop(ctx.run_id, (None, None))
     try:
-        discard_build(con, ctx.build)
-        shutil.rmtree(staging_folder(ctx.reports, ctx.run_id), ignore_errors=True)
+        if ctx.publishing:
+            # stopped (a signal raises anywhere) or failed as it published: the build may already
+            # be the warehouse, its page and retrained model still staged. Whether it published is
+            # pipeline_runs' to say, so they are left to the next run, which puts them in place or
+            # removes them (_finish_pages, _roll_forward_models, start_build), as a killed run's.
+            discard_build(con, ctx.build, keep_staged_model=True)
+        else:
+            discard_build(con, ctx.build)
+            shutil.rmtree(staging_folder(ctx.reports, ctx.run_id), ignore_errors=True)
         if error is not None and ctx.warehouse.exists():
             _record_failure(ctx, error)
     finally:

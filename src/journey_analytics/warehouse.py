@@ -414,12 +414,15 @@ def publish_build(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) 
         os.close(directory)
 
 
-def discard_build(con: duckdb.DuckDBPyConnection | None, build: Path) -> None:
-    """Throw a failed build away; the published warehouse is untouched."""
+def discard_build(con: duckdb.DuckDBPyConnection | None, build: Path, keep_staged_model: bool = False) -> None:
+    """Throw a failed build away; the published warehouse is untouched. With
+    ``keep_staged_model``, its staged model folder stays (for the next run to promote, when the
+    build was published, or to remove)."""
     if con is not None:
         with contextlib.suppress(Exception):
             con.close()
     build.unlink(missing_ok=True)
     build.with_name(build.name + ".wal").unlink(missing_ok=True)
     shutil.rmtree(build.with_name(build.name + ".spill"), ignore_errors=True)
-    shutil.rmtree(staged_model_dir(build), ignore_errors=True)
+    if not keep_staged_model:
+        shutil.rmtree(staged_model_dir(build), ignore_errors=True)
