@@ -152,9 +152,12 @@ def nightly(
 def _stopped_by(exc: BaseException) -> runs.RunStopped | None:
     """The stop a signal caused, if ``exc`` is one: Prefect's SIGTERM bridge raises
     TerminationSignal, Ctrl-C KeyboardInterrupt, the command's handlers and an interrupted
-    query RunStopped."""
+    query RunStopped; a query interrupted outside a timed step (the publish's checkpoint) comes
+    as DuckDB's "Query interrupted"."""
     if isinstance(exc, runs.RunStopped):
         return exc
+    if runs.interrupted_query(exc):
+        return runs.RunStopped(runs.STOP_SIGNALS[0] if runs.STOP_SIGNALS else None)
     if isinstance(exc, TerminationSignal):
         return runs.RunStopped(exc.signal)
     if isinstance(exc, KeyboardInterrupt):

@@ -99,3 +99,42 @@ class TestNightlyOnSample:
     def test_no_build_files_left(self, sample_run: tuple[Path, dict, dict]) -> None:
         work, _, _ = sample_run
         assert not list(work.glob(".journey.duckdb.build-*"))
+
+
+class TestAQueryInterruptedAsTheRunPublishes:
+    """A signal that lands while a query of the publish runs (its checkpoint: DuckDB gives it back
+    as a RuntimeError "Query interrupted", the stop lost) stops the run as a stop anywhere else
+    does: nothing published, no failure recorded (a copy of the whole warehouse, in the seconds
+    before a SIGKILL), RunStopped for the command's one line and exit 143. (It was a failure:
+    "journey: error: Query interrupted", exit 1.)"""
+
+    def test_it_is_a_stop_not_a_failure(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        import os
+        import signal
+        import threading
+
+        from journey_analytics import runs
+        from journey_analytics.cli import _stopped_by_signals
+
+        landing = tmp_path / "landing"
+        for day in ("2026-10-01", "2026-10-02"):
+            (landing / "web" / f"dt={day}").mkdir(parents=True)
+            (landing / "web" / f"dt={day}" / "a.jsonl").write_text(json.dumps(
+                {"event_id": f"e{day}", "event_ts": f"{day}T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}
+            ) + "\n")
+        warehouse = tmp_path / "wh" / "journey.duckdb"
+        publish_build = runs.publish_build
+
+        def a_slow_query_then_publish(con, build, target):  # type: ignore[no-untyped-def]
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()  # lands in the query
+            con.execute("select count(*) from range(3000000000) as t(i) where i % 7 = 3").fetchall()
+            publish_build(con, build, target)
+
+        with prefect_test_harness(), _stopped_by_signals():
+            nightly(date(2026, 10, 1), landing, warehouse, tmp_path / "reports", None)
+            monkeypatch.setattr(runs, "publish_build", a_slow_query_then_publish)
+            with pytest.raises(runs.RunStopped) as stopped:
+                nightly(date(2026, 10, 2), landing, warehouse, tmp_path / "reports", None)
+        assert (stopped.value.as_of, stopped.value.step) == (date(2026, 10, 2), "publish")
+        assert _query(warehouse, "select as_of_date, status from pipeline_runs") == [(date(2026, 10, 1), "success")]
+        assert [p.name for p in warehouse.parent.iterdir() if p.name.startswith(".")] == []

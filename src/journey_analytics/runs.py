@@ -100,7 +100,7 @@ class RunContext:
             yield
             stop_if_signalled()  # (the query the signal interrupted may have been caught and passed over)
         except (duckdb.InterruptException, RuntimeError) as exc:
-            if isinstance(exc, duckdb.InterruptException) or str(exc) == "Query interrupted":
+            if interrupted_query(exc):
                 raise RunStopped(STOP_SIGNALS[0] if STOP_SIGNALS else None) from exc
             raise
         finally:
@@ -197,6 +197,14 @@ class RunStopped(BaseException):
 # that goes on after a failed query can catch; so every step checks, as it starts and ends, that
 # none has come, and the run stops at the next step at the latest.
 STOP_SIGNALS: list[int] = []
+
+
+def interrupted_query(exc: BaseException) -> bool:
+    """Whether ``exc`` is a query a signal interrupted: DuckDB gives the handler's exception back
+    as this, so a step that is not timed (opening the run, publishing it) is stopped by it too."""
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+    )
 
 
 def stop_if_signalled() -> None:
