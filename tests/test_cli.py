@@ -662,3 +662,25 @@ class TestAStopThatLandsAsTheDayPublishes:
         assert (reports / day2.isoformat() / "index.html").is_file()
         assert [p.name for p in reports.iterdir() if p.name.startswith(".")] == []
         assert [p.name for p in warehouse.parent.iterdir() if p.name.startswith(".")] == []
+
+
+class TestARunFromAnotherThread:
+    """`journey run` called in-process from a thread that is not the main one (an orchestrator's
+    worker thread, a notebook's executor) runs: signal handlers can be set only in the main
+    thread, so there it stops on signals as ever, and elsewhere runs without them. (It failed at
+    once: "signal only works in main thread of the main interpreter", exit 1.)"""
+
+    def test_it_runs(self, landing: Landing, warehouse: Path) -> None:
+        import threading
+
+        from journey_analytics.cli import main
+
+        landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
+        codes: list[int] = []
+        args = ["run", "--date", str(DAY1), "--landing", str(landing.root), "--warehouse", str(warehouse),
+                "--reports", str(warehouse.parent / "reports")]
+        worker = threading.Thread(target=lambda: codes.append(main(args)))
+        worker.start()
+        worker.join(timeout=300)
+        assert codes == [0]
+        assert query(warehouse, "select count(*) from main.events") == [(1,)]

@@ -308,8 +308,15 @@ def _stopped_by_signals() -> Iterator[None]:
     command ends at once (see main). Prefect swaps its own SIGTERM handler in while a flow runs
     and hands the signal back to this one once the flow has ended."""
     import signal
+    import threading
 
     from journey_analytics.runs import STOP_SIGNALS, RunStopped
+
+    if threading.current_thread() is not threading.main_thread():
+        # (called in-process from another thread: only the main thread can set handlers, and
+        # the signals go to it; the run goes on without them)
+        yield
+        return
 
     def stop(signum: int, frame: object) -> None:
         STOP_SIGNALS.append(signum)
