@@ -611,6 +611,35 @@ class TestCrmUserIdAlone:
         ]
 
 
+class TestCrmUserIdAloneRefusedByAnOlderVersion:
+    """A warehouse made by a version that refused a CRM row with a user id alone (quarantined,
+    "row links user_id to nothing") loads it on its next run, its export unchanged since, as a
+    warehouse made now would: the file is read again while quarantine holds such a row. (The
+    export was skipped as read, the user id missing from identity_map until the CRM sent it again.)"""
+
+    def test_the_next_run_loads_it(self, landing: Landing, warehouse: Path) -> None:
+        import duckdb
+
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu-lee,lee@example.com,,\nu-kim,,,\n")
+        landing.jsonl("web", DAY1, "web.jsonl", [web("gus-1", "09:00", "a-gus")])
+        run_day(landing, warehouse, DAY1)
+        con = duckdb.connect(str(warehouse))  # as the older version left it
+        try:
+            con.execute("delete from raw.identities where user_id = 'u-kim'").fetchall()
+            con.execute(
+                "insert into main.quarantine select 'identities', 'identities/crm.csv', 3, 'u-kim,,,', "
+                "'row links user_id to nothing (no email, no handle)', null, 'old-run', timestamp '2026-10-01 12:00', null"
+            ).fetchall()
+        finally:
+            con.close()
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select user_id, line_no from raw.identities order by line_no") == [("u-lee", 2), ("u-kim", 3)]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+        assert ("user_id", "u-kim", "u-kim", 1) in query(warehouse, "select * from identity_map")
+        run_day(landing, warehouse, DAY1)  # read once: the file is skipped again
+        assert query(warehouse, "select rows_read from pipeline_runs order by started_at") == [(3,), (2,), (0,)]
+
+
 class TestIdentityMap:
     """identity_map has one row per identifier with its customer, e-mails and handles only as hashes."""
 

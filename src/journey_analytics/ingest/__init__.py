@@ -75,8 +75,17 @@ def plan_files(
     seen = {
         (row[0], row[1], row[2])
         for row in con.execute(
-            # a file that could not be read is tried again on every run until it can be
-            "select source_file, size_bytes, modified_at from raw.ingested_files where kind = ? and file_error is null",
+            # a file that could not be read is tried again on every run until it can be; so is a
+            # file with rows an earlier version refused that this one loads (reason no_identifier:
+            # a CRM row with a user id alone), its refusals replaced as a file read again's are
+            """
+            select source_file, size_bytes, modified_at from raw.ingested_files as i
+            where kind = ? and file_error is null
+              and not exists (
+                  select 1 from main.quarantine as q
+                  where q.channel = i.kind and q.source_file = i.source_file and q.reason = 'no_identifier'
+              )
+            """,
             [kind.name],
         ).fetchall()
     }
