@@ -19,7 +19,7 @@
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
 -- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from a refund, whose purchase is nowhere in the data (bought before it begins).
 -- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once; sent by the tag and by the store's export with two totals, the larger), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates (see revenue_currency).
--- revenue_currency: The currency of revenue: the one currency of the customer's orders with a value; 'mixed' when they were in more than one (revenue then adds amounts of different currencies, so filter on this column before summing revenue across customers); null without such an order.
+-- revenue_currency: The currency of revenue: the one currency of the customer's orders with a value; 'mixed' when they were in more than one, also within one order (its lines, or the web tag's total and the store export's, in two currencies) (revenue then adds amounts of different currencies, so filter on this column before summing revenue across customers); null without such an order.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
@@ -216,13 +216,13 @@ signals as (
 -- Each order once, at its value and net of its refunds (order_net_values in
 -- sql/macros/order_macros.sql: the rule of sessions.revenue and the dashboard's headline figures)
 order_lines as (
-    select customer_id, order_key, ordered_at, order_value, net_value, currency
+    select customer_id, order_key, ordered_at, order_value, net_value
     from order_net_values((select as_of_end from parameters))
     where customer_id is not null
     union all
     -- an order refunded whose purchase is nowhere in the data (bought before it begins) is an
     -- order too, with no value and no purchase time
-    select distinct customer_id, coalesce(order_id, event_id), null, null, null, null
+    select distinct customer_id, coalesce(order_id, event_id), null, null, null
     from events_as_of as e
     where channel = 'web' and event_name = 'refund'
       and not exists (
@@ -237,14 +237,21 @@ orders as (
         count(*) as n_orders,
         sum(order_value) as revenue,
         sum(net_value) as net_revenue,
-        case count(distinct currency) filter (where order_value is not null)
-            when 0 then null
-            when 1 then min(currency) filter (where order_value is not null)
-            else 'mixed'
-        end as revenue_currency,
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at
     from order_lines
+    group by customer_id
+),
+
+-- The currency of revenue, from every purchase row of the customer's orders (the rows
+-- order_values values): an order's own currency is its smallest when its lines or its two
+-- senders disagree, but its value adds or takes amounts of each
+revenue_currencies as (
+    select
+        customer_id,
+        case count(distinct currency) when 0 then null when 1 then min(currency) else 'mixed' end as revenue_currency
+    from events_as_of
+    where channel = 'web' and event_name = 'purchase' and customer_id is not null and value is not null
     group by customer_id
 ),
 
@@ -358,7 +365,7 @@ select
     activity.n_active_days_30d,
     coalesce(orders.n_orders, 0) as n_orders,
     coalesce(orders.revenue, 0) as revenue,
-    orders.revenue_currency,
+    revenue_currencies.revenue_currency,
     orders.first_order_at,
     orders.last_order_at,
     date_diff('day', cast(orders.last_order_at as date), p.as_of_date) as days_since_last_order,
@@ -445,6 +452,7 @@ cross join parameters as p
 left join identified on identified.customer_id = activity.customer_id
 left join signals on signals.customer_id = activity.customer_id
 left join orders on orders.customer_id = activity.customer_id
+left join revenue_currencies on revenue_currencies.customer_id = activity.customer_id
 left join refunds on refunds.customer_id = activity.customer_id
 left join sessions on sessions.customer_id = activity.customer_id
 left join dwell on dwell.customer_id = activity.customer_id

@@ -96,6 +96,21 @@ class TestCustomerFeatures:
         got = dict(wh.rows("select customer_id, revenue_currency from main.customers"))
         assert got == {"u1": "EUR", "u2": "mixed", "u3": None, "u4": None}
 
+    def test_an_order_in_two_currencies_is_mixed(self, wh: Warehouse, tmp_path: Path) -> None:
+        """An order whose lines, or whose two senders (the tag's total in the shop's display
+        currency, the export's in its own), give two currencies adds amounts of both to revenue:
+        its revenue_currency is 'mixed', not the smaller of the two (it said EUR of 50 made of
+        40 EUR and 10 USD, and of an export's USD total)."""
+        t = days_before(AS_OF, 3)
+        wh.event("u1", "purchase", t, order_id="o1", value=40.0, currency="EUR")
+        wh.event("u1", "purchase", t, order_id="o1", value=10.0, currency="USD")
+        wh.event("u2", "purchase", t, order_id="o2", value=40.0, currency="EUR", anonymous_id="a-u2")
+        wh.event("u2", "purchase", t.replace(hour=13), order_id="o2", value=45.0, currency="USD", anonymous_id=None)
+        wh.identify()
+        assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        got = wh.rows("select customer_id, revenue, revenue_currency from main.customers order by 1")
+        assert [(c, float(r), cur) for c, r, cur in got] == [("u1", 50.0, "mixed"), ("u2", 45.0, "mixed")]
+
     def test_orders_and_revenue(self, wh: Warehouse, tmp_path: Path) -> None:
         """An order sent twice counts once, in orders and in revenue; refunds count orders."""
         wh.order("u1", "o1", days_before(AS_OF, 10), value=40.0)
