@@ -7,6 +7,7 @@ the runs together and lets each test read one run's outcome.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -684,3 +685,39 @@ class TestARunFromAnotherThread:
         worker.join(timeout=300)
         assert codes == [0]
         assert query(warehouse, "select count(*) from main.events") == [(1,)]
+
+
+class TestARunStoppedWithItsPrefectServer:
+    """systemd stops a service by sending SIGTERM to every process of it (KillMode=control-group),
+    the Prefect server the command started in a session of its own too. The run is stopped as
+    ever: exit 143 and, last, the line naming the signal, though the orchestrator's record of the
+    stop then fails on the stopped server (it ended on "journey: error: ConnectError", exit 1,
+    after a minute of retries; the retries are cut short here, PREFECT_CLIENT_MAX_RETRIES=0)."""
+
+    def test_it_ends_as_stopped(self, landing: Landing, tmp_path: Path) -> None:
+        import psutil
+
+        landing.jsonl("web", DAY1, "a.jsonl", [
+            {**GOOD, "event_id": f"e{n}", "event_ts": f"{DAY1}T10:{n % 60:02d}:00Z", "anonymous_id": f"a{n % 97}"}
+            for n in range(20000)
+        ])
+        root = tmp_path / "w"
+        process = subprocess.Popen(
+            [journey_command(), "run", "--date", str(DAY1), "--landing", str(landing.root),
+             "--warehouse", str(root / "j.duckdb"), "--reports", str(root / "reports")],
+            cwd=tmp_path, env=this_checkout(quiet_env(home=str(tmp_path / "prefect"), client_max_retries="0")),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        try:
+            while not list(root.glob(".j.duckdb.build-*")) if root.exists() else True:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                time.sleep(0.1)
+            for each in [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    each.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=240)
+        finally:
+            process.kill()
+        assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+        assert stderr.strip().splitlines()[-1].startswith("journey: terminated by SIGTERM"), stderr[-3000:]
+        assert not (root / "j.duckdb").exists()

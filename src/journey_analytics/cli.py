@@ -432,6 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("JOURNEY_DEBUG"):
             raise
+        # a run stopped by a signal whose stop the orchestrator then lost in an error of its own:
+        # recording the stop on a Prefect server that the signal stopped too (systemd signals every
+        # process of the service) ends, after its retries, in a ConnectError
+        stop = _stop_behind(exc) if args.command in ("run", "backfill") else None
+        if stop is not None:
+            _end_stopped(stop)
         print(f"journey: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except BaseException as exc:  # Ctrl-C, or a run stopped by a signal
@@ -440,17 +446,36 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(exc, (KeyboardInterrupt, RunStopped)) or os.environ.get("JOURNEY_DEBUG"):
             raise
         if args.command in ("run", "backfill"):
-            line, status = _stopped_line(exc)
-            print(line, file=sys.stderr)
-            # Told to stop, the process ends here, as the signal asked: the blocks the run left
-            # gave back what it held (its build, the lock, the Prefect server). Ending without the
-            # interpreter's teardown also keeps the one line the only one: the teardown printed
-            # dozens of DuckDB binding notes about objects the orchestrator still held.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(status)
+            _end_stopped(exc)
         print("journey: interrupted; the published warehouse is unchanged", file=sys.stderr)
         return 130
+
+
+def _stop_behind(exc: BaseException) -> BaseException | None:
+    """The stop (RunStopped, Ctrl-C) that ``exc`` was raised while handling, if any."""
+    from journey_analytics.runs import RunStopped
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (KeyboardInterrupt, RunStopped)):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _end_stopped(stop: BaseException) -> None:
+    """Print the one line of a stopped run and end the process with its status."""
+    line, status = _stopped_line(stop)
+    print(line, file=sys.stderr)
+    # Told to stop, the process ends here, as the signal asked: the blocks the run left
+    # gave back what it held (its build, the lock, the Prefect server). Ending without the
+    # interpreter's teardown also keeps the one line the only one: the teardown printed
+    # dozens of DuckDB binding notes about objects the orchestrator still held.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _one_line(exc: BaseException) -> str:
