@@ -719,5 +719,6 @@ class TestARunStoppedWithItsPrefectServer:
         finally:
             process.kill()
         assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
-        assert stderr.strip().splitlines()[-1].startswith("journey: terminated by SIGTERM"), stderr[-3000:]
+        # (Prefect's failed log shipping may end its text without a newline, before the line)
+        assert "journey: terminated by SIGTERM during " in stderr.strip().splitlines()[-1], stderr[-3000:]
         assert not (root / "j.duckdb").exists()
