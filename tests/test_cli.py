@@ -722,3 +722,25 @@ class TestARunStoppedWithItsPrefectServer:
         # (Prefect's failed log shipping may end its text without a newline, before the line)
         assert "journey: terminated by SIGTERM during " in stderr.strip().splitlines()[-1], stderr[-3000:]
         assert not (root / "j.duckdb").exists()
+
+
+class TestAStoppedRunCalledInProcess:
+    """`main` called with its arguments (a notebook, a team's own script) returns a stopped run's
+    status and leaves the process alone; only the `journey` command (no arguments given: the
+    command line's) ends the process as the signal asked. (It ended its caller's process too: a
+    notebook kernel died on Ctrl-C.)"""
+
+    def test_it_returns_the_status(self, landing: Landing, warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        from journey_analytics import runs
+        from journey_analytics.cli import main
+
+        landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
+        runs.STOP_SIGNALS.append(signal.SIGTERM)  # as the command's handler records a SIGTERM that lands
+        try:
+            code = main(["run", "--date", str(DAY1), "--landing", str(landing.root), "--warehouse", str(warehouse),
+                         "--reports", str(warehouse.parent / "reports")])
+        finally:
+            runs.STOP_SIGNALS.clear()
+        assert code == 128 + signal.SIGTERM
+        assert capsys.readouterr().err.splitlines()[-1].startswith(f"journey: terminated by SIGTERM during {DAY1}/")
+        assert not warehouse.exists()

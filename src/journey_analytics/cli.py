@@ -415,7 +415,9 @@ def _command_find(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``journey`` command."""
+    """Entry point of the ``journey`` command (arguments from the command line when ``argv`` is
+    None). A run stopped by a signal ends the process as the signal asked only then: called with
+    its arguments (a notebook, a script of the team's own), it returns the status instead."""
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {
@@ -437,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         # process of the service) ends, after its retries, in a ConnectError
         stop = _stop_behind(exc) if args.command in ("run", "backfill") else None
         if stop is not None:
-            _end_stopped(stop)
+            return _end_stopped(stop, exit_now=argv is None)
         print(f"journey: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except BaseException as exc:  # Ctrl-C, or a run stopped by a signal
@@ -446,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(exc, (KeyboardInterrupt, RunStopped)) or os.environ.get("JOURNEY_DEBUG"):
             raise
         if args.command in ("run", "backfill"):
-            _end_stopped(exc)
+            return _end_stopped(exc, exit_now=argv is None)
         print("journey: interrupted; the published warehouse is unchanged", file=sys.stderr)
         return 130
 
@@ -465,17 +467,20 @@ def _stop_behind(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _end_stopped(stop: BaseException) -> None:
-    """Print the one line of a stopped run and end the process with its status."""
+def _end_stopped(stop: BaseException, exit_now: bool) -> int:
+    """Print the one line of a stopped run; end the process with its status (``exit_now``: the
+    command, not a caller of main in its own process), else return the status."""
     line, status = _stopped_line(stop)
     print(line, file=sys.stderr)
-    # Told to stop, the process ends here, as the signal asked: the blocks the run left
-    # gave back what it held (its build, the lock, the Prefect server). Ending without the
-    # interpreter's teardown also keeps the one line the only one: the teardown printed
-    # dozens of DuckDB binding notes about objects the orchestrator still held.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    if exit_now:
+        # Told to stop, the process ends here, as the signal asked: the blocks the run left
+        # gave back what it held (its build, the lock, the Prefect server). Ending without the
+        # interpreter's teardown also keeps the one line the only one: the teardown printed
+        # dozens of DuckDB binding notes about objects the orchestrator still held.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 def _one_line(exc: BaseException) -> str:
