@@ -6,7 +6,10 @@ in a configurable time zone). Teams with their own Prefect server or work pool d
 """
 
 
+import asyncio
+import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -27,7 +30,7 @@ from prefect.schedules import Cron
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from journey_analytics import runs
-from pipelines.nightly import nightly
+from pipelines.nightly import _stopped_by, nightly
 
 DEPLOYMENT_NAME = "journey-nightly"
 
@@ -42,10 +45,52 @@ def scheduled_nightly(
     max_catch_up_days: int = 31,
 ) -> list[dict[str, Any]]:
     """Run every day since the last successful run through yesterday (in ``timezone``)."""
+    _die_with_serve()
     days = runs.days_to_run(Path(warehouse), runs.yesterday(timezone), max_catch_up_days)
     if len(days) > 1:
         get_run_logger().warning("catching up %d missed nights: %s to %s", len(days), days[0], days[-1])
-    return [nightly(day, landing, warehouse, reports, config) for day in days]
+    try:
+        return [nightly(day, landing, warehouse, reports, config) for day in days]
+    except BaseException as exc:
+        if _stopped_by(exc):  # (the signal may land in the orchestrator, between two steps)
+            _end_quietly()
+        raise
+
+
+# `journey serve` runs each flow run in a process of its own, started by its main thread; the
+# command's process id, in the environment, tells that process it was started so.
+SERVE_PID = "JOURNEY_SERVE_PID"
+
+
+def _die_with_serve() -> None:
+    """In a flow run `journey serve` started: die with the command, even when it is killed
+    (SIGKILL), as its Prefect server does. Left running, the run would retry the server gone with
+    it for minutes. Killed, it leaves its build for the next run to remove (the warehouse as it was,
+    the lock given back by the system)."""
+    pid = os.environ.get(SERVE_PID)
+    if not pid or sys.platform != "linux":
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(pid):  # (the command was gone before)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _end_quietly() -> None:
+    """In a flow run of `journey serve` stopped by a signal: end the process, once Prefect has
+    recorded the run's end, without the interpreter's teardown, which printed dozens of DuckDB
+    binding notes about objects the orchestrator still held (as cli.main does for `journey run`)."""
+    if not os.environ.get(SERVE_PID):
+        return
+
+    def end() -> None:
+        for worker in (APILogWorker, EventsWorker):  # (their own exit handlers are skipped)
+            with contextlib.suppress(Exception):
+                worker.drain_all(timeout=5)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+
+    atexit.register(end)  # (the last registered runs first)
 
 
 # Run by the server's launcher (below) before it becomes `prefect server start`: on Linux the
@@ -129,13 +174,28 @@ def serve_nightly(
 ) -> None:
     """Serve the scheduled flow from this process until it is stopped (Ctrl-C)."""
     ZoneInfo(timezone)  # refuse an unknown time zone before starting
+    os.environ[SERVE_PID] = str(os.getpid())  # (see _die_with_serve)
     with prefect_server() as api:
         print(f"Prefect API: {api}")
         _serve(landing, warehouse, reports, config, cron, timezone)
 
 
 def _serve(landing: Path, warehouse: Path, reports: Path, config: Path | None, cron: str, timezone: str) -> None:
-    scheduled_nightly.serve(
+    """Serve the deployment until SIGTERM or SIGINT, then raise RunStopped.
+
+    ``Flow.serve`` stops badly (Prefect 3.8): its SIGTERM handler exits at once while the run in
+    progress, a process of its own, goes on; the command then stopped the server under it, and the
+    run spent minutes retrying it (or, sent the signal alone, published its day after the command
+    had been told to stop). Here a stop cancels the runs in progress as Prefect cancels a run (the
+    run's process gets SIGTERM: its day's build is thrown away), waits for them to end while the
+    server is still up, and only then ends the command (see cli.main).
+    """
+    from prefect.deployments.runner import EntrypointType
+    from prefect.runner import Runner
+
+    runner = Runner(name=DEPLOYMENT_NAME, pause_on_shutdown=True)
+    runner.add_flow(
+        scheduled_nightly,
         name=DEPLOYMENT_NAME,
         schedules=[Cron(cron, timezone=timezone)],
         paused=False,  # an earlier serve pauses the deployment when it stops
@@ -147,4 +207,66 @@ def _serve(landing: Path, warehouse: Path, reports: Path, config: Path | None, c
             "timezone": timezone,
         },
         description="journey-analytics nightly run for yesterday, catching up on missed nights",
+        entrypoint_type=EntrypointType.FILE_PATH,
     )
+    stop: list[int] = []
+    building: list[bool] = []  # whether a run was building a day when the signal came
+    published: list[int] = []  # the runs the warehouse had published then
+
+    async def serve_until_stopped() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def stop_runner() -> None:
+            while not runner.started:  # (a signal while the runner starts)
+                await asyncio.sleep(0.1)
+            building.append(any(Path(warehouse).parent.glob(f".{Path(warehouse).name}.build-*")))
+            published.append(_runs_published(Path(warehouse)))
+            await runner.astop()
+
+        def on_signal(signum: int, frame: object) -> None:
+            if not stop:
+                runs.STOP_SIGNALS.append(signum)
+                stop.append(signum)
+                loop.call_soon_threadsafe(lambda: loop.create_task(stop_runner()))
+
+        runner.handle_sigterm = on_signal  # type: ignore[method-assign]  # (Runner.start installs it for SIGTERM)
+        previous = signal.signal(signal.SIGINT, on_signal)
+        print(f"the deployment '{scheduled_nightly.name}/{DEPLOYMENT_NAME}' is being served; run it now with "
+              f"`prefect deployment run '{scheduled_nightly.name}/{DEPLOYMENT_NAME}'`", flush=True)
+        try:
+            await runner.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    asyncio.run(serve_until_stopped())
+    if stop:
+        if published and _runs_published(Path(warehouse)) > published[0]:
+            outcome = "the run in progress published its day before it ended"
+        elif building and building[0]:
+            outcome = "the run in progress was stopped and its day's build discarded"
+        else:
+            outcome = "no day was being built"
+        raise ServeStopped(stop[0], outcome)
+
+
+class ServeStopped(runs.RunStopped):
+    """`journey serve` stopped by a signal; ``outcome`` tells what became of the run in progress."""
+
+    def __init__(self, signum: int, outcome: str) -> None:
+        super().__init__(signum)
+        self.outcome = outcome
+
+
+def _runs_published(warehouse: Path) -> int:
+    """How many successful runs the published warehouse records."""
+    from journey_analytics.warehouse import connect, has_tables
+
+    if not warehouse.exists():
+        return 0
+    con = connect(warehouse, read_only=True)
+    try:
+        if not has_tables(con, "pipeline_runs"):
+            return 0
+        return con.execute("select count(*) from main.pipeline_runs where status = 'success'").fetchall()[0][0]
+    finally:
+        con.close()

@@ -11,13 +11,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from journey_analytics.runs import CatchUpError, days_to_run, yesterday
-from tests.conftest import Landing, run_day
+from tests.conftest import Landing, query, run_day
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -172,3 +172,143 @@ class TestScheduledFlowCatchesUp:
         assert query(warehouse, "select as_of_date, status from pipeline_runs order by as_of_date") == [
             (last + timedelta(days=i), "success") for i in range(4)
         ]
+
+
+class _Serving:
+    """`journey serve` started as a service manager starts it (a session of its own), on a
+    landing folder whose last successful day was four days ago: a run catches up three days."""
+
+    def __init__(self, landing: Landing, tmp_path: Path) -> None:
+        from tests.test_cli import journey_command, quiet_env, this_checkout
+
+        today = datetime.now(UTC).date()
+        days = [today - timedelta(days=i) for i in range(4, 0, -1)]
+        for i, day in enumerate(days):
+            landing.jsonl("web", day, "a.jsonl", [
+                {"event_id": f"e{i}-{n}", "event_ts": f"{day}T10:{n % 60:02d}:00Z", "event_name": "page_view",
+                 "anonymous_id": f"a{n % 37}", **({"user_id": f"u{n % 37}"} if n % 5 == 0 else {})}
+                for n in range(600)
+            ])
+        self.warehouse = tmp_path / "w" / "journey.duckdb"
+        run_day(landing, self.warehouse, days[0])
+        self.published = self.warehouse.read_bytes()
+        self.days = days
+        env = this_checkout(quiet_env(home=str(tmp_path / "prefect"), runner_poll_frequency="1"))
+        self.process = subprocess.Popen(
+            [journey_command(), "serve", "--landing", str(landing.root), "--warehouse", str(self.warehouse),
+             "--reports", str(tmp_path / "reports"), "--cron", "0 2 * * *"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        assert self.process.stdout
+        api = None
+        while True:  # (the test's own timeout guards a hang)
+            line = self.process.stdout.readline()
+            assert line, self.process.stderr.read() if self.process.stderr else ""
+            found = re.search(r"Prefect API: (http://\S+)", line)
+            api = found.group(1) if found else api
+            if "is being served" in line:
+                break
+        self.api = api
+
+    def start_a_run(self) -> None:
+        """Run the deployment now, as `prefect deployment run` does."""
+        def post(path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+            request = urllib.request.Request(f"{self.api}{path}", data=json.dumps(body or {}).encode(),
+                                             headers={"content-type": "application/json"})
+            return json.loads(urllib.request.urlopen(request, timeout=30).read())
+
+        deployments = post("/deployments/filter")
+        post(f"/deployments/{deployments[0]['id']}/create_flow_run")  # type: ignore[index]
+
+    def building(self) -> bool:
+        return any(self.warehouse.parent.glob(f".{self.warehouse.name}.build-*"))
+
+    def stop(self, signum: int, group: bool) -> tuple[int, str, list[object]]:
+        import psutil
+
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        (os.killpg if group else os.kill)(self.process.pid, signum)
+        _, stderr = self.process.communicate(timeout=120)  # a guard against a hang, not a bound
+        return self.process.returncode, stderr, children
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def _gone(processes: list[object]) -> bool:
+    """Whether the processes ended (the multiprocessing resource tracker of the run's process
+    ends on its own once its parent has: waited for, as a guard against a hang, not a bound)."""
+    import psutil
+
+    psutil.wait_procs(processes, timeout=60)  # type: ignore[arg-type]
+    return not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+class TestServeStoppedBySignal:
+    """`journey serve` told to stop (systemd, Kubernetes, `kill`, Ctrl-C) ends in seconds with one
+    line, by the signal (a shell sees 143 or 130, systemd a clean stop), its Prefect server and the
+    run in progress gone, the lock free and no build left; the run in progress threw its day away or
+    had published it whole. (Prefect's own stop exited 0 after a RuntimeWarning; with a run in
+    progress it stopped the server under the run, which then retried it for minutes, and, sent the
+    signal alone, published its day after the command had been told to stop.)"""
+
+    @pytest.mark.parametrize("group", [False, True], ids=["the-process", "its-group"])
+    def test_a_run_in_progress(self, landing: Landing, tmp_path: Path, group: bool) -> None:
+        serving = _Serving(landing, tmp_path)
+        try:
+            serving.start_a_run()
+            while not serving.building():
+                assert serving.process.poll() is None
+                time.sleep(0.05)
+            status, stderr, children = serving.stop(signal.SIGTERM, group)
+        finally:
+            serving.close()
+        assert status == -signal.SIGTERM, stderr[-3000:]
+        last = stderr.splitlines()[-1]
+        assert last.startswith("journey: serve terminated by SIGTERM; the run in progress "), stderr[-3000:]
+        assert "leaked" not in stderr and "Traceback" not in stderr, stderr[-3000:]
+        assert _gone(children)  # the Prefect server and the run's process
+        assert not serving.building()
+        _assert_lock_free(serving.warehouse)
+        published = query(serving.warehouse, "select as_of_date, status from main.pipeline_runs order by as_of_date")
+        assert all(s == "success" for _, s in published)
+        assert [d for d, _ in published] == serving.days[: len(published)]  # each day whole, in order
+        if "was stopped and its day's build discarded" in last:
+            assert len(published) < len(serving.days), published
+
+    def test_idle(self, landing: Landing, tmp_path: Path) -> None:
+        serving = _Serving(landing, tmp_path)
+        try:
+            status, stderr, children = serving.stop(signal.SIGINT, group=False)
+        finally:
+            serving.close()
+        assert status == -signal.SIGINT, stderr[-3000:]
+        assert stderr.splitlines()[-1].startswith("journey: serve interrupted by SIGINT; no day was being built"), stderr
+        assert "Warning" not in stderr and "Traceback" not in stderr, stderr
+        assert _gone(children)
+        assert serving.warehouse.read_bytes() == serving.published
+
+    def test_killed_during_a_run_leaves_no_process(self, landing: Landing, tmp_path: Path) -> None:
+        serving = _Serving(landing, tmp_path)
+        try:
+            serving.start_a_run()
+            while not serving.building():
+                assert serving.process.poll() is None
+                time.sleep(0.05)
+            status, _, children = serving.stop(signal.SIGKILL, group=False)
+            assert status == -signal.SIGKILL
+            assert _gone(children)  # the Prefect server and the run's process died with it
+            _assert_lock_free(serving.warehouse)
+        finally:
+            serving.close()
+
+
+def _assert_lock_free(warehouse: Path) -> None:
+    import fcntl
+
+    with open(warehouse.with_name(warehouse.name + ".lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a process still holds it
+

@@ -382,8 +382,9 @@ def _command_serve(args: argparse.Namespace) -> int:
         raise CommandError(f"not a cron schedule: {args.cron!r} ({exc})") from None
     from pipelines.serve import serve_nightly
 
-    print(f"serving the nightly run on '{args.cron}' ({args.timezone}); Ctrl-C stops it")
-    serve_nightly(args.landing, args.warehouse, args.reports, args.config, args.cron, args.timezone)
+    print(f"serving the nightly run on '{args.cron}' ({args.timezone}); Ctrl-C or SIGTERM stops it", flush=True)
+    with _stopped_by_signals():
+        serve_nightly(args.landing, args.warehouse, args.reports, args.config, args.cron, args.timezone)
     return 0
 
 
@@ -447,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if not isinstance(exc, (KeyboardInterrupt, RunStopped)) or os.environ.get("JOURNEY_DEBUG"):
             raise
+        if args.command == "serve":
+            _end_serve_by_signal(exc)
         if args.command in ("run", "backfill"):
             return _end_stopped(exc, exit_now=argv is None)
         print("journey: interrupted; the published warehouse is unchanged", file=sys.stderr)
@@ -481,6 +484,29 @@ def _end_stopped(stop: BaseException, exit_now: bool) -> int:
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def _end_serve_by_signal(stop: BaseException) -> None:
+    """End a stopped ``journey serve`` with one line, by the signal that stopped it.
+
+    By then the runs in progress were cancelled (each threw its day's build away) or had published,
+    and the Prefect server was stopped. Dying by the signal, not exiting 143 or 130, is what a
+    service manager expects of a service it stops: systemd counts it a clean stop (an exit status of
+    143 would leave the unit failed), while a shell and Kubernetes report it as 143 (SIGTERM) or 130
+    (SIGINT)."""
+    import signal
+
+    signum = getattr(stop, "signum", None) or (signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM)
+    print(
+        f"journey: serve {'interrupted' if signum == signal.SIGINT else 'terminated'} by {signal.Signals(signum).name}; "
+        f"{getattr(stop, 'outcome', 'no day was being built')}; the warehouse holds the days published before the stop",
+        file=sys.stderr,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # (were the signal blocked)
 
 
 def _one_line(exc: BaseException) -> str:
