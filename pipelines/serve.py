@@ -128,7 +128,7 @@ def prefect_server(services: bool = True) -> Iterator[str]:
     server = subprocess.Popen(
         [sys.executable, "-c", _LAUNCH, str(os.getpid()), *start, *([] if services else ["--no-services", "--no-ui"])],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, start_new_session=True,
+        env=_server_environment(), start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -150,6 +150,24 @@ def prefect_server(services: bool = True) -> Iterator[str]:
                         worker.drain_all(timeout=5)
     finally:
         _stop(server)
+
+
+# Prefect's database (PREFECT_HOME, by default ~/.prefect/prefect.db) keeps every flow run, task
+# run and log line: several hundred KB a night, for as long as the service runs. Prefect's own
+# vacuum service deletes those of runs ended more than PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD
+# ago (90 days) once `flow_runs` is among the vacuums it runs; by default it prunes only events.
+VACUUM_SETTING = "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED"
+
+
+def _server_environment() -> dict[str, str]:
+    """The environment of the server started here: analytics off, and old flow runs pruned (unless
+    the vacuum is configured otherwise, in the environment or the Prefect profile)."""
+    from prefect.settings import get_current_settings
+
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    if VACUUM_SETTING not in os.environ and get_current_settings().server.services.db_vacuum.enabled == {"events"}:
+        env[VACUUM_SETTING] = "events,flow_runs"
+    return env
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:

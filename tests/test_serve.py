@@ -312,3 +312,28 @@ def _assert_lock_free(warehouse: Path) -> None:
     with open(warehouse.with_name(warehouse.name + ".lock"), "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a process still holds it
 
+
+class TestPrefectDatabaseBounded:
+    """The Prefect server `journey serve` starts prunes flow runs (with their task runs and logs)
+    ended more than its retention period ago (Prefect's vacuum, 90 days by default), not only
+    events: its database grew by every night's runs for as long as the service ran."""
+
+    def test_the_server_runs_the_flow_run_vacuum(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from pipelines.serve import prefect_server
+
+        monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+        monkeypatch.delenv("PREFECT_API_URL", raising=False)
+        monkeypatch.delenv("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", raising=False)
+        with prefect_server() as api:
+            settings = json.loads(urllib.request.urlopen(f"{api}/admin/settings", timeout=30).read())
+        assert set(settings["server"]["services"]["db_vacuum"]["enabled"]) == {"events", "flow_runs"}
+
+    def test_a_vacuum_set_by_the_user_is_kept(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from pipelines.serve import prefect_server
+
+        monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+        monkeypatch.delenv("PREFECT_API_URL", raising=False)
+        monkeypatch.setenv("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events")
+        with prefect_server(services=False) as api:
+            settings = json.loads(urllib.request.urlopen(f"{api}/admin/settings", timeout=30).read())
+        assert settings["server"]["services"]["db_vacuum"]["enabled"] == ["events"]
