@@ -337,3 +337,4 @@ class TestPrefectDatabaseBounded:
         with prefect_server(services=False) as api:
             settings = json.loads(urllib.request.urlopen(f"{api}/admin/settings", timeout=30).read())
         assert settings["server"]["services"]["db_vacuum"]["enabled"] == ["events"]
+

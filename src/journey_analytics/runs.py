@@ -276,9 +276,11 @@ def open_run(
         rewritten = pseudonymize_address_ids(con)  # ids loaded before they were pseudonymized
         con.execute(f"set variable earliest_event_year = {int(settings.ingest.earliest_event_year)}").fetchall()
         con.execute(f"set variable max_future_days = {int(settings.ingest.max_future_days)}").fetchall()
-    except BaseException:
+    except BaseException as exc:
         discard_build(con, build)
         lock.close()
+        if interrupted_query(exc):  # (as in a step: see RunContext.timed)
+            raise RunStopped(STOP_SIGNALS[0] if STOP_SIGNALS else None) from exc
         raise
     ctx = RunContext(
         run_id=run_id,
