@@ -223,6 +223,12 @@ class _Serving:
     def building(self) -> bool:
         return any(self.warehouse.parent.glob(f".{self.warehouse.name}.build-*"))
 
+    def start_a_run_and_wait_for_its_build(self) -> None:
+        self.start_a_run()
+        while not self.building():  # (the test's own timeout guards a hang)
+            assert self.process.poll() is None
+            time.sleep(0.05)
+
     def stop(self, signum: int, group: bool) -> tuple[int, str, list[object]]:
         import psutil
 
@@ -259,10 +265,7 @@ class TestServeStoppedBySignal:
     def test_a_run_in_progress(self, landing: Landing, tmp_path: Path, group: bool) -> None:
         serving = _Serving(landing, tmp_path)
         try:
-            serving.start_a_run()
-            while not serving.building():
-                assert serving.process.poll() is None
-                time.sleep(0.05)
+            serving.start_a_run_and_wait_for_its_build()
             status, stderr, children = serving.stop(signal.SIGTERM, group)
         finally:
             serving.close()
@@ -297,10 +300,7 @@ class TestServeStoppedBySignal:
     def test_killed_during_a_run_leaves_no_process(self, landing: Landing, tmp_path: Path) -> None:
         serving = _Serving(landing, tmp_path)
         try:
-            serving.start_a_run()
-            while not serving.building():
-                assert serving.process.poll() is None
-                time.sleep(0.05)
+            serving.start_a_run_and_wait_for_its_build()
             status, _, children = serving.stop(signal.SIGKILL, group=False)
             assert status == -signal.SIGKILL
             assert _gone(children)  # the Prefect server and the run's process died with it

@@ -14,6 +14,21 @@ create or replace temp macro order_line_item(properties) as
         lambda x: x is not null
     ), []);
 
+-- The distinct lines of the web purchases or refunds (event) in main.events up to (not including)
+-- before_ts: one row per order (its order_id, else the event's own id), sending (instant and
+-- sender: the device, else the user), value and product fields (order_line_item, every product
+-- field the row has, not the first alone; none is null, as a row without extra fields has), so a
+-- row sent twice is one line; with its session and currency (the smallest, should they differ).
+create or replace temp macro order_lines_sent(event, before_ts) as table
+    select
+        customer_id, coalesce(order_id, event_id) as order_key, event_ts as sent_at,
+        coalesce(anonymous_id, user_id) as sender, value,
+        order_line_item(properties) as line_item,
+        min(session_id) as session_id, min(currency) as currency
+    from main.events
+    where channel = 'web' and event_name = event and event_ts < before_ts
+    group by all;
+
 -- One row per order up to (not including) before_ts, from the web purchases in main.events,
 -- with its value. An order is its order_id (else the purchase event's own id). The rows sent
 -- together (one instant, one device or user) are its lines and add up; lines are told apart by
@@ -30,16 +45,7 @@ create or replace temp macro order_line_item(properties) as
 --   currency: its currency as given (the smallest, should its lines disagree).
 create or replace temp macro order_values(before_ts) as table
     with purchase_lines as (
-        select
-            customer_id, coalesce(order_id, event_id) as order_key, event_ts as sent_at,
-            coalesce(anonymous_id, user_id) as sender, value,
-            -- every product field the row has, not the first alone (none is null, as a row
-            -- without extra fields has)
-            order_line_item(properties) as line_item,
-            min(session_id) as session_id, min(currency) as currency
-        from main.events
-        where channel = 'web' and event_name = 'purchase' and event_ts < before_ts
-        group by all
+        select * from order_lines_sent('purchase', before_ts)
     ),
     sendings as (
         select customer_id, order_key, sent_at, sender, value, count(*) as n_lines,
@@ -94,14 +100,7 @@ create or replace temp macro order_values(before_ts) as table
 --   refunded_at: its first refund; currency: as given (the smallest, should its refunds disagree).
 create or replace temp macro order_refunds(before_ts) as table
     with refund_lines as (
-        select
-            customer_id, coalesce(order_id, event_id) as order_key, event_ts as sent_at,
-            coalesce(anonymous_id, user_id) as sender, value,
-            order_line_item(properties) as line_item,
-            min(currency) as currency
-        from main.events
-        where channel = 'web' and event_name = 'refund' and event_ts < before_ts
-        group by all
+        select * from order_lines_sent('refund', before_ts)
     ),
     refunds as (
         select customer_id, order_key, sender, sent_at, abs(sum(value)) as refund_value,
