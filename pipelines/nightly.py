@@ -156,8 +156,8 @@ def _stopped_by(exc: BaseException) -> runs.RunStopped | None:
     as DuckDB's "Query interrupted"."""
     if isinstance(exc, runs.RunStopped):
         return exc
-    if runs.interrupted_query(exc):
-        return runs.RunStopped(runs.STOP_SIGNALS[0] if runs.STOP_SIGNALS else None)
+    if stop := runs.stop_of_interrupted_query(exc):
+        return stop
     if isinstance(exc, TerminationSignal):
         return runs.RunStopped(exc.signal)
     if isinstance(exc, KeyboardInterrupt):

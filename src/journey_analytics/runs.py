@@ -100,8 +100,8 @@ class RunContext:
             yield
             stop_if_signalled()  # (the query the signal interrupted may have been caught and passed over)
         except (duckdb.InterruptException, RuntimeError) as exc:
-            if interrupted_query(exc):
-                raise RunStopped(STOP_SIGNALS[0] if STOP_SIGNALS else None) from exc
+            if stop := stop_of_interrupted_query(exc):
+                raise stop from exc
             raise
         finally:
             self.step_seconds[step] = round(
@@ -199,12 +199,13 @@ class RunStopped(BaseException):
 STOP_SIGNALS: list[int] = []
 
 
-def interrupted_query(exc: BaseException) -> bool:
-    """Whether ``exc`` is a query a signal interrupted: DuckDB gives the handler's exception back
-    as this, so a step that is not timed (opening the run, publishing it) is stopped by it too."""
-    return isinstance(exc, duckdb.InterruptException) or (
-        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
-    )
+def stop_of_interrupted_query(exc: BaseException) -> RunStopped | None:
+    """The stop ``exc`` stands for when it is a query a signal interrupted (DuckDB gives the
+    handler's exception back as its "Query interrupted"), else None: a step, timed or not
+    (opening the run, publishing it), is stopped by it as by the signal itself."""
+    if isinstance(exc, duckdb.InterruptException) or (isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"):
+        return RunStopped(STOP_SIGNALS[0] if STOP_SIGNALS else None)
+    return None
 
 
 def stop_if_signalled() -> None:
@@ -279,8 +280,8 @@ def open_run(
     except BaseException as exc:
         discard_build(con, build)
         lock.close()
-        if interrupted_query(exc):  # (as in a step: see RunContext.timed)
-            raise RunStopped(STOP_SIGNALS[0] if STOP_SIGNALS else None) from exc
+        if stop := stop_of_interrupted_query(exc):  # (as in a step: see RunContext.timed)
+            raise stop from exc
         raise
     ctx = RunContext(
         run_id=run_id,
