@@ -37,7 +37,9 @@ create or replace temp macro order_lines_sent(event, before_ts) as table
 -- is two lines when they are numbered), so a row sent twice is one line whatever else it
 -- carries. When one sender sends the whole order again (another instant: a reloaded page), each
 -- value counts as many times as in the sending with the most lines of that value, so the order
--- counts once. When two senders send it (the web tag from a device and
+-- counts once; or as many times as the distinct products of that value over all its sendings,
+-- when more (an export that gives each line its own instant: two products of one price are two
+-- lines, and a line sent again is still one). When two senders send it (the web tag from a device and
 -- the store's export under a user_id), the order's value is the larger of their totals: the tag
 -- often leaves out shipping and tax that the export's total holds, and two totals of one order
 -- are not two of its lines.
@@ -49,12 +51,17 @@ create or replace temp macro order_values(before_ts) as table
     ),
     sendings as (
         select customer_id, order_key, sent_at, sender, value, count(*) as n_lines,
+            list(line_item) filter (where line_item is not null) as line_items,
             min(session_id) as session_id, min(currency) as currency
         from purchase_lines
         group by customer_id, order_key, sent_at, sender, value
     ),
     value_counts as (
-        select customer_id, order_key, sender, value, max(n_lines) as n_lines, min(sent_at) as first_sent_at,
+        -- the most lines of the value in one sending, or its distinct products over every sending
+        -- when more (lines sent one by one, each at its own instant, two products of one price)
+        select customer_id, order_key, sender, value,
+            greatest(max(n_lines), length(list_distinct(flatten(list(line_items))))) as n_lines,
+            min(sent_at) as first_sent_at,
             -- arg_min passes over a null session_id; of two sendings at one instant, the smaller id
             arg_min(session_id, struct_pack(sent_at, session_id)) as session_id,
             min(currency) as currency

@@ -143,6 +143,35 @@ class TestCustomerFeatures:
         got = features(wh, tmp_path, "u1", "n_orders", "revenue", "first_order_at")
         assert got == {"n_orders": 1, "revenue": 45.0, "first_order_at": at}
 
+    def test_lines_of_one_value_sent_one_by_one_add_up(self, wh: Warehouse, tmp_path: Path) -> None:
+        """An export that gives each line of an invoice its own instant (a second apart): two
+        products of one price are two lines, as when sent together; a line sent again still counts
+        once. (Lines without a product field are told apart by value alone.)"""
+        at = days_before(AS_OF, 10)
+        for i, (code, value) in enumerate((("43928", 58.65), ("63676B", 127.5), ("57385A", 58.65))):
+            wh.event("u1", "purchase", at + timedelta(seconds=i), order_id="536746", value=value, currency="GBP",
+                     properties=f'{{"stock_code": "{code}"}}')
+        # one line sent again the next day
+        wh.event("u1", "purchase", days_before(AS_OF, 9), order_id="536746", value=58.65, currency="GBP",
+                 properties='{"stock_code": "57385A"}')
+        got = features(wh, tmp_path, "u1", "n_orders", "revenue", "net_revenue")
+        assert got == {"n_orders": 1, "revenue": Decimal("244.80"), "net_revenue": Decimal("244.80")}
+
+    def test_an_order_sent_line_by_line_and_again_counts_once(self, wh: Warehouse, tmp_path: Path) -> None:
+        """The invoice above sent line by line, then again whole at one instant an hour later, and
+        the whole again line by line the next day: it counts once."""
+        at = days_before(AS_OF, 10)
+        lines = (("43928", 58.65), ("63676B", 127.5), ("57385A", 58.65))
+        for start in (at, days_before(AS_OF, 9)):
+            for i, (code, value) in enumerate(lines):
+                wh.event("u1", "purchase", start + timedelta(seconds=i), order_id="536746", value=value,
+                         currency="GBP", properties=f'{{"stock_code": "{code}"}}')
+        for code, value in lines:
+            wh.event("u1", "purchase", at + timedelta(hours=1), order_id="536746", value=value, currency="GBP",
+                     properties=f'{{"stock_code": "{code}"}}')
+        got = features(wh, tmp_path, "u1", "n_orders", "revenue")
+        assert got == {"n_orders": 1, "revenue": Decimal("244.80")}
+
     def test_lines_of_one_product_and_value_told_apart_by_their_line_number(self, wh: Warehouse, tmp_path: Path) -> None:
         """An invoice that lists one product twice at one value (Online Retail does) has two lines
         when the export numbers them: every product field a row carries tells lines apart, not the
