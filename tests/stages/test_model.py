@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from journey_analytics.stages import StageResult, assign_stages
-from journey_analytics.stages.evaluate import classification_metrics
+from journey_analytics.stages.evaluate import classification_metrics, compare, display_tables, report_markdown
 from journey_analytics.stages.model import load_stage_model
 from tests.stages.conftest import AS_OF, Warehouse, days_before
 
@@ -392,3 +392,22 @@ class TestMetrics:
         assert m["accuracy"] == 0.6
         assert m["confusion_matrix"]["labels"][-1] == "none"
         assert m["confusion_matrix"]["rows"][2] == [0, 0, 1, 0, 0, 1]
+
+    def test_display_leaves_undefined_scores_out(self) -> None:
+        """The report's tables show "n/a", not 0.0, for a score with nothing to score: a stage
+        absent from the reference (advocacy, in a held-out set without advocates, read F1 0.0 for
+        the rules and the model, as if both got every advocate wrong) and the precision of a stage
+        nothing was given."""
+        truth = ["awareness", "consideration", "purchase", "purchase"]
+        rules = ["awareness", "consideration", "purchase", "retention"]
+        final = ["awareness", "awareness", "purchase", "retention"]
+        report = {"held_out": compare(truth, rules, final, reference="held-out labels")}
+        rows = {row[0]: row for row in display_tables(report)[0]["rows"]}
+        # stage, support, rules precision, recall, F1, rules+model precision, recall, F1
+        assert rows["advocacy"] == ["advocacy", 0, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a"]
+        assert rows["retention"] == ["retention", 0, 0.0, "n/a", "n/a", 0.0, "n/a", "n/a"]
+        assert rows["consideration"] == ["consideration", 1, 1.0, 1.0, 1.0, "n/a", 0.0, 0.0]
+        assert rows["macro-F1"][4] == report["held_out"]["rules"]["macro_f1"]
+        assert "| advocacy | 0 | n/a | n/a | n/a | n/a | n/a | n/a |" in report_markdown(
+            {**report, "display": {"tables": display_tables(report)}}
+        )

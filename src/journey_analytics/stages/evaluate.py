@@ -72,6 +72,20 @@ def compare(
     }
 
 
+UNDEFINED = "n/a"
+
+
+def _shown_scores(scores: dict[str, Any]) -> list[Any]:
+    """A stage's precision, recall and F1 as a table shows them: "n/a" where they are undefined
+    (precision of a stage nothing was given, recall and F1 of a stage the reference does not
+    hold, which macro-F1 leaves out too), not the 0.0 the JSON keeps for them, which read as a
+    stage the rules and the model get all wrong."""
+    precision = scores["precision"] if scores.get("predicted", 1) else UNDEFINED
+    if not scores["support"]:
+        return [precision, UNDEFINED, UNDEFINED]
+    return [precision, scores["recall"], scores["f1"]]
+
+
 def display_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The report as captioned tables (columns and rows), ready for markdown or HTML."""
     tables = []
@@ -83,7 +97,7 @@ def display_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
         for stage in STAGES:
             r = section["rules"]["per_stage"][stage]
             m = section["rules_plus_model"]["per_stage"][stage]
-            rows.append([stage, r["support"], r["precision"], r["recall"], r["f1"], m["precision"], m["recall"], m["f1"]])
+            rows.append([stage, r["support"], *_shown_scores(r), *_shown_scores(m)])
         rows.append(["macro-F1", section["n"], "", "", section["rules"]["macro_f1"], "", "", section["rules_plus_model"]["macro_f1"]])
         tables.append({
             "caption": f"{title} (reference: {section['reference']}, {section['n']} customers)",
