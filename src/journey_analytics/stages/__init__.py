@@ -271,7 +271,7 @@ def _train(
         keep = [i for i, labelled in enumerate(test["labelled"].to_list()) if labelled]
         final = [predicted[i] if unclear[i] else rule_stages[i] for i in keep]
         held_out = compare([test["reference"][i] for i in keep], [rule_stages[i] for i in keep], final,
-                           reference="held-out labels")
+                           reference="held-out labels", decided_by_model=sum(unclear[i] for i in keep))
     else:
         # without labels the reference is the rules' clear decisions: this scores the classifier alone on them
         keep = [i for i, c in enumerate(test["rule_is_clear"].fill_null(True).to_list()) if c]
@@ -320,7 +320,8 @@ def _score_on_labels(
     rules = [rule_stage[c] if rule_stage[c] is not None else NO_STAGE for c in ids]
     final = [r if clear[c] else predicted[c] for c, r in zip(ids, rules, strict=True)]
     return compare([labels[c] for c in ids], rules, final,
-                   reference="supplied labels, too few to train on, none used in training")
+                   reference="supplied labels, too few to train on, none used in training",
+                   decided_by_model=sum(not clear[c] for c in ids))
 
 
 def _number(value: float) -> str:

@@ -61,15 +61,23 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict
 
 
 def compare(
-    y_true: Sequence[str], y_rules: Sequence[str], y_final: Sequence[str], *, reference: str
+    y_true: Sequence[str], y_rules: Sequence[str], y_final: Sequence[str], *, reference: str,
+    decided_by_model: int | None = None,
 ) -> dict[str, Any]:
-    """Rules alone against rules plus model, on the same customers and reference."""
-    return {
+    """Rules alone against rules plus model, on the same customers and reference.
+
+    ``decided_by_model``: how many of them the classifier decided (their rule is not clear); the
+    two columns differ only in those, the others have their rules' stage in both.
+    """
+    section: dict[str, Any] = {
         "reference": reference,
         "n": len(y_true),
         "rules": classification_metrics(y_true, y_rules),
         "rules_plus_model": classification_metrics(y_true, y_final),
     }
+    if decided_by_model is not None:
+        section["decided_by_model"] = decided_by_model
+    return section
 
 
 UNDEFINED = "n/a"
@@ -99,8 +107,10 @@ def display_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
             m = section["rules_plus_model"]["per_stage"][stage]
             rows.append([stage, r["support"], *_shown_scores(r), *_shown_scores(m)])
         rows.append(["macro-F1", section["n"], "", "", section["rules"]["macro_f1"], "", "", section["rules_plus_model"]["macro_f1"]])
+        decided = section.get("decided_by_model")
+        by_model = "" if decided is None else f", {decided} of them decided by the classifier"
         tables.append({
-            "caption": f"{title} (reference: {section['reference']}, {section['n']} customers)",
+            "caption": f"{title} (reference: {section['reference']}, {section['n']} customers{by_model})",
             "columns": ["stage", "support", "rules precision", "rules recall", "rules F1",
                         "rules+model precision", "rules+model recall", "rules+model F1"],
             "rows": rows,
