@@ -728,6 +728,15 @@ class TestRevenueByCurrency:
             ("Orders in 2 other currencies", "3"),
         ]
 
+    def test_one_other_currency_is_singular(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": f"o{i}", "event_ts": "2026-10-01T10:00:00Z", "event_name": "purchase", "anonymous_id": "a",
+             "order_id": f"o{i}", "value": value, "currency": currency}
+            for i, (value, currency) in enumerate([(100, "EUR"), (90, "USD"), (80, "GBP"), (5, "CHF"), (4, "CHF")])
+        ])
+        figures = self.headline(landing, warehouse)
+        assert ("Orders in 1 other currency", "2") in figures
+
     def test_contacts_only_mailed_are_not_customers(self, landing: Landing, warehouse: Path) -> None:
         """A contact who only had e-mail delivered has no stage (the design), so the headline does
         not count them, also without a stage step (the day's stage history; with one, the headline

@@ -161,7 +161,8 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
             revenue.append((f"Net revenue {currency}" if currency else "Net revenue", f"{net:,.0f}"))
     if len(by_currency) > len(shown):
         others = by_currency[len(shown):]
-        revenue.append((f"Orders in {len(others)} other currencies", f"{sum(n for _, n, _, _ in others):,}"))
+        kinds = "1 other currency" if len(others) == 1 else f"{len(others)} other currencies"
+        revenue.append((f"Orders in {kinds}", f"{sum(n for _, n, _, _ in others):,}"))
     figures = [
         ("Customers", f"{customers:,}"),
         ("Orders", f"{orders:,}"),
