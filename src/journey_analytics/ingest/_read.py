@@ -565,47 +565,60 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
             _parse_csv(con, source, csv_line_limit, header)
         _number_csv_rejects(con, source)
     _check_csv_header(con, file.kind)
+    # (a table made anew numbers its rows from 0, in the order the reader gave them)
     con.execute(
-        f"create or replace temp table csv_rows as select rowid - min(rowid) over () + 1 as row_no, {_csv_record(con)} as record from csv_rows_read t"
+        f"create or replace temp table csv_rows as select rowid + 1 as row_no, {_csv_record(con)} as record from csv_rows_read t"
     ).fetchall()
     # Records in order, each at the physical line it starts on, without the header, blank
     # lines and rejected rows: the k-th of them is the k-th parsed row. A line starts a record
     # when the quotes before it are balanced (a quote inside a quoted field is doubled, so a
     # field that spans lines leaves an odd count until it closes). If the counts disagree (a
     # quoting this cannot follow), fall back to row numbers below.
+    # (A line too long to read is known by its first 1000 characters only: it is taken as one
+    # whole record, its quotes balanced, as a huge quoted value on one line is.)
+    con.execute(
+        f"""
+        create or replace temp table csv_physical_lines as
+        select line_no, line, strlen(line) - strlen(replace(line, '"', '')) as quotes from file_lines
+        union all
+        select line_no, raw, case when error like 'line is longer than the limit%' then 0
+            else strlen(raw) - strlen(replace(raw, '"', '')) end
+        from line_rejects
+        """
+    ).fetchall()
+    ((spans_lines,),) = con.execute(
+        "select coalesce(bool_or(quotes % 2 = 1), false) from csv_physical_lines"
+    ).fetchall()
+    if spans_lines:
+        records = f"""
+            quote_parity as (
+                select
+                    line_no,
+                    line,
+                    coalesce(sum(coalesce(quotes, 0)) over (
+                        order by line_no rows between unbounded preceding and 1 preceding
+                    ), 0) % 2 = 0 as starts_record
+                from csv_physical_lines
+            ),
+            numbered_records as (
+                select
+                    line_no,
+                    line,
+                    sum(case when starts_record then 1 else 0 end) over (order by line_no rows unbounded preceding) as record_no
+                from quote_parity
+            ),
+            records as (
+                select min(line_no) as line_no, string_agg(coalesce(line, ''), chr(10) order by line_no) as line
+                from numbered_records
+                group by record_no
+            )"""
+    else:
+        # no line leaves a quote open (the common case): each line is a record of its own
+        records = "records as (select line_no, line from csv_physical_lines)"
     con.execute(
         f"""
         create or replace temp table csv_data_lines as
-        with physical as (
-            select line_no, line, strlen(line) - strlen(replace(line, '"', '')) as quotes from file_lines
-            union all
-            -- a line too long to read is known by its first 1000 characters only: it is taken as
-            -- one whole record (its quotes balanced), as a huge quoted value on one line is
-            select line_no, raw, case when error like 'line is longer than the limit%' then 0
-                else strlen(raw) - strlen(replace(raw, '"', '')) end
-            from line_rejects
-        ),
-        quote_parity as (
-            select
-                line_no,
-                line,
-                coalesce(sum(coalesce(quotes, 0)) over (
-                    order by line_no rows between unbounded preceding and 1 preceding
-                ), 0) % 2 = 0 as starts_record
-            from physical
-        ),
-        numbered_records as (
-            select
-                line_no,
-                line,
-                sum(case when starts_record then 1 else 0 end) over (order by line_no rows unbounded preceding) as record_no
-            from quote_parity
-        ),
-        records as (
-            select min(line_no) as line_no, string_agg(coalesce(line, ''), chr(10) order by line_no) as line
-            from numbered_records
-            group by record_no
-        )
+        with {records}
         select row_number() over (order by line_no) as row_no, line_no, line
         from records
         where line_no > (select min(line_no) from file_lines where {_not_blank('line')})
