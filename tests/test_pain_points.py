@@ -276,6 +276,22 @@ class TestFunnelStepDrop:
         ).fetchall()
         assert cells == [(100, 50)]
 
+    def test_a_store_that_does_not_change_has_no_drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Every day alike: 200 browsers view items daily and never add to cart, and 40 new
+        customers a day add to cart 3 times in 10. Counted once in the 21 baseline days, the
+        browsers were 19% of the baseline's customers but 45% of the recent week's, so a store
+        where nothing changed read 16% against 24% ("check what changed on that step"). The
+        baseline is counted week by week, as the recent week is."""
+        for day in range(4, 31):  # 2026-10-04 .. 2026-10-30: the baseline and the judged recent days
+            at = datetime(2026, 10, day, 10, 0)
+            add(con, 200, "browser{i}", "view_item", at)
+            step(con, f"d{day}-", 40, 12, at)
+        assert of(run(con), "funnel_step_drop") == []
+        cells = dict(con.execute(
+            "select period, (entered, converted) from pain_step_cells where segment_key = 'all' and step = 'add_to_cart'"
+        ).fetchall())
+        assert cells == {"recent": (6 * 40 + 200, 6 * 12), "baseline": (3 * (7 * 40 + 200), 21 * 12)}
+
     def test_no_drop_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "b", 100, 50, BASELINE)
         step(con, "r", 100, 48, RECENT)

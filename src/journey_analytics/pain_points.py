@@ -261,13 +261,23 @@ def funnel_step_findings(
     # step-(k-1) event of the period within the conversion window; segments come from that event
     # (its campaign fields from its session). A start whose window is not over by the end of the
     # run date is not judged yet.
+    # The baseline is counted as the recent days are, in blocks of recent_days (a customer once a
+    # block), summed: counted once over its 21 days, a customer who comes back every week weighed
+    # a third as much in the baseline as in the recent week, so a store where nothing changed but
+    # whose frequent visitors convert less (or more) than the rest read as a drop (or hid one).
+    recent_days, baseline_days = int(t["recent_days"]), int(t["baseline_days"])
+    blocks = [("recent", 0, recent_days - 1, 0)] + [
+        ("baseline", b, min(recent_days + baseline_days - 1, (b + 1) * recent_days - 1), b * recent_days)
+        for b in range(1, math.ceil(baseline_days / recent_days) + 1)
+    ]  # (period, block, first day, last day): days back from the run date
     con.execute(
         f"""
         create or replace temp table pain_step_cells as
         with periods as (
-            select 'recent' as period, cast(? as date) - {int(t['recent_days']) - 1} as starts_on, cast(? as date) as ends_on
-            union all
-            select 'baseline', cast(? as date) - {int(t['recent_days']) + int(t['baseline_days']) - 1}, cast(? as date) - {int(t['recent_days'])}
+            select period, block, run_date - first_back as starts_on, run_date - last_back as ends_on
+            from (values {', '.join(f"('{p}', {b}, {first}, {last})" for p, b, first, last in blocks)})
+                as v(period, block, first_back, last_back)
+            cross join (select cast(? as date) as run_date)
         ),
         step_events as (
             -- campaign fields are on a session's landing page view only: an event without
@@ -286,7 +296,7 @@ def funnel_step_findings(
             )
         ),
         starts as (
-            select p.period, se.customer_id, se.step_index + 1 as next_index,
+            select p.period, p.block, se.customer_id, se.step_index + 1 as next_index,
                 min(se.event_ts) as started_at,
                 arg_min(se.device_category, se.event_ts) as device_category,
                 arg_min(se.utm_source, se.event_ts) as utm_source,
@@ -323,7 +333,7 @@ def funnel_step_findings(
         where k.segment_value is not null
         group by all
         """,
-        [as_of, as_of, as_of, as_of, as_of],
+        [as_of, as_of],
     ).fetchall()
     rows = con.execute(
         "select period, step, segment_key, segment_value, entered, converted from pain_step_cells"
