@@ -559,6 +559,17 @@ class TestEmail:
         assert (f.baseline, f.p_value, f.affected_customers) == (0.05, None, 40)
         assert f.description.startswith("All campaigns:")
 
+    def test_a_sender_wide_finding_speaks_of_the_campaigns_and_counts(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Sender-wide, a small store's 5 unsubscribes in 498 messages read "All campaigns:
+        unsubscribe rate 1.00% over the threshold 1.00% (498 messages). Review the content and
+        targeting of this campaign.": a campaign no one could name, and no excess to be seen."""
+        emails(con, "A", 249, unsubscribes=3)
+        emails(con, "B", 249, unsubscribes=2)
+        found = of(run(con), "email_unsubscribes")
+        assert [f.segment_value for f in found] == ["all"]
+        assert "this campaign" not in found[0].description
+        assert "(5 of 498 messages)" in found[0].description
+
     def test_bounce_just_over_and_under(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 200, bounces=10)  # 10/210 = 4.8%
         assert of(run(con), "email_bounce") == []

@@ -467,12 +467,16 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
     ).fetchall()
     findings: list[Finding] = []
     totals = [sum(r[i] for r in rows) for i in range(1, 8)]
+    # (kind, metric, column, threshold, advice for a campaign, advice for the sender)
     checks = (
-        ("email_bounce", "bounce rate", 2, e["bounce_threshold"], "Clean the list and check the sending domain's authentication (SPF, DKIM)."),
-        ("email_spam_complaints", "spam complaint rate", 3, e["spam_complaint_threshold"], "Check consent and frequency for this audience."),
-        ("email_unsubscribes", "unsubscribe rate", 4, e["unsubscribe_threshold"], "Review the content and targeting of this campaign."),
+        ("email_bounce", "bounce rate", 2, e["bounce_threshold"], "Clean the list and check the sending domain's authentication (SPF, DKIM).",
+         "Clean the list and check the sending domain's authentication (SPF, DKIM)."),
+        ("email_spam_complaints", "spam complaint rate", 3, e["spam_complaint_threshold"], "Check consent and frequency for this audience.",
+         "Check consent and sending frequency."),
+        ("email_unsubscribes", "unsubscribe rate", 4, e["unsubscribe_threshold"], "Review the content and targeting of this campaign.",
+         "Review the content, frequency and targeting of the campaigns."),
     )
-    for kind, metric, column, threshold, advice in checks:
+    for kind, metric, column, threshold, advice, sender_advice in checks:
         def denominator(delivered: int, bounces: int) -> int:
             return delivered + bounces if kind == "email_bounce" else delivered
 
@@ -519,7 +523,8 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
                 affected_customers=affected, segment_key="campaign_id", segment_value="all" if not flagged else "all others",
                 severity=round(others_n * (others_rate - threshold), 1),
                 evidence={"denominator": others_n, "events": others_bad},
-                description=f"{scope}: {metric} {others_rate:.2%} over the threshold {threshold:.2%} ({others_n:,} messages). {advice}",
+                description=(f"{scope}: {metric} {others_rate:.2%} ({others_bad:,} of {others_n:,} messages) over the threshold "
+                             f"{threshold:.2%}. {sender_advice}"),
             ))
         findings.extend(flagged)
     return findings
