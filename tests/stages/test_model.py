@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from journey_analytics.dashboard.sections import classifier_evaluation
 from journey_analytics.stages import StageResult, assign_stages
 from journey_analytics.stages.evaluate import classification_metrics, compare, display_tables, report_markdown
 from journey_analytics.stages.model import load_stage_model
@@ -323,6 +324,61 @@ class TestTrainingWithoutLabels:
         assert any("clear examples" in n for n in result.notices), result.notices
         got = stages(wh)
         assert {got[f"anon:v{i:02d}"] for i in range(12)} == {("awareness", "rule", "awareness", 0.5)}
+
+    def test_labels_score_the_rules_when_no_classifier_is_trained(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Labels supplied on a night no classifier can be trained (here every customer without an
+        order is a clear considerer: the training customers hold one stage) still score the rules:
+        10 labels saying awareness where the rules say consideration were shown by no report."""
+        for i in range(30):
+            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 1 + i % 20))
+        wh.order("b1", "o1", days_before(AS_OF, 2))
+        for i in range(10):
+            wh.label(f"c{i:02d}", "awareness")
+        wh.label("b1", "purchase")
+        wh.identify()
+        models = tmp_path / "models"
+        result = assign_stages(wh.con, AS_OF, model_dir=models)
+        assert result.model_trained is False and result.model_path is None
+        assert "the training customers hold only one stage; the rules decide alone" in result.notices
+        assert result.evaluation_path == models / "evaluation.json"
+        report = json.loads(result.evaluation_path.read_text())
+        assert "model" not in report and report["no_classifier"].startswith("the training customers hold only one stage")
+        section = report["labels"]
+        assert (section["n"], section["decided_by_model"]) == (11, 0)
+        assert section["reference"].startswith("supplied labels, none used in training; no classifier")
+        assert section["rules"] == section["rules_plus_model"]
+        assert section["rules"]["per_stage"]["awareness"]["recall"] == 0.0
+        assert section["rules"]["per_stage"]["purchase"]["recall"] == 1.0
+        assert section["rules"]["confusion_matrix"]["rows"][0][:2] == [0, 10]  # awareness labels, given consideration
+        assert report["display"]["tables"][0]["caption"].startswith("Supplied labels (reference: supplied labels")
+        assert "No classifier this run (the training customers hold only one stage" in (models / "evaluation.md").read_text()
+        assert (models / f"evaluation-{AS_OF.isoformat()}.json").is_file()
+        section_html = classifier_evaluation(wh.con, result.evaluation_path)
+        assert section_html is not None and section_html.note.startswith("No classifier this run")
+
+    def test_a_night_without_a_classifier_does_not_stand_for_the_kept_model(
+        self, wh: Warehouse, tmp_path: Path, rules_copy: Path
+    ) -> None:
+        """The report of a night without a classifier (labels scoring the rules alone) is not the
+        report of a saved model reused on a later night: that night names the model's own."""
+        clear_customers(wh, first_day=3)
+        for i in range(6):
+            browse(wh, f"w{i}", day=4, gap_seconds=30)
+        wh.label("c00", "consideration", AS_OF - timedelta(days=2))
+        wh.identify()
+        models = tmp_path / "models"
+        first = assign_stages(wh.con, AS_OF - timedelta(days=2), model_dir=models)
+        assert first.model_trained
+        # a rule file asking for more clear examples than there are: no classifier that night
+        rules_copy.write_text(rules_copy.read_text().replace("min_labels_per_stage = 20", "min_labels_per_stage = 100"))
+        second = assign_stages(wh.con, AS_OF - timedelta(days=1), rules_path=rules_copy, model_dir=models)
+        assert second.model_path is None
+        assert json.loads(second.evaluation_path.read_text())["no_classifier"]  # type: ignore[union-attr]
+        wh.rows("delete from raw.labels")  # no labels the third night
+        third = assign_stages(wh.con, AS_OF, model_dir=models)  # the default rules again: the first model is kept
+        assert (third.model_trained, third.retrain_reason) == (False, None)
+        assert third.evaluation_path == models / f"evaluation-{(AS_OF - timedelta(days=2)).isoformat()}.json"
+        assert json.loads(third.evaluation_path.read_text())["model"]["trained_on"] == (AS_OF - timedelta(days=2)).isoformat()
 
     def test_too_few_customers_leave_the_rules_alone(self, wh: Warehouse, tmp_path: Path) -> None:
         """With nothing to learn from, unclear customers keep the rule's stage at confidence 0.5."""

@@ -693,6 +693,10 @@ def classifier_evaluation(con: duckdb.DuckDBPyConnection, evaluation_path: Path 
         numeric = {i for i, c in enumerate(table["columns"]) if i > 0}
         parts.append(f"<h3>{esc(table.get('caption', ''))}</h3>" + html_table(table["columns"], [tuple(r) for r in table["rows"]], numeric))
     model = report.get("model", {})
-    note = (f"Model trained on {model.get('trained_on', '?')} from {model.get('training_source', '?')}; "
-            "scores for rules alone and rules plus model against the reference each table names.")
+    if report.get("no_classifier"):
+        note = (f"No classifier this run ({report['no_classifier']}): the rules alone against the supplied labels; "
+                "rules plus model are the rules.")
+    else:
+        note = (f"Model trained on {model.get('trained_on', '?')} from {model.get('training_source', '?')}; "
+                "scores for rules alone and rules plus model against the reference each table names.")
     return Section("classifier", "Stage classifier evaluation", note, table_html="".join(parts))

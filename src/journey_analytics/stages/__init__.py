@@ -9,6 +9,7 @@ the matched rule is not clear, and writes ``customer_stages``, ``stage_history``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -307,14 +308,40 @@ def _write_report(
     return write_evaluation(report, save_dir, as_of)
 
 
+def _write_rules_report(
+    con: duckdb.DuckDBPyConnection,
+    save_dir: Path,
+    as_of: date,
+    matches: pl.DataFrame,
+    labels: dict[str, str],
+    no_classifier: str,
+) -> Path:
+    """Write the evaluation report of a run without a classifier, given labels: the rules alone
+    against them (none was trained on). Without it, labels supplied on such a night (the training
+    customers holding one stage, or too few) were scored by no report."""
+    report = {
+        "as_of_date": as_of.isoformat(),
+        "no_classifier": no_classifier,
+        "labels": _score_on_labels(con, None, matches, labels),
+    }
+    return write_evaluation(report, save_dir, as_of)
+
+
 def _score_on_labels(
-    con: duckdb.DuckDBPyConnection, model: StageModel, matches: pl.DataFrame, labels: dict[str, str]
+    con: duckdb.DuckDBPyConnection, model: StageModel | None, matches: pl.DataFrame, labels: dict[str, str]
 ) -> dict[str, Any]:
     """The rules, and the rules with the classifier deciding where they are not clear, against
-    every supplied label of a customer the rules give a stage."""
+    every supplied label of a customer the rules give a stage. Without a classifier the unclear
+    rules decide too: the two columns are the same."""
     labelled = matches.filter(pl.col("customer_id").is_in(list(labels)) & pl.col("rule_id").is_not_null())
     rule_stage = dict(zip(labelled["customer_id"].to_list(), labelled["rule_stage"].to_list(), strict=True))
     clear = dict(zip(labelled["customer_id"].to_list(), labelled["rule_is_clear"].fill_null(True).to_list(), strict=True))
+    if model is None:
+        ids = sorted(rule_stage)
+        rules = [rule_stage[c] for c in ids]
+        return compare([labels[c] for c in ids], rules, rules,
+                       reference="supplied labels, none used in training; no classifier, so rules plus model are the rules alone",
+                       decided_by_model=0)
     ids, x = feature_matrix(con, model.features, list(rule_stage))
     predicted = dict(zip(ids, predict_stages(model, x)[0], strict=True)) if ids else {}
     rules = [rule_stage[c] if rule_stage[c] is not None else NO_STAGE for c in ids]
@@ -322,6 +349,17 @@ def _score_on_labels(
     return compare([labels[c] for c in ids], rules, final,
                    reference="supplied labels, too few to train on, none used in training",
                    decided_by_model=sum(not clear[c] for c in ids))
+
+
+def _report_of(model: StageModel, model_dir: Path) -> Path | None:
+    """The saved model's latest report: ``evaluation.json`` (its training, or a night that scored
+    labels with it), unless a later night without a classifier wrote it; then its training's."""
+    for path in (model_dir / "evaluation.json", model_dir / f"evaluation-{model.trained_on.isoformat()}.json"):
+        if path.is_file():
+            described = json.loads(path.read_text(encoding="utf-8")).get("model") or {}
+            if described.get("trained_at") == model.trained_at:
+                return path
+    return None
 
 
 def _number(value: float) -> str:
@@ -419,13 +457,15 @@ def assign_stages(
         trained = model is not None
         if problem:
             notices.append(problem)
+            if labels:  # no classifier: the labels still score the rules (docs/stages.md)
+                evaluation = _write_rules_report(con, save_dir, as_of, matches, labels, problem)
     elif model is not None and labels and source == "rules":
         # Labels too few to train on, with the saved model kept: they are scored all the same
         # (docs/stages.md), or labels landing between two trainings would go unscored for days.
         evaluation = _write_report(con, model, model_dir, save_dir, as_of, matches, labels)
 
-    if evaluation is None and model is not None and (model_dir / "evaluation.json").is_file():
-        evaluation = model_dir / "evaluation.json"  # the saved model's latest report (its training, or a night that scored labels)
+    if evaluation is None and model is not None:
+        evaluation = _report_of(model, model_dir)
 
     rows = matches.filter(pl.col("rule_id").is_not_null()).to_dicts()
     unclear_ids = [r["customer_id"] for r in rows if not r["rule_is_clear"]]

@@ -136,6 +136,9 @@ def report_markdown(report: dict[str, Any]) -> str:
             "Each table names its reference and counts the customers it scores (support)."
         )
         out.append("")
+    if report.get("no_classifier"):
+        out.append(f"No classifier this run ({report['no_classifier']}): the rules alone, against the supplied labels.")
+        out.append("")
     for table in report.get("display", {}).get("tables", []):
         out.append(f"**{table['caption']}**")
         out.append("")
