@@ -74,6 +74,30 @@ class TestOrderRules:
         assert got["u4"][:2] == ("purchase", "rule")
         assert got["u5"][0] == "awareness"
 
+    def test_a_single_order_refunded_in_full_says_so(self, wh: Warehouse, tmp_path: Path) -> None:
+        """A single order its refunds took back in full stays purchase (one order), and its reason
+        says it was refunded: it read "1 order, on 2026-10-31." as if it had been kept. A partial
+        refund, a refund of another customer's order and an order known only from its refund do not
+        add it (the last already says so)."""
+        wh.order("u1", "o1", "2026-10-31T10:00:00", value=50.0)
+        wh.event("u1", "refund", "2026-11-02T10:00:00", order_id="o1", value=-50.0, currency="EUR")
+        wh.order("u2", "o2", "2026-10-31T10:00:00", value=50.0)
+        wh.event("u2", "refund", "2026-11-02T10:00:00", order_id="o2", value=20.0, currency="EUR")
+        wh.order("u3", "o3", "2026-10-31T10:00:00", value=50.0)
+        wh.event("u4", "refund", "2026-11-02T10:00:00", order_id="o3", value=50.0, currency="EUR")
+        wh.event("u5", "refund", "2026-11-02T10:00:00", order_id="o-old", value=30.0, currency="EUR")
+        # two partial refunds at two instants that add up to the order
+        wh.order("u6", "o6", "2026-10-31T10:00:00", value=50.0)
+        wh.event("u6", "refund", "2026-11-01T10:00:00", order_id="o6", value=20.0, currency="EUR")
+        wh.event("u6", "refund", "2026-11-02T10:00:00", order_id="o6", value=30.0, currency="EUR")
+        got = stages(wh, tmp_path)
+        assert got["u1"] == ("purchase", "rule", "purchase.one_order", "purchase", 1.0,
+                             "1 order, on 2026-10-31, refunded.")
+        assert got["u2"][5] == "1 order, on 2026-10-31."
+        assert got["u3"][5] == "1 order, on 2026-10-31."
+        assert got["u5"][5] == "1 order, known from its refund."
+        assert got["u6"][5] == "1 order, on 2026-10-31, refunded."
+
     def test_an_order_after_the_run_date_does_not_count(self, wh: Warehouse, tmp_path: Path) -> None:
         """Events after the end of the run date are ignored."""
         wh.order("u1", "o1", "2026-11-20T10:00:00")

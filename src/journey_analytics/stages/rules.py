@@ -398,6 +398,7 @@ select
     c.customer_id,
     c.n_orders,
     c.last_order_at,
+    c.revenue > 0 and c.net_revenue <= 0 as orders_refunded,
     c.is_identified,
     c.has_touch,
     c.last_touch_event,
@@ -433,21 +434,22 @@ def _day(ts: Any) -> str:
     return ts.date().isoformat() if hasattr(ts, "date") else str(ts)[:10]
 
 
-def order_phrase(n_orders: int, last_order_at: Any) -> str:
+def order_phrase(n_orders: int, last_order_at: Any, refunded: bool = False) -> str:
     """'2 orders, last on 2026-11-02' or 'no order'; orders known only from their refunds have
-    no purchase time."""
+    no purchase time. A single order its refunds took back in full (net of them, worth nothing)
+    says so: '1 order, on 2026-10-31, refunded'."""
     if not n_orders:
         return "no order"
     if last_order_at is None:
         return "1 order, known from its refund" if n_orders == 1 else f"{n_orders} orders, known from their refunds"
     if n_orders == 1:
-        return f"1 order, on {_day(last_order_at)}"
+        return f"1 order, on {_day(last_order_at)}" + (", refunded" if refunded else "")
     return f"{n_orders} orders, last on {_day(last_order_at)}"
 
 
 def rule_reason(rule: Rule, row: dict[str, Any]) -> str:
     """A sentence saying why a rule gave its stage, from the customer's rule inputs."""
-    parts = [order_phrase(int(row["n_orders"] or 0), row["last_order_at"])]
+    parts = [order_phrase(int(row["n_orders"] or 0), row["last_order_at"], bool(row.get("orders_refunded")))]
     if rule.signal is not None:
         col = signal_column(rule.signal, rule.window_days)
         n = int(row[col] or 0)
