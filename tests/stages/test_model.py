@@ -324,6 +324,27 @@ class TestTrainingWithoutLabels:
         assert any("clear examples" in n for n in result.notices), result.notices
         got = stages(wh)
         assert {got[f"anon:v{i:02d}"] for i in range(12)} == {("awareness", "rule", "awareness", 0.5)}
+        # the reason says why no classifier is available, not only the run's notice
+        reasons = [r for (r,) in wh.rows("select reason from main.customer_stages where customer_id like 'anon:%'")]
+        assert len(reasons) == 12 and all(
+            r.endswith("; not clear, and no classifier is available (too few clear examples of a stage).") for r in reasons
+        ), reasons
+
+    def test_one_stage_to_learn_from_says_so_in_the_reason(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Clear considerers only, and browsers first seen last (held out): the training customers
+        hold one stage, no classifier is trained, and the browsers' reason says so."""
+        for i in range(30):
+            wh.event(f"c{i:02d}", "view_item", days_before(AS_OF, 5 + i % 20))
+        for i in range(3):
+            browse(wh, f"anon:v{i}", day=1, gap_seconds=30)
+        wh.identify()
+        result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        assert result.model_path is None
+        assert "the training customers hold only one stage; the rules decide alone" in result.notices
+        assert {r for (r,) in wh.rows("select reason from main.customer_stages where customer_id like 'anon:%'")} == {
+            "No order; 4 browsing signals in the last 90 days, last page_view on 2026-11-29; "
+            "not clear, and no classifier is available (one stage only to learn from)."
+        }
 
     def test_labels_score_the_rules_when_no_classifier_is_trained(self, wh: Warehouse, tmp_path: Path) -> None:
         """Labels supplied on a night no classifier can be trained (here every customer without an

@@ -230,7 +230,7 @@ class TestAwarenessAndNoStage:
         assert got["u1"] == (
             "awareness", "rule", "awareness.recent_browsing", "awareness", 0.5,
             "No order; 1 browsing signal in the last 90 days, last page_view on 2026-11-27; "
-            "not clear, and no classifier is available.",
+            "not clear, and no classifier is available (too few customers to learn from).",
         )
 
 

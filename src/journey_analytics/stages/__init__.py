@@ -197,13 +197,13 @@ def _train(
     seed: int,
     model_dir: Path,
     save_dir: Path,
-) -> tuple[StageModel | None, Path | None, str | None]:
+) -> tuple[StageModel | None, Path | None, str | None, str | None]:
     """Train on the labels or on the rules' own stages, evaluate on the held-out customers, save
     into ``save_dir`` (the report names the model's place in ``model_dir``, where it is kept).
 
     Returns the model (None when there is nothing to learn from), the evaluation report's
-    path, and a notice saying why no model was trained.
-    """
+    path, and, when no model was trained, a notice saying why and the same in a few words (for
+    the reasons of the customers the rules then decide alone)."""
     # Without labels the rules' stages are all we know. The clear decisions alone are a
     # sample chosen by the very features the classifier reads (every clear considerer
     # has an intent event, no clear awareness customer browses), so a model fit on them
@@ -234,7 +234,7 @@ def _train(
     pool = pool.sort("customer_id")
     ids = pool["customer_id"].to_list()
     if len(ids) < 4:
-        return None, None, f"too few customers to train the classifier on ({len(ids)})"
+        return None, None, f"too few customers to train the classifier on ({len(ids)})", "too few customers to learn from"
     is_labelled = np.asarray(pool["labelled"].to_list(), dtype=bool)
     train_idx, test_idx = _time_split_each(pool, is_labelled, config.settings.test_share)
     _, x = feature_matrix(con, features, ids)
@@ -245,7 +245,7 @@ def _train(
     )
     fit_idx = train_idx[trainable[train_idx]]
     if len(set(reference[fit_idx])) < 2:
-        return None, None, "the training customers hold only one stage; the rules decide alone"
+        return None, None, "the training customers hold only one stage; the rules decide alone", "one stage only to learn from"
     clear = np.asarray(pool["rule_is_clear"].fill_null(True).to_list(), dtype=bool)
     # The unclear customers only echo the rules' guess: a stage needs clear (or labelled) examples
     # to be learnt. A first night with three clear considerers gave a model that called every
@@ -256,7 +256,7 @@ def _train(
         return None, None, (
             f"too few clear examples of a stage to train the classifier on ({fewest}, "
             f"min_labels_per_stage = {config.settings.min_labels_per_stage}); the rules decide alone"
-        )
+        ), "too few clear examples of a stage"
     weights = np.where(clear | is_labelled, 1.0, UNCLEAR_TRAINING_WEIGHT)
     model = train_stage_model(
         x[fit_idx], reference[fit_idx].astype(str), sample_weight=weights[fit_idx], as_of=as_of, features=features,
@@ -282,7 +282,7 @@ def _train(
     model.metrics = {"held_out": held_out}
     save_stage_model(model, save_dir)
     evaluation = _write_report(con, model, model_dir, save_dir, as_of, matches, labels if source != "labels" else {})
-    return model, evaluation, None
+    return model, evaluation, None, None
 
 
 def _write_report(
@@ -452,8 +452,11 @@ def assign_stages(
         notices.append(_too_few_labels_notice(labels, matches, config, doing))
     trained = False
     evaluation: Path | None = None
+    no_classifier: str | None = None  # why, in a few words, when there is none
     if reason is not None:
-        model, evaluation, problem = _train(con, as_of, matches, labels, source, features, config, seed, model_dir, save_dir)
+        model, evaluation, problem, no_classifier = _train(
+            con, as_of, matches, labels, source, features, config, seed, model_dir, save_dir
+        )
         trained = model is not None
         if problem:
             notices.append(problem)
@@ -494,7 +497,8 @@ def assign_stages(
                           reason=_model_reason(row, text, stage, p, weighed_most))
         else:
             record.update(stage=rule.stage, stage_source="rule", confidence=UNCLEAR_RULE_CONFIDENCE,
-                          reason=text[:-1] + "; not clear, and no classifier is available.")
+                          reason=text[:-1] + "; not clear, and no classifier is available"
+                          + (f" ({no_classifier})." if no_classifier else "."))
         out.append(record)
     schema = {
         "customer_id": pl.String, "as_of_date": pl.Date, "stage": pl.String, "stage_source": pl.String,
