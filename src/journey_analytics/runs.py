@@ -538,10 +538,11 @@ def _put_back_later_stages(ctx: RunContext) -> None:
 
 
 def _restate_later_day(ctx: RunContext) -> None:
-    """An earlier day run again loaded rows (its files came late): customers and
-    customer_stages, which hold the latest day, are built again as of that day with them, so
-    they agree with events and identity_map (put back as they were, they named customers the
-    late identities had merged and counted none of the late orders). That day's stage history
+    """An earlier day run again loaded rows, or put an earlier delivery of events in place of the
+    later one loaded before (its files came late): customers and customer_stages, which hold the
+    latest day, are built again as of that day with them, so they agree with events and
+    identity_map (put back as they were, they named customers the late identities had merged
+    and counted none of the late orders). That day's stage history
     row, transitions and stage funnel are restated with them; its funnels, pain points and page
     stay as that day's run wrote them."""
     ((later,),) = ctx.con.execute("select max(as_of_date) from kept_customer_stages").fetchall()
@@ -599,8 +600,10 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
         "files_read", "files_skipped", "rows_forgotten",
     )}
     if ctx.keeps_later_stages:
-        if totals["rows_loaded"]:
-            _restate_later_day(ctx)  # files came late: the later day must know them
+        # files came late: the later day must know their rows, loaded or put in place of a later
+        # delivery of the same events (the earliest delivery is kept)
+        if totals["rows_loaded"] or ctx.ingest.total("rows_replaced"):
+            _restate_later_day(ctx)
         else:
             _put_back_later_stages(ctx)
     finished_at = datetime.now(UTC).replace(tzinfo=None)

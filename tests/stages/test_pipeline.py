@@ -125,3 +125,39 @@ class TestEarlierDayRunAgain:
             (date(2026, 10, 2), "u1", "purchase"),
             (date(2026, 10, 3), "u1", "retention"),
         ]
+
+    def test_a_late_earlier_delivery_that_loads_no_row_restates_the_later_day(
+        self, landing: Landing, warehouse: Path, tmp_path: Path
+    ) -> None:
+        """A late file of an earlier day whose events were all loaded already, from a later day's
+        delivery without the user id: no row loads, but the earlier delivery replaces them (the
+        warehouse keeps an event's earliest delivery), so the device joins u1. customers and
+        customer_stages must follow, as with rows loaded late; put back as they were, they still
+        named the device's customer (anon:d2, with its order), which events no longer name."""
+        landing.jsonl("web", date(2026, 10, 1), "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "page_view", "anonymous_id": "d1",
+             "user_id": "u1"},
+        ])
+        landing.jsonl("web", date(2026, 10, 2), "web.jsonl", [
+            {"event_id": "w2", "event_ts": "2026-10-01T10:00:00Z", "event_name": "login", "anonymous_id": "d2"},
+            {"event_id": "w3", "event_ts": "2026-10-02T09:00:00Z", "event_name": "purchase", "anonymous_id": "d2",
+             "order_id": "o1", "value": 10, "currency": "EUR"},
+        ])
+        settings = load_settings(None)
+        for day in (date(2026, 10, 1), date(2026, 10, 2)):
+            runs.run_day_in_process(day, landing.root, warehouse, tmp_path / "reports", settings)
+        assert query(warehouse, "select customer_id from customers order by 1") == [("anon:d2",), ("u1",)]
+        # 10-01's delivery of w2 arrives late, with the user id the later delivery lacked
+        landing.jsonl("web", date(2026, 10, 1), "late.jsonl", [
+            {"event_id": "w2", "event_ts": "2026-10-01T10:00:00Z", "event_name": "login", "anonymous_id": "d2",
+             "user_id": "u1"},
+        ])
+        summary = runs.run_day_in_process(date(2026, 10, 1), landing.root, warehouse, tmp_path / "reports", settings)
+        assert (summary.rows_loaded, summary.rows_duplicate) == (0, 1)
+        assert query(warehouse, "select distinct customer_id from events") == [("u1",)]
+        assert query(warehouse, "select customer_id, as_of_date, n_orders from customers") == [
+            ("u1", date(2026, 10, 2), 1)
+        ]
+        assert query(warehouse, "select customer_id, as_of_date, stage from customer_stages") == [
+            ("u1", date(2026, 10, 2), "purchase")
+        ]

@@ -48,6 +48,9 @@ class KindReport:
     rows_duplicate: int = 0
     rows_late: int = 0
     rows_forgotten: int = 0
+    # rows loaded by earlier runs that an earlier dt= folder's delivery (its file came late)
+    # replaced in place: counted as duplicates, yet they change what the warehouse knows
+    rows_replaced: int = 0
     file_errors: list[str] = field(default_factory=list)
 
 
@@ -234,7 +237,7 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
         [run_id],
     ).fetchall()
     if kind.has_event_id and kind.dated:
-        _keep_earliest_delivery(con, kind, run_id)
+        report.rows_replaced += _keep_earliest_delivery(con, kind, run_id)
     late = "case when cast(event_ts as date) < arrived_on then 1 else 0 end" if kind.dated else "0"
     con.execute(
         f"""
@@ -308,11 +311,12 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
     ).fetchall()
 
 
-def _keep_earliest_delivery(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str) -> None:
+def _keep_earliest_delivery(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str) -> int:
     """An event loaded by an earlier run and delivered again in an earlier dt= folder (whose file
     came late) takes that earlier delivery's row, as if the files had been read in order: the
     warehouse keeps an event's earliest delivery (by dt=, file, line), whatever order the days
-    ran in. The row is replaced in place and counted as a duplicate, as any repeat is.
+    ran in. The row is replaced in place and counted as a duplicate, as any repeat is; returns
+    how many were replaced.
 
     Only rows that arrived before the newest day loaded by earlier runs can be such deliveries,
     so a run of the days in order (every night) looks at none."""
@@ -320,7 +324,7 @@ def _keep_earliest_delivery(con: duckdb.DuckDBPyConnection, kind: LandingKind, r
         f"select max(arrived_on) from {kind.raw_table} where run_id <> ?", [run_id]
     ).fetchall()
     if newest is None:
-        return
+        return 0
     con.execute(
         f"""
         create or replace temp table earlier_deliveries as
@@ -334,8 +338,9 @@ def _keep_earliest_delivery(con: duckdb.DuckDBPyConnection, kind: LandingKind, r
         """,
         [newest, run_id],
     ).fetchall()
-    if not con.execute("select count(*) from earlier_deliveries").fetchall()[0][0]:
-        return
+    ((replaced,),) = con.execute("select count(*) from earlier_deliveries").fetchall()
+    if not replaced:
+        return 0
     assignments = ", ".join(f"{c} = e.{c}" for c in kind.output_columns if c != "event_id")
     con.execute(
         f"""
@@ -345,6 +350,7 @@ def _keep_earliest_delivery(con: duckdb.DuckDBPyConnection, kind: LandingKind, r
         """,
         [run_id],
     ).fetchall()
+    return int(replaced)
 
 
 # The characters around an id in a row's text, as a SQL string literal.
