@@ -196,6 +196,34 @@ class TestRepeatedEventIds:
         ]
         assert query(warehouse, "select count(*) from raw.web_events") == [(2,)]
 
+    def test_the_earliest_delivery_in_one_folder_is_kept_when_its_file_comes_late(
+        self, landing: Landing, warehouse: Path, tmp_path: Path
+    ) -> None:
+        """An event delivered twice in one dt= folder, in a.jsonl and b.jsonl: a.jsonl's copy is
+        kept, as a run that reads both does, also when a.jsonl comes after b.jsonl was loaded (only
+        a copy in an earlier folder took the place of the one loaded, so b.jsonl's stayed)."""
+        first = [web("e1", "2026-10-01T09:00:00Z", country="FR")]
+        earlier = [web("e1", "2026-10-01T09:00:00Z", country="DE"), web("e2", "2026-10-01T09:20:00Z")]
+        together = Landing(tmp_path / "together")
+        together.jsonl("web", DAY1, "b.jsonl", first)
+        together.jsonl("web", DAY1, "a.jsonl", earlier)
+        run_day(together, tmp_path / "together.duckdb", DAY1)
+
+        landing.jsonl("web", DAY1, "b.jsonl", first)
+        run_day(landing, warehouse, DAY1)
+        landing.jsonl("web", DAY1, "a.jsonl", earlier)  # comes late, into the same folder
+        again = run_day(landing, warehouse, DAY2)
+        assert (again.rows_read, again.rows_loaded, again.rows_duplicate) == (2, 1, 1)
+
+        shown = (
+            "select e.event_id, e.country, r.source_file, r.line_no "
+            "from events as e inner join raw.web_events as r using (event_id) order by e.event_id"
+        )
+        assert query(warehouse, shown) == query(tmp_path / "together.duckdb", shown) == [
+            ("e1", "DE", "web/dt=2026-10-01/a.jsonl", 1),
+            ("e2", None, "web/dt=2026-10-01/a.jsonl", 2),
+        ]
+
     def test_ids_are_the_channels_own(self, landing: Landing, warehouse: Path) -> None:
         """The tag, the ESP and the social tool each issue their own ids, so the same id in two
         channels is two events: both load, once each, also on a re-run; only the web event has a

@@ -312,27 +312,34 @@ def _load_landed(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str,
 
 
 def _keep_earliest_delivery(con: duckdb.DuckDBPyConnection, kind: LandingKind, run_id: str) -> int:
-    """An event loaded by an earlier run and delivered again in an earlier dt= folder (whose file
-    came late) takes that earlier delivery's row, as if the files had been read in order: the
-    warehouse keeps an event's earliest delivery (by dt=, file, line), whatever order the days
-    ran in. The row is replaced in place and counted as a duplicate, as any repeat is; returns
-    how many were replaced.
+    """An event loaded by an earlier run and delivered again earlier (in an earlier dt= folder,
+    or in its folder in a file whose name sorts first, whose file came late) takes that earlier
+    delivery's row, as if the files had been read together: the warehouse keeps an event's
+    earliest delivery (by dt=, file, line), whatever order the days and files came in. The row
+    is replaced in place and counted as a duplicate, as any repeat is; returns how many were
+    replaced.
 
-    Only rows that arrived before the newest day loaded by earlier runs can be such deliveries,
-    so a run of the days in order (every night) looks at none."""
+    Only rows that arrived on or before the newest day loaded by earlier runs can be such
+    deliveries, so a run of the days in order (every night) looks at none."""
     ((newest,),) = con.execute(
         f"select max(arrived_on) from {kind.raw_table} where run_id <> ?", [run_id]
     ).fetchall()
     if newest is None:
         return 0
+    def loaded_later_than(row: str) -> str:  # k, the row loaded, delivered after ``row``
+        return (
+            f"(k.arrived_on > {row}.arrived_on or (k.arrived_on = {row}.arrived_on and (k.source_file > {row}.source_file"
+            f" or (k.source_file = {row}.source_file and k.line_no > {row}.line_no))))"
+        )
+
     con.execute(
         f"""
         create or replace temp table earlier_deliveries as
         select s.* from staged as s
-        where s.contract_error is null and s.arrived_on < ?
+        where s.contract_error is null and s.arrived_on <= ?
           and exists (
               select 1 from {kind.raw_table} as k
-              where k.event_id = s.event_id and k.run_id <> ? and k.arrived_on > s.arrived_on
+              where k.event_id = s.event_id and k.run_id <> ? and {loaded_later_than("s")}
           )
         qualify row_number() over (partition by s.event_id order by s.arrived_on, s.source_file, s.line_no) = 1
         """,
@@ -346,7 +353,7 @@ def _keep_earliest_delivery(con: duckdb.DuckDBPyConnection, kind: LandingKind, r
         f"""
         update {kind.raw_table} as k set {assignments}
         from earlier_deliveries as e
-        where k.event_id = e.event_id and k.run_id <> ? and k.arrived_on > e.arrived_on
+        where k.event_id = e.event_id and k.run_id <> ? and {loaded_later_than("e")}
         """,
         [run_id],
     ).fetchall()
