@@ -262,6 +262,8 @@ class TestFunnelStepDrop:
         assert f.p_value == pytest.approx(ref_p(20, 100, 50, 100))  # the only eligible baseline cell
         assert f.p_value <= 0.05
         assert f.severity == pytest.approx(30.0)
+        # the sentence names the step it converts from, not only "the previous step"
+        assert "from the previous step (view_item)" in f.description, f.description
 
     def test_starts_whose_window_is_not_over_are_not_judged(self, con: duckdb.DuckDBPyConnection) -> None:
         """Viewing an item late on the run date, a customer may still add to cart within 24 hours:
@@ -362,6 +364,7 @@ class TestSegmentDrop:
         assert f.p_value <= 0.05
         assert f.severity == pytest.approx(40.0)
         assert "device_category = mobile" in f.description
+        assert "converts 10% from view_item for" in f.description, f.description
 
     def test_other_segment_keys(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "a", 200, 100, RECENT, utm_source="news", country="DE")

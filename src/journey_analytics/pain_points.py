@@ -351,12 +351,16 @@ def funnel_step_findings(
             segment_cells.append({"step": step, "segment_key": key, "segment_value": value,
                                   "x_cell": x, "n_cell": n, "x_ref": x_all - x, "n_ref": n_all - n})
 
+    # the step each step converts from, named in the sentences (a step's name is its funnel's)
+    previous_step = dict(zip(steps[1:], steps, strict=False))
+
     def step_drop(cell: dict[str, Any], rate: float, ref: float) -> Finding:
         return Finding(
             kind="funnel_step_drop", funnel="checkout", step=cell["step"], metric="conversion from previous step",
             observed=rate, baseline=ref, affected_customers=cell["n_cell"],
             description=(f"Checkout step {cell['step']}: only {rate:.0%} of customers got there from the previous step "
-                         f"in the last {t['recent_days']} days, against {ref:.0%} in the weeks before. Check what changed on that step."),
+                         f"({_shown(previous_step[cell['step']])}) in the last {t['recent_days']} days, against {ref:.0%} "
+                         "in the weeks before. Check what changed on that step."),
         )
 
     def segment_drop(cell: dict[str, Any], rate: float, ref: float) -> Finding:
@@ -364,7 +368,8 @@ def funnel_step_findings(
             kind="segment_drop", funnel="checkout", step=cell["step"], segment_key=cell["segment_key"],
             segment_value=str(cell["segment_value"]), metric="conversion from previous step",
             observed=rate, baseline=ref, affected_customers=cell["n_cell"],
-            description=(f"Checkout step {cell['step']} converts {rate:.0%} for {cell['segment_key']} = {_shown(cell['segment_value'])} "
+            description=(f"Checkout step {cell['step']} converts {rate:.0%} from {_shown(previous_step[cell['step']])} "
+                         f"for {cell['segment_key']} = {_shown(cell['segment_value'])} "
                          f"against {ref:.0%} for everyone else in the last {t['recent_days']} days. Test that step for this segment."),
         )
 
