@@ -1060,40 +1060,95 @@ class TestStuckInPurchase:
 
 
 class TestStuckInConsideration:
-    """Customers in consideration for longer than consideration_days, at least min_customers of them."""
+    """Customers in consideration for longer than consideration_days who still show intent (in the
+    last recent_intent_days), at least min_customers of them and more than consideration_threshold
+    of the customers in consideration with recent intent, significantly (a binomial test)."""
 
     def test_flagged_at_min_customers(self, con: duckdb.DuckDBPyConnection) -> None:
         add(con, 10, "old{i}", "view_item", datetime(2026, 10, 1, 9))
+        add(con, 10, "old{i}", "view_item", RECENT)
         stages(con, "old", 10)
         found = run(con)
-        assert [(f.kind, f.affected_customers, f.observed, f.baseline) for f in found] == [
-            ("stuck_in_consideration", 10, 10.0, 21.0)]
-        assert "10 customers" in found[0].description
+        assert [(f.kind, f.affected_customers, f.observed, f.baseline, f.severity) for f in found] == [
+            ("stuck_in_consideration", 10, 10.0, 21.0, 5.0)]
+        assert found[0].description.startswith(
+            "10 customers have been considering for more than 21 days and still show intent (in the last 7 days): "
+            "100% of the 10 customers in consideration with intent in those days (threshold 50%).")
 
     def test_under_min_customers_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         add(con, 9, "old{i}", "view_item", datetime(2026, 10, 1, 9))
+        add(con, 9, "old{i}", "view_item", RECENT)
         stages(con, "old", 9)
         assert run(con) == []
 
     def test_only_long_enough_and_today_counted(self, con: duckdb.DuckDBPyConnection) -> None:
         add(con, 9, "old{i}", "view_item", datetime(2026, 10, 10, 23))  # exactly 21 days: counted
-        add(con, 20, "new{i}", "view_item", datetime(2026, 10, 11, 0))  # 20 days: not yet
+        add(con, 2, "new{i}", "view_item", datetime(2026, 10, 11, 0))  # 20 days: not yet
         add(con, 20, "buy{i}", "view_item", datetime(2026, 9, 1, 0))
+        for prefix, n in (("old", 9), ("new", 2), ("buy", 20)):
+            add(con, n, prefix + "{i}", "view_item", RECENT)
         stages(con, "old", 9)
-        stages(con, "new", 20)
+        stages(con, "new", 2)
         stages(con, "buy", 20, stage="purchase")
         stages(con, "new", 20, as_of=date(2026, 10, 1))  # another day's rows are ignored
         assert run(con) == []
         add(con, 1, "old{i}", "view_item", datetime(2026, 10, 10, 0), start=9)
+        add(con, 1, "old{i}", "view_item", RECENT, start=9)
         stages(con, "old", 1, start=9)
-        assert [f.affected_customers for f in run(con)] == [10]
+        assert [(f.affected_customers, f.evidence["considering_recently"]) for f in run(con)] == [(10, 12)]
+
+    def test_a_healthy_store_whose_past_considerers_left_is_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The stage holds a customer for 90 days after their last intent, so those who looked once
+        weeks ago and left are still in consideration: counted as stuck, every store was flagged
+        every night (732 of a healthy 2,000-customer store's customers, 329 of them seen on one day)."""
+        add(con, 300, "left{i}", "view_item", datetime(2026, 10, 1, 9))  # considered once, a month ago
+        add(con, 100, "new{i}", "view_item", RECENT)  # considering for a few days
+        add(con, 30, "slow{i}", "view_item", datetime(2026, 10, 5, 9))  # come back for weeks, as some do
+        add(con, 30, "slow{i}", "view_item", RECENT)
+        for prefix, n in (("left", 300), ("new", 100), ("slow", 30)):
+            stages(con, prefix, n)
+        assert run(con) == []
+
+    def test_a_store_whose_visitors_keep_browsing_for_weeks_is_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        add(con, 300, "left{i}", "view_item", datetime(2026, 10, 1, 9))
+        add(con, 40, "new{i}", "view_item", RECENT)
+        for day in range(20, 60, 4):  # every four days since September 20th, never buying
+            add(con, 60, "stuck{i}", "view_item", datetime(2026, 9, 1, 10) + timedelta(days=day))
+        for prefix, n in (("left", 300), ("new", 40), ("stuck", 60)):
+            stages(con, prefix, n)
+        (found,) = run(con)
+        assert (found.kind, found.affected_customers, found.severity) == ("stuck_in_consideration", 60, 10.0)
+        assert (found.evidence["considering_recently"], found.evidence["recent_intent_days"]) == (100, 7)
+        assert "60% of the 100 customers in consideration with intent in those days" in found.description
+
+    def test_flagged_only_significantly_over_the_threshold(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        """A store of 2,000 customers where nothing was wrong had 43-46% of its recent considerers
+        stuck, some 140 of them: over a bare 50%, some nights would flag it."""
+        add(con, 12, "old{i}", "view_item", datetime(2026, 10, 1, 9))
+        add(con, 12, "old{i}", "view_item", RECENT)
+        add(con, 8, "new{i}", "view_item", RECENT)
+        stages(con, "old", 12)
+        stages(con, "new", 8)
+        assert run(con) == []  # 60% of 20: over 50%, but P(X >= 12) = 0.25
+        (found,) = run(con, config=config_with(tmp_path, stuck={"consideration_threshold": 0.25}))
+        assert (found.affected_customers, found.severity) == (12, 7.0)
+        assert found.p_value == pytest.approx(ref_binomial_tail(12, 20, 0.25))
+
+    def test_recent_intent_days_from_config(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+        add(con, 10, "old{i}", "view_item", datetime(2026, 10, 1, 9))
+        add(con, 10, "old{i}", "view_item", datetime(2026, 10, 20, 9))  # 12 days ago
+        stages(con, "old", 10)
+        assert run(con) == []
+        found = run(con, config=config_with(tmp_path, stuck={"recent_intent_days": 12}))
+        assert [f.affected_customers for f in found] == [10]
 
     def test_min_customers_from_config(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-        add(con, 3, "old{i}", "view_item", datetime(2026, 9, 1, 9))
-        stages(con, "old", 3)
+        add(con, 5, "old{i}", "view_item", datetime(2026, 9, 1, 9))
+        add(con, 5, "old{i}", "view_item", RECENT)
+        stages(con, "old", 5)
         assert run(con) == []
-        found = run(con, config=config_with(tmp_path, stuck={"min_customers": 3}))
-        assert [f.affected_customers for f in found] == [3]
+        found = run(con, config=config_with(tmp_path, stuck={"min_customers": 5}))
+        assert [f.affected_customers for f in found] == [5]
 
     def test_no_customer_stages_no_finding(self, con: duckdb.DuckDBPyConnection) -> None:
         add(con, 50, "old{i}", "view_item", datetime(2026, 9, 1, 9))
@@ -1101,6 +1156,7 @@ class TestStuckInConsideration:
 
     def test_stage_history_decides_when_consideration_began(self, con: duckdb.DuckDBPyConnection) -> None:
         add(con, 10, "c{i}", "view_item", datetime(2026, 9, 1, 9))  # first seen two months ago
+        add(con, 10, "c{i}", "view_item", datetime(2026, 10, 30, 9))
         stages(con, "c", 10)
         con.execute("create table main.stage_history (customer_id varchar, as_of_date date, stage varchar)").fetchall()
         con.execute(
@@ -1114,15 +1170,17 @@ class TestStuckInConsideration:
         """A fresh warehouse has one day of history: the stay is then counted from when intent
         began, so the finding does not depend on which days were run before."""
         add(con, 10, "c{i}", "view_item", datetime(2026, 9, 1, 9))  # intent since two months ago
-        add(con, 10, "n{i}", "view_item", datetime(2026, 9, 1, 9))
+        add(con, 2, "n{i}", "view_item", datetime(2026, 9, 1, 9))
+        add(con, 10, "c{i}", "view_item", RECENT)
+        add(con, 2, "n{i}", "view_item", RECENT)
         stages(con, "c", 10)
-        stages(con, "n", 10)
+        stages(con, "n", 2)
         con.execute("create table main.stage_history (customer_id varchar, as_of_date date, stage varchar)").fetchall()
         con.execute(
             """insert into main.stage_history
                select 'c' || i, date '2026-10-31', 'consideration' from range(10) t(i)
-               union all select 'n' || i, date '2026-10-20', 'awareness' from range(10) t(i)
-               union all select 'n' || i, date '2026-10-31', 'consideration' from range(10) t(i)"""
+               union all select 'n' || i, date '2026-10-20', 'awareness' from range(2) t(i)
+               union all select 'n' || i, date '2026-10-31', 'consideration' from range(2) t(i)"""
         ).fetchall()
         assert [f.affected_customers for f in run(con)] == [10]  # c: since intent began; n: 11 days
 
@@ -1148,9 +1206,13 @@ class TestStuckInConsideration:
 
     def test_events_after_the_run_date_do_not_count(self, con: duckdb.DuckDBPyConnection) -> None:
         add(con, 10, "c{i}", "view_item", datetime(2026, 8, 1, 9))
-        add(con, 10, "c{i}", "view_item", datetime(2026, 11, 5, 9))  # after the run date (and after a gap)
+        add(con, 10, "c{i}", "view_item", RECENT)
+        add(con, 10, "c{i}", "view_item", datetime(2027, 2, 1, 9))  # after the run date (and after a gap)
+        add(con, 10, "gone{i}", "view_item", datetime(2026, 8, 1, 9))
+        add(con, 10, "gone{i}", "view_item", datetime(2026, 11, 5, 9))  # not recent intent as of the run date
         stages(con, "c", 10)
-        assert [f.affected_customers for f in run(con)] == [10]
+        stages(con, "gone", 10)
+        assert [(f.affected_customers, f.evidence["considering_recently"]) for f in run(con)] == [(10, 10)]
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -1176,8 +1238,9 @@ class TestConfigFile:
         assert (config["stuck"]["consideration_days"], config["stuck"]["intent_gap_days"]) == (7, 90)
         assert config["email"] == load_config()["email"]
         threads(con, "x", 5, 0, reply_hours=1)
-        add(con, 1, "c{i}", "view_item", datetime(2026, 10, 20, 9))
-        stages(con, "c", 1)
+        add(con, 5, "c{i}", "view_item", datetime(2026, 10, 20, 9))
+        add(con, 5, "c{i}", "view_item", RECENT)
+        stages(con, "c", 5)
         assert sorted(f.kind for f in run(con, config=old)) == ["social_unanswered", "stuck_in_consideration"]
 
 

@@ -43,7 +43,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "metric": ("varchar", "What was measured, in words (e.g. 'bounce rate')."),
     "observed": ("double", "The measured value: a share 0-1, hours (social_slow_replies), or customers (stuck_in_consideration, stuck_in_purchase)."),
     "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments; for stuck_in_consideration and stuck_in_purchase the days of the limit."),
-    "p_value": ("double", "Benjamini-Hochberg adjusted p-value for tested findings; for social_slow_replies and social_unanswered the exact one-sided test's p-value of the platform; null for threshold findings."),
+    "p_value": ("double", "Benjamini-Hochberg adjusted p-value for tested findings; for social_slow_replies and social_unanswered the exact one-sided test's p-value of the platform, for stuck_in_consideration that of the share of stuck customers over the threshold; null for threshold findings."),
     "severity": ("double", "People affected beyond the threshold or baseline (customers; for e-mail and social, messages or posts, about one a person); sort on it."),
     "affected_customers": ("bigint", "Customers in the cell the finding is about."),
     "description": ("varchar", "A sentence a person can act on."),
@@ -753,14 +753,24 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
 
 
 def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
-    """Customers in consideration for longer than the set time: since the stage history last had
+    """Customers still considering after the set time: in consideration for longer than
+    ``consideration_days`` and with intent in the last ``recent_intent_days`` (the stage holds a
+    customer for the stage rules' 90 days after their last intent: most of those who considered
+    weeks ago have left, they are not stuck). The stay is counted since the stage history last had
     them in another stage; a stay with no other stage before it in the history (a history that
     starts after it began, as in a fresh warehouse) since their intent began: the first intent
-    event after the last gap of more than ``intent_gap_days`` without one."""
+    event after the last gap of more than ``intent_gap_days`` without one.
+
+    Flagged when they are more than ``consideration_threshold`` of the customers in consideration
+    with recent intent, significantly (a one-sided binomial test at ``[tests] false_discovery_rate``):
+    every store has some who come back for weeks before buying (a quarter to nearly half of its
+    recent considerers on the evaluation's stores where nothing was wrong), a store where most do
+    has a problem."""
     if not has_tables(con, "customer_stages"):
         return []
     stuck = config["stuck"]
     days = int(stuck["consideration_days"])
+    recent_days = int(stuck["recent_intent_days"])
     gap_days = int(stuck["intent_gap_days"])
     intent_events = [tuple(e.split(":", 1)) for e in stuck["intent_events"]]
     history = has_tables(con, "stage_history")
@@ -778,7 +788,7 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
     """ if history else "select null::varchar as customer_id, null::date as since, true as open_ended where false"
     con.execute("create or replace temp table stuck_intent_events (channel varchar, event_name varchar)").fetchall()
     con.executemany("insert into stuck_intent_events values (?, ?)", [list(e) for e in intent_events])
-    n = con.execute(
+    counts = con.execute(
         f"""
         with considering as (
             select customer_id from customer_stages where as_of_date = ? and stage = 'consideration'
@@ -794,27 +804,36 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
         intent_since as (
             select customer_id, cast(max(event_ts) filter (
                 where previous_ts is null or epoch(event_ts) - epoch(previous_ts) > {gap_days} * 86400
-            ) as date) as since
+            ) as date) as since, cast(max(event_ts) as date) as last_intent
             from intent group by 1
         ),
         streaks as ({streak})
-        select count(*)
+        select count(*), count(*) filter (
+            where case when s.open_ended or s.since is null then least(s.since, i.since) else s.since end
+                  <= cast(? as date) - {days})
         from considering c
         left join streaks s using (customer_id)
-        left join intent_since i using (customer_id)
-        where case when s.open_ended or s.since is null then least(s.since, i.since) else s.since end
-              <= cast(? as date) - {days}
+        inner join intent_since i using (customer_id)
+        where i.last_intent > cast(? as date) - {recent_days}
         """,
-        [as_of, as_of, *([as_of, as_of] if history else []), as_of],
-    ).fetchall()[0][0]
-    if n < stuck["min_customers"]:
+        [as_of, as_of, *([as_of, as_of] if history else []), as_of, as_of],
+    ).fetchall()[0]
+    recent, n = counts
+    threshold = stuck["consideration_threshold"]
+    if n < stuck["min_customers"] or n <= threshold * recent:
+        return []
+    p = exceeds_share_p(n, recent, threshold)
+    if p > config["tests"]["false_discovery_rate"]:
         return []
     return [Finding(
-        kind="stuck_in_consideration", metric="customers in consideration for too long", observed=float(n),
-        baseline=float(days), affected_customers=n, severity=float(n),
-        evidence={"days": days},
-        description=(f"{n:,} customers have shown intent without buying for more than {days} days. "
-                     "Target them with a reminder or an offer."),
+        kind="stuck_in_consideration", metric="customers still considering after too long", observed=float(n),
+        baseline=float(days), affected_customers=n, severity=round(n - threshold * recent, 1), p_value=p,
+        evidence={"days": days, "recent_intent_days": recent_days, "considering_recently": recent, "stuck": n,
+                  "threshold": threshold},
+        description=(f"{n:,} customers have been considering for more than {days} days and still show intent (in the "
+                     f"last {recent_days} days): {n / recent:.0%} of the {recent:,} customers in consideration with intent "
+                     f"in those days (threshold {threshold:.0%}). Target them with a reminder or an offer, and find out "
+                     "what holds them back."),
     )]
 
 
