@@ -40,6 +40,8 @@ def ingest(ctx: runs.RunContext, kind: LandingKind) -> KindReport:
         kind.name, report.files_read, report.files_skipped, report.rows_read, report.rows_loaded,
         report.rows_quarantined, report.rows_duplicate, report.rows_late,
     )
+    for notice in report.notices:  # a file still being uploaded: read by a later run
+        get_run_logger().warning(notice)
     for error in report.file_errors:
         get_run_logger().error("unreadable file %s", error)
     return report

@@ -113,21 +113,23 @@ def machine_zone_off_utc_date() -> str:
 
 @pytest.fixture(scope="module")
 def prefect_runs(prefect_api: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
-    """``journey run`` through Prefect on four tiny landings, started together: good, with an
-    unreadable file, with a config that names an unknown setting, and without --date on a
-    machine whose local date is not the UTC date."""
+    """``journey run`` through Prefect on four tiny landings, started together: good (with a file
+    still being uploaded), with an unreadable file, with a config that names an unknown setting,
+    and without --date on a machine whose local date is not the UTC date."""
     started = {}
     for name in ("good", "unreadable", "bad_config", "no_date"):
         root = tmp_path_factory.mktemp(f"cli_{name}")
         landing = Landing(root / "landing")
         landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
         extra: list[str] = []
+        if name == "good":  # an upload not finished yet: said, neither read nor refused
+            landing.jsonl("web", DAY1, "b.jsonl.filepart", [dict(GOOD, event_id="e2")])
         if name == "unreadable":
             landing.binary("web", DAY1, "b.jsonl.gz", b"this is not gzip\n")
         if name == "bad_config":
             (root / "journey.toml").write_text("[sessions]\ntimeout_minuts = 20\n")
             extra = ["--config", str(root / "journey.toml")]
-        env = quiet_env(**prefect_api)
+        env = this_checkout(quiet_env(**prefect_api))
         if name == "no_date":  # a machine whose local date is not the UTC date right now
             env["TZ"] = machine_zone_off_utc_date()
         else:
@@ -370,6 +372,16 @@ class TestRun:
         assert f"  dashboard:      {outcome.reports / '2026-10-01' / 'index.html'}" in lines
         assert "  read 1 rows: 1 loaded, 0 quarantined, 0 duplicates, 0 late" in lines
         assert "Traceback" not in outcome.stderr
+
+    def test_a_file_still_being_uploaded_is_a_note_not_a_failure(self, prefect_runs: dict[str, Outcome]) -> None:
+        outcome = prefect_runs["good"]
+        assert outcome.returncode == 0, outcome.stdout
+        assert (
+            "  note: web/dt=2026-10-01/b.jsonl.filepart: still being written (a temporary upload name); "
+            "read once it is renamed"
+        ) in outcome.stdout.splitlines()
+        assert "UNREADABLE FILE" not in outcome.stdout
+        assert query(outcome.warehouse, "select count(*) from quarantine") == [(0,)]
 
     def test_warehouse_and_dashboard_written(self, prefect_runs: dict[str, Outcome]) -> None:
         outcome = prefect_runs["good"]

@@ -321,6 +321,7 @@ def ingest_step(ctx: RunContext, kind: LandingKind) -> KindReport:
             said = f"{kind.name} events named "  # said once, should the step be retried
             ctx.notices = [n for n in ctx.notices if not n.startswith(said)] + _uncounted_event_names(ctx, kind)
     ctx.ingest.kinds = [k for k in ctx.ingest.kinds if k.kind != kind.name] + [report]
+    ctx.notices.extend(report.notices)  # files still being uploaded: said on every run they are there
     return report
 
 

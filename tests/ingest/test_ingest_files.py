@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from tests.conftest import DAY1, DAY2, Landing, query, run_day
+from tests.conftest import DAY1, DAY2, DAY3, Landing, query, run_day
 
 GOOD = {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}
 
@@ -145,6 +146,78 @@ class TestMisplacedFiles:
         landing.jsonl("web", DAY2, "tomorrow.jsonl", [dict(GOOD, event_id="e2")])
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select source_file from raw.ingested_files") == [("web/dt=2026-10-01/today.jsonl",)]
+
+
+class TestFilesStillBeingUploaded:
+    """A file under an uploader's temporary name (a.jsonl.tmp, renamed a.jsonl once written) is
+    neither read nor refused: each run says it is there, in a notice, and the run after its
+    rename reads it as any new file. Other names of no known type are still refused."""
+
+    IN_FLIGHT = "still being written (a temporary upload name); read once it is renamed"
+
+    def test_left_for_a_later_run_and_read_once_renamed(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        upload = landing.jsonl("web", DAY1, "a.jsonl.tmp", [dict(GOOD, event_id="e2"), dict(GOOD, event_id="e3")])
+        landing.text("web", DAY1, "report.xlsx", "not ours\n")
+
+        for day in (DAY1, DAY2):  # said on every run while it is there (an upload given up stays in sight)
+            summary = run_day(landing, warehouse, day)
+            assert summary.notices == [f"web/dt=2026-10-01/a.jsonl.tmp: {self.IN_FLIGHT}"]
+            assert summary.file_errors == [
+                "web/dt=2026-10-01/report.xlsx: unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)",
+            ]
+            assert query(warehouse, "select source_file from quarantine") == [("web/dt=2026-10-01/report.xlsx",)]
+            assert query(warehouse, "select event_id from events") == [("e1",)]
+        assert query(warehouse, "select count(*) from raw.ingested_files where source_file like '%.tmp'") == [(0,)]
+
+        upload.rename(upload.with_name("a.jsonl"))
+        summary = run_day(landing, warehouse, DAY3)
+        assert summary.notices == []
+        assert (summary.rows_loaded, summary.rows_quarantined) == (2, 0)
+        run_day(landing, warehouse, DAY3)  # read once
+        assert query(warehouse, "select event_id from events order by 1") == [("e1",), ("e2",), ("e3",)]
+        assert query(warehouse, "select source_file from quarantine") == [("web/dt=2026-10-01/report.xlsx",)]
+
+    def test_every_uploaders_name_in_any_case(self, landing: Landing, warehouse: Path) -> None:
+        """WinSCP's .filepart, Hadoop's ._COPYING_, a browser's .crdownload, .part, ...: a run with
+        only such files besides good ones has no file error (the command exits 0)."""
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        suffixes = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".filepart", ".uploading", "._COPYING_",
+                    ".inprogress", ".in-progress")
+        names = [f"f{i}.jsonl{suffix.swapcase() if i % 2 else suffix}" for i, suffix in enumerate(suffixes)]
+        for name in names:
+            landing.jsonl("web", DAY1, name, [dict(GOOD, event_id=name)])
+        landing.text("identities", None, "crm.csv._COPYING_", "user_id,email\nu1,ann@example.com\n")
+
+        summary = run_day(landing, warehouse, DAY1)
+
+        assert summary.file_errors == []
+        assert summary.notices == [f"web/dt=2026-10-01/{name}: {self.IN_FLIGHT}" for name in sorted(names)] + [
+            f"identities/crm.csv._COPYING_: {self.IN_FLIGHT}"
+        ]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+
+    def test_a_refusal_of_an_earlier_version_goes(self, landing: Landing, warehouse: Path) -> None:
+        """Versions before refused such a file as of an unknown type; its quarantine row, a loss
+        that never happened (the file was read once renamed), is taken out by the next run."""
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        landing.text("web", DAY1, "report.xlsx", "not ours\n")
+        run_day(landing, warehouse, DAY1)
+        unsupported = "unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)"
+        con = duckdb.connect(str(warehouse))
+        try:
+            con.execute(
+                "insert into quarantine (channel, source_file, line_no, raw, error, arrived_on, run_id, ingested_at, reason)"
+                " values ('web', 'web/dt=2026-10-01/a.jsonl.TMP', null, null, ?, ?, 'old', now(), 'unreadable_file')",
+                [unsupported, DAY1],
+            ).fetchall()
+        finally:
+            con.close()
+
+        run_day(landing, warehouse, DAY2)
+
+        assert query(warehouse, "select source_file from quarantine") == [("web/dt=2026-10-01/report.xlsx",)]
 
 
 class TestUnreadableFiles:

@@ -20,7 +20,14 @@ import duckdb
 
 from journey_analytics.config import Settings
 from journey_analytics.ingest import email, identities, labels, social, web
-from journey_analytics.ingest._landing import LandingError, LandingFile, LandingKind, find_landing_files
+from journey_analytics.ingest._landing import (
+    IN_FLIGHT_SUFFIXES,
+    LandingError,
+    LandingFile,
+    LandingKind,
+    find_landing_files,
+    in_flight_notice,
+)
 from journey_analytics.ingest._read import create_landed_table, encoding_problem, read_file, read_jsonl_batch
 from journey_analytics.privacy import ID_EDGE
 from journey_analytics.warehouse import run_model
@@ -52,6 +59,9 @@ class KindReport:
     # replaced in place: counted as duplicates, yet they change what the warehouse knows
     rows_replaced: int = 0
     file_errors: list[str] = field(default_factory=list)
+    # files still being uploaded (a temporary name: see IN_FLIGHT_SUFFIXES), left for a later run
+    # and said as notices, not errors: 'file: still being written ...'
+    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -72,9 +82,13 @@ class IngestReport:
 
 def plan_files(
     con: duckdb.DuckDBPyConnection, landing: Path, kind: LandingKind, up_to: date
-) -> tuple[list[LandingFile], int]:
-    """The files of a kind to read now (new or changed since read), and how many were skipped."""
+) -> tuple[list[LandingFile], int, list[LandingFile]]:
+    """The files of a kind to read now (new or changed since read), how many were skipped, and
+    the files still being uploaded (named so: see IN_FLIGHT_SUFFIXES), neither read nor refused
+    until they are renamed."""
     files = find_landing_files(landing, kind, up_to)
+    in_flight = [f for f in files if f.in_flight]
+    files = [f for f in files if not f.in_flight]
     seen = {
         (row[0], row[1], row[2])
         for row in con.execute(
@@ -93,7 +107,7 @@ def plan_files(
         ).fetchall()
     }
     todo = [f for f in files if (f.source_file, f.size_bytes, f.modified_at) not in seen]
-    return todo, len(files) - len(todo)
+    return todo, len(files) - len(todo), in_flight
 
 
 def ingest_kind(
@@ -107,7 +121,8 @@ def ingest_kind(
 ) -> KindReport:
     """Read every new or changed file of one kind and load its rows (see module docstring)."""
     report = KindReport(kind.name)
-    files, report.files_skipped = plan_files(con, landing, kind, up_to)
+    files, report.files_skipped, in_flight = plan_files(con, landing, kind, up_to)
+    report.notices = [in_flight_notice(f) for f in in_flight]
     landed = create_landed_table(con, kind.name)
     unreadable: dict[str, str] = {}
     readable = [f for f in files if not f.problem]
@@ -139,11 +154,26 @@ def ingest_kind(
     try:
         _load_landed(con, kind, run_id, report)
         _record_files(con, kind, files, unreadable, run_id)
+        _drop_in_flight_refusals(con, kind)
         con.execute("commit").fetchall()
     except BaseException:
         con.execute("rollback").fetchall()
         raise
     return report
+
+
+def _drop_in_flight_refusals(con: duckdb.DuckDBPyConnection, kind: LandingKind) -> None:
+    """Take out of quarantine the refusals of uploads still being written (a name such as
+    a.jsonl.tmp) as files of an unknown type, which versions before such files were left for a
+    later run made: each stayed after its file was renamed and read, a loss that never happened."""
+    con.execute(
+        """
+        delete from main.quarantine
+        where channel = ? and line_no is null and starts_with(error, 'unsupported file type')
+          and len(list_filter(cast(? as varchar[]), lambda s: ends_with(lower(source_file), s))) > 0
+        """,
+        [kind.name, list(IN_FLIGHT_SUFFIXES)],
+    ).fetchall()
 
 
 def _read_jsonl_in_batches(

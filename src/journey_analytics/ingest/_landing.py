@@ -38,6 +38,7 @@ class LandingFile:
     size_bytes: int
     modified_at: datetime
     problem: str | None = None  # why the file cannot be read, found before reading
+    in_flight: bool = False  # named as an upload still being written (IN_FLIGHT_SUFFIXES): not read yet
 
 
 _FORMATS = (
@@ -51,6 +52,14 @@ _FORMATS = (
     (".csv", "csv"),
     (".parquet", "parquet"),
 )
+# The endings uploaders give a file while they write it, renaming it once it is whole (compared
+# lowercased): a file named so is not read, nor refused, until it is renamed; each run says it is
+# there (see in_flight_notice). WinSCP writes .filepart, Chrome .crdownload, Hadoop's
+# `hdfs dfs -put` ._COPYING_; curl, wget, lftp and many scripts .part, .partial or .tmp.
+IN_FLIGHT_SUFFIXES = (
+    ".tmp", ".temp", ".part", ".partial", ".crdownload", ".filepart", ".uploading", "._copying_",
+    ".inprogress", ".in-progress",
+)
 _DT_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -61,6 +70,16 @@ def file_format_of(name: str) -> str | None:
         if lower.endswith(suffix):
             return fmt
     return None
+
+
+def is_in_flight(name: str) -> bool:
+    """Whether a file name is an upload's while it is written (see IN_FLIGHT_SUFFIXES)."""
+    return name.lower().endswith(IN_FLIGHT_SUFFIXES)
+
+
+def in_flight_notice(file: LandingFile) -> str:
+    """What a run says of a file it leaves for a later run because it is still being uploaded."""
+    return f"{file.source_file}: still being written (a temporary upload name); read once it is renamed"
 
 
 def _describe(
@@ -78,8 +97,12 @@ def _describe(
             "link leads to no file (broken, or a loop); not read" if S_ISLNK(stat.st_mode)
             else "not a regular file (a pipe, socket or device); not read"
         )
+    # an upload not finished is judged by its final name, in a later run (wherever it lies)
+    in_flight = S_ISREG(stat.st_mode) and is_in_flight(path.name)
+    if in_flight:
+        problem = None
     fmt = file_format_of(path.name)
-    if fmt is None and problem is None:
+    if fmt is None and problem is None and not in_flight:
         problem = "unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)"
     return LandingFile(
         kind=kind,
@@ -90,6 +113,7 @@ def _describe(
         size_bytes=stat.st_size,
         modified_at=datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None),
         problem=problem,
+        in_flight=in_flight,
     )
 
 
