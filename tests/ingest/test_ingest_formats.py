@@ -292,6 +292,37 @@ class TestCsvLineNumbers:
         )]
 
 
+class TestCsvHeaderNamesDifferingInCase:
+    """Two header names that differ in case only are two columns (DuckDB compares column names
+    ignoring case): the file loads, the contract's spelling is the contract field and the other
+    is kept in properties, as a repeated name is (``_1``). The whole file was refused
+    ("Duplicate named argument"), for an extra column."""
+
+    def test_extra_columns(self, landing: Landing, warehouse: Path) -> None:
+        landing.text(
+            "web", DAY1, "case.csv",
+            "event_id,event_ts,event_name,anonymous_id,Coupon,coupon\n"
+            "k1,2026-10-01T10:00:00Z,page_view,a1,A,b\n"
+            "k2,2026-10-01T10:01:00Z,page_view,a1,,b\n",
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+        assert query(warehouse, "select event_id, line_no, properties from raw.web_events order by event_id") == [
+            ("k1", 2, '{"Coupon":"A","coupon_1":"b"}'), ("k2", 3, '{"coupon_1":"b"}'),
+        ]
+
+    def test_a_contract_field_spelt_again_before_it(self, landing: Landing, warehouse: Path) -> None:
+        landing.text(
+            "web", DAY1, "case.csv",
+            "EVENT_NAME,event_id,event_ts,event_name,anonymous_id\n"
+            "Purchase,k1,2026-10-01T10:00:00Z,page_view,a1\n",
+        )
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, event_name, properties from events") == [
+            ("k1", "page_view", '{"EVENT_NAME_1":"Purchase"}'),
+        ]
+
+
 class TestCountryAndDevice:
     """A two-letter country is upper-cased as ISO 3166 writes it; a country named otherwise is kept
     as given (upper-casing Germany made GERMANY, under a comment promising ISO codes)."""

@@ -441,10 +441,33 @@ def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[st
     _, delimiter, names = best
     if any(not name for name in names) or len(set(names)) != len(names):
         return None  # the reader's own naming of empty and repeated columns
+    names = _unique_ignoring_case(names, fields)
     # a quote inside a value is doubled (RFC 4180), or written \" by exporters that escape with a
     # backslash (MySQL's, a csv writer with an escapechar): the file says which
     ((backslashed,),) = con.execute(r"select coalesce(bool_or(contains(line, '\"')), false) from file_lines").fetchall()
     return delimiter, names, int(rows[0][1]) - 1, "\\" if backslashed else '"'
+
+
+def _unique_ignoring_case(names: list[str], fields: tuple[str, ...] | list[str]) -> list[str]:
+    """Column names DuckDB can hold together: it compares them ignoring case, so of two header
+    names that differ in case only (``Extra`` and ``extra``, or ``EVENT_NAME`` beside the
+    contract's ``event_name``) the second, or the one that is not the contract's spelling, is
+    named ``<name>_1`` (``_2``, ...), as the reader names a repeated column. (Given both, the
+    reader refused the whole file: "Duplicate named argument".)"""
+    taken = {name.lower() for name in names}
+    keeps = {name.lower(): name for name in reversed(names)}  # the first spelling of each
+    keeps.update({name.lower(): name for name in names if name in fields})  # the contract's, if given
+    out = []
+    for name in names:
+        if keeps[name.lower()] == name:
+            out.append(name)
+            continue
+        n = 1
+        while f"{name}_{n}".lower() in taken:
+            n += 1
+        taken.add(f"{name}_{n}".lower())
+        out.append(f"{name}_{n}")
+    return out
 
 
 def _parse_csv(
