@@ -573,6 +573,14 @@ class TestEmail:
         assert "this campaign" not in found[0].description
         assert "(5 of 498 messages)" in found[0].description
 
+    def test_a_rate_just_over_its_threshold_reads_over_it(self, con: duckdb.DuckDBPyConnection) -> None:
+        """5 unsubscribes in 498 messages (1.004%) read "unsubscribe rate 1.00% (...) over the
+        threshold 1.00%": the rate has the decimals it takes to read over the threshold."""
+        emails(con, "A", 249, unsubscribes=3)
+        emails(con, "B", 249, unsubscribes=2)
+        (found,) = of(run(con), "email_unsubscribes")
+        assert "unsubscribe rate 1.004% (5 of 498 messages) over the threshold 1.000%." in found.description
+
     def test_bounce_just_over_and_under(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 200, bounces=10)  # 10/210 = 4.8%
         assert of(run(con), "email_bounce") == []
