@@ -502,6 +502,11 @@ class TestAbandonment:
         assert f.severity == pytest.approx(1.0)
         assert f.evidence == {"customers": 30, "abandoned": 19}
 
+    def test_a_rate_just_over_its_threshold_reads_over_it(self, con: duckdb.DuckDBPyConnection) -> None:
+        step(con, "c", 121, 48, RECENT, frm="begin_checkout", to="purchase")  # 73/121 = 60.3% > 60%
+        (f,) = of(run(con), "checkout_abandonment")
+        assert "60.3% of the 121 customers" in f.description and "(threshold 60.0%)" in f.description, f.description
+
     def test_checkout_at_threshold_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "c", 30, 12, RECENT, frm="begin_checkout", to="purchase")  # 18/30 = 60%, not over
         assert of(run(con), "checkout_abandonment") == []

@@ -414,12 +414,13 @@ def abandonment_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
         ).fetchall()[0]
         if n >= a["min_sample"] and abandoned / n > threshold:
             rate = abandoned / n
+            shown_rate, shown_threshold = _over(rate, threshold, 0)
             findings.append(Finding(
                 kind=kind, funnel="checkout", step=start_event, metric="abandonment rate", observed=rate,
                 baseline=threshold, affected_customers=abandoned, severity=round(n * (rate - threshold), 1),
                 evidence={"customers": n, "abandoned": abandoned},
-                description=(f"{rate:.0%} of the {n:,} customers who {label} in the last {a['window_days']} days did not buy "
-                             f"within {a['conversion_hours']} hours (threshold {threshold:.0%}). Look at shipping costs, payment options and errors at that step."),
+                description=(f"{shown_rate} of the {n:,} customers who {label} in the last {a['window_days']} days did not buy "
+                             f"within {a['conversion_hours']} hours (threshold {shown_threshold}). Look at shipping costs, payment options and errors at that step."),
             ))
     return findings
 
@@ -836,14 +837,15 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
     p = exceeds_share_p(n, recent, threshold)
     if p > config["tests"]["false_discovery_rate"]:
         return []
+    shown_share, shown_threshold = _over(n / recent, threshold, 0)
     return [Finding(
         kind="stuck_in_consideration", metric="customers still considering after too long", observed=float(n),
         baseline=float(days), affected_customers=n, severity=round(n - threshold * recent, 1), p_value=p,
         evidence={"days": days, "recent_intent_days": recent_days, "considering_recently": recent, "stuck": n,
                   "threshold": threshold},
         description=(f"{n:,} customers have been considering for more than {days} days and still show intent (in the "
-                     f"last {recent_days} days): {n / recent:.0%} of the {recent:,} customers in consideration with intent "
-                     f"in those days (threshold {threshold:.0%}). Target them with a reminder or an offer, and find out "
+                     f"last {recent_days} days): {shown_share} of the {recent:,} customers in consideration with intent "
+                     f"in those days (threshold {shown_threshold}). Target them with a reminder or an offer, and find out "
                      "what holds them back."),
     )]
 
