@@ -94,6 +94,39 @@ class TestRefusals:
         assert windows == [90, 90, 120, 3 * 3600, 7 * 86400]
 
 
+class TestStepThatRepeatsThePreviousOne:
+    """An ordered funnel whose step asks for everything the step before it asks for (opened twice:
+    delivered, open, open) could never count anyone at that step: in windowFunnel's strict_increase
+    mode, which ordered funnels follow, the event first restarts the previous step at its own instant
+    and then is not later than it. It published zeros from that step on, read as customers lost,
+    also with events seconds apart; it is refused, naming the steps and what to write instead."""
+
+    @pytest.mark.parametrize("steps", [
+        [{"event": "delivered", "channel": "email"}, {"event": "open", "channel": "email"},
+         {"event": "open", "channel": "email"}],
+        ["a", "a", "b"],
+        ["page_view", {"event": "page_view", "page_url_like": "%/checkout%"}],
+        [{"event": "purchase"}, {"event": "purchase", "channel": "web", "equals": {"currency": "EUR"}}],
+        ["page_view", {"event": "page_view", "channel": "web"}],
+    ])
+    @pytest.mark.parametrize("is_open", [False, True])
+    def test_refused(self, steps: list[Any], is_open: bool) -> None:
+        """The message names the two steps and the orders that count such a step."""
+        with pytest.raises(FunnelConfigError, match=r"step \d+ asks for all that step \d+ asks for.*order = 'strict'"):
+            parse_funnel_config(_one(steps=steps, open=is_open))
+
+    @pytest.mark.parametrize(("steps", "order"), [
+        (["a", "b", "a"], "ordered"),  # another step between them
+        ([{"event": "page_view", "page_url_like": "%/checkout%"}, "page_view"], "ordered"),  # narrower first
+        ([{"event": "page_view", "channel": "web"}, "page_view"], "ordered"),  # web only, then any channel
+        (["a", "a", "b"], "strict"),
+        (["a", "a", "b"], "any"),
+    ])
+    def test_accepted(self, steps: list[Any], order: str) -> None:
+        """A step the one before does not cover, or a strict or any-order funnel, is kept."""
+        assert len(parse_funnel_config(_one(steps=steps, order=order)).funnels[0].steps) == len(steps)
+
+
 class TestValuesAsIngestWritesThem:
     """A name or value that ingest writes in one spelling is compared in that spelling, so a
     condition written another way still matches (it matched nothing before)."""

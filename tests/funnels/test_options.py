@@ -89,6 +89,19 @@ class TestStrictOrder:
         funnel = {"window": "1h", "order": "strict", "channels": ["web"], "steps": ABC}
         assert events.levels(funnel) == {"c1": 1, "c2": 3, "c3": 3, "c4": 3, "c5": 2}
 
+    def test_a_step_repeating_the_previous_one(self, events: Events) -> None:
+        """Opened twice (delivered, open, open), which an ordered funnel refuses, counts in strict order."""
+        events.add("c1", "delivered", 0, channel="email")
+        events.add("c1", "open", 300, channel="email")
+        events.add("c1", "open", 360, channel="email")
+        events.add("c2", "delivered", 0, channel="email")
+        events.add("c2", "open", 300, channel="email")
+        events.add("c3", "delivered", 0, channel="email")
+        events.add("c3", "open", 300, channel="email")
+        events.add("c3", "open", 300, channel="email")  # the same instant is not later
+        funnel = {"window": "1d", "order": "strict", "channels": ["email"], "steps": steps("delivered", "open", "open")}
+        assert events.levels(funnel) == {"c1": 3, "c2": 2, "c3": 2}
+
     def test_ordered_ignores_other_events(self, events: Events) -> None:
         """The same events in the default order reach the last step."""
         for name, at in [("a", 0), ("page_view", 5), ("b", 10), ("c", 20)]:

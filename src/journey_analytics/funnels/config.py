@@ -219,6 +219,36 @@ def _refuse_steps_that_cannot_match(
                 )
 
 
+def _covers(earlier: Step, later: Step) -> bool:
+    """Whether every event that matches ``later`` also matches ``earlier`` (read from the conditions alone)."""
+    return (
+        earlier.event == later.event
+        and earlier.channel in (None, later.channel)
+        and earlier.page_url_like in (None, later.page_url_like)
+        and set(earlier.equals) <= set(later.equals)
+    )
+
+
+def _refuse_steps_no_chain_reaches(steps: tuple[Step, ...], order: str, where: str) -> None:
+    """Refuse an ordered funnel's step whose every event also matches the step before it.
+
+    windowFunnel (strict_increase), which ordered funnels follow, reads an event for its lower step
+    first: the event restarts the previous step at its own instant, and is then not later than it,
+    so no chain reaches the step (delivered, open, open counted nobody at the second open, with
+    opens minutes apart). Strict and any-order funnels count such a step.
+    """
+    if order != "ordered":
+        return
+    for k in range(1, len(steps)):
+        if _covers(steps[k - 1], steps[k]):
+            raise FunnelConfigError(
+                f"{where}: step {k + 1} asks for all that step {k} asks for ({steps[k].event}): in an ordered funnel "
+                f"(windowFunnel's strict_increase) each such event restarts step {k} at its own instant, so no "
+                f"chain could reach step {k + 1}; give step {k + 1} a condition step {k} lacks, put a step between "
+                "them, or use order = 'strict' (the next in-scope event) or order = 'any'"
+            )
+
+
 def _funnel(raw: Any, where: str, period_days: int) -> Funnel:
     if not isinstance(raw, dict):
         raise FunnelConfigError(f"{where}: a funnel is a table")
@@ -273,6 +303,7 @@ def _funnel(raw: Any, where: str, period_days: int) -> Funnel:
         raise FunnelConfigError(f"{where}: order = 'any' takes no open, exclusions or step windows")
     in_scope = tuple(_channel(c, f"{where} channels") for c in channels)
     _refuse_steps_that_cannot_match(steps, exclusions, in_scope, unit, where)
+    _refuse_steps_no_chain_reaches(steps, order, where)
     return Funnel(
         name=name,
         steps=steps,
