@@ -118,6 +118,8 @@ class TestStepThatRepeatsThePreviousOne:
     @pytest.mark.parametrize(("steps", "order"), [
         (["a", "b", "a"], "ordered"),  # another step between them
         ([{"event": "page_view", "page_url_like": "%/checkout%"}, "page_view"], "ordered"),  # narrower first
+        ([{"event": "page_view", "page_url_like": "%/product/%"},  # the earlier step narrowed: the advice
+          {"event": "page_view", "page_url_like": "%/checkout%"}], "ordered"),
         ([{"event": "page_view", "channel": "web"}, "page_view"], "ordered"),  # web only, then any channel
         (["a", "a", "b"], "strict"),
         (["a", "a", "b"], "any"),

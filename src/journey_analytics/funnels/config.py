@@ -242,10 +242,11 @@ def _refuse_steps_no_chain_reaches(steps: tuple[Step, ...], order: str, where: s
     for k in range(1, len(steps)):
         if _covers(steps[k - 1], steps[k]):
             raise FunnelConfigError(
-                f"{where}: step {k + 1} asks for all that step {k} asks for ({steps[k].event}): in an ordered funnel "
-                f"(windowFunnel's strict_increase) each such event restarts step {k} at its own instant, so no "
-                f"chain could reach step {k + 1}; give step {k + 1} a condition step {k} lacks, put a step between "
-                "them, or use order = 'strict' (the next in-scope event) or order = 'any'"
+                f"{where}: step {k + 1} asks for all that step {k} asks for ({steps[k].event}), so each of its events "
+                f"is a step-{k} event too: in an ordered funnel (windowFunnel's strict_increase) such an event restarts "
+                f"step {k} at its own instant, and no chain could reach step {k + 1}; narrow step {k} so that step {k + 1}'s "
+                "events do not match it, put a step between them, or use order = 'strict' (the next in-scope event) "
+                "or order = 'any'"
             )
 
 
