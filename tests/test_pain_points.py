@@ -1035,42 +1035,145 @@ def stages(con: duckdb.DuckDBPyConnection, prefix: str, n: int, stage: str = "co
 
 
 class TestStuckInPurchase:
-    """One-time buyers whose order is older than purchase_days (60), at least min_customers of them."""
+    """First-time buyers who did not order again within purchase_days (60): flagged when the latest
+    cohort whose days are over (first order 60-87 days before the run date) came back
+    significantly less than the first-time buyers of the 84 days before it (a two-proportion test),
+    with at least min_customers not back and a whole baseline cohort in the history."""
+
+    # the run date is 2026-10-31: the cohort first ordered 2026-08-05 .. 09-01, the baseline
+    # 2026-05-13 .. 08-04 (from 60 days after the history begins); a first order counts when the
+    # history holds the 60 days before it, so the history must begin by 2026-05-09 (a whole
+    # baseline cohort from 2026-07-08)
+    COHORT = datetime(2026, 8, 15, 10)
+    BASELINE = datetime(2026, 6, 15, 10)
+
+    @pytest.fixture(autouse=True)
+    def history(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The history begins on 2026-03-01 (a visit), unless a test says otherwise."""
+        add(con, 1, "first-visit", "page_view", datetime(2026, 3, 1, 9))
 
     @staticmethod
-    def buyers(con: duckdb.DuckDBPyConnection, prefix: str, n: int, last_order_at: datetime) -> None:
+    def buyers(con: duckdb.DuckDBPyConnection, prefix: str, n: int, first_at: datetime, back: int = 0,
+               after_days: float = 20) -> None:
+        """n first-time buyers prefix || i; the first `back` of them order again after_days later.
+        The customers and customer_stages rows are those the pipeline writes (one-time buyers in
+        purchase, the others in retention), as the rule before read them."""
+        add(con, n, prefix + "{i}", "purchase", first_at, order_id=prefix + "-1-{i}")
+        add(con, back, prefix + "{i}", "purchase", first_at + timedelta(days=after_days), order_id=prefix + "-2-{i}")
         con.execute("create table if not exists main.customers (customer_id varchar, last_order_at timestamp)").fetchall()
-        con.execute("insert into main.customers select ? || i, ? from range(?) t(i)", [prefix, last_order_at, n]).fetchall()
-        stages(con, prefix, n, stage="purchase")
+        con.execute("insert into main.customers select ? || i, ? + case when i < ? then to_days(?) else interval 0 day end "
+                    "from range(?) t(i)", [prefix, first_at, back, int(after_days), n]).fetchall()
+        stages(con, prefix, back, stage="retention")
+        stages(con, prefix, n - back, stage="purchase", start=back)
 
-    def test_flagged_when_the_order_is_older_than_the_limit(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.buyers(con, "old", 10, datetime(2026, 9, 1, 23, 59))  # 60 days before the end of 10-31 and a minute
-        self.buyers(con, "new", 30, datetime(2026, 9, 2, 0, 0))  # exactly 60 days: not yet
-        found = run(con)
-        assert [(f.kind, f.affected_customers, f.baseline) for f in found] == [("stuck_in_purchase", 10, 60.0)]
-        assert found[0].description.startswith("10 customers bought once and not again for more than 60 days.")
+    def test_a_healthy_store_with_a_steady_repeat_rate_is_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        """83-94% of first-time buyers never order again: counted, they flagged every store with
+        60 days of history, at the top of its list (189-202 one-time buyers on a healthy
+        2,000-customer store)."""
+        self.buyers(con, "early", 300, self.BASELINE, back=45)  # 15% came back
+        self.buyers(con, "cohort", 200, self.COHORT, back=30)  # 15% too
+        self.buyers(con, "recent", 100, datetime(2026, 10, 1, 10))  # their 60 days are not over
+        assert run(con) == []
+
+    def test_a_falling_repeat_rate_is_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.buyers(con, "early", 300, self.BASELINE, back=45)  # 15% came back
+        self.buyers(con, "cohort", 200, self.COHORT, back=10)  # 5%
+        self.buyers(con, "recent", 100, datetime(2026, 10, 1, 10))
+        (found,) = run(con)
+        assert (found.kind, found.observed, found.baseline, found.affected_customers, found.severity) == (
+            "stuck_in_purchase", pytest.approx(0.95), pytest.approx(0.85), 190, 20.0)
+        assert found.p_value == pytest.approx(ref_p(10, 200, 45, 300))
+        assert found.description.startswith(
+            "95% of the 200 customers whose first order was between 2026-08-05 and 2026-09-01 did not order again "
+            "within 60 days, against 85% of those whose first order was in the 84 days before: 190 did not come back, "
+            "about 20 more than usual.")
+        assert (found.evidence["n_cell"], found.evidence["x_cell"], found.evidence["n_ref"], found.evidence["x_ref"]) == (
+            200, 10, 300, 45)
+
+    def test_a_small_fall_is_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Significant, but under [tests] min_effect (5 points)."""
+        self.buyers(con, "early", 3000, self.BASELINE, back=450)  # 15%
+        self.buyers(con, "cohort", 2000, self.COHORT, back=220)  # 11%
+        assert run(con) == []
+
+    def test_the_cohort_is_those_whose_days_are_over(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.buyers(con, "early", 300, self.BASELINE, back=45)
+        self.buyers(con, "last", 40, datetime(2026, 9, 1, 23, 59))  # 60 days before the end of 10-31 and a minute
+        self.buyers(con, "new", 100, datetime(2026, 9, 2, 0, 0))  # exactly 60 days: not yet
+        self.buyers(con, "old", 100, datetime(2026, 5, 12, 10))  # before the baseline
+        (found,) = run(con)
+        assert (found.evidence["n_cell"], found.evidence["x_cell"], found.evidence["n_ref"]) == (40, 0, 300)
+
+    def test_a_second_order_counts_within_the_days(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.buyers(con, "early", 300, self.BASELINE, back=150)  # half came back
+        self.buyers(con, "in", 6, self.COHORT, back=6, after_days=60)  # exactly 60 days later: back
+        self.buyers(con, "late", 34, self.COHORT, back=34, after_days=60.01)  # a quarter of an hour late
+        (found,) = run(con)
+        assert (found.evidence["n_cell"], found.evidence["x_cell"], found.affected_customers) == (40, 6, 34)
+
+    def test_an_order_sent_twice_is_one_order(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The tag and the store's export send one order twice: not a second order."""
+        self.buyers(con, "early", 300, self.BASELINE, back=45)
+        self.buyers(con, "cohort", 200, self.COHORT, back=10)
+        add(con, 100, "cohort{i}", "purchase", self.COHORT + timedelta(minutes=5), start=100, order_id="cohort-1-{i}")
+        assert [f.evidence["x_cell"] for f in run(con)] == [10]
+
+    def test_no_finding_without_a_whole_baseline_cohort(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A history that begins after 2026-05-09 has no whole 28-day cohort, with the 60 days
+        before each first order, before the latest one."""
+        con.execute("delete from main.events").fetchall()
+        self.buyers(con, "early", 300, datetime(2026, 7, 20, 10), back=45)
+        self.buyers(con, "cohort", 200, self.COHORT, back=10)
+        add(con, 1, "first-visit", "page_view", datetime(2026, 5, 10, 12))
+        assert run(con) == []
+        add(con, 1, "first-visit", "page_view", datetime(2026, 5, 9, 12))
+        assert [f.kind for f in run(con)] == ["stuck_in_purchase"]
+
+    def test_a_first_order_counts_when_the_history_holds_the_days_before_it(
+        self, con: duckdb.DuckDBPyConnection
+    ) -> None:
+        """Customers who ordered every month before the history began have their first order of
+        the history in its first weeks, and come back: taken for first-time buyers, they made
+        the earlier cohorts of a healthy store come back more (a generated 2,000-customer store
+        of 180 days with such regulars was flagged every night, 87% of its latest cohort not back
+        against 60%). Counted only with the history's 60 days before them, they are not."""
+        con.execute("delete from main.events").fetchall()
+        add(con, 1, "first-visit", "page_view", datetime(2026, 5, 1, 9))  # the history begins
+        self.buyers(con, "regular", 200, datetime(2026, 5, 20, 10), back=200, after_days=30)
+        self.buyers(con, "early", 300, datetime(2026, 7, 10, 10), back=45)  # 15% came back
+        self.buyers(con, "cohort", 200, self.COHORT, back=30)  # 15% too
+        assert run(con) == []
+
+    def test_too_few_on_either_side_not_tested(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.buyers(con, "early", 29, self.BASELINE, back=15)  # [tests] min_sample is 30
+        self.buyers(con, "cohort", 200, self.COHORT)
+        assert run(con) == []
+        self.buyers(con, "more-", 1, self.BASELINE, back=1)
+        assert [f.kind for f in run(con)] == ["stuck_in_purchase"]
 
     def test_buyers_never_identified_are_said_apart(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Guest checkouts known by a device alone count (they are stuck), but the finding says
-        how many cannot be written to, so the win-back count is not read as a mailing list."""
-        self.buyers(con, "u", 10, datetime(2026, 8, 1))
-        self.buyers(con, "anon:guest-", 4, datetime(2026, 8, 1))
+        """Guest checkouts known by a device alone count (a guest who comes back on another device
+        is not known to have), but the finding says how many cannot be written to, so the
+        win-back count is not read as a mailing list."""
+        self.buyers(con, "early", 300, self.BASELINE, back=45)
+        self.buyers(con, "u", 160, self.COHORT, back=10)
+        self.buyers(con, "anon:guest-", 40, self.COHORT)
         (found,) = run(con)
-        assert (found.affected_customers, found.evidence["never_identified"]) == (14, 4)
-        assert "4 of them were never identified" in found.description
-        con.execute("delete from main.customer_stages where customer_id like 'anon:%'").fetchall()
+        assert (found.affected_customers, found.evidence["never_identified"]) == (190, 40)
+        assert "40 of them were never identified" in found.description
+        con.execute("delete from main.events where starts_with(customer_id, 'anon:')").fetchall()
+        self.buyers(con, "v", 40, self.COHORT)
         (found,) = run(con)
         assert "never identified" not in found.description
 
-    def test_under_min_customers_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.buyers(con, "old", 9, datetime(2026, 8, 1))
-        assert run(con) == []
-
     def test_days_from_config(self, con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-        self.buyers(con, "b", 10, datetime(2026, 10, 20))
-        assert run(con) == []
-        found = run(con, config=config_with(tmp_path, stuck={"purchase_days": 7}))
-        assert [(f.kind, f.affected_customers) for f in found] == [("stuck_in_purchase", 10)]
+        self.buyers(con, "early", 300, datetime(2026, 9, 10, 10), back=90, after_days=5)  # 30% back within 7 days
+        self.buyers(con, "cohort", 100, datetime(2026, 10, 15, 10), back=5, after_days=5)  # 5%
+        assert run(con) == []  # with 60 days, the cohort's days are not over
+        changed = config_with(tmp_path, stuck={"purchase_days": 7, "purchase_cohort_days": 14, "purchase_baseline_days": 42})
+        (found,) = run(con, config=changed)
+        assert (found.observed, found.baseline) == (pytest.approx(0.95), pytest.approx(0.7))
+        assert "between 2026-10-11 and 2026-10-24 did not order again within 7 days" in found.description
 
 
 class TestStuckInConsideration:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "segment_key": ("varchar", "What the segment is (device_category, utm_source, campaign_id, platform, ...) or 'all'."),
     "segment_value": ("varchar", "The segment's value, or 'all'."),
     "metric": ("varchar", "What was measured, in words (e.g. 'bounce rate')."),
-    "observed": ("double", "The measured value: a share 0-1, hours (social_slow_replies), or customers (stuck_in_consideration, stuck_in_purchase)."),
-    "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments; for stuck_in_consideration and stuck_in_purchase the days of the limit."),
+    "observed": ("double", "The measured value: a share 0-1 (for stuck_in_purchase the share of a cohort of first-time buyers who did not order again in time), hours (social_slow_replies), or customers (stuck_in_consideration)."),
+    "baseline": ("double", "What it was compared with: the threshold, the previous weeks, or the other segments; for stuck_in_purchase the share of the earlier cohorts of first-time buyers; for stuck_in_consideration the days of the limit."),
     "p_value": ("double", "Benjamini-Hochberg adjusted p-value for tested findings; for social_slow_replies and social_unanswered the exact one-sided test's p-value of the platform, for stuck_in_consideration that of the share of stuck customers over the threshold; null for threshold findings."),
     "severity": ("double", "People affected beyond the threshold or baseline (customers; for e-mail and social, messages or posts, about one a person); sort on it."),
-    "affected_customers": ("bigint", "Customers in the cell the finding is about."),
+    "affected_customers": ("bigint", "Customers in the cell the finding is about (for stuck_in_purchase the cohort's first-time buyers who did not order again in time)."),
     "description": ("varchar", "A sentence a person can act on."),
     "evidence": ("json", "The counts behind the finding."),
 }
@@ -851,37 +851,91 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
 
 
 def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
-    """Customers in purchase (one order) whose order is more than ``purchase_days`` old: the
-    one-time buyers who did not come back for a second."""
+    """First-time buyers who did not order again within ``purchase_days``, when the latest cohort
+    whose days are over came back significantly less than the cohorts before it.
+
+    The cohort: customers whose first order was ``purchase_days`` to ``purchase_days +
+    purchase_cohort_days - 1`` days before the run date (each had the whole ``purchase_days`` by
+    the end of it); the baseline: those whose first order was in the ``purchase_baseline_days``
+    before the cohort's. Tested as the funnel steps are (the share who came back, a two-proportion
+    test, see [tests]). Most first-time buyers never order again on any store (83-94% in
+    e-commerce), so their number alone flagged every store with 60 days of history; a cohort that
+    comes back less than the earlier ones points at something that changed for it. A first order
+    counts when the history holds the ``purchase_days`` before it (no earlier order seen), so
+    there is no finding before the history holds a whole baseline cohort with its days before:
+    ``2 * (purchase_days + purchase_cohort_days)`` days, 176."""
     stuck = config["stuck"]
-    days = int(stuck["purchase_days"])
-    if not has_tables(con, "customer_stages", "customers"):
+    days, cohort_days = int(stuck["purchase_days"]), int(stuck["purchase_cohort_days"])
+    baseline_days = int(stuck["purchase_baseline_days"])
+    if not has_tables(con, "events"):
         return []
-    # a customer known by a device alone ('anon:', a guest checkout never identified) cannot be
-    # written to: said apart, as a store whose exports keep guests apart has many of them
-    ((n, guests),) = con.execute(
-        f"""
-        select count(*), count(*) filter (where starts_with(s.customer_id, 'anon:'))
-        from customer_stages s
-        inner join customers c using (customer_id)
-        where s.as_of_date = ? and s.stage = 'purchase'
-          and c.last_order_at < cast(? as date) + 1 - interval {days} day
-        """,
-        [as_of, as_of],
+    cohort_from = as_of - timedelta(days=days + cohort_days - 1)
+    cohort_to = as_of - timedelta(days=days)
+    baseline_from = cohort_from - timedelta(days=baseline_days)
+    ((history_from,),) = con.execute(
+        "select min(event_date) from events where event_ts < cast(? as date) + 1", [as_of]
     ).fetchall()
-    if n < stuck["min_customers"]:
+    # a first order in the history is a customer's first only as far as the history can tell: one
+    # counts when the history holds the purchase_days before it (a customer who ordered every month
+    # before the history began has their "first" order in its first weeks, and comes back)
+    if history_from is None or history_from + timedelta(days=days) > cohort_from - timedelta(days=cohort_days):
+        return []  # no whole baseline cohort
+    baseline_from = max(baseline_from, history_from + timedelta(days=days))
+    # each order once (an order sent again, by the tag and the store's export, has one key), at
+    # its first sending; a guest checkout's order is its buyer's (events.customer_id)
+    rows = con.execute(
+        f"""
+        with orders as (
+            select customer_id, min(event_ts) as ordered_at
+            from events
+            where channel = 'web' and event_name = 'purchase' and customer_id is not null
+              and event_ts < cast(? as date) + 1
+            group by customer_id, coalesce(order_id, event_id)
+        ),
+        buyers as (
+            select customer_id, min(ordered_at) as first_at,
+                -- the second of their orders in time (two at one moment: back at once)
+                (list_sort(list(ordered_at)))[2] as second_at
+            from orders group by customer_id
+        )
+        select case when cast(first_at as date) >= ? then 'cohort' else 'baseline' end as period,
+            count(*) as buyers,
+            count(*) filter (where second_at <= first_at + interval {days} day) as came_back,
+            count(*) filter (where (second_at is null or second_at > first_at + interval {days} day)
+                             and starts_with(customer_id, 'anon:')) as guests_not_back
+        from buyers
+        where cast(first_at as date) between ? and ?
+        group by 1
+        """,
+        [as_of, cohort_from, baseline_from, cohort_to],
+    ).fetchall()
+    by = {period: (n, back, guests) for period, n, back, guests in rows}
+    n, back, guests = by.get("cohort", (0, 0, 0))
+    nb, backb, _ = by.get("baseline", (0, 0, 0))
+    if n - back < stuck["min_customers"]:
         return []
-    guests_said = (
-        f" {guests:,} of them were never identified (a device alone, as a guest checkout): "
-        "no address or account to write to." if guests else ""
-    )
-    return [Finding(
-        kind="stuck_in_purchase", metric="one-time buyers without a second order for too long", observed=float(n),
-        baseline=float(days), affected_customers=n, severity=float(n),
-        evidence={"days": days, "never_identified": guests},
-        description=(f"{n:,} customers bought once and not again for more than {days} days.{guests_said} "
-                     "Win them back: a follow-up after the first order, a reason to return."),
-    )]
+    cell = {"x_cell": back, "n_cell": n, "x_ref": backb, "n_ref": nb, "days": days,
+            "cohort_from": str(cohort_from), "cohort_to": str(cohort_to), "baseline_from": str(baseline_from),
+            "never_identified": guests}
+
+    def make(cell: dict[str, Any], rate: float, ref: float) -> Finding:
+        not_back = cell["n_cell"] - cell["x_cell"]
+        guests_said = (
+            f" {guests:,} of them were never identified (a device alone, as a guest checkout): "
+            "no address or account to write to." if guests else ""
+        )
+        return Finding(
+            kind="stuck_in_purchase", metric="first-time buyers without a second order in time",
+            observed=1 - rate, baseline=1 - ref, affected_customers=not_back,
+            description=(
+                f"{1 - rate:.0%} of the {cell['n_cell']:,} customers whose first order was between {cohort_from} and "
+                f"{cohort_to} did not order again within {days} days, against {1 - ref:.0%} of those whose first order was "
+                f"in the {(cohort_from - baseline_from).days} days before: {not_back:,} did not come back, "
+                f"about {cell['n_cell'] * (ref - rate):,.0f} more than usual.{guests_said} Check what changed for them "
+                "(products, delivery, the follow-up after a first order) and win them back with a reason to return."),
+        )
+
+    return _tested([cell], config, make)
 
 
 def find_pain_points(

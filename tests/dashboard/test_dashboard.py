@@ -532,8 +532,9 @@ class TestAxisLabels:
 class TestPainPointUnits:
     """The pain points table shows each finding's observed value and baseline in their units: a rate
     as a percentage, as its sentence says it (0.004 beside "0.40%" reads as two numbers), hours as
-    hours, and a stuck finding as customers against a limit in days (450 beside 21 read as 450
-    customers against a baseline of 21 customers)."""
+    hours, and customers stuck in consideration as customers against a limit in days (450 beside 21
+    read as 450 customers against a baseline of 21 customers); one-time buyers not back
+    (stuck_in_purchase) are a cohort's share against the earlier cohorts'."""
 
     def test_units(self, tmp_path: Path) -> None:
         import duckdb
@@ -547,11 +548,12 @@ class TestPainPointUnits:
         con.execute("""insert into pain_points values
             ('2026-10-20', 'stuck_in_consideration', 'all', 'all', 'customers in consideration for too long', 450, 21, 450, 450, 'd1'),
             ('2026-10-20', 'email_spam_complaints', 'campaign_id', 'all', 'spam complaint rate', 0.004, 0.003, 2.2, 9, 'd2'),
-            ('2026-10-20', 'social_slow_replies', 'platform', 'x', 'median hours to brand reply', 30.5, 24, 1.5, 12, 'd3')
+            ('2026-10-20', 'social_slow_replies', 'platform', 'x', 'median hours to brand reply', 30.5, 24, 1.5, 12, 'd3'),
+            ('2026-10-20', 'stuck_in_purchase', null, null, 'first-time buyers without a second order in time', 0.95, 0.85, 1.2, 190, 'd4')
         """).fetchall()
         rows = body_rows(pain_points(con, date(2026, 10, 20)).table_html)
         assert [row[4:6] for row in rows] == [
-            ["450 customers", "21 days"], ["0.40%", "0.30%"], ["30.5 hours", "24.0 hours"],
+            ["450 customers", "21 days"], ["0.40%", "0.30%"], ["30.5 hours", "24.0 hours"], ["95.00%", "85.00%"],
         ]
 
 

@@ -495,12 +495,13 @@ def conversion_trend(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
 
 def _finding_values(kind: str, observed: float | None, baseline: float | None) -> tuple[str, str]:
     """A finding's observed value and baseline in their units (pain_points.observed): customers
-    against a limit in days for the stuck findings, hours for slow replies, else shares, shown
-    as percentages as the finding's sentence says them."""
+    against a limit in days for stuck_in_consideration, hours for slow replies, else shares (for
+    stuck_in_purchase the shares of first-time buyers not back), shown as percentages as the
+    finding's sentence says them."""
     def shown(value: float | None, fmt: str) -> str:
         return "-" if value is None else fmt.format(value)
 
-    if kind.startswith("stuck_"):
+    if kind == "stuck_in_consideration":
         return shown(observed, "{:,.0f} customers"), shown(baseline, "{:,.0f} days")
     if kind == "social_slow_replies":
         return shown(observed, "{:,.1f} hours"), shown(baseline, "{:,.1f} hours")
