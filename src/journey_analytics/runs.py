@@ -28,6 +28,7 @@ from journey_analytics.config import Settings
 from journey_analytics.contract import install_contract_macros
 from journey_analytics.identity import stitch_identities
 from journey_analytics.ingest import KINDS, IngestReport, KindReport, LandingError, LandingKind, ingest_kind
+from journey_analytics.ingest._landing import entries_no_kind_reads
 from journey_analytics.privacy import check_key_fingerprint, install_hash_macro, pseudonymize_address_ids, resolve_key
 from journey_analytics.warehouse import (
     build_path_for,
@@ -305,6 +306,7 @@ def open_run(
     _OPEN[run_id] = (con, lock)
     if notice:
         ctx.notices.append(notice)
+    ctx.notices.extend(entries_no_kind_reads(landing, KINDS))  # emails/ for email/: read by no kind
     return ctx
 
 

@@ -255,3 +255,35 @@ class TestUnreadableFiles:
             warehouse,
             "select source_file, rows_read, rows_loaded, file_error is not null from raw.ingested_files order by source_file",
         ) == [("web/dt=2026-10-01/a.jsonl", 1, 1, False), (source, 0, 0, True)]
+
+
+class TestWhatNoKindReads:
+    """A folder at the top of the landing folder that is no kind's (emails/ for email/, Social/)
+    and a file beside the kinds' folders are read by no kind: each run says so in a notice, with
+    the kind meant when the name is close to one, rather than loading nothing of them unsaid."""
+
+    def test_a_misnamed_folder_and_a_stray_file_are_said(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        email = {"event_id": "m1", "event_ts": "2026-10-01T09:00:00Z", "event_name": "delivered",
+                 "email": "ann@example.com"}
+        landing.jsonl("emails", DAY1, "esp.jsonl", [email])
+        landing.jsonl("Social", DAY1, "inbox.jsonl", [])
+        landing.jsonl("crm", None, "export.csv", [])
+        (landing.root / "social.jsonl").write_text("{}\n")
+        (landing.root / "_archive").mkdir()  # hidden and marker names stay unsaid, as in the kinds' folders
+        (landing.root / ".DS_Store").write_text("")
+
+        for day in (DAY1, DAY2):  # said on every run while it is there
+            summary = run_day(landing, warehouse, day)
+            assert summary.notices == [
+                "Social/: not a folder of the landing folder (web/, email/, social/, identities/, labels/), "
+                "so its files are not read; did you mean social/?",
+                "crm/: not a folder of the landing folder (web/, email/, social/, identities/, labels/), "
+                "so its files are not read",
+                "emails/: not a folder of the landing folder (web/, email/, social/, identities/, labels/), "
+                "so its files are not read; did you mean email/?",
+                "social.jsonl: a file beside the landing folder's folders is not read; it goes in web/, email/ "
+                "or social/ (in a dt=YYYY-MM-DD folder), identities/ or labels/",
+            ]
+            assert summary.file_errors == []
+        assert query(warehouse, "select channel, event_id from events") == [("web", "e1")]

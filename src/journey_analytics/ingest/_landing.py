@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -209,6 +210,35 @@ def last_landing_day(landing: Path, kinds: tuple[LandingKind, ...]) -> date | No
         for sub in (landing / kind.name).iterdir() if (day := dt_folder_day(sub.name)) is not None
     ]
     return max(days, default=None)
+
+
+def entries_no_kind_reads(landing: Path, kinds: tuple[LandingKind, ...]) -> list[str]:
+    """Notices for what lies at the top of the landing folder and no kind reads: a folder named
+    otherwise than the kinds' (``emails/`` for ``email/``, ``Social/``), with the kind meant when
+    the name is close to one, and a file beside the kinds' folders. None of it is read, nor
+    refused (it has no kind to be quarantined under), so each run says it is there. Hidden
+    names and markers (``_SUCCESS``, ``_truth/``) stay unsaid, as in the kinds' folders."""
+    names = [kind.name for kind in kinds]
+    folders = ", ".join(f"{name}/" for name in names)
+    dated = [kind.name for kind in kinds if kind.dated]
+    undated = [kind.name for kind in kinds if not kind.dated]
+    notices = []
+    for entry in _entries(landing):
+        if entry.name in names:
+            continue
+        if entry.is_dir():
+            meant = difflib.get_close_matches(entry.name.lower(), names, n=1, cutoff=0.6)
+            notices.append(
+                f"{entry.name}/: not a folder of the landing folder ({folders}), so its files are not read"
+                + (f"; did you mean {meant[0]}/?" if meant else "")
+            )
+        else:
+            notices.append(
+                f"{entry.name}: a file beside the landing folder's folders is not read; it goes in "
+                f"{', '.join(f'{n}/' for n in dated[:-1])} or {dated[-1]}/ (in a dt=YYYY-MM-DD folder), "
+                f"{' or '.join(f'{n}/' for n in undated)}"
+            )
+    return notices
 
 
 def find_landing_files(landing: Path, kind: LandingKind, up_to: date) -> list[LandingFile]:
