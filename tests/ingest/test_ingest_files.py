@@ -287,3 +287,34 @@ class TestWhatNoKindReads:
             ]
             assert summary.file_errors == []
         assert query(warehouse, "select channel, event_id from events") == [("web", "e1")]
+
+
+class TestFileRefusedRowByRow:
+    """A file whose every row is quarantined (a column named otherwise than the contract, times
+    without an offset) is the export's fault, not a few rows': the run says so in a notice, with
+    the reason and one error, where its counts alone said only how many."""
+
+    def test_a_notice_names_the_file_and_why(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD, dict(GOOD, event_id="e2", event_ts="yesterday")])
+        landing.csv("email", DAY1, "esp.csv", ["email", "event_name", "timestamp", "event_id"], [
+            {"email": "ann@example.com", "event_name": "delivered", "timestamp": "2026-10-01T09:00:00Z",
+             "event_id": f"m{i}"} for i in range(3)
+        ])
+        landing.jsonl("social", DAY1, "inbox.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-01 09:00:00", "platform": "x", "handle": "ann",
+             "event_name": "like"},
+            {"event_id": "s2", "event_ts": "2026-10-01 09:05:00", "platform": "x", "handle": "ann",
+             "event_name": "like"},
+            {"event_id": "s3", "event_ts": "2026-10-01T09:05:00Z", "platform": "x", "event_name": "like"},
+        ])
+
+        summary = run_day(landing, warehouse, DAY1)
+
+        assert summary.rows_quarantined == 7
+        assert summary.notices == [
+            "email/dt=2026-10-01/esp.csv: every one of its 3 rows was quarantined as missing_required_field"
+            ": missing required field event_ts",
+            "social/dt=2026-10-01/inbox.jsonl: every one of its 3 rows was quarantined, 2 as bad_timestamp"
+            ': event_ts "2026-10-01 09:00:00" has no time zone; give an offset such as Z or +02:00',
+        ]
+        assert run_day(landing, warehouse, DAY2).notices == []  # said by the run that read the file

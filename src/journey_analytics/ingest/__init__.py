@@ -155,11 +155,41 @@ def ingest_kind(
         _load_landed(con, kind, run_id, report)
         _record_files(con, kind, files, unreadable, run_id)
         _drop_in_flight_refusals(con, kind)
+        report.notices += _files_refused_whole(con, kind)
         con.execute("commit").fetchall()
     except BaseException:
         con.execute("rollback").fetchall()
         raise
     return report
+
+
+def _files_refused_whole(con: duckdb.DuckDBPyConnection, kind: LandingKind) -> list[str]:
+    """A notice for each file read now whose every row was quarantined, with its most common
+    reason and one of its errors: a column named otherwise than the contract (timestamp for
+    event_ts), times without an offset, epoch seconds, are the export's, not a few rows', and
+    the run's counts alone ("771 quarantined") say nothing of why."""
+    rows = con.execute(
+        """
+        with refused as (
+            select q.source_file, q.reason, count(*) as rows, min(q.error) as error
+            from staged_file_counts as f
+            join main.quarantine as q on q.channel = ? and q.source_file = f.source_file and q.line_no is not null
+            where f.rows_read > 0 and f.rows_quarantined = f.rows_read
+            group by all
+        )
+        select source_file, sum(rows) over (partition by source_file) as quarantined, reason, rows, error
+        from refused
+        qualify row_number() over (partition by source_file order by rows desc, reason) = 1
+        order by source_file
+        """,
+        [kind.name],
+    ).fetchall()
+    return [
+        f"{name}: every one of its {total:,} rows was quarantined"
+        + (f" as {reason}" if rows == total else f", {rows:,} as {reason}")
+        + f": {error}"
+        for name, total, reason, rows, error in rows
+    ]
 
 
 def _drop_in_flight_refusals(con: duckdb.DuckDBPyConnection, kind: LandingKind) -> None:
