@@ -446,7 +446,8 @@ class TestCheckoutFunnelBreakdowns:
         ).fetchall()
         section = checkout_funnel(con, date(2026, 10, 20))
         names = [trace.name for trace in section.figure.data]
-        assert names[0] == "all = all"
+        assert names[0] == "everyone"
+        assert [b["label"] for b in section.figure.layout.updatemenus[0].buttons][:2] == ["everyone", "country: C00"]
         assert {"device_category = mobile", "utm_source = google", "utm_source = newsletter"} <= set(names)
         countries = [name for name in names if name.startswith("country")]
         assert countries == [f"country = C{i:02d}" for i in range(MAX_SEGMENTS_PER_BREAKDOWN)]
@@ -469,9 +470,9 @@ class TestCheckoutFunnelBreakdowns:
             "insert into funnel_steps values ('2026-10-20', 'checkout', ?, ?, ?, ?, ?, '2026-09-23', '2026-10-20', 604800)",
             [(key, value, k, step, n) for key, value, n in segments for k, step in enumerate(["view_item", "purchase"])],
         ).fetchall()
-        assert [t.name for t in checkout_funnel(con, date(2026, 10, 20)).figure.data] == ["all = all"]
+        assert [t.name for t in checkout_funnel(con, date(2026, 10, 20)).figure.data] == ["everyone"]
         con.execute("update funnel_steps set entered = 3 where segment_value in ('all', 'FR')").fetchall()
-        assert [t.name for t in checkout_funnel(con, date(2026, 10, 20)).figure.data] == ["all = all", "country = FR"]
+        assert [t.name for t in checkout_funnel(con, date(2026, 10, 20)).figure.data] == ["everyone", "country = FR"]
 
 
 class TestCheckoutFunnelRepeatedStep:
@@ -555,6 +556,8 @@ class TestPainPointUnits:
         assert [row[4:6] for row in rows] == [
             ["450 customers", "21 days"], ["0.40%", "0.30%"], ["30.5 hours", "24.0 hours"], ["95.00%", "85.00%"],
         ]
+        # the segment as a reader names it: a finding about everyone is not 'all = all'
+        assert [row[2] for row in rows] == ["everyone", "campaign_id = all", "platform = x"]
 
 
 class TestCheckoutFunnelUnit:

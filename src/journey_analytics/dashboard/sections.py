@@ -374,6 +374,12 @@ def _duration(seconds: int | None) -> str:
     return f"{seconds:,} seconds"
 
 
+def segment_label(key: str, value: str, sep: str = " = ") -> str:
+    """A segment as a reader names it: 'device_category = mobile'; the whole funnel or finding,
+    whose key and value are both 'all' in the tables, is 'everyone' ('all = all' said nothing)."""
+    return "everyone" if key == "all" else f"{key}{sep}{value}"
+
+
 def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: Path | None = None) -> Section | None:
     """The checkout funnel with a breakdown selector, naming the steps the logs have no events for."""
     if not has_tables(con, "funnel_steps"):
@@ -443,13 +449,13 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
             go.Funnel(
                 # distinct: a funnel may repeat a step (page_view, view_item, page_view), and the
                 # category axis would draw two steps of one name as one row
-                name=esc(f"{key[0]} = {key[1]}", LABEL_CHARS), y=axis_labels([s for s, _ in steps], LABEL_CHARS),
+                name=esc(segment_label(*key), LABEL_CHARS), y=axis_labels([s for s, _ in steps], LABEL_CHARS),
                 x=[n for _, n in steps],
                 textinfo="value+percent previous", visible=(i == 0),
             )
         )
     buttons = [
-        {"label": esc(f"{k[0]}: {k[1]}", LABEL_CHARS), "method": "update", "args": [{"visible": [j == i for j in range(len(keys))]}]}
+        {"label": esc(segment_label(*k, sep=": "), LABEL_CHARS), "method": "update", "args": [{"visible": [j == i for j in range(len(keys))]}]}
         for i, k in enumerate(keys)
     ]
     fig.update_layout(updatemenus=[{"buttons": buttons, "x": 1.0, "xanchor": "right", "y": 1.15}])
@@ -514,12 +520,13 @@ def pain_points(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
         return None
     rows = con.execute(
         """
-        select severity, kind, coalesce(segment_key || ' = ' || segment_value, ''), metric, observed, baseline,
-            affected_customers, description
+        select severity, kind, segment_key, segment_value, metric, observed, baseline, affected_customers, description
         from pain_points where as_of_date = ? order by severity desc, affected_customers desc
         """,
         [as_of],
     ).fetchall()
+    rows = [(sev, kind, segment_label(key, value) if key is not None else "", *rest)
+            for sev, kind, key, value, *rest in rows]
     table = html_table(
         ["severity", "kind", "segment", "metric", "observed", "baseline", "customers", "what to do"],
         [(sev, kind, seg, metric, *_finding_values(kind, observed, baseline), n, what)
