@@ -130,3 +130,16 @@ class TestReadmeLayout:
             names += [p.stem for p in (ROOT / "sql" / folder).glob("*.sql")]
         missing = sorted(n for n in names if not re.search(rf"\b{re.escape(n)}(?![\w.])", layout))
         assert not missing, f"the README's layout does not name {missing}"
+
+
+class TestTableCommentsNameTheirSettings:
+    """A table's comment that describes a configurable rule names its setting and default: the
+    warehouse was built with the run's settings, so sessions ended by 45 minutes of inactivity
+    read 'ended by 30 minutes of inactivity' to an analyst reading the comments."""
+
+    def test_sessions(self) -> None:
+        header = (ROOT / "sql" / "marts" / "sessions.sql").read_text().split("\n--\n", 1)[0]
+        settings = config._SECTIONS["sessions"]
+        for f in fields(settings):
+            assert f.name in header, f"the sessions table's comment does not name [sessions] {f.name}"
+        assert f"{settings().timeout_minutes} by default" in header

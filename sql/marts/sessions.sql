@@ -1,5 +1,6 @@
--- One row per web session: a visit by one device, ended by 30 minutes of inactivity or a
--- new campaign (both configurable), or as given by the source's session_id.
+-- One row per web session: a visit by one device, ended by inactivity ([sessions]
+-- timeout_minutes of the run's settings, 30 by default) or a new campaign ([sessions]
+-- split_on_new_campaign, on by default), or as given by the source's session_id.
 --
 -- session_id: The session (given by the source, or computed as ses-<hash>).
 -- customer_id: The customer whose visit it was.
