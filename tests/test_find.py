@@ -62,3 +62,4 @@ def test_the_command(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["find", "--customer", "nobody", "--warehouse", str(warehouse)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("journey: error: no customer 'nobody'") and len(err.strip().splitlines()) == 1
+    assert "nothing was changed" not in err  # find never changes anything: said by forget alone

@@ -284,11 +284,12 @@ def install_lookup_macros(con: duckdb.DuckDBPyConnection, key: HashKey) -> None:
     run_script(con, "macros", "landing_macros")
 
 
-def find_customer_id(con: duckdb.DuckDBPyConnection, customer: str) -> str:
+def find_customer_id(con: duckdb.DuckDBPyConnection, customer: str, erasing: bool = True) -> str:
     """The customer_id the argument names: a customer_id, else the customer of that user id (a
     user id that is an e-mail address is looked up as ingest keeps it, pseudonymized), else the
     customer of that e-mail address (hashed as ingest hashes it: erasure requests come by e-mail),
-    else the customer of one of its earlier spellings (see _EARLIER_SPELLINGS)."""
+    else the customer of one of its earlier spellings (see _EARLIER_SPELLINGS). An unknown one is
+    refused, saying that nothing was changed when ``erasing`` (journey find changes nothing)."""
     rows = []
     # (an address written with a full-width or small at-sign is read with a plain @, as ingest reads it)
     ((kept,),) = con.execute("select pseudonymous_id(plain_at_signs(?), 'user')", [customer]).fetchall()
@@ -312,7 +313,7 @@ def find_customer_id(con: duckdb.DuckDBPyConnection, customer: str) -> str:
     if not rows:
         raise ForgetError(
             f"no customer {customer!r} in the warehouse (not a customer_id, user_id or e-mail address of "
-            "identity_map; never seen, or already forgotten); nothing was changed"
+            "identity_map; never seen, or already forgotten)" + ("; nothing was changed" if erasing else "")
         )
     return str(rows[0][0])
 

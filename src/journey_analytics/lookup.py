@@ -65,7 +65,7 @@ def find_customer(customer: str, warehouse: Path, settings: Settings) -> Custome
     try:
         verify_key_fingerprint(con, key)
         install_lookup_macros(con, key)
-        customer_id = find_customer_id(con, customer)
+        customer_id = find_customer_id(con, customer, erasing=False)
         identifiers = dict(con.execute(
             "select identifier_type, count(*) from main.identity_map where customer_id = ? group by 1 order by 1",
             [customer_id],
