@@ -5,7 +5,7 @@
 -- customer_id: The stitched customer (see customers, identity_map).
 -- as_of_date: The run date the stage holds for (events up to the end of this day, UTC).
 -- stage: awareness, consideration, purchase, retention or advocacy.
--- stage_source: rule when a rule with clear evidence decided, model when the classifier did.
+-- stage_source: rule when a rule decided (with clear evidence, confidence 1; or an unclear rule used without a classifier, confidence 0.5), model when the classifier did.
 -- confidence: How sure the decision is, 0 to 1: 1 for a clear rule, the classifier's calibrated probability for the model, 0.5 for an unclear rule used without a classifier.
 -- rule_id: The rule of config/stages.toml that matched (for a model decision: the unclear rule it replaced).
 -- rule_stage: The stage the rules alone give (differs from stage only where the classifier decided).
