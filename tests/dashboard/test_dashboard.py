@@ -227,8 +227,8 @@ class TestSocialCare:
 
         # platform, messages, median hours to reply, unanswered, waiting: t2 waits 36 hours after
         # it on the 20th, and is unanswered once 72 hours have passed (the 22nd)
-        assert cells(tables[20])[:5] == ["x", "2", "1.000", "0", "1"], tables[20]
-        assert cells(tables[22])[:5] == ["x", "2", "1.000", "1", "0"], tables[22]
+        assert cells(tables[20])[:5] == ["x", "2", "1.0", "0", "1"], tables[20]
+        assert cells(tables[22])[:5] == ["x", "2", "1.0", "1", "0"], tables[22]
         # with the run's own thresholds: unanswered after 24 hours
         config = warehouse.parent / "pain.toml"
         config.write_text("[social]\nunanswered_after_hours = 24\n")
@@ -237,8 +237,34 @@ class TestSocialCare:
             table = social_health(con, date(2026, 10, 20), config).table_html
         finally:
             con.close()
-        assert cells(table)[:5] == ["x", "2", "1.000", "1", "0"], table
+        assert cells(table)[:5] == ["x", "2", "1.0", "1", "0"], table
 
+
+    def test_hours_to_reply_in_one_precision(self, landing: Landing, warehouse: Path) -> None:
+        """Hours to reply read to one decimal on every platform, as the findings give them: 12.5
+        hours showed as '12' beside '2.500' (a float of 10 or more lost its decimals)."""
+        import re
+
+        import duckdb
+
+        from journey_analytics.dashboard.sections import social_health
+
+        landing.jsonl("social", date(2026, 10, 20), "social.jsonl", [
+            {"event_id": f"{p}-{name}", "event_ts": ts, "event_name": name, "platform": p, "handle": "h",
+             "thread_id": f"t-{p}"}
+            for p, times in (("x", ("2026-10-19T08:00:00Z", "2026-10-19T20:30:00Z")),
+                             ("instagram", ("2026-10-19T08:00:00Z", "2026-10-19T10:30:00Z")))
+            for name, ts in zip(("message", "brand_reply"), times, strict=True)
+        ])
+        run_day(landing, warehouse, date(2026, 10, 20))
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            table = social_health(con, date(2026, 10, 20)).table_html
+        finally:
+            con.close()
+        rows = [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", row, flags=re.S)]
+                for row in re.findall(r"<tr>.*?</tr>", table, flags=re.S)[1:]]
+        assert sorted((row[0], row[2]) for row in rows) == [("instagram", "2.5"), ("x", "12.5")]
 
     def test_a_platform_with_sentiment_and_no_messages(self, landing: Landing, warehouse: Path) -> None:
         """A platform people only comment on has a row with its sentiment (a negative sentiment

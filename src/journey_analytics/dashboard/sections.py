@@ -678,7 +678,8 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
     ).fetchall()
     table = "<p>No social messages or sentiment in the last 28 days.</p>" if not rows else html_table(
         ["platform", "inbound messages", "median hours to reply", "unanswered", "waiting", "mean sentiment"],
-        [(p, n, h if h is not None else "-", u, w, s if s is not None else "-") for p, n, h, u, w, s in rows],
+        # hours to one decimal, as the findings give them: 15 beside 8.934 read as two precisions
+        [(p, n, f"{h:,.1f}" if h is not None else "-", u, w, s if s is not None else "-") for p, n, h, u, w, s in rows],
         {1, 2, 3, 4, 5},
     )
     note = (f"Inbound messages in the last 28 days and how fast the brand replied (messages sent in a row before "
