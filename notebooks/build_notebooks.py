@@ -102,7 +102,10 @@ as the configured funnels are."""),
     select 'search' as step, count(distinct customer_id) as customers from searched
     union all select 'view_item', count(distinct customer_id) from viewed
     union all select 'purchase', count(*) from bought
-""").show()'''),
+""").show()
+if not con.sql("select count(*) from events where event_name = 'search'").fetchall()[0][0]:
+    print("No search events in this warehouse (the store may not log searches): the funnel reads 0 throughout. "
+          "Start it at an event the store logs, such as view_item.")'''),
     new_markdown_cell("""## Cohort retention
 
 Customers grouped by the week of their first order, and the share who ordered again in

@@ -378,6 +378,11 @@ class TestNotebooksOnAStoreWithoutCheckoutSteps:
         assert shown.strip() == "No orders up to 2026-03-20: there is no cohort to show.", shown
 
 
+    def test_tour_says_why_its_search_funnel_reads_zero(self, email_social_warehouse, monkeypatch) -> None:
+        """No search events (many stores log none): the custom funnel was a table of zeros, without a word."""
+        notebook, _ = _execute(ROOT / "notebooks" / "01_warehouse_tour.ipynb", email_social_warehouse, monkeypatch, "")
+        assert "No search events in this warehouse" in _printed(notebook)
+
     def test_tour_says_why_its_customer_has_no_sessions(self, email_social_warehouse, monkeypatch) -> None:
         """No web sessions: "how they join" showed one contact and an empty sessions table, without a word."""
         notebook, _ = _execute(ROOT / "notebooks" / "01_warehouse_tour.ipynb", email_social_warehouse, monkeypatch, "")
