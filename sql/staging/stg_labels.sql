@@ -26,11 +26,20 @@ keyed as (
     from parsed
 ),
 
+-- whether the record's keys are contract fields given once (no field beyond, none twice),
+-- as a column: the macros below name it several times
+named_once as (
+    select
+        *,
+        keys_named_once(record_keys, fields_given, ['user_id', 'stage', 'as_of_date']) as keys_named_once
+    from keyed
+),
+
 objects as (
     select
         *,
-        record_error(landed_error, f is null, record, record_keys, fields_given, ['user_id', 'stage', 'as_of_date']) as parse_error
-    from keyed
+        record_error(landed_error, f is null, record, record_keys, keys_named_once, ['user_id', 'stage', 'as_of_date']) as parse_error
+    from named_once
 ),
 
 cleaned as (

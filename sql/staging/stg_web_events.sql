@@ -28,12 +28,21 @@ keyed as (
     from parsed
 ),
 
+-- whether the record's keys are contract fields given once (no field beyond, none twice),
+-- as a column: the macros below name it several times
+named_once as (
+    select
+        *,
+        keys_named_once(record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as keys_named_once
+    from keyed
+),
+
 objects as (
     select
         *,
-        record_error(landed_error, f is null, record, record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as parse_error,
-        fields_beyond(record, record_keys, fields_given, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as extra_fields
-    from keyed
+        record_error(landed_error, f is null, record, record_keys, keys_named_once, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as parse_error,
+        fields_beyond(record, record_keys, keys_named_once, ['event_id', 'event_ts', 'event_name', 'anonymous_id', 'user_id', 'session_id', 'email', 'page_url', 'page_title', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign', 'device_category', 'country', 'order_id', 'value', 'currency', 'rating']) as extra_fields
+    from named_once
 ),
 
 cleaned as (
