@@ -583,7 +583,7 @@ class TestPainPointUnits:
             ["450 customers", "21 days"], ["0.40%", "0.30%"], ["30.5 hours", "24.0 hours"], ["95.00%", "85.00%"],
         ]
         # the segment as a reader names it: a finding about everyone is not 'all = all'
-        assert [row[2] for row in rows] == ["everyone", "campaign_id = all", "platform = x"]
+        assert [row[2] for row in rows] == ["everyone", "campaign_id = all", "platform = x", ""]
 
 
 class TestCheckoutFunnelUnit:
