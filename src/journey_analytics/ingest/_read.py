@@ -32,6 +32,11 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _ident(name: str) -> str:
+    """A column name as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _path_lit(path: Path | str) -> str:
     """A file's path as a SQL literal for DuckDB's readers, which take a path as a glob pattern:
     each ``*``, ``?`` and ``[`` is written as a one-character class, so ``part[1].csv`` reads
@@ -552,10 +557,6 @@ def _csv_record(con: duckdb.DuckDBPyConnection) -> str:
     return f"'{{' || concat_ws(',', {pairs}) || '}}'"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_line_bytes: int) -> None:
     """A CSV with a header; ragged rows are kept with their parse error and exact line."""
     _read_lines(con, file, max_line_bytes)
@@ -710,7 +711,7 @@ def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) 
     schema = con.execute(f"describe select * from read_parquet({path}, hive_partitioning = false)").fetchall()
     fields = []
     for name, dtype, *_ in schema:
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = _ident(name)
         value = quoted
         if dtype.startswith("TIMESTAMP"):  # any precision and zone (pandas writes ns)
             value = f"strftime({_utc_microseconds(quoted, dtype)}, '%Y-%m-%dT%H:%M:%S.%fZ')"
