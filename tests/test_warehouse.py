@@ -163,6 +163,100 @@ class TestFailedRun:
         assert build_files(warehouse) == []
 
 
+class TestStoppedTwice:
+    """A stop often comes twice (systemd signals `journey serve`'s process group and serve then
+    cancels its run with a signal of its own; Ctrl-C pressed again). A second signal while the
+    first one's build was being thrown away stopped the removal half-way and left build files."""
+
+    def test_signals_while_a_stopped_run_throws_its_build_away(self, landing: Landing, warehouse: Path) -> None:
+        import signal
+
+        every_kind(landing)
+        ctx = runs.open_run(DAY1, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        runs.ingest_step(ctx, KINDS[0])
+        spill = ctx.build.with_name(ctx.build.name + ".spill")
+        for i in range(20_000):  # a run that spilled: its removal takes a while
+            (spill / f"spilled-{i}.block").write_bytes(b"x")
+        sent: list[int] = []
+        ended = threading.Event()
+
+        def signal_again_and_again() -> None:  # once the removal has begun, until it has ended
+            while ctx.build.exists() and not ended.is_set():
+                pass
+            while spill.exists() and not ended.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+                sent.append(signal.SIGTERM)
+                threading.Event().wait(0.0005)
+
+        def stop(signum: int, frame: object) -> None:  # as `journey run` and Prefect's bridge do
+            raise runs.RunStopped(signum)
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        sender = threading.Thread(target=signal_again_and_again, daemon=True)
+        try:
+            with contextlib.suppress(runs.RunStopped):
+                sender.start()
+                runs.abort_run(ctx)
+            while sender.is_alive():
+                with contextlib.suppress(runs.RunStopped):
+                    ended.set()
+                    sender.join()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            runs.STOP_SIGNALS.clear()
+
+        assert sent, "no signal came while the build was being removed"
+        assert build_files(warehouse) == []
+        _assert_lock_free(warehouse)
+
+    def test_a_signal_held_is_recorded_not_raised(self) -> None:
+        import signal
+
+        from journey_analytics.warehouse import signals_held
+
+        def stop(signum: int, frame: object) -> None:
+            raise runs.RunStopped(signum)
+
+        previous = signal.signal(signal.SIGINT, stop)
+        try:
+            with signals_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):  # (the handler runs between two bytecodes)
+                    pass
+                held = list(runs.STOP_SIGNALS)
+            assert signal.getsignal(signal.SIGINT) is stop
+            with pytest.raises(runs.RunStopped):
+                runs.stop_if_signalled()  # a backfill stops at its next day
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            runs.STOP_SIGNALS.clear()
+        assert held == [signal.SIGINT]
+
+    def test_a_process_without_a_handler_ends_by_the_signal_after_the_block(self, tmp_path: Path) -> None:
+        import signal
+
+        marker = tmp_path / "removed"
+        code = (
+            "import os, signal\n"
+            "from journey_analytics.warehouse import signals_held\n"
+            "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+            "with signals_held():\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            f"    open({str(marker)!r}, 'w').close()\n"
+            "print('went on')\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert done.returncode == -signal.SIGTERM, done.stderr
+        assert marker.exists() and "went on" not in done.stdout
+
+
+def _assert_lock_free(warehouse: Path) -> None:
+    import fcntl
+
+    with open(warehouse.with_name(warehouse.name + ".lock"), "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a process still holds it
+
+
 class TestOneRunAtATime:
     """A second run on a warehouse that is being built is refused at once; the first is unharmed."""
 

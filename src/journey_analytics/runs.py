@@ -709,8 +709,10 @@ def _record_failure(ctx: RunContext, error: BaseException) -> None:
                  json.dumps(ctx.step_seconds), __version__, f"{type(error).__name__}: {message}"],
             ).fetchall()
             publish_build(con, build, ctx.warehouse)
-        except Exception:
+        except BaseException as exc:  # (a failure is recorded at best effort; a stop goes on)
             discard_build(con, build)
+            if not isinstance(exc, Exception):
+                raise
 
 
 def run_day_in_process(

@@ -14,7 +14,9 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import stat
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -417,12 +419,55 @@ def publish_build(con: duckdb.DuckDBPyConnection, build: Path, warehouse: Path) 
 def discard_build(con: duckdb.DuckDBPyConnection | None, build: Path, keep_staged_model: bool = False) -> None:
     """Throw a failed build away; the published warehouse is untouched. With
     ``keep_staged_model``, its staged model folder stays (for the next run to promote, when the
-    build was published, or to remove)."""
-    if con is not None:
-        with contextlib.suppress(Exception):
-            con.close()
-    build.unlink(missing_ok=True)
-    build.with_name(build.name + ".wal").unlink(missing_ok=True)
-    shutil.rmtree(build.with_name(build.name + ".spill"), ignore_errors=True)
-    if not keep_staged_model:
-        shutil.rmtree(staged_model_dir(build), ignore_errors=True)
+    build was published, or to remove). A signal to stop that comes meanwhile waits for it to
+    end (see signals_held)."""
+    with signals_held():
+        if con is not None:
+            with contextlib.suppress(Exception):
+                con.close()
+        build.unlink(missing_ok=True)
+        build.with_name(build.name + ".wal").unlink(missing_ok=True)
+        shutil.rmtree(build.with_name(build.name + ".spill"), ignore_errors=True)
+        if not keep_staged_model:
+            shutil.rmtree(staged_model_dir(build), ignore_errors=True)
+
+
+# The signals that stop a run; see signals_held.
+STOP_SIGNAL_NUMBERS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT for the block: files a stopped run removes are all removed.
+
+    A stop often comes twice: systemd or a terminal signals a process group, then `journey serve`
+    cancels its run with a signal of its own; a user presses Ctrl-C again. The handlers that stop
+    a run raise, so a second signal while the first one's build was being thrown away stopped the
+    removal half-way and left the build (or its spill folder) on disk. Held here, a signal is
+    recorded in runs.STOP_SIGNALS (a backfill stops at its next day) and, when the process had no
+    handler of its own for it, delivered again once the block has ended. Only the main thread
+    receives signals' handlers; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        from journey_analytics.runs import STOP_SIGNALS
+
+        held.append(signum)
+        STOP_SIGNALS.append(signum)
+
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNAL_NUMBERS}
+    for number, handler in previous.items():
+        if handler is not signal.SIG_IGN and handler is not None:  # (None: set outside Python)
+            signal.signal(number, hold)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if handler is not signal.SIG_IGN and handler is not None:
+                signal.signal(number, handler)
+        for number in dict.fromkeys(held):
+            if previous[number] is signal.SIG_DFL or (number == signal.SIGINT and previous[number] is signal.default_int_handler):
+                signal.raise_signal(number)  # (the process ends by it, or Ctrl-C raises KeyboardInterrupt)
