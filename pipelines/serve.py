@@ -229,6 +229,7 @@ def _serve(landing: Path, warehouse: Path, reports: Path, config: Path | None, c
     )
     stop: list[int] = []
     building: list[bool] = []  # whether a run was building a day when the signal came
+    running: list[bool] = []  # whether a flow run's process was running then
     published: list[int] = []  # the runs the warehouse had published then
 
     async def serve_until_stopped() -> None:
@@ -237,14 +238,17 @@ def _serve(landing: Path, warehouse: Path, reports: Path, config: Path | None, c
         async def stop_runner() -> None:
             while not runner.started:  # (a signal while the runner starts)
                 await asyncio.sleep(0.1)
-            building.append(any(Path(warehouse).parent.glob(f".{Path(warehouse).name}.build-*")))
-            published.append(_runs_published(Path(warehouse)))
             await runner.astop()
 
         def on_signal(signum: int, frame: object) -> None:
             if not stop:
                 runs.STOP_SIGNALS.append(signum)
                 stop.append(signum)
+                # what the run in progress was doing, seen at once: sent to the process group, the
+                # signal reaches the run too, which may throw its build away within milliseconds
+                building.append(any(Path(warehouse).parent.glob(f".{Path(warehouse).name}.build-*")))
+                running.append(bool(_flow_run_processes()))
+                published.append(_runs_published(Path(warehouse)))
                 loop.call_soon_threadsafe(lambda: loop.create_task(stop_runner()))
 
         runner.handle_sigterm = on_signal  # type: ignore[method-assign]  # (Runner.start installs it for SIGTERM)
@@ -262,6 +266,8 @@ def _serve(landing: Path, warehouse: Path, reports: Path, config: Path | None, c
             outcome = "the run in progress published its day before it ended"
         elif building and building[0]:
             outcome = "the run in progress was stopped and its day's build discarded"
+        elif running and running[0]:
+            outcome = "the run in progress was stopped before it had a day half built"
         else:
             outcome = "no day was being built"
         raise ServeStopped(stop[0], outcome)
@@ -273,6 +279,21 @@ class ServeStopped(runs.RunStopped):
     def __init__(self, signum: int, outcome: str) -> None:
         super().__init__(signum)
         self.outcome = outcome
+
+
+def _flow_run_processes() -> list[int]:
+    """The processes of flow runs this process started (Prefect's runner gives each its run's id
+    in PREFECT__FLOW_RUN_ID); on systems without /proc, none are found."""
+    found = []
+    me = os.getpid()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == me and b"PREFECT__FLOW_RUN_ID=" in entry.joinpath("environ").read_bytes():
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):  # (gone meanwhile, or not ours to read)
+            continue
+    return found
 
 
 def _runs_published(warehouse: Path) -> int:

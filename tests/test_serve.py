@@ -277,7 +277,7 @@ class TestServeStoppedBySignal:
             # printed a traceback of its stop before the line, once in a few runs: left as found)
             assert "leaked" not in stderr and "Traceback" not in stderr, stderr[-3000:]
         assert _gone(children)  # the Prefect server and the run's process
-        assert not serving.building()
+        assert not serving.building(), (sorted(p.name for p in serving.warehouse.parent.iterdir()), stderr[-6000:])
         _assert_lock_free(serving.warehouse)
         published = query(serving.warehouse, "select as_of_date, status from main.pipeline_runs order by as_of_date")
         assert all(s == "success" for _, s in published)

@@ -163,10 +163,11 @@ class TestFailedRun:
         assert build_files(warehouse) == []
 
 
-class TestStoppedTwice:
-    """A stop often comes twice (systemd signals `journey serve`'s process group and serve then
-    cancels its run with a signal of its own; Ctrl-C pressed again). A second signal while the
-    first one's build was being thrown away stopped the removal half-way and left build files."""
+class TestAStoppedRunLeavesNoBuild:
+    """A signal that stops a run leaves no build file. A stop often comes twice (systemd signals
+    `journey serve`'s process group and serve then cancels its run with a signal of its own; Ctrl-C
+    pressed again): a second signal while the first one's build was being thrown away stopped the
+    removal half-way. A signal as the run copied the warehouse into its build left the copy."""
 
     def test_signals_while_a_stopped_run_throws_its_build_away(self, landing: Landing, warehouse: Path) -> None:
         import signal
@@ -208,6 +209,39 @@ class TestStoppedTwice:
         assert sent, "no signal came while the build was being removed"
         assert build_files(warehouse) == []
         _assert_lock_free(warehouse)
+
+    def test_a_signal_while_the_warehouse_is_copied_into_its_build(self, tmp_path: Path) -> None:
+        # (a run stopped as it starts: `journey serve` stopped through its process group as a run
+        # began left a partial copy of the warehouse)
+        import signal
+        import time
+
+        from journey_analytics.warehouse import build_path_for
+
+        warehouse = tmp_path / "journey.duckdb"
+        with open(warehouse, "wb") as handle:
+            handle.truncate(256 * 2**20)  # a warehouse that takes a while to copy
+        build = build_path_for(warehouse, "r1")
+
+        def signal_as_the_copy_begins() -> None:
+            while not build.exists():
+                time.sleep(0.001)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        def stop(signum: int, frame: object) -> None:
+            raise runs.RunStopped(signum)
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        sender = threading.Thread(target=signal_as_the_copy_begins, daemon=True)
+        try:
+            with pytest.raises(runs.RunStopped):
+                sender.start()
+                start_build(warehouse, "r1")
+                time.sleep(30)  # (not reached: the copy takes longer than the signal)
+        finally:
+            sender.join()
+            signal.signal(signal.SIGTERM, previous)
+        assert build_files(warehouse) == []
 
     def test_a_signal_held_is_recorded_not_raised(self) -> None:
         import signal

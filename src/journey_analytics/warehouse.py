@@ -337,8 +337,9 @@ def start_build(warehouse: Path, run_id: str | None = None) -> Path:
                 shutil.copyfile(warehouse, build)
             # no wider than the published file while it builds (the run needs to write it)
             _keep_access(build, warehouse, stat.S_IRUSR | stat.S_IWUSR)
-        except OSError:
-            build.unlink(missing_ok=True)  # a partial copy on a full disk would keep it full
+        except BaseException:  # a full disk, or a signal to stop the run as it starts
+            with signals_held():
+                build.unlink(missing_ok=True)  # a partial copy would keep a full disk full
             raise
     return build
 
