@@ -370,7 +370,7 @@ class TestRun:
         lines = outcome.stdout.splitlines()
         assert f"  warehouse file: {outcome.warehouse}" in lines
         assert f"  dashboard:      {outcome.reports / '2026-10-01' / 'index.html'}" in lines
-        assert "  read 1 rows: 1 loaded, 0 quarantined, 0 duplicates, 0 late" in lines
+        assert "  read 1 row: 1 loaded, 0 quarantined, 0 duplicates, 0 late" in lines
         assert "Traceback" not in outcome.stderr
 
     def test_a_file_still_being_uploaded_is_a_note_not_a_failure(self, prefect_runs: dict[str, Outcome]) -> None:

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from journey_analytics.wording import plural
+
 if TYPE_CHECKING:
     from journey_analytics.config import Settings
 
@@ -221,14 +223,14 @@ def _print_summary(summary: dict[str, Any], seconds: float) -> None:
     rows = summary["table_rows"]
     print(f"journey run {summary['as_of']} finished in {seconds:.1f} s (run {summary['run_id']})")
     print(
-        f"  read {summary['rows_read']:,} rows: {summary['rows_loaded']:,} loaded, "
-        f"{summary['rows_quarantined']:,} quarantined, {summary['rows_duplicate']:,} duplicates, "
+        f"  read {plural(summary['rows_read'], 'row')}: {summary['rows_loaded']:,} loaded, "
+        f"{summary['rows_quarantined']:,} quarantined, {plural(summary['rows_duplicate'], 'duplicate')}, "
         f"{summary['rows_late']:,} late"
         + (f", {summary['rows_forgotten']:,} withheld (forgotten customers)" if summary.get("rows_forgotten") else "")
     )
     print(
-        f"  warehouse: {rows.get('events', 0):,} events, "
-        f"{rows.get('identity_map', 0):,} identifiers, {rows.get('sessions', 0):,} sessions"
+        f"  warehouse: {plural(rows.get('events', 0), 'event')}, "
+        f"{plural(rows.get('identity_map', 0), 'identifier')}, {plural(rows.get('sessions', 0), 'session')}"
     )
     print(f"  warehouse file: {summary['warehouse']}")
     print(f"  dashboard:      {summary['report']}")
@@ -293,7 +295,7 @@ def _command_backfill(args: argparse.Namespace) -> int:
             summaries = backfill(args.start, args.end, args.landing, args.warehouse, args.reports, args.config)
     for summary in summaries:
         _print_summary(summary, sum(summary["step_seconds"].values()))  # that day's own steps
-    print(f"journey backfill {args.start} to {args.end}: {len(summaries)} days in {time.perf_counter() - start:.1f} s")
+    print(f"journey backfill {args.start} to {args.end}: {plural(len(summaries), 'day')} in {time.perf_counter() - start:.1f} s")
     return EXIT_FAILED if any(s["file_errors"] for s in summaries) else 0
 
 
@@ -397,8 +399,8 @@ def _command_forget(args: argparse.Namespace) -> int:
     result = forget_customer(args.customer, args.warehouse, settings)
     tables = sum(1 for n in result.rows_removed.values() if n)
     print(
-        f"journey forget: erasure {result.erasure_id}: removed {result.total_rows_removed:,} rows from "
-        f"{tables} tables and suppressed {result.identifiers_suppressed} identifiers for later runs"
+        f"journey forget: erasure {result.erasure_id}: removed {plural(result.total_rows_removed, 'row')} from "
+        f"{plural(tables, 'table')} and suppressed {plural(result.identifiers_suppressed, 'identifier')} for later runs"
     )
     print(f"  recorded in main.erasures of {args.warehouse}")
     return 0

@@ -24,6 +24,7 @@ from journey_analytics.config import read_toml
 from journey_analytics.funnels.config import Funnel, Step, load_funnel_config
 from journey_analytics.funnels.engine import CAMPAIGN_COLUMNS, condition_sql, quote
 from journey_analytics.warehouse import has_tables
+from journey_analytics.wording import plural
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "pain_points.toml"
 _PACKAGED_CONFIG = Path(__file__).parent / "config" / "pain_points.toml"
@@ -368,7 +369,7 @@ def funnel_step_findings(
             kind="funnel_step_drop", funnel="checkout", step=cell["step"], metric="conversion from previous step",
             observed=rate, baseline=ref, affected_customers=cell["n_cell"],
             description=(f"Checkout step {cell['step']}: only {rate:.0%} of customers got there from the previous step "
-                         f"({_shown(previous_step[cell['step']])}) in the last {t['recent_days']} days, against {ref:.0%} "
+                         f"({_shown(previous_step[cell['step']])}) in the last {plural(t['recent_days'], 'day')}, against {ref:.0%} "
                          "in the weeks before. Check what changed on that step."),
         )
 
@@ -379,7 +380,7 @@ def funnel_step_findings(
             observed=rate, baseline=ref, affected_customers=cell["n_cell"],
             description=(f"Checkout step {cell['step']} converts {rate:.0%} from {_shown(previous_step[cell['step']])} "
                          f"for {cell['segment_key']} = {_shown(cell['segment_value'])} "
-                         f"against {ref:.0%} for everyone else in the last {t['recent_days']} days. Test that step for this segment."),
+                         f"against {ref:.0%} for everyone else in the last {plural(t['recent_days'], 'day')}. Test that step for this segment."),
         )
 
     return _tested(baseline_cells, config, step_drop) + _tested(segment_cells, config, segment_drop)
@@ -419,8 +420,8 @@ def abandonment_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: di
                 kind=kind, funnel="checkout", step=start_event, metric="abandonment rate", observed=rate,
                 baseline=threshold, affected_customers=abandoned, severity=round(n * (rate - threshold), 1),
                 evidence={"customers": n, "abandoned": abandoned},
-                description=(f"{shown_rate} of the {n:,} customers who {label} in the last {a['window_days']} days did not buy "
-                             f"within {a['conversion_hours']} hours (threshold {shown_threshold}). Look at shipping costs, payment options and errors at that step."),
+                description=(f"{shown_rate} of the {n:,} customers who {label} in the last {plural(a['window_days'], 'day')} did not buy "
+                             f"within {plural(a['conversion_hours'], 'hour')} (threshold {shown_threshold}). Look at shipping costs, payment options and errors at that step."),
             ))
     return findings
 
@@ -660,8 +661,8 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
     # A platform is flagged when either window, with min_messages, is over the limit, and
     # significantly so (below).
     windows = {
-        "recent": f"the last {days} days (messages at least {after_hours:g} hours old)",
-        "week": f"the {days} days before the last {after_hours:g} hours",
+        "recent": f"the last {plural(days, 'day')} (messages at least {plural(after_hours, 'hour')} old)",
+        "week": f"the {plural(days, 'day')} before the last {plural(after_hours, 'hour')}",
     }
     per_platform: dict[str, dict[str, tuple[Any, ...]]] = {}
     # one read of the asks: each judged ask is in the week, and in the recent window when one of
@@ -726,7 +727,7 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
                 evidence={"messages": judged, "unanswered": n_unanswered, "unanswered_after_hours": after_hours,
                           "without_thread_id": untied, "window": w},
                 description=(f"On {_shown(platform)}, {n_unanswered:,} of {judged:,} inbound messages ({unanswered:.0%}) of "
-                             f"{windows[w]} got no brand reply within {after_hours:g} hours, nor since. Answer them."
+                             f"{windows[w]} got no brand reply within {plural(after_hours, 'hour')}, nor since. Answer them."
                              + (f" ({untied:,} of them carry no thread_id, which is what ties a reply to a message:"
                                 " if the brand answered them, export the thread ids.)" if untied else "")),
             ))
@@ -758,7 +759,7 @@ def social_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[st
             kind="social_negative_sentiment", metric="share of negative sentiment", observed=1 - rate, baseline=1 - ref,
             affected_customers=cell["negative_customers"], segment_key="platform", segment_value=str(cell["platform"]),
             description=(f"On {_shown(cell['platform'])}, {1 - rate:.0%} of posts and messages were negative in the last "
-                         f"{t['recent_days']} days against {1 - ref:.0%} in the weeks before. Find out what people are unhappy about."),
+                         f"{plural(t['recent_days'], 'day')} against {1 - ref:.0%} in the weeks before. Find out what people are unhappy about."),
         )
 
     return findings + _tested(cells, config, negative)
@@ -843,8 +844,8 @@ def stuck_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
         baseline=float(days), affected_customers=n, severity=round(n - threshold * recent, 1), p_value=p,
         evidence={"days": days, "recent_intent_days": recent_days, "considering_recently": recent, "stuck": n,
                   "threshold": threshold},
-        description=(f"{n:,} customers have been considering for more than {days} days and still show intent (in the "
-                     f"last {recent_days} days): {shown_share} of the {recent:,} customers in consideration with intent "
+        description=(f"{plural(n, 'customer has', 'customers have')} been considering for more than {plural(days, 'day')} and "
+                     f"{'still shows' if n == 1 else 'still show'} intent (in the last {plural(recent_days, 'day')}): {shown_share} of the {recent:,} customers in consideration with intent "
                      f"in those days (threshold {shown_threshold}). Target them with a reminder or an offer, and find out "
                      "what holds them back."),
     )]
@@ -929,7 +930,7 @@ def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, conf
             observed=1 - rate, baseline=1 - ref, affected_customers=not_back,
             description=(
                 f"{1 - rate:.0%} of the {cell['n_cell']:,} customers whose first order was between {cohort_from} and "
-                f"{cohort_to} did not order again within {days} days, against {1 - ref:.0%} of those whose first order was "
+                f"{cohort_to} did not order again within {plural(days, 'day')}, against {1 - ref:.0%} of those whose first order was "
                 f"in the {(cohort_from - baseline_from).days} days before: {not_back:,} did not come back, "
                 f"about {cell['n_cell'] * (ref - rate):,.0f} more than usual.{guests_said} Check what changed for them "
                 "(products, delivery, the follow-up after a first order) and win them back with a reason to return."),

@@ -712,9 +712,9 @@ class TestPageWrittenAfterLateFiles:
         page, _ = write_report(warehouse, tmp_path / "again", date(2026, 10, 1))
         text = page.read_text()
         assert "<b>2</b><span>Orders</span>" in text  # o1 and the late o3
-        assert "1 events of 2026-10-01 or before arrived after it (late files)" in text
+        assert "1 event of 2026-10-01 or before arrived after it (late files) and is counted" in text
         # o3 was not known on night 2 either; on night 3 it was
-        assert "1 events of 2026-10-02 or before arrived after it" in write_report(
+        assert "1 event of 2026-10-02 or before arrived after it" in write_report(
             warehouse, tmp_path / "again", date(2026, 10, 2))[0].read_text()
         assert "arrived after" not in write_report(warehouse, tmp_path / "again", date(2026, 10, 3))[0].read_text()
 
@@ -1123,3 +1123,31 @@ class TestCheckoutFunnelAfterTheLogsStopped:
         finally:
             con.close()
         assert "No events at all" not in note
+
+
+class TestCountsOfOne:
+    """A count of one reads as one: "1 labelled customer", "1 row read", "1 customer" in the
+    classifier's caption, "1 day" in the funnel's period (they read "1 labelled customers")."""
+
+    def test_plural(self) -> None:
+        from journey_analytics.wording import plural
+
+        assert [plural(n, "customer") for n in (0, 1, 2, 1234)] == ["0 customers", "1 customer", "2 customers", "1,234 customers"]
+        assert plural(1, "other currency", "other currencies") == "1 other currency"
+        assert plural(72.0, "hour") == "72 hours" and plural(1.0, "hour") == "1 hour"
+
+    def test_a_run_of_one_label(self, landing: Landing, tmp_path: Path) -> None:
+        from journey_analytics.config import load_settings
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "v1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "view_item", "anonymous_id": "a1", "user_id": "u1"},
+        ])
+        landing.text("labels", None, "labels.csv", "user_id,stage,as_of_date\nu1,consideration,2026-10-01\n")
+        summary = runs.run_day_in_process(
+            date(2026, 10, 1), landing.root, tmp_path / "w.duckdb", tmp_path / "reports", load_settings(None)
+        )
+        notices = " ".join(summary.notices)
+        assert "1 labelled customer, of whom" in notices, notices
+        page = summary.report.read_text()
+        assert "1 customers" not in page and "1 rows" not in page and "(1 days)" not in page
+        assert "rules plus model are the rules alone, 1 customer, 0 of them decided by the classifier" in page

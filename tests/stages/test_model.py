@@ -300,11 +300,11 @@ class TestTrainingWithoutLabels:
         wh.label("c02", "consideration")
         wh.label("ghost", "purchase")  # a user id no event names
         result = assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
-        assert "1 labelled user ids are unknown (in no event and no identities file); their labels are not used" in result.notices
+        assert "1 labelled user id is unknown (in no event and no identities file); its label is not used" in result.notices
         assert result.evaluation_path is not None
         report = json.loads(result.evaluation_path.read_text())
         assert report["labels"]["n"] == 2  # c01 and c02
-        assert any(n.startswith("1 customers have labels of different stages") for n in result.notices)
+        assert any(n.startswith("1 customer has labels of different stages") for n in result.notices)
 
     def test_too_few_clear_examples_of_a_stage_leave_the_rules_alone(self, wh: Warehouse, tmp_path: Path) -> None:
         """A first night with a handful of clear considerers: a model fit on them called every

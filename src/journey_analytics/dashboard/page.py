@@ -15,6 +15,7 @@ from plotly.offline import get_plotlyjs
 
 from journey_analytics.dashboard import sections as s
 from journey_analytics.warehouse import has_tables
+from journey_analytics.wording import plural
 
 PLOTLY_JS = "plotly.min.js"
 # Shown when the page is opened without the reports folder's script (a page sent on its own).
@@ -181,8 +182,8 @@ def _late_events_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     if not late:
         return ""
     return (
-        f'<p class="note">{late:,} events of {as_of.isoformat()} or before arrived after it (late files) and are '
-        "counted in the figures above and in the conversion trend, acquisition, touchpoint, e-mail and "
+        f'<p class="note">{plural(late, "event")} of {as_of.isoformat()} or before arrived after it (late files) and '
+        f"{'is' if late == 1 else 'are'} counted in the figures above and in the conversion trend, acquisition, touchpoint, e-mail and "
         "social sections; the stage funnel, stage movements, checkout funnel and pain points are those the "
         f"run of {as_of.isoformat()} recorded.</p>\n"
     )
@@ -204,9 +205,8 @@ def _erasures_note(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str) -> 
     ).fetchall()
     if not erased:
         return ""
-    customers = "customer was" if erased == 1 else "customers were"
     return (
-        f'<p class="note">{erased:,} {customers} erased (journey forget) after the run of {as_of.isoformat()}: '
+        f'<p class="note">{plural(erased, "customer was", "customers were")} erased (journey forget) after the run of {as_of.isoformat()}: '
         "the figures above and the stage mix, conversion trend, acquisition, touchpoint, e-mail and social "
         "sections leave them out; the stage funnel, stage movements, checkout funnel and pain points are "
         f"those the run of {as_of.isoformat()} recorded and may still count them.</p>\n"

@@ -17,6 +17,7 @@ import duckdb
 import plotly.graph_objects as go
 
 from journey_analytics.warehouse import has_tables, run_script
+from journey_analytics.wording import plural
 
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 STAGE_COLOURS = ("#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b")
@@ -161,8 +162,7 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
             revenue.append((f"Net revenue {currency}" if currency else "Net revenue", f"{net:,.0f}"))
     if len(by_currency) > len(shown):
         others = by_currency[len(shown):]
-        kinds = "1 other currency" if len(others) == 1 else f"{len(others)} other currencies"
-        revenue.append((f"Orders in {kinds}", f"{sum(n for _, n, _, _ in others):,}"))
+        revenue.append((f"Orders in {plural(len(others), 'other currency', 'other currencies')}", f"{sum(n for _, n, _, _ in others):,}"))
     figures = [
         ("Customers", f"{customers:,}"),
         ("Orders", f"{orders:,}"),
@@ -200,7 +200,7 @@ def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | No
         status, read, quarantined, duplicate = run[0][:4]
         share = quarantined / read if read else 0.0
         figures.append(
-            (label, f"{status}: {read:,} rows read, {quarantined:,} quarantined ({share:.2%}), {duplicate:,} repeated")
+            (label, f"{status}: {plural(read, 'row')} read, {quarantined:,} quarantined ({share:.2%}), {duplicate:,} repeated")
         )
         if quarantined:
             figures += _quarantined_by_reason(con, run_id if run_id is not None else run[0][4], label)
@@ -229,7 +229,7 @@ def _quarantined_by_reason(con: duckdb.DuckDBPyConnection, run_id: str, label: s
     shown = [f"{reason} {n:,}" for reason, n in counts[:MAX_REASONS_SHOWN]]
     if len(counts) > MAX_REASONS_SHOWN:
         rest = counts[MAX_REASONS_SHOWN:]
-        shown.append(f"{len(rest)} other reasons {sum(n for _, n in rest):,}")
+        shown.append(f"{plural(len(rest), 'other reason')} {sum(n for _, n in rest):,}")
     return [(f"{label}: still quarantined, by reason", ", ".join(shown))]
 
 
@@ -369,9 +369,8 @@ def _duration(seconds: int | None) -> str:
         return "the window"
     for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
         if seconds % size == 0:
-            n = seconds // size
-            return f"{n:,} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds:,} seconds"
+            return plural(seconds // size, unit)
+    return plural(seconds, "second")
 
 
 def segment_label(key: str, value: str, sep: str = " = ") -> str:
@@ -397,7 +396,7 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
         return None
     start, end, window = rows[0][5], rows[0][6], rows[0][7]
     note = (f"{'Sessions' if _funnel_unit(con, as_of) == 'session' else 'Customers'} reaching each step in the report period, {start.isoformat()} to {end.isoformat()} "
-            f"({(end - start).days + 1} days), each step within {_duration(window)} of their first; choose a breakdown.")
+            f"({plural((end - start).days + 1, 'day')}), each step within {_duration(window)} of their first; choose a breakdown.")
     shown = {row[3] for row in rows}  # a report written with another config names only these
     unlogged = [step for step in _unlogged_steps(con, funnel_config, rows[0][5], rows[0][6]) if step in shown]
     ((in_period, web_in_period, latest),) = con.execute(
@@ -507,8 +506,11 @@ def _finding_values(kind: str, observed: float | None, baseline: float | None) -
     def shown(value: float | None, fmt: str) -> str:
         return "-" if value is None else fmt.format(value)
 
+    def counted(value: float | None, noun: str) -> str:
+        return "-" if value is None else plural(round(value), noun)
+
     if kind == "stuck_in_consideration":
-        return shown(observed, "{:,.0f} customers"), shown(baseline, "{:,.0f} days")
+        return counted(observed, "customer"), counted(baseline, "day")
     if kind == "social_slow_replies":
         return shown(observed, "{:,.1f} hours"), shown(baseline, "{:,.1f} hours")
     return shown(observed, "{:.2%}"), shown(baseline, "{:.2%}")
@@ -684,7 +686,7 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
     )
     note = (f"Inbound messages in the last 28 days and how fast the brand replied (messages sent in a row before "
             f"a reply count once; a customer's unanswered, not negative, word after a reply, as a thanks, counts "
-            f"none). Unanswered: no reply within {unanswered_after_hours:g} hours, nor since; waiting: "
+            f"none). Unanswered: no reply within {plural(unanswered_after_hours, 'hour')}, nor since; waiting: "
             "younger messages without a reply yet; mean sentiment of the platform's posts, comments and messages.")
     return Section("social-health", "Social care", note, table_html=table)
 

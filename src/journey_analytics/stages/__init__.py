@@ -48,6 +48,7 @@ from journey_analytics.stages.rules import (
     rule_reason,
 )
 from journey_analytics.warehouse import comment_table, has_tables, load_model, run_model, run_script
+from journey_analytics.wording import plural
 
 __all__ = ["STAGES", "StageConfigError", "StageResult", "assign_stages", "load_stage_config"]
 
@@ -119,7 +120,7 @@ def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig
     conflicting = sum(1 for _, _, stages in rows if stages > 1)
     if conflicting:
         notices.append(
-            f"{conflicting} customers have labels of different stages on their latest label day; "
+            f"{plural(conflicting, 'customer has', 'customers have')} labels of different stages on their latest label day; "
             "they are left unlabelled"
         )
     ((unknown,),) = con.execute(
@@ -134,7 +135,8 @@ def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig
         [as_of, as_of, config.settings.label_max_age_days],
     ).fetchall()
     if unknown:
-        notices.append(f"{unknown} labelled user ids are unknown (in no event and no identities file); their labels are not used")
+        notices.append(f"{plural(unknown, 'labelled user id is', 'labelled user ids are')} unknown (in no event and no identities file); "
+                       f"{'its label is' if unknown == 1 else 'their labels are'} not used")
     return labels, notices
 
 
@@ -160,7 +162,7 @@ def _too_few_labels_notice(labels: dict[str, str], matches: pl.DataFrame, config
     counts = _trainable_label_counts(labels, matches)
     per_stage = ", ".join(f"{n} {stage}" for n, stage in zip(counts, PRE_ORDER_STAGES, strict=True))
     return (
-        f"{len(labels)} labelled customers, of whom {sum(counts)} without an order ({per_stage}) can be trained on: "
+        f"{plural(len(labels), 'labelled customer')}, of whom {sum(counts)} without an order ({per_stage}) can be trained on: "
         f"too few (min_labels = {config.settings.min_labels}, min_labels_per_stage = "
         f"{config.settings.min_labels_per_stage}); {doing}"
     )

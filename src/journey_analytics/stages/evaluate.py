@@ -20,6 +20,7 @@ import polars as pl
 
 from journey_analytics.stages.features import query_frame
 from journey_analytics.stages.rules import STAGES
+from journey_analytics.wording import plural
 
 NO_STAGE = "none"
 
@@ -110,7 +111,7 @@ def display_tables(report: dict[str, Any]) -> list[dict[str, Any]]:
         decided = section.get("decided_by_model")
         by_model = "" if decided is None else f", {decided} of them decided by the classifier"
         tables.append({
-            "caption": f"{title} (reference: {section['reference']}, {section['n']} customers{by_model})",
+            "caption": f"{title} (reference: {section['reference']}, {plural(section['n'], 'customer')}{by_model})",
             "columns": ["stage", "support", "rules precision", "rules recall", "rules F1",
                         "rules+model precision", "rules+model recall", "rules+model F1"],
             "rows": rows,
@@ -130,7 +131,7 @@ def report_markdown(report: dict[str, Any]) -> str:
     model = report.get("model", {})
     if model:
         out.append(
-            f"Trained on {model.get('training_source')} ({model.get('n_train')} customers, "
+            f"Trained on {model.get('training_source')} ({plural(model.get('n_train') or 0, 'customer')}, "
             f"{model.get('n_test')} held out; with labels, the customers no label can describe learn from "
             f"the rules' stages), calibration {model.get('calibration')}, seed {model.get('seed')}. "
             "Each table names its reference and counts the customers it scores (support)."

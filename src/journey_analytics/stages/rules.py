@@ -20,6 +20,7 @@ import duckdb
 
 from journey_analytics.config import ConfigError, parse_toml, read_utf8
 from journey_analytics.contract import EVENT_NAMES, STAGES
+from journey_analytics.wording import plural
 
 ORDER_STAGES = ("purchase", "retention", "advocacy")
 PRE_ORDER_STAGES = ("awareness", "consideration")
@@ -426,10 +427,6 @@ from customer_rule_inputs
 """
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _day(ts: Any) -> str:
     return ts.date().isoformat() if hasattr(ts, "date") else str(ts)[:10]
 
@@ -453,10 +450,10 @@ def rule_reason(rule: Rule, row: dict[str, Any]) -> str:
     if rule.signal is not None:
         col = signal_column(rule.signal, rule.window_days)
         n = int(row[col] or 0)
-        window = f" in the last {rule.window_days} days" if rule.window_days else ""
+        window = f" in the last {plural(rule.window_days, 'day')}" if rule.window_days else ""
         signal_words = rule.signal.replace("_", " ")
         parts.append(
-            f"{_plural(n, signal_words + ' signal')}{window}, last {row[col + '_last_event']} on {_day(row[col + '_last_at'])}"
+            f"{plural(n, signal_words + ' signal')}{window}, last {row[col + '_last_event']} on {_day(row[col + '_last_at'])}"
         )
     elif rule.any_touch and row.get("last_touch_at") is not None:
         parts.append(f"last touch {row['last_touch_event']} on {_day(row['last_touch_at'])}")
