@@ -1151,3 +1151,32 @@ class TestCountsOfOne:
         page = summary.report.read_text()
         assert "1 customers" not in page and "1 rows" not in page and "(1 days)" not in page
         assert "rules plus model are the rules alone, 1 customer, 0 of them decided by the classifier" in page
+
+
+class TestHeadlineIdentified:
+    """The headline's customers are people identified by a user id and also anonymous devices and
+    contacts known by an e-mail address or a social handle alone (`anon:`, `email:`, `social:`
+    customer ids): the page says how many are identified, as customer_stages.is_identified counts
+    them, rather than leave 4 to read as 4 known customers."""
+
+    def test_identified_beside_customers(self, landing: Landing, tmp_path: Path) -> None:
+        from journey_analytics.config import load_settings
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "v1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "view_item", "anonymous_id": "a1", "user_id": "u1"},
+            {"event_id": "v2", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a2"},
+        ])
+        landing.jsonl("email", date(2026, 10, 1), "e.jsonl", [
+            {"event_id": "e1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "p@example.com",
+             "campaign_id": "c", "message_id": "m1"},
+        ])
+        landing.jsonl("social", date(2026, 10, 1), "s.jsonl", [
+            {"event_id": "s1", "event_ts": "2026-10-01T08:00:00Z", "event_name": "like", "platform": "x", "handle": "@h"},
+        ])
+        warehouse = tmp_path / "w.duckdb"
+        summary = runs.run_day_in_process(date(2026, 10, 1), landing.root, warehouse, tmp_path / "reports", load_settings(None))
+        assert query(warehouse, "select count(*), count(*) filter (where is_identified) from customer_stages") == [(4, 1)]
+        page = summary.report.read_text()
+        assert "<b>4</b><span>Customers</span><span>1 identified, 3 not</span>" in page
+        assert ("Of the 4 customers, 1 is identified (a user id: they logged in or signed up, or the CRM knows them);"
+                " the other 3 are known only by a device (anonymous visitors), an e-mail address or a social handle") in page

@@ -34,6 +34,7 @@ header p{margin:.3rem 0 0;opacity:.8}
 .figure{background:#fff;border-radius:8px;padding:.7rem 1rem;box-shadow:0 1px 2px #0002;min-width:9rem}
 .figure b{display:block;font-size:1.3rem}
 .figure span{font-size:.8rem;color:#566}
+.figure span+span{display:block;font-size:.75rem}
 main{padding:0 2rem 2rem;display:grid;grid-template-columns:repeat(auto-fit,minmax(min(34rem,100%),1fr));gap:1rem}
 section{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 2px #0002;overflow:auto;min-width:0}
 section.wide{grid-column:1/-1}
@@ -140,8 +141,12 @@ def write_dashboard(
     if not plotly_js.is_file() or plotly_js.read_text(encoding="utf-8", errors="replace") != script:
         _atomic_write(plotly_js, script)
     figures = s.header_figures(con, as_of, run_id)
+    # the customers' card says how many of them are identified (the rest are devices and contacts)
+    details = {"Customers": s.identified_detail(*s.customers_with_a_stage(con, as_of))}
     figure_html = "".join(
-        f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>' for k, v in figures
+        f'<div class="figure"><b>{html.escape(v)}</b><span>{html.escape(k)}</span>'
+        + (f'<span>{html.escape(details[k])}</span>' if k in details else "") + "</div>"
+        for k, v in figures
     )
     body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path, pain_config, funnel_config))
     late_note = _late_events_note(con, as_of) + _erasures_note(con, as_of, run_id) if written_again else ""

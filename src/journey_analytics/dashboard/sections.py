@@ -111,33 +111,50 @@ MAX_SEGMENTS_PER_BREAKDOWN = 10
 MAX_REVENUE_FIGURES = 3
 
 
-def _customers_with_a_stage(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
-    """The customers on the run date as the stage funnel counts them: those with a stage. Without
-    a stage history of the day (a run without the stage step), the customers with a touch: an
-    event that is not passive in the default stage rules (an e-mail only delivered, the brand's
-    own reply), as a contact who only had e-mail delivered has no stage."""
+# SQL: a customer_id of someone never identified (identifier_customer_id in
+# sql/macros/identity_macros.sql): a device's ('anon:'), or a contact's known by an e-mail address
+# or a social handle alone; an identified customer (a user_id on their events by the day, or one
+# the CRM knows: customers.is_identified) is named by their user_id.
+UNIDENTIFIED_ID = "regexp_matches(customer_id, '^(anon|email|social):')"
+
+
+def customers_with_a_stage(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[int, int]:
+    """The customers on the run date as the stage funnel counts them, and how many of them are
+    identified: those with a stage. Without a stage history of the day (a run without the stage
+    step), the customers with a touch: an event that is not passive in the default stage rules
+    (an e-mail only delivered, the brand's own reply), as a contact who only had e-mail delivered
+    has no stage."""
     if has_tables(con, "stage_history"):
-        ((staged,),) = con.execute("select count(*) from stage_history where as_of_date = ?", [as_of]).fetchall()
+        ((staged, identified),) = con.execute(
+            f"select count(*), count(*) filter (where not {UNIDENTIFIED_ID}) from stage_history where as_of_date = ?",
+            [as_of],
+        ).fetchall()
         if staged:
-            return int(staged)
+            return int(staged), int(identified)
     from journey_analytics.stages.rules import load_stage_config
 
     passive = [f"{e.channel}:{e.event_name}" for e in load_stage_config().signals if e.signal == "passive"]
-    ((touched,),) = con.execute(
-        """
-        select count(distinct customer_id) from events
+    ((touched, identified),) = con.execute(
+        f"""
+        select count(distinct customer_id), count(distinct customer_id) filter (where not {UNIDENTIFIED_ID})
+        from events
         where event_ts < cast(? as date) + 1 and not list_contains(?, channel || ':' || event_name)
         """,
         [as_of, passive],
     ).fetchall()
-    return int(touched)
+    return int(touched), int(identified)
+
+
+def identified_detail(customers: int, identified: int) -> str:
+    """The line under the headline's customers: how many of them are identified."""
+    return f"{identified:,} identified, {customers - identified:,} not"
 
 
 def header_figures(con: duckdb.DuckDBPyConnection, as_of: date, run_id: str | None = None) -> list[tuple[str, str]]:
     """The headline numbers: customers, orders, revenue (per currency, and net of refunds where its orders
     had any), conversion, pain points, and the health of the page's run (``run_id``: recorded in pipeline_runs, or the run writing the page, whose
     files are recorded but whose own row is not yet), or else of the last recorded run."""
-    customers = _customers_with_a_stage(con, as_of)
+    customers, _ = customers_with_a_stage(con, as_of)
     # each order once, at its value and net of its refunds: the rule of customers.revenue and
     # net_revenue and sessions.revenue (order_net_values in sql/macros/order_macros.sql); revenue
     # per currency, as there are no exchange rates to add amounts of different currencies with
@@ -261,8 +278,14 @@ def header_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
         "select cast(min(event_ts) as date) from events where event_ts < cast(? as date) + 1", [as_of]
     ).fetchall()
     since = f"every day from {first.isoformat()} to {as_of.isoformat()}" if first else f"every day up to {as_of.isoformat()}"
+    customers, identified = customers_with_a_stage(con, as_of)
     note = (f"Customers: those with a stage on {as_of.isoformat()}. Orders, revenue and session conversion: "
             f"{since}, not that day alone.")
+    if customers:
+        note += (f" Of the {plural(customers, 'customer')}, {identified:,} {'is' if identified == 1 else 'are'} identified "
+                 "(a user id: they logged in or signed up, or the CRM knows them); the other "
+                 f"{customers - identified:,} {'is' if customers - identified == 1 else 'are'} known only by a device (anonymous visitors), an e-mail address "
+                 "or a social handle, and one person may be several of them.")
     return f"{note} {ORDERS_ONLY_NOTE}" if _orders_only(con, as_of) else note
 
 
