@@ -1180,3 +1180,22 @@ class TestHeadlineIdentified:
         assert "<b>4</b><span>Customers</span><span>1 identified, 3 not</span>" in page
         assert ("Of the 4 customers, 1 is identified (a user id: they logged in or signed up, or the CRM knows them);"
                 " the other 3 are known only by a device (anonymous visitors), an e-mail address or a social handle") in page
+
+
+class TestNamesInReadingOrder:
+    """Campaigns (and sources, platforms, segments) with as many messages are listed as a reader
+    orders their names: campaign_2 before campaign_10, 9 before 10 (as text, campaign_10 came
+    second, after campaign_1)."""
+
+    def test_campaigns(self, landing: Landing, warehouse: Path) -> None:
+        from journey_analytics.dashboard.sections import email_health
+
+        names = [f"campaign_{i}" for i in (12, 1, 10, 2, 11, 3)] + ["9", "10"]
+        landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", [
+            {"event_id": f"{name}-{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "delivered",
+             "email": f"p{i}@example.com", "campaign_id": name, "message_id": f"{name}-m{i}"}
+            for name in names for i in range(3)
+        ])
+        table = section_after_run(landing, warehouse, date(2026, 10, 20), email_health)
+        assert [row[0] for row in body_rows(table)] == [
+            "9", "10", "campaign_1", "campaign_2", "campaign_3", "campaign_10", "campaign_11", "campaign_12"]

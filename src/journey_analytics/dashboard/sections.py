@@ -17,7 +17,7 @@ import duckdb
 import plotly.graph_objects as go
 
 from journey_analytics.warehouse import has_tables, run_script
-from journey_analytics.wording import plural
+from journey_analytics.wording import natural_key, plural
 
 STAGES = ("awareness", "consideration", "purchase", "retention", "advocacy")
 STAGE_COLOURS = ("#9ecae1", "#6baed6", "#3182bd", "#08519c", "#08306b")
@@ -453,7 +453,7 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
     # it, is not offered: it would show an empty chart)
     ranked = sorted(
         (k for k in segments if k[0] == "all" or segments[k][0][1] > 0),
-        key=lambda k: (k[0] != "all", k[0], -segments[k][0][1], k[1]),
+        key=lambda k: (k[0] != "all", k[0], -segments[k][0][1], natural_key(k[1])),
     )
     keys, per_key = [], {}
     for key in ranked:
@@ -609,10 +609,11 @@ def acquisition(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         )
         select source, count(*) as customers, count(b.customer_id) as buyers, count(*) over () as sources
         from first_sessions f left join buyers b using (customer_id)
-        group by 1 order by customers desc, 1 limit ?
+        group by 1
         """,
-        [as_of, as_of, MAX_SOURCES],
+        [as_of, as_of],
     ).fetchall()
+    rows = sorted(rows, key=lambda r: (-r[1], natural_key(r[0])))[:MAX_SOURCES]  # ties by name, as read
     note = "Customers by the source of their first visit, and how many bought."
     if not rows:  # an e-mail or social only warehouse: an empty chart would not say why
         return Section("acquisition", "Acquisition sources that bring buyers", note,
@@ -655,11 +656,14 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
             count(*) over () as campaigns
         -- the messages of the window with their events, as the pain points judge them
         from {email_window_events(28)}
-        group by 1 order by delivered + bounces + dropped desc, 1 limit ?
+        group by 1
         """,
-        [as_of, as_of, as_of, MAX_CAMPAIGNS],
+        [as_of, as_of, as_of],
     ).fetchall()
-    note = "Per campaign, last 28 days. Rates are of the messages delivered; the bounce rate is of those delivered or bounced."
+    # the campaigns with the most messages first, those with as many by name as a reader orders
+    # them (campaign_2 before campaign_10, not as text)
+    rows = sorted(rows, key=lambda r: (-(r[1] + r[4] + r[7]), natural_key(r[0])))[:MAX_CAMPAIGNS]
+    note = "Per campaign (the most messages first), last 28 days. Rates are of the messages delivered; the bounce rate is of those delivered or bounced."
     if not rows:
         return Section("email-health", "E-mail health", note, table_html="<p>No e-mail events in the last 28 days.</p>")
     if rows[0][-1] > len(rows):
@@ -697,10 +701,11 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
             any_value(s.mean_sentiment) as mean_sentiment
         from answered a
         full join sentiment s on s.platform = a.platform
-        group by 1 order by 2 desc, 1
+        group by 1
         """,
         [as_of, as_of, as_of, as_of, as_of, as_of],
     ).fetchall()
+    rows = sorted(rows, key=lambda r: (-r[1], natural_key(r[0])))  # ties by name, as read
     table = "<p>No social messages or sentiment in the last 28 days.</p>" if not rows else html_table(
         ["platform", "inbound messages", "median hours to reply", "unanswered", "waiting", "mean sentiment"],
         # hours to one decimal, as the findings give them: 15 beside 8.934 read as two precisions
