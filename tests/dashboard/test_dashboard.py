@@ -1199,3 +1199,29 @@ class TestNamesInReadingOrder:
         table = section_after_run(landing, warehouse, date(2026, 10, 20), email_health)
         assert [row[0] for row in body_rows(table)] == [
             "9", "10", "campaign_1", "campaign_2", "campaign_3", "campaign_10", "campaign_11", "campaign_12"]
+
+
+class TestCheckoutFunnelBeforeTheData:
+    """A report period that starts before the first day of the data (28 days, in a store's first
+    weeks of logs) says where the data begins and how many of its days the funnel counts, rather
+    than let 28 days read as 28 days of customers."""
+
+    def test_the_data_begins_in_the_period(self, landing: Landing, tmp_path: Path) -> None:
+        import duckdb
+
+        from journey_analytics.dashboard.sections import checkout_funnel
+
+        landing.jsonl("web", date(2026, 10, 10), "w.jsonl", [
+            {"event_id": f"{name}{i}", "event_ts": f"2026-10-1{i}T10:0{k}:00Z", "event_name": name, "anonymous_id": f"a{i}"}
+            for i in range(3) for k, name in enumerate(["view_item", "add_to_cart"])
+        ])
+        warehouse = tmp_path / "w.duckdb"
+        run_day(landing, warehouse, date(2026, 10, 19), funnels=True)
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            note = checkout_funnel(con, date(2026, 10, 19)).note
+        finally:
+            con.close()
+        assert note.startswith("Customers reaching each step in the report period, 2026-09-22 to 2026-10-19 (28 days),")
+        assert ("; choose a breakdown. The data begins on 2026-10-10, 18 days into the period: the funnel counts its"
+                " last 10 days.") in note

@@ -420,6 +420,12 @@ def checkout_funnel(con: duckdb.DuckDBPyConnection, as_of: date, funnel_config: 
     start, end, window = rows[0][5], rows[0][6], rows[0][7]
     note = (f"{'Sessions' if _funnel_unit(con, as_of) == 'session' else 'Customers'} reaching each step in the report period, {start.isoformat()} to {end.isoformat()} "
             f"({plural((end - start).days + 1, 'day')}), each step within {_duration(window)} of their first; choose a breakdown.")
+    # a period longer than the data (the first weeks of a store's logs): its first days had no events
+    first = con.execute("select min(event_date) from events where event_date <= ?", [end]).fetchall()[0][0] \
+        if has_tables(con, "events") else None
+    if first is not None and start < first <= end:
+        note += (f" The data begins on {first.isoformat()}, {plural((first - start).days, 'day')} into the period: the"
+                 f" funnel counts its last {plural((end - first).days + 1, 'day')}.")
     shown = {row[3] for row in rows}  # a report written with another config names only these
     unlogged = [step for step in _unlogged_steps(con, funnel_config, rows[0][5], rows[0][6]) if step in shown]
     ((in_period, web_in_period, latest),) = con.execute(
