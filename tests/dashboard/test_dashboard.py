@@ -1225,3 +1225,31 @@ class TestCheckoutFunnelBeforeTheData:
         assert note.startswith("Customers reaching each step in the report period, 2026-09-22 to 2026-10-19 (28 days),")
         assert ("; choose a breakdown. The data begins on 2026-10-10, 18 days into the period: the funnel counts its"
                 " last 10 days.") in note
+
+
+class TestAbandonmentBesideTheFunnel:
+    """The checkout-abandonment finding judges everyone who began checkout in its window and had 24
+    hours to buy, whatever came before; the checkout funnel counts at begin_checkout those who got
+    there by its steps in order: the pain points say why the two numbers differ where they meet."""
+
+    def test_the_note_names_both_counts(self, landing: Landing, tmp_path: Path) -> None:
+        from journey_analytics.config import load_settings
+
+        def web(event_id: str, ts: str, name: str, who: str) -> dict[str, object]:
+            row: dict[str, object] = {"event_id": event_id, "event_ts": ts, "event_name": name, "anonymous_id": who}
+            return row | ({"order_id": event_id, "value": 10, "currency": "EUR"} if name == "purchase" else {})
+
+        rows = [web(f"b{i}", "2026-10-18T10:00:00Z", "begin_checkout", f"a{i}") for i in range(40)]
+        rows += [web(f"p{i}", "2026-10-18T11:00:00Z", "purchase", f"a{i}") for i in range(4)]
+        rows += [web(f"{name}{i}", f"2026-10-20T10:0{k}:00Z", name, f"n{i}")
+                 for i in range(10) for k, name in enumerate(["view_item", "add_to_cart", "begin_checkout"])]
+        landing.jsonl("web", date(2026, 10, 20), "w.jsonl", rows)
+        summary = runs.run_day_in_process(
+            date(2026, 10, 20), landing.root, tmp_path / "w.duckdb", tmp_path / "reports", load_settings(None)
+        )
+        page = summary.report.read_text()
+        assert "90% of the 40 customers who began checkout in the last 28 days did not buy within 24 hours" in page
+        assert ("Checkout abandonment judges the 40 customers who began checkout in the last 28 days and had 24 hours"
+                " to buy by the end of the day (later ones are not judged yet), whatever they did before; the checkout"
+                " funnel&#x27;s 10 at begin_checkout are those who reached it by the steps before it, in its period,"
+                " and it counts a purchase within its own window.") in page

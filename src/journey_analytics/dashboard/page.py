@@ -84,7 +84,7 @@ def build_sections(
         s.stage_mix(con, as_of),
         s.checkout_funnel(con, as_of, funnel_config),
         s.conversion_trend(con, as_of),
-        s.pain_points(con, as_of),
+        s.pain_points(con, as_of, pain_config),
         s.touchpoints(con, as_of),
         s.acquisition(con, as_of),
         s.email_health(con, as_of),

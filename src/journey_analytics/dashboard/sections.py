@@ -545,7 +545,46 @@ def _finding_values(kind: str, observed: float | None, baseline: float | None) -
     return shown(observed, "{:.2%}"), shown(baseline, "{:.2%}")
 
 
-def pain_points(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
+def _abandonment_note(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path | None) -> str:
+    """Where a checkout or cart abandonment finding sits beside the checkout funnel: why its
+    customers are not the funnel's at that step (the finding takes everyone who began in its window
+    and had conversion_hours to buy, whatever came before; the funnel those who reached the step
+    by its steps in order, in its period, and a purchase within its window); else nothing."""
+    from journey_analytics.pain_points import load_config
+
+    found = con.execute(
+        """
+        select kind, step, try_cast(json_extract(evidence, '$.customers') as bigint)
+        from pain_points
+        where as_of_date = ? and kind in ('checkout_abandonment', 'cart_abandonment')
+        order by kind desc
+        """,
+        [as_of],
+    ).fetchall() if "evidence" in {c for (c,) in con.execute(
+        "select column_name from duckdb_columns() where table_name = 'pain_points'").fetchall()} else []
+    if not found:
+        return ""
+    a = load_config(pain_config)["abandonment"]
+    funnel = dict(con.execute(
+        """
+        select step, entered from funnel_steps
+        where as_of_date = ? and funnel = 'checkout' and segment_key = 'all'
+        """,
+        [as_of],
+    ).fetchall()) if has_tables(con, "funnel_steps") else {}
+    parts = []
+    for kind, step, judged in found:
+        did = "began checkout" if kind == "checkout_abandonment" else "added to cart"
+        counted = f"the {plural(judged, 'customer')}" if judged is not None else "the customers"
+        at_step = (f"; the checkout funnel's {funnel[step]:,} at {step} are those who reached it by the steps before"
+                   " it, in its period, and it counts a purchase within its own window") if step in funnel else ""
+        parts.append(f"{kind.replace('_', ' ').capitalize()} judges {counted} who {did} in the last "
+                     f"{plural(int(a['window_days']), 'day')} and had {plural(int(a['conversion_hours']), 'hour')} to buy by"
+                     f" the end of the day (later ones are not judged yet), whatever they did before{at_step}.")
+    return " " + " ".join(parts)
+
+
+def pain_points(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path | None = None) -> Section | None:
     """The flagged findings, most severe first."""
     if not has_tables(con, "pain_points"):
         return None
@@ -564,7 +603,8 @@ def pain_points(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
          for sev, kind, seg, metric, observed, baseline, n, what in rows],
         {0, 4, 5, 6},
     ) if rows else "<p>No pain points flagged.</p>"
-    return Section("pain-points", "Pain points", "Findings worth a person's attention today, most severe first.", table_html=table)
+    note = "Findings worth a person's attention today, most severe first." + _abandonment_note(con, as_of, pain_config)
+    return Section("pain-points", "Pain points", note, table_html=table)
 
 
 def touchpoints(con: duckdb.DuckDBPyConnection, as_of: date) -> Section | None:
