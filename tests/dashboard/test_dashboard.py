@@ -1253,3 +1253,30 @@ class TestAbandonmentBesideTheFunnel:
                 " to buy by the end of the day (later ones are not judged yet), whatever they did before; the checkout"
                 " funnel&#x27;s 10 at begin_checkout are those who reached it by the steps before it, in its period,"
                 " and it counts a purchase within its own window.") in page
+
+
+class TestEmailOverAThresholdNotFlagged:
+    """A campaign over an e-mail threshold is a pain point only when it is also significantly worse
+    than the other campaigns (and has min_delivered messages): the e-mail section names the ones
+    over a threshold that are not flagged, and why, where only the config said so."""
+
+    def test_named_with_why(self, landing: Landing, tmp_path: Path) -> None:
+        from journey_analytics.config import load_settings
+
+        def mail(campaign: str, i: int, name: str) -> dict[str, object]:
+            return {"event_id": f"{campaign}-{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": name,
+                    "email": f"p{i}@example.com", "campaign_id": campaign, "message_id": f"{campaign}-m{i}"}
+
+        # 6% and 3.3% of 150 bounce (threshold 5%): not significantly apart; a small send all bounced
+        rows = [mail(c, i, "bounce" if i < bad else "delivered")
+                for c, bad in (("campaign_5", 9), ("campaign_1", 5), ("campaign_2", 5)) for i in range(150)]
+        rows += [mail("<b>tiny</b>", i, "bounce") for i in range(3)]
+        landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", rows)
+        warehouse = tmp_path / "w.duckdb"
+        summary = runs.run_day_in_process(date(2026, 10, 20), landing.root, warehouse, tmp_path / "reports", load_settings(None))
+        assert query(warehouse, "select count(*) from pain_points where kind = 'email_bounce'") == [(0,)]
+        page = summary.report.read_text()
+        assert ("<p>Over a threshold, not a pain point:</p><ul><li>&lt;b&gt;tiny&lt;/b&gt;: bounce rate 100.00%, over"
+                " the threshold of 5.00%, too few messages to judge (3; a campaign needs 100).</li><li>campaign_5: bounce"
+                " rate 6.00%, over the threshold of 5.00%, but not significantly worse than the other campaigns' 4.29% on"
+                " 150 messages, so not flagged as its own pain point.</li></ul>") in page

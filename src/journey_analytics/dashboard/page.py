@@ -87,7 +87,7 @@ def build_sections(
         s.pain_points(con, as_of, pain_config),
         s.touchpoints(con, as_of),
         s.acquisition(con, as_of),
-        s.email_health(con, as_of),
+        s.email_health(con, as_of, pain_config),
         s.social_health(con, as_of, pain_config),
         s.classifier_evaluation(con, evaluation_path),
     ]

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import plotly.graph_objects as go
@@ -682,9 +683,60 @@ def _rate(count: int, of: int) -> str:
     return f"{count / of:.2%}" if of else "n/a"
 
 
-def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
-    """Per-campaign delivery, engagement and complaint rates (last 28 days)."""
-    from journey_analytics.pain_points import MESSAGE_KEY, email_window_events, messages_with
+# E-mail health's checks, as the pain points make them: (pain point kind, metric, the row's column of
+# the messages with the event, whether the rate is of delivered + bounced, the threshold's setting)
+_EMAIL_CHECKS = (
+    ("email_bounce", "bounce rate", 4, True, "bounce_threshold"),
+    ("email_spam_complaints", "complaint rate", 5, False, "spam_complaint_threshold"),
+    ("email_unsubscribes", "unsubscribe rate", 6, False, "unsubscribe_threshold"),
+)
+
+
+def _unflagged_campaigns(
+    con: duckdb.DuckDBPyConnection, as_of: date, rows: list[tuple], e: dict[str, Any]
+) -> str:
+    """The campaigns over an e-mail threshold that the pain points do not flag, and why: a campaign
+    is flagged only when it is also significantly worse than the other campaigns, and judged only
+    on min_delivered messages (config/pain_points.toml, [email]); an HTML list, or nothing (also
+    without the day's pain points to compare with)."""
+    if not has_tables(con, "pain_points"):
+        return ""
+    findings = con.execute(
+        "select kind, segment_value from pain_points where as_of_date = ? and segment_key = 'campaign_id'", [as_of]
+    ).fetchall()
+    flagged = set(findings)
+    sender_wide = {kind for kind, value in findings if value in ("all", "all others")}
+    items = []
+    for kind, metric, column, of_bounced, setting in _EMAIL_CHECKS:
+        threshold = float(e[setting])
+        total_bad = sum(r[column] for r in rows)
+        total_n = sum(r[1] + (r[4] if of_bounced else 0) for r in rows)
+        for row in sorted(rows, key=lambda r: natural_key(r[0])):
+            bad, n = row[column], row[1] + (row[4] if of_bounced else 0)
+            if not n or bad / n <= threshold or (kind, str(row[0])) in flagged:
+                continue
+            said = f"{esc(row[0])}: {metric} {bad / n:.2%}, over the threshold of {threshold:.2%}, "
+            if n < e["min_delivered"]:
+                said += f"too few messages to judge ({n:,}; a campaign needs {e['min_delivered']:,})"
+            else:
+                rest = f"{(total_bad - bad) / (total_n - n):.2%}" if total_n > n else "n/a"
+                said += (f"but not significantly worse than the other campaigns' {rest} on "
+                         f"{plural(n, 'message')}, so not flagged as its own pain point")
+                if kind in sender_wide:
+                    said += " (it is in the finding about all campaigns)"
+            items.append(f"<li>{said}.</li>")
+    if not items:
+        return ""
+    return "<p>Over a threshold, not a pain point:</p><ul>" + "".join(items) + "</ul>"
+
+
+def email_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path | None = None) -> Section:
+    """Per-campaign delivery, engagement and complaint rates (the pain points' window, 28 days by
+    default), and the campaigns over a threshold that the pain points do not flag, with why."""
+    from journey_analytics.pain_points import MESSAGE_KEY, email_window_events, load_config, messages_with
+
+    e = load_config(pain_config)["email"]
+    days = int(e["window_days"])
 
     rows = con.execute(
         f"""
@@ -701,17 +753,20 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
             count(*) filter (where event_name = 'dropped') as dropped,
             count(*) over () as campaigns
         -- the messages of the window with their events, as the pain points judge them
-        from {email_window_events(28)}
+        from {email_window_events(days)}
         group by 1
         """,
         [as_of, as_of, as_of],
     ).fetchall()
+    unflagged = _unflagged_campaigns(con, as_of, rows, e)
     # the campaigns with the most messages first, those with as many by name as a reader orders
     # them (campaign_2 before campaign_10, not as text)
     rows = sorted(rows, key=lambda r: (-(r[1] + r[4] + r[7]), natural_key(r[0])))[:MAX_CAMPAIGNS]
-    note = "Per campaign (the most messages first), last 28 days. Rates are of the messages delivered; the bounce rate is of those delivered or bounced."
+    note = (f"Per campaign (the most messages first), last {plural(days, 'day')}. Rates are of the messages delivered;"
+            " the bounce rate is of those delivered or bounced.")
     if not rows:
-        return Section("email-health", "E-mail health", note, table_html="<p>No e-mail events in the last 28 days.</p>")
+        return Section("email-health", "E-mail health", note,
+                       table_html=f"<p>No e-mail events in the last {plural(days, 'day')}.</p>")
     if rows[0][-1] > len(rows):
         note += f" The {len(rows)} campaigns with the most messages of {rows[0][-1]:,}."
     table = html_table(
@@ -719,7 +774,7 @@ def email_health(con: duckdb.DuckDBPyConnection, as_of: date) -> Section:
         [(c, d, x, _rate(o, d), _rate(k, d), _rate(b, d + b), _rate(s, d), _rate(u, d)) for c, d, o, k, b, s, u, x, _ in rows],
         {1, 2, 3, 4, 5, 6, 7},
     )
-    return Section("email-health", "E-mail health", note, table_html=table)
+    return Section("email-health", "E-mail health", note, table_html=table + unflagged)
 
 
 def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path | None = None) -> Section:
