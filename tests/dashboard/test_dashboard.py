@@ -1280,3 +1280,28 @@ class TestEmailOverAThresholdNotFlagged:
                 " the threshold of 5.00%, too few messages to judge (3; a campaign needs 100).</li><li>campaign_5: bounce"
                 " rate 6.00%, over the threshold of 5.00%, but not significantly worse than the other campaigns' 4.29% on"
                 " 150 messages, so not flagged as its own pain point.</li></ul>") in page
+
+
+class TestClassifierInPlainWords:
+    """The classifier's evaluation speaks to data people (precision, recall, F1): the section opens
+    with a line a marketing reader can take away, how many labelled customers got the stage their
+    label gives, and what the scores mean; the tables keep their figures."""
+
+    def test_a_line_before_the_tables(self, landing: Landing, tmp_path: Path) -> None:
+        from journey_analytics.config import load_settings
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "v1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "view_item", "anonymous_id": "a1", "user_id": "u1"},
+            {"event_id": "v2", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a2", "user_id": "u2"},
+        ])
+        landing.text("labels", None, "labels.csv",
+                     "user_id,stage,as_of_date\nu1,consideration,2026-10-01\nu2,consideration,2026-10-01\n")
+        summary = runs.run_day_in_process(
+            date(2026, 10, 1), landing.root, tmp_path / "w.duckdb", tmp_path / "reports", load_settings(None)
+        )
+        page = summary.report.read_text()
+        section = page.split('<section id="classifier"')[1]
+        assert ("<p><b>In plain words:</b> the stages on this page are right for 1 of 2 customers (50%) whose stage"
+                " your labels give. Precision: of the customers put in a stage, the share who belong there.") in section
+        assert section.index("In plain words") < section.index("<table>")
+        assert "<th>rules+model F1</th>" in section

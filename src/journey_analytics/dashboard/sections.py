@@ -820,6 +820,37 @@ def social_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path
     return Section("social-health", "Social care", note, table_html=table)
 
 
+# Precision, recall and F1 for a reader who does not use them (the tables keep the figures).
+SCORES_IN_PLAIN_WORDS = (
+    "Precision: of the customers put in a stage, the share who belong there. Recall: of the customers who belong"
+    " in a stage, the share put there. F1 weighs the two together: 1 is every customer right, 0 none; macro-F1 is"
+    " the stages' F1 averaged. Support: the customers of each stage the scores are taken on."
+)
+
+
+def _in_plain_words(report: dict[str, Any]) -> str:
+    """One sentence a marketing reader can take away from the evaluation: how many customers of the
+    report's best reference (supplied labels, the simulator's truth, else the held-out customers the
+    rules are sure of) got the stage the reference gives them, and what the scores mean."""
+    for key in ("labels", "truth", "held_out"):
+        section = report.get(key) or {}
+        scored = section.get("rules_plus_model") or {}
+        n = section.get("n")
+        if n and scored.get("accuracy") is not None:
+            right = round(scored["accuracy"] * n)
+            share = f"{right:,} of {plural(n, 'customer')} ({scored['accuracy']:.0%})"
+            if key == "labels":
+                said = f"the stages on this page are right for {share} whose stage your labels give"
+            elif key == "truth":
+                said = f"the stages on this page are right for {share} whose true stage the simulator knows"
+            else:
+                said = (f"tried on {plural(n, 'customer')} whose stage the rules are sure of, the classifier gives the"
+                        f" same stage to {right:,} ({scored['accuracy']:.0%}); it decides only the customers the rules"
+                        " are not sure of, and there are no labels to check it against")
+            return f"<p><b>In plain words:</b> {esc(said)}. {esc(SCORES_IN_PLAIN_WORDS)}</p>"
+    return f"<p>{esc(SCORES_IN_PLAIN_WORDS)}</p>"
+
+
 def classifier_evaluation(con: duckdb.DuckDBPyConnection, evaluation_path: Path | None) -> Section | None:
     """Per-stage precision, recall and F1 of the stage classifier, from its evaluation report."""
     if evaluation_path is None or not evaluation_path.is_file():
@@ -839,4 +870,4 @@ def classifier_evaluation(con: duckdb.DuckDBPyConnection, evaluation_path: Path 
     else:
         note = (f"Model trained on {model.get('trained_on', '?')} from {model.get('training_source', '?')}; "
                 "scores for rules alone and rules plus model against the reference each table names.")
-    return Section("classifier", "Stage classifier evaluation", note, table_html="".join(parts))
+    return Section("classifier", "Stage classifier evaluation", note, table_html=_in_plain_words(report) + "".join(parts))
