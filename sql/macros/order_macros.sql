@@ -85,9 +85,12 @@ create or replace temp macro order_values(before_ts) as table
     from sender_totals
     group by customer_id, order_key;
 
--- One row per refunded order up to (not including) before_ts, from the web refunds in
--- main.events, with the value refunded. An order is its order_id (else the refund event's own
--- id), as in order_values. A refund is the rows one sender (device, else user) sent at one
+-- One row per refunded order and currency up to (not including) before_ts, from the web refunds
+-- in main.events, with the value refunded. An order is its order_id (else the refund event's own
+-- id), as in order_values, and the customer's: a refund of an order number another customer
+-- bought (stores numbering their orders alike, each from #1001) is a refund of an order of its
+-- own. Refunds of one number in two currencies are of two orders (one number in two stores) and
+-- are two rows, so no amount of one currency is added to another's. A refund is the rows one sender (device, else user) sent at one
 -- instant: they are its lines and add up, told apart by value and product as an order's lines
 -- are (order_line_item), so a row sent twice, as a file landed again under new event ids with the
 -- refund's own time, is one line. Refunds one sender sent at different instants are different
@@ -104,30 +107,29 @@ create or replace temp macro order_values(before_ts) as table
 -- is the amount refunded: given negative (a credit note, Online Retail's cancellations of
 -- negative quantities) its total is read as the same amount (its lines add as given first, so a
 -- fee kept back from a refund lowers it whatever sign the export writes refunds with).
---   refunded_at: its first refund; currency: as given (the smallest, should its refunds disagree).
+--   refunded_at: its first refund; currency: the refunds' currency as given.
 create or replace temp macro order_refunds(before_ts) as table
     with refund_lines as (
         select * from order_lines_sent('refund', before_ts)
     ),
     refunds as (
-        select customer_id, order_key, sender, sent_at, abs(sum(value)) as refund_value,
-            min(currency) as currency
+        select customer_id, order_key, currency, sender, sent_at, abs(sum(value)) as refund_value
         from refund_lines
-        group by customer_id, order_key, sender, sent_at
+        group by customer_id, order_key, currency, sender, sent_at
     ),
     sender_totals as (
-        select customer_id, order_key, sender, sum(refund_value) as refunded_value,
-            min(sent_at) as first_sent_at, min(currency) as currency
+        select customer_id, order_key, currency, sender, sum(refund_value) as refunded_value,
+            min(sent_at) as first_sent_at
         from refunds
-        group by customer_id, order_key, sender
+        group by customer_id, order_key, currency, sender
     )
     select
         customer_id, order_key,
         min(first_sent_at) as refunded_at,
-        min(currency) as currency,
+        currency,
         max(refunded_value) as refunded_value
     from sender_totals
-    group by customer_id, order_key;
+    group by customer_id, order_key, currency;
 
 -- One row per order up to (not including) before_ts, as order_values (the same rows and
 -- columns), with what its refunds took back: refunded_value, the order's refunds by
@@ -135,8 +137,12 @@ create or replace temp macro order_refunds(before_ts) as table
 -- value less its refunds, never below nothing: refunds over the order's value (a tag's order
 -- value without the shipping the export's refund gives back, a refund counted twice) take the
 -- whole order and no more, so an order is worth between 0 and its value (an order of a negative
--- value, added as given, keeps it). Refunds of orders bought before the data begins have no row
--- here: there is no order value in the data for them to lower.
+-- value, added as given, keeps it). A refund lowers the customer's order of its number in its
+-- currency (the order's: its smallest, should its lines disagree): a refund in another currency
+-- is of another order (one number in two stores), and taking it off would subtract dollars from
+-- euros. Refunds of orders bought before the data begins, and refunds no order of the customer's
+-- in their currency carries, have no row here: there is no order value in the data for them to
+-- lower.
 create or replace temp macro order_net_values(before_ts) as table
     select
         o.customer_id, o.order_key, o.ordered_at, o.session_id, o.currency, o.order_value,
@@ -144,4 +150,5 @@ create or replace temp macro order_net_values(before_ts) as table
         o.order_value - least(coalesce(r.refunded_value, 0), greatest(o.order_value, 0)) as net_value
     from order_values(before_ts) as o
     left join order_refunds(before_ts) as r
-        on r.customer_id is not distinct from o.customer_id and r.order_key = o.order_key;
+        on r.customer_id is not distinct from o.customer_id and r.order_key = o.order_key
+        and r.currency is not distinct from o.currency;

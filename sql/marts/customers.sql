@@ -17,15 +17,15 @@
 -- days_since_last_touch: Whole days from last_touch_at to the run date.
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
--- n_orders: Distinct orders (purchase events counted once per order_id), including orders known only from a refund, whose purchase is nowhere in the data (bought before it begins).
+-- n_orders: Distinct orders (purchase events counted once per order_id). A customer whose only orders are known from refunds (a refund whose order is not among the customer's purchases in its currency: bought before the data begins, or a cancellation numbered on its own, as Online Retail's C536379) has 1; such refunds add no order to a customer with purchases in the data.
 -- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once; sent by the tag and by the store's export with two totals, the larger), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates (see revenue_currency).
 -- revenue_currency: The currency of revenue: the one currency of the customer's orders with a value; 'mixed' when they were in more than one, also within one order (its lines, or the web tag's total and the store export's, in two currencies) (revenue then adds amounts of different currencies, so filter on this column before summing revenue across customers); null without such an order.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
--- n_refunds: Distinct orders with a refund.
--- refunded_value: Value refunded on the customer's orders (order_refunds in sql/macros/order_macros.sql: a refund's rows sent together are its lines and add up; the same refund sent again at its own time counts once; refunds sent at different times are partial refunds and all count, so one resent at another time under a new event id counts twice; sent by the tag and by the store's export with two totals, the larger; a negative refund, a credit note, is read as the amount refunded), including refunds of orders bought before the data begins, which net_revenue leaves out; added as given with no exchange rates, in the refunds' currency (revenue_currency's for the refunds of orders in the data). Not a classifier feature.
--- net_revenue: revenue less the refunds of its orders (order_net_values: each order's value less its refunds, never below nothing, so refunds over an order's value take the whole order and no more); a refund of an order whose purchase is not in the data (bought before it begins) lowers nothing, as that order adds no revenue. In revenue_currency; 0 without an order. Not a classifier feature.
+-- n_refunds: Distinct orders with a refund (an order number refunded in two currencies is two orders).
+-- refunded_value: Value refunded on the customer's orders (order_refunds in sql/macros/order_macros.sql: a refund's rows sent together are its lines and add up; the same refund sent again at its own time counts once; refunds sent at different times are partial refunds and all count, so one resent at another time under a new event id counts twice; sent by the tag and by the store's export with two totals, the larger; a negative refund, a credit note, is read as the amount refunded), including refunds of orders not among the customer's purchases in the refund's currency (bought before the data begins, a cancellation numbered on its own, a number another customer or another store's currency also used), which net_revenue leaves out; added as given with no exchange rates, in the refunds' currency. Not a classifier feature.
+-- net_revenue: revenue less the refunds of its orders (order_net_values: each order's value less its refunds, never below nothing, so refunds over an order's value take the whole order and no more); a refund lowers only the customer's own order of its number in its currency: a refund of an order whose purchase is not in the data (bought before it begins), of a number only another customer bought (two stores numbering orders alike), or in another currency than the order's (no exchange rates: dollars are not taken off euros) lowers nothing, as that order adds no revenue. In revenue_currency; 0 without an order. Not a classifier feature.
 -- n_view_item_7d: view_item events in the 7 days ending on the run date.
 -- n_view_item_30d: view_item events in the 30 days ending on the run date.
 -- n_view_item_90d: view_item events in the 90 days ending on the run date.
@@ -215,26 +215,44 @@ signals as (
 
 -- Each order once, at its value and net of its refunds (order_net_values in
 -- sql/macros/order_macros.sql: the rule of sessions.revenue and the dashboard's headline figures)
-order_lines as (
-    select customer_id, order_key, ordered_at, order_value, net_value
+order_values as (
+    select customer_id, order_key, currency, ordered_at, order_value, net_value
     from order_net_values((select as_of_end from parameters))
     where customer_id is not null
+),
+
+-- Each refunded order once (a number and a currency), with the value refunded (order_refunds:
+-- the rule order_net_values nets orders with)
+order_refunds as (
+    select customer_id, order_key, currency, refunded_value
+    from order_refunds((select as_of_end from parameters))
+    where customer_id is not null
+),
+
+order_lines as (
+    select customer_id, order_key, ordered_at, order_value, net_value
+    from order_values
     union all
-    -- an order refunded whose purchase is nowhere in the data (bought before it begins) is an
-    -- order too, with no value and no purchase time
-    select distinct customer_id, coalesce(order_id, event_id), null, null, null
-    from events_as_of as e
-    where channel = 'web' and event_name = 'refund'
-      and not exists (
-          select 1 from events_as_of as bought
-          where bought.channel = 'web' and bought.event_name = 'purchase' and bought.order_id = e.order_id
-      )
+    -- an order refunded whose purchase is not among the customer's orders (bought before the data
+    -- begins; a number another customer also bought, or bought in another currency, is another
+    -- order) is an order too, with no value and no purchase time
+    select customer_id, order_key, null, null, null
+    from order_refunds as r
+    where not exists (
+        select 1 from order_values as o
+        where o.customer_id = r.customer_id and o.order_key = r.order_key
+          and o.currency is not distinct from r.currency
+    )
 ),
 
 orders as (
     select
         customer_id,
-        count(*) as n_orders,
+        -- the orders in the data; refunds of orders not in it show that the customer bought, so
+        -- one order when the data holds none of theirs, but add none to those it holds: a store
+        -- that numbers its cancellations on their own (Online Retail's C536379, a credit note)
+        -- would otherwise add an order with every return, and put a one-time buyer in retention
+        greatest(count(ordered_at), 1) as n_orders,
         sum(order_value) as revenue,
         sum(net_value) as net_revenue,
         min(ordered_at) as first_order_at,
@@ -255,15 +273,12 @@ revenue_currencies as (
     group by customer_id
 ),
 
--- Each refunded order once, with the value refunded (order_refunds: the rule order_net_values
--- nets orders with)
 refunds as (
     select
         customer_id,
         count(*) as n_refunds,
         sum(refunded_value) as refunded_value
-    from order_refunds((select as_of_end from parameters))
-    where customer_id is not null
+    from order_refunds
     group by customer_id
 ),
 

@@ -211,7 +211,7 @@ class TestRefunds:
     COLUMNS = ("n_orders", "revenue", "n_refunds", "refunded_value", "net_revenue")
 
     def refund(self, wh: Warehouse, order_id: str, at: datetime, value: float, **fields: object) -> None:
-        wh.event("u1", "refund", at, order_id=order_id, value=value, currency="EUR", **fields)
+        wh.event("u1", "refund", at, **{"order_id": order_id, "value": value, "currency": "EUR", **fields})
 
     def test_a_refund_lowers_net_revenue(self, wh: Warehouse, tmp_path: Path) -> None:
         wh.order("u1", "o1", days_before(AS_OF, 10), value=100.0)
@@ -279,7 +279,46 @@ class TestRefunds:
         self.refund(wh, "o-old", days_before(AS_OF, 5), 80.0)
         self.refund(wh, "o1", days_before(AS_OF, 3), 35.0, anonymous_id=None)
         got = features(wh, tmp_path, "u1", *self.COLUMNS)
-        assert got == {"n_orders": 3, "revenue": 130.0, "n_refunds": 2, "refunded_value": 115.0, "net_revenue": 100.0}
+        assert got == {"n_orders": 2, "revenue": 130.0, "n_refunds": 2, "refunded_value": 115.0, "net_revenue": 100.0}
+
+    def test_a_refund_numbered_on_its_own_adds_no_order(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Online Retail numbers a cancellation on its own (C536380, not the invoice it cancels):
+        a one-time buyer who returned something has one order, not two, and stays in purchase; a
+        customer known only from such a refund has one order, known from it."""
+        wh.event("u1", "purchase", days_before(AS_OF, 10), order_id="536371", value=30.0, currency="GBP")
+        wh.event("u1", "refund", days_before(AS_OF, 8), order_id="C536380", value=-30.0, currency="GBP")
+        wh.event("u2", "refund", days_before(AS_OF, 8), order_id="C536381", value=-5.0, currency="GBP")
+        wh.event("u2", "refund", days_before(AS_OF, 7), order_id="C536382", value=-6.0, currency="GBP")
+        got = features(wh, tmp_path, "u1", *self.COLUMNS)
+        assert got == {"n_orders": 1, "revenue": 30.0, "n_refunds": 1, "refunded_value": 30.0, "net_revenue": 30.0}
+        assert wh.rows("select stage, reason from main.customer_stages where customer_id in ('u1', 'u2') order by 1") == [
+            ("purchase", "1 order, on 2026-11-20."), ("purchase", "1 order, known from its refund.")]
+        assert wh.rows("select n_orders, n_refunds from main.customers where customer_id = 'u2'") == [(1, 2)]
+
+    def test_a_refund_of_a_number_another_customer_bought_is_of_an_order_of_its_own(
+        self, wh: Warehouse, tmp_path: Path
+    ) -> None:
+        """Two stores number their orders alike: u1's and u2's order 1001 are two orders; u2's
+        refund of 1001 lowers u2's order, not u1's; u3, who bought 1001 before the data (in a third
+        store), has one order known from the refund and is no prospect."""
+        wh.order("u1", "1001", days_before(AS_OF, 10), value=100.0)
+        wh.order("u2", "1001", days_before(AS_OF, 9), value=50.0)
+        wh.event("u2", "refund", days_before(AS_OF, 5), order_id="1001", value=50.0, currency="EUR")
+        wh.event("u3", "refund", days_before(AS_OF, 5, hour=14), order_id="1001", value=20.0, currency="EUR")
+        wh.identify()
+        assign_stages(wh.con, AS_OF, model_dir=tmp_path / "models")
+        got = wh.rows(f"select customer_id, {', '.join(self.COLUMNS)} from main.customers order by 1")
+        assert got == [("u1", 1, 100, 0, 0, 100), ("u2", 1, 50, 1, 50, 0), ("u3", 1, 0, 1, 20, 0)]
+        assert wh.rows("select customer_id, stage from main.customer_stages order by 1") == [
+            ("u1", "purchase"), ("u2", "purchase"), ("u3", "purchase")]
+
+    def test_a_refund_in_another_currency_lowers_no_order(self, wh: Warehouse, tmp_path: Path) -> None:
+        """No exchange rates: a USD refund of order 4001, bought in EUR, is of another order of
+        that number (another store's) and takes no dollars off the euros, nor adds an order."""
+        wh.order("u1", "4001", days_before(AS_OF, 10), value=100.0)
+        self.refund(wh, "4001", days_before(AS_OF, 5), 60.0, currency="USD")
+        got = features(wh, tmp_path, "u1", *self.COLUMNS)
+        assert got == {"n_orders": 1, "revenue": 100.0, "n_refunds": 1, "refunded_value": 60.0, "net_revenue": 100.0}
 
     def test_a_negative_refund_is_the_amount_refunded(self, wh: Warehouse, tmp_path: Path) -> None:
         """Online Retail's cancellations are negative quantities: a credit note of -12.75 and
