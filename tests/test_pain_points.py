@@ -1118,6 +1118,17 @@ class TestStuckInPurchase:
         add(con, 100, "cohort{i}", "purchase", self.COHORT + timedelta(minutes=5), start=100, order_id="cohort-1-{i}")
         assert [f.evidence["x_cell"] for f in run(con)] == [10]
 
+    def test_a_cancellation_landed_as_a_purchase_is_no_order(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Online Retail's cancellations are invoices of their own (C536379) of negative value:
+        landed as purchases, they are no second order, so the buyers who cancelled did not come
+        back; an order with a discount line (a negative row among its lines) is one."""
+        self.buyers(con, "early", 300, self.BASELINE, back=45)
+        self.buyers(con, "cohort", 200, self.COHORT, back=10)
+        add(con, 100, "cohort{i}", "purchase", self.COHORT + timedelta(days=3), start=100, order_id="C-{i}", value=-12.75)
+        add(con, 4, "cohort{i}", "purchase", self.COHORT + timedelta(days=5), start=196, order_id="D-{i}", value=20.0)
+        add(con, 4, "cohort{i}", "purchase", self.COHORT + timedelta(days=5), start=196, order_id="D-{i}", value=-2.0)
+        assert [f.evidence["x_cell"] for f in run(con)] == [14]
+
     def test_no_finding_without_a_whole_baseline_cohort(self, con: duckdb.DuckDBPyConnection) -> None:
         """A history that begins after 2026-05-09 has no whole 28-day cohort, with the 60 days
         before each first order, before the latest one."""

@@ -29,8 +29,9 @@ create or replace temp macro order_lines_sent(event, before_ts) as table
     where channel = 'web' and event_name = event and event_ts < before_ts
     group by all;
 
--- One row per order up to (not including) before_ts, from the web purchases in main.events,
--- with its value. An order is its order_id (else the purchase event's own id). The rows sent
+-- One row per order number up to (not including) before_ts, from the web purchases in
+-- main.events, with its total, of any sign: order_values keeps the orders, order_refunds reads
+-- a negative total as a cancellation. An order is its order_id (else the purchase event's own id). The rows sent
 -- together (one instant, one device or user) are its lines and add up; lines are told apart by
 -- value and product (the extra fields item_id, sku, product_id, variant_id, stock_code, line_id,
 -- line_item_id, line_number that the row has, all of them: a product listed twice at one value
@@ -45,7 +46,7 @@ create or replace temp macro order_lines_sent(event, before_ts) as table
 -- are not two of its lines.
 --   ordered_at: its first sending; session_id: the session of its first sending that has one;
 --   currency: its currency as given (the smallest, should its lines disagree).
-create or replace temp macro order_values(before_ts) as table
+create or replace temp macro order_totals(before_ts) as table
     with purchase_lines as (
         select * from order_lines_sent('purchase', before_ts)
     ),
@@ -85,6 +86,15 @@ create or replace temp macro order_values(before_ts) as table
     from sender_totals
     group by customer_id, order_key;
 
+-- One row per order up to (not including) before_ts (order_totals): every order number whose
+-- purchase rows total nothing or more. An order of no value (a free sample, a replacement, a
+-- voucher paid in full) is an order. Purchase rows that total below nothing are no order but a
+-- cancellation landed as a purchase (Online Retail's invoice C536379, its quantities negative):
+-- order_refunds reads it as a refund of the amount. A negative row among an order's lines (a
+-- discount line) lowers its value as given.
+create or replace temp macro order_values(before_ts) as table
+    select * from order_totals(before_ts) where order_value >= 0;
+
 -- One row per refunded order and currency up to (not including) before_ts, from the web refunds
 -- in main.events, with the value refunded. An order is its order_id (else the refund event's own
 -- id), as in order_values, and the customer's: a refund of an order number another customer
@@ -107,6 +117,9 @@ create or replace temp macro order_values(before_ts) as table
 -- is the amount refunded: given negative (a credit note, Online Retail's cancellations of
 -- negative quantities) its total is read as the same amount (its lines add as given first, so a
 -- fee kept back from a refund lowers it whatever sign the export writes refunds with).
+-- Purchase rows of one number that total below nothing (order_totals) are a cancellation landed as
+-- a purchase: a refund of their amount, at their time, in their currency, as a negative refund
+-- is (added to the refunds of that number and currency, if any).
 --   refunded_at: its first refund; currency: the refunds' currency as given.
 create or replace temp macro order_refunds(before_ts) as table
     with refund_lines as (
@@ -122,13 +135,23 @@ create or replace temp macro order_refunds(before_ts) as table
             min(sent_at) as first_sent_at
         from refunds
         group by customer_id, order_key, currency, sender
+    ),
+    refunds_and_cancellations as (
+        select customer_id, order_key, currency, min(first_sent_at) as refunded_at,
+            max(refunded_value) as refunded_value
+        from sender_totals
+        group by customer_id, order_key, currency
+        union all
+        select customer_id, order_key, currency, ordered_at, -order_value
+        from order_totals(before_ts)
+        where order_value < 0
     )
     select
         customer_id, order_key,
-        min(first_sent_at) as refunded_at,
+        min(refunded_at) as refunded_at,
         currency,
-        max(refunded_value) as refunded_value
-    from sender_totals
+        sum(refunded_value) as refunded_value
+    from refunds_and_cancellations
     group by customer_id, order_key, currency;
 
 -- One row per order up to (not including) before_ts, as order_values (the same rows and

@@ -18,13 +18,13 @@
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
 -- n_orders: Distinct orders (purchase events counted once per order_id). A customer whose only orders are known from refunds (a refund whose order is not among the customer's purchases in its currency: bought before the data begins, or a cancellation numbered on its own, as Online Retail's C536379) has 1; such refunds add no order to a customer with purchases in the data.
--- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once; sent by the tag and by the store's export with two totals, the larger), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates (see revenue_currency).
+-- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once; sent by the tag and by the store's export with two totals, the larger; a negative line, such as a discount, lowers its order; an order of no value is an order; purchase rows of one order_id that total below nothing are a cancellation landed as a purchase, no order but a refund, see refunded_value), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates (see revenue_currency).
 -- revenue_currency: The currency of revenue: the one currency of the customer's orders with a value; 'mixed' when they were in more than one, also within one order (its lines, or the web tag's total and the store export's, in two currencies) (revenue then adds amounts of different currencies, so filter on this column before summing revenue across customers); null without such an order.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
 -- last_order_at: Last purchase, UTC; null when the customer's orders are known only from refunds.
 -- days_since_last_order: Whole days from last_order_at to the run date; null without a purchase time.
 -- n_refunds: Distinct orders with a refund (an order number refunded in two currencies is two orders).
--- refunded_value: Value refunded on the customer's orders (order_refunds in sql/macros/order_macros.sql: a refund's rows sent together are its lines and add up; the same refund sent again at its own time counts once; refunds sent at different times are partial refunds and all count, so one resent at another time under a new event id counts twice; sent by the tag and by the store's export with two totals, the larger; a negative refund, a credit note, is read as the amount refunded), including refunds of orders not among the customer's purchases in the refund's currency (bought before the data begins, a cancellation numbered on its own, a number another customer or another store's currency also used), which net_revenue leaves out; added as given with no exchange rates, in the refunds' currency. Not a classifier feature.
+-- refunded_value: Value refunded on the customer's orders (order_refunds in sql/macros/order_macros.sql: a refund's rows sent together are its lines and add up; the same refund sent again at its own time counts once; refunds sent at different times are partial refunds and all count, so one resent at another time under a new event id counts twice; sent by the tag and by the store's export with two totals, the larger; a negative refund, a credit note, is read as the amount refunded; so are purchase rows of one order_id that total below nothing, a cancellation landed as a purchase: Online Retail's invoice C536379 of negative quantities), including refunds of orders not among the customer's purchases in the refund's currency (bought before the data begins, a cancellation numbered on its own, a number another customer or another store's currency also used), which net_revenue leaves out; added as given with no exchange rates, in the refunds' currency. Not a classifier feature.
 -- net_revenue: revenue less the refunds of its orders (order_net_values: each order's value less its refunds, never below nothing, so refunds over an order's value take the whole order and no more); a refund lowers only the customer's own order of its number in its currency: a refund of an order whose purchase is not in the data (bought before it begins), of a number only another customer bought (two stores numbering orders alike), or in another currency than the order's (no exchange rates: dollars are not taken off euros) lowers nothing, as that order adds no revenue. In revenue_currency; 0 without an order. Not a classifier feature.
 -- n_view_item_7d: view_item events in the 7 days ending on the run date.
 -- n_view_item_30d: view_item events in the 30 days ending on the run date.
@@ -268,8 +268,13 @@ revenue_currencies as (
     select
         customer_id,
         case count(distinct currency) when 0 then null when 1 then min(currency) else 'mixed' end as revenue_currency
-    from events_as_of
+    from events_as_of as e
     where channel = 'web' and event_name = 'purchase' and customer_id is not null and value is not null
+      -- (not the rows of a cancellation landed as a purchase, which order_values leaves out)
+      and exists (
+          select 1 from order_values as o
+          where o.customer_id = e.customer_id and o.order_key = coalesce(e.order_id, e.event_id)
+      )
     group by customer_id
 ),
 

@@ -17,7 +17,7 @@
 -- device_category: Device category of the session's first event that has one.
 -- country: Country of the session's first event that has one.
 -- converted: True when the session has a purchase.
--- revenue: Sum of the values of the orders placed in the session, in the orders' currency as given (this table has no currency column: summed over sessions, values in different currencies are added as given, with no exchange rates; the currency is on the purchase events). An order's rows sent together are its lines and add up (lines told apart by value and product: an extra field such as sku or item_id); an order sent again counts once, in the session where it was first sent; an order sent by the tag and by the store's export with two totals counts the larger.
+-- revenue: Sum of the values of the orders placed in the session, in the orders' currency as given (this table has no currency column: summed over sessions, values in different currencies are added as given, with no exchange rates; the currency is on the purchase events). An order's rows sent together are its lines and add up (lines told apart by value and product: an extra field such as sku or item_id); an order sent again counts once, in the session where it was first sent; an order sent by the tag and by the store's export with two totals counts the larger; purchase rows of one order that total below nothing (a cancellation landed as a purchase) are no order and add nothing.
 with events as (
     select
         session_id, event_id, event_ts, event_name, customer_id, anonymous_id,

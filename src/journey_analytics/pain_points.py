@@ -883,7 +883,9 @@ def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, conf
         return []  # no whole baseline cohort
     baseline_from = max(baseline_from, history_from + timedelta(days=days))
     # each order once (an order sent again, by the tag and the store's export, has one key), at
-    # its first sending; a guest checkout's order is its buyer's (events.customer_id)
+    # its first sending; a guest checkout's order is its buyer's (events.customer_id); purchase
+    # rows that total below nothing are a cancellation landed as a purchase (Online Retail's
+    # C536379), no order (order_values in sql/macros/order_macros.sql)
     rows = con.execute(
         f"""
         with orders as (
@@ -892,6 +894,7 @@ def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, conf
             where channel = 'web' and event_name = 'purchase' and customer_id is not null
               and event_ts < cast(? as date) + 1
             group by customer_id, coalesce(order_id, event_id)
+            having coalesce(sum(value), 0) >= 0
         ),
         buyers as (
             select customer_id, min(ordered_at) as first_at,

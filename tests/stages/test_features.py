@@ -295,6 +295,30 @@ class TestRefunds:
             ("purchase", "1 order, on 2026-11-20."), ("purchase", "1 order, known from its refund.")]
         assert wh.rows("select n_orders, n_refunds from main.customers where customer_id = 'u2'") == [(1, 2)]
 
+    def test_a_cancellation_landed_as_a_purchase_is_a_refund(self, wh: Warehouse, tmp_path: Path) -> None:
+        """Online Retail's invoices landed as purchases, its cancellations too: invoice C536379, its
+        quantities negative, is no second order but a refund of 12.75 (of an order not named, so it
+        lowers none); a discount line inside an order lowers that order; an order of no value is an
+        order. A customer whose only rows are a cancellation bought before the data: one order,
+        known from it, and no revenue in a currency."""
+        for code, value in (("22423", 12.75), ("85123A", 2.55)):
+            wh.event("u1", "purchase", days_before(AS_OF, 10), order_id="536370", value=value, currency="GBP",
+                     properties=f'{{"stock_code": "{code}"}}')
+        wh.event("u1", "purchase", days_before(AS_OF, 8), order_id="C536379", value=-12.75, currency="GBP",
+                 properties='{"stock_code": "22423"}')
+        for code, value in (("22423", 30.0), ("D", -5.0)):
+            wh.event("u1", "purchase", days_before(AS_OF, 6), order_id="536390", value=value, currency="GBP",
+                     properties=f'{{"stock_code": "{code}"}}')
+        wh.event("u1", "purchase", days_before(AS_OF, 5), order_id="536395", value=0.0, currency="GBP")
+        wh.event("u2", "purchase", days_before(AS_OF, 8), order_id="C536380", value=-9.0, currency="EUR")
+        got = features(wh, tmp_path, "u1", *self.COLUMNS, "revenue_currency")
+        assert got == {"n_orders": 3, "revenue": Decimal("40.30"), "n_refunds": 1, "refunded_value": Decimal("12.75"),
+                       "net_revenue": Decimal("40.30"), "revenue_currency": "GBP"}
+        assert wh.rows(f"select {', '.join(self.COLUMNS)}, revenue_currency from main.customers where customer_id = 'u2'") == [
+            (1, 0, 1, 9, 0, None)]
+        assert wh.rows("select stage, reason from main.customer_stages where customer_id = 'u2'") == [
+            ("purchase", "1 order, known from its refund.")]
+
     def test_a_refund_of_a_number_another_customer_bought_is_of_an_order_of_its_own(
         self, wh: Warehouse, tmp_path: Path
     ) -> None:
