@@ -199,6 +199,21 @@ class TestOrders:
             ("many-g0", "anon:a-m0"), ("many-g1", "anon:a-m1"), ("many-g2", "anon:a-m2"), ("many-x", "u-m"),
         ]
 
+    @pytest.mark.parametrize("other_shop", [
+        pytest.param({"currency": "GBP"}, id="in another currency"),
+        pytest.param({"event_ts": "2026-09-21T09:10:00Z"}, id="ten days apart"),
+    ])
+    def test_one_number_in_two_shops_links_no_one(
+        self, landing: Landing, warehouse: Path, other_shop: dict[str, str]
+    ) -> None:
+        """Two shops number their orders alike: shop A's guest checkout 1001 and shop B's export of
+        its customer's order 1001, in another currency or days apart, are two orders of two people
+        (the tag's and the export's purchase of one order are minutes apart, in one currency)."""
+        landing.jsonl("web", DAY1, "web.jsonl", [guest_order("shops-1", "a-shopper", "1001")])
+        landing.jsonl("web", DAY1, "orders.jsonl", [{**exported_order("shops-x", "1001", "u-other"), **other_shop}])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "shops-") == [("shops-1", "anon:a-shopper"), ("shops-x", "u-other")]
+
     def test_a_device_with_several_peoples_guest_orders_links_to_none(self, landing: Landing, warehouse: Path) -> None:
         """A shop's kiosk where three buyers checked out as guests is none of theirs: linking it to the
         latest would hand that buyer the other two's orders."""
