@@ -19,14 +19,33 @@ create or replace temp macro order_line_item(properties) as
 -- sender: the device, else the user), value and product fields (order_line_item, every product
 -- field the row has, not the first alone; none is null, as a row without extra fields has), so a
 -- row sent twice is one line; with its session and currency (the smallest, should they differ).
-create or replace temp macro order_lines_sent(event, before_ts) as table
+-- With negative_only true, only the orders (customer and number) that have a negative row, read
+-- through a join with them (a condition naming a subquery would be tested on every row, even with
+-- negative_only false).
+create or replace temp macro order_lines_sent(event, before_ts, negative_only) as table
+    with negative_orders as (
+        select distinct customer_id, coalesce(order_id, event_id) as order_key
+        from main.events
+        where negative_only and channel = 'web' and event_name = event and event_ts < before_ts and value < 0
+    ),
+    sent as (
+        select customer_id, order_id, event_id, event_ts, anonymous_id, user_id, value, properties, session_id, currency
+        from main.events
+        where not negative_only and channel = 'web' and event_name = event and event_ts < before_ts
+        union all
+        select e.customer_id, e.order_id, e.event_id, e.event_ts, e.anonymous_id, e.user_id, e.value, e.properties,
+            e.session_id, e.currency
+        from main.events as e
+        semi join negative_orders as n
+            on n.customer_id is not distinct from e.customer_id and n.order_key = coalesce(e.order_id, e.event_id)
+        where negative_only and e.channel = 'web' and e.event_name = event and e.event_ts < before_ts
+    )
     select
         customer_id, coalesce(order_id, event_id) as order_key, event_ts as sent_at,
         coalesce(anonymous_id, user_id) as sender, value,
         order_line_item(properties) as line_item,
         min(session_id) as session_id, min(currency) as currency
-    from main.events
-    where channel = 'web' and event_name = event and event_ts < before_ts
+    from sent
     group by all;
 
 -- One row per order number up to (not including) before_ts, from the web purchases in
@@ -46,9 +65,11 @@ create or replace temp macro order_lines_sent(event, before_ts) as table
 -- are not two of its lines.
 --   ordered_at: its first sending; session_id: the session of its first sending that has one;
 --   currency: its currency as given (the smallest, should its lines disagree).
-create or replace temp macro order_totals(before_ts) as table
+--   With cancellations true, only the order numbers with a negative purchase row (the others
+--   cannot total below nothing), for order_refunds: a store's few, not every order again.
+create or replace temp macro order_totals(before_ts, cancellations) as table
     with purchase_lines as (
-        select * from order_lines_sent('purchase', before_ts)
+        select * from order_lines_sent('purchase', before_ts, cancellations)
     ),
     sendings as (
         select customer_id, order_key, sent_at, sender, value, count(*) as n_lines,
@@ -93,7 +114,7 @@ create or replace temp macro order_totals(before_ts) as table
 -- order_refunds reads it as a refund of the amount. A negative row among an order's lines (a
 -- discount line) lowers its value as given.
 create or replace temp macro order_values(before_ts) as table
-    select * from order_totals(before_ts) where order_value >= 0;
+    select * from order_totals(before_ts, false) where order_value >= 0;
 
 -- One row per refunded order and currency up to (not including) before_ts, from the web refunds
 -- in main.events, with the value refunded. An order is its order_id (else the refund event's own
@@ -123,7 +144,7 @@ create or replace temp macro order_values(before_ts) as table
 --   refunded_at: its first refund; currency: the refunds' currency as given.
 create or replace temp macro order_refunds(before_ts) as table
     with refund_lines as (
-        select * from order_lines_sent('refund', before_ts)
+        select * from order_lines_sent('refund', before_ts, false)
     ),
     refunds as (
         select customer_id, order_key, currency, sender, sent_at, abs(sum(value)) as refund_value
@@ -143,7 +164,7 @@ create or replace temp macro order_refunds(before_ts) as table
         group by customer_id, order_key, currency
         union all
         select customer_id, order_key, currency, ordered_at, -order_value
-        from order_totals(before_ts)
+        from order_totals(before_ts, true)
         where order_value < 0
     )
     select
