@@ -17,7 +17,7 @@
 -- days_since_last_touch: Whole days from last_touch_at to the run date.
 -- n_active_days: Distinct days with a touch.
 -- n_active_days_30d: Distinct days with a touch in the 30 days ending on the run date.
--- n_orders: Distinct orders (purchase events counted once per order_id). A customer whose only orders are known from refunds (a refund whose order is not among the customer's purchases in its currency: bought before the data begins, or a cancellation numbered on its own, as Online Retail's C536379) has 1; such refunds add no order to a customer with purchases in the data.
+-- n_orders: Distinct orders (purchase events counted once per order_id), and 1 more when a refund of an order not among the customer's purchases in its currency came before their first purchase in the data, or they have none (an order bought before the data begins, known from its refund; several such refunds count as one). Such a refund after a purchase adds no order: it may cancel that purchase under a number of its own (Online Retail's C536379, a credit note).
 -- revenue: Sum of the orders' values (an order's rows sent together are its lines and add up, lines told apart by value and product: an extra field such as sku or item_id; an order sent again counts once; sent by the tag and by the store's export with two totals, the larger; a negative line, such as a discount, lowers its order; an order of no value is an order; purchase rows of one order_id that total below nothing are a cancellation landed as a purchase, no order but a refund, see refunded_value), before refunds (see n_refunds); values in different currencies are added as given, with no exchange rates (see revenue_currency).
 -- revenue_currency: The currency of revenue: the one currency of the customer's orders with a value; 'mixed' when they were in more than one, also within one order (its lines, or the web tag's total and the store export's, in two currencies) (revenue then adds amounts of different currencies, so filter on this column before summing revenue across customers); null without such an order.
 -- first_order_at: First purchase, UTC; null when the customer's orders are known only from refunds.
@@ -224,19 +224,19 @@ order_values as (
 -- Each refunded order once (a number and a currency), with the value refunded (order_refunds:
 -- the rule order_net_values nets orders with)
 order_refunds as (
-    select customer_id, order_key, currency, refunded_value
+    select customer_id, order_key, currency, refunded_at, refunded_value
     from order_refunds((select as_of_end from parameters))
     where customer_id is not null
 ),
 
 order_lines as (
-    select customer_id, order_key, ordered_at, order_value, net_value
+    select customer_id, order_key, ordered_at, order_value, net_value, null as refunded_at
     from order_values
     union all
     -- an order refunded whose purchase is not among the customer's orders (bought before the data
     -- begins; a number another customer also bought, or bought in another currency, is another
-    -- order) is an order too, with no value and no purchase time
-    select customer_id, order_key, null, null, null
+    -- order), with no value and no purchase time
+    select customer_id, order_key, null, null, null, refunded_at
     from order_refunds as r
     where not exists (
         select 1 from order_values as o
@@ -248,11 +248,15 @@ order_lines as (
 orders as (
     select
         customer_id,
-        -- the orders in the data; refunds of orders not in it show that the customer bought, so
-        -- one order when the data holds none of theirs, but add none to those it holds: a store
-        -- that numbers its cancellations on their own (Online Retail's C536379, a credit note)
-        -- would otherwise add an order with every return, and put a one-time buyer in retention
-        greatest(count(ordered_at), 1) as n_orders,
+        -- the orders in the data, and one more when a refund of an order not in it came before
+        -- the first of them (or there is none): it shows an order bought before the data began.
+        -- A refund of an order not in the data after a purchase adds none: it may be a
+        -- cancellation of that purchase numbered on its own (Online Retail's C536379, a credit
+        -- note), which counted adds an order with every return and puts a one-time buyer in
+        -- retention. Several such refunds before the first order are read as one order.
+        count(ordered_at)
+            + case when min(refunded_at) < coalesce(min(ordered_at), timestamp 'infinity') then 1 else 0 end
+            as n_orders,
         sum(order_value) as revenue,
         sum(net_value) as net_revenue,
         min(ordered_at) as first_order_at,

@@ -56,23 +56,29 @@ class TestOrderRules:
 
     def test_an_order_known_only_from_its_refund_is_an_order(self, wh: Warehouse, tmp_path: Path) -> None:
         """A refund of an order bought before the data begins shows the customer bought: purchase,
-        and a second order makes retention; a refund of an order bought in the data adds none."""
+        and a later order makes retention; a refund of an order bought in the data adds none."""
         wh.event("u1", "page_view", "2026-11-01T09:00:00")
         wh.event("u1", "refund", "2026-11-02T10:00:00", order_id="o-old", value=30.0, currency="EUR")
         wh.event("u2", "refund", "2026-10-20T10:00:00", order_id="o-old2", value=30.0, currency="EUR")
         wh.order("u2", "o-new", "2026-11-02T10:00:00")
         wh.order("u3", "o3", "2026-11-01T10:00:00")
         wh.event("u3", "refund", "2026-11-02T10:00:00", order_id="o3", value=50.0, currency="EUR")
-        # an order bought by one customer and refunded under another is the buyer's order only
+        # an order number bought by one customer and refunded by another is two orders (two stores
+        # numbering their orders alike): the buyer's, and the one the refund shows
         wh.order("u4", "o4", "2026-11-01T10:00:00")
         wh.event("u5", "refund", "2026-11-02T10:00:00", order_id="o4", value=50.0, currency="EUR")
+        # a refund under a number of its own after an order (Online Retail's C-invoices) may cancel
+        # it: no second order
+        wh.order("u6", "536371", "2026-11-01T10:00:00")
+        wh.event("u6", "refund", "2026-11-02T10:00:00", order_id="C536380", value=-50.0, currency="EUR")
         got = stages(wh, tmp_path)
         assert got["u1"] == ("purchase", "rule", "purchase.one_order", "purchase", 1.0,
                              "1 order, known from its refund.")
         assert got["u2"][:2] == ("retention", "rule")
         assert got["u3"][:2] == ("purchase", "rule")
         assert got["u4"][:2] == ("purchase", "rule")
-        assert got["u5"][0] == "awareness"
+        assert got["u5"][:2] == ("purchase", "rule")
+        assert got["u6"][:2] == ("purchase", "rule")
 
     def test_a_single_order_refunded_in_full_says_so(self, wh: Warehouse, tmp_path: Path) -> None:
         """A single order its refunds took back in full stays purchase (one order), and its reason
