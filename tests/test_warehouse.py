@@ -10,7 +10,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -189,12 +189,8 @@ class TestAStoppedRunLeavesNoBuild:
                 sent.append(signal.SIGTERM)
                 threading.Event().wait(0.0005)
 
-        def stop(signum: int, frame: object) -> None:  # as `journey run` and Prefect's bridge do
-            raise runs.RunStopped(signum)
-
-        previous = signal.signal(signal.SIGTERM, stop)
         sender = threading.Thread(target=signal_again_and_again, daemon=True)
-        try:
+        with raising_run_stopped(signal.SIGTERM):
             with contextlib.suppress(runs.RunStopped):
                 sender.start()
                 runs.abort_run(ctx)
@@ -202,9 +198,6 @@ class TestAStoppedRunLeavesNoBuild:
                 with contextlib.suppress(runs.RunStopped):
                     ended.set()
                     sender.join()
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-            runs.STOP_SIGNALS.clear()
 
         assert sent, "no signal came while the build was being removed"
         assert build_files(warehouse) == []
@@ -228,19 +221,12 @@ class TestAStoppedRunLeavesNoBuild:
                 time.sleep(0.001)
             os.kill(os.getpid(), signal.SIGTERM)
 
-        def stop(signum: int, frame: object) -> None:
-            raise runs.RunStopped(signum)
-
-        previous = signal.signal(signal.SIGTERM, stop)
         sender = threading.Thread(target=signal_as_the_copy_begins, daemon=True)
-        try:
-            with pytest.raises(runs.RunStopped):
-                sender.start()
-                start_build(warehouse, "r1")
-                time.sleep(30)  # (not reached: the copy takes longer than the signal)
-        finally:
-            sender.join()
-            signal.signal(signal.SIGTERM, previous)
+        with raising_run_stopped(signal.SIGTERM), pytest.raises(runs.RunStopped):
+            sender.start()
+            start_build(warehouse, "r1")
+            time.sleep(30)  # (not reached: the copy takes longer than the signal)
+        sender.join()
         assert build_files(warehouse) == []
 
     def test_a_signal_held_is_recorded_not_raised(self) -> None:
@@ -248,11 +234,7 @@ class TestAStoppedRunLeavesNoBuild:
 
         from journey_analytics.warehouse import signals_held
 
-        def stop(signum: int, frame: object) -> None:
-            raise runs.RunStopped(signum)
-
-        previous = signal.signal(signal.SIGINT, stop)
-        try:
+        with raising_run_stopped(signal.SIGINT) as stop:
             with signals_held():
                 os.kill(os.getpid(), signal.SIGINT)
                 for _ in range(1000):  # (the handler runs between two bytecodes)
@@ -261,9 +243,6 @@ class TestAStoppedRunLeavesNoBuild:
             assert signal.getsignal(signal.SIGINT) is stop
             with pytest.raises(runs.RunStopped):
                 runs.stop_if_signalled()  # a backfill stops at its next day
-        finally:
-            signal.signal(signal.SIGINT, previous)
-            runs.STOP_SIGNALS.clear()
         assert held == [signal.SIGINT]
 
     def test_a_process_without_a_handler_ends_by_the_signal_after_the_block(self, tmp_path: Path) -> None:
@@ -282,6 +261,23 @@ class TestAStoppedRunLeavesNoBuild:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert done.returncode == -signal.SIGTERM, done.stderr
         assert marker.exists() and "went on" not in done.stdout
+
+
+@contextlib.contextmanager
+def raising_run_stopped(signum: int) -> Iterator[Callable[[int, object], None]]:
+    """For the block, the signal raises RunStopped, as `journey run`'s handler and Prefect's
+    SIGTERM bridge raise; yields the handler."""
+    import signal
+
+    def stop(number: int, frame: object) -> None:
+        raise runs.RunStopped(number)
+
+    previous = signal.signal(signum, stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signum, previous)
+        runs.STOP_SIGNALS.clear()
 
 
 def _assert_lock_free(warehouse: Path) -> None:

@@ -44,6 +44,20 @@ def section_after_run(landing: Landing, warehouse: Path, day: date, section: Cal
         con.close()
 
 
+def funnel_note_after_run(landing: Landing, warehouse: Path, day: date) -> str:
+    """Run the day with its funnels, then the checkout funnel section's note, read-only."""
+    import duckdb
+
+    from journey_analytics.dashboard.sections import checkout_funnel
+
+    run_day(landing, warehouse, day, funnels=True)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return checkout_funnel(con, day).note
+    finally:
+        con.close()
+
+
 def body_rows(table: str) -> list[list[str]]:
     """The text of each cell of each row of an HTML table's body."""
     return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", row, flags=re.S)]
@@ -1008,20 +1022,11 @@ class TestNoWebSessions:
     def test_the_checkout_funnel_says_there_are_no_web_events(self, landing: Landing, warehouse: Path) -> None:
         """Not that the logs may not track its steps and to take them out of the config: the
         warehouse has no web logs at all."""
-        import duckdb
-
-        from journey_analytics.dashboard.sections import checkout_funnel
-
         landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", [
             {"event_id": f"c{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "click",
              "email": f"p{i}@example.com", "campaign_id": "spring", "message_id": f"m{i}"} for i in range(3)
         ])
-        run_day(landing, warehouse, date(2026, 10, 20), funnels=True)
-        con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            note = checkout_funnel(con, date(2026, 10, 20)).note
-        finally:
-            con.close()
+        note = funnel_note_after_run(landing, warehouse, date(2026, 10, 20))
         assert note.endswith(" No web events in the report period (its events are e-mail and social): the funnel reads 0 throughout.")
         assert "may not track" not in note
 
@@ -1207,21 +1212,11 @@ class TestCheckoutFunnelBeforeTheData:
     than let 28 days read as 28 days of customers."""
 
     def test_the_data_begins_in_the_period(self, landing: Landing, tmp_path: Path) -> None:
-        import duckdb
-
-        from journey_analytics.dashboard.sections import checkout_funnel
-
         landing.jsonl("web", date(2026, 10, 10), "w.jsonl", [
             {"event_id": f"{name}{i}", "event_ts": f"2026-10-1{i}T10:0{k}:00Z", "event_name": name, "anonymous_id": f"a{i}"}
             for i in range(3) for k, name in enumerate(["view_item", "add_to_cart"])
         ])
-        warehouse = tmp_path / "w.duckdb"
-        run_day(landing, warehouse, date(2026, 10, 19), funnels=True)
-        con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            note = checkout_funnel(con, date(2026, 10, 19)).note
-        finally:
-            con.close()
+        note = funnel_note_after_run(landing, tmp_path / "w.duckdb", date(2026, 10, 19))
         assert note.startswith("Customers reaching each step in the report period, 2026-09-22 to 2026-10-19 (28 days),")
         assert ("; choose a breakdown. The data begins on 2026-10-10, 18 days into the period: the funnel counts its"
                 " last 10 days.") in note
