@@ -320,7 +320,9 @@ class TestFunnelStepDrop:
         step(con, "a", 200, 100, RECENT, session_id="sa{i}")
         step(con, "b", 100, 10, RECENT, session_id="sb{i}")
         found = of(run(con), "segment_drop")
-        assert sorted((f.segment_key, f.segment_value) for f in found) == [("utm_medium", "cpc"), ("utm_source", "ads")]
+        # one campaign, one finding naming its source and its medium
+        assert [(f.segment_key, f.segment_value) for f in found] == [("utm_source", "ads")]
+        assert [s["segment_value"] for s in found[0].evidence["same_drop_as"]] == ["cpc"]
 
     def test_tiny_difference_on_big_sample_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "b", 10000, 5000, BASELINE)
@@ -372,6 +374,56 @@ class TestSegmentDrop:
         found = of(run(con), "segment_drop")
         # country is DE for everyone (no rest to compare with): only utm_source is tested
         assert [(f.segment_key, f.segment_value) for f in found] == [("utm_source", "ads")]
+
+    def test_a_campaign_is_one_finding_not_its_source_and_its_medium(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A campaign's customers are those of its utm_source and of its utm_medium alike: its drop
+        was two findings, "test that step for utm_source = spring_sale" and "... utm_medium = email",
+        for one cause. One finding names both."""
+        step(con, "a", 200, 100, RECENT, utm_source="google", utm_medium="cpc")
+        step(con, "c", 100, 10, RECENT, utm_source="spring_sale", utm_medium="email")
+        found = of(run(con), "segment_drop")
+        assert [(f.segment_key, f.segment_value) for f in found] == [("utm_source", "spring_sale")]
+        f = found[0]
+        assert (f.observed, f.baseline, f.affected_customers) == (pytest.approx(0.1), pytest.approx(0.5), 100)
+        assert "for utm_source = spring_sale against 50%" in f.description, f.description
+        assert "The same customers make the drop of utm_medium = email (10% of 100): one cause." in f.description
+        assert [(s["segment_key"], s["segment_value"], s["customers"], s["shared_customers"])
+                for s in f.evidence["same_drop_as"]] == [("utm_medium", "email", 100, 100)]
+
+    def test_a_campaign_inside_its_medium_is_one_finding(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A campaign that drops pulls its medium down with it (the medium's other campaigns
+        convert as ever): the medium's drop is the campaign's, one finding named after it."""
+        step(con, "a", 300, 150, RECENT, utm_source="google", utm_medium="cpc")
+        step(con, "w", 100, 50, RECENT, utm_source="weekly", utm_medium="email")
+        step(con, "c", 100, 10, RECENT, utm_source="spring_sale", utm_medium="email")
+        found = of(run(con), "segment_drop")
+        assert [(f.segment_key, f.segment_value) for f in found] == [("utm_source", "spring_sale")]
+        assert [(s["segment_value"], s["customers"], s["shared_customers"])
+                for s in found[0].evidence["same_drop_as"]] == [("email", 200, 100)]
+        assert "utm_medium = email (30% of 200)" in found[0].description
+
+    def test_the_finding_is_named_after_the_cause_not_the_smallest_segment(self, con: duckdb.DuckDBPyConnection) -> None:
+        """An ad's visitors who do not buy, half of them in France: France drops only for them (its
+        other customers convert as ever) and has fewer customers than the ad. The finding is the
+        ad's, naming France, not France's naming the ad."""
+        step(con, "a", 400, 200, RECENT, utm_source="google", country="US")
+        step(con, "f", 40, 20, RECENT, utm_source="google", country="FR")
+        step(con, "x", 60, 3, RECENT, utm_source="facebook", country="FR")
+        step(con, "y", 60, 3, RECENT, utm_source="facebook", country="US")
+        found = of(run(con), "segment_drop")
+        assert [(f.segment_key, f.segment_value) for f in found] == [("utm_source", "facebook")]
+        assert [s["segment_value"] for s in found[0].evidence["same_drop_as"]] == ["FR"]
+
+    def test_two_causes_stay_two_findings(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Mobile converts badly everywhere and so does France on every device: two problems,
+        each still there without the other's customers."""
+        for device, country, n, converted in (
+            ("desktop", "US", 400, 200), ("mobile", "US", 200, 20), ("desktop", "FR", 200, 20), ("mobile", "FR", 100, 10),
+        ):
+            step(con, f"{device}-{country}-", n, converted, RECENT, device_category=device, country=country)
+        found = of(run(con), "segment_drop")
+        assert sorted((f.segment_key, f.segment_value) for f in found) == [("country", "FR"), ("device_category", "mobile")]
+        assert all("same_drop_as" not in f.evidence for f in found)
 
     def test_tiny_difference_on_big_sample_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "d", 5000, 2500, RECENT, device_category="desktop")

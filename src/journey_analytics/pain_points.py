@@ -282,7 +282,7 @@ def funnel_step_findings(
     ]  # (period, block, first day, last day): days back from the run date
     con.execute(
         f"""
-        create or replace temp table pain_step_cells as
+        create or replace temp table pain_step_starts as
         with periods as (
             select period, block, run_date - first_back as starts_on, run_date - last_back as ends_on
             from (values {', '.join(f"('{p}', {b}, {first}, {last})" for p, b, first, last in blocks)})
@@ -327,23 +327,30 @@ def funnel_step_findings(
             -- judged once the conversion window is over by the end of the run date
             where s.started_at + to_hours({int(hours)}) < cast(cast(? as date) + 1 as timestamp)
         )
-        select c.period, f.step, 'all' as segment_key, 'all' as segment_value,
-            count(*) as entered, count(*) filter (where is_converted) as converted
-        from converted c inner join pain_funnel_steps f on f.step_index = c.next_index
-        group by all
-        union all
-        select c.period, f.step, k.segment_key, k.segment_value, count(*), count(*) filter (where is_converted)
-        from converted c inner join pain_funnel_steps f on f.step_index = c.next_index
-        cross join lateral (
+        select c.*, f.step from converted c inner join pain_funnel_steps f on f.step_index = c.next_index
+        """,
+        [as_of, as_of],
+    ).fetchall()
+    segments = """cross join lateral (
             select * from (values
                 ('device_category', c.device_category), ('utm_source', c.utm_source),
                 ('utm_medium', c.utm_medium), ('country', c.country)
             ) v(segment_key, segment_value)
-        ) k
+        )"""
+    con.execute(
+        f"""
+        create or replace temp table pain_step_cells as
+        select c.period, c.step, 'all' as segment_key, 'all' as segment_value,
+            count(*) as entered, count(*) filter (where is_converted) as converted
+        from pain_step_starts c
+        group by all
+        union all
+        select c.period, c.step, k.segment_key, k.segment_value, count(*), count(*) filter (where is_converted)
+        from pain_step_starts c
+        {segments} k
         where k.segment_value is not null
         group by all
-        """,
-        [as_of, as_of],
+        """
     ).fetchall()
     rows = con.execute(
         "select period, step, segment_key, segment_value, entered, converted from pain_step_cells"
@@ -383,7 +390,102 @@ def funnel_step_findings(
                          f"against {ref:.0%} for everyone else in the last {plural(t['recent_days'], 'day')}. Test that step for this segment."),
         )
 
-    return _tested(baseline_cells, config, step_drop) + _tested(segment_cells, config, segment_drop)
+    segment_findings = _tested(segment_cells, config, segment_drop)
+    pairs = _segment_pairs(con, segments, segment_findings)
+    return _tested(baseline_cells, config, step_drop) + _one_per_cause(segment_findings, pairs, config)
+
+
+def _segment_pairs(
+    con: duckdb.DuckDBPyConnection, segments: str, findings: list[Finding]
+) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """The recent customers (entered, converted) of each step in two segments of different keys
+    at once, (step, key, value, key, value) either way round, when a step has segment findings
+    of two keys (else none is needed)."""
+    keys_by_step: dict[str | None, set[str]] = {}
+    for f in findings:
+        keys_by_step.setdefault(f.step, set()).add(f.segment_key)
+    if all(len(keys) < 2 for keys in keys_by_step.values()):
+        return {}
+    pairs: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for step, k1, v1, k2, v2, n, x in con.execute(
+        f"""
+        select c.step, a.segment_key, a.segment_value, b.segment_key, b.segment_value,
+            count(*), count(*) filter (where is_converted)
+        from pain_step_starts c
+        {segments} a
+        {segments} b
+        where c.period = 'recent' and a.segment_key < b.segment_key
+          and a.segment_value is not null and b.segment_value is not null
+        group by all
+        """
+    ).fetchall():
+        pairs[(step, k1, str(v1), k2, str(v2))] = pairs[(step, k2, str(v2), k1, str(v1))] = (int(n), int(x))
+    return pairs
+
+
+# The segments the funnel findings test (in the order a finding of the same customers is named by).
+SEGMENT_KEYS = ("utm_source", "utm_medium", "device_category", "country")
+
+
+def _one_per_cause(
+    findings: list[Finding], pairs: dict[tuple[Any, ...], tuple[int, int]], config: dict[str, Any]
+) -> list[Finding]:
+    """Segment drops of one step that are one cause, as one finding. A campaign's customers are
+    those of its utm_source and of its utm_medium alike, and a burst of visitors from one ad on
+    phones is a device's, a source's and a medium's: each read as a drop of its own (three
+    findings, "test that step for this segment" three times, for one cause). Segment B's drop is
+    segment A's when B's customers outside A show no drop against everyone outside B (too few to
+    test, not significant at the tests' level, or under min_effect), and at least min_sample of
+    B's customers are A's. Findings so joined are one, named after the segment whose drop most of
+    the others' are, then the smallest (the most precise), and of the same customers the source
+    before the medium; its sentence names the others and its evidence holds them (same_drop_as).
+    Two segments whose customers outside each other still drop (mobile and one country both
+    broken) stay two."""
+    t = config["tests"]
+
+    def explained(b: Finding, a: Finding) -> bool:
+        """Whether segment b's drop is segment a's (both of one step, of different keys)."""
+        if a.segment_key == b.segment_key:
+            return False  # one key's values share no customer
+        shared_n, shared_x = pairs.get((b.step, a.segment_key, a.segment_value, b.segment_key, b.segment_value), (0, 0))
+        if shared_n < t["min_sample"]:
+            return False
+        e = b.evidence
+        n, x = e["n_cell"] - shared_n, e["x_cell"] - shared_x
+        if n < t["min_sample"]:
+            return True
+        ref = e["x_ref"] / e["n_ref"]
+        return ref - x / n < t["min_effect"] or two_proportion_p(x, n, e["x_ref"], e["n_ref"]) > t["false_discovery_rate"]
+
+    groups: list[list[Finding]] = []
+    for f in sorted(findings, key=lambda f: (f.p_value or 0.0, -f.severity)):
+        group = next((g for g in groups if g[0].step == f.step
+                      and any(explained(f, m) or explained(m, f) for m in g)), None)
+        if group is None:
+            groups.append([f])
+        else:
+            group.append(f)
+    out = []
+    for group in groups:
+        # the segment whose drop the others' are (a country flagged only for holding an ad's
+        # customers is not the cause), then the smallest, and of the same customers the source
+        lead = min(group, key=lambda f: (-sum(explained(m, f) for m in group if m is not f), f.evidence["n_cell"],
+                                         SEGMENT_KEYS.index(f.segment_key), f.p_value or 0.0))
+        others = [f for f in group if f is not lead]
+        if others:
+            named = [f"{f.segment_key} = {_shown(f.segment_value)} ({f.observed:.0%} of {f.evidence['n_cell']:,})"
+                     for f in others]
+            lead.description += f" The same customers make the drop of {' and of '.join(named)}: one cause."
+            lead.severity = max(f.severity for f in group)
+            lead.evidence["same_drop_as"] = [
+                {"segment_key": f.segment_key, "segment_value": f.segment_value, "observed": f.observed,
+                 "customers": f.evidence["n_cell"], "p_value": f.p_value,
+                 "shared_customers": pairs.get((f.step, lead.segment_key, lead.segment_value, f.segment_key,
+                                                f.segment_value), (0, 0))[0]}
+                for f in others
+            ]
+        out.append(lead)
+    return out
 
 
 def abandonment_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str, Any]) -> list[Finding]:
