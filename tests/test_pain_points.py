@@ -414,6 +414,37 @@ class TestSegmentDrop:
         assert [(f.segment_key, f.segment_value) for f in found] == [("utm_source", "facebook")]
         assert [s["segment_value"] for s in found[0].evidence["same_drop_as"]] == ["FR"]
 
+    def test_a_burst_of_visitors_who_only_browse_is_one_finding(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A burst of phone visitors who hardly add to cart: the whole step reads 30% against 45%
+        ("check what changed on that step") and mobile 10% against 50% ("test that step for this
+        segment"), two findings for one cause. Desktop converts as before, so the step's drop is
+        mobile's: one finding, saying so and that many more came than usual."""
+        step(con, "bd", 300, 150, BASELINE, device_category="desktop")
+        step(con, "bm", 120, 36, BASELINE, device_category="mobile")
+        step(con, "rd", 300, 150, RECENT, device_category="desktop")
+        step(con, "rm", 300, 30, RECENT, device_category="mobile")
+        found = of(run(con), "funnel_step_drop") + of(run(con), "segment_drop")
+        assert [(f.kind, f.segment_key, f.segment_value) for f in found] == [
+            ("segment_drop", "device_category", "mobile")]
+        f = found[0]
+        assert f.evidence["step_drop"]["observed"] == pytest.approx(180 / 600)
+        assert f.evidence["step_drop"]["baseline"] == pytest.approx(186 / 420)
+        assert f.severity == pytest.approx(max(300 * 0.4, 600 * (186 / 420 - 0.3)), abs=0.1)
+        assert ("It is the whole step's drop, to 30% from 44% in the weeks before (everyone else converts 50% "
+                "against 50%): 300 of this segment's customers reached view_item in the last 7 days against about "
+                "40 a week before, converting 10% against 30%. Many more came than usual") in f.description, f.description
+
+    def test_a_step_that_drops_for_everyone_is_its_own_finding(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Desktop drops too: the step's drop is not mobile's alone, both findings stay."""
+        step(con, "bd", 300, 150, BASELINE, device_category="desktop")
+        step(con, "bm", 120, 36, BASELINE, device_category="mobile")
+        step(con, "rd", 300, 105, RECENT, device_category="desktop")
+        step(con, "rm", 300, 30, RECENT, device_category="mobile")
+        found = of(run(con), "funnel_step_drop") + of(run(con), "segment_drop")
+        assert sorted((f.kind, f.segment_value) for f in found) == [
+            ("funnel_step_drop", "all"), ("segment_drop", "mobile")]
+        assert all("step_drop" not in f.evidence for f in found)
+
     def test_two_causes_stay_two_findings(self, con: duckdb.DuckDBPyConnection) -> None:
         """Mobile converts badly everywhere and so does France on every device: two problems,
         each still there without the other's customers."""

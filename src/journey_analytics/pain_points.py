@@ -392,7 +392,66 @@ def funnel_step_findings(
 
     segment_findings = _tested(segment_cells, config, segment_drop)
     pairs = _segment_pairs(con, segments, segment_findings)
-    return _tested(baseline_cells, config, step_drop) + _one_per_cause(segment_findings, pairs, config)
+    segment_findings = _one_per_cause(segment_findings, pairs, config)
+    step_findings = [f for f in _tested(baseline_cells, config, step_drop)
+                     if not _a_segments_step_drop(f, segment_findings, cells_by, config, previous_step[str(f.step)])]
+    return step_findings + segment_findings
+
+
+def _a_segments_step_drop(
+    step_drop: Finding, segment_findings: list[Finding], cells_by: dict[tuple[Any, ...], tuple[int, int]],
+    config: dict[str, Any], previous: str,
+) -> bool:
+    """Whether a whole step's drop is one segment's, and if so said in that segment's finding.
+
+    A burst of visitors who only browse, on phones, brings the whole step's conversion down and
+    makes mobile convert worse than the rest: two findings, "check what changed on that step" and
+    "test that step for mobile", for one cause. The step's drop is a segment's when everyone else
+    shows no drop against the weeks before (too few to test, not significant, or under
+    ``min_effect``): the segment's finding then says it is the whole step's drop, and how many of
+    the segment's customers came against a week before and how they converted, so a reader can
+    tell a step that broke for them (as many came, fewer converted) from a change in who came
+    (many more came); the step's finding is not written."""
+    t = config["tests"]
+    weeks = float(t["baseline_days"]) / float(t["recent_days"])
+    n_all_r, x_all_r = cells_by.get(("recent", step_drop.step, "all", "all"), (0, 0))
+    n_all_b, x_all_b = cells_by.get(("baseline", step_drop.step, "all", "all"), (0, 0))
+    for finding in segment_findings:
+        if finding.step != step_drop.step:
+            continue
+        members = [(finding.segment_key, finding.segment_value)] + [
+            (s["segment_key"], s["segment_value"]) for s in finding.evidence.get("same_drop_as", [])]
+        for key, value in members:
+            n_r, x_r = cells_by.get(("recent", step_drop.step, key, value), (0, 0))
+            n_b, x_b = cells_by.get(("baseline", step_drop.step, key, value), (0, 0))
+            rest_n_r, rest_x_r, rest_n_b, rest_x_b = n_all_r - n_r, x_all_r - x_r, n_all_b - n_b, x_all_b - x_b
+            if min(rest_n_r, rest_n_b) >= t["min_sample"] and (
+                rest_x_b / rest_n_b - rest_x_r / rest_n_r >= t["min_effect"]
+                and two_proportion_p(rest_x_r, rest_n_r, rest_x_b, rest_n_b) <= t["false_discovery_rate"]
+            ):
+                continue  # everyone else dropped too: not this segment's alone
+            per_week = n_b / weeks
+            named = "" if (key, value) == (finding.segment_key, finding.segment_value) else f" ({key} = {_shown(value)})"
+            finding.description += (
+                f" It is the whole step's drop, to {step_drop.observed:.0%} from {step_drop.baseline:.0%} in the weeks "
+                + (f"before (everyone else converts {rest_x_r / rest_n_r:.0%} against {rest_x_b / rest_n_b:.0%}): "
+                   if rest_n_r and rest_n_b else "before: ")
+                + f"{n_r:,} of this segment's customers{named} reached {_shown(previous)} in the last {t['recent_days']} "
+                f"days against about {per_week:,.0f} a week before"
+                + (f", converting {x_r / n_r:.0%} against {x_b / n_b:.0%}." if n_r and n_b else ".")
+                + (" Many more came than usual: the drop may be in who came (a campaign, a burst of visitors who "
+                   "only browse) rather than in the step." if n_r >= 1.5 * per_week else "")
+            )
+            finding.severity = max(finding.severity, step_drop.severity)
+            finding.evidence["step_drop"] = {
+                "observed": step_drop.observed, "baseline": step_drop.baseline, "p_value": step_drop.p_value,
+                "customers": n_all_r, "segment_key": key, "segment_value": value,
+                "segment_customers": n_r, "segment_customers_a_week_before": round(per_week, 1),
+                "others_observed": rest_x_r / rest_n_r if rest_n_r else None,
+                "others_baseline": rest_x_b / rest_n_b if rest_n_b else None,
+            }
+            return True
+    return False
 
 
 def _segment_pairs(
