@@ -1,7 +1,7 @@
 """Pain points: findings worth a person's attention, each with its evidence.
 
 SQL counts the cells set-wise (per campaign, platform, segment, period); Python only runs
-the statistics over those few cells (two-proportion tests with the false discovery rate
+the statistics over those few cells (exact two-proportion tests with the false discovery rate
 controlled by Benjamini-Hochberg) and writes ``main.pain_points``.
 
 Severity is the number of customers affected beyond what the threshold or baseline would
@@ -153,21 +153,28 @@ def _over(rate: float, threshold: float, places: int) -> tuple[str, str]:
 
 
 def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
-    """One-sided p-value that proportion 1 is lower than proportion 2 (pooled z-test)."""
+    """One-sided p-value that proportion 1 is lower than proportion 2: Fisher's exact test with
+    Lancaster's mid-p (the chance of fewer successes in group 1 than seen, given both groups' sizes
+    and all their successes, plus half the chance of as many). The pooled z-test it replaces runs
+    loose on the small cells the findings test (30 customers on a side): on 30 against 60
+    customers converting 94% alike it called the first worse 6.5% of the time at a nominal 5%,
+    5.8% on 30 against 30 at 10%; the mid-p 3.0% and 3.2%, at most 5.2% over the rates and sizes
+    measured (docs/pain-points.md), with the z-test's power. Fisher's test without the mid-p
+    never passes 5% but misses 2 to 5 points more of real drops. Zero variance (every customer
+    converted, or none) is no evidence: 1."""
     if min(n1, n2) == 0:
         return 1.0
-    p1, p2 = x1 / n1, x2 / n2
-    pooled = (x1 + x2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
+    total, successes = n1 + n2, x1 + x2
+    if successes in (0, total):
         return 1.0
-    return float(stats.norm.cdf((p1 - p2) / se))
+    below = stats.hypergeom.cdf(x1, total, successes, n1)
+    return float(min(1.0, max(0.0, below - 0.5 * stats.hypergeom.pmf(x1, total, successes, n1))))
 
 
 def exact_worse_p(bad1: int, n1: int, bad2: int, n2: int) -> float:
     """One-sided Fisher exact p-value that the share of bad events in group 1 is higher than in
     group 2. For e-mail health: spam reports and unsubscribes are a few per thousand, where the
-    normal approximation of two_proportion_p is far too ready to call a campaign worse (with
+    normal approximation (a pooled z-test) is far too ready to call a campaign worse (with
     sixteen campaigns at one true spam rate, a night had a false finding one time in four)."""
     # more bad events than messages (complaints in the window about mail delivered before it)
     # is a share over 1: counted as every message, not passed on as NaN
