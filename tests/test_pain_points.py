@@ -458,6 +458,21 @@ class TestSegmentDrop:
                 "against 50%): 300 of this segment's customers reached view_item in the last 7 days against about "
                 "40 a week before, converting 10% against 30%. Many more came than usual") in f.description, f.description
 
+    def test_a_burst_is_counted_per_recent_window_of_the_config(self, con: duckdb.DuckDBPyConnection,
+                                                                tmp_path: Path) -> None:
+        """With a recent window of 14 days the baseline is counted in blocks of 14 days: 120 phone
+        customers in the 42 days before are about 40 per 14 days, not "40 a week" (the sentence and
+        its evidence)."""
+        step(con, "bd", 300, 150, datetime(2026, 10, 1, 10), device_category="desktop")
+        step(con, "bm", 120, 36, datetime(2026, 10, 1, 10), device_category="mobile")
+        step(con, "rd", 300, 150, RECENT, device_category="desktop")
+        step(con, "rm", 300, 30, RECENT, device_category="mobile")
+        found = of(run(con, config=config_with(tmp_path, tests={"recent_days": 14, "baseline_days": 42})), "segment_drop")
+        assert [f.segment_value for f in found] == ["mobile"]
+        assert ("300 of this segment's customers reached view_item in the last 14 days against about 40 per 14 days "
+                "before") in found[0].description, found[0].description
+        assert found[0].evidence["step_drop"]["segment_customers_a_window_before"] == pytest.approx(40)
+
     def test_a_step_that_drops_for_everyone_is_its_own_finding(self, con: duckdb.DuckDBPyConnection) -> None:
         """Desktop drops too: the step's drop is not mobile's alone, both findings stay."""
         step(con, "bd", 300, 150, BASELINE, device_category="desktop")

@@ -416,11 +416,15 @@ def _a_segments_step_drop(
     "test that step for mobile", for one cause. The step's drop is a segment's when everyone else
     shows no drop against the weeks before (too few to test, not significant, or under
     ``min_effect``): the segment's finding then says it is the whole step's drop, and how many of
-    the segment's customers came against a week before and how they converted, so a reader can
+    the segment's customers came against a week before (a recent window: ``recent_days``) and how
+    they converted, so a reader can
     tell a step that broke for them (as many came, fewer converted) from a change in who came
     (many more came); the step's finding is not written."""
     t = config["tests"]
-    weeks = float(t["baseline_days"]) / float(t["recent_days"])
+    days = int(t["recent_days"])
+    # the baseline is counted in blocks of recent_days (a customer once a block): per such block
+    weeks = float(t["baseline_days"]) / days
+    a_block = {1: "a day", 7: "a week"}.get(days, f"per {plural(days, 'day')}")
     n_all_r, x_all_r = cells_by.get(("recent", step_drop.step, "all", "all"), (0, 0))
     n_all_b, x_all_b = cells_by.get(("baseline", step_drop.step, "all", "all"), (0, 0))
     for finding in segment_findings:
@@ -443,8 +447,8 @@ def _a_segments_step_drop(
                 f" It is the whole step's drop, to {step_drop.observed:.0%} from {step_drop.baseline:.0%} in the weeks "
                 + (f"before (everyone else converts {rest_x_r / rest_n_r:.0%} against {rest_x_b / rest_n_b:.0%}): "
                    if rest_n_r and rest_n_b else "before: ")
-                + f"{n_r:,} of this segment's customers{named} reached {_shown(previous)} in the last {t['recent_days']} "
-                f"days against about {per_week:,.0f} a week before"
+                + f"{n_r:,} of this segment's customers{named} reached {_shown(previous)} in the last {plural(days, 'day')} "
+                f"against about {per_week:,.0f} {a_block} before"
                 + (f", converting {x_r / n_r:.0%} against {x_b / n_b:.0%}." if n_r and n_b else ".")
                 + (" Many more came than usual: the drop may be in who came (a campaign, a burst of visitors who "
                    "only browse) rather than in the step." if n_r >= 1.5 * per_week else "")
@@ -453,7 +457,7 @@ def _a_segments_step_drop(
             finding.evidence["step_drop"] = {
                 "observed": step_drop.observed, "baseline": step_drop.baseline, "p_value": step_drop.p_value,
                 "customers": n_all_r, "segment_key": key, "segment_value": value,
-                "segment_customers": n_r, "segment_customers_a_week_before": round(per_week, 1),
+                "segment_customers": n_r, "segment_customers_a_window_before": round(per_week, 1),
                 "others_observed": rest_x_r / rest_n_r if rest_n_r else None,
                 "others_baseline": rest_x_b / rest_n_b if rest_n_b else None,
             }
