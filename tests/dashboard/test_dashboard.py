@@ -1276,6 +1276,25 @@ class TestEmailOverAThresholdNotFlagged:
                 " rate 6.00%, over the threshold of 5.00%, but not significantly worse than the other campaigns' 4.29% on"
                 " 150 messages, so not flagged as its own pain point.</li></ul>") in page
 
+    def test_many_small_campaigns_are_counted_not_each_listed(self, landing: Landing, tmp_path: Path) -> None:
+        """A store of many small sends (a back-in-stock mail per product) has dozens of campaigns
+        over a threshold on a message or two: the table shows the 30 with the most messages, and
+        the list under it as many, then counts the rest by why, rather than run to a line each."""
+        from journey_analytics.config import load_settings
+        from journey_analytics.dashboard.sections import MAX_CAMPAIGNS
+
+        rows = [{"event_id": f"b{c}-{i}", "event_ts": "2026-10-19T10:00:00Z", "event_name": "bounce" if i == 0 else "delivered",
+                 "email": f"p{i}@example.com", "campaign_id": f"back_in_stock_{c}", "message_id": f"b{c}-m{i}"}
+                for c in range(MAX_CAMPAIGNS + 12) for i in range(3)]
+        landing.jsonl("email", date(2026, 10, 20), "esp.jsonl", rows)
+        warehouse = tmp_path / "w.duckdb"
+        summary = runs.run_day_in_process(date(2026, 10, 20), landing.root, warehouse, tmp_path / "reports", load_settings(None))
+        listed = summary.report.read_text().split("<p>Over a threshold, not a pain point:</p><ul>")[1].split("</ul>")[0]
+        assert listed.count("<li>") == MAX_CAMPAIGNS + 1
+        assert "<li>back_in_stock_0: bounce rate 33.33%, over the threshold of 5.00%, too few messages" in listed
+        assert listed.endswith("<li>12 more over a threshold: 12 with too few messages to judge.</li>"), listed[-300:]
+
+
 
 class TestClassifierInPlainWords:
     """The classifier's evaluation speaks to data people (precision, recall, F1): the section opens

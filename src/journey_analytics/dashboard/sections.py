@@ -698,7 +698,8 @@ def _unflagged_campaigns(
     """The campaigns over an e-mail threshold that the pain points do not flag, and why: a campaign
     is flagged only when it is also significantly worse than the other campaigns, and judged only
     on min_delivered messages (config/pain_points.toml, [email]); an HTML list, or nothing (also
-    without the day's pain points to compare with)."""
+    without the day's pain points to compare with). As many as the table's campaigns
+    (MAX_CAMPAIGNS) are named; the rest are counted by why."""
     if not has_tables(con, "pain_points"):
         return ""
     findings = con.execute(
@@ -706,7 +707,7 @@ def _unflagged_campaigns(
     ).fetchall()
     flagged = set(findings)
     sender_wide = {kind for kind, value in findings if value in ("all", "all others")}
-    items = []
+    items, too_few = [], []
     for kind, metric, column, of_bounced, setting in _EMAIL_CHECKS:
         threshold = float(e[setting])
         total_bad = sum(r[column] for r in rows)
@@ -725,9 +726,16 @@ def _unflagged_campaigns(
                 if kind in sender_wide:
                     said += " (it is in the finding about all campaigns)"
             items.append(f"<li>{said}.</li>")
+            too_few.append(n < e["min_delivered"])
     if not items:
         return ""
-    return "<p>Over a threshold, not a pain point:</p><ul>" + "".join(items) + "</ul>"
+    more = ""
+    if len(items) > MAX_CAMPAIGNS:
+        rest = too_few[MAX_CAMPAIGNS:]
+        why = [f"{sum(rest):,} with too few messages to judge" if any(rest) else "",
+               f"{len(rest) - sum(rest):,} not significantly worse than the other campaigns" if not all(rest) else ""]
+        more = f"<li>{len(rest):,} more over a threshold: {', '.join(w for w in why if w)}.</li>"
+    return "<p>Over a threshold, not a pain point:</p><ul>" + "".join(items[:MAX_CAMPAIGNS]) + more + "</ul>"
 
 
 def email_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path | None = None) -> Section:
