@@ -749,6 +749,22 @@ class TestEmail:
         emails(con, "A", 0, bounces=9, at=RECENT + timedelta(minutes=2))  # 20/220 = 9.1%
         assert [f.segment_value for f in of(run(con), "email_bounce")] == ["all"]
 
+    @pytest.mark.parametrize(("kind", "column"), [("email_bounce", "bounces"), ("email_spam_complaints", "spam"),
+                                                  ("email_unsubscribes", "unsubscribes")])
+    def test_a_campaign_at_its_threshold_is_not_over_it(self, con: duckdb.DuckDBPyConnection, kind: str,
+                                                         column: str) -> None:
+        """A campaign's rate exactly at its threshold (5 bounces of 100 messages at 5%, 3 complaints
+        of 1,000 at 0.3%, 1 unsubscribe of 100 at 1%) is not over it, however much worse than the
+        other campaigns: its rate was one less the share without the event, 5 of 100 reading
+        5.0000000000000044%, flagged "5.0000%, over the threshold 5.0000%"."""
+        delivered, bad = {"bounces": (95, 5), "spam": (1000, 3), "unsubscribes": (100, 1)}[column]
+        emails(con, "A", delivered, **{column: bad})
+        emails(con, "B", 20_000)
+        assert of(run(con), kind) == []
+        add(con, 1, "A-d{i}", {"bounces": "bounce", "spam": "spamreport", "unsubscribes": "unsubscribe"}[column],
+            RECENT + timedelta(hours=2), start=delivered - 1, channel="email", campaign_id="A")  # one more: over
+        assert [f.segment_value for f in of(run(con), kind)] == ["A"]
+
     def test_campaign_worse_than_the_rest_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         emails(con, "A", 1000, bounces=30)
         emails(con, "B", 1000, bounces=30)

@@ -685,8 +685,10 @@ def email_findings(con: duckdb.DuckDBPyConnection, as_of: date, config: dict[str
         raw = [exact_worse_p(c["n_cell"] - c["x_cell"], c["n_cell"], c["n_ref"] - c["x_ref"], c["n_ref"]) for c in cells]
         flagged: list[Finding] = []
         for cell, p in zip(cells, benjamini_hochberg(raw), strict=True):
-            rate = 1 - cell["x_cell"] / cell["n_cell"]
-            rest = 1 - cell["x_ref"] / cell["n_ref"] if cell["n_ref"] else 0.0
+            # the messages with the event over the messages (not one less the share without it:
+            # 1 - 95/100 is 0.050000000000000044, over a threshold of 0.05 it is at)
+            rate = (cell["n_cell"] - cell["x_cell"]) / cell["n_cell"]
+            rest = (cell["n_ref"] - cell["x_ref"]) / cell["n_ref"] if cell["n_ref"] else 0.0
             if rate > threshold and p <= config["tests"]["false_discovery_rate"]:
                 shown, limit = _over(rate, threshold, 1)
                 flagged.append(Finding(
