@@ -328,6 +328,17 @@ class TestFunnelStepDrop:
         step(con, "r", 2000, 880, RECENT)  # 44% against 50%: 6 points
         assert [f.step for f in of(run(con), "funnel_step_drop")] == ["add_to_cart"]
 
+    def test_a_drop_of_min_effect_exactly_is_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A drop of at least min_effect is reported: 45% against 50% is 5 points, which read
+        0.04999999999999999 as 0.5 - 0.45 (and 60% against 55%, a segment, 0.04999999999999993)."""
+        step(con, "b", 2000, 1000, BASELINE)
+        step(con, "r", 2000, 900, RECENT)
+        assert [f.step for f in of(run(con), "funnel_step_drop")] == ["add_to_cart"]
+        con.execute("delete from main.events").fetchall()
+        step(con, "d", 1000, 600, RECENT, device_category="desktop")
+        step(con, "m", 1000, 550, RECENT, device_category="mobile")
+        assert [f.segment_value for f in of(run(con), "segment_drop")] == ["mobile"]
+
     def test_significant_but_under_min_effect_not_flagged(self, con: duckdb.DuckDBPyConnection) -> None:
         step(con, "b", 2000, 1000, BASELINE)
         step(con, "r", 2000, 920, RECENT)  # 46% against 50%: 4 points, p < 0.01

@@ -200,6 +200,12 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
     return [float(p) for p in stats.false_discovery_control(p_values, method="bh")]
 
 
+def dropped_by(before: float, after: float, min_effect: float) -> bool:
+    """Whether a share fell from ``before`` to ``after`` by at least ``min_effect``, a drop of
+    exactly min_effect included: as floats 0.5 - 0.45 is 0.04999999999999999."""
+    return before - after >= min_effect - 1e-9
+
+
 def _tested(
     cells: list[dict[str, Any]], config: dict[str, Any], make: Any
 ) -> list[Finding]:
@@ -211,7 +217,7 @@ def _tested(
     findings = []
     for cell, p in zip(eligible, adjusted, strict=True):
         rate, ref = cell["x_cell"] / cell["n_cell"], cell["x_ref"] / cell["n_ref"]
-        if p <= t["false_discovery_rate"] and ref - rate >= t["min_effect"]:
+        if p <= t["false_discovery_rate"] and dropped_by(ref, rate, t["min_effect"]):
             finding = make(cell, rate, ref)
             finding.p_value = p
             finding.severity = round(cell["n_cell"] * (ref - rate), 1)
@@ -437,7 +443,7 @@ def _a_segments_step_drop(
             n_b, x_b = cells_by.get(("baseline", step_drop.step, key, value), (0, 0))
             rest_n_r, rest_x_r, rest_n_b, rest_x_b = n_all_r - n_r, x_all_r - x_r, n_all_b - n_b, x_all_b - x_b
             if min(rest_n_r, rest_n_b) >= t["min_sample"] and (
-                rest_x_b / rest_n_b - rest_x_r / rest_n_r >= t["min_effect"]
+                dropped_by(rest_x_b / rest_n_b, rest_x_r / rest_n_r, t["min_effect"])
                 and two_proportion_p(rest_x_r, rest_n_r, rest_x_b, rest_n_b) <= t["false_discovery_rate"]
             ):
                 continue  # everyone else dropped too: not this segment's alone
@@ -525,7 +531,7 @@ def _one_per_cause(
         if n < t["min_sample"]:
             return True
         ref = e["x_ref"] / e["n_ref"]
-        return ref - x / n < t["min_effect"] or two_proportion_p(x, n, e["x_ref"], e["n_ref"]) > t["false_discovery_rate"]
+        return not dropped_by(ref, x / n, t["min_effect"]) or two_proportion_p(x, n, e["x_ref"], e["n_ref"]) > t["false_discovery_rate"]
 
     groups: list[list[Finding]] = []
     for f in sorted(findings, key=lambda f: (f.p_value or 0.0, -f.severity)):
