@@ -203,6 +203,45 @@ class TestAStoppedRunLeavesNoBuild:
         assert build_files(warehouse) == []
         _assert_lock_free(warehouse)
 
+    def test_ctrl_c_while_a_failed_run_throws_its_build_away(self, landing: Landing, warehouse: Path) -> None:
+        # (Python's own Ctrl-C handler, as in a notebook or a Prefect flow run's process: the
+        # KeyboardInterrupt held comes once the run's files are gone, its page's staging folder too)
+        import signal
+
+        from journey_analytics.dashboard import staging_folder
+
+        every_kind(landing)
+        ctx = runs.open_run(DAY1, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        runs.ingest_step(ctx, KINDS[0])
+        staging_folder(ctx.reports, ctx.run_id).mkdir(parents=True)
+        spill = ctx.build.with_name(ctx.build.name + ".spill")
+        for i in range(20_000):
+            (spill / f"spilled-{i}.block").write_bytes(b"x")
+        ended = threading.Event()
+
+        def press_ctrl_c_during_the_removal() -> None:
+            while ctx.build.exists() and not ended.is_set():
+                pass
+            while spill.exists() and not ended.is_set():
+                os.kill(os.getpid(), signal.SIGINT)
+                threading.Event().wait(0.0005)
+
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        sender = threading.Thread(target=press_ctrl_c_during_the_removal, daemon=True)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                sender.start()
+                runs.abort_run(ctx, RuntimeError("a step failed"))
+            while sender.is_alive():
+                with contextlib.suppress(KeyboardInterrupt):
+                    ended.set()
+                    sender.join()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            runs.STOP_SIGNALS.clear()
+        assert build_files(warehouse) == []
+        assert not staging_folder(ctx.reports, ctx.run_id).exists()
+
     def test_a_signal_while_the_warehouse_is_copied_into_its_build(self, tmp_path: Path) -> None:
         # (a run stopped as it starts: `journey serve` stopped through its process group as a run
         # began left a partial copy of the warehouse)
@@ -244,6 +283,28 @@ class TestAStoppedRunLeavesNoBuild:
             with pytest.raises(runs.RunStopped):
                 runs.stop_if_signalled()  # a backfill stops at its next day
         assert held == [signal.SIGINT]
+
+    def test_ctrl_c_held_in_a_block_within_a_block_comes_after_the_outer_one(self) -> None:
+        import signal
+
+        from journey_analytics.warehouse import signals_held
+
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        came: list[str] = []
+        try:
+            try:
+                with signals_held():
+                    with signals_held():
+                        os.kill(os.getpid(), signal.SIGINT)
+                        for _ in range(1000):
+                            pass
+                    came.append("inner block ended")
+            except KeyboardInterrupt:
+                came.append("KeyboardInterrupt")
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            runs.STOP_SIGNALS.clear()
+        assert came == ["inner block ended", "KeyboardInterrupt"]
 
     def test_a_process_without_a_handler_ends_by_the_signal_after_the_block(self, tmp_path: Path) -> None:
         import signal

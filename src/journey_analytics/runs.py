@@ -41,6 +41,7 @@ from journey_analytics.warehouse import (
     publish_fresh_copy,
     run_model,
     run_script,
+    signals_held,
     staged_model_dir,
     start_build,
     umask_of_the_process,
@@ -676,15 +677,16 @@ def abort_run(ctx: RunContext, error: BaseException | None = None) -> None:
 
     con, lock = _OPEN.pop(ctx.run_id, (None, None))
     try:
-        if ctx.publishing:
-            # stopped (a signal raises anywhere) or failed as it published: the build may already
-            # be the warehouse, its page and retrained model still staged. Whether it published is
-            # pipeline_runs' to say, so they are left to the next run, which puts them in place or
-            # removes them (_finish_pages, _roll_forward_models, start_build), as a killed run's.
-            discard_build(con, ctx.build, keep_staged_model=True)
-        else:
-            discard_build(con, ctx.build)
-            shutil.rmtree(staging_folder(ctx.reports, ctx.run_id), ignore_errors=True)
+        with signals_held():  # (a signal meanwhile comes once the run's files are gone)
+            if ctx.publishing:
+                # stopped (a signal raises anywhere) or failed as it published: the build may already
+                # be the warehouse, its page and retrained model still staged. Whether it published is
+                # pipeline_runs' to say, so they are left to the next run, which puts them in place or
+                # removes them (_finish_pages, _roll_forward_models, start_build), as a killed run's.
+                discard_build(con, ctx.build, keep_staged_model=True)
+            else:
+                discard_build(con, ctx.build)
+                shutil.rmtree(staging_folder(ctx.reports, ctx.run_id), ignore_errors=True)
         if error is not None and ctx.warehouse.exists():
             _record_failure(ctx, error)
     finally:

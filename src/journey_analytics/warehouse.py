@@ -448,8 +448,10 @@ def signals_held() -> Iterator[None]:
     recorded in runs.STOP_SIGNALS (a backfill stops at its next day) and, when the process had no
     handler of its own for it, delivered again once the block has ended. Only the main thread
     receives signals' handlers; elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or getattr(
+        signal.getsignal(signal.SIGTERM), "holds_signals", False
+    ):
+        yield  # (in a block that holds them already: that block delivers them)
         return
     held: list[int] = []
 
@@ -458,6 +460,8 @@ def signals_held() -> Iterator[None]:
 
         held.append(signum)
         STOP_SIGNALS.append(signum)
+
+    hold.holds_signals = True  # type: ignore[attr-defined]
 
     previous = {s: signal.getsignal(s) for s in STOP_SIGNAL_NUMBERS}
     for number, handler in previous.items():
