@@ -214,6 +214,21 @@ class TestOrders:
         run_day(landing, warehouse, DAY1)
         assert customers(warehouse, "shops-") == [("shops-1", "anon:a-shopper"), ("shops-x", "u-other")]
 
+    def test_a_guest_keeps_their_order_when_another_shop_uses_its_number_in_another_currency(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """Shop A's guest checkout 1001 and its export naming the buyer a minute later are one
+        order in euros; shop B's guest order 1001 in dollars a week later is another order, of
+        someone else: the first guest is still the buyer (an order_id in two currencies named no
+        one, and the buyer's link went with the other shop's)."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            guest_order("cur-1", "a-guest", "1001"),
+            {**guest_order("cur-2", "a-other-shop", "1001"), "currency": "USD", "event_ts": "2026-09-24T09:10:00Z"},
+        ])
+        landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("cur-x", "1001", "u-buyer", time="09:11")])
+        run_day(landing, warehouse, DAY1)
+        assert customers(warehouse, "cur-") == [("cur-1", "u-buyer"), ("cur-2", "anon:a-other-shop"), ("cur-x", "u-buyer")]
+
     def test_a_device_with_several_peoples_guest_orders_links_to_none(self, landing: Landing, warehouse: Path) -> None:
         """A shop's kiosk where three buyers checked out as guests is none of theirs: linking it to the
         latest would hand that buyer the other two's orders."""

@@ -212,7 +212,7 @@ shared as (
 guest_orders as (
     select e.event_id, e.given_session_id, i.customer_id
     from events_unioned as e
-    inner join order_people as o on o.order_id = e.order_id
+    inner join order_people as o on o.order_id = e.order_id and o.currency = e.currency
     inner join identities_stitched as i
         on i.identifier_type = split_part(o.person_node, ':', 1)
         and i.identifier = substr(o.person_node, strpos(o.person_node, ':') + 1)

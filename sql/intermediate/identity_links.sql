@@ -25,6 +25,7 @@ order_events as (
         anonymous_id,
         coalesce('user_id:' || user_id, 'email:' || email_hash) as person_node,
         order_id,
+        currency,
         event_ts,
         event_id
     from events_unioned
@@ -36,7 +37,7 @@ guest_checkouts as (
     -- order_id names elsewhere (order_people: an id naming one person, on at most two guest devices)
     select g.anonymous_id, o.person_node, g.event_ts, g.event_id
     from order_events as g
-    inner join order_people as o on o.order_id = g.order_id
+    inner join order_people as o on o.order_id = g.order_id and o.currency = g.currency
     where g.anonymous_id is not null and g.person_node is null
 ),
 
