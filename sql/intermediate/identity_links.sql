@@ -2,7 +2,11 @@
 -- identified on it (by an event carrying both, or by a guest checkout whose order_id the
 -- person's own purchase or refund also carries), a user id and its e-mail, a user id and a
 -- social handle. Each identifier also links to itself so that unlinked identifiers become
--- customers too. Nodes are written '<identifier_type>:<identifier>'.
+-- customers too. Nodes are written '<identifier_type>:<identifier>'. An identifier that names
+-- no one (identifiers_naming_no_one: a placeholder such as 'guest', an id on more devices or
+-- people than one person has) links to nothing but itself: a device where it was shown links
+-- to the person identified there before or after it, and an event carrying it and an e-mail
+-- links the e-mail.
 --
 -- (intermediate; not published)
 with events as (
@@ -15,6 +19,21 @@ identities as (
     select * from raw.identities
 ),
 
+naming_no_one as (
+    select node from identifiers_naming_no_one
+),
+
+named_events as (
+    -- the events with the identifiers that name no one left out (most events, carrying none, as they are)
+    select
+        channel, event_id, event_ts,
+        case when 'anonymous_id:' || anonymous_id not in (select node from naming_no_one) then anonymous_id end as anonymous_id,
+        case when 'user_id:' || user_id not in (select node from naming_no_one) then user_id end as user_id,
+        case when 'email:' || email_hash not in (select node from naming_no_one) then email_hash end as email_hash,
+        case when 'social_handle:' || handle_hash not in (select node from naming_no_one) then handle_hash end as handle_hash
+    from events
+),
+
 parameters as (
     select * from run_parameters
 ),
@@ -23,7 +42,10 @@ order_events as (
     -- purchases and refunds, read apart: only they carry an order_id
     select
         anonymous_id,
-        coalesce('user_id:' || user_id, 'email:' || email_hash) as person_node,
+        coalesce(
+            case when 'user_id:' || user_id not in (select node from naming_no_one) then 'user_id:' || user_id end,
+            case when 'email:' || email_hash not in (select node from naming_no_one) then 'email:' || email_hash end
+        ) as person_node,
         order_id,
         currency,
         event_ts,
@@ -53,7 +75,7 @@ guest_devices as (
 identifications as (
     -- a device and the person shown on it, at a time
     select anonymous_id, coalesce('user_id:' || user_id, 'email:' || email_hash) as person_node, event_ts, event_id
-    from events
+    from named_events
     where channel = 'web'
       and anonymous_id is not null
       and (user_id is not null or email_hash is not null)
@@ -85,7 +107,7 @@ device_links as (
 
 user_email_links as (
     select 'user_id:' || user_id as node_a, 'email:' || email_hash as node_b
-    from events
+    from named_events
     where user_id is not null and email_hash is not null
     union all
     select 'user_id:' || user_id as node_a, 'email:' || email_hash as node_b
@@ -95,7 +117,7 @@ user_email_links as (
 
 user_handle_links as (
     select 'user_id:' || user_id as node_a, 'social_handle:' || handle_hash as node_b
-    from events
+    from named_events
     where user_id is not null and handle_hash is not null
     union all
     select 'user_id:' || user_id as node_a, 'social_handle:' || handle_hash as node_b
@@ -113,6 +135,18 @@ all_identifiers as (
     select 'social_handle:' || handle_hash as node_a from events where handle_hash is not null
     union all
     select 'user_id:' || user_id as node_a from identities
+    union all
+    -- (the CRM's e-mails and handles are nodes through their links to their user ids; one whose
+    -- link is left out, as the e-mail of a user id that names no one, is a customer of its own)
+    select 'email:' || email_hash as node_a from identities
+    where email_hash is not null
+      and ('user_id:' || user_id in (select node from naming_no_one)
+           or 'email:' || email_hash in (select node from naming_no_one))
+    union all
+    select 'social_handle:' || handle_hash as node_a from identities
+    where handle_hash is not null
+      and ('user_id:' || user_id in (select node from naming_no_one)
+           or 'social_handle:' || handle_hash in (select node from naming_no_one))
 ),
 
 self_links as (
@@ -120,11 +154,17 @@ self_links as (
 ),
 
 links as (
-    select node_a, node_b from device_links
-    union
-    select node_a, node_b from user_email_links
-    union
-    select node_a, node_b from user_handle_links
+    select node_a, node_b
+    from (
+        select node_a, node_b from device_links
+        union
+        select node_a, node_b from user_email_links
+        union
+        select node_a, node_b from user_handle_links
+    )
+    -- (the CRM's rows, and a guest checkout's device, are read as given: leave out here what names no one)
+    where node_a not in (select node from naming_no_one)
+      and node_b not in (select node from naming_no_one)
 )
 
 select node_a, node_b from links

@@ -9,14 +9,23 @@
 -- currency are more than two days apart names no one (the tag's purchase and the export's of one
 -- order are minutes apart; a day and more where an export gives the order's date alone, or local
 -- times read as UTC). Read by identity_links (a guest checkout identifies its device) and
--- events_sessionized (a guest checkout and its visit are the named person's).
+-- events_sessionized (a guest checkout and its visit are the named person's). A user id or e-mail that names no one (identifiers_naming_no_one) is
+-- no person here.
 --
 -- (intermediate; not published)
-with order_events as (
-    -- purchases and refunds, read apart: only they carry an order_id
+with naming_no_one as (
+    select node from identifiers_naming_no_one
+),
+
+order_events as (
+    -- purchases and refunds, read apart: only they carry an order_id; a user id or e-mail that
+    -- names no one (a 'guest' the export writes for every guest checkout) is no person
     select
         anonymous_id,
-        coalesce('user_id:' || user_id, 'email:' || email_hash) as person_node,
+        coalesce(
+            case when 'user_id:' || user_id not in (select node from naming_no_one) then 'user_id:' || user_id end,
+            case when 'email:' || email_hash not in (select node from naming_no_one) then 'email:' || email_hash end
+        ) as person_node,
         order_id,
         event_name,
         event_ts,

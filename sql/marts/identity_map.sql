@@ -1,10 +1,12 @@
 -- One row per known identifier (user id, device, e-mail, social handle) with the customer
 -- it was stitched to. Identifiers linked directly or through a chain (A to B to C) share
--- one customer_id. E-mail addresses and handles appear only as keyed hashes.
+-- one customer_id. E-mail addresses and handles appear only as keyed hashes. An identifier that
+-- names no one (a placeholder such as 'guest', an id on more devices or people than a person
+-- has: sql/intermediate/identifiers_naming_no_one.sql) is a customer of its own, linked to none.
 --
 -- identifier_type: user_id, anonymous_id, email (keyed hash) or social_handle (keyed hash of platform and handle).
 -- identifier: The identifier's value (a hash for email and social_handle).
--- customer_id: The customer it belongs to.
+-- customer_id: The customer it belongs to; an identifier that names no one (a placeholder such as 'guest', a user id or e-mail on more than [identity] max_devices_per_person devices, an e-mail or handle of more than max_people_per_identifier user ids, a device of more people than that) is its own customer, linked to none.
 -- customer_identifiers: How many identifiers the customer has in all.
 with identities as (
     select * from identities_stitched

@@ -44,6 +44,13 @@ class IdentitySettings:
     # An anonymous_id (a device) links only to the person who last identified on it,
     # so that a shared computer does not merge everyone who ever used it.
     link_device_to_latest_identity_only: bool = True
+    # A user id or e-mail shown on more devices than this names no one (a 'guest' a tag sends
+    # for every visitor, a bot's account): it links to none of them (identifiers_naming_no_one.sql).
+    max_devices_per_person: int = 20
+    # An e-mail or handle of more user ids than this (info@ a company's accounts share), a user id
+    # of more e-mails or handles, and a device on which more people identified (a shop's kiosk)
+    # name no one; fewer (duplicate accounts, a family's) still join.
+    max_people_per_identifier: int = 10
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,8 @@ def load_settings(path: Path | str | None = None) -> Settings:
 # every row (a line limit of a few bytes, events "from the future" before they arrive).
 _RANGES: dict[tuple[str, str], tuple[int, int, str]] = {
     ("sessions", "timeout_minutes"): (1, 7 * 24 * 60, " minutes"),
+    ("identity", "max_devices_per_person"): (1, 1_000_000_000, " devices"),
+    ("identity", "max_people_per_identifier"): (1, 1_000_000_000, " people"),
     ("warehouse", "threads"): (0, 1024, " (0: every core)"),
     ("ingest", "max_line_bytes"): (1024, 1 << 30, " bytes"),
     ("ingest", "max_future_days"): (0, 3650, " days"),

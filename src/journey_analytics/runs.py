@@ -369,13 +369,17 @@ def _write_run_parameters(ctx: RunContext) -> None:
             cast(? as date) as as_of_date,
             cast(? as integer) as session_timeout_minutes,
             cast(? as boolean) as split_session_on_new_campaign,
-            cast(? as boolean) as link_device_to_latest_identity_only
+            cast(? as boolean) as link_device_to_latest_identity_only,
+            cast(? as bigint) as max_devices_per_person,
+            cast(? as bigint) as max_people_per_identifier
         """,
         [
             ctx.as_of,
             s.sessions.timeout_minutes,
             s.sessions.split_on_new_campaign,
             s.identity.link_device_to_latest_identity_only,
+            s.identity.max_devices_per_person,
+            s.identity.max_people_per_identifier,
         ],
     ).fetchall()
 

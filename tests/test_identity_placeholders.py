@@ -1,0 +1,159 @@
+"""Identifiers that name no one: a placeholder a tag or an export writes for everyone it does not
+know ('guest', '0', 'N/A'), a user id or e-mail on more devices than a person has (a bot's
+account, noreply@ given on every lead), an e-mail the accounts of a whole company share, and a
+shop's kiosk. Each would merge hundreds of people into one customer; none links anyone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journey_analytics.config import IdentitySettings, Settings
+from journey_analytics.privacy import keyed_hash
+from tests.conftest import DAY1, TEST_HASH_KEY, Landing, query, run_day
+
+PLACEHOLDERS = ["guest", "Guest ", "0", "-1", "anonymous", "UNKNOWN", "N/A", "NONE", "nil", "(not set)"]
+
+
+def h(value: str) -> str:
+    return keyed_hash(TEST_HASH_KEY.encode(), value)
+
+
+def web(event_id: str, time: str, anonymous_id: str | None, event_name: str = "page_view", **fields: Any) -> dict[str, Any]:
+    row = {"event_id": event_id, "event_ts": f"2026-10-01T{time}:00Z", "event_name": event_name, **fields}
+    if anonymous_id is not None:
+        row["anonymous_id"] = anonymous_id
+    return row
+
+
+def stories(landing: Landing) -> None:
+    rows: list[dict[str, Any]] = []
+    # a tag that sends a fixed user id for everyone not logged in: two visitors per spelling
+    for k, placeholder in enumerate(PLACEHOLDERS):
+        for v in range(2):
+            rows.append(web(f"ph{k:02d}-{v}", "09:00", f"a-ph{k}-{v}", "view_item", user_id=placeholder))
+    # a tag that writes device id '0' when it has no cookie: the page views of no one are no one's
+    rows += [web("zero-1", "09:00", "0", "login", user_id="u-z1"), web("zero-2", "10:00", "0", "login", user_id="u-z2"),
+             web("zero-3", "11:00", "0")]
+    # ada logs in, then the tag sends 'guest' once she has logged out: her device stays hers
+    rows += [web("ada-1", "09:00", "a-ada", "login", user_id="u-ada"), web("ada-2", "10:00", "a-ada", user_id="guest")]
+    # a QA account a bot logs in with on 25 devices; bea, a person, on three
+    rows += [web(f"bot-{i:02d}", "09:00", f"a-bot{i}", "login", user_id="qa-bot") for i in range(25)]
+    rows += [web(f"bea-{i}", "09:00", f"a-bea{i}", "login", user_id="u-bea") for i in range(3)]
+    # a shop's noreply address given on 25 leads
+    rows += [web(f"lead-{i:02d}", "09:00", f"a-lead{i}", "generate_lead", email="noreply@store.com") for i in range(25)]
+    # a shop's kiosk on which twelve people logged in, and a visitor who never did
+    rows += [web(f"kiosk-{i:02d}", f"{9 + i // 6:02d}:{i % 6 * 10:02d}", "a-kiosk", "login", user_id=f"u-k{i:02d}") for i in range(12)]
+    rows.append(web("kiosk-visit", "12:00", "a-kiosk"))
+    # a family's computer: two people, the latest keeps the device as before
+    rows += [web("fam-1", "09:00", "a-home", "login", user_id="u-mum"), web("fam-2", "10:00", "a-home", "login", user_id="u-dad"),
+             web("fam-3", "10:05", "a-home")]
+    # CRM users: 12 accounts of one company sharing info@, each logged in on a device of their own
+    rows += [web(f"acme-{i:02d}", "09:00", f"a-acme{i}", "login", user_id=f"acme{i:02d}") for i in range(12)]
+    # two duplicate accounts of one person under one e-mail, and one account with two e-mails over time
+    rows += [web("dup-1", "09:00", "a-dup1", "login", user_id="dup-a"), web("dup-2", "09:00", "a-dup2", "login", user_id="dup-b")]
+    landing.jsonl("web", DAY1, "web.jsonl", rows)
+    landing.jsonl("email", DAY1, "esp.jsonl", [
+        {"event_id": "acme-mail", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "info@acme.com"},
+        {"event_id": "moved-mail", "event_ts": "2026-10-01T08:00:00Z", "event_name": "open", "email": "new@example.com"},
+    ])
+    crm = ["user_id,email,platform,handle"]
+    crm += [f"acme{i:02d},info@acme.com,," for i in range(12)]
+    crm += ["dup-a,dup@example.com,,", "dup-b,dup@example.com,,"]
+    crm += ["moved,old@example.com,,", "moved,new@example.com,,"]
+    # a CRM export that writes user id 0 for every contact without an account
+    crm += [f"0,contact{i}@example.com,," for i in range(12)]
+    landing.text("identities", None, "crm.csv", "\n".join(crm) + "\n")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("placeholders")
+    landing = Landing(root / "landing")
+    stories(landing)
+    run_day(landing, root / "journey.duckdb", DAY1)
+    return root / "journey.duckdb"
+
+
+def customers(warehouse: Path, prefix: str) -> list[tuple[str, str]]:
+    return query(warehouse, "select event_id, customer_id from events where event_id like ? order by event_id", [prefix + "%"])
+
+
+def customer_of(warehouse: Path, identifier_type: str, identifier: str) -> str:
+    rows = query(warehouse, "select customer_id from identity_map where identifier_type = ? and identifier = ?",
+                 [identifier_type, identifier])
+    assert len(rows) == 1, rows
+    return str(rows[0][0])
+
+
+def test_a_placeholder_user_id_names_no_one(warehouse: Path) -> None:
+    """Every visitor the tag calls 'guest' (or '0', 'N/A', ...) is a customer of their own device."""
+    assert customers(warehouse, "ph") == [
+        (f"ph{k:02d}-{v}", f"anon:a-ph{k}-{v}") for k in range(len(PLACEHOLDERS)) for v in range(2)
+    ]
+
+
+def test_a_placeholder_device_id_names_no_one(warehouse: Path) -> None:
+    """Each login is its person's; the device '0' links to neither, so the last does not get
+    every cookieless visitor's page views."""
+    assert customers(warehouse, "zero-") == [("zero-1", "u-z1"), ("zero-2", "u-z2"), ("zero-3", "anon:0")]
+
+
+def test_a_placeholder_after_a_login_leaves_the_device_its_person(warehouse: Path) -> None:
+    assert customers(warehouse, "ada-") == [("ada-1", "u-ada"), ("ada-2", "u-ada")]
+
+
+def test_a_user_id_on_more_devices_than_a_person_has_names_no_one(warehouse: Path) -> None:
+    assert customers(warehouse, "bot-") == [(f"bot-{i:02d}", f"anon:a-bot{i}") for i in range(25)]
+    assert customers(warehouse, "bea-") == [(f"bea-{i}", "u-bea") for i in range(3)]
+
+
+def test_an_email_on_more_devices_than_a_person_has_names_no_one(warehouse: Path) -> None:
+    assert customers(warehouse, "lead-") == [(f"lead-{i:02d}", f"anon:a-lead{i}") for i in range(25)]
+
+
+def test_a_kiosk_of_many_people_is_none_of_theirs(warehouse: Path) -> None:
+    """Each login is its person's; the kiosk's anonymous visit is the kiosk's, not the last person's."""
+    assert customers(warehouse, "kiosk-") == [
+        *[(f"kiosk-{i:02d}", f"u-k{i:02d}") for i in range(12)], ("kiosk-visit", "anon:a-kiosk"),
+    ]
+    # a family computer of two still joins the person who last identified on it
+    assert customers(warehouse, "fam-") == [("fam-1", "u-mum"), ("fam-2", "u-dad"), ("fam-3", "u-dad")]
+
+
+def test_an_email_a_whole_company_shares_names_no_one(warehouse: Path) -> None:
+    assert customers(warehouse, "acme-") == [
+        *[(f"acme-{i:02d}", f"acme{i:02d}") for i in range(12)], ("acme-mail", "email:" + h("info@acme.com")[:24]),
+    ]
+
+
+def test_a_few_accounts_sharing_an_email_are_one_person(warehouse: Path) -> None:
+    """Duplicate accounts (or a family's) under one e-mail join, as before; one account's e-mails
+    over time are all its own."""
+    assert customers(warehouse, "dup-") == [("dup-1", "dup-a"), ("dup-2", "dup-a")]
+    assert customers(warehouse, "moved-") == [("moved-mail", "moved")]
+
+
+def test_a_crm_user_id_given_to_every_contact_names_no_one(warehouse: Path) -> None:
+    assert {customer_of(warehouse, "email", h(f"contact{i}@example.com")) for i in range(12)} == {
+        "email:" + h(f"contact{i}@example.com")[:24] for i in range(12)
+    }
+
+
+def test_the_thresholds_are_settings(tmp_path: Path) -> None:
+    """A store whose people use many devices raises the limit; the bot then joins its devices."""
+    landing = Landing(tmp_path / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", [web(f"bot-{i:02d}", "09:00", f"a-bot{i}", "login", user_id="qa-bot") for i in range(25)])
+    settings = Settings(identity=IdentitySettings(max_devices_per_person=30))
+    run_day(landing, tmp_path / "journey.duckdb", DAY1, settings)
+    assert {c for _, c in customers(tmp_path / "journey.duckdb", "bot-")} == {"qa-bot"}
+
+
+def test_customers_count_people(warehouse: Path) -> None:
+    """Rows named 'guest', qa-bot or noreply@ make as many customers as there are devices."""
+    assert query(warehouse, "select count(distinct customer_id) from events where event_id similar to '(ph|bot|lead)-?.*'") == [
+        (2 * len(PLACEHOLDERS) + 25 + 25,)
+    ]
+
