@@ -157,3 +157,18 @@ def test_customers_count_people(warehouse: Path) -> None:
         (2 * len(PLACEHOLDERS) + 25 + 25,)
     ]
 
+
+def test_an_exported_guest_order_joins_no_guests_visit(tmp_path: Path) -> None:
+    """An export that writes 'guest' for every guest order, with no device: the order is no
+    visitor's, so it joins none of the visits the tag called 'guest' (which would convert them)."""
+    landing = Landing(tmp_path / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        web("visit-1", "09:00", "a-visitor", "view_item", user_id="guest"),
+        web("visit-2", "09:05", "a-visitor", user_id="guest"),
+        web("order-1", "09:10", None, "purchase", user_id="guest", order_id="O-1", value=20, currency="EUR"),
+    ])
+    run_day(landing, tmp_path / "journey.duckdb", DAY1)
+    rows = query(tmp_path / "journey.duckdb", "select event_id, customer_id, session_id from events order by event_id")
+    assert [(e, c) for e, c, _ in rows] == [("order-1", "guest"), ("visit-1", "anon:a-visitor"), ("visit-2", "anon:a-visitor")]
+    assert rows[0][2] != rows[1][2] == rows[2][2]
+    assert query(tmp_path / "journey.duckdb", "select converted from sessions where session_id = ?", [rows[1][2]]) == [(False,)]

@@ -56,6 +56,9 @@ customer_device_events as (
     from events_unioned as e
     left join identities_stitched as by_user
         on by_user.identifier_type = 'user_id' and by_user.identifier = e.user_id
+        -- (a user id that names no one, a 'guest' on every visitor, is not its visitors' customer:
+        -- an export's 'guest' order would join any guest's visit open at its time)
+        and 'user_id:' || e.user_id not in (select node from identifiers_naming_no_one)
     left join identities_stitched as by_device
         on by_device.identifier_type = 'anonymous_id' and by_device.identifier = e.anonymous_id
     where e.channel = 'web' and e.anonymous_id is not null
