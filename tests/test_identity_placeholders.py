@@ -172,3 +172,26 @@ def test_an_exported_guest_order_joins_no_guests_visit(tmp_path: Path) -> None:
     assert [(e, c) for e, c, _ in rows] == [("order-1", "guest"), ("visit-1", "anon:a-visitor"), ("visit-2", "anon:a-visitor")]
     assert rows[0][2] != rows[1][2] == rows[2][2]
     assert query(tmp_path / "journey.duckdb", "select converted from sessions where session_id = ?", [rows[1][2]]) == [(False,)]
+
+
+def test_an_exported_guest_order_is_the_checkout_devices(tmp_path: Path) -> None:
+    """The tag's guest checkout and the export's row of the same order, both under 'guest': one
+    order of the visitor who checked out, in their visit, counted once (not once for the visitor
+    and once more for a customer 'guest'). A number two shops gave (in two currencies), as in
+    order_people, names no one: neither export row is the visitor's."""
+    landing = Landing(tmp_path / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        web(f"tag-{i}", f"09:0{i}", f"a-buyer{i}", "purchase", user_id="guest", order_id=f"O-{i}", value=20, currency="EUR")
+        for i in range(3)
+    ])
+    landing.jsonl("web", DAY1, "orders.jsonl", [
+        *[web(f"x-{i}", f"09:1{i}", None, "purchase", user_id="guest", order_id=f"O-{i}", value=20, currency="EUR") for i in range(3)],
+        web("x-shop2", "09:20", None, "purchase", user_id="guest", order_id="O-2", value=5, currency="GBP"),
+    ])
+    run_day(landing, tmp_path / "journey.duckdb", DAY1)
+    rows = query(tmp_path / "journey.duckdb", "select event_id, customer_id, session_id from events order by event_id")
+    by_event = {e: (c, s) for e, c, s in rows}
+    for i in range(2):
+        assert by_event[f"x-{i}"] == by_event[f"tag-{i}"]
+        assert by_event[f"tag-{i}"][0] == f"anon:a-buyer{i}"
+    assert (by_event["tag-2"][0], by_event["x-2"][0], by_event["x-shop2"][0]) == ("anon:a-buyer2", "guest", "guest")

@@ -35,9 +35,16 @@ parameters as (
 -- Events with no device and no session_id, with their customer. (identities_stitched and
 -- events_unioned are read where needed, not as CTEs: a CTE read twice is copied whole.)
 deviceless_events as (
-    select e.event_id, e.event_ts, i.customer_id
+    -- (an order under a user id that names no one is the customer's of the device it was checked
+    -- out on, order_devices, as events_stitched gives it)
+    select e.event_id, e.event_ts, coalesce(by_order.customer_id, i.customer_id) as customer_id
     from events_unioned as e
     inner join identities_stitched as i on i.identifier_type = 'user_id' and i.identifier = e.user_id
+    left join order_devices as o
+        on o.order_id = e.order_id
+        and 'user_id:' || e.user_id in (select node from identifiers_naming_no_one)
+    left join identities_stitched as by_order
+        on by_order.identifier_type = 'anonymous_id' and by_order.identifier = o.anonymous_id
     where e.channel = 'web' and e.given_session_id is null and e.anonymous_id is null
 ),
 

@@ -29,25 +29,33 @@ named as (
 ),
 
 keyed as (
-    -- the strongest identifier that names someone; an event with none is the customer of its
-    -- strongest identifier all the same (a 'guest' order with no device: the customer 'guest')
+    -- the strongest identifier that names someone; an order event with none is the customer of
+    -- the device its order was checked out on (order_devices), any other event the customer of
+    -- its strongest identifier all the same (a 'guest' with nothing else: the customer 'guest')
     select
-        * exclude (named_user_id, named_email_hash, named_anonymous_id, named_handle_hash),
+        named.* exclude (named_user_id, named_email_hash, named_anonymous_id, named_handle_hash),
         case
             when named_user_id is not null then 'user_id'
             when named_email_hash is not null then 'email'
             when named_anonymous_id is not null then 'anonymous_id'
             when named_handle_hash is not null then 'social_handle'
+            when order_devices.anonymous_id is not null then 'anonymous_id'
             when user_id is not null then 'user_id'
             when email_hash is not null then 'email'
-            when anonymous_id is not null then 'anonymous_id'
+            when named.anonymous_id is not null then 'anonymous_id'
             when handle_hash is not null then 'social_handle'
         end as strongest_identifier_type,
         coalesce(
             named_user_id, named_email_hash, named_anonymous_id, named_handle_hash,
-            user_id, email_hash, anonymous_id, handle_hash
+            order_devices.anonymous_id,
+            user_id, email_hash, named.anonymous_id, handle_hash
         ) as strongest_identifier
     from named
+    left join order_devices
+        on order_devices.order_id = named.order_id
+        and named.channel = 'web'
+        and named.named_user_id is null and named.named_email_hash is null
+        and named.named_anonymous_id is null and named.named_handle_hash is null
 )
 
 select

@@ -18,6 +18,7 @@ def stitch_identities(con: duckdb.DuckDBPyConnection) -> int:
     """Build ``identities_stitched`` from ``events_unioned`` and return the steps it took."""
     run_model(con, "intermediate", "identifiers_naming_no_one")
     run_model(con, "intermediate", "order_people")
+    run_model(con, "intermediate", "order_devices")
     run_model(con, "intermediate", "identity_links")
     run_model(con, "intermediate", "identity_components_seed")
     con.execute(
