@@ -12,19 +12,15 @@ identities as (
     select * from identities_stitched
 ),
 
-naming_no_one as (
-    select node from identifiers_naming_no_one
-),
-
 named as (
     -- the event's identifiers that name someone (identifiers_naming_no_one: a 'guest' user id
     -- is no one, and its page view is its device's)
     select
         *,
-        case when 'user_id:' || user_id not in (select node from naming_no_one) then user_id end as named_user_id,
-        case when 'email:' || email_hash not in (select node from naming_no_one) then email_hash end as named_email_hash,
-        case when 'anonymous_id:' || anonymous_id not in (select node from naming_no_one) then anonymous_id end as named_anonymous_id,
-        case when 'social_handle:' || handle_hash not in (select node from naming_no_one) then handle_hash end as named_handle_hash
+        naming_someone('user_id', user_id) as named_user_id,
+        naming_someone('email', email_hash) as named_email_hash,
+        naming_someone('anonymous_id', anonymous_id) as named_anonymous_id,
+        naming_someone('social_handle', handle_hash) as named_handle_hash
     from events
 ),
 

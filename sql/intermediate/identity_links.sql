@@ -27,10 +27,10 @@ named_events as (
     -- the events with the identifiers that name no one left out (most events, carrying none, as they are)
     select
         channel, event_id, event_ts,
-        case when 'anonymous_id:' || anonymous_id not in (select node from naming_no_one) then anonymous_id end as anonymous_id,
-        case when 'user_id:' || user_id not in (select node from naming_no_one) then user_id end as user_id,
-        case when 'email:' || email_hash not in (select node from naming_no_one) then email_hash end as email_hash,
-        case when 'social_handle:' || handle_hash not in (select node from naming_no_one) then handle_hash end as handle_hash
+        naming_someone('anonymous_id', anonymous_id) as anonymous_id,
+        naming_someone('user_id', user_id) as user_id,
+        naming_someone('email', email_hash) as email_hash,
+        naming_someone('social_handle', handle_hash) as handle_hash
     from events
 ),
 
@@ -42,10 +42,7 @@ order_events as (
     -- purchases and refunds, read apart: only they carry an order_id
     select
         anonymous_id,
-        coalesce(
-            case when 'user_id:' || user_id not in (select node from naming_no_one) then 'user_id:' || user_id end,
-            case when 'email:' || email_hash not in (select node from naming_no_one) then 'email:' || email_hash end
-        ) as person_node,
+        order_person_node(user_id, email_hash) as person_node,
         order_id,
         currency,
         event_ts,

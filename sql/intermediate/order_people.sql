@@ -13,19 +13,12 @@
 -- no person here.
 --
 -- (intermediate; not published)
-with naming_no_one as (
-    select node from identifiers_naming_no_one
-),
-
-order_events as (
+with order_events as (
     -- purchases and refunds, read apart: only they carry an order_id; a user id or e-mail that
     -- names no one (a 'guest' the export writes for every guest checkout) is no person
     select
         anonymous_id,
-        coalesce(
-            case when 'user_id:' || user_id not in (select node from naming_no_one) then 'user_id:' || user_id end,
-            case when 'email:' || email_hash not in (select node from naming_no_one) then 'email:' || email_hash end
-        ) as person_node,
+        order_person_node(user_id, email_hash) as person_node,
         order_id,
         event_name,
         event_ts,

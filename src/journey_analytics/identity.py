@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from journey_analytics.warehouse import run_model
+from journey_analytics.warehouse import run_model, run_script
 
 MAX_STEPS = 64
 
@@ -17,6 +17,7 @@ MAX_STEPS = 64
 def stitch_identities(con: duckdb.DuckDBPyConnection) -> int:
     """Build ``identities_stitched`` from ``events_unioned`` and return the steps it took."""
     run_model(con, "intermediate", "identifiers_naming_no_one")
+    run_script(con, "macros", "naming_macros")  # (they read the table just built)
     run_model(con, "intermediate", "order_people")
     run_model(con, "intermediate", "order_devices")
     run_model(con, "intermediate", "identity_links")
