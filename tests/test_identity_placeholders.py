@@ -195,3 +195,24 @@ def test_an_exported_guest_order_is_the_checkout_devices(tmp_path: Path) -> None
         assert by_event[f"x-{i}"] == by_event[f"tag-{i}"]
         assert by_event[f"tag-{i}"][0] == f"anon:a-buyer{i}"
     assert (by_event["tag-2"][0], by_event["x-2"][0], by_event["x-shop2"][0]) == ("anon:a-buyer2", "guest", "guest")
+
+
+def test_a_customer_whose_browser_keeps_cookies_a_week_stays_one(tmp_path: Path) -> None:
+    """A loyal customer on a browser that keeps its cookies a week (Safari's tracking prevention)
+    comes back with a new device id every week: 30 devices over 30 weeks are one person's, not
+    an id on more devices than a person has (a placeholder shows on dozens a day)."""
+    from datetime import timedelta
+
+    landing = Landing(tmp_path / "landing")
+    rows = []
+    for week in range(30):
+        day = (DAY1 - timedelta(weeks=week)).isoformat()
+        rows += [
+            {"event_id": f"loyal-{week:02d}a", "event_ts": f"{day}T09:00:00Z", "event_name": "view_item",
+             "anonymous_id": f"a-safari{week}"},
+            {"event_id": f"loyal-{week:02d}b", "event_ts": f"{day}T09:05:00Z", "event_name": "login",
+             "anonymous_id": f"a-safari{week}", "user_id": "u-loyal"},
+        ]
+    landing.jsonl("web", DAY1, "web.jsonl", rows)
+    run_day(landing, tmp_path / "journey.duckdb", DAY1)
+    assert {c for _, c in customers(tmp_path / "journey.duckdb", "loyal-")} == {"u-loyal"}

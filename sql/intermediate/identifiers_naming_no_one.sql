@@ -8,9 +8,11 @@
 --   spaces around it: guest, anonymous, anon, unknown, n/a, na, none, null, nil, undefined,
 --   not set, (not set), 0, -1 (a null marker in the spellings of landing_macros'
 --   without_null_marker is missing already, at staging);
--- - a user_id or e-mail shown on more devices than [identity] max_devices_per_person (a
---   'guest' the tag sends for every visitor, a QA account a bot logs in with, a shop's
---   noreply@ address given on every lead);
+-- - a user_id or e-mail shown on more devices than [identity] max_devices_per_person within
+--   30 days (a 'guest' the tag sends for every visitor, a QA account a bot logs in with, a
+--   shop's noreply@ address given on every lead). Within 30 days, not over the whole history:
+--   a browser that keeps its cookies a week (Safari's tracking prevention) gives a loyal
+--   customer a new device id every week they come back, some fifty a year;
 -- - an e-mail or handle of more user ids than [identity] max_people_per_identifier (info@ a
 --   company's 300 accounts share; a few, as duplicate accounts or a family's, still join), a
 --   user_id of more e-mails or handles than that (a '0' a CRM export gives every contact), and
@@ -23,7 +25,7 @@
 -- (intermediate; not published)
 with events as (
     -- only the identifiers (the engine keeps one copy of this, as it is read several times)
-    select channel, anonymous_id, user_id, email_hash, handle_hash
+    select channel, event_ts, anonymous_id, user_id, email_hash, handle_hash
     from events_unioned
 ),
 
@@ -51,22 +53,26 @@ placeholders as (
 ),
 
 shown as (
-    -- a person's identifier shown on a device, by an event carrying both
-    select 'user_id:' || user_id as person_node, anonymous_id
+    -- a person's identifier shown on a device, by an event carrying both, in a period of 30
+    -- days (counted from 1970-01-01)
+    select 'user_id:' || user_id as person_node, anonymous_id, date_diff('day', date '1970-01-01', cast(event_ts as date)) // 30 as period
     from events
     where channel = 'web' and anonymous_id is not null and user_id is not null
     union
-    select 'email:' || email_hash, anonymous_id
+    select 'email:' || email_hash, anonymous_id, date_diff('day', date '1970-01-01', cast(event_ts as date)) // 30
     from events
     where channel = 'web' and anonymous_id is not null and email_hash is not null
 ),
 
 on_many_devices as (
-    select shown.person_node as node, 'devices' as reason
-    from shown
-    cross join parameters as p
-    group by shown.person_node, p.max_devices_per_person
-    having count(distinct shown.anonymous_id) > p.max_devices_per_person
+    select distinct crowded.person_node as node, 'devices' as reason
+    from (
+        select shown.person_node
+        from shown
+        cross join parameters as p
+        group by shown.person_node, shown.period, p.max_devices_per_person
+        having count(distinct shown.anonymous_id) > p.max_devices_per_person
+    ) as crowded
 ),
 
 device_people as (

@@ -6,7 +6,7 @@
 --
 -- identifier_type: user_id, anonymous_id, email (keyed hash) or social_handle (keyed hash of platform and handle).
 -- identifier: The identifier's value (a hash for email and social_handle).
--- customer_id: The customer it belongs to; an identifier that names no one (a placeholder such as 'guest', a user id or e-mail on more than [identity] max_devices_per_person devices, an e-mail or handle of more than max_people_per_identifier user ids, a device of more people than that) is its own customer, linked to none.
+-- customer_id: The customer it belongs to; an identifier that names no one (a placeholder such as 'guest', a user id or e-mail on more than [identity] max_devices_per_person devices within 30 days, an e-mail or handle of more than max_people_per_identifier user ids, a device of more people than that) is its own customer, linked to none.
 -- customer_identifiers: How many identifiers the customer has in all.
 with identities as (
     select * from identities_stitched

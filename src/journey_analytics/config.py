@@ -44,8 +44,10 @@ class IdentitySettings:
     # An anonymous_id (a device) links only to the person who last identified on it,
     # so that a shared computer does not merge everyone who ever used it.
     link_device_to_latest_identity_only: bool = True
-    # A user id or e-mail shown on more devices than this names no one (a 'guest' a tag sends
-    # for every visitor, a bot's account): it links to none of them (identifiers_naming_no_one.sql).
+    # A user id or e-mail shown on more devices than this within 30 days names no one (a 'guest'
+    # a tag sends for every visitor, a bot's account): it links to none of them
+    # (identifiers_naming_no_one.sql). Within 30 days: a browser keeping cookies a week gives a
+    # loyal customer a new device id every week.
     max_devices_per_person: int = 20
     # An e-mail or handle of more user ids than this (info@ a company's accounts share), a user id
     # of more e-mails or handles, and a device on which more people identified (a shop's kiosk)
