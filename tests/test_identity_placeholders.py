@@ -216,3 +216,31 @@ def test_a_customer_whose_browser_keeps_cookies_a_week_stays_one(tmp_path: Path)
     landing.jsonl("web", DAY1, "web.jsonl", rows)
     run_day(landing, tmp_path / "journey.duckdb", DAY1)
     assert {c for _, c in customers(tmp_path / "journey.duckdb", "loyal-")} == {"u-loyal"}
+
+
+def test_a_guest_checkouts_visit_where_the_tag_says_guest_is_the_buyers(tmp_path: Path) -> None:
+    """A guest checkout whose tag writes user_id 'guest' on the guest's events is a guest
+    checkout all the same: its visit on the family computer is the buyer's the export names, not
+    the device's latest person's (the 'guest' counted as someone identified in the visit)."""
+    from journey_analytics import runs
+
+    landing = Landing(tmp_path / "landing")
+    warehouse = tmp_path / "journey.duckdb"
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        web("fam-0", "08:55", "a-family", page_url="/sale", utm_source="news", user_id="guest"),
+        web("fam-1", "09:00", "a-family", "purchase", user_id="guest", order_id="O-51", value=80, currency="EUR"),
+        web("fam-2", "10:00", "a-family", "login", user_id="u-sis"),
+        web("fam-3", "10:05", "a-family", user_id="u-sis"),
+    ])
+    landing.jsonl("web", DAY1, "orders.jsonl", [
+        {"event_id": "fam-export", "event_ts": "2026-10-01T09:15:00Z", "event_name": "purchase", "user_id": "u-bro",
+         "order_id": "O-51", "value": 80, "currency": "EUR"},
+    ])
+    runs.run_day_in_process(DAY1, landing.root, warehouse, tmp_path / "reports", Settings())
+    assert customers(warehouse, "fam-") == [
+        ("fam-0", "u-bro"), ("fam-1", "u-bro"), ("fam-2", "u-sis"), ("fam-3", "u-sis"), ("fam-export", "u-bro"),
+    ]
+    assert query(
+        warehouse,
+        "select customer_id, n_events, utm_source, converted from sessions where anonymous_id = 'a-family' order by started_at",
+    ) == [("u-bro", 2, "news", True), ("u-sis", 2, None, False)]

@@ -227,7 +227,7 @@ guest_orders as (
         on i.identifier_type = split_part(o.person_node, ':', 1)
         and i.identifier = substr(o.person_node, strpos(o.person_node, ':') + 1)
     where e.channel = 'web' and e.event_name in ('purchase', 'refund')
-      and e.user_id is null and e.email_hash is null
+      and order_person_node(e.user_id, e.email_hash) is null  -- (a 'guest' user id is no one)
 ),
 
 -- The visit of a guest checkout is the buyer's: a session holding guest orders of one person
@@ -258,17 +258,15 @@ named_in_guest_visits as (
     inner join computed_sessions as c on c.computed_session_id = v.computed_session_id
     inner join events_unioned as e on e.channel = 'web' and e.event_id = c.event_id
     inner join identities_stitched as i
-        on i.identifier_type = case when e.user_id is not null then 'user_id' else 'email' end
-        and i.identifier = coalesce(e.user_id, e.email_hash)
-    where e.user_id is not null or e.email_hash is not null
+        on i.identifier_type || ':' || i.identifier = order_person_node(e.user_id, e.email_hash)
+    where order_person_node(e.user_id, e.email_hash) is not null
     union all
     select v.computed_session_id, v.given_session_id, i.customer_id
     from guest_visits as v
     inner join events_unioned as e on e.channel = 'web' and e.given_session_id = v.given_session_id
     inner join identities_stitched as i
-        on i.identifier_type = case when e.user_id is not null then 'user_id' else 'email' end
-        and i.identifier = coalesce(e.user_id, e.email_hash)
-    where e.user_id is not null or e.email_hash is not null
+        on i.identifier_type || ':' || i.identifier = order_person_node(e.user_id, e.email_hash)
+    where order_person_node(e.user_id, e.email_hash) is not null
 ),
 
 -- The guest visits whose buyer is theirs: no one else identified in them.
@@ -289,7 +287,7 @@ attributed as (
     select
         events.* replace (
             case
-                when events.user_id is null and events.email_hash is null
+                when order_person_node(events.user_id, events.email_hash) is null
                     then coalesce(
                         own_order.customer_id,
                         computed_session_buyers.customer_id,
