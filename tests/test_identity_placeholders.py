@@ -244,3 +244,27 @@ def test_a_guest_checkouts_visit_where_the_tag_says_guest_is_the_buyers(tmp_path
         warehouse,
         "select customer_id, n_events, utm_source, converted from sessions where anonymous_id = 'a-family' order by started_at",
     ) == [("u-bro", 2, "news", True), ("u-sis", 2, None, False)]
+
+
+def test_a_user_id_that_names_no_one_identifies_no_one(tmp_path: Path) -> None:
+    """A visitor the tag calls 'guest' (or a bot's account on 25 devices) is no one identified: not
+    is_identified, and no rule for identified customers gives their stage ('identified' in its
+    reason); a person who logged in is identified."""
+    from journey_analytics import runs
+
+    landing = Landing(tmp_path / "landing")
+    rows = [web(f"ph-{v}", "09:00", f"a-ph{v}", "view_item", user_id=p) for v, p in enumerate(PLACEHOLDERS)]
+    rows += [web(f"bot-{i:02d}", "09:00", f"a-bot{i}", "page_view", user_id="qa-bot") for i in range(25)]
+    rows += [web("ada-1", "09:00", "a-ada", "login", user_id="u-ada"), web("ada-2", "09:05", "a-ada", "view_item")]
+    landing.jsonl("web", DAY1, "web.jsonl", rows)
+    warehouse = tmp_path / "journey.duckdb"
+    runs.run_day_in_process(DAY1, landing.root, warehouse, tmp_path / "reports", Settings())
+    visitors = [f"anon:a-ph{v}" for v in range(len(PLACEHOLDERS))] + [f"anon:a-bot{i}" for i in range(25)]
+    identified = dict(query(warehouse, "select customer_id, is_identified from customers"))
+    assert {c: identified[c] for c in [*visitors, "u-ada"]} == {**dict.fromkeys(visitors, False), "u-ada": True}
+    assert query(warehouse, "select distinct rule_id, is_identified from customer_stages where customer_id like 'anon:a-ph%'") == [
+        ("consideration.single_intent", False)
+    ]
+    assert query(warehouse, "select rule_id, is_identified from customer_stages where customer_id = 'u-ada'") == [
+        ("consideration.identified_intent", True)
+    ]

@@ -10,7 +10,7 @@
 -- rule_id: The rule of config/stages.toml that matched (for a model decision: the unclear rule it replaced).
 -- rule_stage: The stage the rules alone give (differs from stage only where the classifier decided).
 -- reason: Why, as a sentence (for example "2 orders, last on 2026-11-02."); an unclear rule used without a classifier ends "not clear, and no classifier is available" with why in brackets (too few customers to learn from, one stage only to learn from, too few clear examples of a stage).
--- is_identified: As customers.is_identified: true when the customer had a user_id by the run date or is known to the CRM.
+-- is_identified: As customers.is_identified: true when the customer had a user_id by the run date or is known to the CRM (a user_id that names no one, such as 'guest', identifies no one).
 with assigned as (
     select * from customer_stages_assigned
 )

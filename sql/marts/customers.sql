@@ -5,7 +5,7 @@
 --
 -- customer_id: The stitched customer (see identity_map).
 -- as_of_date: The run date the features describe (events up to the end of this day, UTC).
--- is_identified: True when the customer had a user_id by the run date (logged in or signed up by then) or is known to the CRM.
+-- is_identified: True when the customer had a user_id by the run date (logged in or signed up by then) or is known to the CRM; a user_id that names no one (a 'guest' the tag writes for every visitor, see identity_map) identifies no one.
 -- first_seen: First event of any kind, UTC (an e-mail delivered counts; the first visit is min(sessions.started_at) of the customer).
 -- last_seen: Last event of any kind up to the run date, UTC.
 -- days_since_first_seen: Whole days from first_seen to the run date.
@@ -130,9 +130,15 @@ events_as_of as (
 
 -- Identified as of the run date: a user_id on one of the customer's events up to then, or a
 -- user_id the CRM knows (identity files carry no date). A later login does not identify a
--- customer for an earlier date, so a backfill gives the stages that day had.
+-- customer for an earlier date, so a backfill gives the stages that day had. A user_id that
+-- names no one (a 'guest' the tag writes for every visitor, a bot's account on many devices:
+-- identity_map gives it a customer of its own, not the customer of the events carrying it)
+-- identifies no one.
 identified as (
-    select customer_id from events_as_of where user_id is not null
+    select e.customer_id
+    from events_as_of as e
+    left join identity_map as m on m.identifier_type = 'user_id' and m.identifier = e.user_id
+    where e.user_id is not null and (m.customer_id is null or m.customer_id = e.customer_id)
     union
     select identity_map.customer_id
     from identity_map
