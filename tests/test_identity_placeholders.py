@@ -268,3 +268,20 @@ def test_a_user_id_that_names_no_one_identifies_no_one(tmp_path: Path) -> None:
     assert query(warehouse, "select rule_id, is_identified from customer_stages where customer_id = 'u-ada'") == [
         ("consideration.identified_intent", True)
     ]
+
+
+def test_a_user_id_on_more_devices_than_a_person_has_names_no_one_across_any_30_days(tmp_path: Path) -> None:
+    """'Within 30 days' is any 30 days, not blocks of 30 counted from 1970: a bot's account on 30
+    devices in two days, 15 of them on 2026-10-03 and 15 on 2026-10-04 (a block's first day), names
+    no one; before, each block saw 15 and the bot merged 30 devices into one customer."""
+    from datetime import date
+
+    landing = Landing(tmp_path / "landing")
+    for day in (date(2026, 10, 3), date(2026, 10, 4)):
+        landing.jsonl("web", day, "web.jsonl", [
+            {"event_id": f"bot-{day.day}-{i:02d}", "event_ts": f"{day.isoformat()}T10:{i:02d}:00Z", "event_name": "login",
+             "anonymous_id": f"a-bot{day.day}-{i}", "user_id": "qa-bot"}
+            for i in range(15)
+        ])
+    run_day(landing, tmp_path / "journey.duckdb", date(2026, 10, 4))
+    assert len({c for _, c in customers(tmp_path / "journey.duckdb", "bot-")}) == 30

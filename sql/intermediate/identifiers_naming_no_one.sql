@@ -10,7 +10,8 @@
 --   without_null_marker is missing already, at staging);
 -- - a user_id or e-mail shown on more devices than [identity] max_devices_per_person within
 --   30 days (a 'guest' the tag sends for every visitor, a QA account a bot logs in with, a
---   shop's noreply@ address given on every lead). Within 30 days, not over the whole history:
+--   shop's noreply@ address given on every lead), in periods of 30 days starting every 15 days,
+--   so that any 15 days lie within one. Within 30 days, not over the whole history:
 --   a browser that keeps its cookies a week (Safari's tracking prevention) gives a loyal
 --   customer a new device id every week they come back, some fifty a year;
 -- - an e-mail or handle of more user ids than [identity] max_people_per_identifier (info@ a
@@ -53,22 +54,31 @@ placeholders as (
 ),
 
 shown as (
-    -- a person's identifier shown on a device, by an event carrying both, in a period of 30
-    -- days (counted from 1970-01-01)
-    select 'user_id:' || user_id as person_node, anonymous_id, date_diff('day', date '1970-01-01', cast(event_ts as date)) // 30 as period
+    -- a person's identifier shown on a device, by an event carrying both, on a day (counted from
+    -- 1970-01-01)
+    select 'user_id:' || user_id as person_node, anonymous_id, date_diff('day', date '1970-01-01', cast(event_ts as date)) as day
     from events
     where channel = 'web' and anonymous_id is not null and user_id is not null
     union
-    select 'email:' || email_hash, anonymous_id, date_diff('day', date '1970-01-01', cast(event_ts as date)) // 30
+    select 'email:' || email_hash, anonymous_id, date_diff('day', date '1970-01-01', cast(event_ts as date))
     from events
     where channel = 'web' and anonymous_id is not null and email_hash is not null
+),
+
+shown_in_periods as (
+    -- in periods of 30 days, starting every 15 days (each day is in two of them), so that any 15
+    -- days lie within one: blocks of 30 alone let a bot on 30 devices in two days stay one person
+    -- when a block began between them (15 in each)
+    select person_node, anonymous_id, day // 30 * 2 as period from shown
+    union
+    select person_node, anonymous_id, (day + 15) // 30 * 2 + 1 from shown
 ),
 
 on_many_devices as (
     select distinct crowded.person_node as node, 'devices' as reason
     from (
         select shown.person_node
-        from shown
+        from shown_in_periods as shown
         cross join parameters as p
         group by shown.person_node, shown.period, p.max_devices_per_person
         having count(distinct shown.anonymous_id) > p.max_devices_per_person
