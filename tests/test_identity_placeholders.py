@@ -13,6 +13,7 @@ import pytest
 from journey_analytics.config import IdentitySettings, Settings
 from journey_analytics.privacy import keyed_hash
 from tests.conftest import DAY1, TEST_HASH_KEY, Landing, query, run_day
+from tests.test_identity import customers
 
 PLACEHOLDERS = ["guest", "Guest ", "0", "-1", "anonymous", "UNKNOWN", "N/A", "NONE", "nil", "(not set)"]
 
@@ -75,10 +76,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     stories(landing)
     run_day(landing, root / "journey.duckdb", DAY1)
     return root / "journey.duckdb"
-
-
-def customers(warehouse: Path, prefix: str) -> list[tuple[str, str]]:
-    return query(warehouse, "select event_id, customer_id from events where event_id like ? order by event_id", [prefix + "%"])
 
 
 def customer_of(warehouse: Path, identifier_type: str, identifier: str) -> str:
