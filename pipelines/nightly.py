@@ -59,7 +59,7 @@ def stitch_identities(ctx: runs.RunContext) -> int:
 def sessionize(ctx: runs.RunContext) -> int:
     """Group web events into sessions."""
     n = runs.sessionize_step(ctx)
-    get_run_logger().info("sessionizing defined; sessions are built with the marts")
+    get_run_logger().info("%s web events given their visit's session; sessions are built with the marts", f"{n:,}")
     return n
 
 

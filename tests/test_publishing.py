@@ -250,14 +250,12 @@ def reference(base: Base, tmp_path_factory: pytest.TempPathFactory) -> Reference
 # Where a run is killed: scenario -> (point in tests/_support/run_pipeline.py, its config).
 # "spilling" runs with a memory limit small enough that DuckDB spills to a folder beside the
 # build (and lines capped at 1 MiB, so that reading JSON fits in it), so that the kill also
-# leaves a spill folder behind. On the sample, 65MB is too little to read the day's files, 75MB
-# became too little for the marts once events_unioned joined the social threads' askers (and was
-# at the edge for reading the web files before), 85MB ran out in the marts once in CI with every
-# scenario's run going at once (sixteenth session; eight of eight runs, two at a time, reached them, the
-# code before that session's changes as well as after), 95MB ran out in the marts on a quiet machine
-# once the identifiers that name no one were read there (seventeenth session: events_stitched and
-# events_sessionized test every event's ids against them), and at 110MB the run still spills (8
-# spill files at the marts, as at 130MB). Every next run uses the default settings.
+# leaves a spill folder behind. On the sample, 65MB is too little to read the day's files. The
+# marts' limit crept up from 75MB to 110MB over four sessions, and at 110MB the run still ran out
+# of memory in the marts in CI once (eighteenth session): the events mart's one query held the hash
+# tables of some forty joins at once (the sessionizing view's). Since web_event_sessions is a table
+# built in the sessionize step, the marts fit in 90MB (they ran out at 80MB; 100MB ran out before,
+# every time) and 110MB spills (3 to 7 spill files at the marts with four runs at once; none at 130MB).
 SPILLING = '[warehouse]\nmemory_limit = "110MB"\nthreads = 2\n[ingest]\nmax_line_bytes = 1048576\n'
 
 KILL_POINTS = {

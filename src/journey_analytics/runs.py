@@ -396,11 +396,18 @@ def stitch_step(ctx: RunContext) -> int:
 
 
 def sessionize_step(ctx: RunContext) -> int:
-    """Find the session ids the source gave to several customers (a small table), and define
-    the sessionizing step (a view, computed once into the events mart); returns -1."""
+    """Find the session ids the source gave to several customers (a small table), each web
+    event's session (a narrow table), and define the sessionizing step (a view, computed once
+    into the events mart); returns the number of web events sessionized.
+
+    The web events' sessions are a table of their own, not part of the view: the mart's query
+    would otherwise hold the hash tables of some forty joins at once, and a run with a small
+    memory limit ran out of it there instead of spilling."""
     with ctx.timed("sessionize"):
         run_model(ctx.con, "intermediate", "session_ids_shared")
-        return run_model(ctx.con, "intermediate", "events_sessionized")
+        n_web_events = run_model(ctx.con, "intermediate", "web_event_sessions")
+        run_model(ctx.con, "intermediate", "events_sessionized")
+        return n_web_events
 
 
 def marts_step(ctx: RunContext) -> dict[str, int]:
