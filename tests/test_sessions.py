@@ -384,6 +384,25 @@ class TestResentPurchase:
         figures = self.headline(warehouse)
         assert (figures["Orders"], figures["Revenue EUR"]) == ("1", "42")
 
+    def test_a_cancellation_landed_as_a_purchase_converts_no_visit(self, landing: Landing, warehouse: Path) -> None:
+        """An invoice export lands its cancellations as purchases of negative value (Online Retail's
+        C536379): such a visit bought nothing. It was converted, with no revenue, while the headline
+        counted no order; a visit with an order and a discount line in it still converts."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            web("c-1", "10:00:00", "a-c", "purchase", order_id="536370", value=12.75, currency="GBP", stock_code="22423"),
+            web("c-2", "14:00:00", "a-c", "purchase", order_id="C536379", value=-12.75, currency="GBP",
+                stock_code="22423"),
+            web("c-3", "18:00:00", "a-c", "purchase", order_id="536390", value=30, currency="GBP", stock_code="22423"),
+            web("c-4", "18:00:00", "a-c", "purchase", order_id="536390", value=-5, currency="GBP", stock_code="D"),
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select n_events, converted, revenue from sessions order by started_at") == [
+            (1, True, Decimal("12.75")), (1, False, Decimal("0")), (2, True, Decimal("25")),
+        ]
+        figures = self.headline(warehouse)
+        assert figures["Orders"] == "2"
+        assert figures["Session conversion"] == "66.7%"
+
     def test_the_tag_and_the_stores_export_of_one_order_with_two_totals(
         self, landing: Landing, warehouse: Path
     ) -> None:

@@ -16,14 +16,25 @@
 -- utm_campaign: Campaign name of the landing event.
 -- device_category: Device category of the session's first event that has one.
 -- country: Country of the session's first event that has one.
--- converted: True when the session has a purchase.
+-- converted: True when the session has a purchase (a purchase of an order whose rows total below nothing, a cancellation landed as a purchase, is no order and converts nothing).
 -- revenue: Sum of the values of the orders placed in the session, in the orders' currency as given (this table has no currency column: summed over sessions, values in different currencies are added as given, with no exchange rates; the currency is on the purchase events). An order's rows sent together are its lines and add up (lines told apart by value and product: an extra field such as sku or item_id); an order sent again counts once, in the session where it was first sent; an order sent by the tag and by the store's export with two totals counts the larger; purchase rows of one order that total below nothing (a cancellation landed as a purchase) are no order and add nothing.
-with events as (
+with cancellations as (
+    -- purchase rows of one order number that total below nothing: a cancellation landed as a
+    -- purchase (order_totals; only the numbers with a negative row are read)
+    select customer_id, order_key from order_totals(timestamp 'infinity', true) where order_value < 0
+),
+
+events as (
     select
-        session_id, event_id, event_ts, event_name, customer_id, anonymous_id,
-        page_url, utm_source, utm_medium, utm_campaign, device_category, country
-    from main.events
-    where session_id is not null
+        e.session_id, e.event_id, e.event_ts, e.event_name, e.customer_id, e.anonymous_id,
+        e.page_url, e.utm_source, e.utm_medium, e.utm_campaign, e.device_category, e.country,
+        e.event_name = 'purchase' and cancellations.order_key is null as is_order
+    from main.events as e
+    left join cancellations
+        on e.event_name = 'purchase'
+        and cancellations.customer_id is not distinct from e.customer_id
+        and cancellations.order_key = coalesce(e.order_id, e.event_id)
+    where e.session_id is not null
 ),
 
 -- One pass over the events: the session's first event (ties broken by event_id) says whose it
@@ -36,7 +47,7 @@ totals as (
         max(event_ts) as ended_at,
         count(*) as n_events,
         count(*) filter (where event_name = 'page_view') as n_page_views,
-        max(case when event_name = 'purchase' then 1 else 0 end) = 1 as converted,
+        coalesce(bool_or(is_order), false) as converted,
         arg_min(struct_pack(customer_id, anonymous_id), struct_pack(event_ts, event_id)) as first_event,
         arg_min(
             struct_pack(page_url, utm_source, utm_medium, utm_campaign),
