@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -161,6 +162,38 @@ class TestFailedRun:
         assert query(warehouse, "select event_id from events") == [("e1",)]
         assert query(warehouse, "select count(*), min(status) from pipeline_runs") == [(1, "success")]
         assert build_files(warehouse) == []
+
+
+class TestARunOutOfMemory:
+    """A step that needs more memory than [warehouse] memory_limit gives fails with one line that
+    names the step, the limit and what to change (it printed DuckDB's bare "failed to allocate
+    data of size 32.0 KiB" with a hint to set JOURNEY_DEBUG), and leaves nothing behind."""
+
+    def test_the_step_the_limit_and_the_remedy_are_named(self, landing: Landing, warehouse: Path) -> None:
+        from journey_analytics.cli import _one_line
+
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view(f"e{i}", f"10:{i:02d}:00") for i in range(50)])
+        ctx = runs.open_run(DAY1, landing.root, warehouse, warehouse.parent / "reports", load_settings())
+        try:
+            for kind in KINDS:
+                runs.ingest_step(ctx, kind)
+            runs.stitch_step(ctx)
+            runs.sessionize_step(ctx)
+            ctx.con.execute("set memory_limit = '4MB'").fetchall()  # (less than any mart's query needs)
+            with pytest.raises(runs.RunOutOfMemoryError) as caught:
+                runs.marts_step(ctx)
+        finally:
+            runs.abort_run(ctx)
+
+        assert isinstance(caught.value.__cause__, duckdb.OutOfMemoryException)
+        line = _one_line(caught.value)
+        assert re.fullmatch(
+            r"the run ran out of memory in its build_marts step: \[warehouse\] memory_limit \(3\.\d MiB with \d+ threads?\) "
+            r"is too little for this warehouse's data; raise memory_limit in the config file(, or lower threads)? "
+            r"\(.*see docs/configuration\.md\)\. DuckDB: Out of Memory Error: .*",
+            line,
+        ), line
+        assert not warehouse.exists() and build_files(warehouse) == []
 
 
 class TestAStoppedRunLeavesNoBuild:

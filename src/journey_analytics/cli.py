@@ -520,11 +520,11 @@ def _one_line(exc: BaseException) -> str:
     from journey_analytics.warehouse import WarehouseBusyError
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    from journey_analytics.runs import CatchUpError
+    from journey_analytics.runs import CatchUpError, RunOutOfMemoryError
 
     known = (
         CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, CatchUpError, ForgetError,
-        ReportError,
+        ReportError, RunOutOfMemoryError,
     )
     if isinstance(exc, known):
         return text

@@ -101,6 +101,8 @@ class RunContext:
         try:
             yield
             stop_if_signalled()  # (the query the signal interrupted may have been caught and passed over)
+        except duckdb.OutOfMemoryException as exc:
+            raise RunOutOfMemoryError(step, self.con, exc) from exc
         except (duckdb.InterruptException, RuntimeError) as exc:
             if stop := stop_of_interrupted_query(exc):
                 raise stop from exc
@@ -217,6 +219,30 @@ def stop_if_signalled() -> None:
     """Raise RunStopped if the command has received a signal to stop."""
     if STOP_SIGNALS:
         raise RunStopped(STOP_SIGNALS[0])
+
+
+class RunOutOfMemoryError(RuntimeError):
+    """A step needed more memory than ``[warehouse] memory_limit`` gives: DuckDB spills what it
+    can to disk, but each query holds some of its work in memory (its hash tables, a row group
+    being written per thread), and that part grows with the data. The message names the step,
+    the limit and the threads, and what to change."""
+
+    def __init__(self, step: str, con: duckdb.DuckDBPyConnection, error: BaseException) -> None:
+        try:
+            ((limit, threads),) = con.execute(
+                "select current_setting('memory_limit'), current_setting('threads')"
+            ).fetchall()
+            given = f"{limit} with {threads} thread{'s' if int(threads) != 1 else ''}"
+            remedy = "raise memory_limit in the config file" + (", or lower threads" if int(threads) > 1 else "")
+        except Exception:  # (a connection the error left unusable: the limit as DuckDB said it)
+            given, remedy = "the limit DuckDB reports below", "raise memory_limit in the config file"
+        said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        super().__init__(
+            f"the run ran out of memory in its {step} step: [warehouse] memory_limit ({given}) is too "
+            f"little for this warehouse's data; {remedy} (about 128MB plus 100MB per million events is "
+            f"enough; see docs/configuration.md). DuckDB: {said}"
+        )
+        self.step = step
 
 
 class CatchUpError(RuntimeError):
