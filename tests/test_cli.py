@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -115,9 +116,10 @@ def machine_zone_off_utc_date() -> str:
 def prefect_runs(prefect_api: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     """``journey run`` through Prefect on four tiny landings, started together: good (with a file
     still being uploaded), with an unreadable file, with a config that names an unknown setting,
-    and without --date on a machine whose local date is not the UTC date."""
+    and without --date on a machine whose local date is not the UTC date; and one with too
+    little memory for its steps."""
     started = {}
-    for name in ("good", "unreadable", "bad_config", "no_date"):
+    for name in ("good", "unreadable", "bad_config", "no_date", "short_of_memory"):
         root = tmp_path_factory.mktemp(f"cli_{name}")
         landing = Landing(root / "landing")
         landing.jsonl("web", DAY1, "a.jsonl", [GOOD])
@@ -128,6 +130,13 @@ def prefect_runs(prefect_api: dict[str, str], tmp_path_factory: pytest.TempPathF
             landing.binary("web", DAY1, "b.jsonl.gz", b"this is not gzip\n")
         if name == "bad_config":
             (root / "journey.toml").write_text("[sessions]\ntimeout_minuts = 20\n")
+            extra = ["--config", str(root / "journey.toml")]
+        if name == "short_of_memory":
+            # enough to read lines of 1 KiB (20 MiB), too little for the marts' joins on 4 threads
+            # (the run needed more than 40MB so, with one event; one thread ran in 24MB)
+            (root / "journey.toml").write_text(
+                '[warehouse]\nmemory_limit = "21MB"\nthreads = 4\n[ingest]\nmax_line_bytes = 1024\n'
+            )
             extra = ["--config", str(root / "journey.toml")]
         env = this_checkout(quiet_env(**prefect_api))
         if name == "no_date":  # a machine whose local date is not the UTC date right now
@@ -359,6 +368,20 @@ class TestUsageErrors:
         )
 
 
+
+
+    def test_a_run_short_of_memory_is_one_line(self, prefect_runs: dict[str, Outcome]) -> None:
+        """The step, the limit and the remedy, in one line: DuckDB's bindings printed some forty
+        lines of "nanobind: leaked 28 instances!" under it as the process ended."""
+        outcome = prefect_runs["short_of_memory"]
+        assert outcome.returncode == 1
+        assert re.fullmatch(
+            r"journey: error: the run ran out of memory in its \w+ step: \[warehouse\] memory_limit "
+            r"\(20\.\d MiB with 4 threads\) is too little for this warehouse's data; raise memory_limit in the "
+            r"config file, or lower threads \(.*\)\. DuckDB: Out of Memory Error: [^\n]*\n",
+            outcome.stderr,
+        ), outcome.stderr
+        assert not outcome.warehouse.exists()
 
 
 class TestRun:
