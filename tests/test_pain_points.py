@@ -42,7 +42,7 @@ EVENT_COLUMNS = {
     "session_id": "varchar", "device_category": "varchar", "utm_source": "varchar", "utm_medium": "varchar",
     "utm_campaign": "varchar", "country": "varchar", "order_id": "varchar", "value": "double",
     "campaign_id": "varchar", "message_id": "varchar", "platform": "varchar", "thread_id": "varchar",
-    "sentiment": "double",
+    "sentiment": "double", "currency": "varchar", "properties": "varchar",
 }
 
 
@@ -1247,8 +1247,9 @@ class TestStuckInPurchase:
         """n first-time buyers prefix || i; the first `back` of them order again after_days later.
         The customers and customer_stages rows are those the pipeline writes (one-time buyers in
         purchase, the others in retention), as the rule before read them."""
-        add(con, n, prefix + "{i}", "purchase", first_at, order_id=prefix + "-1-{i}")
-        add(con, back, prefix + "{i}", "purchase", first_at + timedelta(days=after_days), order_id=prefix + "-2-{i}")
+        add(con, n, prefix + "{i}", "purchase", first_at, order_id=prefix + "-1-{i}", value=10.0, currency="EUR")
+        add(con, back, prefix + "{i}", "purchase", first_at + timedelta(days=after_days), order_id=prefix + "-2-{i}",
+            value=10.0, currency="EUR")
         con.execute("create table if not exists main.customers (customer_id varchar, last_order_at timestamp)").fetchall()
         con.execute("insert into main.customers select ? || i, ? + case when i < ? then to_days(?) else interval 0 day end "
                     "from range(?) t(i)", [prefix, first_at, back, int(after_days), n]).fetchall()
@@ -1304,7 +1305,8 @@ class TestStuckInPurchase:
         """The tag and the store's export send one order twice: not a second order."""
         self.buyers(con, "early", 300, self.BASELINE, back=45)
         self.buyers(con, "cohort", 200, self.COHORT, back=10)
-        add(con, 100, "cohort{i}", "purchase", self.COHORT + timedelta(minutes=5), start=100, order_id="cohort-1-{i}")
+        add(con, 100, "cohort{i}", "purchase", self.COHORT + timedelta(minutes=5), start=100, order_id="cohort-1-{i}",
+            value=10.0, currency="EUR")
         assert [f.evidence["x_cell"] for f in run(con)] == [10]
 
     def test_a_cancellation_landed_as_a_purchase_is_no_order(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -1313,9 +1315,12 @@ class TestStuckInPurchase:
         back; an order with a discount line (a negative row among its lines) is one."""
         self.buyers(con, "early", 300, self.BASELINE, back=45)
         self.buyers(con, "cohort", 200, self.COHORT, back=10)
-        add(con, 100, "cohort{i}", "purchase", self.COHORT + timedelta(days=3), start=100, order_id="C-{i}", value=-12.75)
-        add(con, 4, "cohort{i}", "purchase", self.COHORT + timedelta(days=5), start=196, order_id="D-{i}", value=20.0)
-        add(con, 4, "cohort{i}", "purchase", self.COHORT + timedelta(days=5), start=196, order_id="D-{i}", value=-2.0)
+        add(con, 100, "cohort{i}", "purchase", self.COHORT + timedelta(days=3), start=100, order_id="C-{i}", value=-12.75,
+            currency="EUR")
+        add(con, 4, "cohort{i}", "purchase", self.COHORT + timedelta(days=5), start=196, order_id="D-{i}", value=20.0,
+            currency="EUR")
+        add(con, 4, "cohort{i}", "purchase", self.COHORT + timedelta(days=5), start=196, order_id="D-{i}", value=-2.0,
+            currency="EUR")
         assert [f.evidence["x_cell"] for f in run(con)] == [14]
 
     def test_no_finding_without_a_whole_baseline_cohort(self, con: duckdb.DuckDBPyConnection) -> None:

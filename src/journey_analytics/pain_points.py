@@ -23,7 +23,7 @@ from scipy import stats
 from journey_analytics.config import read_toml
 from journey_analytics.funnels.config import Funnel, Step, load_funnel_config
 from journey_analytics.funnels.engine import CAMPAIGN_COLUMNS, condition_sql, quote
-from journey_analytics.warehouse import has_tables
+from journey_analytics.warehouse import has_tables, run_script
 from journey_analytics.wording import plural
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "pain_points.toml"
@@ -1068,19 +1068,18 @@ def stuck_in_purchase_findings(con: duckdb.DuckDBPyConnection, as_of: date, conf
     if history_from is None or history_from + timedelta(days=days) > cohort_from - timedelta(days=cohort_days):
         return []  # no whole baseline cohort
     baseline_from = max(baseline_from, history_from + timedelta(days=days))
-    # each order once (an order sent again, by the tag and the store's export, has one key), at
-    # its first sending; a guest checkout's order is its buyer's (events.customer_id); purchase
-    # rows that total below nothing are a cancellation landed as a purchase (Online Retail's
-    # C536379), no order (order_values in sql/macros/order_macros.sql)
+    # the customers' orders as customers.n_orders counts them (order_values in
+    # sql/macros/order_macros.sql): each order once (an order sent again, by the tag and the
+    # store's export, has one key), at its first sending; a guest checkout's order is its buyer's
+    # (events.customer_id); purchase rows that total below nothing are a cancellation landed as a
+    # purchase (Online Retail's C536379), no order
+    run_script(con, "macros", "order_macros")
     rows = con.execute(
         f"""
         with orders as (
-            select customer_id, min(event_ts) as ordered_at
-            from events
-            where channel = 'web' and event_name = 'purchase' and customer_id is not null
-              and event_ts < cast(? as date) + 1
-            group by customer_id, coalesce(order_id, event_id)
-            having coalesce(sum(value), 0) >= 0
+            select customer_id, ordered_at
+            from order_values(cast(cast(? as date) + 1 as timestamp))
+            where customer_id is not null
         ),
         buyers as (
             select customer_id, min(ordered_at) as first_at,
