@@ -1319,3 +1319,29 @@ class TestClassifierInPlainWords:
                 " your labels give. Precision: of the customers put in a stage, the share who belong there.") in section
         assert section.index("In plain words") < section.index("<table>")
         assert "<th>rules+model F1</th>" in section
+
+
+class TestFilesNotRead:
+    """A landing file that could not be read as a whole is named on the page, with why: its rows
+    are in none of the figures (the page said "success: 1 row read, 0 quarantined" as if nothing
+    were missing). Once it reads, the page says nothing of it."""
+
+    def test_the_page_names_a_file_it_lacks_until_it_reads(self, landing: Landing, warehouse: Path) -> None:
+        import gzip
+
+        row = {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}
+        landing.jsonl("web", date(2026, 10, 1), "a.jsonl", [row])
+        broken = landing.binary("web", date(2026, 10, 1), "b&c.jsonl.gz", b"this is not gzip\n")
+        run_day(landing, warehouse, date(2026, 10, 1))
+        text = (warehouse.parent / "reports" / "2026-10-01" / "index.html").read_text()
+        assert (
+            '<p class="note">1 landing file could not be read, so its rows are in none of the figures on this page: '
+            "web/dt=2026-10-01/b&amp;c.jsonl.gz (Input is not a GZIP stream"
+        ) in text
+        assert "b&c" not in text
+
+        broken.write_bytes(gzip.compress(json.dumps(dict(row, event_id="e2")).encode() + b"\n"))
+        run_day(landing, warehouse, date(2026, 10, 2))
+        text = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
+        assert "could not be read" not in text
+        assert query(warehouse, "select count(*) from events") == [(2,)]

@@ -150,6 +150,7 @@ def write_dashboard(
     )
     body = "".join(_section_html(x) for x in build_sections(con, as_of, evaluation_path, pain_config, funnel_config))
     late_note = _late_events_note(con, as_of) + _erasures_note(con, as_of, run_id) if written_again else ""
+    late_note = _files_not_read_note(con) + late_note
     root = staging_folder(reports, run_id) if staged else reports
     page = root / as_of.isoformat() / "index.html"
     _atomic_write(
@@ -191,6 +192,35 @@ def _late_events_note(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
         f"{'is' if late == 1 else 'are'} counted in the figures above and in the conversion trend, acquisition, touchpoint, e-mail and "
         "social sections; the stage funnel, stage movements, checkout funnel and pain points are those the "
         f"run of {as_of.isoformat()} recorded.</p>\n"
+    )
+
+
+# The landing files that could not be read are named on the page up to this many.
+MAX_FILES_NOT_READ_SHOWN = 5
+
+
+def _files_not_read_note(con: duckdb.DuckDBPyConnection) -> str:
+    """A note naming the landing files that could not be read as a whole (a corrupt archive, a
+    file cut short, a format the contract does not allow: their refusals, still in quarantine),
+    whose rows are in none of the page's figures; else nothing. The run said so on the command
+    line, while the page said "success: 1 row read, 0 quarantined" as if nothing were missing.
+    Such a file is read again by every run, and leaves quarantine once it reads."""
+    rows = con.execute(
+        "select source_file, error from main.quarantine where line_no is null order by source_file"
+    ).fetchall()
+    if not rows:
+        return ""
+    shown = [
+        f"{html.escape(str(name))} ({html.escape(str(error or '').removeprefix('file could not be read: '))})"
+        for name, error in rows[:MAX_FILES_NOT_READ_SHOWN]
+    ]
+    if len(rows) > MAX_FILES_NOT_READ_SHOWN:
+        shown.append(f"and {plural(len(rows) - MAX_FILES_NOT_READ_SHOWN, 'other file')}")
+    return (
+        f'<p class="note">{plural(len(rows), "landing file")} could not be read, so '
+        f"{'its rows are' if len(rows) == 1 else 'their rows are'} in none of the figures on this page: "
+        f"{'; '.join(shown)}. Every run reads such a file again; main.quarantine holds why "
+        "(rows with no line_no).</p>\n"
     )
 
 
