@@ -1335,8 +1335,8 @@ class TestFilesNotRead:
         run_day(landing, warehouse, date(2026, 10, 1))
         text = (warehouse.parent / "reports" / "2026-10-01" / "index.html").read_text()
         assert (
-            '<p class="note">1 landing file could not be read, so its rows are in none of the figures on this page: '
-            "web/dt=2026-10-01/b&amp;c.jsonl.gz (Input is not a GZIP stream"
+            '<p class="note">1 landing file could not be read, and any rows in it are in none of the figures on this '
+            "page: web/dt=2026-10-01/b&amp;c.jsonl.gz (Input is not a GZIP stream"
         ) in text
         assert "b&c" not in text
 

@@ -201,8 +201,9 @@ MAX_FILES_NOT_READ_SHOWN = 5
 
 def _files_not_read_note(con: duckdb.DuckDBPyConnection) -> str:
     """A note naming the landing files that could not be read as a whole (a corrupt archive, a
-    file cut short, a format the contract does not allow: their refusals, still in quarantine),
-    whose rows are in none of the page's figures; else nothing. The run said so on the command
+    file cut short, a type or place the contract does not allow, such as a checksum file beside
+    the data: their refusals, still in quarantine), whose rows, if any, are in none of the page's
+    figures; else nothing. The run said so on the command
     line, while the page said "success: 1 row read, 0 quarantined" as if nothing were missing.
     Such a file is read again by every run, and leaves quarantine once it reads."""
     rows = con.execute(
@@ -217,8 +218,8 @@ def _files_not_read_note(con: duckdb.DuckDBPyConnection) -> str:
     if len(rows) > MAX_FILES_NOT_READ_SHOWN:
         shown.append(f"and {plural(len(rows) - MAX_FILES_NOT_READ_SHOWN, 'other file')}")
     return (
-        f'<p class="note">{plural(len(rows), "landing file")} could not be read, so '
-        f"{'its rows are' if len(rows) == 1 else 'their rows are'} in none of the figures on this page: "
+        f'<p class="note">{plural(len(rows), "landing file")} could not be read, and any rows in '
+        f"{'it are' if len(rows) == 1 else 'them are'} in none of the figures on this page: "
         f"{'; '.join(shown)}. Every run reads such a file again; main.quarantine holds why "
         "(rows with no line_no).</p>\n"
     )
