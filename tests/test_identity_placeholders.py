@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from journey_analytics import runs
 from journey_analytics.config import IdentitySettings, Settings
 from journey_analytics.privacy import keyed_hash
 from tests.conftest import DAY1, TEST_HASH_KEY, Landing, query, run_day
@@ -282,3 +283,33 @@ def test_a_user_id_on_more_devices_than_a_person_has_names_no_one_across_any_30_
         ])
     run_day(landing, tmp_path / "journey.duckdb", date(2026, 10, 4))
     assert len({c for _, c in customers(tmp_path / "journey.duckdb", "bot-")}) == 30
+
+
+def test_a_customer_named_by_a_user_id_that_names_no_one_is_not_identified(tmp_path: Path) -> None:
+    """An export's orders under 'guest' that no device claims are a customer 'guest' of their own:
+    not identified (it was, its user id being its own customer's), and a label given to 'guest'
+    labels no one (it trained the classifier on the stage of everyone's unclaimed orders)."""
+    import duckdb
+
+    from journey_analytics.stages import read_labels
+    from journey_analytics.stages.rules import load_stage_config
+
+    landing = Landing(tmp_path / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        web("ann-1", "09:00", "a-ann", "login", user_id="u-ann"),
+        *[web(f"order-{i}", f"09:1{i}", None, "purchase", user_id="guest", order_id=f"O-{i}", value=20, currency="EUR")
+          for i in range(3)],
+    ])
+    landing.text("labels", None, "labels.csv", "user_id,stage,as_of_date\nguest,retention,2026-10-01\nu-ann,consideration,2026-10-01\n")
+    warehouse = tmp_path / "journey.duckdb"
+    runs.run_day_in_process(DAY1, landing.root, warehouse, tmp_path / "reports", Settings())
+    assert query(warehouse, "select customer_id, n_orders, is_identified from customers order by 1") == [
+        ("guest", 3, False), ("u-ann", 0, True)]
+    assert query(warehouse, "select identifier, names_someone from identity_map where identifier_type = 'user_id' order by 1") == [
+        ("guest", False), ("u-ann", True)]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        labels, _ = read_labels(con, DAY1, load_stage_config())
+    finally:
+        con.close()
+    assert labels == {"u-ann": "consideration"}

@@ -132,18 +132,19 @@ events_as_of as (
 -- user_id the CRM knows (identity files carry no date). A later login does not identify a
 -- customer for an earlier date, so a backfill gives the stages that day had. A user_id that
 -- names no one (a 'guest' the tag writes for every visitor, a bot's account on many devices:
--- identity_map gives it a customer of its own, not the customer of the events carrying it)
--- identifies no one.
+-- identity_map.names_someone false) identifies no one, also the customer it is itself (an
+-- export's 'guest' orders that no device claims).
 identified as (
     select e.customer_id
     from events_as_of as e
     left join identity_map as m on m.identifier_type = 'user_id' and m.identifier = e.user_id
-    where e.user_id is not null and (m.customer_id is null or m.customer_id = e.customer_id)
+    where e.user_id is not null and m.names_someone is not false
+      and (m.customer_id is null or m.customer_id = e.customer_id)
     union
     select identity_map.customer_id
     from identity_map
     inner join raw.identities on identities.user_id = identity_map.identifier
-    where identity_map.identifier_type = 'user_id'
+    where identity_map.identifier_type = 'user_id' and identity_map.names_someone
 ),
 
 activity as (

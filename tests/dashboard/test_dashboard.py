@@ -1345,3 +1345,25 @@ class TestFilesNotRead:
         text = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
         assert "could not be read" not in text
         assert query(warehouse, "select count(*) from events") == [(2,)]
+
+
+class TestHeadlineIdentifiedByTheStages:
+    """The headline counts identified customers as customer_stages.is_identified does: a store
+    export's orders under user_id 'guest' that no device claims make a customer 'guest' (a user
+    id that names no one), who is not identified; read from its name it was."""
+
+    def test_a_guest_is_not_counted_identified(self, landing: Landing, tmp_path: Path) -> None:
+        from journey_analytics.config import load_settings
+
+        landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [
+            {"event_id": "v1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "login", "anonymous_id": "a1", "user_id": "u1"},
+            {"event_id": "v2", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a2"},
+            {"event_id": "x1", "event_ts": "2026-10-01T11:00:00Z", "event_name": "purchase", "user_id": "guest",
+             "order_id": "O-1", "value": "20", "currency": "EUR"},
+        ])
+        warehouse = tmp_path / "w.duckdb"
+        summary = runs.run_day_in_process(date(2026, 10, 1), landing.root, warehouse, tmp_path / "reports", load_settings(None))
+        assert query(warehouse, "select customer_id, is_identified from customer_stages order by 1") == [
+            ("anon:a2", False), ("guest", False), ("u1", True)]
+        page = summary.report.read_text()
+        assert "<b>3</b><span>Customers</span><span>1 identified, 2 not</span>" in page

@@ -31,7 +31,7 @@ class Warehouse:
         self.con.execute(f"create table main.events ({columns})").fetchall()
         self.con.execute(
             "create table main.identity_map (identifier_type varchar, identifier varchar, "
-            "customer_id varchar, customer_identifiers bigint)"
+            "customer_id varchar, customer_identifiers bigint, names_someone boolean)"
         ).fetchall()
         self.con.execute("create schema raw").fetchall()
         self.con.execute(
@@ -91,7 +91,7 @@ class Warehouse:
         self.con.execute(
             """
             insert into main.identity_map
-            select identifier_type, identifier, customer_id, count(*) over (partition by customer_id)
+            select identifier_type, identifier, customer_id, count(*) over (partition by customer_id), true
             from (
                 select distinct 'user_id' as identifier_type, user_id as identifier, customer_id
                 from main.events where user_id is not null

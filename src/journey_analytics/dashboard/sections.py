@@ -115,7 +115,8 @@ MAX_REVENUE_FIGURES = 3
 # SQL: a customer_id of someone never identified (identifier_customer_id in
 # sql/macros/identity_macros.sql): a device's ('anon:'), or a contact's known by an e-mail address
 # or a social handle alone; an identified customer (a user_id on their events by the day, or one
-# the CRM knows: customers.is_identified) is named by their user_id.
+# the CRM knows: customers.is_identified) is named by their user_id. Used where the day's
+# customer_stages (with is_identified) are not at hand: a page of an earlier day written again.
 UNIDENTIFIED_ID = "regexp_matches(customer_id, '^(anon|email|social):')"
 
 
@@ -130,6 +131,19 @@ def customers_with_a_stage(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple
             f"select count(*), count(*) filter (where not {UNIDENTIFIED_ID}) from stage_history where as_of_date = ?",
             [as_of],
         ).fetchall()
+        if staged and has_tables(con, "customer_stages") and con.execute(
+            "select count(*) from duckdb_columns() where schema_name = 'main' and table_name = 'customer_stages' "
+            "and column_name = 'is_identified' and database_name = current_database()"
+        ).fetchall()[0][0]:
+            # the day's stages themselves (the latest day's): identified as customers.is_identified
+            # says, so that a customer named by a user id that names no one (an export's 'guest'
+            # orders that no device claims) is not counted identified by its name
+            ((of_the_day, identified_that_day),) = con.execute(
+                "select count(*), count(*) filter (where is_identified) from customer_stages where as_of_date = ?",
+                [as_of],
+            ).fetchall()
+            if of_the_day == staged:
+                return int(staged), int(identified_that_day)
         if staged:
             return int(staged), int(identified)
     from journey_analytics.stages.rules import load_stage_config

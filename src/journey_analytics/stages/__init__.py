@@ -103,7 +103,9 @@ def read_labels(con: duckdb.DuckDBPyConnection, as_of: date, config: StageConfig
             select m.customer_id, l.stage, l.as_of_date,
                 max(l.as_of_date) over (partition by m.customer_id) as latest
             from raw.labels as l
-            inner join main.identity_map as m on m.identifier_type = 'user_id' and m.identifier = l.user_id
+            inner join main.identity_map as m
+                on m.identifier_type = 'user_id' and m.identifier = l.user_id
+                and m.names_someone  -- (a label on 'guest', or on a bot's account, labels no one)
             inner join main.customers as c on c.customer_id = m.customer_id
             where l.as_of_date <= cast(? as date)
                 and l.as_of_date >= cast(? as date) - cast(? as integer)
