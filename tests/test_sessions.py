@@ -394,10 +394,12 @@ class TestResentPurchase:
                 stock_code="22423"),
             web("c-3", "18:00:00", "a-c", "purchase", order_id="536390", value=30, currency="GBP", stock_code="22423"),
             web("c-4", "18:00:00", "a-c", "purchase", order_id="536390", value=-5, currency="GBP", stock_code="D"),
+            # a cancellation in a visit that also bought: the visit still converted
+            web("c-5", "18:05:00", "a-c", "purchase", order_id="C536391", value=-9, currency="GBP", stock_code="22423"),
         ])
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select n_events, converted, revenue from sessions order by started_at") == [
-            (1, True, Decimal("12.75")), (1, False, Decimal("0")), (2, True, Decimal("25")),
+            (1, True, Decimal("12.75")), (1, False, Decimal("0")), (3, True, Decimal("25")),
         ]
         figures = self.headline(warehouse)
         assert figures["Orders"] == "2"

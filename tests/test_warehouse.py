@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import re
 import shutil
 import stat
@@ -194,6 +195,22 @@ class TestARunOutOfMemory:
             line,
         ), line
         assert not warehouse.exists() and build_files(warehouse) == []
+        # an orchestrator that stores a failed task's error gets it back whole
+        again = pickle.loads(pickle.dumps(caught.value))
+        assert (type(again), str(again), again.step) == (runs.RunOutOfMemoryError, str(caught.value), "build_marts")
+
+    def test_out_of_memory_outside_a_step_is_one_line_too(self) -> None:
+        """Opening or publishing the build (no step of its own) says what to change as well."""
+        from journey_analytics.cli import _one_line
+
+        con = duckdb.connect()
+        con.execute("set memory_limit = '4MB'").fetchall()
+        with pytest.raises(duckdb.OutOfMemoryException) as caught:
+            con.execute("select list(range) from range(10000000)").fetchall()
+        assert _one_line(caught.value).startswith(
+            "the run ran out of memory: raise [warehouse] memory_limit in the config file (about 128MB plus 100MB per "
+            "million events is enough; see docs/configuration.md). DuckDB: Out of Memory Error: "
+        )
 
 
 class TestAStoppedRunLeavesNoBuild:

@@ -548,6 +548,12 @@ def _one_line(exc: BaseException) -> str:
     )
     if isinstance(exc, known):
         return text
+    import duckdb
+
+    if isinstance(exc, duckdb.OutOfMemoryException):  # (outside the steps: opening or publishing the build)
+        from journey_analytics.runs import MEMORY_NEEDED
+
+        return f"the run ran out of memory: raise [warehouse] memory_limit in the config file ({MEMORY_NEEDED}). DuckDB: {text}"
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         return f"cannot use {exc.filename}: {exc.strerror.lower()}"  # a path the user can fix
     return f"{type(exc).__name__}: {text} (set JOURNEY_DEBUG=1 for the traceback)"

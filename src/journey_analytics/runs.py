@@ -102,7 +102,7 @@ class RunContext:
             yield
             stop_if_signalled()  # (the query the signal interrupted may have been caught and passed over)
         except duckdb.OutOfMemoryException as exc:
-            raise RunOutOfMemoryError(step, self.con, exc) from exc
+            raise RunOutOfMemoryError.in_step(step, self.con, exc) from exc
         except (duckdb.InterruptException, RuntimeError) as exc:
             if stop := stop_of_interrupted_query(exc):
                 raise stop from exc
@@ -227,7 +227,16 @@ class RunOutOfMemoryError(RuntimeError):
     being written per thread), and that part grows with the data. The message names the step,
     the limit and the threads, and what to change."""
 
-    def __init__(self, step: str, con: duckdb.DuckDBPyConnection, error: BaseException) -> None:
+    def __init__(self, message: str, step: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+    def __reduce__(self) -> tuple[Any, ...]:  # (rebuilt from its message and step, as an orchestrator may store it)
+        return (type(self), (str(self), self.step))
+
+    @classmethod
+    def in_step(cls, step: str, con: duckdb.DuckDBPyConnection, error: BaseException) -> RunOutOfMemoryError:
+        """The error of ``step``, whose query on ``con`` raised DuckDB's ``error``."""
         try:
             ((limit, threads),) = con.execute(
                 "select current_setting('memory_limit'), current_setting('threads')"
@@ -237,12 +246,15 @@ class RunOutOfMemoryError(RuntimeError):
         except Exception:  # (a connection the error left unusable: the limit as DuckDB said it)
             given, remedy = "the limit DuckDB reports below", "raise memory_limit in the config file"
         said = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        super().__init__(
+        return cls(
             f"the run ran out of memory in its {step} step: [warehouse] memory_limit ({given}) is too "
-            f"little for this warehouse's data; {remedy} (about 128MB plus 100MB per million events is "
-            f"enough; see docs/configuration.md). DuckDB: {said}"
+            f"little for this warehouse's data; {remedy} ({MEMORY_NEEDED}). DuckDB: {said}",
+            step,
         )
-        self.step = step
+
+
+# What a run needs, as the errors of a run out of memory say it (measured: docs/configuration.md).
+MEMORY_NEEDED = "about 128MB plus 100MB per million events is enough; see docs/configuration.md"
 
 
 class CatchUpError(RuntimeError):
