@@ -44,6 +44,12 @@ def section_after_run(landing: Landing, warehouse: Path, day: date, section: Cal
         con.close()
 
 
+def page_after_run(landing: Landing, warehouse: Path, day: date) -> str:
+    """Run the day, then the text of the dashboard page the run wrote."""
+    run_day(landing, warehouse, day)
+    return (warehouse.parent / "reports" / day.isoformat() / "index.html").read_text()
+
+
 def funnel_note_after_run(landing: Landing, warehouse: Path, day: date) -> str:
     """Run the day with its funnels, then the checkout funnel section's note, read-only."""
     import duckdb
@@ -457,8 +463,7 @@ class TestHeadlinePeriod:
         landing.jsonl("web", date(2026, 10, 1), "w.jsonl", [page_view("d1", "2026-09-28")])
         landing.jsonl("web", date(2026, 10, 2), "w.jsonl", [page_view("d2", "2026-10-02")])
         run_day(landing, warehouse, date(2026, 10, 1))
-        run_day(landing, warehouse, date(2026, 10, 2))
-        page = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
+        page = page_after_run(landing, warehouse, date(2026, 10, 2))
         assert ("Customers: those with a stage on 2026-10-02. Orders, revenue and session conversion: every day"
                 " from 2026-09-28 to 2026-10-02, not that day alone.") in page
 
@@ -649,8 +654,7 @@ class TestRunFigures:
             {"event_id": "d2-bad", "event_ts": "2026-10-02T10:00:00Z"},
         ])
         run_day(landing, warehouse, date(2026, 10, 1))
-        run_day(landing, warehouse, date(2026, 10, 2))
-        page = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
+        page = page_after_run(landing, warehouse, date(2026, 10, 2))
         assert "<b>success: 4 rows read, 1 quarantined (25.00%), 1 repeated</b><span>This run</span>" in page
         assert "<b>missing_required_field 1</b><span>This run: still quarantined, by reason</span>" in page
 
@@ -659,8 +663,7 @@ class TestRunFigures:
             {"event_id": f"t{i}", "event_ts": "yesterday", "event_name": "page_view", "anonymous_id": "a"} for i in range(3)
         ] + ["{not json"] * 2 + [{"event_id": "n1", "event_ts": "2026-10-01T10:00:00Z", "anonymous_id": "a"}]
         landing.jsonl("web", date(2026, 10, 1), "w.jsonl", bad)
-        run_day(landing, warehouse, date(2026, 10, 1))
-        page = (warehouse.parent / "reports" / "2026-10-01" / "index.html").read_text()
+        page = page_after_run(landing, warehouse, date(2026, 10, 1))
         assert (
             "<b>bad_timestamp 3, unparseable_json 2, missing_required_field 1</b>"
             "<span>This run: still quarantined, by reason</span>"
@@ -1332,8 +1335,7 @@ class TestFilesNotRead:
         row = {"event_id": "e1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"}
         landing.jsonl("web", date(2026, 10, 1), "a.jsonl", [row])
         broken = landing.binary("web", date(2026, 10, 1), "b&c.jsonl.gz", b"this is not gzip\n")
-        run_day(landing, warehouse, date(2026, 10, 1))
-        text = (warehouse.parent / "reports" / "2026-10-01" / "index.html").read_text()
+        text = page_after_run(landing, warehouse, date(2026, 10, 1))
         assert (
             '<p class="note">1 landing file could not be read, and any rows in it are in none of the figures on this '
             "page: web/dt=2026-10-01/b&amp;c.jsonl.gz (Input is not a GZIP stream"
@@ -1341,8 +1343,7 @@ class TestFilesNotRead:
         assert "b&c" not in text
 
         broken.write_bytes(gzip.compress(json.dumps(dict(row, event_id="e2")).encode() + b"\n"))
-        run_day(landing, warehouse, date(2026, 10, 2))
-        text = (warehouse.parent / "reports" / "2026-10-02" / "index.html").read_text()
+        text = page_after_run(landing, warehouse, date(2026, 10, 2))
         assert "could not be read" not in text
         assert query(warehouse, "select count(*) from events") == [(2,)]
 
