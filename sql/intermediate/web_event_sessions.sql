@@ -38,7 +38,7 @@ deviceless_events as (
     inner join identities_stitched as i on i.identifier_type = 'user_id' and i.identifier = e.user_id
     left join order_devices as o
         on o.order_id = e.order_id
-        and 'user_id:' || e.user_id in (select node from identifiers_naming_no_one)
+        and naming_someone('user_id', e.user_id) is null
     left join identities_stitched as by_order
         on by_order.identifier_type = 'anonymous_id' and by_order.identifier = o.anonymous_id
     where e.channel = 'web' and e.given_session_id is null and e.anonymous_id is null
@@ -61,7 +61,7 @@ customer_device_events as (
         on by_user.identifier_type = 'user_id' and by_user.identifier = e.user_id
         -- (a user id that names no one, a 'guest' on every visitor, is not its visitors' customer:
         -- an export's 'guest' order would join any guest's visit open at its time)
-        and 'user_id:' || e.user_id not in (select node from identifiers_naming_no_one)
+        and naming_someone('user_id', e.user_id) is not null
     left join identities_stitched as by_device
         on by_device.identifier_type = 'anonymous_id' and by_device.identifier = e.anonymous_id
     where e.channel = 'web' and e.anonymous_id is not null
