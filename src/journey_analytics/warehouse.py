@@ -38,7 +38,10 @@ class ModelDocError(ValueError):
 
 
 # Intermediate steps cheap enough to recompute where used: kept as views, not materialized.
-INTERMEDIATE_VIEWS = frozenset({"events_unioned", "events_stitched", "events_sessionized"})
+# (events_stitched is a table: as part of the events mart's one query its joins held their hash
+# tables beside the sessions' join, and the mart's memory grew by about 100MB per million events;
+# built apart, the mart needs 213MB at 3.9 million events, not 506MB, in the same time.)
+INTERMEDIATE_VIEWS = frozenset({"events_unioned", "events_sessionized"})
 
 
 @dataclass(frozen=True)
