@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from journey_analytics.dashboard.sections import email_health
 from journey_analytics.pain_points import (
     COLUMNS,
     DEFAULT_CONFIG,
@@ -946,6 +947,41 @@ class TestEmail:
             campaign_id="A", message_id="A-m{i}")
         (f,) = of(run(con), "email_spam_complaints")
         assert (f.segment_value, f.observed, f.affected_customers) == ("all", pytest.approx(16 / 2000), 16)
+
+    def test_a_large_sender_is_judged_in_little_memory(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A month of a large sender's mail (700,000 e-mail events) is judged, and its dashboard
+        table counted, within 120MB, as with memory to spare. The messages and customers were
+        counted with seven count(distinct ...) at once, each keeping a table of its own in memory,
+        which ran out of it here."""
+        con.execute(
+            """
+            insert into main.events (event_id, customer_id, channel, event_name, event_ts, event_date, campaign_id, message_id)
+            select 'e' || i || name, 'c' || i, 'email', name, ts, cast(ts as date), 'campaign-' || (i % 12), 'm' || i
+            from range(400000) t(i),
+                -- the k-th message of each of 12 campaigns alike
+                lateral (select i // 12 as k, timestamp '2026-10-10 08:00' + to_minutes(i % 30000) as ts),
+                lateral (select unnest(case
+                    when k % 50 = 0 then ['bounce']
+                    when k % 500 = 1 then ['delivered', 'spamreport']
+                    when k % 50 = 3 then ['delivered', 'unsubscribe', 'open']
+                    when k % 2 = 0 then ['delivered', 'open', 'click']
+                    else ['delivered'] end) as name)
+            """
+        ).fetchall()
+        ((n,),) = con.execute("select count(*) from main.events").fetchall()
+        assert n > 700_000
+        con.execute("set memory_limit = '120MB'").fetchall()
+        con.execute("set threads = 2").fetchall()
+        found, section = run(con), email_health(con, AS_OF)
+        con.execute("reset memory_limit").fetchall()
+        # the same as with memory to spare
+        assert sorted(found, key=repr) == sorted(run(con), key=repr) and section == email_health(con, AS_OF)
+        # 8,004 unsubscribes of 391,996 messages delivered (2%, over 1%) in every campaign alike;
+        # bounces (2%) and complaints (0.2%) under their thresholds
+        assert [(f.kind, f.segment_value, f.affected_customers) for f in found] == [("email_unsubscribes", "all", 8004)]
+        assert "(8,004 of 391,996 messages)" in found[0].description, found[0].description
+        assert all(f"campaign-{n}<" in section.table_html for n in range(12))
+        assert "campaign-0" in section.table_html
 
 
 # --- social ------------------------------------------------------------------------------------

@@ -755,30 +755,20 @@ def _unflagged_campaigns(
 def email_health(con: duckdb.DuckDBPyConnection, as_of: date, pain_config: Path | None = None) -> Section:
     """Per-campaign delivery, engagement and complaint rates (the pain points' window, 28 days by
     default), and the campaigns over a threshold that the pain points do not flag, with why."""
-    from journey_analytics.pain_points import MESSAGE_KEY, email_window_events, load_config, messages_with
+    from journey_analytics.pain_points import email_campaign_counts, load_config
 
     e = load_config(pain_config)["email"]
     days = int(e["window_days"])
 
+    # the messages of the window with their events, as the pain points judge them: a message
+    # opened (clicked) or reported twice is one; an event without a message id is its own
     rows = con.execute(
         f"""
-        select coalesce(campaign_id, '(none)') as campaign,
-            {messages_with('delivered')} as delivered,
-            -- a message opened (clicked) twice is one open; an event without a message id is its own
-            count(distinct case when event_name = 'open' then coalesce({MESSAGE_KEY}, 'e:' || event_id) end) as opens,
-            count(distinct case when event_name = 'click' then coalesce({MESSAGE_KEY}, 'e:' || event_id) end) as clicks,
-            -- as the pain points count them: a message reported twice is one
-            {messages_with('bounce')} as bounces,
-            {messages_with('spamreport')} as complaints,
-            {messages_with('unsubscribe')} as unsubscribes,
-            -- the sender refused to send these (a suppressed address, a full queue)
-            count(*) filter (where event_name = 'dropped') as dropped,
+        select campaign, delivered, opens, clicks, bounces, complaints, unsubscribes, dropped,
             count(*) over () as campaigns
-        -- the messages of the window with their events, as the pain points judge them
-        from {email_window_events(days)}
-        group by 1
+        from {email_campaign_counts(days)}
         """,
-        [as_of, as_of, as_of],
+        [as_of] * 9,
     ).fetchall()
     unflagged = _unflagged_campaigns(con, as_of, rows, e)
     # the campaigns with the most messages first, those with as many by name as a reader orders
