@@ -45,6 +45,26 @@ def test_profile_names_each_step_and_statement(tmp_path: Path) -> None:
     assert (tmp_path / "work" / "profile.duckdb").exists()
 
 
+def test_memory_floor_bisects_whole_runs(tmp_path: Path) -> None:
+    """benchmarks/memory_floor.py runs the whole nightly run at each limit it tries, halving the
+    bracket, and says the smallest limit that completed (and, here, that none it tried failed)."""
+    landing = tmp_path / "landing"
+    subprocess.run(
+        [sys.executable, "-m", "journey_analytics.cli", "simulate", "--customers", "60", "--days", "3",
+         "--seed", "1", "--out", str(landing)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "memory_floor.py"), str(landing), "--low", "80", "--high", "256",
+         "--step", "100", "--work", str(tmp_path / "work")],
+        check=True, capture_output=True, text=True, timeout=600,
+    ).stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("256MB: completed (") and lines[1].startswith("168MB: completed ("), out
+    assert lines[-1] == "completes in 168MB (2 threads); no smaller limit tried failed", out
+    assert not (tmp_path / "work" / "run").exists()  # the attempts' warehouses are removed
+
+
 def test_a_new_table_keeps_the_reading_written_by_hand(tmp_path: Path) -> None:
     """Writing new figures keeps the doc's "Reading the numbers" as it stands (the script held a
     copy of it, which fell behind the doc)."""
