@@ -37,6 +37,7 @@ from journey_analytics.warehouse import (
     files_no_wider_than,
     has_tables,
     make_spill_folder,
+    memory_limit_bytes,
     publish_build,
     publish_fresh_copy,
     run_model,
@@ -254,7 +255,7 @@ class RunOutOfMemoryError(RuntimeError):
 
 
 # What a run needs, as the errors of a run out of memory say it (measured: docs/configuration.md).
-MEMORY_NEEDED = "about 128MB plus 100MB per million events is enough; see docs/configuration.md"
+MEMORY_NEEDED = "about 250MB plus 30MB per million events is enough; see docs/configuration.md"
 
 
 class CatchUpError(RuntimeError):
@@ -422,14 +423,38 @@ def _write_run_parameters(ctx: RunContext) -> None:
     ).fetchall()
 
 
-def stitch_step(ctx: RunContext) -> int:
-    """Unify the channels and stitch identities; returns the number of identifiers."""
+# Bytes of [warehouse] memory_limit per event below which the stitched events are built as a
+# table of their own (stitch_apart). Within the events mart's one query, the stitching's joins
+# keep their hash tables beside the sessions' join, and the mart needed about 100MB more per
+# million events (3.9 million events: 506MB; built apart, 213MB); twice that leaves a margin.
+STITCH_APART_BELOW_BYTES_PER_EVENT = 200
+
+
+def stitch_apart(n_events: int, memory_limit: int) -> bool:
+    """Whether a run of ``n_events`` events (the raw tables' rows) with ``memory_limit`` bytes
+    builds events_stitched as a table of its own in the stitch step, rather than as a view the
+    events mart computes. Apart, the mart needs far less memory, and the run takes about as long
+    while the table fits in memory; once it spills to disk the run is slower (at 10 million
+    events with 4GB: about 15%), so it is built apart only when memory is short for the view."""
+    return n_events * STITCH_APART_BELOW_BYTES_PER_EVENT > memory_limit
+
+
+def stitch_step(ctx: RunContext, apart: bool | None = None) -> int:
+    """Unify the channels and stitch identities; returns the number of identifiers. The stitched
+    events are a view, or a table of their own when ``apart`` (by default, as :func:`stitch_apart`
+    decides from the events and ``[warehouse] memory_limit``); the warehouse is the same."""
     with ctx.timed("stitch_identities"):
         _write_run_parameters(ctx)
         run_model(ctx.con, "intermediate", "social_thread_askers")
         run_model(ctx.con, "intermediate", "events_unioned")
         stitch_identities(ctx.con)
-        run_model(ctx.con, "intermediate", "events_stitched")
+        if apart is None:
+            ((n_events,),) = ctx.con.execute(
+                "select (select count(*) from raw.web_events) + (select count(*) from raw.email_events)"
+                " + (select count(*) from raw.social_events)"
+            ).fetchall()
+            apart = stitch_apart(int(n_events), memory_limit_bytes(ctx.con))
+        run_model(ctx.con, "intermediate", "events_stitched", as_table=apart)
         return int(ctx.con.execute("select count(*) from identities_stitched").fetchall()[0][0])
 
 
@@ -459,9 +484,24 @@ def marts_step(ctx: RunContext) -> dict[str, int]:
                 ctx.table_rows[name] = run_model(ctx.con, "marts", name)
                 if name == "events":  # the order macros read main.events, so they are defined once it is built
                     run_script(ctx.con, "macros", "order_macros")
+            # The events' working tables are in main.events now: let go of them, as the later
+            # steps would otherwise run beside them in the same memory (or their spill).
+            for name in ("events_sessionized", "web_event_sessions", "events_stitched"):
+                _drop_temporary(ctx.con, name)
         finally:
             ctx.con.execute("reset preserve_insertion_order").fetchall()
     return {name: ctx.table_rows[name] for name in MARTS}
+
+
+def _drop_temporary(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the temporary view or table ``name``, if there is one."""
+    kinds = con.execute(
+        "select 'view' from duckdb_views() where temporary and view_name = $name"
+        " union all select 'table' from duckdb_tables() where temporary and table_name = $name",
+        {"name": name},
+    ).fetchall()
+    for (kind,) in kinds:
+        con.execute(f"drop {kind} {name}").fetchall()
 
 
 def model_dir_for(warehouse: Path) -> Path:

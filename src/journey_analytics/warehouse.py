@@ -37,11 +37,9 @@ class ModelDocError(ValueError):
     """A model's header comment does not document its table or a column."""
 
 
-# Intermediate steps cheap enough to recompute where used: kept as views, not materialized.
-# (events_stitched is a table: as part of the events mart's one query its joins held their hash
-# tables beside the sessions' join, and the mart's memory grew by about 100MB per million events;
-# built apart, the mart needs 213MB at 3.9 million events, not 506MB, in the same time.)
-INTERMEDIATE_VIEWS = frozenset({"events_unioned", "events_sessionized"})
+# Intermediate steps cheap enough to recompute where used: kept as views, not materialized
+# (events_stitched too, unless memory is short: see runs.stitch_apart).
+INTERMEDIATE_VIEWS = frozenset({"events_unioned", "events_stitched", "events_sessionized"})
 
 
 @dataclass(frozen=True)
@@ -120,18 +118,19 @@ def comment_table(con: duckdb.DuckDBPyConnection, qualified: str, model: Model) 
         ).fetchall()
 
 
-def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str) -> int:
+def run_model(con: duckdb.DuckDBPyConnection, layer: str, name: str, as_table: bool = False) -> int:
     """Build one model and return its row count.
 
     staging models become temporary views, intermediate models temporary tables
     (working steps, not published), marts become documented tables in the warehouse.
+    The intermediate models of INTERMEDIATE_VIEWS are views (-1 rows), unless ``as_table``.
     """
     model = load_model(layer, name)
     body = model.sql.strip().rstrip(";")
     if layer == "staging":
         con.execute(f"create or replace temp view {name} as\n{body}").fetchall()
         return -1
-    if layer == "intermediate" and name in INTERMEDIATE_VIEWS:
+    if layer == "intermediate" and name in INTERMEDIATE_VIEWS and not as_table:
         con.execute(f"create or replace temp view {name} as\n{body}").fetchall()
         return -1
     if layer == "intermediate":
