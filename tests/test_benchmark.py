@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,14 +30,20 @@ def test_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8") == doc  # --no-write wrote nothing
 
 
-def test_profile_names_each_step_and_statement(tmp_path: Path) -> None:
-    """benchmarks/profile_run.py times each step of a run and lists its slowest statements."""
-    landing = tmp_path / "landing"
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated store (60 customers, 3 days)."""
+    landing = tmp_path_factory.mktemp("store") / "landing"
     subprocess.run(
         [sys.executable, "-m", "journey_analytics.cli", "simulate", "--customers", "60", "--days", "3",
          "--seed", "1", "--out", str(landing)],
         check=True, capture_output=True, text=True, timeout=300,
     )
+    return landing
+
+
+def test_profile_names_each_step_and_statement(landing: Path, tmp_path: Path) -> None:
+    """benchmarks/profile_run.py times each step of a run and lists its slowest statements."""
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "profile_run.py"), str(landing), str(tmp_path / "work"), "--top", "3"],
         check=True, capture_output=True, text=True, timeout=300,
@@ -45,15 +53,9 @@ def test_profile_names_each_step_and_statement(tmp_path: Path) -> None:
     assert (tmp_path / "work" / "profile.duckdb").exists()
 
 
-def test_memory_floor_bisects_whole_runs(tmp_path: Path) -> None:
+def test_memory_floor_bisects_whole_runs(landing: Path, tmp_path: Path) -> None:
     """benchmarks/memory_floor.py runs the whole nightly run at each limit it tries, halving the
     bracket, and says the smallest limit that completed (and, here, that none it tried failed)."""
-    landing = tmp_path / "landing"
-    subprocess.run(
-        [sys.executable, "-m", "journey_analytics.cli", "simulate", "--customers", "60", "--days", "3",
-         "--seed", "1", "--out", str(landing)],
-        check=True, capture_output=True, text=True, timeout=300,
-    )
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "memory_floor.py"), str(landing), "--low", "80", "--high", "256",
          "--step", "100", "--work", str(tmp_path / "work")],
