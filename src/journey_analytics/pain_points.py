@@ -634,9 +634,9 @@ def email_campaign_counts(window_days: int) -> str:
     The pain points and the dashboard count e-mail health with it. Binds the run date nine times.
 
     Messages and customers are counted by grouping on them, not with ``count(distinct ...)``:
-    each distinct count keeps a hash table of its own in memory, and the nine of them over a
-    month of a large sender's events took more memory than any step of the run (314MB at 870,000
-    e-mail events, 56MB grouped; grouping spills to disk)."""
+    each distinct count keeps a table of its own in memory, and the seven of the pain points
+    over a month of a large sender's events needed more memory than any other query of the run
+    (314MB at 870,000 e-mail events; grouped, 56MB)."""
     counted = ", ".join(f"'{name}'" for name in _MESSAGE_EVENTS)
     window = email_window_events(window_days)
 
