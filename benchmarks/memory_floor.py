@@ -68,8 +68,17 @@ def main() -> int:
     if not args.landing.is_dir():
         parser.error(f"no landing folder at {args.landing}")
     work = args.work or Path(tempfile.mkdtemp(prefix="memory-floor-"))
+    try:
+        return _bisect(args, work / "run")
+    finally:  # the attempts' warehouses (and a scratch folder of our own) are removed
+        shutil.rmtree(work / "run", ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _bisect(args: argparse.Namespace, run: Path) -> int:
     low, high = args.low, args.high
-    completed, why, took = attempt(args.landing, args.date, high, args.threads, work / "run")
+    completed, why, took = attempt(args.landing, args.date, high, args.threads, run)
     print(f"{high}MB: {'completed' if completed else why} ({took:.0f} s)", flush=True)
     if not completed:
         print(f"the run does not complete in {high}MB; give a larger --high")
@@ -77,7 +86,7 @@ def main() -> int:
     failed_in = None
     while high - low > args.step:
         middle = (low + high) // 2
-        completed, why, took = attempt(args.landing, args.date, middle, args.threads, work / "run")
+        completed, why, took = attempt(args.landing, args.date, middle, args.threads, run)
         print(f"{middle}MB: {'completed' if completed else why} ({took:.0f} s)", flush=True)
         if completed:
             high = middle
@@ -90,7 +99,6 @@ def main() -> int:
         print(f"completes in {high}MB ({args.threads} threads); no smaller limit tried failed")
     else:
         print(f"completes in {high}MB, not in {failed_in}MB ({args.threads} threads)")
-    shutil.rmtree(work / "run", ignore_errors=True)
     return 0
 
 

@@ -484,24 +484,9 @@ def marts_step(ctx: RunContext) -> dict[str, int]:
                 ctx.table_rows[name] = run_model(ctx.con, "marts", name)
                 if name == "events":  # the order macros read main.events, so they are defined once it is built
                     run_script(ctx.con, "macros", "order_macros")
-            # The events' working tables are in main.events now: let go of them, as the later
-            # steps would otherwise run beside them in the same memory (or their spill).
-            for name in ("events_sessionized", "web_event_sessions", "events_stitched"):
-                _drop_temporary(ctx.con, name)
         finally:
             ctx.con.execute("reset preserve_insertion_order").fetchall()
     return {name: ctx.table_rows[name] for name in MARTS}
-
-
-def _drop_temporary(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop the temporary view or table ``name``, if there is one."""
-    kinds = con.execute(
-        "select 'view' from duckdb_views() where temporary and view_name = $name"
-        " union all select 'table' from duckdb_tables() where temporary and table_name = $name",
-        {"name": name},
-    ).fetchall()
-    for (kind,) in kinds:
-        con.execute(f"drop {kind} {name}").fetchall()
 
 
 def model_dir_for(warehouse: Path) -> Path:
