@@ -258,6 +258,21 @@ class TestExtraColumns:
             ("pe2", None),
         ]
 
+    def test_a_refused_parquet_row_is_quoted_with_the_values_it_gives(self, landing: Landing, warehouse: Path) -> None:
+        # A Parquet row is made a JSON record of its non-null values, as a JSON line gives only the
+        # fields it has: the quarantine quotes what the row says, not a null for every column, and
+        # staging takes its quick path for rows whose keys are contract fields given once.
+        rows = [dict(ROWS[0]), {k: v for k, v in ROWS[1].items() if k != "event_name"}]
+        landing.parquet("web", DAY1, "events.parquet", as_strings(rows))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+        assert query(warehouse, "select line_no, error, raw from quarantine") == [(
+            2,
+            "missing required field event_name",
+            '{"event_id":"e2","event_ts":"2026-10-01T12:05:00+02:00","anonymous_id":"a1",'
+            '"page_url":"https://shop.example/p/1","coupon":"WELCOME"}',
+        )]
+
 
 class TestManyFiles:
     """Several JSON-lines files of one day, read together, keep each line's own file and number."""
