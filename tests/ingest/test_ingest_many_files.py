@@ -6,7 +6,11 @@ square of the files."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pyarrow as pa
 
 from journey_analytics import runs
 from journey_analytics.config import load_settings
@@ -43,11 +47,43 @@ def _landing(root: Path, jsonl_files: int, broken: bool) -> Landing:
     return landing
 
 
-def _ingest_web(tmp_path: Path, jsonl_files: int, broken: bool = False) -> tuple[int, int, Path]:
-    """Ingest the web files of :func:`_landing` in a run that publishes; returns the statements
-    ingest ran, the Python function calls it made, and the warehouse."""
-    landing = _landing(tmp_path / f"landing-{jsonl_files}", jsonl_files, broken)
-    warehouse = tmp_path / f"w-{jsonl_files}" / "journey.duckdb"
+def _parquet_landing(root: Path, parquet_files: int, broken: bool) -> Landing:
+    """A day of web files: ``parquet_files`` small Parquet exports, every third with a typed
+    timestamp column instead of text (another schema), every seventh empty (0 bytes), and with
+    ``broken`` a file named .parquet that is not one and a Parquet file whose pages are damaged."""
+    landing = Landing(root)
+    for i in range(parquet_files):
+        if i % 7 == 0:
+            landing.binary("web", DAY1, f"part-{i:04d}.parquet", b"")
+            continue
+        rows = i % 3 + 1
+        ts: pa.Array = pa.array(["2026-10-01T10:00:00Z"] * rows)
+        if i % 3 == 0:
+            ts = pa.array([datetime(2026, 10, 1, 10, 0, tzinfo=UTC)] * rows, pa.timestamp("ms", tz="UTC"))
+        landing.parquet("web", DAY1, f"part-{i:04d}.parquet", pa.table({
+            "event_id": [f"e{i}-{j}" for j in range(rows)],
+            "event_ts": ts,
+            "event_name": ["page_view"] * rows,
+            "anonymous_id": [f"a{i}"] * rows,
+            "user_id": pa.array([None] * rows, pa.string()),
+        }))
+    if broken:
+        landing.binary("web", DAY1, "broken.parquet", b"not parquet")
+        # a file whose footer (its schema) reads and whose pages do not: found by a scan failing
+        damaged = bytearray(landing.parquet("web", DAY1, "damaged.parquet", pa.table({
+            "event_id": [f"d{j}" for j in range(100)], "event_ts": ["2026-10-01T10:00:00Z"] * 100,
+        })).read_bytes())
+        footer = int.from_bytes(damaged[-8:-4], "little")
+        damaged[4:len(damaged) - 8 - footer] = b"\xff" * (len(damaged) - 12 - footer)
+        landing.binary("web", DAY1, "damaged.parquet", bytes(damaged))
+    return landing
+
+
+def _ingest_web(tmp_path: Path, files: int, broken: bool = False, make: Callable = _landing) -> tuple[int, int, Path]:
+    """Ingest the web files of :func:`_landing` (or ``make``) in a run that publishes; returns the
+    statements ingest ran, the Python function calls it made, and the warehouse."""
+    landing = make(tmp_path / f"landing-{files}", files, broken)
+    warehouse = tmp_path / f"w-{files}" / "journey.duckdb"
     ctx = runs.open_run(DAY1, landing.root, warehouse, tmp_path / "reports", load_settings(None))
     calls = 0
 
@@ -106,6 +142,34 @@ class TestManySmallFiles:
         _check_loaded(few, 60, broken=True)
         _check_loaded(many, 240, broken=True)
         assert many_statements - few_statements < 240 - 60, (few_statements, many_statements)
+
+class TestManyParquetFiles:
+    """Parquet files are read in a scan for each schema: one statement per file (its schema
+    read), not a read of its own. A file that is not Parquet is left to be read alone, to say why;
+    one whose pages are damaged makes its scan fail, and is found by halving the scan."""
+
+    def _check(self, warehouse: Path, files: int, broken: bool) -> None:
+        n = files + 2 * broken
+        assert query(warehouse, "select count(*), count(distinct source_file) from raw.ingested_files") == [(n, n)]
+        expected = [
+            (f"web/dt=2026-10-01/part-{i:04d}.parquet", j + 1, f"e{i}-{j}", datetime(2026, 10, 1, 10, 0))
+            for i in range(files) if i % 7 for j in range(i % 3 + 1)
+        ]
+        assert query(
+            warehouse, "select source_file, line_no, event_id, event_ts from raw.web_events order by source_file, line_no"
+        ) == expected
+        errors = query(warehouse, "select source_file from raw.ingested_files where file_error is not null order by 1")
+        assert errors == ([("web/dt=2026-10-01/broken.parquet",), ("web/dt=2026-10-01/damaged.parquet",)] if broken else [])
+
+    def test_one_statement_per_file_and_broken_files_found(self, tmp_path: Path) -> None:
+        _ingest_web(tmp_path / "warm", 20, make=_parquet_landing)
+        few_statements, _, few = _ingest_web(tmp_path, 60, broken=True, make=_parquet_landing)
+        many_statements, _, many = _ingest_web(tmp_path, 240, broken=True, make=_parquet_landing)
+
+        self._check(few, 60, broken=True)
+        self._check(many, 240, broken=True)
+        # a read of each file alone ran two statements a file (its schema, its rows): 308 more
+        assert many_statements - few_statements <= 1.2 * (240 - 60), (few_statements, many_statements)
 
 
 class TestListingTheLandingFolder:

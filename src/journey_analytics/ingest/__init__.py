@@ -28,7 +28,14 @@ from journey_analytics.ingest._landing import (
     find_landing_files,
     in_flight_notice,
 )
-from journey_analytics.ingest._read import create_landed_table, encoding_problem, read_file, read_jsonl_batch
+from journey_analytics.ingest._read import (
+    create_landed_table,
+    encoding_problem,
+    parquet_schema_groups,
+    read_file,
+    read_jsonl_batch,
+    read_parquet_batch,
+)
 from journey_analytics.privacy import ID_EDGE
 from journey_analytics.warehouse import run_model
 
@@ -130,11 +137,23 @@ def ingest_kind(
     # a UTF-16 or UTF-32 file (Excel's "Unicode Text") is refused as a file, with why
     unreadable.update({f.source_file: problem for f in readable if (problem := encoding_problem(f))})
     readable = [f for f in readable if f.source_file not in unreadable]
-    batch = [f for f in readable if f.file_format in ("jsonl", "jsonl.gz")]
-    if len(batch) > 1:
-        left_out = {f.source_file for f in _read_jsonl_in_batches(con, batch, landed, settings.ingest.max_line_bytes)}
-        batched = {f.source_file for f in batch}  # by name: a list's `in` made this quadratic in the files
-        readable = [f for f in readable if f.source_file not in batched or f.source_file in left_out]
+    # JSON Lines files are read in one scan, Parquet files in one scan for each schema; the files
+    # a scan leaves out (or cannot read) are read one by one below, which says why
+    jsonl = [f for f in readable if f.file_format in ("jsonl", "jsonl.gz")]
+    parquet = [f for f in readable if f.file_format == "parquet"]
+    left_out: list[LandingFile] = []
+    if len(jsonl) > 1:
+        left_out += _read_in_batches(
+            con, jsonl, landed, lambda fs: read_jsonl_batch(con, fs, landed, settings.ingest.max_line_bytes)
+        )
+    if len(parquet) > 1:
+        groups, left_out_parquet = parquet_schema_groups(con, parquet)
+        left_out += left_out_parquet
+        for group in groups:
+            left_out += _read_in_batches(con, group, landed, lambda fs: read_parquet_batch(con, fs, landed))
+    batched = {f.source_file for f in (jsonl if len(jsonl) > 1 else []) + (parquet if len(parquet) > 1 else [])}
+    alone = {f.source_file for f in left_out}  # by name: a list's `in` made this quadratic in the files
+    readable = [f for f in readable if f.source_file not in batched or f.source_file in alone]
     for index, file in enumerate(readable, start=1):
         if progress:
             progress(file.source_file, index, len(readable))
@@ -206,17 +225,20 @@ def _drop_in_flight_refusals(con: duckdb.DuckDBPyConnection, kind: LandingKind) 
     ).fetchall()
 
 
-def _read_jsonl_in_batches(
-    con: duckdb.DuckDBPyConnection, files: list[LandingFile], landed: str, max_line_bytes: int
+def _read_in_batches(
+    con: duckdb.DuckDBPyConnection,
+    files: list[LandingFile],
+    landed: str,
+    read_batch: Callable[[list[LandingFile]], list[LandingFile]],
 ) -> list[LandingFile]:
-    """Read JSONL files in one scan; return the files to read one by one: those the scan left
-    out (a bare CR in a line) and each file that made a scan fail. A scan that fails (one file
-    cannot be read: a truncated gzip, a file not gzipped) is tried again in halves, down to the
-    single files, so one bad file among thousands costs a few dozen scans, not a read per file."""
+    """Read files of one format in few scans (``read_batch``); return the files to read one by
+    one: those the scan left out (a bare CR in a JSON line) and each file that made a scan fail. A scan that fails (one file cannot be read: a truncated
+    gzip, a file not gzipped, a damaged Parquet page) is tried again in halves, down to the single
+    files, so one bad file among thousands costs a few dozen scans, not a read per file."""
     if len(files) <= 1:
         return files
     try:
-        return read_jsonl_batch(con, files, landed, max_line_bytes)
+        return read_batch(files)
     except _RESOURCE_ERRORS:
         raise  # the machine, not a file
     except duckdb.Error:
@@ -224,8 +246,7 @@ def _read_jsonl_in_batches(
             f"delete from {landed} where list_contains(?, source_file)", [[f.source_file for f in files]]
         ).fetchall()
     half = len(files) // 2
-    return (_read_jsonl_in_batches(con, files[:half], landed, max_line_bytes)
-            + _read_jsonl_in_batches(con, files[half:], landed, max_line_bytes))
+    return _read_in_batches(con, files[:half], landed, read_batch) + _read_in_batches(con, files[half:], landed, read_batch)
 
 
 def _file_error_message(exc: Exception) -> str:

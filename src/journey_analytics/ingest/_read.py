@@ -710,31 +710,87 @@ def _utc_microseconds(column: str, dtype: str) -> str:
     return f"cast({column} as timestamp)"
 
 
-def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) -> None:
-    """A Parquet file; typed timestamps become ISO-8601 text in UTC to the microsecond, so they keep
-    their instant (a timestamp without a time zone counts as UTC; nanoseconds are cut, not rounded,
-    so 23:59:59.999999999 stays on its day)."""
-    path = _path_lit(file.path)
-    schema = con.execute(f"describe select * from read_parquet({path}, hive_partitioning = false)").fetchall()
+def _parquet_record(con: duckdb.DuckDBPyConnection, source: str) -> str:
+    """SQL for a row of the Parquet files ``source`` (a read_parquet(...) call, aliased p) as a JSON
+    record of its non-null values (see _json_object_without_nulls); typed timestamps become ISO-8601
+    text in UTC to the microsecond (see _utc_microseconds)."""
     values = []
-    for name, dtype, *_ in schema:
+    for name, dtype, *_ in con.execute(f"describe select * from {source}").fetchall():
         value = f"p.{_ident(name)}"
         if dtype.startswith("TIMESTAMP"):  # any precision and zone (pandas writes ns)
             value = f"strftime({_utc_microseconds(value, dtype)}, '%Y-%m-%dT%H:%M:%S.%fZ')"
         values.append((name, value))
-    # a null value is left out of the record (see _json_object_without_nulls), as it is of a CSV
-    # row's; the record is also the row's text in quarantine
+    return _json_object_without_nulls(values)
+
+
+def read_parquet(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str) -> None:
+    """A Parquet file; typed timestamps become ISO-8601 text in UTC to the microsecond, so they keep
+    their instant (a timestamp without a time zone counts as UTC; nanoseconds are cut, not rounded,
+    so 23:59:59.999999999 stays on its day). A null value is left out of the row's record, as it
+    is of a CSV row's; the record is also the row's text in quarantine."""
+    path = _path_lit(file.path)
+    record = _parquet_record(con, f"read_parquet({path}, hive_partitioning = false)")
     con.execute(
         f"""
         insert into {table}
         select ?, ?, file_row_number + 1, record, record, null
         from (
-            select p.file_row_number, {_json_object_without_nulls(values)} as record
+            select p.file_row_number, {record} as record
             from read_parquet({path}, file_row_number = true, hive_partitioning = false) as p
         )
         """,
         [file.source_file, file.arrived_on],
     ).fetchall()
+
+
+def parquet_schema_groups(
+    con: duckdb.DuckDBPyConnection, files: list[LandingFile]
+) -> tuple[list[list[LandingFile]], list[LandingFile]]:
+    """Parquet files in groups of one schema each (a group is read in one scan), and the files
+    whose schema cannot be read, to be read one by one (which says why). Empty files are left
+    out: they are 0 rows, in any format."""
+    by_schema: dict[tuple[tuple[str, str], ...], list[LandingFile]] = {}
+    unreadable = []
+    for file in files:
+        if file.size_bytes == 0:
+            continue
+        try:
+            schema = con.execute(
+                f"describe select * from read_parquet({_path_lit(file.path)}, hive_partitioning = false)"
+            ).fetchall()
+        except duckdb.Error:
+            unreadable.append(file)
+            continue
+        by_schema.setdefault(tuple((name, dtype) for name, dtype, *_ in schema), []).append(file)
+    return list(by_schema.values()), unreadable
+
+
+def read_parquet_batch(con: duckdb.DuckDBPyConnection, files: list[LandingFile], table: str) -> list[LandingFile]:
+    """Parquet files of one schema (see parquet_schema_groups) in one scan; a statement per file
+    cost about 30 ms, 1.5 s of web ingest at 1M events in 50 files. Raises if any file cannot be
+    read; returns no file left out (the list a batch reader returns)."""
+    con.execute(
+        """
+        create or replace temp table batch_files as
+        select unnest(cast(? as varchar[])) as path, unnest(cast(? as varchar[])) as source_file,
+            unnest(cast(? as date[])) as arrived_on
+        """,
+        [[str(f.path) for f in files], [f.source_file for f in files], [f.arrived_on for f in files]],
+    ).fetchall()
+    paths = "[" + ", ".join(_path_lit(f.path) for f in files) + "]"
+    record = _parquet_record(con, f"read_parquet({_path_lit(files[0].path)}, hive_partitioning = false)")
+    con.execute(
+        f"""
+        insert into {table}
+        select b.source_file, b.arrived_on, r.file_row_number + 1, r.record, r.record, null
+        from (
+            select p.filename, p.file_row_number, {record} as record
+            from read_parquet({paths}, filename = true, file_row_number = true, hive_partitioning = false) as p
+        ) as r
+        inner join batch_files as b on b.path = r.filename
+        """
+    ).fetchall()
+    return []
 
 
 class UnreadableFile(duckdb.InvalidInputException):
