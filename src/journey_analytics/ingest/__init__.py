@@ -32,6 +32,7 @@ from journey_analytics.ingest._read import (
     create_landed_table,
     encoding_problem,
     parquet_schema_groups,
+    read_csv_batch,
     read_file,
     read_jsonl_batch,
     read_parquet_batch,
@@ -137,21 +138,26 @@ def ingest_kind(
     # a UTF-16 or UTF-32 file (Excel's "Unicode Text") is refused as a file, with why
     unreadable.update({f.source_file: problem for f in readable if (problem := encoding_problem(f))})
     readable = [f for f in readable if f.source_file not in unreadable]
-    # JSON Lines files are read in one scan, Parquet files in one scan for each schema; the files
-    # a scan leaves out (or cannot read) are read one by one below, which says why
+    # JSON Lines files are read in one scan, CSV files in one for each header, Parquet files in one
+    # for each schema; the files a scan leaves out (or cannot read) are read one by one below
     jsonl = [f for f in readable if f.file_format in ("jsonl", "jsonl.gz")]
+    csv = [f for f in readable if f.file_format == "csv"]
     parquet = [f for f in readable if f.file_format == "parquet"]
     left_out: list[LandingFile] = []
+    max_line_bytes = settings.ingest.max_line_bytes
     if len(jsonl) > 1:
+        left_out += _read_in_batches(con, jsonl, landed, lambda fs: read_jsonl_batch(con, fs, landed, max_line_bytes))
+    if len(csv) > 1:
         left_out += _read_in_batches(
-            con, jsonl, landed, lambda fs: read_jsonl_batch(con, fs, landed, settings.ingest.max_line_bytes)
+            con, csv, landed, lambda fs: read_csv_batch(con, fs, landed, max_line_bytes, kind.name)
         )
     if len(parquet) > 1:
         groups, left_out_parquet = parquet_schema_groups(con, parquet)
         left_out += left_out_parquet
         for group in groups:
             left_out += _read_in_batches(con, group, landed, lambda fs: read_parquet_batch(con, fs, landed))
-    batched = {f.source_file for f in (jsonl if len(jsonl) > 1 else []) + (parquet if len(parquet) > 1 else [])}
+    batched = {f.source_file for files_of_a_format in (jsonl, csv, parquet) if len(files_of_a_format) > 1
+               for f in files_of_a_format}
     alone = {f.source_file for f in left_out}  # by name: a list's `in` made this quadratic in the files
     readable = [f for f in readable if f.source_file not in batched or f.source_file in alone]
     for index, file in enumerate(readable, start=1):
