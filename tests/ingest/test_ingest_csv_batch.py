@@ -5,10 +5,14 @@ of the ways a CSV export differs from the plain one, and are read in the scan or
 
 from __future__ import annotations
 
+import gzip
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from journey_analytics import ingest
+from journey_analytics.ingest._landing import LandingFile
 from tests.conftest import DAY1, Landing, query, run_day
 
 HEADER = "event_id,event_ts,event_name,anonymous_id,page_url"
@@ -42,6 +46,8 @@ FILES: dict[str, bytes] = {
     "empty.csv": b"",
     # lines ending in CR LF and in LF, as an export appended to another
     "mixed-ends.csv": f"{HEADER}\r\nm1,{TS},page_view,d11,\r\nm2,{TS},page_view,d11,\nm3,{TS},page_view,d11,\n".encode(),
+    # gzip-compressed, beside the plain files
+    "compressed.csv.gz": gzip.compress(f"{HEADER}\nz1,{TS},page_view,d12,\n".encode()),
     # the same event twice, in two files: loaded once (a duplicate)
     "repeat.csv": f"{HEADER}\na1,{TS},page_view,d1,https://shop.example/\n".encode(),
 }
@@ -74,6 +80,15 @@ def together(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]
 
 
 @pytest.fixture(scope="module")
+def in_small_batches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]:
+    """The files read in batches of about 300 bytes (a few files each) instead of 128MB."""
+    root = tmp_path_factory.mktemp("small-batches")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest, "CSV_BATCH_BYTES", 300)
+        return _run(root / "landing", root / "w" / "journey.duckdb", list(FILES))
+
+
+@pytest.fixture(scope="module")
 def alone(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple]]:
     """Each file the only one its run reads (repeat.csv in a run after the file it repeats)."""
     found: dict[str, list[tuple]] = {RAW: [], QUARANTINE: [], FILES_READ: []}
@@ -92,6 +107,23 @@ def test_many_files_load_as_each_alone(together: dict[str, list[tuple]], alone: 
     assert sorted(together[sql], key=repr) == alone[sql]
 
 
+@pytest.mark.parametrize("sql", [RAW, QUARANTINE, FILES_READ], ids=["rows", "quarantine", "files"])
+def test_in_small_batches_as_each_alone(
+    in_small_batches: dict[str, list[tuple]], alone: dict[str, list[tuple]], sql: str
+) -> None:
+    assert sorted(in_small_batches[sql], key=repr) == alone[sql]
+
+
+def test_batches_of_a_size() -> None:
+    sizes = [100, 150, 60, 400, 10, 10]
+    files = [
+        LandingFile("web", Path(f"f{i}.csv"), f"web/f{i}.csv", "csv", DAY1, size, datetime(2026, 10, 2))
+        for i, size in enumerate(sizes)
+    ]
+    chunks = ingest._chunks_of(files, 300)
+    assert [[f.size_bytes for f in chunk] for chunk in chunks] == [[100, 150], [60], [400], [10, 10]]
+
+
 def test_what_the_files_load(together: dict[str, list[tuple]]) -> None:
     """The comparison above is of something: the rows and refusals each file should give."""
     loaded = {(row[0].rsplit("/", 1)[1], row[1], row[2]) for row in together[RAW]}
@@ -101,6 +133,7 @@ def test_what_the_files_load(together: dict[str, list[tuple]]) -> None:
         ("windows.csv", 3, "w1"), ("windows.csv", 6, "w2"), ("spanning.csv", 2, "q1"), ("spanning.csv", 4, "q2"),
         ("ragged.csv", 3, "r2"), ("latin1.csv", 2, "l1"), ("backslashed.csv", 2, "x1"),
         ("mixed-ends.csv", 2, "m1"), ("mixed-ends.csv", 3, "m2"), ("mixed-ends.csv", 4, "m3"),
+        ("compressed.csv.gz", 2, "z1"),
     } <= loaded
     assert ("repeat.csv", 2, "a1") not in loaded  # loaded once, from plain-a.csv
     refused = {(row[0].rsplit("/", 1)[1], row[1]) for row in together[QUARANTINE]}

@@ -148,9 +148,10 @@ def ingest_kind(
     if len(jsonl) > 1:
         left_out += _read_in_batches(con, jsonl, landed, lambda fs: read_jsonl_batch(con, fs, landed, max_line_bytes))
     if len(csv) > 1:
-        left_out += _read_in_batches(
-            con, csv, landed, lambda fs: read_csv_batch(con, fs, landed, max_line_bytes, kind.name)
-        )
+        for chunk in _chunks_of(csv, CSV_BATCH_BYTES):
+            left_out += _read_in_batches(
+                con, chunk, landed, lambda fs: read_csv_batch(con, fs, landed, max_line_bytes, kind.name)
+            )
     if len(parquet) > 1:
         groups, left_out_parquet = parquet_schema_groups(con, parquet)
         left_out += left_out_parquet
@@ -229,6 +230,25 @@ def _drop_in_flight_refusals(con: duckdb.DuckDBPyConnection, kind: LandingKind) 
         """,
         [kind.name, list(IN_FLIGHT_SUFFIXES)],
     ).fetchall()
+
+
+# CSV files are read in batches of about this many bytes: a batch pairs each parsed row with its
+# line in one join, which held in memory up to about 128MB of files (1M events: 0.4 s), and
+# spilled to disk when a batch held 10M events' 1.2GB (13 s against 4 s for the files one by one).
+CSV_BATCH_BYTES = 128 << 20
+
+
+def _chunks_of(files: list[LandingFile], max_bytes: int) -> list[list[LandingFile]]:
+    """Consecutive files in chunks of at most ``max_bytes`` (a larger file is a chunk alone)."""
+    chunks: list[list[LandingFile]] = []
+    size = 0
+    for file in files:
+        if not chunks or size + file.size_bytes > max_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(file)
+        size += file.size_bytes
+    return chunks
 
 
 def _read_in_batches(
