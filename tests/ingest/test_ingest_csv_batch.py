@@ -46,6 +46,10 @@ FILES: dict[str, bytes] = {
     "empty.csv": b"",
     # lines ending in CR LF and in LF, as an export appended to another
     "mixed-ends.csv": f"{HEADER}\r\nm1,{TS},page_view,d11,\r\nm2,{TS},page_view,d11,\nm3,{TS},page_view,d11,\n".encode(),
+    # a column named rowid (DuckDB's name for a table's row number)
+    "rowid-column.csv": f"event_id,event_ts,event_name,anonymous_id,rowid\nr9,{TS},page_view,d13,5\n".encode(),
+    # a first line of one value beyond Python's CSV field limit (131,072 characters): no header
+    "blob.csv": b"x" * 200_000 + b"\n",
     # gzip-compressed, beside the plain files
     "compressed.csv.gz": gzip.compress(f"{HEADER}\nz1,{TS},page_view,d12,\n".encode()),
     # the same event twice, in two files: loaded once (a duplicate)
@@ -133,12 +137,15 @@ def test_what_the_files_load(together: dict[str, list[tuple]]) -> None:
         ("windows.csv", 3, "w1"), ("windows.csv", 6, "w2"), ("spanning.csv", 2, "q1"), ("spanning.csv", 4, "q2"),
         ("ragged.csv", 3, "r2"), ("latin1.csv", 2, "l1"), ("backslashed.csv", 2, "x1"),
         ("mixed-ends.csv", 2, "m1"), ("mixed-ends.csv", 3, "m2"), ("mixed-ends.csv", 4, "m3"),
-        ("compressed.csv.gz", 2, "z1"),
+        ("compressed.csv.gz", 2, "z1"), ("rowid-column.csv", 2, "r9"),
     } <= loaded
     assert ("repeat.csv", 2, "a1") not in loaded  # loaded once, from plain-a.csv
     refused = {(row[0].rsplit("/", 1)[1], row[1]) for row in together[QUARANTINE]}
-    assert {("plain-b.csv", 3), ("ragged.csv", 2), ("latin1.csv", 3), ("no-header.csv", None)} <= refused
+    assert {
+        ("plain-b.csv", 3), ("ragged.csv", 2), ("latin1.csv", 3), ("no-header.csv", None), ("blob.csv", None),
+    } <= refused
     rows = {row[2]: row for row in together[RAW]}
     assert rows["b1"][6] == "https://shop.example/?a=1,2"
     assert rows["c1"][7] == '{"coupon":"WELCOME"}'
+    assert rows["r9"][7] == '{"rowid":"5"}'
     assert rows["x1"][6] == 'say "hi"'

@@ -29,6 +29,7 @@ from journey_analytics.ingest._landing import (
     in_flight_notice,
 )
 from journey_analytics.ingest._read import (
+    RESOURCE_ERRORS,
     create_landed_table,
     encoding_problem,
     parquet_schema_groups,
@@ -46,8 +47,8 @@ __all__ = ["KINDS", "IngestReport", "KindReport", "LandingError", "ingest_kind",
 
 Progress = Callable[[str, int, int], None]
 
-# Errors about the machine (memory, disk, interruption), not about a file's contents.
-_RESOURCE_ERRORS = (duckdb.OutOfMemoryException, duckdb.InterruptException)
+# Errors about the machine (memory, interruption), not about a file's contents.
+_RESOURCE_ERRORS = RESOURCE_ERRORS
 
 
 @dataclass

@@ -28,6 +28,11 @@ from journey_analytics.contract import FIELDS
 from journey_analytics.ingest._landing import LandingFile
 
 
+# Errors about the machine (memory, an interruption), not about a file's contents: never taken
+# for a file that cannot be read.
+RESOURCE_ERRORS = (duckdb.OutOfMemoryException, duckdb.InterruptException)
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -446,7 +451,10 @@ def _csv_header_of(first_line: str, line_no: int, backslashed: bool, kind: str) 
     fields = FIELDS[kind]
     best: tuple[int, str, list[str]] | None = None
     for delimiter in _CSV_DELIMITERS:
-        names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])]
+        try:
+            names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])]
+        except csv.Error:  # a value beyond Python's field size limit (131,072 characters) names no field
+            continue
         found = sum(1 for name in names if name in fields)
         if found and (best is None or found > best[0]):
             best = (found, delimiter, names)
@@ -603,9 +611,11 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
         _number_csv_rejects(con, source)
     _check_csv_header(con, file.kind)
     # (a table made anew numbers its rows from 0, in the order the reader gave them)
-    con.execute(
-        f"create or replace temp table csv_rows as select rowid + 1 as row_no, {_csv_record(con)} as record from csv_rows_read t"
-    ).fetchall()
+    # (the records first, in a table of their own: a CSV column named rowid would stand for the
+    # table's own row number in csv_rows_read)
+    con.execute(f"create or replace temp table csv_records as select {_csv_record(con)} as record from csv_rows_read t").fetchall()
+    con.execute("create or replace temp table csv_rows as select rowid + 1 as row_no, record from csv_records").fetchall()
+    con.execute("drop table csv_records").fetchall()
     # Records in order, each at the physical line it starts on, without the header, blank
     # lines and rejected rows: the k-th of them is the k-th parsed row. A line starts a record
     # when the quotes before it are balanced (a quote inside a quoted field is doubled, so a
@@ -779,6 +789,8 @@ def read_csv_batch(
                     hive_partitioning = false) as t
                 """
             ).fetchall()
+        except RESOURCE_ERRORS:
+            raise  # the machine, not the files
         except duckdb.Error:
             # (mixed line ends, a column named filename, ...): read_csv reads them one by one
             left_out.update(name for name, _ in group)
@@ -881,10 +893,11 @@ def parquet_schema_groups(
     con: duckdb.DuckDBPyConnection, files: list[LandingFile]
 ) -> tuple[list[list[LandingFile]], list[LandingFile]]:
     """Parquet files in groups of one schema each (a group is read in one scan), and the files
-    whose schema cannot be read, to be read one by one (which says why). Empty files are left
+    to be read one by one: those whose schema cannot be read (the read says why), or that have
+    a column named as the scan's own (filename, file_row_number). Empty files are left
     out: they are 0 rows, in any format."""
     by_schema: dict[tuple[tuple[str, str], ...], list[LandingFile]] = {}
-    unreadable = []
+    alone = []
     for file in files:
         if file.size_bytes == 0:
             continue
@@ -892,11 +905,16 @@ def parquet_schema_groups(
             schema = con.execute(
                 f"describe select * from read_parquet({_path_lit(file.path)}, hive_partitioning = false)"
             ).fetchall()
+        except RESOURCE_ERRORS:
+            raise  # the machine, not the file
         except duckdb.Error:
-            unreadable.append(file)
+            alone.append(file)
+            continue
+        if any(name.lower() in ("filename", "file_row_number") for name, *_ in schema):
+            alone.append(file)  # names the scan's own columns give: read alone
             continue
         by_schema.setdefault(tuple((name, dtype) for name, dtype, *_ in schema), []).append(file)
-    return list(by_schema.values()), unreadable
+    return list(by_schema.values()), alone
 
 
 def read_parquet_batch(con: duckdb.DuckDBPyConnection, files: list[LandingFile], table: str) -> list[LandingFile]:
