@@ -336,15 +336,10 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, ma
     ).fetchall()
 
 
-def read_jsonl_batch(
-    con: duckdb.DuckDBPyConnection, files: list[LandingFile], table: str, max_line_bytes: int
-) -> list[LandingFile]:
-    """Many JSONL files in one scan (fast); raises if any file cannot be read. Returns the
-    files left out, to be read one by one: those with a bare CR in a line."""
-    files = [f for f in files if f.size_bytes > 0]  # an empty file is 0 rows, in any format
-    if not files:
-        return []
-    # one statement for all the files (a statement per file cost a millisecond each)
+def _create_batch_files(con: duckdb.DuckDBPyConnection, files: list[LandingFile]) -> None:
+    """Temp table batch_files(path, source_file, arrived_on) of a batch's files, which a scan's
+    filename column joins; one statement for all the files (a statement per file cost a
+    millisecond each)."""
     con.execute(
         """
         create or replace temp table batch_files as
@@ -353,6 +348,17 @@ def read_jsonl_batch(
         """,
         [[str(f.path) for f in files], [f.source_file for f in files], [f.arrived_on for f in files]],
     ).fetchall()
+
+
+def read_jsonl_batch(
+    con: duckdb.DuckDBPyConnection, files: list[LandingFile], table: str, max_line_bytes: int
+) -> list[LandingFile]:
+    """Many JSONL files in one scan (fast); raises if any file cannot be read. Returns the
+    files left out, to be read one by one: those with a bare CR in a line."""
+    files = [f for f in files if f.size_bytes > 0]  # an empty file is 0 rows, in any format
+    if not files:
+        return []
+    _create_batch_files(con, files)
     paths = "[" + ", ".join(_path_lit(f.path) for f in files) + "]"
     # A multi-file scan keeps file order and line order (insertion order is preserved),
     # so a line's number is its position within its file (rejected lines counted).
@@ -921,14 +927,7 @@ def read_parquet_batch(con: duckdb.DuckDBPyConnection, files: list[LandingFile],
     """Parquet files of one schema (see parquet_schema_groups) in one scan; a statement per file
     cost about 30 ms, 1.5 s of web ingest at 1M events in 50 files. Raises if any file cannot be
     read; returns no file left out (the list a batch reader returns)."""
-    con.execute(
-        """
-        create or replace temp table batch_files as
-        select unnest(cast(? as varchar[])) as path, unnest(cast(? as varchar[])) as source_file,
-            unnest(cast(? as date[])) as arrived_on
-        """,
-        [[str(f.path) for f in files], [f.source_file for f in files], [f.arrived_on for f in files]],
-    ).fetchall()
+    _create_batch_files(con, files)
     paths = "[" + ", ".join(_path_lit(f.path) for f in files) + "]"
     record = _parquet_record(con, f"read_parquet({_path_lit(files[0].path)}, hive_partitioning = false)")
     con.execute(
