@@ -9,10 +9,14 @@ import gzip
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from journey_analytics import ingest
-from journey_analytics.ingest._landing import LandingFile
+from journey_analytics.config import load_settings
+from journey_analytics.ingest import web
+from journey_analytics.ingest._landing import LandingFile, find_landing_files
+from journey_analytics.ingest._read import create_landed_table, read_csv_batch
 from tests.conftest import DAY1, Landing, query, run_day
 
 HEADER = "event_id,event_ts,event_name,anonymous_id,page_url"
@@ -42,6 +46,8 @@ FILES: dict[str, bytes] = {
     "no-header.csv": f"n1,{TS},page_view,d9,\n".encode(),
     # a quote written \" by an exporter that escapes with a backslash
     "backslashed.csv": f'{HEADER}\nx1,{TS},page_view,d10,"say \\"hi\\""\n'.encode(),
+    # a quote doubled inside a quoted value (RFC 4180), beside a file of another header
+    "doubled.csv": f'{HEADER}\ny1,{TS},page_view,d14,"say ""hi"""\ny2,{TS},page_view,d14,"a, b"\n'.encode(),
     "header-only.csv": f"{HEADER}\n".encode(),
     "empty.csv": b"",
     # lines ending in CR LF and in LF, as an export appended to another
@@ -137,7 +143,7 @@ def test_what_the_files_load(together: dict[str, list[tuple]]) -> None:
         ("windows.csv", 3, "w1"), ("windows.csv", 6, "w2"), ("spanning.csv", 2, "q1"), ("spanning.csv", 4, "q2"),
         ("ragged.csv", 3, "r2"), ("latin1.csv", 2, "l1"), ("backslashed.csv", 2, "x1"),
         ("mixed-ends.csv", 2, "m1"), ("mixed-ends.csv", 3, "m2"), ("mixed-ends.csv", 4, "m3"),
-        ("compressed.csv.gz", 2, "z1"), ("rowid-column.csv", 2, "r9"),
+        ("compressed.csv.gz", 2, "z1"), ("rowid-column.csv", 2, "r9"), ("doubled.csv", 2, "y1"), ("doubled.csv", 3, "y2"),
     } <= loaded
     assert ("repeat.csv", 2, "a1") not in loaded  # loaded once, from plain-a.csv
     refused = {(row[0].rsplit("/", 1)[1], row[1]) for row in together[QUARANTINE]}
@@ -149,3 +155,22 @@ def test_what_the_files_load(together: dict[str, list[tuple]]) -> None:
     assert rows["c1"][7] == '{"coupon":"WELCOME"}'
     assert rows["r9"][7] == '{"rowid":"5"}'
     assert rows["x1"][6] == 'say "hi"'
+    assert rows["y1"][6] == 'say "hi"'
+    assert rows["y2"][6] == "a, b"
+
+
+def test_plain_files_are_read_in_the_batch(tmp_path: Path) -> None:
+    """Only the files that are not plain are left to be read alone: a doubled quote (RFC 4180)
+    or a backslashed one is read in the dialect its file uses, as read_csv reads it alone."""
+    landing = Landing(tmp_path)
+    for name, data in FILES.items():
+        landing.binary("web", DAY1, name, data)
+    con = duckdb.connect()
+    landed = create_landed_table(con, "web")
+    files = find_landing_files(tmp_path, web.KIND, DAY1)
+    left_out = read_csv_batch(con, files, landed, load_settings(None).ingest.max_line_bytes, "web")
+    assert sorted(f.source_file.rsplit("/", 1)[1] for f in left_out) == [
+        "blob.csv", "latin1.csv", "no-header.csv", "ragged.csv", "spanning.csv", "windows.csv",
+    ]
+    # the others' rows are landed (empty.csv and header-only.csv have none)
+    assert con.execute(f"select count(distinct source_file) from {landed}").fetchall() == [(len(files) - 6 - 2,)]

@@ -757,7 +757,7 @@ def read_csv_batch(
                 min(line_no) filter (where not_blank) as header_line_no,
                 max(line_no) filter (where not_blank) as last_line_no,
                 coalesce(bool_or(quotes % 2 = 1), false) as spans_lines,
-                coalesce(bool_or(contains(line, '"')), false) as backslashed,
+                coalesce(bool_or(contains(line, '\"')), false) as backslashed,
                 filename in (select filename from line_rejects) as refused
             from csv_batch_lines
             group by filename
