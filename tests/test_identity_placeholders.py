@@ -16,7 +16,9 @@ from journey_analytics.privacy import keyed_hash
 from tests.conftest import DAY1, TEST_HASH_KEY, Landing, query, run_day
 from tests.test_identity import customers
 
-PLACEHOLDERS = ["guest", "Guest ", "0", "-1", "anonymous", "UNKNOWN", "N/A", "NONE", "nil", "(not set)"]
+# (the last two with whitespace inside, as the run collapses it: longer than any placeholder
+# word, or with a tab)
+PLACEHOLDERS = ["guest", "Guest ", "0", "-1", "anonymous", "UNKNOWN", "N/A", "NONE", "nil", "(not set)", "(NOT   SET)", "not\tset"]
 
 
 def h(value: str) -> str:
