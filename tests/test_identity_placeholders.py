@@ -8,11 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from journey_analytics import runs
 from journey_analytics.config import IdentitySettings, Settings
 from journey_analytics.privacy import keyed_hash
+from journey_analytics.warehouse import run_model
 from tests.conftest import DAY1, TEST_HASH_KEY, Landing, query, run_day
 from tests.test_identity import customers
 
@@ -315,3 +317,26 @@ def test_a_customer_named_by_a_user_id_that_names_no_one_is_not_identified(tmp_p
     finally:
         con.close()
     assert labels == {"u-ann": "consideration"}
+
+
+@pytest.mark.parametrize("value", ["\u00a0undefined", "anonymous\u3000", "\u2003(not set)\u2009", "GUEST" + "\u00a0" * 10])
+def test_a_placeholder_padded_with_unicode_spaces_names_no_one(tmp_path: Path, value: str) -> None:
+    """The model's placeholder test means regexp_replace(lower(trim(id)), '\\s+', ' ') is one of the
+    spellings, for any id: trim takes off every Unicode space (U+00A0, U+2003, U+3000), so an id
+    longer than any spelling and without ASCII whitespace can still be one. (Staging trims ids so
+    already; the model is run alone here on such an id.)"""
+    con = duckdb.connect(str(tmp_path / "model.duckdb"))
+    con.execute("create schema raw").fetchall()
+    con.execute("create table raw.identities (user_id varchar, email_hash varchar, handle_hash varchar)").fetchall()
+    con.execute(
+        "create temp table events_unioned as select 'web' as channel, timestamptz '2026-10-01 09:00:00+00' as event_ts,"
+        " 'a-1' as anonymous_id, ?::varchar as user_id, null::varchar as email_hash, null::varchar as handle_hash",
+        [value],
+    ).fetchall()
+    con.execute(
+        "create temp table run_parameters as select 20::bigint as max_devices_per_person, 10::bigint as max_people_per_identifier"
+    ).fetchall()
+    run_model(con, "intermediate", "identifiers_naming_no_one")
+    assert con.execute("select node from identifiers_naming_no_one where reason = 'placeholder'").fetchall() == [
+        ("user_id:" + value,)
+    ]

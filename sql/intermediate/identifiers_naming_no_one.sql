@@ -51,11 +51,12 @@ placeholders as (
         group by value
     )
     -- (the first test is cheap and lets through every value the pattern below can make a
-    -- placeholder of: one of at most 9 characters (lower keeps the count), or one holding the
+    -- placeholder of: one of at most 9 characters (lower keeps the count), one not in ASCII (trim
+    -- takes off every Unicode space, U+00A0 and U+3000 too, not only ' '), or one holding the
     -- whitespace that \s collapses; the pattern runs only on text with whitespace to collapse:
     -- on every id it made this model ten times slower)
-    where (length(value) <= 9 or contains(value, ' ') or contains(value, chr(9)) or contains(value, chr(10))
-            or contains(value, chr(12)) or contains(value, chr(13)))
+    where (length(value) <= 9 or strlen(value) <> length(value) or contains(value, ' ')
+            or contains(value, chr(9)) or contains(value, chr(10)) or contains(value, chr(12)) or contains(value, chr(13)))
         and case
             when contains(value, '  ') or contains(value, chr(9)) or contains(value, chr(10))
                 or contains(value, chr(12)) or contains(value, chr(13))
