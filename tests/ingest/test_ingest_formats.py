@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,28 @@ class TestExtraColumns:
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select event_id, properties from events") == [("d2", '{"coupon":"A"}')]
         assert query(warehouse, "select line_no, error from quarantine") == [(1, 'field "coupon" appears more than once')]
+
+    def test_a_key_given_twice_is_found_among_many_keys(self, landing: Landing, warehouse: Path) -> None:
+        # Records of up to 64 keys and longer ones are searched for a key given twice in two ways
+        # (see duplicated_key): both find the first key given again, however far apart.
+        base = '"event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"'
+        def extras(n: int) -> str:
+            return ", ".join(f'"x{i}": {i}' for i in range(n))
+        landing.text("web", DAY1, "many-keys.jsonl", "\n".join([
+            '{"event_id": "m1", ' + base + ", " + extras(60) + "}",  # 64 keys, none twice
+            '{"event_id": "m2", ' + base + ", " + extras(60) + ', "x0": 0}',  # 65 keys
+            '{"event_id": "m3", ' + base + ", " + extras(59) + ', "x3": 3}',  # 64 keys
+            '{"event_id": "m4", ' + base + ", " + extras(80) + "}",  # 84 keys, none twice
+            '{"event_id": "m5", ' + base + ", " + extras(80) + ', "event_name": "view_item"}',
+        ]) + "\n")
+        run_day(landing, warehouse, DAY1)
+        loaded = query(warehouse, "select event_id, properties from events order by event_id")
+        assert [(event_id, len(json.loads(properties))) for event_id, properties in loaded] == [("m1", 60), ("m4", 80)]
+        assert query(warehouse, "select line_no, error from quarantine order by line_no") == [
+            (2, 'field "x0" appears more than once'),
+            (3, 'field "x3" appears more than once'),
+            (5, 'field "event_name" appears more than once'),
+        ]
 
     def test_a_record_writing_every_column_null_or_not(self, landing: Landing, warehouse: Path) -> None:
         # An export that writes every column ("user_id": null, as pandas does) takes staging's
