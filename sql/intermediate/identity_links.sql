@@ -119,13 +119,14 @@ user_handle_links as (
 ),
 
 all_identifiers as (
-    select 'anonymous_id:' || anonymous_id as node_a from events where anonymous_id is not null
+    -- (each column's distinct values first: most events repeat their device and person)
+    select 'anonymous_id:' || anonymous_id as node_a from (select distinct anonymous_id from events where anonymous_id is not null)
     union all
-    select 'user_id:' || user_id as node_a from events where user_id is not null
+    select 'user_id:' || user_id as node_a from (select distinct user_id from events where user_id is not null)
     union all
-    select 'email:' || email_hash as node_a from events where email_hash is not null
+    select 'email:' || email_hash as node_a from (select distinct email_hash from events where email_hash is not null)
     union all
-    select 'social_handle:' || handle_hash as node_a from events where handle_hash is not null
+    select 'social_handle:' || handle_hash as node_a from (select distinct handle_hash from events where handle_hash is not null)
     union all
     select 'user_id:' || user_id as node_a from identities
     union all
