@@ -192,6 +192,7 @@ create or replace temp macro address_key_before_idn(x) as
 -- cleaning once, in the branch few rows take.)
 create or replace temp macro address_key(x) as
     case
+        when x is null then null  -- (not handed to the Python function: most web rows give no address)
         when ascii(x) > 32 and ascii(right(x, 1)) > 32 and strlen(x) = length(x) and not contains(x, '--')
             then decoded_address(lower(without_null_marker(x)))
         else idn_address(plain_at_signs(address_key_before_idn(x)))
