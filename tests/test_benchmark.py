@@ -4,6 +4,7 @@ docs/benchmarks.md shows; its timings are not asserted (speed is measured, not t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,19 @@ def test_memory_floor_bisects_whole_runs(landing: Path, tmp_path: Path) -> None:
     assert lines[0].startswith("256MB: completed (") and lines[1].startswith("168MB: completed ("), out
     assert lines[-1] == "completes in 168MB (2 threads); no smaller limit tried failed", out
     assert not (tmp_path / "work" / "run").exists()  # the attempts' warehouses are removed
+
+
+def test_long_lines_runs_and_names_the_key_given_twice(tmp_path: Path) -> None:
+    """benchmarks/long_lines.py runs over lines of many keys: the one that gives a key twice is
+    refused with that key named, the other loaded."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "long_lines.py"), "--keys", "100", "3000", "--work", str(tmp_path)],
+        check=True, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])},
+    ).stdout.splitlines()
+    assert [line.split(":")[0].strip() for line in out] == ["100 keys a line", "3,000 keys a line"], out
+    assert all("; 1,001 events; quarantine [(1002" in line for line in out), out
+    assert all(line.endswith("""quarantine [(1002, 'field "x5" appears more than once')]""") for line in out), out
 
 
 def test_a_new_table_keeps_the_reading_written_by_hand(tmp_path: Path) -> None:

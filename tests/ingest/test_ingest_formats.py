@@ -239,6 +239,32 @@ class TestExtraColumns:
             (5, 'field "event_name" appears more than once'),
         ]
 
+    def test_the_key_named_is_the_first_one_given_again(self, landing: Landing, warehouse: Path) -> None:
+        # Among several keys given twice, the reason names the one whose repeat comes first in the
+        # line, not the first in the alphabet or the first to appear; and a line of 50,000 keys
+        # (a hostile or broken exporter) is refused as quickly as it is read, with its whole text.
+        base = '"event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"'
+        def extras(n: int) -> list[str]:
+            return [f'"x{i}": {i}' for i in range(n)]
+        long_keys = extras(50_000)
+        long_keys.insert(40_000, '"x30000": 0')
+        long_keys.insert(45_000, '"x5": 0')
+        long_line = '{"event_id": "k3", ' + base + ", " + ", ".join(long_keys) + "}"
+        landing.text("web", DAY1, "repeats.jsonl", "\n".join([
+            '{"event_id": "k1", ' + base + ", " + ", ".join([*extras(10), '"x7": 7', '"x2": 2']) + "}",
+            '{"event_id": "k2", ' + base + ', "zz": 1, "aa": 1, "zz": 2, "aa": 2}',
+            long_line,
+            '{"event_id": "k4", ' + base + "}",
+        ]) + "\n")
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id from events") == [("k4",)]
+        assert query(warehouse, "select line_no, error, raw = ? from quarantine order by line_no",
+                     [long_line]) == [
+            (1, 'field "x7" appears more than once', False),
+            (2, 'field "zz" appears more than once', False),
+            (3, 'field "x30000" appears more than once', True),
+        ]
+
     def test_a_record_writing_every_column_null_or_not(self, landing: Landing, warehouse: Path) -> None:
         # An export that writes every column ("user_id": null, as pandas does) takes staging's
         # quick path for records whose keys are contract fields given once: a key given twice, a
