@@ -20,7 +20,6 @@ from pathlib import Path
 
 from journey_analytics import runs
 from journey_analytics.config import Settings
-from journey_analytics.ingest import KINDS
 from journey_analytics.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,11 +51,7 @@ def evaluate_seed(seed: int, customers: int, days: int, work: Path) -> dict:
     as_of = date.fromisoformat(str(truth["last_day"]))
     ctx = runs.open_run(as_of, landing, warehouse, work / "reports", Settings())
     try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
+        runs.build_through_sessions(ctx)
         runs.stages_step(ctx)
         runs.funnels_step(ctx)
         runs.pain_points_step(ctx)

@@ -23,7 +23,6 @@ from typing import Any
 
 from journey_analytics import runs
 from journey_analytics.config import HASH_KEY_ENV, load_settings
-from journey_analytics.ingest import KINDS
 from journey_analytics.simulate import simulate
 from journey_analytics.stages import assign_stages
 from journey_analytics.stages.evaluate import score_against_truth, write_evaluation
@@ -46,11 +45,7 @@ def run_seed(out: Path, customers: int, days: int, seed: int, label_share: float
     as_of = START + timedelta(days=days - 1)
     ctx = runs.open_run(as_of, landing, root / "warehouse.duckdb", root / "reports", load_settings(None))
     try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
+        runs.build_through_sessions(ctx)
         t1 = time.perf_counter()
         result = assign_stages(ctx.con, as_of, rules_path=rules_path, model_dir=root / "models", seed=seed)
         t_stages = time.perf_counter() - t1

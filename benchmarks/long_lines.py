@@ -44,17 +44,12 @@ def run_once(landing: Path, work: Path) -> tuple[float, int, list[tuple]]:
 
     from journey_analytics import runs
     from journey_analytics.config import Settings
-    from journey_analytics.ingest import KINDS
 
     warehouse = work / "journey.duckdb"
     start = time.perf_counter()
     ctx = runs.open_run(DAY, landing, warehouse, work / "reports", Settings())
     try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
+        runs.build_through_sessions(ctx)
         runs.finish_run(ctx, work / "reports" / "none.html")
     except BaseException:
         runs.abort_run(ctx)

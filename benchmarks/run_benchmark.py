@@ -63,7 +63,6 @@ def _child_run(landing: Path, work: Path) -> dict:
     """One full nightly run (without the orchestrator) into a fresh warehouse."""
     from journey_analytics import runs
     from journey_analytics.config import Settings
-    from journey_analytics.ingest import KINDS
 
     os.environ.setdefault("JOURNEY_HASH_KEY", "benchmark-key")
     warehouse = work / "bench.duckdb"
@@ -72,11 +71,7 @@ def _child_run(landing: Path, work: Path) -> dict:
     start = time.perf_counter()
     ctx = runs.open_run(date(2026, 12, 31), landing, warehouse, work / "reports", Settings())
     try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
+        runs.build_through_sessions(ctx)
         summary = runs.finish_run(ctx, work / "reports" / "none.html")
     except BaseException:
         runs.abort_run(ctx)

@@ -22,7 +22,6 @@ import pytest
 
 from journey_analytics import runs
 from journey_analytics.config import HASH_KEY_ENV, Settings, load_settings
-from journey_analytics.ingest import KINDS
 
 TEST_HASH_KEY = "test-only-pseudonymization-key"
 
@@ -107,11 +106,7 @@ def run_day(
     settings = config if isinstance(config, Settings) else load_settings(config)
     ctx = runs.open_run(day, root, warehouse, warehouse.parent / "reports", settings)
     try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
+        runs.build_through_sessions(ctx)
         if funnels:
             runs.funnels_step(ctx)
         page = runs.report_step(ctx)

@@ -16,7 +16,6 @@ import pytest
 
 from journey_analytics import runs
 from journey_analytics.config import Settings
-from journey_analytics.ingest import KINDS
 from tests.conftest import Landing, query, run_day
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,11 +113,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _write_landing(work / "landing")
     ctx = runs.open_run(date(2026, 10, 2), work / "landing", work / "w.duckdb", work / "reports", Settings())
     try:
-        for kind in KINDS:
-            runs.ingest_step(ctx, kind)
-        runs.stitch_step(ctx)
-        runs.sessionize_step(ctx)
-        runs.marts_step(ctx)
+        runs.build_through_sessions(ctx)
         runs.funnels_step(ctx)  # the checkout funnel's chart, with its breakdown selector
         page = runs.finish_run(ctx, runs.report_step(ctx)).report
     except BaseException:

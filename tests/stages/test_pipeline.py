@@ -8,7 +8,6 @@ from pathlib import Path
 
 from journey_analytics import runs
 from journey_analytics.config import load_settings
-from journey_analytics.ingest import KINDS
 from journey_analytics.stages import assign_stages
 from tests.conftest import Landing, query
 
@@ -38,11 +37,7 @@ class TestStagesInARun:
         ])
         ctx = runs.open_run(DAY, landing.root, warehouse, tmp_path / "reports", load_settings(None))
         try:
-            for kind in KINDS:
-                runs.ingest_step(ctx, kind)
-            runs.stitch_step(ctx)
-            runs.sessionize_step(ctx)
-            runs.marts_step(ctx)
+            runs.build_through_sessions(ctx)
             result = assign_stages(ctx.con, DAY, model_dir=tmp_path / "models")
             runs.finish_run(ctx, tmp_path / "reports" / "index.html")
         except BaseException:
