@@ -66,6 +66,9 @@ def main() -> None:
     parser.add_argument("--keys", type=int, nargs="+", default=[20_000, 80_000, 160_000])
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
+    if min(args.keys) < 10:
+        # the key given twice is x5, given again 10 keys before the end: a line needs x0 to x9
+        parser.error("--keys: give at least 10 keys a line")
     os.environ.setdefault("JOURNEY_HASH_KEY", "benchmark-key")
     root = args.work or Path(tempfile.mkdtemp(prefix="long-lines-"))
     for keys in args.keys:

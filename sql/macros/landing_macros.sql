@@ -407,7 +407,12 @@ create or replace temp macro duplicated_key(keys) as (
         when case when len(keys) <= 64
                 then list_bool_or(list_transform(keys, lambda k, i: list_position(keys, k) < i))
                 else len(keys) <> len(list_distinct(keys)) end
-            then keys[first_repeat_in_sorted(list_sort(list_transform(keys, lambda k, i: {'k': k, 'i': i})))]
+            then keys[first_repeat_in_sorted(list_sort(
+                -- byte order, ascending, whatever the session's default_collation or default_order:
+                -- under nocase 'A' and 'a' sorted as one key (and the reason named a key never
+                -- given twice); under desc a key's repeat sorted before its first giving
+                list_transform(keys, lambda k, i: {'k': k::varchar collate c, 'i': i}), 'ASC', 'NULLS FIRST'
+            ))]
     end
 );
 
