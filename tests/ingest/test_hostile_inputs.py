@@ -791,6 +791,43 @@ class TestCsvDialect:
         text = f'{WEB_HEADER}\nb1,{TS},page_view,a1,"say \\"hi\\", there"\nb2,{TS},page_view,a2,plain\n'
         assert self.loaded(landing, warehouse, text) == ([("b1", 'say "hi", there'), ("b2", "plain")], 0)
 
+    def test_a_value_ending_in_a_backslash(self, landing: Landing, warehouse: Path) -> None:
+        """A value that ends in a backslash ("not sure :\\", a Windows folder) is RFC 4180's
+        backslash and closing quote. Any \\" made the whole file read as backslash-escaped: the
+        quote stayed open, the next row was swallowed into a refused one and counted nowhere."""
+        landing.text("web", DAY1, "x.csv", (
+            f"{WEB_HEADER}\n"
+            f'e1,{TS},page_view,a1,"hmm, not sure :\\"\n'
+            f'e2,{TS},page_view,a2,"love it, 10/10"\n'
+            f'e3,{TS},page_view,a3,"C:\\temp\\"\n'
+            f'e4,{TS},page_view,a4,"say ""hi"" \\"\n'
+            f"e5,{TS},page_view,a5,plain\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no, page_title from raw.web_events order by 1") == [
+            ("e1", 2, "hmm, not sure :\\"), ("e2", 3, "love it, 10/10"), ("e3", 4, "C:\\temp\\"),
+            ("e4", 5, 'say "hi" \\'), ("e5", 6, "plain")]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+
+    def test_a_row_an_open_quote_swallows_is_quarantined_with_it(self, landing: Landing, warehouse: Path) -> None:
+        """A quote left open runs on to the next quote, lines later: the refused row is quarantined
+        with every line it took (its raw text held only its first, and the rows it swallowed were
+        in no table), and the rows after it keep their own line numbers (they were numbered by
+        their place among the rows)."""
+        swallowed = f'o2,{TS},page_view,a2,"Hats, blue"'
+        landing.text("web", DAY1, "x.csv", (
+            f"{WEB_HEADER}\n"
+            f'o1,{TS},page_view,a1,"broken\n'
+            f"{swallowed}\n"
+            f'o3,{TS},page_view,a3,"Shoes, red"\n'
+            f"o4,{TS},page_view,a4,plain\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [("o3", 4), ("o4", 5)]
+        ((line_no, error, raw),) = query(warehouse, "select line_no, error, raw from quarantine")
+        assert (line_no, raw) == (2, f'o1,{TS},page_view,a1,"broken\n{swallowed}') and "unterminated quote" in error
+        assert query(warehouse, "select rows_read, rows_loaded, rows_quarantined from raw.ingested_files") == [(3, 2, 1)]
+
 
 class TestInvisibleMarksAroundText:
     def test_a_right_to_left_mark_at_the_end_of_a_value_is_not_part_of_it(self, landing: Landing, warehouse: Path) -> None:

@@ -46,6 +46,8 @@ FILES: dict[str, bytes] = {
     "no-header.csv": f"n1,{TS},page_view,d9,\n".encode(),
     # a quote written \" by an exporter that escapes with a backslash
     "backslashed.csv": f'{HEADER}\nx1,{TS},page_view,d10,"say \\"hi\\""\n'.encode(),
+    # a value ending in a backslash (RFC 4180): its \" is not an escaped quote
+    "trailing-backslash.csv": f'{HEADER}\nt1,{TS},page_view,d15,"C:\\temp\\"\nt2,{TS},page_view,d15,"a, b"\n'.encode(),
     # a quote doubled inside a quoted value (RFC 4180), beside a file of another header
     "doubled.csv": f'{HEADER}\ny1,{TS},page_view,d14,"say ""hi"""\ny2,{TS},page_view,d14,"a, b"\n'.encode(),
     "header-only.csv": f"{HEADER}\n".encode(),
@@ -144,6 +146,7 @@ def test_what_the_files_load(together: dict[str, list[tuple]]) -> None:
         ("ragged.csv", 3, "r2"), ("latin1.csv", 2, "l1"), ("backslashed.csv", 2, "x1"),
         ("mixed-ends.csv", 2, "m1"), ("mixed-ends.csv", 3, "m2"), ("mixed-ends.csv", 4, "m3"),
         ("compressed.csv.gz", 2, "z1"), ("rowid-column.csv", 2, "r9"), ("doubled.csv", 2, "y1"), ("doubled.csv", 3, "y2"),
+        ("trailing-backslash.csv", 2, "t1"), ("trailing-backslash.csv", 3, "t2"),
     } <= loaded
     assert ("repeat.csv", 2, "a1") not in loaded  # loaded once, from plain-a.csv
     refused = {(row[0].rsplit("/", 1)[1], row[1]) for row in together[QUARANTINE]}
@@ -157,11 +160,14 @@ def test_what_the_files_load(together: dict[str, list[tuple]]) -> None:
     assert rows["x1"][6] == 'say "hi"'
     assert rows["y1"][6] == 'say "hi"'
     assert rows["y2"][6] == "a, b"
+    assert rows["t1"][6] == "C:\\temp\\"
+    assert rows["t2"][6] == "a, b"
 
 
 def test_plain_files_are_read_in_the_batch(tmp_path: Path) -> None:
-    """Only the files that are not plain are left to be read alone: a doubled quote (RFC 4180)
-    or a backslashed one is read in the dialect its file uses, as read_csv reads it alone."""
+    """Only the files that are not plain are left to be read alone: a doubled quote (RFC 4180) is
+    read in the batch; a file with a backslashed quote is left to read_csv, which parses it both
+    ways (\" may escape a quote, or end a value in a backslash)."""
     landing = Landing(tmp_path)
     for name, data in FILES.items():
         landing.binary("web", DAY1, name, data)
@@ -170,7 +176,8 @@ def test_plain_files_are_read_in_the_batch(tmp_path: Path) -> None:
     files = find_landing_files(tmp_path, web.KIND, DAY1)
     left_out = read_csv_batch(con, files, landed, load_settings(None).ingest.max_line_bytes, "web")
     assert sorted(f.source_file.rsplit("/", 1)[1] for f in left_out) == [
-        "blob.csv", "latin1.csv", "no-header.csv", "ragged.csv", "spanning.csv", "windows.csv",
+        "backslashed.csv", "blob.csv", "latin1.csv", "no-header.csv", "ragged.csv", "spanning.csv",
+        "trailing-backslash.csv", "windows.csv",
     ]
     # the others' rows are landed (empty.csv and header-only.csv have none)
-    assert con.execute(f"select count(distinct source_file) from {landed}").fetchall() == [(len(files) - 6 - 2,)]
+    assert con.execute(f"select count(distinct source_file) from {landed}").fetchall() == [(len(files) - 8 - 2,)]

@@ -431,6 +431,14 @@ def _number_csv_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 _CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
+def _csv_line_ends_within(csv_line: str) -> str:
+    """SQL for the line ends inside a refused row's text as the CSV reader gives it (its
+    csv_line): a row that spans lines holds them; the reader also gives a row the line ends
+    before it (a blank line, the LF of a CR LF) and may give the one after it, which are not its."""
+    text = f"trim(coalesce({csv_line}, ''), chr(10) || chr(13))"
+    return f"(strlen({text}) - strlen(replace({text}, chr(10), '')))"
+
+
 def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[str], int, str] | None:
     """The delimiter, column names (without spaces around them) and number of lines before it
     (blank ones) of a CSV's header line (its first line that is not blank),
@@ -445,7 +453,8 @@ def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[st
     if not rows or rows[0][0] is None:
         return None
     # a quote inside a value is doubled (RFC 4180), or written \" by exporters that escape with a
-    # backslash (MySQL's, a csv writer with an escapechar): the file says which
+    # backslash (MySQL's, a csv writer with an escapechar): a file with no \" is RFC 4180; one
+    # with any is parsed both ways (see _parse_csv_either_escape)
     ((backslashed,),) = con.execute(r"select coalesce(bool_or(contains(line, '\"')), false) from file_lines").fetchall()
     return _csv_header_of(rows[0][0], int(rows[0][1]), backslashed, kind)
 
@@ -493,6 +502,34 @@ def _unique_ignoring_case(names: list[str], fields: tuple[str, ...] | list[str])
         taken.add(f"{name}_{n}".lower())
         out.append(f"{name}_{n}")
     return out
+
+
+def _parse_csv_either_escape(
+    con: duckdb.DuckDBPyConnection, path: Path, line_limit: int, header: tuple[str, list[str], int, str] | None
+) -> None:
+    """_parse_csv, for a file that may escape a quote inside a value with a backslash (its header
+    says \"-escaped when any line holds \"): parsed as RFC 4180 first, and as escaped only when
+    that leaves fewer rows refused. A value that ends in a backslash ("C:\\temp\\", "not sure :\\")
+    is RFC 4180's backslash and closing quote; read as an escaped quote, it left the value open
+    and the next row was swallowed into a refused one, its text lost from quarantine."""
+    if header is None or header[3] == '"':
+        _parse_csv(con, path, line_limit, header)
+        return
+    as_rfc_4180 = (header[0], header[1], header[2], '"')
+    _parse_csv(con, path, line_limit, as_rfc_4180)
+    refused_as_rfc_4180 = _rows_refused(con)
+    if refused_as_rfc_4180 == 0:
+        return
+    _parse_csv(con, path, line_limit, header)
+    if _rows_refused(con) < refused_as_rfc_4180:
+        return
+    _parse_csv(con, path, line_limit, as_rfc_4180)
+
+
+def _rows_refused(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows the last _parse_csv refused (csv_rejects gives a row once for each error)."""
+    ((refused,),) = con.execute("select count(distinct line_byte_position) from csv_rejects").fetchall()
+    return int(refused)
 
 
 def _parse_csv(
@@ -604,7 +641,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     with tempfile.TemporaryDirectory(prefix="journey-csv-") as folder:
         try:
             source = file.path
-            _parse_csv(con, source, csv_line_limit, header)
+            _parse_csv_either_escape(con, source, csv_line_limit, header)
         except duckdb.InvalidInputException as exc:
             # DuckDB's CSV reader takes one line end for a whole file: a file whose lines end in
             # CR LF and LF (an export appended to another) is read from a copy with LF ends only
@@ -613,7 +650,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
                 raise
             source = Path(folder) / "lf.csv"
             copy_with_lf_line_ends(file.path, source)
-            _parse_csv(con, source, csv_line_limit, header)
+            _parse_csv_either_escape(con, source, csv_line_limit, header)
         _number_csv_rejects(con, source)
     _check_csv_header(con, file.kind)
     # (a table made anew numbers its rows from 0, in the order the reader gave them)
@@ -629,14 +666,30 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     # quoting this cannot follow), fall back to row numbers below.
     # (A line too long to read is known by its first 1000 characters only: it is taken as one
     # whole record, its quotes balanced, as a huge quoted value on one line is.)
+    # The lines of each refused row (a value whose quote is left open runs on to the quote that
+    # closes it, lines later): their quotes are counted for none, so the rows after it are found.
+    con.execute(
+        f"""
+        create or replace temp table csv_reject_spans as
+        select line as first_line, max(line + {_csv_line_ends_within('csv_line')}) as last_line
+        from csv_rejects
+        group by line
+        """
+    ).fetchall()
     con.execute(
         f"""
         create or replace temp table csv_physical_lines as
-        select line_no, line, strlen(line) - strlen(replace(line, '"', '')) as quotes from file_lines
-        union all
-        select line_no, raw, case when error like 'line is longer than the limit%' then 0
-            else strlen(raw) - strlen(replace(raw, '"', '')) end
-        from line_rejects
+        with lines as (
+            select line_no, line, strlen(line) - strlen(replace(line, '"', '')) as quotes from file_lines
+            union all
+            select line_no, raw, case when error like 'line is longer than the limit%' then 0
+                else strlen(raw) - strlen(replace(raw, '"', '')) end
+            from line_rejects
+        )
+        select l.line_no, l.line, case when s.first_line is null then l.quotes else 0 end as quotes,
+            s.first_line is not null as in_refused_row
+        from lines as l
+        left join csv_reject_spans as s on l.line_no between s.first_line and s.last_line
         """
     ).fetchall()
     ((spans_lines,),) = con.execute(
@@ -648,6 +701,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
                 select
                     line_no,
                     line,
+                    in_refused_row,
                     coalesce(sum(coalesce(quotes, 0)) over (
                         order by line_no rows between unbounded preceding and 1 preceding
                     ), 0) % 2 = 0 as starts_record
@@ -657,17 +711,19 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
                 select
                     line_no,
                     line,
+                    in_refused_row,
                     sum(case when starts_record then 1 else 0 end) over (order by line_no rows unbounded preceding) as record_no
                 from quote_parity
             ),
             records as (
-                select min(line_no) as line_no, string_agg(coalesce(line, ''), chr(10) order by line_no) as line
+                select min(line_no) as line_no, string_agg(coalesce(line, ''), chr(10) order by line_no) as line,
+                    bool_or(in_refused_row) as in_refused_row
                 from numbered_records
                 group by record_no
             )"""
     else:
         # no line leaves a quote open (the common case): each line is a record of its own
-        records = "records as (select line_no, line from csv_physical_lines)"
+        records = "records as (select line_no, line, in_refused_row from csv_physical_lines)"
     con.execute(
         f"""
         create or replace temp table csv_data_lines as
@@ -676,7 +732,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
         from records
         where line_no > (select min(line_no) from file_lines where {_not_blank('line')})
           and {_not_blank('line')}
-          and line_no not in (select line from csv_rejects)
+          and not in_refused_row
         """
     ).fetchall()
     exact = con.execute(
@@ -700,7 +756,19 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     con.execute(
         f"""
         insert into {table}
-        select ?, ?, r.line, coalesce(l.line, lr.raw, trim(r.csv_line, chr(10) || chr(13))), null,
+        select ?, ?, r.line,
+            case
+                -- a refused row that spans lines (a quote left open) is quarantined with them all:
+                -- a row the open quote swallowed is in no other row
+                when {_csv_line_ends_within('r.csv_line')} > 0 then (
+                    select string_agg(coalesce(sl.line, slr.raw), chr(10) order by coalesce(sl.line_no, slr.line_no))
+                    from file_lines as sl
+                    full join line_rejects as slr on slr.line_no = sl.line_no
+                    where coalesce(sl.line_no, slr.line_no) between s.first_line and s.last_line
+                )
+                else coalesce(l.line, lr.raw, trim(r.csv_line, chr(10) || chr(13)))
+            end,
+            null,
             case
                 when lr.error is not null then lr.error
                 when r.error_type = 'UNQUOTED VALUE'
@@ -708,6 +776,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
                 else 'CSV row does not fit the header: ' || lower(r.error_type) || ' (' || r.error_message || ')'
             end
         from csv_rejects as r
+        left join csv_reject_spans as s on s.first_line = r.line
         left join file_lines as l on l.line_no = r.line
         left join line_rejects as lr on lr.line_no = r.line
         qualify row_number() over (partition by r.line order by r.column_idx nulls last) = 1
@@ -727,7 +796,8 @@ def read_csv_batch(
     """Many CSV files in few scans: one scan of their lines, and one parse for each header (its
     dialect and names). A statement per file cost about 20 ms, and read_csv runs about ten
     (3.8 s of web ingest at 1M events in 50 files). Only plain files are read so: each line one
-    record (no quoted value spanning lines, no blank line between rows), no line or row refused,
+    record (no quoted value spanning lines, no blank line between rows, no \\" that may escape a
+    quote), no line or row refused,
     the header naming a field of the contract, as many rows parsed as data lines. The others are
     returned, to be read one by one by read_csv, which numbers their refused rows and says why a
     file cannot be read. Raises if a file cannot be read at all."""
@@ -772,7 +842,8 @@ def read_csv_batch(
     groups: dict[tuple[str, tuple[str, ...], int, str], list[tuple[str, int]]] = {}
     for name, header_line, header_line_no, spans_lines, backslashed, refused, blank_lines_between in facts:
         header = None if header_line is None else _csv_header_of(header_line, header_line_no, backslashed, kind)
-        if header is None or spans_lines or refused or blank_lines_between:
+        if header is None or spans_lines or refused or blank_lines_between or backslashed:
+            # (a \" may be an escaped quote or a value's last backslash: read_csv tries both)
             left_out.add(name)
             continue
         delimiter, names, skip, escape = header
