@@ -29,12 +29,21 @@ create or replace temp macro parse_event_ts(x) as (
 create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
     case
         when x is null then 'missing required field event_ts'
+        -- (the reasons about an offset or a zone only for an ISO-8601 date and time: "01/10/2026
+        -- 10:00:00 +00:00" was said to have an offset out of range, a date in another order)
         when parsed is null
-            and regexp_matches(x, '[0-9][Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?[+-][0-9]{2}(:?[0-9]{2})?$')
+            and regexp_matches(x, '^\s*-?[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?[+-][0-9]{2}(:?[0-9]{2})?$')
+            and (cast(regexp_extract(x, '[+-]([0-9]{2}):?([0-9]{2})?$', 1) as integer) * 60
+                    + coalesce(try_cast(regexp_extract(x, '[+-]([0-9]{2}):?([0-9]{2})?$', 2) as integer), 0) > 18 * 60
+                or coalesce(try_cast(regexp_extract(x, '[+-]([0-9]{2}):?([0-9]{2})?$', 2) as integer), 0) > 59)
             then 'event_ts "' || left(x, 40) || '" has an offset outside -18:00 to +18:00'
-        when parsed is null and regexp_matches(x, '[0-9]:[0-9]{2}([.,][0-9]+)? ?[+-][0-9]{2}:?[0-9]{2}:?[0-9]{2}$')
+        when parsed is null
+            and regexp_matches(x, '^\s*-?[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)? ?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)$')
+            then 'event_ts "' || left(x, 40) || '" is not a date and time of the calendar'
+        when parsed is null and regexp_matches(x, '^\s*-?[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].*[0-9]:[0-9]{2}([.,][0-9]+)? ?[+-][0-9]{2}:?[0-9]{2}:?[0-9]{2}$')
             then 'event_ts "' || left(x, 40) || '" has an offset with seconds; give it as +HH:MM'
-        when parsed is null and regexp_matches(x, '[0-9]:[0-9]{2}([.,][0-9]+)? ?[A-Za-z][A-Za-z/_]+$')
+        when parsed is null and regexp_matches(x, '^\s*-?[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].*[0-9]:[0-9]{2}([.,][0-9]+)? ?[A-Za-z][A-Za-z/_]+$')
+            and not regexp_matches(x, '(?i:utc|gmt)$')
             then 'event_ts "' || left(x, 40) || '" names its time zone; give an offset such as Z or +02:00 (or UTC)'
         when parsed is null and try_cast(x as timestamp) is not null
             then 'event_ts "' || left(x, 40) || '" has no time zone; give an offset such as Z or +02:00'

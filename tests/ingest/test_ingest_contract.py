@@ -355,6 +355,26 @@ class TestTimestampEdgeCases:
             ('event_ts "2026-10-01" has no time zone; give an offset such as Z or +02:00',)
         ]
 
+    @pytest.mark.parametrize(("event_ts", "reason"), [
+        # a date in another order, or a mail header's date: not an offset or a zone out of place
+        ("01/10/2026 10:00:00 +00:00", "is not a timestamp (ISO-8601 with offset, or epoch milliseconds)"),
+        ("Thu, 01 Oct 2026 10:00:00 GMT", "is not a timestamp (ISO-8601 with offset, or epoch milliseconds)"),
+        ("01/10/2026 10:00 CET", "is not a timestamp (ISO-8601 with offset, or epoch milliseconds)"),
+        # a day or hour that does not exist, with an offset in range
+        ("2026-02-29T10:00:00+02:00", "is not a date and time of the calendar"),
+        ("2026-10-01T25:00:00Z", "is not a date and time of the calendar"),
+        # offsets out of range, in every spelling
+        ("2026-10-01T10:00:00+99:00", "has an offset outside -18:00 to +18:00"),
+        ("2026-10-01T10:00:00-1900", "has an offset outside -18:00 to +18:00"),
+        ("2026-10-01T10:00:00+05:75", "has an offset outside -18:00 to +18:00"),
+        ("2026-10-01T10:00:00 CET", "names its time zone; give an offset such as Z or +02:00 (or UTC)"),
+    ])
+    def test_the_reason_names_what_is_wrong(self, landing: Landing, warehouse: Path, event_ts: str, reason: str) -> None:
+        """The reasons about an offset or a zone were given for any text ending like one: a date
+        in another order was said to have an offset out of range, and a date with GMT to name a
+        time zone (GMT is allowed), though what is wrong is the date's form."""
+        assert self.run_one(landing, warehouse, event_ts) == [(f'event_ts "{event_ts}" {reason}',)]
+
     def test_lower_case_z_is_utc(self, landing: Landing, warehouse: Path) -> None:
         assert self.run_one(landing, warehouse, "2026-10-01t10:00:00z") == []
         assert query(warehouse, "select event_ts from events") == [(datetime(2026, 10, 1, 10, 0),)]
