@@ -495,6 +495,96 @@ class TestReadersDuringARun:
         assert query(warehouse, "select count(*) from events") == [(2,)]
 
 
+def sha256_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class TestThePublishedFileAsFound:
+    """What another process left in or beside the published file: a run neither loses it nor
+    leaves the warehouse unreadable, and refuses a file it must not build on."""
+
+    def test_a_log_left_by_a_writer_that_died_is_kept_and_readers_can_open_the_new_day(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """A notebook wrote to the warehouse and died without closing it: its changes were in
+        <warehouse>.wal, which the run neither copied nor removed. Published over, the log stayed
+        beside the new file, and every reader failed ("WAL ... checkpoint iteration does not match")."""
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        subprocess.run([sys.executable, "-c", (
+            "import duckdb, os\n"
+            f"con = duckdb.connect({str(warehouse)!r})\n"
+            "con.execute('create table my_notes as select 42 as x').fetchall()\n"
+            "os._exit(0)\n"
+        )], check=True)
+        assert warehouse.with_name(warehouse.name + ".wal").exists()
+        landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+        run_day(landing, warehouse, DAY2)
+        assert query(warehouse, "select count(*) from events") == [(2,)]
+        assert query(warehouse, "select x from my_notes") == [(42,)]
+        assert not warehouse.with_name(warehouse.name + ".wal").exists()
+
+    def test_a_process_writing_to_the_warehouse_refuses_the_run(self, landing: Landing, warehouse: Path) -> None:
+        """Published over a read-write connection, its later writes went to the replaced file and
+        its log beside the new one."""
+        from journey_analytics.warehouse import WarehouseRefusedError
+
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        before = sha256_of(warehouse)
+        writer = subprocess.Popen([sys.executable, "-c", (
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(warehouse)!r})\n"
+            "print('open', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "con.close()\n"
+        )], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert writer.stdout is not None and writer.stdout.readline() == "open\n"
+            landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+            with pytest.raises(WarehouseRefusedError, match="open for writing in another process"):
+                run_day(landing, warehouse, DAY2)
+            assert sha256_of(warehouse) == before
+            writer.communicate("done\n", timeout=30)
+        finally:
+            writer.kill()
+        run_day(landing, warehouse, DAY2)  # once it is closed
+        assert query(warehouse, "select count(*) from events") == [(2,)]
+        assert build_files(warehouse) == []
+
+    def test_another_applications_database_is_refused(self, landing: Landing, warehouse: Path) -> None:
+        """A DuckDB file of something else given as the warehouse: the run replaced its events."""
+        from journey_analytics.warehouse import WarehouseRefusedError
+
+        warehouse.parent.mkdir(parents=True)
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("create table events (id integer, payload varchar)").fetchall()
+            con.execute("insert into events values (1, 'precious')").fetchall()
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        with pytest.raises(WarehouseRefusedError, match=r"a DuckDB database of something else \(tables events; no pipeline_runs\)"):
+            run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select * from events") == [(1, "precious")]
+        assert build_files(warehouse) == []
+
+    def test_a_warehouse_path_that_is_a_link_publishes_the_file_it_points_to(
+        self, landing: Landing, warehouse: Path, tmp_path: Path
+    ) -> None:
+        """The build was made beside the link and swapped in over it: the link became a file of
+        the new day, and the file it pointed to stayed at the old one."""
+        target = tmp_path / "disk" / "journey.duckdb"
+        target.parent.mkdir()
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, target, DAY1)
+        warehouse.parent.mkdir(parents=True)
+        warehouse.symlink_to(target)
+        landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+        run_day(landing, warehouse, DAY2)
+        assert warehouse.is_symlink()
+        assert query(target, "select count(*) from events") == [(2,)]
+
+
 class TestHandBuiltEventsMatchTheMart:
     """The events columns that tests build by hand are exactly those of the real events table."""
 

@@ -48,7 +48,7 @@ def _positive_int(text: str) -> int:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--landing", type=Path, required=True, help="landing folder (web/, email/, social/, identities/, labels/)")
-    parser.add_argument("--warehouse", type=Path, default=Path("data/warehouse/journey.duckdb"), help="DuckDB warehouse file (default: %(default)s)")
+    parser.add_argument("--warehouse", type=_warehouse_path, default="data/warehouse/journey.duckdb", help="DuckDB warehouse file (default: %(default)s)")
     parser.add_argument("--reports", type=Path, default=Path("reports"), help="folder for report pages (default: %(default)s)")
     parser.add_argument("--config", type=Path, default=None, help="TOML settings file (see docs/configuration.md)")
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="write a day's dashboard page again from the warehouse, without running")
     report.add_argument("--date", type=_parse_date, default=None, help="day to report, YYYY-MM-DD (default: the latest day run)")
-    report.add_argument("--warehouse", type=Path, default=Path("data/warehouse/journey.duckdb"), help="DuckDB warehouse file (default: %(default)s)")
+    report.add_argument("--warehouse", type=_warehouse_path, default="data/warehouse/journey.duckdb", help="DuckDB warehouse file (default: %(default)s)")
     report.add_argument("--reports", type=Path, default=Path("reports"), help="folder for report pages (default: %(default)s)")
     report.add_argument("--config", type=Path, default=None, help="TOML settings file (for [rules] pain_points and funnels)")
 
@@ -95,12 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     forget = sub.add_parser("forget", help="erase one customer from every table and from later runs, and record the erasure")
     forget.add_argument("--customer", required=True, help="customer_id (see identity_map), one of the customer's user ids, or their e-mail address")
-    forget.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file to erase the customer from")
+    forget.add_argument("--warehouse", type=_warehouse_path, required=True, help="DuckDB warehouse file to erase the customer from")
     forget.add_argument("--config", type=Path, default=None, help="TOML settings file (for [privacy] hash_key)")
 
     find = sub.add_parser("find", help="name the customer of a customer_id, user id or e-mail address, and how to query their journey")
     find.add_argument("--customer", required=True, help="customer_id (see identity_map), one of the customer's user ids, or their e-mail address")
-    find.add_argument("--warehouse", type=Path, default=Path("data/warehouse/journey.duckdb"), help="DuckDB warehouse file (default: %(default)s)")
+    find.add_argument("--warehouse", type=_warehouse_path, default="data/warehouse/journey.duckdb", help="DuckDB warehouse file (default: %(default)s)")
     find.add_argument("--config", type=Path, default=None, help="TOML settings file (for [privacy] hash_key)")
     return parser
 
@@ -171,6 +171,13 @@ def _refuse_landing_without_kinds(landing: Path) -> None:
 
 # A DuckDB database file holds these bytes at this offset (its magic number).
 _DUCKDB_MAGIC, _DUCKDB_MAGIC_AT = b"DUCK", 8
+
+
+def _warehouse_path(text: str) -> Path:
+    """A --warehouse path; a symbolic link stands for the file it points to (the run publishes
+    that file; its lock, key and model are beside it, not beside the link)."""
+    path = Path(text)
+    return path.resolve() if path.is_symlink() else path
 
 
 def _refuse_other_files(warehouse: Path) -> None:
@@ -537,14 +544,14 @@ def _one_line(exc: BaseException) -> str:
     from journey_analytics.forget import ForgetError
     from journey_analytics.ingest import LandingError
     from journey_analytics.privacy import KeyMismatchError
-    from journey_analytics.warehouse import WarehouseBusyError
+    from journey_analytics.warehouse import WarehouseBusyError, WarehouseRefusedError
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     from journey_analytics.runs import CatchUpError, RunOutOfMemoryError
 
     known = (
-        CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, CatchUpError, ForgetError,
-        ReportError, RunOutOfMemoryError,
+        CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, WarehouseRefusedError,
+        CatchUpError, ForgetError, ReportError, RunOutOfMemoryError,
     )
     if isinstance(exc, known):
         return text

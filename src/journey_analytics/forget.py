@@ -57,6 +57,7 @@ from journey_analytics.privacy import (
     resolve_key,
 )
 from journey_analytics.warehouse import (
+    check_published,
     connect,
     discard_build,
     files_no_wider_than,
@@ -119,6 +120,7 @@ def forget_customer(customer: str, warehouse: Path, settings: Settings) -> Erasu
     erasure_id = uuid.uuid4().hex
     # (its build, WAL and fresh copy no more open than the warehouse: they hold the same ids)
     with warehouse_lock(warehouse), files_no_wider_than(warehouse):
+        check_published(warehouse)  # (a writer's log folded in, a writer refused; see there)
         work = start_build(warehouse, f"forget-{erasure_id[:12]}")
         con: duckdb.DuckDBPyConnection | None = None
         try:

@@ -32,6 +32,7 @@ from journey_analytics.ingest._landing import entries_no_kind_reads
 from journey_analytics.privacy import check_key_fingerprint, install_hash_macro, pseudonymize_address_ids, resolve_key
 from journey_analytics.warehouse import (
     build_path_for,
+    check_published,
     connect,
     discard_build,
     files_no_wider_than,
@@ -293,6 +294,10 @@ def open_run(
 ) -> RunContext:
     """Take the warehouse lock, copy the warehouse to a private build file and prepare it."""
     landing, warehouse, reports = Path(landing), Path(warehouse), Path(reports)
+    if warehouse.is_symlink():
+        # the file it points to is the warehouse: published beside the link, the build replaced
+        # the link with a file, and the file it pointed to stayed at its day
+        warehouse = warehouse.resolve()
     if not landing.is_dir():
         raise LandingError(f"landing folder not found: {landing}")
     run_id = run_id or f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
@@ -302,6 +307,7 @@ def open_run(
     lock.enter_context(files_no_wider_than(warehouse))
     con = None
     try:
+        check_published(warehouse)
         _roll_forward_models(warehouse)
         build = start_build(warehouse, run_id)  # (a disk too full to copy it gives back lock and umask)
     except BaseException:

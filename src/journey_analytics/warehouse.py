@@ -33,6 +33,10 @@ class WarehouseBusyError(RuntimeError):
     """Another run is building this warehouse."""
 
 
+class WarehouseRefusedError(RuntimeError):
+    """The published warehouse file is not one a run may build on as it is (see check_published)."""
+
+
 class ModelDocError(ValueError):
     """A model's header comment does not document its table or a column."""
 
@@ -319,6 +323,71 @@ def umask_of_the_process() -> Iterator[None]:
         yield
     finally:
         os.umask(narrowed)
+
+
+def check_published(warehouse: Path) -> None:
+    """Before a run copies the published file (with the warehouse lock held): refuse a file the
+    run must not build on, and fold in a write-ahead log a writer left beside it.
+
+    - Another process holds it open for writing (a notebook's read-write connection): its
+      changes would go on into the file the run replaces, and its log beside the new one.
+    - A log beside it (``<warehouse>.wal``: a process wrote to the warehouse and died before
+      closing it): the build was copied without those changes, and published over, the old log
+      stayed beside the new file, which no reader could open ("WAL ... checkpoint iteration does
+      not match") until the log was deleted by hand. It is checkpointed into the file first.
+    - A DuckDB file of another application (tables, but no pipeline_runs): the run replaced its
+      tables of the same names (events, sessions)."""
+    if not warehouse.is_file() or warehouse.stat().st_size == 0:
+        return
+    if _open_for_writing_elsewhere(warehouse):
+        raise WarehouseRefusedError(
+            f"{warehouse} is open for writing in another process (a read-write connection): close it, "
+            "then run again (a run now would publish over what it writes)"
+        )
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    if wal.exists():
+        try:
+            con = duckdb.connect(str(warehouse))
+        except duckdb.IOException as exc:  # readers hold it: it cannot be opened for writing
+            raise WarehouseRefusedError(
+                f"{wal} holds changes a process made to the warehouse without closing it; they are "
+                "checkpointed into the warehouse when no other process has it open: close its readers, "
+                "then run again"
+            ) from exc
+        try:
+            con.execute("checkpoint").fetchall()
+        finally:
+            con.close()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = [name for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'main' order by table_name"
+        ).fetchall()]
+    finally:
+        con.close()
+    if tables and "pipeline_runs" not in tables:
+        shown = ", ".join(tables[:4]) + (", ..." if len(tables) > 4 else "")
+        raise WarehouseRefusedError(
+            f"{warehouse} is a DuckDB database of something else (tables {shown}; no pipeline_runs): "
+            "give the warehouse a path of its own"
+        )
+
+
+def _open_for_writing_elsewhere(path: Path) -> bool:
+    """Whether another process holds a DuckDB read-write connection to the file: DuckDB locks the
+    file for writing then (fcntl), for reading with a read-only connection. (The probe takes no
+    lock it keeps: a shared lock, taken only if none conflicts, is released at once.)"""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def start_build(warehouse: Path, run_id: str | None = None) -> Path:
