@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from journey_analytics.config import HASH_KEY_ENV, load_settings
-from journey_analytics.privacy import HashKey, KeyMismatchError, install_hash_macro, keyed_hash
+from journey_analytics.privacy import HashKey, KeyMismatchError, check_key_before_run, install_hash_macro, keyed_hash
 from journey_analytics.warehouse import run_script
 from tests.conftest import DAY1, DAY2, TEST_HASH_KEY, Landing, query, run_day
 
@@ -835,6 +835,26 @@ class TestKey:
 
         assert warehouse.read_bytes() == published
         assert sorted(p.name for p in warehouse.parent.iterdir() if ".build-" in p.name) == []
+
+    def test_no_key_for_a_warehouse_built_with_one_is_refused_and_none_generated(
+        self, landing: Landing, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A secret that did not reach the job: a key was generated beside the warehouse, then
+        refused, and stood there as if it were the warehouse's, named as the file to restore."""
+        landing.jsonl("web", DAY1, "web.jsonl", [
+            {"event_id": "w1", "event_ts": "2026-10-01T10:00:00Z", "event_name": "page_view", "anonymous_id": "a1"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        published = warehouse.read_bytes()
+        monkeypatch.delenv(HASH_KEY_ENV)
+
+        with pytest.raises(KeyMismatchError, match=r"no hashing key given .* and no journey\.duckdb\.key beside the warehouse"):
+            check_key_before_run(None, warehouse)
+        with pytest.raises(KeyMismatchError, match="no hashing key given"):
+            run_day(landing, warehouse, DAY2)
+
+        assert not warehouse.with_name(warehouse.name + ".key").exists()
+        assert warehouse.read_bytes() == published
 
     def test_key_from_config_when_no_environment(self, landing: Landing, warehouse: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(HASH_KEY_ENV)

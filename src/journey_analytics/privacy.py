@@ -53,6 +53,10 @@ def resolve_key(configured: str | None, warehouse: Path) -> tuple[HashKey, str |
     key_file = key_file_for(warehouse)
     if key_file.exists():
         return HashKey(key_file.read_text(encoding="ascii").strip().encode("ascii"), str(key_file)), None
+    if recorded_key_fingerprint(warehouse) is not None:
+        # (a key generated now could only be refused, and would then stand beside the warehouse
+        # as if it were its key, named by the refusal as the file to restore)
+        raise _no_key_given(warehouse)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
@@ -210,26 +214,48 @@ def install_address_functions(con: duckdb.DuckDBPyConnection) -> None:
         con.create_function(name, function, ["VARCHAR"], "VARCHAR", side_effects=False)
 
 
-def check_key_before_run(configured: str | None, warehouse: Path) -> None:
-    """Refuse a key that is not the warehouse's before a run starts (reading only; nothing is
-    generated or written). Says nothing when it cannot tell: no warehouse yet, no key given
-    and none beside it, or the file busy; the run checks again (check_key_fingerprint)."""
-    if not warehouse.is_file() or not (configured or key_file_for(warehouse).exists()):
-        return
-    key, _ = resolve_key(configured, warehouse)
+def _no_key_given(warehouse: Path) -> KeyMismatchError:
+    return KeyMismatchError(
+        f"no hashing key given (JOURNEY_HASH_KEY or [privacy] hash_key) and no {key_file_for(warehouse).name} "
+        "beside the warehouse, which was built with one: give the key it was built with (a new one "
+        "would split every customer in two)"
+    )
+
+
+def recorded_key_fingerprint(warehouse: Path) -> str | None:
+    """The fingerprint of the key a published warehouse was built with, or None (no warehouse,
+    one from before fingerprints were kept, or one that cannot be opened now)."""
+    if not warehouse.is_file() or warehouse.stat().st_size == 0:
+        return None
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error:
-        return
+        return None
     try:
         rows = con.execute(
             "select value from raw.warehouse_settings where setting = 'hash_key_fingerprint'"
         ).fetchall()
-    except duckdb.Error:  # a warehouse from before the fingerprint was kept
+    except duckdb.Error:
         rows = []
     finally:
         con.close()
-    if rows and rows[0][0] != key.fingerprint:
+    return rows[0][0] if rows else None
+
+
+def check_key_before_run(configured: str | None, warehouse: Path) -> None:
+    """Refuse a key that is not the warehouse's before a run starts (reading only; nothing is
+    generated or written). Says nothing when it cannot tell: no warehouse yet, one that recorded
+    no key, or the file busy; the run checks again (check_key_fingerprint). No key given and
+    none beside a warehouse built with one is refused (see resolve_key)."""
+    if not warehouse.is_file():
+        return
+    if not (configured or key_file_for(warehouse).exists()):
+        if recorded_key_fingerprint(warehouse) is not None:
+            raise _no_key_given(warehouse)
+        return
+    key, _ = resolve_key(configured, warehouse)
+    recorded = recorded_key_fingerprint(warehouse)
+    if recorded is not None and recorded != key.fingerprint:
         raise KeyMismatchError(_mismatch_message(key))
 
 
