@@ -554,6 +554,24 @@ class TestThePublishedFileAsFound:
         assert query(warehouse, "select count(*) from events") == [(2,)]
         assert build_files(warehouse) == []
 
+    def test_a_connection_writing_in_this_process_refuses_the_run(self, landing: Landing, warehouse: Path) -> None:
+        """A read-write connection of the process that runs (a notebook calling the library) is a
+        writer too; the probe opens no descriptor of the file, which would drop that connection's lock."""
+        from journey_analytics.warehouse import WarehouseRefusedError
+
+        landing.jsonl("web", DAY1, "web.jsonl", [page_view("e1")])
+        run_day(landing, warehouse, DAY1)
+        with duckdb.connect(str(warehouse)) as writer:
+            landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
+            with pytest.raises(WarehouseRefusedError, match="open for writing"):
+                run_day(landing, warehouse, DAY2)
+            refused = subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(warehouse)!r})"],
+                                     capture_output=True, text=True)
+            assert refused.returncode != 0 and "lock" in refused.stderr.lower()  # its lock still held
+            assert writer.execute("select count(*) from events").fetchall() == [(1,)]
+        run_day(landing, warehouse, DAY2)
+        assert query(warehouse, "select count(*) from events") == [(2,)]
+
     def test_another_applications_database_is_refused(self, landing: Landing, warehouse: Path) -> None:
         """A DuckDB file of something else given as the warehouse: the run replaced its events."""
         from journey_analytics.warehouse import WarehouseRefusedError

@@ -348,7 +348,7 @@ def check_published(warehouse: Path) -> None:
     if wal.exists():
         try:
             con = duckdb.connect(str(warehouse))
-        except duckdb.IOException as exc:  # readers hold it: it cannot be opened for writing
+        except duckdb.Error as exc:  # readers hold it (here or elsewhere): it cannot be opened for writing
             raise WarehouseRefusedError(
                 f"{wal} holds changes a process made to the warehouse without closing it; they are "
                 "checkpointed into the warehouse when no other process has it open: close its readers, "
@@ -358,7 +358,10 @@ def check_published(warehouse: Path) -> None:
             con.execute("checkpoint").fetchall()
         finally:
             con.close()
-    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:  # (a writer that came since, a file DuckDB cannot read)
+        raise WarehouseRefusedError(f"{warehouse} cannot be read: {str(exc).strip().splitlines()[0]}") from exc
     try:
         tables = [name for (name,) in con.execute(
             "select table_name from duckdb_tables() where database_name = current_database() "
@@ -375,9 +378,21 @@ def check_published(warehouse: Path) -> None:
 
 
 def _open_for_writing_elsewhere(path: Path) -> bool:
-    """Whether another process holds a DuckDB read-write connection to the file: DuckDB locks the
-    file for writing then (fcntl), for reading with a read-only connection. (The probe takes no
-    lock it keeps: a shared lock, taken only if none conflicts, is released at once.)"""
+    """Whether a DuckDB read-write connection holds the file (in another process, or in this one):
+    DuckDB locks the file for writing then (fcntl), for reading with a read-only connection.
+    Read from /proc/locks, which takes no lock and opens no descriptor of the file: closing any
+    descriptor of a file drops every fcntl lock this process holds on it, a connection's too.
+    Without /proc/locks, a shared lock is tried and released (blind to this process's own)."""
+    stat_ = path.stat()
+    wanted = f"{os.major(stat_.st_dev):02x}:{os.minor(stat_.st_dev):02x}:{stat_.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            return any(
+                len(fields) > 5 and fields[3] == "WRITE" and fields[5] == wanted
+                for fields in (line.split() for line in locks)
+            )
+    except OSError:
+        pass
     fd = os.open(path, os.O_RDONLY)
     try:
         try:

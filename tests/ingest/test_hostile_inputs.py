@@ -791,6 +791,27 @@ class TestCsvDialect:
         text = f'{WEB_HEADER}\nb1,{TS},page_view,a1,"say \\"hi\\", there"\nb2,{TS},page_view,a2,plain\n'
         assert self.loaded(landing, warehouse, text) == ([("b1", 'say "hi", there'), ("b2", "plain")], 0)
 
+    def test_an_escaped_backslash_at_the_end_of_a_value(self, landing: Landing, warehouse: Path) -> None:
+        """An exporter that escapes with a backslash doubles every backslash: "C:\\\\temp\\\\" is
+        C:\\temp\\. Read both ways, the file refuses no row; it is read as escaped, as before."""
+        text = (f'{WEB_HEADER}\nb1,{TS},page_view,a1,"C:\\\\temp\\\\"\n'
+                f'b2,{TS},page_view,a2,"a \\\\ b"\n')
+        assert self.loaded(landing, warehouse, text) == ([("b1", "C:\\temp\\"), ("b2", "a \\ b")], 0)
+
+    def test_an_open_quote_after_a_blank_line_in_a_windows_file(self, landing: Landing, warehouse: Path) -> None:
+        """With CR LF line ends and a blank line before it, the reader numbers a refused row by the
+        blank line: its text is the reader's own, with the row its open quote swallowed."""
+        swallowed = f'o3,{TS},page_view,a3,"Hats, blue"'
+        landing.text("web", DAY1, "x.csv", "\r\n".join([
+            WEB_HEADER, f"o1,{TS},page_view,a1,plain", "", f'o2,{TS},page_view,a2,"broken', swallowed,
+            f"o4,{TS},page_view,a4,plain", "",
+        ]))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id from raw.web_events order by 1") == [("o1",), ("o4",)]
+        ((raw,),) = query(warehouse, "select raw from quarantine")
+        assert raw == f'o2,{TS},page_view,a2,"broken\n{swallowed}'
+        assert query(warehouse, "select rows_read, rows_loaded, rows_quarantined from raw.ingested_files") == [(3, 2, 1)]
+
     def test_a_value_ending_in_a_backslash(self, landing: Landing, warehouse: Path) -> None:
         """A value that ends in a backslash ("not sure :\\", a Windows folder) is RFC 4180's
         backslash and closing quote. Any \\" made the whole file read as backslash-escaped: the

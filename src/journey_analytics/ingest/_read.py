@@ -508,21 +508,28 @@ def _parse_csv_either_escape(
     con: duckdb.DuckDBPyConnection, path: Path, line_limit: int, header: tuple[str, list[str], int, str] | None
 ) -> None:
     """_parse_csv, for a file that may escape a quote inside a value with a backslash (its header
-    says \"-escaped when any line holds \"): parsed as RFC 4180 first, and as escaped only when
-    that leaves fewer rows refused. A value that ends in a backslash ("C:\\temp\\", "not sure :\\")
-    is RFC 4180's backslash and closing quote; read as an escaped quote, it left the value open
-    and the next row was swallowed into a refused one, its text lost from quarantine."""
+    says \\"-escaped when any line holds \\"): parsed both ways, the reading that refuses fewer
+    rows kept. A value that ends in a backslash ("C:\\temp\\", "not sure :\\") is RFC 4180's
+    backslash and closing quote; read as an escaped quote, it left the value open and the next
+    row was swallowed into a refused one. When both refuse as many, a file holding \\\\ is taken
+    for escaped (an escaping writer doubles every backslash: "C:\\\\temp\\\\" is C:\\temp\\), any
+    other for RFC 4180."""
     if header is None or header[3] == '"':
         _parse_csv(con, path, line_limit, header)
         return
     as_rfc_4180 = (header[0], header[1], header[2], '"')
     _parse_csv(con, path, line_limit, as_rfc_4180)
     refused_as_rfc_4180 = _rows_refused(con)
-    if refused_as_rfc_4180 == 0:
-        return
     _parse_csv(con, path, line_limit, header)
-    if _rows_refused(con) < refused_as_rfc_4180:
+    refused_as_escaped = _rows_refused(con)
+    if refused_as_escaped < refused_as_rfc_4180:
         return
+    if refused_as_escaped == refused_as_rfc_4180:
+        ((doubled,),) = con.execute(
+            r"select coalesce(bool_or(contains(line, '\\')), false) from file_lines"
+        ).fetchall()
+        if doubled:
+            return
     _parse_csv(con, path, line_limit, as_rfc_4180)
 
 
@@ -760,12 +767,10 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
             case
                 -- a refused row that spans lines (a quote left open) is quarantined with them all:
                 -- a row the open quote swallowed is in no other row
-                when {_csv_line_ends_within('r.csv_line')} > 0 then (
-                    select string_agg(coalesce(sl.line, slr.raw), chr(10) order by coalesce(sl.line_no, slr.line_no))
-                    from file_lines as sl
-                    full join line_rejects as slr on slr.line_no = sl.line_no
-                    where coalesce(sl.line_no, slr.line_no) between s.first_line and s.last_line
-                )
+                -- (the reader's own text of the row: the line it is numbered by may be a blank
+                -- one before it, which a CR LF file with blank lines gives)
+                when {_csv_line_ends_within('r.csv_line')} > 0
+                    then replace(trim(r.csv_line, chr(10) || chr(13)), chr(13) || chr(10), chr(10))
                 else coalesce(l.line, lr.raw, trim(r.csv_line, chr(10) || chr(13)))
             end,
             null,
@@ -776,7 +781,6 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
                 else 'CSV row does not fit the header: ' || lower(r.error_type) || ' (' || r.error_message || ')'
             end
         from csv_rejects as r
-        left join csv_reject_spans as s on s.first_line = r.line
         left join file_lines as l on l.line_no = r.line
         left join line_rejects as lr on lr.line_no = r.line
         qualify row_number() over (partition by r.line order by r.column_idx nulls last) = 1
