@@ -44,17 +44,33 @@ def scheduled_nightly(
     timezone: str = "UTC",
     max_catch_up_days: int = 31,
 ) -> list[dict[str, Any]]:
-    """Run every day since the last successful run through yesterday (in ``timezone``)."""
+    """Run every day since the last successful run through yesterday (in ``timezone``). The flow
+    run fails, once every day is published, when a landing file could not be read."""
     _die_with_serve()
     days = runs.days_to_run(Path(warehouse), runs.yesterday(timezone), max_catch_up_days)
     if len(days) > 1:
         get_run_logger().warning("catching up %d missed nights: %s to %s", len(days), days[0], days[-1])
     try:
-        return [nightly(day, landing, warehouse, reports, config) for day in days]
+        summaries = [nightly(day, landing, warehouse, reports, config) for day in days]
     except BaseException as exc:
         if _stopped_by(exc):  # (the signal may land in the orchestrator, between two steps)
             _end_quietly()
         raise
+    # (a file still unreadable is read again, and named again, by each later day's run)
+    unreadable = list(dict.fromkeys(error for s in summaries for error in s["file_errors"]))
+    if unreadable:
+        # every day is published (the rest of their files loaded; each unreadable one is in
+        # quarantine as unreadable_file), but the flow run fails, as `journey run` exits 1, so
+        # that whoever watches the schedule hears of it
+        raise UnreadableFilesError(
+            f"{len(unreadable)} unreadable landing file{'s' if len(unreadable) != 1 else ''} "
+            f"(the rest published): {'; '.join(unreadable)}"
+        )
+    return summaries
+
+
+class UnreadableFilesError(RuntimeError):
+    """A scheduled run published its days, but some of their landing files could not be read."""
 
 
 # `journey serve` runs each flow run in a process of its own, started by its main thread; the

@@ -174,6 +174,79 @@ class TestScheduledFlowCatchesUp:
         ]
 
 
+    def test_an_unreadable_file_fails_the_flow_run_once_every_day_is_published(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """A scheduled run whose landing holds a file it cannot read publishes every day (the file
+        in quarantine), and the flow run fails naming it: the run had ended Completed, and no alert
+        on failed flow runs heard of it."""
+        from prefect.testing.utilities import prefect_test_harness
+
+        from pipelines.serve import UnreadableFilesError, scheduled_nightly
+
+        today = datetime.now(UTC).date()
+        last, broken = today - timedelta(days=3), today - timedelta(days=2)
+        for day in (last, broken, today - timedelta(days=1)):
+            landing.jsonl("web", day, "w.jsonl", [
+                {"event_id": f"e{day}", "event_ts": f"{day.isoformat()}T10:00:00Z", "event_name": "page_view",
+                 "anonymous_id": "a"}
+            ])
+        landing.binary("web", broken, "x.jsonl.gz", b"this is not gzip\n")
+        run_day(landing, warehouse, last)
+        with prefect_test_harness():
+            state = scheduled_nightly(
+                landing.root, warehouse, warehouse.parent / "reports", None, "UTC", 31, return_state=True
+            )
+        assert state.is_failed()
+        with pytest.raises(UnreadableFilesError, match=rf"1 unreadable landing file \(the rest published\): "
+                           rf"web/dt={broken}/x\.jsonl\.gz: file could not be read: [^;]*$"):
+            state.result()
+        assert query(warehouse, "select as_of_date, status from pipeline_runs order by as_of_date") == [
+            (last + timedelta(days=i), "success") for i in range(3)
+        ]
+        assert query(warehouse, "select count(*) from events") == [(3,)]
+        assert query(warehouse, "select source_file, reason from quarantine") == [
+            (f"web/dt={broken}/x.jsonl.gz", "unreadable_file")
+        ]
+
+
+class TestPublishedThenThePageCannotMove:
+    """A run of the nightly flow that published, then could not move its page into place."""
+
+    def test_one_success_row_a_clear_error_and_the_next_run_moves_the_page(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        """The run had its success row and then, for the same run, a failed row (the flow recorded
+        the error as a failure of a run that had published), and said only the OS error."""
+        from prefect.testing.utilities import prefect_test_harness
+
+        from journey_analytics.runs import PublishedUnfinishedError
+        from pipelines.nightly import nightly
+
+        day1, day2 = date(2026, 10, 1), date(2026, 10, 2)
+        for day in (day1, day2):
+            landing.jsonl("web", day, "w.jsonl", [
+                {"event_id": f"e{day}", "event_ts": f"{day.isoformat()}T10:00:00Z", "event_name": "page_view",
+                 "anonymous_id": "a"}
+            ])
+        reports = warehouse.parent / "reports"
+        (reports / day1.isoformat() / "index.html" / "in-the-way").mkdir(parents=True)  # a folder where the page goes
+        with prefect_test_harness():
+            with pytest.raises(PublishedUnfinishedError, match=r"published the warehouse as of 2026-10-01, but could "
+                               r"not put its dashboard page or retrained stage model in place \(IsADirectoryError"):
+                nightly(day1, landing.root, warehouse, reports, None)
+            assert query(warehouse, "select as_of_date, status from pipeline_runs") == [(day1, "success")]
+            assert query(warehouse, "select count(*) from events") == [(1,)]
+            shutil.rmtree(reports / day1.isoformat())
+            nightly(day2, landing.root, warehouse, reports, None)
+        assert (reports / day1.isoformat() / "index.html").is_file()
+        assert (reports / day2.isoformat() / "index.html").is_file()
+        assert not list(reports.glob(".build-*"))
+        assert query(warehouse, "select as_of_date, status from pipeline_runs order by as_of_date") == [
+            (day1, "success"), (day2, "success")
+        ]
+
+
 class _Serving:
     """`journey serve` started as a service manager starts it (a session of its own), on a
     landing folder whose last successful day was four days ago: a run catches up three days."""

@@ -547,11 +547,11 @@ def _one_line(exc: BaseException) -> str:
     from journey_analytics.warehouse import WarehouseBusyError, WarehouseRefusedError
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    from journey_analytics.runs import CatchUpError, RunOutOfMemoryError
+    from journey_analytics.runs import CatchUpError, PublishedUnfinishedError, RunOutOfMemoryError
 
     known = (
         CommandError, ConfigError, LandingError, KeyMismatchError, WarehouseBusyError, WarehouseRefusedError,
-        CatchUpError, ForgetError, ReportError, RunOutOfMemoryError,
+        CatchUpError, ForgetError, ReportError, RunOutOfMemoryError, PublishedUnfinishedError,
     )
     if isinstance(exc, known):
         return text

@@ -259,6 +259,10 @@ class RunOutOfMemoryError(RuntimeError):
 MEMORY_NEEDED = "about 250MB plus 30MB per million events is enough; see docs/configuration.md"
 
 
+class PublishedUnfinishedError(RuntimeError):
+    """A run published its warehouse but could not move its page or model into place after."""
+
+
 class CatchUpError(RuntimeError):
     """Too many missed nights for a scheduled run to catch up on its own."""
 
@@ -715,8 +719,15 @@ def finish_run(ctx: RunContext, report: Path) -> RunSummary:
             publish_fresh_copy(con, ctx.build, ctx.warehouse)
         else:
             publish_build(con, ctx.build, ctx.warehouse)
-        _promote_model(staged_model_dir(ctx.build), ctx.warehouse)
-        report = _promote_report(ctx, report)
+        try:
+            _promote_model(staged_model_dir(ctx.build), ctx.warehouse)
+            report = _promote_report(ctx, report)
+        except Exception as exc:  # the day is published: say so, not that the run failed
+            raise PublishedUnfinishedError(
+                f"run {ctx.run_id} published the warehouse as of {ctx.as_of}, but could not put its "
+                f"dashboard page or retrained stage model in place ({type(exc).__name__}: {exc}); "
+                "the next run puts them in place"
+            ) from exc
     finally:
         lock.close()
     return RunSummary(
@@ -782,6 +793,11 @@ def _record_failure(ctx: RunContext, error: BaseException) -> None:
         try:
             con = connect(build)
             prepare_schema(con)
+            if con.execute(  # it published before it failed: its success row stands alone
+                "select count(*) from main.pipeline_runs where run_id = ? and status = 'success'", [ctx.run_id]
+            ).fetchall()[0][0]:
+                discard_build(con, build)
+                return
             message = (str(error).strip().splitlines() or [type(error).__name__])[0][:500]
             con.execute(
                 "insert into main.pipeline_runs (run_id, as_of_date, started_at, finished_at, status, rows_read, "
