@@ -544,7 +544,8 @@ class TestThePublishedFileAsFound:
         try:
             assert writer.stdout is not None and writer.stdout.readline() == "open\n"
             landing.jsonl("web", DAY2, "web.jsonl", [page_view("e2")])
-            with pytest.raises(WarehouseRefusedError, match="open for writing in another process"):
+            in_use = r"open for writing \(a read-write connection, in this or another process\)"
+            with pytest.raises(WarehouseRefusedError, match=in_use):
                 run_day(landing, warehouse, DAY2)
             assert sha256_of(warehouse) == before
             writer.communicate("done\n", timeout=30)

@@ -341,7 +341,7 @@ def check_published(warehouse: Path) -> None:
         return
     if _open_for_writing_elsewhere(warehouse):
         raise WarehouseRefusedError(
-            f"{warehouse} is open for writing in another process (a read-write connection): close it, "
+            f"{warehouse} is open for writing (a read-write connection, in this or another process): close it, "
             "then run again (a run now would publish over what it writes)"
         )
     wal = warehouse.with_name(warehouse.name + ".wal")
