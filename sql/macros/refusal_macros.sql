@@ -32,8 +32,8 @@ create or replace temp macro refusal_reason(line_no, error) as (
         -- (refused by versions before a CRM row with a user_id alone was loaded)
         when error = 'row links user_id to nothing (no email, no handle)' then 'no_identifier'
         when starts_with(error, 'event_ts "') then 'bad_timestamp'
-        when regexp_matches(error, '^event_ts [0-9]{4}-[0-9]{2}-[0-9]{2} is before ') then 'timestamp_too_early'
-        when regexp_matches(error, '^event_ts [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} is after the arrival day ')
+        when regexp_matches(error, '^event_ts -?[0-9]{4,}-[0-9]{2}-[0-9]{2} is before ') then 'timestamp_too_early'
+        when regexp_matches(error, '^event_ts [0-9]{4,}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} is after the arrival day ')
             then 'timestamp_in_future'
         when starts_with(error, 'stage "')
             and ends_with(error, '" is not one of awareness, consideration, purchase, retention, advocacy')

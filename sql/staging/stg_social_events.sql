@@ -63,8 +63,8 @@ cleaned as (
         key_as_given(f.user_id) as user_id_as_given,
         clean_key(f.post_id) as post_id,
         clean_key(f.thread_id) as thread_id,
-        clean_text(f.sentiment) as sentiment_text,
-        clean_text(f.rating) as rating_text,
+        number_text(f.sentiment) as sentiment_text,
+        number_text(f.rating) as rating_text,
         with_plain_at_signs(f.text) as text
     from objects
 ),
@@ -157,7 +157,8 @@ select
     pseudonymous_id(post_id, 'post') as post_id,
     pseudonymous_id(thread_id, 'thread') as thread_id,
     sentiment,
-    cast(try_cast(rating_text as double) as integer) as rating,
+    -- (try_cast: a refused row's rating, out of the integers' range or not a number, is cast too)
+    try_cast(try_cast(rating_text as double) as integer) as rating,
     mask_personal_text(mask_handle(text, handle)) as text,
     extra_properties(extra_fields, handle) as properties,
     source_file,

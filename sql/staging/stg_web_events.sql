@@ -71,9 +71,9 @@ cleaned as (
         lower(clean_text(f.device_category)) as device_category,
         clean_text(f.country) as country,
         clean_key(f.order_id) as order_id,
-        clean_text(f.value) as value_text,
+        number_text(f.value) as value_text,
         upper(clean_text(f.currency)) as currency,
-        clean_text(f.rating) as rating_text,
+        number_text(f.rating) as rating_text,
         given_text(f.email) as email_as_given
     from objects
 ),
@@ -164,7 +164,8 @@ select
     pseudonymous_id(order_id, 'order') as order_id,
     value,
     mask_emails(currency) as currency,
-    cast(try_cast(rating_text as double) as integer) as rating,
+    -- (try_cast: a refused row's rating, out of the integers' range or not a number, is cast too)
+    try_cast(try_cast(rating_text as double) as integer) as rating,
     extra_properties(extra_fields, null) as properties,
     source_file,
     line_no,

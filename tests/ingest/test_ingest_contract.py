@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -380,6 +381,51 @@ class TestTimestampEdgeCases:
         assert query(warehouse, "select event_ts from events") == [(datetime(2026, 10, 1, 10, 0),)]
 
 
+class TestNumbersAnExportWritesAsMissing:
+    """A number an export wrote as a null marker (MySQL's \\N, NULL, None) or a float's NaN (Polars,
+    pandas, Python's json) is missing, as a key so written is: every page_view of such an export
+    was refused as "value is not a number". Non-finite numbers among the extra fields are kept as
+    text, so properties stays JSON that strict readers take."""
+
+    def test_they_load_and_properties_stay_strict_json(self, landing: Landing, warehouse: Path) -> None:
+        import pyarrow as pa
+
+        landing.text("web", DAY1, "mysql.csv", "event_id,event_ts,event_name,anonymous_id,value,rating,order_id,currency\n"
+                     f"c1,{TS},page_view,a1,\\N,\\N,\\N,\\N\nc2,{TS},page_view,a1,NULL,NULL,NULL,NULL\n"
+                     f"c3,{TS},page_view,a1,None,nan,,\nc4,{TS},purchase,a1,\\N,\\N,o4,EUR\n")
+        landing.text("web", DAY1, "python.jsonl", "\n".join([
+            '{"event_id": "j1", "event_ts": "%s", "event_name": "page_view", "anonymous_id": "a1", '
+            '"value": NaN, "rating": NaN, "x": NaN, "y": Infinity, "z": -Infinity, "w": 2.5}' % TS,
+        ]) + "\n")
+        landing.parquet("web", DAY1, "polars.parquet", pa.table({
+            "event_id": ["p1", "p2"], "event_ts": [TS, TS], "event_name": ["page_view", "purchase"],
+            "anonymous_id": ["a1", "a1"], "order_id": [None, "o1"], "currency": [None, "EUR"],
+            "value": [float("nan"), 12.5], "discount": [float("nan"), 0.1],
+        }))
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_id": "s1", "event_ts": TS, "event_name": "mention", "platform": "x", "handle": "@h",
+             "sentiment": "NULL", "rating": "\\N"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, value from events where channel = 'web' order by 1") == [
+            ("c1", None), ("c2", None), ("c3", None), ("j1", None), ("p1", None), ("p2", Decimal("12.5")),
+        ]
+        assert query(warehouse, "select event_id from events where channel = 'social'") == [("s1",)]
+        assert query(warehouse, "select source_file, line_no, error from quarantine") == [
+            ("web/dt=2026-10-01/mysql.csv", 5, "purchase needs a value"),
+        ]
+
+        def strict(constant: str) -> None:
+            raise ValueError(f"not strict JSON: {constant}")
+
+        properties = dict(query(warehouse, "select event_id, properties from events where properties is not null"))
+        assert {k: json.loads(v, parse_constant=strict) for k, v in properties.items()} == {
+            "j1": {"x": "NaN", "y": "Infinity", "z": "-Infinity", "w": 2.5},
+            "p1": {"discount": "NaN"},
+            "p2": {"discount": 0.1},
+        }
+
+
 class TestRaggedCsvRows:
     """A CSV row with too few columns is one quarantined row, at its own line."""
 
@@ -494,6 +540,11 @@ MORE_BREACHES = {
     ("web", "more.jsonl", 5): (json.dumps(page_view("t4", page_title="y" * (2 * MORE_BREACHES_LIMIT))), "line_too_long"),
     ("web", "more.jsonl", 6): (json.dumps(page_view("t5", page_title="caf\u00e9"), ensure_ascii=False), "not_utf8"),
     ("web", "more.csv", 3): ('q2,%s,page_view,"a1\n' % TS, "bad_csv_row"),
+    # a rating beyond the integers' range, or infinite, stopped the run (cast to an integer when refused)
+    ("web", "more.jsonl", 7): (json.dumps(page_view("t6", event_name="write_review", rating=3_000_000_000)), "out_of_range"),
+    ("web", "more.jsonl", 8): (json.dumps(page_view("t7", event_name="write_review", rating="inf")), "out_of_range"),
+    # a time in a five-digit year was refused with the reason 'unknown'
+    ("web", "more.jsonl", 9): (json.dumps(page_view("t8", event_ts="999999999999999")), "timestamp_in_future"),
 }
 
 
@@ -501,7 +552,8 @@ MORE_BREACHES = {
 def more_breached(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse after one run over breaches beyond the breached fixture's: a field given twice,
     a JSON object for a text field, an offset out of range, a rating that is a word, a line over
-    the limit, a line not UTF-8, a CSV quote never closed, and a file that cannot be read."""
+    the limit, a line not UTF-8, a CSV quote never closed, a rating out of an integer's range or
+    infinite, epoch milliseconds in the year 33658, and a file that cannot be read."""
     root = tmp_path_factory.mktemp("more")
     landing = Landing(root / "landing")
     lines = [text.encode("utf-8") for (kind, name, _), (text, _) in MORE_BREACHES.items() if name == "more.jsonl"]
