@@ -128,15 +128,17 @@ create or replace temp macro given_text(x) as nullif(trim(x), '');
 -- undefined, as such tools spell them) is missing, not a value: else every row of an export with
 -- "NULL" for user_id would be one customer, and every "NULL" event_id one event. So is a number
 -- (value, rating, sentiment) written so, or a float's NaN (Polars, Python's json): else every
--- page_view of a MySQL export (\N for no value) was refused as "value is not a number".
+-- page_view of a MySQL export (\N for no value) was refused as "value is not a number"; and a
+-- currency (a purchase with currency NULL needs one, as a purchase without).
 -- (x is named once: a macro argument named more often is evaluated more often)
 create or replace temp macro without_null_marker(x) as
     list_filter([x], lambda v: v not in ('NULL', 'null', 'Null', '\N', 'None', 'none', 'nan', 'NaN', 'undefined', '(null)', '<null>'))[1];
 
--- A number field's text (value, rating, sentiment): clean_text, a null marker or NaN missing.
--- (x, a field of the parsed record, is named twice, as it is cheap: most rows give no number,
--- and the null marker's list costs a tenth of a second for a million rows that do not)
-create or replace temp macro number_text(x) as
+-- The text of a field most rows do not give (value, rating, sentiment, currency): clean_text,
+-- a null marker or NaN missing. (x, a field of the parsed record, is named twice, as it is
+-- cheap: the null marker's list, looked at only for rows that give the field, costs about a
+-- tenth of a second for a million rows that do not)
+create or replace temp macro sparse_field_text(x) as
     case when x is not null then without_null_marker(clean_text(x)) end;
 
 -- A key as clean_key cleaned it before clean_text trimmed invisible marks: `journey forget`

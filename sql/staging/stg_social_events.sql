@@ -63,8 +63,8 @@ cleaned as (
         key_as_given(f.user_id) as user_id_as_given,
         clean_key(f.post_id) as post_id,
         clean_key(f.thread_id) as thread_id,
-        number_text(f.sentiment) as sentiment_text,
-        number_text(f.rating) as rating_text,
+        sparse_field_text(f.sentiment) as sentiment_text,
+        sparse_field_text(f.rating) as rating_text,
         with_plain_at_signs(f.text) as text
     from objects
 ),

@@ -71,9 +71,9 @@ cleaned as (
         lower(clean_text(f.device_category)) as device_category,
         clean_text(f.country) as country,
         clean_key(f.order_id) as order_id,
-        number_text(f.value) as value_text,
-        upper(clean_text(f.currency)) as currency,
-        number_text(f.rating) as rating_text,
+        sparse_field_text(f.value) as value_text,
+        upper(sparse_field_text(f.currency)) as currency,
+        sparse_field_text(f.rating) as rating_text,
         given_text(f.email) as email_as_given
     from objects
 ),

@@ -382,17 +382,19 @@ class TestTimestampEdgeCases:
 
 
 class TestNumbersAnExportWritesAsMissing:
-    """A number an export wrote as a null marker (MySQL's \\N, NULL, None) or a float's NaN (Polars,
-    pandas, Python's json) is missing, as a key so written is: every page_view of such an export
-    was refused as "value is not a number". Non-finite numbers among the extra fields are kept as
-    text, so properties stays JSON that strict readers take."""
+    """A number or currency an export wrote as a null marker (MySQL's \\N, NULL, None) or a float's
+    NaN (Polars, Python's json) is missing, as a key so written is: every page_view of such an
+    export was refused as "value is not a number", and a purchase loaded with currency "\\N".
+    Non-finite numbers among the extra fields are kept as text, so properties stays JSON that
+    strict readers take."""
 
     def test_they_load_and_properties_stay_strict_json(self, landing: Landing, warehouse: Path) -> None:
         import pyarrow as pa
 
         landing.text("web", DAY1, "mysql.csv", "event_id,event_ts,event_name,anonymous_id,value,rating,order_id,currency\n"
                      f"c1,{TS},page_view,a1,\\N,\\N,\\N,\\N\nc2,{TS},page_view,a1,NULL,NULL,NULL,NULL\n"
-                     f"c3,{TS},page_view,a1,None,nan,,\nc4,{TS},purchase,a1,\\N,\\N,o4,EUR\n")
+                     f"c3,{TS},page_view,a1,None,nan,,\nc4,{TS},purchase,a1,\\N,\\N,o4,EUR\n"
+                     f"c5,{TS},purchase,a1,10.5,\\N,o5,\\N\n")
         landing.text("web", DAY1, "python.jsonl", "\n".join([
             '{"event_id": "j1", "event_ts": "%s", "event_name": "page_view", "anonymous_id": "a1", '
             '"value": NaN, "rating": NaN, "x": NaN, "y": Infinity, "z": -Infinity, "w": 2.5}' % TS,
@@ -413,6 +415,7 @@ class TestNumbersAnExportWritesAsMissing:
         assert query(warehouse, "select event_id from events where channel = 'social'") == [("s1",)]
         assert query(warehouse, "select source_file, line_no, error from quarantine") == [
             ("web/dt=2026-10-01/mysql.csv", 5, "purchase needs a value"),
+            ("web/dt=2026-10-01/mysql.csv", 6, "purchase needs a currency"),
         ]
 
         def strict(constant: str) -> None:
