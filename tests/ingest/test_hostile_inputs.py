@@ -643,6 +643,50 @@ class TestCsvLinesAfterAValueOnTwoLines:
             (6, "r4,bad,page_view,a1,t", 'event_ts "bad" is not a timest'),
         ]
 
+    @pytest.mark.parametrize("delimiter", [",", "\t", "|"])
+    def test_a_quote_inside_an_unquoted_value(self, landing: Landing, warehouse: Path, delimiter: str) -> None:
+        """A quote in the middle or at the end of an unquoted value (an inch mark: TV 55" OLED,
+        Monitor 27") is a character of it, as the reader takes it; every quote was counted as
+        opening a value, so the lines after it were taken for its row's and, with a blank line or
+        a value on two lines in the file, the rows after it were numbered wrong."""
+        rows = [
+            ("s1", 'TV 55" OLED'),
+            ("s2", '"two\nlines, with a ""quote"" in them"'),
+            ("s3", 'Monitor 27"'),
+            None,  # a blank line
+            ("s4", '"quoted, then 12"" on the next\nline"'),
+            ("s5", 'x"y"z'),
+            ("", "no id"),
+            ("s6", 'plain'),
+        ]
+        text = delimiter.join(WEB_HEADER.split(",")) + "\n" + "".join(
+            "\n" if row is None else delimiter.join([row[0], TS, "page_view", "a1", row[1]]) + "\n" for row in rows
+        )
+        landing.text("web", DAY1, "x.csv", text)
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no, page_title from raw.web_events order by 1") == [
+            ("s1", 2, 'TV 55" OLED'), ("s2", 3, 'two\nlines, with a "quote" in them'), ("s3", 5, 'Monitor 27"'),
+            ("s4", 7, 'quoted, then 12" on the next\nline'), ("s5", 9, 'x"y"z'), ("s6", 11, "plain"),
+        ]
+        assert query(warehouse, "select line_no, error from quarantine") == [(10, "missing required field event_id")]
+
+    def test_a_quote_inside_an_unquoted_value_of_a_backslash_escaped_file(self, landing: Landing, warehouse: Path) -> None:
+        """As above, in a file that escapes a quote inside a value with a backslash: there the
+        lines are followed with that escape."""
+        landing.text("web", DAY1, "x.csv", (
+            f"{WEB_HEADER}\n"
+            f'b1,{TS},page_view,a1,TV 55" OLED\n'
+            f'b2,{TS},page_view,a1,"say \\"hi\\",\ntwice"\n'
+            "\n"
+            f",{TS},page_view,a1,no id\n"
+            f"b3,{TS},page_view,a1,plain\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no, page_title from raw.web_events order by 1") == [
+            ("b1", 2, 'TV 55" OLED'), ("b2", 3, 'say "hi",\ntwice'), ("b3", 7, "plain"),
+        ]
+        assert query(warehouse, "select line_no, error from quarantine") == [(6, "missing required field event_id")]
+
     def test_text_that_is_not_utf8_after_a_value_on_two_lines(self, landing: Landing, warehouse: Path) -> None:
         landing.binary("web", DAY1, "w.csv", (
             f"{WEB_HEADER}\n".encode()

@@ -439,6 +439,25 @@ def _csv_line_ends_within(csv_line: str) -> str:
     return f"(strlen({text}) - strlen(replace({text}, chr(10), '')))"
 
 
+# A CSV delimiter in an RE2 pattern, as itself and inside a character class.
+_RE2_DELIMITER = {",": (",", ","), ";": (";", ";"), "\t": ("\\t", "\\t"), "|": ("\\|", "|")}
+
+
+def _csv_quote_patterns(delimiter: str, escape: str) -> tuple[str, str]:
+    """RE2 patterns that a CSV line fully matches when it ends inside a quoted value (a value
+    that goes on to the next line), having started outside one, and having started inside one.
+    As the reader parses: a quote opens a value only at its start (after spaces); one elsewhere
+    in an unquoted value is a character of it; inside a quoted value a quote is doubled (or,
+    with a backslash escape, escaped), and after the closing quote the value ends at the
+    delimiter."""
+    d, not_d = _RE2_DELIMITER.get(delimiter, (",", ","))
+    inside = '(?:[^"]|"")*' if escape == '"' else r'(?:[^"\\]|\\.)*'
+    after_close = f'(?:[^{not_d}"][^{not_d}]*)?'
+    field = f'(?: *"{inside}"{after_close}| *[^{not_d}" ][^{not_d}]*| *)'
+    opened = f' *"{inside}'
+    return f"(?:{field}{d})*{opened}", f'{inside}(?:"{after_close}(?:{d}{field})*{d}{opened})?'
+
+
 def _csv_header(con: duckdb.DuckDBPyConnection, kind: str) -> tuple[str, list[str], int, str] | None:
     """The delimiter, column names (without spaces around them) and number of lines before it
     (blank ones) of a CSV's header line (its first line that is not blank),
@@ -506,31 +525,32 @@ def _unique_ignoring_case(names: list[str], fields: tuple[str, ...] | list[str])
 
 def _parse_csv_either_escape(
     con: duckdb.DuckDBPyConnection, path: Path, line_limit: int, header: tuple[str, list[str], int, str] | None
-) -> None:
+) -> str:
     """_parse_csv, for a file that may escape a quote inside a value with a backslash (its header
     says \\"-escaped when any line holds \\"): parsed both ways, the reading that refuses fewer
     rows kept. A value that ends in a backslash ("C:\\temp\\", "not sure :\\") is RFC 4180's
     backslash and closing quote; read as an escaped quote, it left the value open and the next
     row was swallowed into a refused one. When both refuse as many, a file holding \\\\ is taken
     for escaped (an escaping writer doubles every backslash: "C:\\\\temp\\\\" is C:\\temp\\), any
-    other for RFC 4180."""
+    other for RFC 4180. Returns the escape of the reading kept."""
     if header is None or header[3] == '"':
         _parse_csv(con, path, line_limit, header)
-        return
+        return '"'
     as_rfc_4180 = (header[0], header[1], header[2], '"')
     _parse_csv(con, path, line_limit, as_rfc_4180)
     refused_as_rfc_4180 = _rows_refused(con)
     _parse_csv(con, path, line_limit, header)
     refused_as_escaped = _rows_refused(con)
     if refused_as_escaped < refused_as_rfc_4180:
-        return
+        return header[3]
     if refused_as_escaped == refused_as_rfc_4180:
         ((doubled,),) = con.execute(
             r"select coalesce(bool_or(contains(line, '\\')), false) from file_lines"
         ).fetchall()
         if doubled:
-            return
+            return header[3]
     _parse_csv(con, path, line_limit, as_rfc_4180)
+    return '"'
 
 
 def _rows_refused(con: duckdb.DuckDBPyConnection) -> int:
@@ -648,7 +668,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
     with tempfile.TemporaryDirectory(prefix="journey-csv-") as folder:
         try:
             source = file.path
-            _parse_csv_either_escape(con, source, csv_line_limit, header)
+            escape = _parse_csv_either_escape(con, source, csv_line_limit, header)
         except duckdb.InvalidInputException as exc:
             # DuckDB's CSV reader takes one line end for a whole file: a file whose lines end in
             # CR LF and LF (an export appended to another) is read from a copy with LF ends only
@@ -657,7 +677,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
                 raise
             source = Path(folder) / "lf.csv"
             copy_with_lf_line_ends(file.path, source)
-            _parse_csv_either_escape(con, source, csv_line_limit, header)
+            escape = _parse_csv_either_escape(con, source, csv_line_limit, header)
         _number_csv_rejects(con, source)
     _check_csv_header(con, file.kind)
     # (a table made anew numbers its rows from 0, in the order the reader gave them)
@@ -703,16 +723,45 @@ def read_csv(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, max_
         "select coalesce(bool_or(quotes % 2 = 1), false) from csv_physical_lines"
     ).fetchall()
     if spans_lines:
+        # A line's quotes open or close a value as the reader takes them (a quote in the middle
+        # of an unquoted value is a character of it: TV 55" OLED; counting every quote, a line
+        # after it was taken for part of its record and the rows after it were numbered wrong).
+        # Each line leaves the state it starts in (inside a quoted value or not) as it was,
+        # changes it, or sets it whatever it was; a line starts a record when the state before
+        # it is outside: the last line that set it, and the changes since.
+        ends_inside_from_outside, ends_inside_from_inside = _csv_quote_patterns(
+            header[0] if header is not None else ",", escape
+        )
         records = f"""
+            quote_moves as (
+                select
+                    line_no,
+                    line,
+                    in_refused_row,
+                    case when coalesce(quotes, 0) = 0 then false
+                        else regexp_full_match(coalesce(line, ''), {_lit(ends_inside_from_outside)}) end as out_to_in,
+                    case when coalesce(quotes, 0) = 0 then true
+                        else regexp_full_match(coalesce(line, ''), {_lit(ends_inside_from_inside)}) end as in_to_in
+                from csv_physical_lines
+            ),
+            quote_changes as (
+                select
+                    *,
+                    case when out_to_in = in_to_in then out_to_in::int end as sets_inside,
+                    sum((out_to_in and not in_to_in)::int) over (order by line_no rows unbounded preceding) as changes_through
+                from quote_moves
+            ),
             quote_parity as (
                 select
                     line_no,
                     line,
                     in_refused_row,
-                    coalesce(sum(coalesce(quotes, 0)) over (
-                        order by line_no rows between unbounded preceding and 1 preceding
-                    ), 0) % 2 = 0 as starts_record
-                from csv_physical_lines
+                    (coalesce(last_value(sets_inside ignore nulls) over before, 0)
+                        + coalesce(lag(changes_through) over (order by line_no), 0)
+                        - coalesce(last_value(case when sets_inside is not null then changes_through end ignore nulls) over before, 0)
+                    ) % 2 = 0 as starts_record
+                from quote_changes
+                window before as (order by line_no rows between unbounded preceding and 1 preceding)
             ),
             numbered_records as (
                 select
