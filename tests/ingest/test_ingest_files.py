@@ -106,6 +106,32 @@ class TestMisplacedFiles:
         ]
         assert query(warehouse, "select event_id from events") == [("e1",)]
 
+    def test_names_that_are_not_utf8_are_named_not_read(self, landing: Landing, warehouse: Path) -> None:
+        """A file or folder whose name is not UTF-8 (a Latin-1 é) is recorded with the reason, its
+        bad bytes written \\xe9; the run stopped with an encoding error and published nothing."""
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        day = landing.root / "web" / "dt=2026-10-01"
+        good = (day / "good.jsonl").read_bytes()
+        for name in (b"caf\xe9.jsonl", b"caf\xe9.csv", b"caf\xe9.txt"):
+            (day / os.fsdecode(name)).write_bytes(good)
+        (day / os.fsdecode(b"sub\xe9")).mkdir()
+        (day / os.fsdecode(b"sub\xe9") / "x.parquet").write_bytes(b"")
+        (landing.root / "identities").mkdir()
+        (landing.root / "identities" / os.fsdecode(b"crm\xe9.csv")).write_text("user_id,email\nu1,a@example.com\n")
+        (landing.root / os.fsdecode(b"stray\xe9.jsonl")).write_bytes(good)
+
+        summary = run_day(landing, warehouse, DAY1)
+
+        reason = "file name is not valid UTF-8 text (rename it); not read"
+        names = ["identities/crm\\xe9.csv", "web/dt=2026-10-01/caf\\xe9.csv", "web/dt=2026-10-01/caf\\xe9.jsonl",
+                 "web/dt=2026-10-01/caf\\xe9.txt", "web/dt=2026-10-01/sub\\xe9/x.parquet"]
+        assert sorted(summary.file_errors) == [f"{name}: {reason}" for name in names]
+        assert query(warehouse, "select source_file, line_no, error from quarantine order by 1") == [
+            (name, None, reason) for name in names
+        ]
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+        assert any(n.startswith("stray\\xe9.jsonl: a file beside") for n in summary.notices), summary.notices
+
     def test_folder_that_cannot_be_listed_is_one_problem(self, tmp_path: Path) -> None:
         """A dt= folder the run may not list (no read permission; tests run as root, who may read
         anything, so a folder whose listing fails with ELOOP stands in) is one recorded problem

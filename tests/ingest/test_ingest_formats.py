@@ -497,6 +497,25 @@ class TestParquetTimestampPrecision:
         ]
 
 
+    def test_a_column_of_lists_of_timestamps(self, landing: Landing, warehouse: Path) -> None:
+        """A column of lists of timestamps (an extra field) is kept; it was cast as a timestamp
+        column, and the whole file was refused."""
+        seen = datetime(2026, 10, 1, 10, tzinfo=UTC)
+        table = pa.table({
+            "event_id": ["l1", "l2", "l3"], "event_name": ["page_view"] * 3, "anonymous_id": ["a1"] * 3,
+            "event_ts": pa.array([seen] * 3, pa.timestamp("us", tz="UTC")),
+            "seen_us": pa.array([[seen], [], None], pa.list_(pa.timestamp("us"))),
+            "seen_ns": pa.array([[seen], [seen], [seen]], pa.list_(pa.timestamp("ns"))),
+            "seen_utc": pa.array([[seen], [seen], [seen]], pa.list_(pa.timestamp("ms", tz="UTC"))),
+        })
+        landing.parquet("web", DAY1, "lists.parquet", table)
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.file_errors == []
+        rows = query(warehouse, "select event_id, json_keys(properties) from events order by 1")
+        assert rows == [("l1", ["seen_us", "seen_ns", "seen_utc"]), ("l2", ["seen_us", "seen_ns", "seen_utc"]),
+                        ("l3", ["seen_ns", "seen_utc"])]
+
+
 class TestTextEncodings:
     """Files that spreadsheet tools outside the US write: a UTF-8 file with a byte order mark loads
     whole; a Windows-1252 one loses only its lines that are not UTF-8, each to quarantine with

@@ -105,10 +105,14 @@ def _describe(
     fmt = file_format_of(path.name)
     if fmt is None and problem is None and not in_flight:
         problem = "unsupported file type (expected .jsonl, .jsonl.gz, .csv or .parquet)"
+    source_file = source_file if source_file is not None else path.relative_to(landing).as_posix()
+    if not is_utf8_name(source_file):
+        # (a name in another encoding: no table or log takes it as it is, and the run stopped)
+        source_file, problem, in_flight = shown_name(source_file), _NAME_NOT_UTF8, False
     return LandingFile(
         kind=kind,
         path=path,
-        source_file=source_file if source_file is not None else path.relative_to(landing).as_posix(),
+        source_file=source_file,
         file_format=fmt,
         arrived_on=arrived_on,
         size_bytes=stat.st_size,
@@ -116,6 +120,24 @@ def _describe(
         problem=problem,
         in_flight=in_flight,
     )
+
+
+_NAME_NOT_UTF8 = "file name is not valid UTF-8 text (rename it); not read"
+
+
+def is_utf8_name(name: str) -> bool:
+    """Whether a file name (as Python decodes it from the system: bytes that are not UTF-8 become
+    lone surrogates) is UTF-8 text."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(name: str) -> str:
+    """A file name as text to record and print: bytes that are not UTF-8 written \\xff."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _visible(path: Path) -> bool:
@@ -226,15 +248,16 @@ def entries_no_kind_reads(landing: Path, kinds: tuple[LandingKind, ...]) -> list
     for entry in _entries(landing):
         if entry.name in names:
             continue
+        name = shown_name(entry.name)
         if entry.is_dir():
             meant = difflib.get_close_matches(entry.name.lower(), names, n=1, cutoff=0.6)
             notices.append(
-                f"{entry.name}/: not a folder of the landing folder ({folders}), so its files are not read"
+                f"{name}/: not a folder of the landing folder ({folders}), so its files are not read"
                 + (f"; did you mean {meant[0]}/?" if meant else "")
             )
         else:
             notices.append(
-                f"{entry.name}: a file beside the landing folder's folders is not read; it goes in "
+                f"{name}: a file beside the landing folder's folders is not read; it goes in "
                 f"{', '.join(f'{n}/' for n in dated[:-1])} or {dated[-1]}/ (in a dt=YYYY-MM-DD folder), "
                 f"{' or '.join(f'{n}/' for n in undated)}"
             )

@@ -993,7 +993,9 @@ def _parquet_record(con: duckdb.DuckDBPyConnection, source: str) -> str:
     values = []
     for name, dtype, *_ in con.execute(f"describe select * from {source}").fetchall():
         value = f"p.{_ident(name)}"
-        if dtype.startswith("TIMESTAMP"):  # any precision and zone (pandas writes ns)
+        # any precision and zone (pandas writes ns); not a list of them (TIMESTAMP[]), which
+        # to_json writes as it is (its cast refused the whole file)
+        if dtype.startswith("TIMESTAMP") and not dtype.endswith("]"):
             value = f"strftime({_utc_microseconds(value, dtype)}, '%Y-%m-%dT%H:%M:%S.%fZ')"
         values.append((name, value))
     return _json_object_without_nulls(values)
