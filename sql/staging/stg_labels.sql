@@ -52,7 +52,9 @@ cleaned as (
         key_as_given(f.user_id) as user_id_as_given,
         lower(clean_identifier(f.stage)) as stage,  -- whitespace of any kind around it (a tab) is not part of it
         clean_text(f.as_of_date) as as_of_date_text,
-        try_cast(clean_text(f.as_of_date) as date) as as_of_date
+        -- YYYY-MM-DD only: DuckDB's cast also takes 'infinity', 'epoch', a time after the date, ' 1-1-1 '
+        case when regexp_full_match(clean_text(f.as_of_date), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+            then try_cast(clean_text(f.as_of_date) as date) end as as_of_date
     from objects
 ),
 

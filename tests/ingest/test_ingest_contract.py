@@ -429,6 +429,42 @@ class TestNumbersAnExportWritesAsMissing:
         }
 
 
+class TestLabelDates:
+    """A label's as_of_date is a date written YYYY-MM-DD, as the contract says: DuckDB's cast took
+    'infinity' (9999-12-31 to Python), 'epoch' (1970-01-01), a date and time, ' 1-1-1 '."""
+
+    def test_only_year_month_day_loads(self, landing: Landing, warehouse: Path) -> None:
+        given = ["2026-09-30", "infinity", "-infinity", "epoch", "2026-10-01 10:00:00", "2026-10-01T00:00:00Z", "1-1-1"]
+        landing.text("labels", None, "labels.csv", "user_id,stage,as_of_date\n" + "".join(
+            f"u{i},purchase,{day}\n" for i, day in enumerate(given)
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select user_id, as_of_date from raw.labels") == [("u0", date(2026, 9, 30))]
+        assert query(warehouse, "select line_no, error, reason from quarantine order by 1") == [
+            (i + 2, f'as_of_date "{day}" is not a date (YYYY-MM-DD)', "bad_date") for i, day in enumerate(given) if i
+        ]
+
+
+class TestShortHandlesInReasons:
+    """A refused row's handle is masked wherever the row repeats it, but not a handle shorter than
+    3 characters (as mask_handle leaves it): each of its letters in the reason was replaced, so
+    a handle "e" made "missing r@[handle]quir@[handle]d fi@[handle]ld"."""
+
+    def test_the_reasons_read_as_written(self, landing: Landing, warehouse: Path) -> None:
+        landing.jsonl("social", DAY1, "social.jsonl", [
+            {"event_ts": TS, "event_name": "mention", "platform": "x", "handle": "e"},
+        ])
+        landing.jsonl("identities", None, "crm.jsonl", [{"user_id": "u1", "handle": "h"}])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select channel, error from quarantine order by 1") == [
+            ("identities", "a handle needs its platform"),
+            ("social", "missing required field event_id"),
+        ]
+        raws = [raw for (raw,) in query(warehouse, "select raw from quarantine order by channel")]
+        assert raws == ['{"user_id": "u1", "handle": "@[handle]"}',
+                        f'{{"event_ts": "{TS}", "event_name": "mention", "platform": "x", "handle": "@[handle]"}}']
+
+
 class TestRaggedCsvRows:
     """A CSV row with too few columns is one quarantined row, at its own line."""
 
