@@ -45,7 +45,8 @@ create or replace temp macro event_ts_error(x, parsed, arrived_on) as (
         when parsed is null and regexp_matches(x, '^\s*-?[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].*[0-9]:[0-9]{2}([.,][0-9]+)? ?[A-Za-z][A-Za-z/_]+$')
             and not regexp_matches(x, '(?i:utc|gmt)$')
             then 'event_ts "' || left(x, 40) || '" names its time zone; give an offset such as Z or +02:00 (or UTC)'
-        when parsed is null and try_cast(x as timestamp) is not null
+        -- (a digit in it: DuckDB's cast also takes the words infinity and epoch)
+        when parsed is null and try_cast(x as timestamp) is not null and regexp_matches(x, '[0-9]')
             then 'event_ts "' || left(x, 40) || '" has no time zone; give an offset such as Z or +02:00'
         -- epoch microseconds (GA4's BigQuery export) and nanoseconds of this era: say so
         when parsed is null and regexp_full_match(x, '[0-9]{16}')

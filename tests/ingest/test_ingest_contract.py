@@ -369,6 +369,10 @@ class TestTimestampEdgeCases:
         ("2026-10-01T10:00:00-1900", "has an offset outside -18:00 to +18:00"),
         ("2026-10-01T10:00:00+05:75", "has an offset outside -18:00 to +18:00"),
         ("2026-10-01T10:00:00 CET", "names its time zone; give an offset such as Z or +02:00 (or UTC)"),
+        # words DuckDB's cast takes for a time: said to have no time zone
+        ("infinity", "is not a timestamp (ISO-8601 with offset, or epoch milliseconds)"),
+        ("-Infinity", "is not a timestamp (ISO-8601 with offset, or epoch milliseconds)"),
+        ("epoch", "is not a timestamp (ISO-8601 with offset, or epoch milliseconds)"),
     ])
     def test_the_reason_names_what_is_wrong(self, landing: Landing, warehouse: Path, event_ts: str, reason: str) -> None:
         """The reasons about an offset or a zone were given for any text ending like one: a date
