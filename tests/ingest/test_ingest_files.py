@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -166,6 +167,58 @@ class TestMisplacedFiles:
             assert [(f.source_file, f.problem) for f in files_unlisted_day] == [
                 ("web/dt=2026-10-01", "folder cannot be read (Permission denied); its files are not read")
             ]
+
+    def test_folders_listed_but_not_entered_are_named(self, landing: Landing, warehouse: Path) -> None:
+        """A folder the run may list but not enter (mode r-- without x: a day, a sub-folder of one,
+        identities/) is one recorded problem, not the end of the run, which stopped at the first
+        look at one of its files with "permission denied". (Run in a process of its own; as root,
+        without the capabilities that let root enter any folder.)"""
+        import json
+        import shutil
+        import subprocess
+        import sys
+
+        landing.jsonl("web", DAY1, "good.jsonl", [GOOD])
+        landing.jsonl("web", date(2026, 9, 30), "earlier.jsonl", [dict(GOOD, event_id="e0")])
+        (landing.root / "web" / "dt=2026-10-01" / "hour=03").mkdir()
+        (landing.root / "web" / "dt=2026-10-01" / "hour=03" / "x.jsonl").write_text("{}\n")
+        landing.text("identities", None, "crm.csv", "user_id,email\nu1,a@example.com\n")
+        closed = [landing.root / "web" / "dt=2026-09-30", landing.root / "web" / "dt=2026-10-01" / "hour=03",
+                  landing.root / "identities"]
+        root = Path(__file__).resolve().parents[2]
+        code = (
+            "import json, sys\n"
+            "from datetime import date\n"
+            "from pathlib import Path\n"
+            "from journey_analytics.config import Settings\n"
+            "from journey_analytics.runs import run_day_in_process\n"
+            "landing, warehouse = Path(sys.argv[1]), Path(sys.argv[2])\n"
+            "s = run_day_in_process(date(2026, 10, 1), landing, warehouse, warehouse.parent / 'reports', Settings())\n"
+            "print(json.dumps(sorted(s.file_errors)))\n"
+        )
+        drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+        if drop and shutil.which("setpriv") is None:
+            pytest.skip("setpriv (util-linux) is needed to run without root's file capabilities")
+        for folder in closed:
+            folder.chmod(0o644)
+        try:
+            result = subprocess.run(
+                [*drop, sys.executable, "-c", code, str(landing.root), str(warehouse)],
+                capture_output=True, text=True, timeout=300,
+                env={**os.environ, "PYTHONPATH": f"{root / 'src'}:{root}"},
+            )
+        finally:
+            for folder in closed:
+                folder.chmod(0o755)
+        assert result.returncode == 0, result.stderr[-2000:]
+        cannot = "folder cannot be read (Permission denied); its files are not read"
+        assert json.loads(result.stdout.strip().splitlines()[-1]) == [
+            f"identities: {cannot}",
+            f"web/dt=2026-09-30: {cannot}",
+            "web/dt=2026-10-01/hour=03: file is in a sub-folder of dt=2026-10-01/; landing files are read only "
+            "directly inside it",
+        ]
+        assert query(warehouse, "select event_id from events") == [("e1",)]
 
     def test_later_day_is_left_for_its_run(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "today.jsonl", [GOOD])

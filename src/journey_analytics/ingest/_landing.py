@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
 from dataclasses import dataclass
@@ -157,9 +158,19 @@ def _listing_problem(folder: Path) -> str | None:
     """Why a folder cannot be listed (no permission, a link loop), or None."""
     try:
         next(iter(folder.iterdir()), None)
+        _entered(folder)
     except OSError as exc:
         return f"folder cannot be read ({exc.strerror or exc}); its files are not read"
     return None
+
+
+def _entered(folder: Path) -> None:
+    """Raise PermissionError for a folder that may be listed but not entered (mode r-- without
+    x): none of its entries can be looked at. (The run stopped at the first look at one of its
+    files.) Asked of the system by access(2), not by a look at an entry, so that each file's stat
+    is still taken once."""
+    if not os.access(folder, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
 
 
 def _visible_files(folder: Path) -> list[Path]:
@@ -199,6 +210,7 @@ def _list_folder(folder: Path) -> tuple[list[os.DirEntry[str]], list[Path]] | st
     try:
         with os.scandir(folder) as listing:
             entries = sorted((e for e in listing if not e.name.startswith((".", "_"))), key=lambda e: e.name)
+        _entered(folder)
     except OSError as exc:
         return f"folder cannot be read ({exc.strerror or exc}); its files are not read"
     files, folders = [], []
