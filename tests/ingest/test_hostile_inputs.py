@@ -117,7 +117,8 @@ def write_corpus(landing: Landing) -> None:
     for name in ("empty.jsonl", "empty.csv", "empty.jsonl.gz", "empty.parquet"):
         landing.binary("web", DAY1, name, b"")
     landing.binary("web", DAY1, "empty-gzip.jsonl.gz", gzip.compress(b""))
-    landing.binary("web", DAY1, "blank-lines.jsonl", b"\n\n  \n" + "\u00a0\u3000 \n".encode())
+    # (tabs are JSON whitespace too: a line of them was refused as not JSON, one of spaces skipped)
+    landing.binary("web", DAY1, "blank-lines.jsonl", b"\n\n  \n\t\n \t \n" + "\u00a0\u3000 \n".encode())
     landing.text("web", DAY1, "header-only.csv", WEB_HEADER + "\n")
     landing.parquet("web", DAY1, "no-rows.parquet", pa.table({"event_id": pa.array([], pa.string())}))
 

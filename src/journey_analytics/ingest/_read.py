@@ -238,11 +238,14 @@ def bare_cr_files(con: duckdb.DuckDBPyConnection, lines_table: str) -> list[str]
 _FILE_STARTS = "select filename, min(rowid) - 1 as before from file_lines_read group by filename"
 
 
-def _not_blank(column: str) -> str:
+def _not_blank(column: str, tabs: bool = False) -> str:
     """SQL that is true when a line holds more than spaces (as trim() counts them: the space and
-    the Unicode space separators). Only a line that does not start with a visible ASCII
-    character is trimmed to find out: trimming every line costs as much as reading it."""
-    return f"({column} is not null and (ascii({column}) between 33 and 126 or trim({column}) <> ''))"
+    the Unicode space separators), and, with ``tabs`` (a JSON line, where a tab is whitespace
+    as a space is; in a CSV split by tabs it is a row of empty values), tabs. Only a line that
+    does not start with a visible ASCII character is trimmed to find out: trimming every line
+    costs as much as reading it."""
+    spaced = f"replace({column}, chr(9), ' ')" if tabs else column
+    return f"({column} is not null and (ascii({column}) between 33 and 126 or trim({spaced}) <> ''))"
 
 
 def _number_lines(con: duckdb.DuckDBPyConnection) -> None:
@@ -327,7 +330,7 @@ def read_jsonl(con: duckdb.DuckDBPyConnection, file: LandingFile, table: str, ma
             null as record,  -- the line itself is the record; staging parses it once
             null as parse_error
         from file_lines
-        where {_not_blank('line')}
+        where {_not_blank('line', tabs=True)}
         union all by name
         select ? as source_file, ? as arrived_on, line_no, raw, null as record, error as parse_error
         from line_rejects
@@ -376,7 +379,7 @@ def read_jsonl_batch(
         select b.source_file, b.arrived_on, l.line_no, l.line, null, null
         from file_lines_numbered as l
         inner join batch_files as b on b.path = l.filename
-        where {_not_blank('l.line')}
+        where {_not_blank('l.line', tabs=True)}
         union all
         select b.source_file, b.arrived_on, r.line_no, r.raw, null, r.error
         from line_rejects as r
