@@ -296,6 +296,20 @@ create or replace temp macro mask_handle(x, handle) as
         else x
     end;
 
+-- A refused row's own handle, as given, replaced in its text: wherever it is when it is 3
+-- characters or more, a shorter one only where it stands alone (a CSV field, a JSON string), not
+-- inside words (a handle "e" replaced in every word made the text unreadable). Not in its reason,
+-- whose words are the staging model's: see the handle_to_replace columns.
+create or replace temp macro replace_handle(x, handle) as
+    case
+        when handle is null then x
+        when length(handle) >= 3 then replace(x, handle, '@[handle]')
+        -- (twice: a match takes the character after the handle, which may stand before it again)
+        else regexp_replace(regexp_replace(x,
+            '(^|[^\p{L}\p{N}_])@?' || regexp_escape(handle) || '($|[^\p{L}\p{N}_])', '\1@[handle]\2', 'g'),
+            '(^|[^\p{L}\p{N}_])@?' || regexp_escape(handle) || '($|[^\p{L}\p{N}_])', '\1@[handle]\2', 'g')
+    end;
+
 -- The handle that a line which could not be parsed as JSON names in its "handle" field, cleaned
 -- as a parsed row's handle is (lower case, no '@'), so that mask_handle finds it wherever else the
 -- line repeats it (its text, an extra field); null when the line names none.
@@ -390,10 +404,9 @@ create or replace temp macro extra_properties(extra_fields, handle) as (
                     when 'OBJECT' then json_or_text(e.masked)
                     when 'ARRAY' then json_or_text(e.masked)
                     -- NaN, Infinity (a Parquet float, Python's json): DuckDB reads them, strict
-                    -- JSON readers refuse the whole object; kept as text ("NaN"), as is a number
-                    -- beyond a double's range (1e400)
-                    when 'DOUBLE' then case when isfinite(cast(e.value as double)) then e.value
-                        else to_json(cast(e.value as varchar)) end
+                    -- JSON readers refuse the whole object; kept as text ("NaN")
+                    when 'DOUBLE' then case when cast(e.value as varchar) in ('NaN', 'Infinity', '-Infinity')
+                        then to_json(cast(e.value as varchar)) else e.value end
                     else e.value
                 end)
             ))) as varchar), '{}')

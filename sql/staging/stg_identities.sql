@@ -83,9 +83,9 @@ with_line_handle as (
     select
         *,
         case when contract_error is not null then coalesce(handle, handle_named_in(raw)) end as line_handle,
-        -- the handle as given, replaced wherever the row repeats it; not one shorter than 3
-        -- characters, as mask_handle leaves it (a handle "h" made the reason "a @[handle]andle
-        -- needs its platform"; the "handle" field itself is masked below)
+        -- the handle as given, replaced wherever the reason repeats it; not one shorter than 3
+        -- characters (a handle "h" made the reason "a @[handle]andle needs its platform"); in the
+        -- row's text, see replace_handle
         case when length(handle_as_given) >= 3 then handle_as_given end as handle_to_replace
     from checked
 ),
@@ -100,9 +100,9 @@ refused_handles_masked as (
             coalesce(email_as_given, chr(0)), '[email]'), coalesce(handle_to_replace, chr(0)), '@[handle]'), handle)
         end as reason_handle_masked,
         case when contract_error is not null and (parse_error is null or starts_with(ltrim(raw), '{')) then
-            regexp_replace(mask_handle(replace(
+            regexp_replace(mask_handle(replace_handle(
                 case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
-                coalesce(handle_to_replace, chr(0)), '@[handle]'
+                handle_as_given
             -- a line that is not JSON: the handle its "handle" field names
             ), line_handle), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g')
         end as raw_handle_masked

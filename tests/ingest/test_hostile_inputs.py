@@ -688,6 +688,47 @@ class TestCsvLinesAfterAValueOnTwoLines:
         ]
         assert query(warehouse, "select line_no, error from quarantine") == [(6, "missing required field event_id")]
 
+    def test_a_line_end_escaped_with_a_backslash(self, landing: Landing, warehouse: Path) -> None:
+        """MySQL writes a line end inside a value as a backslash and the line end: the value goes on."""
+        landing.text("web", DAY1, "x.csv", (
+            f"{WEB_HEADER}\n"
+            f'm1,{TS},page_view,a1,"say \\"hi\\" C:\\\n'
+            'next"\n'
+            f"m2,{TS},page_view,a1,plain\n"
+            "\n"
+            f"m3,{TS},page_view,a1,plain\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [
+            ("m1", 2), ("m2", 4), ("m3", 6)]
+
+    def test_two_spaces_before_a_quote(self, landing: Landing, warehouse: Path) -> None:
+        """The reader opens a quoted value after at most one space; after two the quote is text."""
+        landing.text("web", DAY1, "x.csv", (
+            f"{WEB_HEADER},note\n"
+            f'q1,{TS},page_view,a1,27" TV,  "deal\n'
+            f'q2,{TS},page_view,a1,"two\nlines",u\n'
+            "\n"
+            f"q3,{TS},page_view,a1,plain,\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no, properties->>'note' from raw.web_events order by 1") == [
+            ("q1", 2, '  "deal'), ("q2", 3, "u"), ("q3", 6, None)]
+
+    def test_a_header_that_is_not_the_contracts(self, landing: Landing, warehouse: Path) -> None:
+        """With a header the dialect is not read from (a name given twice), the reader guesses the
+        delimiter, and the quotes are counted, as before."""
+        landing.text("web", DAY1, "x.csv", (
+            "event_id;event_ts;event_name;anonymous_id;page_title;page_title\n"
+            f'g1;{TS};page_view;a1;"two\nlines";x\n'
+            f"g2;{TS};page_view;a1;plain;y\n"
+            "\n"
+            f"g3;{TS};page_view;a1;plain;z\n"
+        ))
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select event_id, line_no from raw.web_events order by 1") == [
+            ("g1", 2), ("g2", 4), ("g3", 6)]
+
     def test_text_that_is_not_utf8_after_a_value_on_two_lines(self, landing: Landing, warehouse: Path) -> None:
         landing.binary("web", DAY1, "w.csv", (
             f"{WEB_HEADER}\n".encode()

@@ -454,19 +454,25 @@ class TestShortHandlesInReasons:
     3 characters (as mask_handle leaves it): each of its letters in the reason was replaced, so
     a handle "e" made "missing r@[handle]quir@[handle]d fi@[handle]ld"."""
 
-    def test_the_reasons_read_as_written(self, landing: Landing, warehouse: Path) -> None:
+    def test_the_reasons_read_as_written_and_the_handle_is_masked(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("social", DAY1, "social.jsonl", [
-            {"event_ts": TS, "event_name": "mention", "platform": "x", "handle": "e"},
+            {"event_ts": TS, "event_name": "mention", "platform": "x", "handle": "e", "text": "hey e, see e"},
         ])
+        # in CSV, where no field name marks the handle, a short one is still masked where it stands alone
+        landing.text("social", DAY1, "social.csv", "event_id,event_ts,event_name,platform,handle,text\n"
+                     f",{TS},mention,instagram,jo,jo\n")
         landing.jsonl("identities", None, "crm.jsonl", [{"user_id": "u1", "handle": "h"}])
+        landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\nu2,,,jo\n")
         run_day(landing, warehouse, DAY1)
-        assert query(warehouse, "select channel, error from quarantine order by 1") == [
-            ("identities", "a handle needs its platform"),
-            ("social", "missing required field event_id"),
+        assert query(warehouse, "select source_file, error, raw from quarantine order by 1") == [
+            ("identities/crm.csv", "a handle needs its platform", "u2,,,@[handle]"),
+            ("identities/crm.jsonl", "a handle needs its platform", '{"user_id": "u1", "handle": "@[handle]"}'),
+            ("social/dt=2026-10-01/social.csv", "missing required field event_id",
+             f",{TS},mention,instagram,@[handle],@[handle]"),
+            ("social/dt=2026-10-01/social.jsonl", "missing required field event_id",
+             f'{{"event_ts": "{TS}", "event_name": "mention", "platform": "x", "handle": "@[handle]", '
+             '"text": "hey @[handle], see @[handle]"}'),
         ]
-        raws = [raw for (raw,) in query(warehouse, "select raw from quarantine order by channel")]
-        assert raws == ['{"user_id": "u1", "handle": "@[handle]"}',
-                        f'{{"event_ts": "{TS}", "event_name": "mention", "platform": "x", "handle": "@[handle]"}}']
 
 
 class TestRaggedCsvRows:
