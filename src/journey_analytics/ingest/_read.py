@@ -449,8 +449,8 @@ _RE2_DELIMITER = {",": (",", ","), ";": (";", ";"), "\t": ("\\t", "\\t"), "|": (
 def _csv_quote_patterns(delimiter: str, escape: str) -> tuple[str, str]:
     """RE2 patterns that a CSV line fully matches when it ends inside a quoted value (a value
     that goes on to the next line), having started outside one, and having started inside one.
-    As the reader parses: a quote opens a value only at its start (after spaces); one elsewhere
-    in an unquoted value is a character of it; inside a quoted value a quote is doubled (or,
+    As the reader parses: a quote opens a value only at its start (after at most one space); one
+    elsewhere in an unquoted value is a character of it; inside a quoted value a quote is doubled (or,
     with a backslash escape, escaped), and after the closing quote the value ends at the
     delimiter."""
     d, not_d = _RE2_DELIMITER.get(delimiter, (",", ","))
