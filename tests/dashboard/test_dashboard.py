@@ -1318,6 +1318,23 @@ class TestClassifierInPlainWords:
         assert section.index("In plain words") < section.index("<table>")
         assert "<th>rules+model F1</th>" in section
 
+    def test_a_classifier_trained_on_labels_is_scored_on_labels(self) -> None:
+        """A classifier trained on labels is scored on the labelled customers held out of its
+        training: the line said "customers whose stage the rules are sure of ... there are no labels
+        to check it against", the opposite of what was done."""
+        from journey_analytics.dashboard.sections import _in_plain_words
+        from journey_analytics.stages.evaluate import compare
+
+        truth = ["awareness", "consideration", "consideration", "purchase"]
+        rules = ["awareness", "awareness", "consideration", "purchase"]
+        final = ["awareness", "consideration", "consideration", "awareness"]
+        held_out = compare(truth, rules, final, reference="held-out labels", decided_by_model=2)
+        line = _in_plain_words({"held_out": held_out})
+        assert line.startswith("<p><b>In plain words:</b> the stages on this page are right for 3 of 4 customers (75%)"
+                               " whose stage your labels give, kept out of the classifier&#x27;s training; the classifier"
+                               " decided 2 of them, the rules the rest. Precision"), line
+        assert "rules are sure of" not in line and "no labels" not in line
+
 
 class TestFilesNotRead:
     """A landing file that could not be read as a whole is named on the page, with why: its rows

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import plotly.graph_objects as go
 
+from journey_analytics.stages.evaluate import HELD_OUT_LABELS
 from journey_analytics.warehouse import has_tables, run_script
 from journey_analytics.wording import natural_key, plural
 
@@ -842,8 +843,9 @@ SCORES_IN_PLAIN_WORDS = (
 
 def _in_plain_words(report: dict[str, Any]) -> str:
     """One sentence a marketing reader can take away from the evaluation: how many customers of the
-    report's best reference (supplied labels, the simulator's truth, else the held-out customers the
-    rules are sure of) got the stage the reference gives them, and what the scores mean."""
+    report's best reference (supplied labels, the simulator's truth, the labelled customers held out
+    of a classifier trained on labels, else the held-out customers the rules are sure of) got the
+    stage the reference gives them, and what the scores mean."""
     for key in ("labels", "truth", "held_out"):
         section = report.get(key) or {}
         scored = section.get("rules_plus_model") or {}
@@ -853,6 +855,11 @@ def _in_plain_words(report: dict[str, Any]) -> str:
             share = f"{right:,} of {plural(n, 'customer')} ({scored['accuracy']:.0%})"
             if key == "labels":
                 said = f"the stages on this page are right for {share} whose stage your labels give"
+            elif key == "held_out" and section.get("reference") == HELD_OUT_LABELS:
+                # trained on labels: scored on the labelled customers kept out of its training
+                decided = section.get("decided_by_model") or 0
+                said = (f"the stages on this page are right for {share} whose stage your labels give, kept out of"
+                        f" the classifier's training; the classifier decided {decided:,} of them, the rules the rest")
             elif key == "truth":
                 said = f"the stages on this page are right for {share} whose true stage the simulator knows"
             else:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from journey_analytics.contract import install_contract_macros
-from journey_analytics.stages.evaluate import NO_STAGE, compare, write_evaluation
+from journey_analytics.stages.evaluate import HELD_OUT_LABELS, NO_STAGE, compare, write_evaluation
 from journey_analytics.stages.features import (
     build_customers,
     feature_columns,
@@ -276,7 +276,7 @@ def _train(
         keep = [i for i, labelled in enumerate(test["labelled"].to_list()) if labelled]
         final = [predicted[i] if unclear[i] else rule_stages[i] for i in keep]
         held_out = compare([test["reference"][i] for i in keep], [rule_stages[i] for i in keep], final,
-                           reference="held-out labels", decided_by_model=sum(unclear[i] for i in keep))
+                           reference=HELD_OUT_LABELS, decided_by_model=sum(unclear[i] for i in keep))
     else:
         # without labels the reference is the rules' clear decisions: this scores the classifier alone on them
         keep = [i for i, c in enumerate(test["rule_is_clear"].fill_null(True).to_list()) if c]

@@ -61,6 +61,10 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict
     }
 
 
+# The reference of a classifier trained on labels: the labelled customers kept out of its training.
+HELD_OUT_LABELS = "held-out labels"
+
+
 def compare(
     y_true: Sequence[str], y_rules: Sequence[str], y_final: Sequence[str], *, reference: str,
     decided_by_model: int | None = None,
