@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,21 @@ def test_profile_names_each_step_and_statement(landing: Path, tmp_path: Path) ->
     assert out[0].startswith("total ") and "'ingest_web'" in out[0] and "'marts'" in out[0]
     assert len(out) == 4 and all(line.split()[1] in out[0] for line in out[1:])
     assert (tmp_path / "work" / "profile.duckdb").exists()
+
+
+def test_staging_model_times_one_model_on_saved_rows(landing: Path, tmp_path: Path) -> None:
+    """benchmarks/staging_model.py keeps the landed rows of the event kinds, then builds one
+    staging model on them as often as asked and prints each build's seconds."""
+    work = tmp_path / "work"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "staging_model.py"), "save", str(landing), str(work)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    assert sorted(p.name for p in work.glob("landed_*.parquet")) == [
+        "landed_email_events.parquet", "landed_social_events.parquet", "landed_web_events.parquet"]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "staging_model.py"), "time", str(work), "web_events", "--repeat", "2"],
+        check=True, capture_output=True, text=True, timeout=300,
+    ).stdout
+    assert re.fullmatch(r"stg_web_events: \[[0-9.]+, [0-9.]+\] s \(best [0-9.]+\)\n", out), out
 
 
 def test_memory_floor_bisects_whole_runs(landing: Path, tmp_path: Path) -> None:

@@ -340,3 +340,45 @@ def test_a_placeholder_padded_with_unicode_spaces_names_no_one(tmp_path: Path, v
     assert con.execute("select node from identifiers_naming_no_one where reason = 'placeholder'").fetchall() == [
         ("user_id:" + value,)
     ]
+
+
+def test_what_r_and_excel_write_for_missing_joins_no_one(tmp_path: Path) -> None:
+    """R writes NA for a missing value, Excel #N/A for a lookup that failed, a CRM N/A: in an
+    e-mail field (no @: no address), in a CSV's handle or platform, or as a user id (#N/A), each
+    joined every customer whose rows said so (an R export of web rows, all with email NA, was
+    one customer). An e-mail field of other text (an address written '(at)', an ESP's digest) is
+    hashed as given, as before, and masked in a refused row; one of no letter or digit ('-') is
+    no address, and is not masked: every hyphen of the row was '[email]'."""
+    landing = Landing(tmp_path / "landing")
+    landing.text("identities", None, "crm.csv", "user_id,email,platform,handle\n"
+                 "u1,NA,NA,NA\nu2,NA,NA,NA\nu3,#N/A,,\nu4,#N/A,,\n")
+    landing.text("social", DAY1, "s.csv", "event_id,event_ts,platform,handle,user_id,event_name\n"
+                 "s1,2026-10-01T09:00:00Z,instagram,NA,u5,like\ns2,2026-10-01T09:01:00Z,instagram,NA,u6,like\n")
+    landing.text("web", DAY1, "w.csv", "event_id,event_ts,event_name,anonymous_id,user_id,email\n"
+                 "w1,2026-10-01T10:00:00Z,page_view,dev1,#N/A,\nw2,2026-10-01T11:00:00Z,page_view,dev2,#N/A,\n"
+                 "w3,2026-10-01T12:00:00Z,login,dev3,u7,N/A\nw4,2026-10-01T13:00:00Z,login,dev4,u8,N/A\n"
+                 "w5,2026-10-01T14:00:00Z,page_view,dev5,,NA\nw6,2026-10-01T15:00:00Z,page_view,dev6,,NA\n"
+                 "w7,2026-10-01 10:00:00,page_view,dev7,,-\n"
+                 # an address written otherwise is hashed as given, and masked in a refused row
+                 "w8,2026-10-01 10:00:00,page_view,dev8,,mary.major(at)example.com\n")
+    # an ESP that exports a digest of each address: each is one person, as before
+    landing.text("email", DAY1, "esp.csv", "event_id,event_ts,event_name,email\n"
+                 "m1,2026-10-01T09:00:00Z,email_open,b1946ac92492d2347c6235b4d2611184\n")
+    warehouse = tmp_path / "w.duckdb"
+    run_day(landing, warehouse, DAY1)
+    by_event = dict(customers(warehouse, "%"))
+    assert {e: c for e, c in by_event.items() if e != "m1"} == {
+        "w1": "anon:dev1", "w2": "anon:dev2", "w3": "u7", "w4": "u8",
+        "w5": "anon:dev5", "w6": "anon:dev6",
+    }
+    assert query(warehouse, "select count(distinct customer_id) from identity_map where identifier_type = 'user_id'"
+                 " and identifier in ('u1', 'u2', 'u3', 'u4')") == [(4,)]
+    assert query(warehouse, "select count(*) from identity_map where identifier_type in ('email', 'social_handle')") == [(1,)]
+    assert by_event["m1"].startswith("email:")
+    assert query(warehouse, "select raw, error from quarantine order by 1") == [
+        # a handle NA is no handle, which a social event needs
+        ("s1,2026-10-01T09:00:00Z,instagram,@[handle],u5,like", "missing required field handle"),
+        ("s2,2026-10-01T09:01:00Z,instagram,@[handle],u6,like", "missing required field handle"),
+        ("w7,2026-10-01 10:00:00,page_view,dev7,,-", 'event_ts "2026-10-01 10:00:00" has no time zone; give an offset such as Z or +02:00'),
+        ("w8,2026-10-01 10:00:00,page_view,dev8,,[email]", 'event_ts "2026-10-01 10:00:00" has no time zone; give an offset such as Z or +02:00'),
+    ]

@@ -5,7 +5,7 @@
 -- one is the customer of its next identifier (a 'guest' page view is its device's).
 --
 -- - a user_id or anonymous_id in a well-known placeholder spelling, in any case and with any
---   spaces around it: guest, anonymous, anon, unknown, n/a, na, none, null, nil, undefined,
+--   spaces around it: guest, anonymous, anon, unknown, n/a, #n/a (Excel), na, none, null, nil, undefined,
 --   not set, (not set), 0, -1 (a null marker in the spellings of landing_macros'
 --   without_null_marker is missing already, at staging);
 -- - a user_id or e-mail shown on more devices than [identity] max_devices_per_person within
@@ -63,7 +63,7 @@ placeholders as (
                 then regexp_replace(lower(trim(value)), '\s+', ' ', 'g')
             else lower(trim(value))
         end in (
-            'guest', 'anonymous', 'anon', 'unknown', 'n/a', 'na', 'none', 'null', 'nil', 'undefined',
+            'guest', 'anonymous', 'anon', 'unknown', 'n/a', '#n/a', 'na', 'none', 'null', 'nil', 'undefined',
             'not set', '(not set)', '0', '-1'
         )
 ),

@@ -22,6 +22,10 @@ create or replace temp macro parse_event_ts(x) as (
             then cast(timezone('UTC',
                 try_cast(regexp_replace(replace(upper(x), ',', '.'), ' ?(UTC|GMT)$', 'Z') as timestamptz)
             ) as timestamp)
+        -- epoch milliseconds in scientific notation, as R's write.csv and readr write a round
+        -- number (1.79586e+12; as a JSON number it loads already)
+        when regexp_full_match(x, '-?[0-9](\.[0-9]+)?[eE]\+?1[0-4]')
+            then make_timestamp(cast(round(cast(x as double) * 1000) as bigint))
     end
 );
 
@@ -104,7 +108,7 @@ create or replace temp macro identifier_as_before(x) as nullif(trim(x, identifie
 create or replace temp macro plain_at_signs(x) as
     replace(replace(x, '＠', '@'), '﹫', '@');
 
--- plain_at_signs for text that is read as it is, not through clean_text (a social message, the
+-- plain_at_signs for text that is read as it is, not through trimmed_text (a social message, the
 -- fields beyond the contract): plain ASCII text, the common case, is kept without a copy.
 create or replace temp macro with_plain_at_signs(x) as
     case when strlen(x) = length(x) then x else plain_at_signs(x) end;
@@ -114,7 +118,7 @@ create or replace temp macro with_plain_at_signs(x) as
 -- pasted from a web page ends in would make a second segment), and blank text as null; a
 -- full-width or small at-sign is a plain @ (plain_at_signs). Plain ASCII text with no space at
 -- either end, the common case, is kept as it is without making a trimmed copy.
-create or replace temp macro clean_text(x) as
+create or replace temp macro trimmed_text(x) as
     case
         when x <> '' and not starts_with(x, ' ') and not ends_with(x, ' ') and strlen(x) = length(x) then x
         else plain_at_signs(nullif(trim(trim(trim(x), identifier_marks())), ''))
@@ -122,27 +126,64 @@ create or replace temp macro clean_text(x) as
 
 -- An e-mail or handle field as given, for the hashes `journey forget` recorded before (the
 -- *_as_given_hash columns) and for masking the row's text: trimmed of spaces only, as
--- clean_text trimmed them before it also trimmed invisible marks.
+-- trimmed_text (then clean_text) trimmed them before it also trimmed invisible marks.
 create or replace temp macro given_text(x) as nullif(trim(x), '');
 
 -- A key or identifier that a database export wrote as a null marker (NULL, \N, None, nan,
 -- undefined, as such tools spell them) is missing, not a value: else every row of an export with
--- "NULL" for user_id would be one customer, and every "NULL" event_id one event. So is a number
--- (value, rating, sentiment) written so, or a float's NaN (Polars, Python's json): else every
--- page_view of a MySQL export (\N for no value) was refused as "value is not a number"; and a
--- currency (a purchase with currency NULL needs one, as a purchase without).
+-- "NULL" for user_id would be one customer, and every "NULL" event_id one event.
 -- (x is named once: a macro argument named more often is evaluated more often)
 create or replace temp macro without_null_marker(x) as
     list_filter([x], lambda v: v not in ('NULL', 'null', 'Null', '\N', 'None', 'none', 'nan', 'NaN', 'undefined', '(null)', '<null>'))[1];
 
--- The text of a field most rows do not give (value, rating, sentiment, currency): clean_text,
--- a null marker or NaN missing. (x, a field of the parsed record, is named twice, as it is
--- cheap: the null marker's list, looked at only for rows that give the field, costs about a
--- tenth of a second for a million rows that do not)
-create or replace temp macro sparse_field_text(x) as
-    case when x is not null then without_null_marker(clean_text(x)) end;
+-- How a field's text (trimmed) may be written for a missing value: 'null' for a null marker as
+-- without_null_marker spells them (database exports, Python's str(None), JavaScript); 'na' for
+-- how other tools write one: R's NA (write.csv, readr), Excel's #N/A, N/A as people type it (in a
+-- CSV, which has no null, such a field is missing; in JSON or Parquet, which have one, the text
+-- is meant: "NA" a campaign for North America); 'nan' for a float's NaN as C and Rust print it
+-- (NAN, -nan); else null. (A CASE: as an IN list, which DuckDB makes a join, the test took 2 s a
+-- million web rows, against 0.5 s)
+create or replace temp macro missing_marker_kind(x) as
+    case x
+        when 'NULL' then 'null' when 'null' then 'null' when 'Null' then 'null' when '\N' then 'null'
+        when 'None' then 'null' when 'none' then 'null' when 'nan' then 'null' when 'NaN' then 'null'
+        when 'undefined' then 'null' when '(null)' then 'null' when '<null>' then 'null'
+        when 'NA' then 'na' when 'N/A' then 'na' when 'n/a' then 'na' when '#N/A' then 'na'
+        when 'NAN' then 'nan' when '-nan' then 'nan' when '-NaN' then 'nan'
+    end;
 
--- A key as clean_key cleaned it before clean_text trimmed invisible marks: `journey forget`
+-- Whether a landing file is a CSV, by its name (as the reader chose its format).
+create or replace temp macro written_as_csv(source_file) as
+    regexp_matches(source_file, '\.[cC][sS][vV](\.[gG][zZ])?$');
+
+-- A field's text (trimmed_text) as loaded: missing when written for a missing value
+-- (missing_marker_kind: a null marker; in a CSV, NA and the like), unless it is the text kept
+-- ('NA' for a country: Namibia's code). So an export's campaign \N after one from google no
+-- longer starts a new session nor shows as a campaign, and in a CSV an id that names no person
+-- (event_id, session_id, message_id, post_id, thread_id) written NA is missing: every event of a
+-- device whose rows said session_id NA was one session, whatever the days between. (The ids
+-- that name a person: clean_key.) Every spelling is at most 9 characters long.
+-- (x is named several times: give a column, not an expression)
+create or replace temp macro unless_missing_marker(x, from_csv, kept) as
+    case
+        when strlen(x) > 9 or x = kept then x
+        else case missing_marker_kind(x)
+            when 'null' then null
+            when 'na' then case when from_csv then null else x end
+            else x
+        end
+    end;
+
+-- The text of a field most rows do not give (value, rating, sentiment, currency): trimmed_text,
+-- missing when written as a missing value in any format and spelling, as no number is one: a
+-- null marker, an NA marker, a float's NaN (Polars, Python's json: NaN and nan; C's and Rust's
+-- printf: NAN, -nan). Else every page_view of a MySQL export (\N for no value) or an R one (NA)
+-- was refused as "value is not a number"; and a purchase with currency NULL needs one, as a
+-- purchase without does.
+create or replace temp macro sparse_field_text(x) as
+    case when x is not null then list_filter([trimmed_text(x)], lambda v: missing_marker_kind(v) is null)[1] end;
+
+-- A key as clean_key cleaned it before trimmed_text (then clean_text) trimmed invisible marks: `journey forget`
 -- recorded a user id or device id so (the *_id_as_given_hash columns). Null for a key in plain
 -- ASCII, which has no such marks and which clean_key cleans the same (most keys: no copy made).
 -- A null marker with a mark around it ('\u200bnull') was an id then and is missing now: the
@@ -150,10 +191,11 @@ create or replace temp macro sparse_field_text(x) as
 create or replace temp macro key_as_given(x) as
     case when strlen(x) <> length(x) then without_null_marker(given_text(x)) end;
 
--- clean_text for keys (event_id, user_id, anonymous_id, session_id, order_id, message_id,
--- post_id, thread_id): null markers are missing.
+-- trimmed_text for the keys that name a person (user_id, anonymous_id, order_id): null markers
+-- are missing; N/A, NA and the like are kept as given (a user_id or anonymous_id so written names
+-- no one when stitching: identifiers_naming_no_one).
 -- (the marker is looked for after trimming, so ' NULL' after a comma is missing too)
-create or replace temp macro clean_key(x) as without_null_marker(clean_text(x));
+create or replace temp macro clean_key(x) as without_null_marker(trimmed_text(x));
 
 -- An event name as the contract spells it (names: contract_event_names(channel)) when it is one
 -- of those written in another case or with spaces, hyphens or no separators ('Add To Cart',
@@ -175,7 +217,7 @@ create or replace temp macro canonical_event_name(x, names) as
 -- (%2540). Text that cannot is left as it is, without running the patterns below. (Each check
 -- more is costly: the masking macros nest this one, so a fourth `contains` made every staging
 -- model take a tenth of a second longer to plan; a full-width ＠ or small ﹫ is not looked for
--- here: the staging models make it a plain @ first, with clean_text or with_plain_at_signs.)
+-- here: the staging models make it a plain @ first, with trimmed_text or with_plain_at_signs.)
 create or replace temp macro may_hold_address(x) as
     contains(x, '@') or contains(x, '%40') or contains(x, '%2540');
 
@@ -197,7 +239,15 @@ create or replace temp macro decoded_address(x) as
 create or replace temp macro address_key_before_idn(x) as
     decoded_address(nfc_normalize(lower(without_null_marker(clean_identifier(x)))));
 
--- An e-mail field's address as it is hashed: address_key_before_idn, and an internationalised
+-- Whether an e-mail field's text names no address nor digest of one: a missing marker of any kind
+-- in any format (NA, #N/A, N/A, NULL, \N: missing_marker_kind), or text of no letter or digit
+-- ('-', '?'). R's NA was hashed as an address and joined every customer whose rows said so.
+-- (Any other text is hashed as given: an address written '(at)', an ESP's digest of one.)
+create or replace temp macro is_no_address(x) as
+    strlen(x) <= 12 and (missing_marker_kind(trim(x)) is not null or not regexp_matches(x, '[\p{L}\p{N}]'));
+
+-- An e-mail field's address as it is hashed: missing when it names no address (is_no_address),
+-- else address_key_before_idn, and an internationalised
 -- domain in its Unicode form, lower case and composed, whether written so or as the ASCII form
 -- (IDNA A-labels) that ESPs and SMTP logs export: 'josé@xn--bcher-kva.de' and 'JOSÉ@BÜCHER.DE'
 -- are 'josé@bücher.de' (RFC 5890: one domain), so that one address is one person however it was
@@ -213,8 +263,9 @@ create or replace temp macro address_key_before_idn(x) as
 create or replace temp macro address_key(x) as
     case
         when x is null then null  -- most web rows give none; the test below is null for it, so it took the costly branch
+        when is_no_address(x) then null
         when ascii(x) > 32 and ascii(right(x, 1)) > 32 and strlen(x) = length(x) and not contains(x, '--')
-            then decoded_address(lower(without_null_marker(x)))
+            then decoded_address(lower(x))
         else idn_address(plain_at_signs(address_key_before_idn(x)))
     end;
 

@@ -11,6 +11,7 @@ with landed as (
 parsed as (
     select
         source_file,
+        written_as_csv(source_file) as from_csv,
         arrived_on,
         line_no,
         raw,
@@ -48,30 +49,46 @@ objects as (
 cleaned as (
     select
         source_file,
+        from_csv,
         arrived_on,
         line_no,
         raw,
         parse_error,
         with_plain_at_signs(extra_fields) as extra_fields,  -- (a full-width ＠ is an @ to mask)
-        clean_key(f.event_id) as event_id,
-        clean_text(f.event_ts) as event_ts_text,
-        canonical_event_name(clean_text(f.event_name), contract_event_names('email')) as event_name,
+        trimmed_text(f.event_id) as event_id,
+        trimmed_text(f.event_ts) as event_ts_text,
+        trimmed_text(f.event_name) as event_name,
         address_key(f.email) as email,
         given_text(f.email) as email_as_given,
         clean_key(f.user_id) as user_id,
         key_as_given(f.user_id) as user_id_as_given,
-        clean_text(f.campaign_id) as campaign_id,
-        clean_key(f.message_id) as message_id,
-        clean_text(f.url) as url,
-        clean_text(f.reason) as reason
+        trimmed_text(f.campaign_id) as campaign_id,
+        trimmed_text(f.message_id) as message_id,
+        trimmed_text(f.url) as url,
+        trimmed_text(f.reason) as reason
     from objects
+),
+
+-- A field written for a missing value (a null marker, and in a CSV NA and the like: see
+-- unless_missing_marker) is missing; event_ts so written is refused as not a timestamp.
+-- (Each field is a column here, as the macro names its argument several times.)
+unmarked as (
+    select * replace (
+        unless_missing_marker(event_id, from_csv, '') as event_id,
+        unless_missing_marker(message_id, from_csv, '') as message_id,
+        unless_missing_marker(campaign_id, from_csv, '') as campaign_id,
+        unless_missing_marker(url, from_csv, '') as url,
+        unless_missing_marker(reason, from_csv, '') as reason,
+        canonical_event_name(unless_missing_marker(event_name, from_csv, ''), contract_event_names('email')) as event_name
+    )
+    from cleaned
 ),
 
 typed as (
     select
         *,
         parse_event_ts(event_ts_text) as event_ts
-    from cleaned
+    from unmarked
 ),
 
 checked as (
@@ -95,9 +112,9 @@ refusals_masked as (
     select
         *,
         mask_personal_text(case when contract_error is not null then
-            replace(contract_error, coalesce(email_as_given, chr(0)), '[email]') end) as reason_personal_masked,
+            replace(contract_error, coalesce(case when email is not null then email_as_given end, chr(0)), '[email]') end) as reason_personal_masked,
         mask_personal_text(case when contract_error is not null then
-            case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end end)
+            case when email is null then raw else replace(raw, email_as_given, '[email]') end end)
             as raw_personal_masked
     from checked
 )

@@ -11,6 +11,7 @@ with landed as (
 parsed as (
     select
         source_file,
+        written_as_csv(source_file) as from_csv,
         line_no,
         raw,
         parse_error as landed_error,
@@ -53,9 +54,9 @@ cleaned as (
         key_as_given(f.user_id) as user_id_as_given,
         address_key(f.email) as email,
         given_text(f.email) as email_as_given,
-        lower(clean_identifier(f.platform)) as platform,
+        lower(unless_missing_marker(clean_identifier(f.platform), from_csv, '')) as platform,
         given_text(f.handle) as handle_as_given,
-        lower(ltrim(without_null_marker(clean_identifier(f.handle)), '@')) as handle
+        lower(ltrim(unless_missing_marker(clean_identifier(f.handle), from_csv, ''), '@')) as handle
     from objects
 ),
 
@@ -97,11 +98,11 @@ refused_handles_masked as (
     select
         *,
         case when contract_error is not null then mask_handle(replace(replace(contract_error,
-            coalesce(email_as_given, chr(0)), '[email]'), coalesce(handle_to_replace, chr(0)), '@[handle]'), handle)
+            coalesce(case when email is not null then email_as_given end, chr(0)), '[email]'), coalesce(handle_to_replace, chr(0)), '@[handle]'), handle)
         end as reason_handle_masked,
         case when contract_error is not null and (parse_error is null or starts_with(ltrim(raw), '{')) then
             regexp_replace(mask_handle(replace_handle(
-                case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end,
+                case when email is null then raw else replace(raw, email_as_given, '[email]') end,
                 handle_as_given
             -- a line that is not JSON: the handle its "handle" field names
             ), line_handle), '("handle"\s*:\s*")[^"]*"', '\1@[handle]"', 'g')

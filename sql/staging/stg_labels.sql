@@ -10,6 +10,7 @@ with landed as (
 parsed as (
     select
         source_file,
+        written_as_csv(source_file) as from_csv,
         line_no,
         raw,
         parse_error as landed_error,
@@ -51,10 +52,10 @@ cleaned as (
         clean_key(f.user_id) as user_id,
         key_as_given(f.user_id) as user_id_as_given,
         lower(clean_identifier(f.stage)) as stage,  -- whitespace of any kind around it (a tab) is not part of it
-        clean_text(f.as_of_date) as as_of_date_text,
+        unless_missing_marker(trimmed_text(f.as_of_date), from_csv, '') as as_of_date_text,
         -- YYYY-MM-DD only: DuckDB's cast also takes 'infinity', 'epoch', a time after the date, ' 1-1-1 '
-        case when regexp_full_match(clean_text(f.as_of_date), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
-            then try_cast(clean_text(f.as_of_date) as date) end as as_of_date
+        case when regexp_full_match(unless_missing_marker(trimmed_text(f.as_of_date), from_csv, ''), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+            then try_cast(unless_missing_marker(trimmed_text(f.as_of_date), from_csv, '') as date) end as as_of_date
     from objects
 ),
 

@@ -11,6 +11,7 @@ with landed as (
 parsed as (
     select
         source_file,
+        written_as_csv(source_file) as from_csv,
         arrived_on,
         line_no,
         raw,
@@ -48,25 +49,41 @@ objects as (
 cleaned as (
     select
         source_file,
+        from_csv,
         arrived_on,
         line_no,
         raw,
         parse_error,
         with_plain_at_signs(extra_fields) as extra_fields,  -- (a full-width ＠ is an @ to mask)
-        clean_key(f.event_id) as event_id,
-        clean_text(f.event_ts) as event_ts_text,
-        canonical_event_name(clean_text(f.event_name), contract_event_names('social')) as event_name,
-        lower(clean_identifier(f.platform)) as platform,
+        trimmed_text(f.event_id) as event_id,
+        trimmed_text(f.event_ts) as event_ts_text,
+        trimmed_text(f.event_name) as event_name,
+        clean_identifier(f.platform) as platform,
         given_text(f.handle) as handle_as_given,
-        lower(ltrim(without_null_marker(clean_identifier(f.handle)), '@')) as handle,
+        clean_identifier(f.handle) as handle,
         clean_key(f.user_id) as user_id,
         key_as_given(f.user_id) as user_id_as_given,
-        clean_key(f.post_id) as post_id,
-        clean_key(f.thread_id) as thread_id,
+        trimmed_text(f.post_id) as post_id,
+        trimmed_text(f.thread_id) as thread_id,
         sparse_field_text(f.sentiment) as sentiment_text,
         sparse_field_text(f.rating) as rating_text,
         with_plain_at_signs(f.text) as text
     from objects
+),
+
+-- A field written for a missing value (a null marker, and in a CSV NA and the like: see
+-- unless_missing_marker) is missing; event_ts so written is refused as not a timestamp.
+-- (Each field is a column here, as the macro names its argument several times.)
+unmarked as (
+    select * replace (
+        unless_missing_marker(event_id, from_csv, '') as event_id,
+        unless_missing_marker(post_id, from_csv, '') as post_id,
+        unless_missing_marker(thread_id, from_csv, '') as thread_id,
+        canonical_event_name(unless_missing_marker(event_name, from_csv, ''), contract_event_names('social')) as event_name,
+        lower(unless_missing_marker(platform, from_csv, '')) as platform,
+        lower(ltrim(unless_missing_marker(handle, from_csv, ''), '@')) as handle
+    )
+    from cleaned
 ),
 
 typed as (
@@ -77,7 +94,7 @@ typed as (
         -- the platform as shown (masked), its full-width ＠ an @; as hashed, it is kept as cleaned
         -- (identities hash it so too)
         with_plain_at_signs(platform) as platform_shown
-    from cleaned
+    from unmarked
 ),
 
 checked as (

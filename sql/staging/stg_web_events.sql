@@ -11,6 +11,7 @@ with landed as (
 parsed as (
     select
         source_file,
+        written_as_csv(source_file) as from_csv,
         arrived_on,
         line_no,
         raw,
@@ -48,28 +49,29 @@ objects as (
 cleaned as (
     select
         source_file,
+        from_csv,
         arrived_on,
         line_no,
         raw,
         parse_error,
         with_plain_at_signs(extra_fields) as extra_fields,  -- (a full-width ＠ is an @ to mask)
-        clean_key(f.event_id) as event_id,
-        clean_text(f.event_ts) as event_ts_text,
-        canonical_event_name(clean_text(f.event_name), contract_event_names('web')) as event_name,
+        trimmed_text(f.event_id) as event_id,
+        trimmed_text(f.event_ts) as event_ts_text,
+        trimmed_text(f.event_name) as event_name,
         clean_key(f.anonymous_id) as anonymous_id,
         key_as_given(f.anonymous_id) as anonymous_id_as_given,
         clean_key(f.user_id) as user_id,
         key_as_given(f.user_id) as user_id_as_given,
-        clean_key(f.session_id) as session_id,
+        trimmed_text(f.session_id) as session_id,
         address_key(f.email) as email,
-        clean_text(f.page_url) as page_url,
-        clean_text(f.page_title) as page_title,
-        clean_text(f.referrer) as referrer,
-        clean_text(f.utm_source) as utm_source,
-        clean_text(f.utm_medium) as utm_medium,
-        clean_text(f.utm_campaign) as utm_campaign,
-        lower(clean_text(f.device_category)) as device_category,
-        clean_text(f.country) as country,
+        trimmed_text(f.page_url) as page_url,
+        trimmed_text(f.page_title) as page_title,
+        trimmed_text(f.referrer) as referrer,
+        trimmed_text(f.utm_source) as utm_source,
+        trimmed_text(f.utm_medium) as utm_medium,
+        trimmed_text(f.utm_campaign) as utm_campaign,
+        trimmed_text(f.device_category) as device_category,
+        trimmed_text(f.country) as country,
         clean_key(f.order_id) as order_id,
         sparse_field_text(f.value) as value_text,
         upper(sparse_field_text(f.currency)) as currency,
@@ -78,12 +80,32 @@ cleaned as (
     from objects
 ),
 
+-- A field written for a missing value (a null marker, and in a CSV NA and the like: see
+-- unless_missing_marker) is missing; event_ts so written is refused as not a timestamp.
+-- (Each field is a column here, as the macro names its argument several times.)
+unmarked as (
+    select * replace (
+        unless_missing_marker(event_id, from_csv, '') as event_id,
+        unless_missing_marker(session_id, from_csv, '') as session_id,
+        unless_missing_marker(page_url, from_csv, '') as page_url,
+        unless_missing_marker(page_title, from_csv, '') as page_title,
+        unless_missing_marker(referrer, from_csv, '') as referrer,
+        unless_missing_marker(utm_source, from_csv, '') as utm_source,
+        unless_missing_marker(utm_medium, from_csv, '') as utm_medium,
+        unless_missing_marker(utm_campaign, from_csv, '') as utm_campaign,
+        canonical_event_name(unless_missing_marker(event_name, from_csv, ''), contract_event_names('web')) as event_name,
+        lower(unless_missing_marker(device_category, from_csv, '')) as device_category,
+        unless_missing_marker(country, from_csv, 'NA') as country  -- (NA is Namibia's code)
+    )
+    from cleaned
+),
+
 typed as (
     select
         *,
         parse_event_ts(event_ts_text) as event_ts,
         try_cast(value_text as double) as value
-    from cleaned
+    from unmarked
 ),
 
 checked as (
@@ -120,9 +142,9 @@ refusals_masked as (
     select
         *,
         mask_personal_text(case when contract_error is not null then
-            replace(contract_error, coalesce(email_as_given, chr(0)), '[email]') end) as reason_personal_masked,
+            replace(contract_error, coalesce(case when email is not null then email_as_given end, chr(0)), '[email]') end) as reason_personal_masked,
         mask_personal_text(case when contract_error is not null then
-            case when email_as_given is null then raw else replace(raw, email_as_given, '[email]') end end)
+            case when email is null then raw else replace(raw, email_as_given, '[email]') end end)
             as raw_personal_masked
     from checked
 )

@@ -384,6 +384,13 @@ class TestTimestampEdgeCases:
         assert self.run_one(landing, warehouse, "2026-10-01t10:00:00z") == []
         assert query(warehouse, "select event_ts from events") == [(datetime(2026, 10, 1, 10, 0),)]
 
+    @pytest.mark.parametrize("event_ts", ["1.7908488e+12", "1.7908488e12", "1.7908488E+12"])
+    def test_epoch_milliseconds_in_scientific_notation(self, landing: Landing, warehouse: Path, event_ts: str) -> None:
+        """R's write.csv and readr write a round number of milliseconds so (a JSON number so
+        written loaded; the text was refused as not a timestamp)."""
+        assert self.run_one(landing, warehouse, event_ts) == []
+        assert query(warehouse, "select event_ts from events") == [(datetime(2026, 10, 1, 10, 0),)]
+
 
 class TestNumbersAnExportWritesAsMissing:
     """A number or currency an export wrote as a null marker (MySQL's \\N, NULL, None) or a float's
@@ -431,6 +438,72 @@ class TestNumbersAnExportWritesAsMissing:
             "p1": {"discount": "NaN"},
             "p2": {"discount": 0.1},
         }
+
+
+class TestMissingValuesAsOtherToolsWriteThem:
+    """R's write.csv and readr write NA for a missing value, Excel #N/A, people N/A, C's printf
+    NAN or -nan, MySQL \\N. A number so written is missing in any format (every page_view of an R
+    export was refused as "value is not a number"). In a CSV, which has no null, any other field
+    so written is missing too: an id that names no person (session_id: every event of a device
+    whose rows say NA was one session, whatever the days between), a text field (a campaign
+    '\\N' after one from google started a new session and showed as a campaign), a handle or
+    platform. A user_id, anonymous_id or order_id written NA is kept as given (it names no one
+    when stitching), and a country NA stays: Namibia's code. In JSON, which has a null, "NA" is
+    meant (a campaign for North America); the null markers (NULL, \\N, None, ...) are missing
+    in any format. An e-mail field that holds no @ is no address: R's NA was hashed as one and
+    joined every customer whose rows said so."""
+
+    def test_an_r_export_loads(self, landing: Landing, warehouse: Path) -> None:
+        landing.text("web", DAY1, "r.csv",
+                     '"","event_id","event_ts","event_name","anonymous_id","user_id","session_id","value",'
+                     '"currency","rating","utm_source","utm_medium","utm_campaign","country","page_url","order_id"\n'
+                     f'"1","r1","{TS}","page_view","a1",NA,NA,NA,NA,NA,"google","cpc","x","NA","/a",NA\n'
+                     '"2","r2","2026-10-01T10:01:00Z","page_view","a1",NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA\n'
+                     '"3","r3","2026-10-01T16:00:00Z","page_view","a1",N/A,NA,#N/A,NA,N/A,N/A,n/a,#N/A,NA,NA,NA\n'
+                     '"4",NA,"2026-10-01T16:01:00Z","page_view","a1",NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA\n'
+                     '"5","r5","2026-10-01T16:02:00Z","purchase","a1",NA,NA,12.5,"EUR",NA,NA,NA,NA,NA,NA,NA\n')
+        landing.text("web", DAY1, "mysql.csv", "event_id,event_ts,event_name,anonymous_id,user_id,utm_source,"
+                     "utm_medium,utm_campaign,device_category,country,page_title,referrer\n"
+                     f"m1,{TS},page_view,a2,\\N,google,cpc,x,mobile,DE,Home,\\N\n"
+                     "m2,2026-10-01T10:01:00Z,page_view,a2,\\N,\\N,\\N,\\N,\\N,\\N,NULL,None\n"
+                     "m3,2026-10-01T10:02:00Z,NULL,a2,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N\n")
+        landing.text("social", DAY1, "c.csv", "event_id,event_ts,event_name,platform,handle,sentiment,thread_id\n"
+                     f"s1,{TS},mention,x,@someone,NAN,NA\ns2,{TS},mention,x,@someone,-nan,#N/A\n")
+        landing.text("email", DAY1, "esp.csv", "event_id,event_ts,event_name,email,campaign_id,message_id,url,reason\n"
+                     f"e1,{TS},email_open,jane@example.com,\\N,NA,\\N,NULL\n")
+        landing.jsonl("web", DAY1, "tag.jsonl", [
+            {"event_id": "j1", "event_ts": TS, "event_name": "page_view", "anonymous_id": "a3", "utm_source": "newsletter",
+             "utm_medium": "email", "utm_campaign": "NA", "page_title": "N/A", "referrer": "undefined", "page_url": "NULL"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        assert query(warehouse, "select utm_campaign, page_title, referrer, page_url from events where event_id = 'j1'") == [
+            ("NA", "N/A", None, None),
+        ]
+        assert query(warehouse, "select event_id, user_id, value, utm_source, utm_medium, utm_campaign, country, page_url,"
+                     " page_title, referrer, device_category from events where channel = 'web' and event_id <> 'j1'"
+                     " order by 1") == [
+            ("m1", None, None, "google", "cpc", "x", "DE", None, "Home", None, "mobile"),
+            ("m2", None, None, None, None, None, None, None, None, None, None),
+            ("r1", "NA", None, "google", "cpc", "x", "NA", "/a", None, None, None),
+            ("r2", "NA", None, None, None, None, "NA", None, None, None, None),
+            ("r3", "N/A", None, None, None, None, "NA", None, None, None, None),
+            ("r5", "NA", Decimal("12.5"), None, None, None, "NA", None, None, None, None),
+        ]
+        # the campaign's session goes on through the page views that give none; the device's
+        # later visit, hours on, is another session, though its rows say session_id NA too
+        session = dict(query(warehouse, "select event_id, session_id from events where channel = 'web'"))
+        assert session["r1"] == session["r2"] != session["r3"] == session["r5"]
+        assert session["m1"] == session["m2"]
+        assert query(warehouse, "select event_id, sentiment, thread_id from events where channel = 'social' order by 1") == [
+            ("s1", None, None), ("s2", None, None),
+        ]
+        assert query(warehouse, "select campaign_id, message_id, url, reason from events where channel = 'email'") == [
+            (None, None, None, None),
+        ]
+        assert query(warehouse, "select source_file, line_no, error from quarantine order by 1, 2") == [
+            ("web/dt=2026-10-01/mysql.csv", 4, "missing required field event_name"),
+            ("web/dt=2026-10-01/r.csv", 5, "missing required field event_id"),
+        ]
 
 
 class TestLabelDates:

@@ -43,6 +43,17 @@ class TestMisplacedFiles:
         ]
         assert query(warehouse, "select event_id from events") == [("e1",)]
 
+    def test_an_office_lock_file_is_skipped(self, landing: Landing, warehouse: Path) -> None:
+        """Excel, open on a landing file, keeps an owner file beside it named ~$ and the file's name
+        (162 bytes, the user's name in UTF-16): it was refused as "a CSV file needs a header line"
+        and failed every run while the workbook stayed open."""
+        landing.text("web", DAY1, "Book1.csv", "event_id,event_ts,event_name,anonymous_id\ne1,2026-10-01T10:00:00Z,page_view,a1\n")
+        (landing.root / "web" / "dt=2026-10-01" / "~$Book1.csv").write_bytes(b"\x04Jane" + b"\x00" * 50 + "Jane".encode("utf-16-le"))
+        summary = run_day(landing, warehouse, DAY1)
+        assert summary.file_errors == []
+        assert query(warehouse, "select event_id from events") == [("e1",)]
+        assert query(warehouse, "select count(*) from quarantine") == [(0,)]
+
     def test_files_in_sub_folders_are_named_not_skipped(self, landing: Landing, warehouse: Path) -> None:
         """A file one or more folders too deep (hour=03/ under a dt= folder, a month folder of
         CRM exports) is not read, but is recorded with the reason; hidden folders stay hidden."""

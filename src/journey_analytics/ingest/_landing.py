@@ -141,8 +141,13 @@ def shown_name(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+# Names not read nor named: hidden, a marker such as _SUCCESS, or the owner file Office keeps
+# beside a file it has open (~$Book1.csv, its user's name in UTF-16)
+_UNSEEN_PREFIXES = (".", "_", "~$")
+
+
 def _visible(path: Path) -> bool:
-    return not path.name.startswith((".", "_"))  # hidden, or a marker such as _SUCCESS
+    return not path.name.startswith(_UNSEEN_PREFIXES)
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -209,7 +214,7 @@ def _list_folder(folder: Path) -> tuple[list[os.DirEntry[str]], list[Path]] | st
     system gives it), not three times."""
     try:
         with os.scandir(folder) as listing:
-            entries = sorted((e for e in listing if not e.name.startswith((".", "_"))), key=lambda e: e.name)
+            entries = sorted((e for e in listing if not e.name.startswith(_UNSEEN_PREFIXES)), key=lambda e: e.name)
         _entered(folder)
     except OSError as exc:
         return f"folder cannot be read ({exc.strerror or exc}); its files are not read"
