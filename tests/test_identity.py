@@ -709,3 +709,25 @@ class TestIdentityMap:
             "select count(*) from events where customer_id is null "
             "or customer_id not in (select customer_id from identity_map)",
         ) == [(0,)]
+
+
+def test_an_address_with_a_display_name_is_the_address(tmp_path: Path) -> None:
+    """Mail headers and SMTP logs write an address with a display name ('"Jane Doe"
+    <Jane.Doe@Example.com>'): it was hashed whole, so the person who signed up as
+    jane.doe@example.com and the one the ESP mailed were two customers. A refused row's text
+    masks the name with the address."""
+    landing = Landing(tmp_path / "landing")
+    landing.jsonl("web", DAY1, "web.jsonl", [
+        web("jane-1", "09:00", "a-jane", "sign_up", user_id="u-jane", email="jane.doe@example.com"),
+        web("bob-1", "09:00", "a-bob", "sign_up", user_id="u-bob", email="bob@example.com"),
+    ])
+    landing.text("email", DAY1, "esp.csv", "event_id,event_ts,event_name,email\n"
+                 'm1,2026-10-01T10:00:00Z,email_open,"""Jane Doe"" <Jane.Doe@Example.com>"\n'
+                 "m2,2026-10-01T10:00:00Z,email_open,Bob Smith < BOB@EXAMPLE.COM >\n"
+                 "m3,2026-10-01 10:00:00,email_open,Bob Smith <bob@example.com>\n")
+    warehouse = tmp_path / "w.duckdb"
+    run_day(landing, warehouse, DAY1)
+    assert query(warehouse, "select event_id, customer_id from events where channel = 'email' order by 1") == [
+        ("m1", "u-jane"), ("m2", "u-bob"),
+    ]
+    assert query(warehouse, "select raw from quarantine") == [("m3,2026-10-01 10:00:00,email_open,[email]",)]

@@ -246,7 +246,14 @@ create or replace temp macro address_key_before_idn(x) as
 create or replace temp macro is_no_address(x) as
     strlen(x) <= 12 and (missing_marker_kind(trim(x)) is not null or not regexp_matches(x, '[\p{L}\p{N}]'));
 
+-- The address of a mail header's display form ('"Jane Doe" <jane@example.com>', 'Jane
+-- <jane@example.com>'): the one between angle brackets; any other text as it is.
+create or replace temp macro address_of_display_form(x) as
+    coalesce(nullif(regexp_extract(x, '<\s*([^<>\s]+@[^<>\s]+)\s*>', 1), ''), x);
+
 -- An e-mail field's address as it is hashed: missing when it names no address (is_no_address),
+-- the address between angle brackets of a display form (address_of_display_form: the display
+-- form was hashed whole, so that "Jane Doe" <jane@x.com> was another person than jane@x.com),
 -- else address_key_before_idn, and an internationalised
 -- domain in its Unicode form, lower case and composed, whether written so or as the ASCII form
 -- (IDNA A-labels) that ESPs and SMTP logs export: 'josé@xn--bcher-kva.de' and 'JOSÉ@BÜCHER.DE'
@@ -264,6 +271,8 @@ create or replace temp macro address_key(x) as
     case
         when x is null then null  -- most web rows give none; the test below is null for it, so it took the costly branch
         when is_no_address(x) then null
+        -- an address with a display name, as mail headers and SMTP logs write one
+        when contains(x, '<') then idn_address(plain_at_signs(address_key_before_idn(address_of_display_form(x))))
         when ascii(x) > 32 and ascii(right(x, 1)) > 32 and strlen(x) = length(x) and not contains(x, '--')
             then decoded_address(lower(x))
         else idn_address(plain_at_signs(address_key_before_idn(x)))
@@ -280,12 +289,13 @@ create or replace temp macro address_a_label_hash(address) as
         then keyed_hash('email:' || keyed_hash(idn_a_label_address(address)))
     end;
 
--- For an address written with its @ encoded (%40, %2540) or not plain ASCII: the identifier
--- hash that `journey forget` recorded for it before address_key decoded the @, composed the text
--- and trimmed invisible marks (the address was hashed as written, trimmed and in lower case);
+-- For an address written with its @ encoded (%40, %2540), not plain ASCII or in a display form
+-- (<>): the identifier hash that `journey forget` recorded for it before address_key decoded the
+-- @, composed the text, trimmed invisible marks and took the address out of its display form
+-- (the address was hashed as written, trimmed and in lower case);
 -- null for any other address.
 create or replace temp macro address_as_given_hash(x) as
-    case when contains(x, '%40') or contains(x, '%2540') or strlen(x) <> length(x)
+    case when contains(x, '%40') or contains(x, '%2540') or strlen(x) <> length(x) or contains(x, '<')
         then keyed_hash('email:' || keyed_hash(lower(without_null_marker(identifier_as_before(x)))))
     end;
 
