@@ -439,6 +439,23 @@ class TestLeaks:
         assert (summary.rows_loaded, summary.rows_forgotten) == (1, 2)
         assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
 
+    def test_an_address_erased_in_its_display_form_stays_erased(self, landing: Landing, warehouse: Path) -> None:
+        """An e-mail field written with a display name ('"Zed Doe" <zed@example.com>') was hashed
+        whole, and `journey forget` recorded that hash; now that the address is taken out of it,
+        rows that give the field so are still withheld."""
+        landing.jsonl("email", DAY1, "esp.jsonl", [
+            {"event_id": "m0", "event_ts": "2026-10-01T09:00:00Z", "event_name": "open", "email": "other@example.com"},
+        ])
+        run_day(landing, warehouse, DAY1)
+        forgotten_as_before(warehouse, "email", "keyed_hash('email:' || keyed_hash('\"zed doe\" <zed@example.com>'))")
+        landing.jsonl("email", DAY2, "esp.jsonl", [
+            {"event_id": "m1", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": '"Zed Doe" <Zed@example.com>'},
+            {"event_id": "m2", "event_ts": "2026-10-02T10:00:00Z", "event_name": "open", "email": '"Ann" <ann@example.com>'},
+        ])
+        summary = run_day(landing, warehouse, DAY2)
+        assert (summary.rows_loaded, summary.rows_forgotten) == (1, 1)
+        assert query(warehouse, "select event_id from events order by 1") == [("m0",), ("m2",)]
+
     def test_an_address_erased_before_it_was_composed_stays_erased(self, landing: Landing, warehouse: Path) -> None:
         """An address written decomposed ('jose' and a combining accent) was hashed as written, and
         `journey forget` recorded that hash; now that addresses are composed (NFC) before hashing,
