@@ -126,7 +126,7 @@ create or replace temp macro trimmed_text(x) as
 
 -- An e-mail or handle field as given, for the hashes `journey forget` recorded before (the
 -- *_as_given_hash columns) and for masking the row's text: trimmed of spaces only, as
--- trimmed_text (then clean_text) trimmed them before it also trimmed invisible marks.
+-- trimmed_text trimmed them before it also trimmed invisible marks.
 create or replace temp macro given_text(x) as nullif(trim(x), '');
 
 -- A key or identifier that a database export wrote as a null marker (NULL, \N, None, nan,
@@ -183,7 +183,7 @@ create or replace temp macro unless_missing_marker(x, from_csv, kept) as
 create or replace temp macro sparse_field_text(x) as
     case when x is not null then list_filter([trimmed_text(x)], lambda v: missing_marker_kind(v) is null)[1] end;
 
--- A key as clean_key cleaned it before trimmed_text (then clean_text) trimmed invisible marks: `journey forget`
+-- A key as clean_key cleaned it before trimmed_text trimmed invisible marks: `journey forget`
 -- recorded a user id or device id so (the *_id_as_given_hash columns). Null for a key in plain
 -- ASCII, which has no such marks and which clean_key cleans the same (most keys: no copy made).
 -- A null marker with a mark around it ('\u200bnull') was an id then and is missing now: the
