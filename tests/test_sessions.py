@@ -38,10 +38,14 @@ EVENTS = [
     web("utm-4", "10:15:00", "a-utm", page_url="/winter", **WINTER),
     web("utm-5", "10:20:00", "a-utm", "purchase", order_id="o1", value=30, currency="EUR"),
     web("utm-6", "10:25:00", "a-utm", "purchase", order_id="o2", value=12.5, currency="EUR"),
-    # a-given: the source's session_id holds events 12 hours apart; an event without one is sessionized
+    # a-given: the source's session_id holds events 12 hours apart; a visit of events without one
+    # that starts while that session is open on the device (30 minutes after its last event with
+    # one) is part of it, the whole visit; one that starts later is sessionized
     web("given-1", "08:00:00", "a-given", session_id="S1", page_url="/s1"),
     web("given-2", "20:00:00", "a-given", session_id="S1"),
-    web("given-3", "08:10:00", "a-given", page_url="/computed"),
+    web("given-3", "20:30:01", "a-given", page_url="/computed"),
+    web("given-4", "08:30:00", "a-given", "scroll"),
+    web("given-5", "08:55:00", "a-given", page_url="/later"),
 ]
 
 COLUMNS = (
@@ -140,10 +144,12 @@ class TestGivenSessionId:
     def test_given_id_kept(self, default: Path) -> None:
         assert query(
             default, "select session_id, n_events, started_at, ended_at, landing_page from sessions where session_id = 'S1'"
-        ) == [("S1", 2, t("08:00:00"), t("20:00:00"), "/s1")]
+        ) == [("S1", 4, t("08:00:00"), t("20:00:00"), "/s1")]
 
-    def test_events_without_an_id_are_sessionized_apart(self, default: Path) -> None:
-        assert grouping(default, "a-given") == [["given-1", "given-2"], ["given-3"]]
+    def test_a_visit_without_an_id_joins_the_given_session_open_when_it_starts(self, default: Path) -> None:
+        # given-4 starts a visit 30 minutes after given-1: the visit, given-5 with it, is part of
+        # S1; given-3 starts one 30 minutes and a second after given-2, sessionized apart
+        assert grouping(default, "a-given") == [["given-1", "given-4", "given-5", "given-2"], ["given-3"]]
         assert query(default, "select session_id like 'ses-%' from events where event_id = 'given-3'") == [(True,)]
 
 
@@ -425,7 +431,8 @@ class TestResentPurchase:
 
 class TestEventsWithoutDevice:
     """A web event with a user_id and no anonymous_id (a store's order export sends its
-    purchases so) joins the customer's visit open at its time, not a session of its own."""
+    purchases so) joins the customer's visit open at its time, not a session of its own; so does
+    one with a device and no session_id, on a device whose tag gives one (a server's purchase)."""
 
     @staticmethod
     def export_purchase(event_id: str, time: str, user_id: str, order_id: str) -> dict[str, Any]:
@@ -465,6 +472,23 @@ class TestEventsWithoutDevice:
         run_day(landing, warehouse, DAY1)
         assert query(warehouse, "select customer_id, n_events, converted, revenue, utm_source from sessions order by 1") == [
             ("12583", 1, False, Decimal("0"), None), ("17850", 4, True, Decimal("15.30"), "google")]
+
+    def test_a_purchase_sent_from_the_server_converts_the_tags_visit(self, landing: Landing, warehouse: Path) -> None:
+        # GA4's tag gives its events the visit's ga_session_id; the purchase the shop's server sends
+        # through the Measurement Protocol names the device (client_id) and not the session: it is
+        # of the visit open on the device (it made a page-less session of its own, and the visit
+        # from google did not convert); one sent two hours later is a session of its own
+        ga = "1790849400"
+        server_purchase = {"event_name": "purchase", "user_id": "17850", "value": "15.30", "currency": "GBP"}
+        assert self.sessions_of(landing, warehouse, [
+            web("g-1", "08:10:00", "ga-1", session_id=ga, page_url="/", utm_source="google"),
+            web("g-2", "08:11:00", "ga-1", "login", session_id=ga, user_id="17850"),
+            web("g-3", "08:20:00", "ga-1", "begin_checkout", session_id=ga, user_id="17850"),
+            web("mp-1", "08:49:00", "ga-1", **server_purchase, order_id="536365"),
+            web("mp-2", "10:49:00", "ga-1", **server_purchase, order_id="536366"),
+        ]) == [("17850", "ga-1", "google", True, ["g-1", "g-2", "g-3", "mp-1"]),
+               ("17850", "ga-1", None, True, ["mp-2"])]
+        assert query(warehouse, "select session_id from events where event_id = 'mp-1'") == [(ga,)]
 
     def test_no_visit_open_gives_a_session_of_its_own(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "web.jsonl", [
@@ -567,5 +591,5 @@ class TestSessionsTable:
         assert query(default, "select session_id from events where channel = 'email'") == [(None,)]
 
     def test_session_event_counts_add_up(self, default: Path) -> None:
-        assert query(default, "select count(*), sum(n_events) from sessions") == [(7, 15)]
+        assert query(default, "select count(*), sum(n_events) from sessions") == [(7, 17)]
         assert query(default, "select count(*) from events where channel = 'web' and session_id is null") == [(0,)]

@@ -19,6 +19,10 @@ events.session_id must group the events that have arrived exactly as the documen
   one instant, the one taken last), else the customer's exported orders make sessions of their own;
   a joined order never moves a visit's bounds: the device's events alone split its visits (an order
   does not keep a visit open past the timeout, nor start a new one with its campaign);
+- a computed visit of a device (with the orders that joined it) that starts while a session the
+  source gave is open on the device, its first event no more than the timeout after the device's
+  last event with a session_id at or before it (of those at one instant, the one taken last), is
+  part of that session (a purchase the shop's server sends without GA4's ga_session_id);
 - the landing event is the session's first with a page_url (at one instant, one with a campaign
   first), else its first; it gives the landing page and the campaign.
 
@@ -276,6 +280,21 @@ def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = T
             session_with.update((e.event_id, ses) for e in ses)
     for x, last in joined:
         session_with[last.event_id].append(x)
+    # a computed visit that starts while a given session is open on its device is part of it
+    given_on: dict[str, list[Event]] = defaultdict(list)
+    for (_, device), share in given.items():
+        given_on[device] += [e for e in share if e.device is not None]
+    computed = sessions
+    sessions = []
+    for ses in computed:
+        start = ses[0]  # (split() keeps each visit in the order it takes events in)
+        before = [g for g in given_on[start.device or ""] if g.ms <= start.ms]
+        last = max(before, key=order_key) if before else None
+        if last and start.ms - last.ms <= timeout:
+            assert last.given is not None and last.device is not None
+            given[(last.given, last.device)] += ses
+        else:
+            sessions.append(ses)
     for stream in by_user.values():
         sessions += split(stream, timeout, on_campaign)
     for share in given.values():

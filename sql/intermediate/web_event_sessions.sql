@@ -4,6 +4,9 @@
 -- web events without a given session_id grouped into sessions per device: a gap of more
 -- than the session timeout, or a new campaign (utm source/medium/campaign) starts a new
 -- session.
+-- A visit of a device's events without a session_id that starts while a session the source gave
+-- is open on the device is part of that session (see visits_in_given_sessions): a purchase sent from
+-- the shop's server without GA4's ga_session_id belongs to the tag's visit.
 -- A web event with no device (a user_id and no anonymous_id, as a store's server-side order
 -- export sends a purchase) joins its customer's visit that is open at its time, on that visit's
 -- device; with no such visit open, its customer's visit with a session_id given by the source
@@ -209,6 +212,40 @@ computed_sessions as (
     from session_starts
 ),
 
+-- A computed visit that starts while a session the source gave is open on its device (its first
+-- event no more than the session timeout after the device's last event with a session_id at or
+-- before it) is part of that session: GA4's tag gives each event the visit's ga_session_id, and a
+-- purchase the shop's server sends through the Measurement Protocol names the device (client_id)
+-- but no session; alone it made a page-less session, and the visit it closed did not convert.
+-- The whole visit goes, so a device's visit is never cut in two (an app's visits with a session
+-- id and the web's without, on one device id, are one visit when the web's starts within the
+-- timeout). Of the device's events with a session_id at one instant, the last in the order sessions
+-- take events in is taken (campaign first, then by campaign and event_id), however the rows were
+-- landed. (ASOF JOIN as above.)
+visits_in_given_sessions as (
+    select s.started_session_id as computed_session_id, g.given_session_id, g.anonymous_id
+    from (
+        select started_session_id, event_ts, substr(device_key, length('anonymous_id:') + 1) as anonymous_id
+        from session_starts
+        where started_session_id is not null and starts_with(device_key, 'anonymous_id:')
+    ) as s
+    asof inner join (
+        select anonymous_id, event_ts, given_session_id
+        from events_unioned
+        where channel = 'web' and given_session_id is not null and anonymous_id is not null
+        qualify row_number() over (
+            partition by anonymous_id, event_ts
+            order by
+                utm_source is null and utm_medium is null and utm_campaign is null desc,
+                coalesce(utm_source, '') || '/' || coalesce(utm_medium, '') || '/' || coalesce(utm_campaign, '') desc,
+                event_id desc
+        ) = 1
+    ) as g
+        on g.anonymous_id = s.anonymous_id and s.event_ts >= g.event_ts
+    cross join parameters as p
+    where epoch(s.event_ts) - epoch(g.event_ts) <= p.session_timeout_minutes * 60
+),
+
 shared as (
     select * from session_ids_shared
 ),
@@ -280,9 +317,10 @@ select
     e.event_id,
     -- the session computed from its device's visits (an event without a given session_id)
     computed_sessions.computed_session_id,
-    -- a deviceless event that joined a visit with a given session_id: that session and its device
-    given_visit.given_session_id as joined_given_session_id,
-    given_visit.anonymous_id as joined_anonymous_id,
+    -- a deviceless event that joined a visit with a given session_id, or an event of a computed
+    -- visit that is part of one: that session and its device
+    coalesce(given_visit.given_session_id, in_given.given_session_id) as joined_given_session_id,
+    coalesce(given_visit.anonymous_id, in_given.anonymous_id) as joined_anonymous_id,
     -- an event that names no one, in a guest buyer's visit, is the buyer's; a guest order is its
     -- own buyer's in any case (a visit holding several people's guest orders, as a shop's kiosk
     -- does, or a session id the source gave to several customers, has no one buyer)
@@ -293,6 +331,7 @@ select
 from events_unioned as e
 left join computed_sessions on computed_sessions.event_id = e.event_id
 left join deviceless_given_visits as given_visit on given_visit.event_id = e.event_id
+left join visits_in_given_sessions as in_given on in_given.computed_session_id = computed_sessions.computed_session_id
 left join guest_orders as own_order on own_order.event_id = e.event_id
 left join visit_buyers as computed_session_buyers
     on computed_session_buyers.computed_session_id = computed_sessions.computed_session_id
