@@ -276,15 +276,17 @@ class TestOrders:
         assert query(warehouse, "select stage from customer_stages where customer_id = 'u-sis'") == [("consideration",)]
 
 
-    @pytest.mark.parametrize("given", [False, True], ids=["computed sessions", "given session ids"])
-    def test_a_guest_checkouts_visit_is_the_buyers(self, landing: Landing, warehouse: Path, given: bool) -> None:
+    @pytest.mark.parametrize("given", ["computed", "given", "server"],
+                             ids=["computed sessions", "given session ids", "given ids, the order sent by the server"])
+    def test_a_guest_checkouts_visit_is_the_buyers(self, landing: Landing, warehouse: Path, given: str) -> None:
         """The visit of a guest checkout on a shared device is the buyer's, not the device's latest
         person's: its browsing and its order in one session of the buyer (a given session id is not
-        split between them), so the campaign keeps its conversion and sessions agree with customers."""
-        ids = ({"session_id": "g1"}, {"session_id": "g2"}) if given else ({}, {})
+        split between them), so the campaign keeps its conversion and sessions agree with customers.
+        So too when the tag gives session ids and the shop's server sends the order without one."""
+        ids = ({"session_id": "g1"}, {"session_id": "g2"}) if given != "computed" else ({}, {})
         landing.jsonl("web", DAY1, "web.jsonl", [
             web("fam-0", "08:55", "a-family", page_url="/sale", utm_source="news", **ids[0]),
-            {**guest_order("fam-1", "a-family", "O-51", "09:00"), **ids[0]},
+            {**guest_order("fam-1", "a-family", "O-51", "09:00"), **(ids[0] if given != "server" else {})},
             web("fam-2", "10:00", "a-family", "login", user_id="u-sis", **ids[1]),
             web("fam-3", "10:05", "a-family", **ids[1]),
         ])
@@ -324,19 +326,22 @@ class TestOrders:
         assert query(warehouse, "select customer_id, n_orders from customers order by 1") == [
             ("u-ann", 1), ("u-bob", 1), ("u-staff", 0)]
 
-    @pytest.mark.parametrize("given", [False, True], ids=["computed sessions", "given session ids"])
+    @pytest.mark.parametrize("given", ["computed", "given", "server"],
+                             ids=["computed sessions", "given session ids", "given ids, the order sent by the server"])
     def test_a_visit_in_which_someone_else_logs_in_stays_the_devices(
-        self, landing: Landing, warehouse: Path, given: bool
+        self, landing: Landing, warehouse: Path, given: str
     ) -> None:
         """After a guest checkout, another person logs in within the same visit (the family computer
         passed on): the visit's unnamed events stay with the device's person, and only the guest
-        order is its buyer's; her intent signals are not handed to him."""
-        ids = {"session_id": "f1"} if given else {}
+        order is its buyer's; her intent signals are not handed to him. So too when the tag gives
+        session ids and the order and the last event come without one (sent by the server)."""
+        ids = {"session_id": "f1"} if given != "computed" else {}
+        untagged = ids if given != "server" else {}
         landing.jsonl("web", DAY1, "web.jsonl", [
             web("fl-1", "09:00", "a-family", "view_item", **ids),
-            {**guest_order("fl-2", "a-family", "O-81", "09:05"), **ids},
+            {**guest_order("fl-2", "a-family", "O-81", "09:05"), **untagged},
             web("fl-3", "09:10", "a-family", "login", user_id="u-sis", **ids),
-            web("fl-4", "09:15", "a-family", "add_to_cart", **ids),
+            web("fl-4", "09:15", "a-family", "add_to_cart", **untagged),
         ])
         landing.jsonl("web", DAY1, "orders.jsonl", [exported_order("fl-x", "O-81", "u-bro", "12:00")])
         runs.run_day_in_process(DAY1, landing.root, warehouse, warehouse.parent / "reports", Settings())

@@ -490,6 +490,40 @@ class TestEventsWithoutDevice:
                ("17850", "ga-1", None, True, ["mp-2"])]
         assert query(warehouse, "select session_id from events where event_id = 'mp-1'") == [(ga,)]
 
+    def test_server_events_join_the_tags_session_open_at_their_own_time(self, landing: Landing, warehouse: Path) -> None:
+        # a refund sent before the tag's first session, and a purchase after each of two sessions,
+        # 25 minutes apart: each is of the session open at its time (the two purchases, one visit
+        # of events without a session id, put the second order in the first session, and the
+        # visit from google did not convert; the refund's visit took in the first session's order)
+        sent = {"user_id": "17850", "value": "15", "currency": "GBP"}
+        assert self.sessions_of(landing, warehouse, [
+            web("mp-0", "07:45:00", "ga-1", "refund", order_id="o0", **sent),
+            web("g-1", "08:10:00", "ga-1", page_url="/", session_id="S1"),
+            web("g-2", "08:20:00", "ga-1", "begin_checkout", session_id="S1"),
+            web("mp-1", "08:49:00", "ga-1", "purchase", order_id="o1", **sent),
+            web("g-3", "09:10:00", "ga-1", page_url="/again", utm_source="google", session_id="S2"),
+            web("g-4", "09:12:00", "ga-1", "begin_checkout", session_id="S2"),
+            web("mp-2", "09:14:00", "ga-1", "purchase", order_id="o2", **sent),
+        ]) == [("17850", "ga-1", None, False, ["mp-0"]),
+               ("17850", "ga-1", None, True, ["g-1", "g-2", "mp-1"]),
+               ("17850", "ga-1", "google", True, ["g-3", "g-4", "mp-2"])]
+
+    def test_a_visit_from_a_campaign_after_an_apps_session_is_its_own(self, landing: Landing, warehouse: Path) -> None:
+        # an app gives its events a session id, the website on the same device id none: the web
+        # visit 20 minutes after the app's session starts with a campaign, a new session (it
+        # was taken into the app's session, which got its landing page, campaign and order);
+        # one without a campaign is part of the app's session open at its time
+        assert self.sessions_of(landing, warehouse, [
+            web("ap-1", "09:00:00", "dev-1", "screen_view", session_id="A1", user_id="u1"),
+            web("ap-2", "09:20:00", "dev-1", "screen_view", session_id="A1"),
+            web("wb-1", "09:40:00", "dev-1", page_url="/landing", utm_source="newsletter", utm_campaign="spring"),
+            web("wb-2", "09:45:00", "dev-1", "purchase", order_id="o9", value=10, currency="EUR"),
+            web("ap-3", "12:00:00", "dev-1", "screen_view", session_id="A2"),
+            web("wb-3", "12:10:00", "dev-1", "purchase", order_id="o10", value=10, currency="EUR"),
+        ]) == [("u1", "dev-1", None, False, ["ap-1", "ap-2"]),
+               ("u1", "dev-1", "newsletter", True, ["wb-1", "wb-2"]),
+               ("u1", "dev-1", None, True, ["ap-3", "wb-3"])]
+
     def test_no_visit_open_gives_a_session_of_its_own(self, landing: Landing, warehouse: Path) -> None:
         landing.jsonl("web", DAY1, "web.jsonl", [
             web("v-1", "08:10:00", "ck-1", "login", user_id="17850"),

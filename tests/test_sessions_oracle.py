@@ -19,10 +19,13 @@ events.session_id must group the events that have arrived exactly as the documen
   one instant, the one taken last), else the customer's exported orders make sessions of their own;
   a joined order never moves a visit's bounds: the device's events alone split its visits (an order
   does not keep a visit open past the timeout, nor start a new one with its campaign);
-- a computed visit of a device (with the orders that joined it) that starts while a session the
-  source gave is open on the device, its first event no more than the timeout after the device's
-  last event with a session_id at or before it (of those at one instant, the one taken last), is
-  part of that session (a purchase the shop's server sends without GA4's ga_session_id);
+- a device's events without a session_id also start a new visit after each of its events with
+  one (later than the previous event without one); a computed visit of a device (with the orders
+  that joined it) that starts while a session the source gave is open on the device, its first
+  event no more than the timeout after the device's last event with a session_id at or before it
+  (of those at one instant, the one taken last), and without a campaign (when a new campaign
+  splits), is part of that session (a purchase the shop's server sends without GA4's
+  ga_session_id);
 - the landing event is the session's first with a page_url (at one instant, one with a campaign
   first), else its first; it gives the landing page and the campaign.
 
@@ -212,8 +215,10 @@ def order_key(e: Event) -> tuple[Any, ...]:
     return (e.ms, key is None, key or ("", "", ""), e.event_id)
 
 
-def split(stream: list[Event], timeout: int = TIMEOUT, on_campaign: bool = True) -> list[list[Event]]:
-    """A device's events without a given session_id, split by inactivity and new campaigns."""
+def split(stream: list[Event], timeout: int = TIMEOUT, on_campaign: bool = True,
+          given_at: tuple[int, ...] = ()) -> list[list[Event]]:
+    """A device's events without a given session_id, split by inactivity and new campaigns, and
+    after each of the device's events with a given session_id (at the times ``given_at``)."""
     sessions: list[list[Event]] = []
     stream = sorted(stream, key=order_key)
     if True:
@@ -222,7 +227,8 @@ def split(stream: list[Event], timeout: int = TIMEOUT, on_campaign: bool = True)
         previous = None
         for e in stream:
             key = campaign_key(e)
-            if previous is None or e.ms - previous.ms > timeout:
+            if (previous is None or e.ms - previous.ms > timeout
+                    or any(previous.ms < g <= e.ms for g in given_at)):
                 current = [e]
                 sessions.append(current)
                 session_campaign = key
@@ -274,23 +280,25 @@ def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = T
     # the device's events alone split its visits; a joined order goes into the visit of the event
     # it joined, and moves none of its bounds
     session_with: dict[str, list[Event]] = {}
-    for stream in by_device.values():
-        for ses in split(stream, timeout, on_campaign):
+    given_on: dict[str, list[Event]] = defaultdict(list)  # device -> its events with a given id
+    for e in events:
+        if e.device is not None and e.given is not None:
+            given_on[e.device].append(e)
+    for device, stream in by_device.items():
+        for ses in split(stream, timeout, on_campaign, tuple(g.ms for g in given_on[device])):
             sessions.append(ses)
             session_with.update((e.event_id, ses) for e in ses)
     for x, last in joined:
         session_with[last.event_id].append(x)
-    # a computed visit that starts while a given session is open on its device is part of it
-    given_on: dict[str, list[Event]] = defaultdict(list)
-    for (_, device), share in given.items():
-        given_on[device] += [e for e in share if e.device is not None]
+    # a computed visit that starts while a given session is open on its device is part of it,
+    # unless it starts with a campaign (when a new campaign splits)
     computed = sessions
     sessions = []
     for ses in computed:
         start = ses[0]  # (split() keeps each visit in the order it takes events in)
         before = [g for g in given_on[start.device or ""] if g.ms <= start.ms]
         last = max(before, key=order_key) if before else None
-        if last and start.ms - last.ms <= timeout:
+        if last and start.ms - last.ms <= timeout and not (on_campaign and start.campaign):
             assert last.given is not None and last.device is not None
             given[(last.given, last.device)] += ses
         else:

@@ -4,9 +4,11 @@
 -- web events without a given session_id grouped into sessions per device: a gap of more
 -- than the session timeout, or a new campaign (utm source/medium/campaign) starts a new
 -- session.
--- A visit of a device's events without a session_id that starts while a session the source gave
--- is open on the device is part of that session (see visits_in_given_sessions): a purchase sent from
--- the shop's server without GA4's ga_session_id belongs to the tag's visit.
+-- On a device whose events carry a session_id the source gave, its events without one also start
+-- a new visit after each event with one; a visit that starts while that session is open (within
+-- the timeout), and not with a campaign, is part of it (see visits_in_given_sessions): a purchase
+-- sent from the shop's server without GA4's ga_session_id belongs to the tag's visit. A guest
+-- checkout's buyer (below) is found per visit so merged.
 -- A web event with no device (a user_id and no anonymous_id, as a store's server-side order
 -- export sends a purchase) joins its customer's visit that is open at its time, on that visit's
 -- device; with no such visit open, its customer's visit with a session_id given by the source
@@ -129,9 +131,16 @@ web_without_session as (
                 then coalesce(e.utm_source, '') || '/' || coalesce(e.utm_medium, '') || '/' || coalesce(e.utm_campaign, '')
         end as campaign_key,
         -- taken after the device's events at its time, so it never starts the visit (nor names it)
-        v.event_id is not null as is_joined
+        v.event_id is not null as is_joined,
+        -- the time of the device's last event with a session_id the source gave, at or before it
+        given.event_ts as given_session_seen_at
     from unstitched_web_events as e
     left join deviceless_visits as v on v.event_id = e.event_id
+    asof left join (
+        select anonymous_id, event_ts from events_unioned
+        where channel = 'web' and given_session_id is not null and anonymous_id is not null
+    ) as given
+        on given.anonymous_id = e.anonymous_id and e.event_ts >= given.event_ts
     where e.given_session_id is null
       and e.event_id not in (select event_id from deviceless_given_visits)
 ),
@@ -151,11 +160,15 @@ with_previous as (
     from web_without_session
 ),
 
+-- A visit starts after a gap of more than the timeout, or after an event of the device with a
+-- session_id the source gave (later than the device's previous event without one): the events
+-- without one before and after the source's session are not one visit across it.
 gaps as (
     select
         with_previous.*,
         previous_event_ts is null
-            or epoch(event_ts) - epoch(previous_event_ts) > p.session_timeout_minutes * 60 as starts_after_gap
+            or epoch(event_ts) - epoch(previous_event_ts) > p.session_timeout_minutes * 60
+            or given_session_seen_at > previous_event_ts as starts_after_gap
     from with_previous
     cross join parameters as p
 ),
@@ -219,15 +232,18 @@ computed_sessions as (
 -- but no session; alone it made a page-less session, and the visit it closed did not convert.
 -- The whole visit goes, so a device's visit is never cut in two (an app's visits with a session
 -- id and the web's without, on one device id, are one visit when the web's starts within the
--- timeout). Of the device's events with a session_id at one instant, the last in the order sessions
--- take events in is taken (campaign first, then by campaign and event_id), however the rows were
--- landed. (ASOF JOIN as above.)
+-- timeout), except a visit that starts with a campaign: a new campaign starts a new session
+-- (when [sessions] split_on_new_campaign). Of the device's events with a session_id at one instant,
+-- the last in the order sessions take events in is taken (campaign first, then by campaign and
+-- event_id), however the rows were landed. (ASOF JOIN as above.)
 visits_in_given_sessions as (
     select s.started_session_id as computed_session_id, g.given_session_id, g.anonymous_id
     from (
         select started_session_id, event_ts, substr(device_key, length('anonymous_id:') + 1) as anonymous_id
         from session_starts
+        cross join parameters as p
         where started_session_id is not null and starts_with(device_key, 'anonymous_id:')
+          and not (p.split_session_on_new_campaign and campaign_key is not null)
     ) as s
     asof inner join (
         select anonymous_id, event_ts, given_session_id
@@ -250,10 +266,37 @@ shared as (
     select * from session_ids_shared
 ),
 
+-- Each web event with the visit it is part of: its computed session, or the session the source
+-- gave it, or the one it joined (a deviceless event, or an event of a computed visit that is part
+-- of a given session: that session and its device). visit_key names the visit as the sessions
+-- will ('given:' or 'computed:' and the id), for the guest buyers below; a session id the source
+-- gave to several customers or devices is split later (events_sessionized), and has no key here.
+web_visits as (
+    select
+        e.event_id,
+        e.user_id,
+        e.email_hash,
+        computed_sessions.computed_session_id,
+        coalesce(given_visit.given_session_id, in_given.given_session_id) as joined_given_session_id,
+        coalesce(given_visit.anonymous_id, in_given.anonymous_id) as joined_anonymous_id,
+        case
+            when coalesce(e.given_session_id, given_visit.given_session_id, in_given.given_session_id)
+                in (select given_session_id from shared) then null
+            when coalesce(e.given_session_id, given_visit.given_session_id, in_given.given_session_id) is not null
+                then 'given:' || coalesce(e.given_session_id, given_visit.given_session_id, in_given.given_session_id)
+            else 'computed:' || computed_sessions.computed_session_id
+        end as visit_key
+    from events_unioned as e
+    left join computed_sessions on computed_sessions.event_id = e.event_id
+    left join deviceless_given_visits as given_visit on given_visit.event_id = e.event_id
+    left join visits_in_given_sessions as in_given on in_given.computed_session_id = computed_sessions.computed_session_id
+    where e.channel = 'web'
+),
+
 -- A guest checkout's purchase or refund (a device, no one identified) whose order_id names one
 -- person (order_people), with that person's customer. (Narrow reads of their own.)
 guest_orders as (
-    select e.event_id, e.given_session_id, i.customer_id
+    select e.event_id, i.customer_id
     from events_unioned as e
     inner join order_people as o on o.order_id = e.order_id and o.currency = e.currency
     inner join identities_stitched as i
@@ -268,72 +311,50 @@ guest_orders as (
 -- follows the person who last identified on it, so without this its guests' visits would be
 -- that person's. (A session id the source gave to several customers is left as it is.)
 guest_visits as (
-    select c.computed_session_id, cast(null as varchar) as given_session_id, min(g.customer_id) as customer_id
+    select v.visit_key, min(g.customer_id) as customer_id
     from guest_orders as g
-    inner join computed_sessions as c on c.event_id = g.event_id
-    where g.given_session_id is null
-    group by c.computed_session_id
-    having count(distinct g.customer_id) = 1
-    union all
-    select null, g.given_session_id, min(g.customer_id)
-    from guest_orders as g
-    where g.given_session_id is not null
-      and g.given_session_id not in (select given_session_id from shared)
-    group by g.given_session_id
+    inner join web_visits as v on v.event_id = g.event_id
+    where v.visit_key is not null
+    group by v.visit_key
     having count(distinct g.customer_id) = 1
 ),
 
 -- The customers that the identified web events of those visits name (a login after the guest
 -- checkout, on the family computer, within the same visit).
 named_in_guest_visits as (
-    select v.computed_session_id, v.given_session_id, i.customer_id
-    from guest_visits as v
-    inner join computed_sessions as c on c.computed_session_id = v.computed_session_id
-    inner join events_unioned as e on e.channel = 'web' and e.event_id = c.event_id
+    select g.visit_key, i.customer_id
+    from guest_visits as g
+    inner join web_visits as v on v.visit_key = g.visit_key
     inner join identities_stitched as i
-        on i.identifier_type || ':' || i.identifier = order_person_node(e.user_id, e.email_hash)
-    where order_person_node(e.user_id, e.email_hash) is not null
-    union all
-    select v.computed_session_id, v.given_session_id, i.customer_id
-    from guest_visits as v
-    inner join events_unioned as e on e.channel = 'web' and e.given_session_id = v.given_session_id
-    inner join identities_stitched as i
-        on i.identifier_type || ':' || i.identifier = order_person_node(e.user_id, e.email_hash)
-    where order_person_node(e.user_id, e.email_hash) is not null
+        on i.identifier_type || ':' || i.identifier = order_person_node(v.user_id, v.email_hash)
+    where order_person_node(v.user_id, v.email_hash) is not null
 ),
 
 -- The guest visits whose buyer is theirs: no one else identified in them.
 visit_buyers as (
-    select v.computed_session_id, v.given_session_id, v.customer_id
-    from guest_visits as v
+    select g.visit_key, g.customer_id
+    from guest_visits as g
     where not exists (
         select 1 from named_in_guest_visits as n
-        where n.customer_id <> v.customer_id
-          and (n.computed_session_id = v.computed_session_id or n.given_session_id = v.given_session_id)
+        where n.visit_key = g.visit_key and n.customer_id <> g.customer_id
     )
-),
+)
 
 select
-    e.event_id,
+    v.event_id,
     -- the session computed from its device's visits (an event without a given session_id)
-    computed_sessions.computed_session_id,
+    v.computed_session_id,
     -- a deviceless event that joined a visit with a given session_id, or an event of a computed
     -- visit that is part of one: that session and its device
-    coalesce(given_visit.given_session_id, in_given.given_session_id) as joined_given_session_id,
-    coalesce(given_visit.anonymous_id, in_given.anonymous_id) as joined_anonymous_id,
+    v.joined_given_session_id,
+    v.joined_anonymous_id,
     -- an event that names no one, in a guest buyer's visit, is the buyer's; a guest order is its
     -- own buyer's in any case (a visit holding several people's guest orders, as a shop's kiosk
     -- does, or a session id the source gave to several customers, has no one buyer)
     case
-        when order_person_node(e.user_id, e.email_hash) is null
-            then coalesce(own_order.customer_id, computed_session_buyers.customer_id, given_session_buyers.customer_id)
+        when order_person_node(v.user_id, v.email_hash) is null
+            then coalesce(own_order.customer_id, buyers.customer_id)
     end as buyer_customer_id
-from events_unioned as e
-left join computed_sessions on computed_sessions.event_id = e.event_id
-left join deviceless_given_visits as given_visit on given_visit.event_id = e.event_id
-left join visits_in_given_sessions as in_given on in_given.computed_session_id = computed_sessions.computed_session_id
-left join guest_orders as own_order on own_order.event_id = e.event_id
-left join visit_buyers as computed_session_buyers
-    on computed_session_buyers.computed_session_id = computed_sessions.computed_session_id
-left join visit_buyers as given_session_buyers on given_session_buyers.given_session_id = e.given_session_id
-where e.channel = 'web'
+from web_visits as v
+left join guest_orders as own_order on own_order.event_id = v.event_id
+left join visit_buyers as buyers on buyers.visit_key = v.visit_key
