@@ -129,15 +129,8 @@ create or replace temp macro trimmed_text(x) as
 -- trimmed_text trimmed them before it also trimmed invisible marks.
 create or replace temp macro given_text(x) as nullif(trim(x), '');
 
--- A key or identifier that a database export wrote as a null marker (NULL, \N, None, nan,
--- undefined, as such tools spell them) is missing, not a value: else every row of an export with
--- "NULL" for user_id would be one customer, and every "NULL" event_id one event.
--- (x is named once: a macro argument named more often is evaluated more often)
-create or replace temp macro without_null_marker(x) as
-    list_filter([x], lambda v: v not in ('NULL', 'null', 'Null', '\N', 'None', 'none', 'nan', 'NaN', 'undefined', '(null)', '<null>'))[1];
-
 -- How a field's text (trimmed) may be written for a missing value: 'null' for a null marker as
--- without_null_marker spells them (database exports, Python's str(None), JavaScript); 'na' for
+-- database exports, Python's str(None) and JavaScript spell one (NULL, \N, None, nan, undefined); 'na' for
 -- how other tools write one: R's NA (write.csv, readr), Excel's #N/A, N/A as people type it (in a
 -- CSV, which has no null, such a field is missing; in JSON or Parquet, which have one, the text
 -- is meant: "NA" a campaign for North America); 'nan' for a float's NaN as C and Rust print it
@@ -151,6 +144,13 @@ create or replace temp macro missing_marker_kind(x) as
         when 'NA' then 'na' when 'N/A' then 'na' when 'n/a' then 'na' when '#N/A' then 'na'
         when 'NAN' then 'nan' when '-nan' then 'nan' when '-NaN' then 'nan'
     end;
+
+-- A key or identifier that a database export wrote as a null marker (missing_marker_kind 'null':
+-- NULL, \N, None, nan, undefined, as such tools spell them) is missing, not a value: else every
+-- row of an export with "NULL" for user_id would be one customer, and every "NULL" event_id one
+-- event. (x is named once: a macro argument named more often is evaluated more often)
+create or replace temp macro without_null_marker(x) as
+    list_filter([x], lambda v: missing_marker_kind(v) is distinct from 'null')[1];
 
 -- Whether a landing file is a CSV, by its name (as the reader chose its format).
 create or replace temp macro written_as_csv(source_file) as
