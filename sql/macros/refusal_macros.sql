@@ -17,6 +17,9 @@
 create or replace temp macro refusal_reason(line_no, error) as (
     case
         when line_no is null then 'unreadable_file'
+        when regexp_matches(error, '^[a-z_]+ "')
+            and ends_with(error, '" is a number in scientific notation, as Excel saves a long number: its digits are lost (save the column as text)')
+            then 'bad_type'
         when error = 'line is not valid JSON' then 'unparseable_json'
         when error = 'line is JSON but not an object' or starts_with(error, 'line is a JSON list, not an object')
             then 'not_json_object'

@@ -87,7 +87,11 @@ unmarked as (
 typed as (
     select
         *,
-        parse_event_ts(event_ts_text) as event_ts
+        parse_event_ts(event_ts_text) as event_ts,
+        coalesce(
+            rounded_id_error('event_id', event_id), rounded_id_error('user_id', user_id),
+            rounded_id_error('message_id', message_id)
+        ) as rounded_id_error
     from unmarked
 ),
 
@@ -101,6 +105,7 @@ checked as (
                 then event_ts_error(event_ts_text, event_ts, arrived_on)
             when event_name is null then 'missing required field event_name'
             when email is null then 'missing required field email'
+            when rounded_id_error is not null then rounded_id_error
         end as contract_error
     from typed
 ),

@@ -68,6 +68,7 @@ checked as (
             when user_id is null then 'missing required field user_id'
             -- a handle is read as platform and handle (the social channel's key): alone, it names no one
             when handle is not null and platform is null then 'a handle needs its platform'
+            when rounded_id_error('user_id', user_id) is not null then rounded_id_error('user_id', user_id)
             -- a row with a user id alone (or a platform without a handle) is good: the CRM knows
             -- the customer (is_identified), linked to no e-mail or handle
         end as contract_error,

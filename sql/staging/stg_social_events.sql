@@ -93,7 +93,11 @@ typed as (
         try_cast(sentiment_text as double) as sentiment,
         -- the platform as shown (masked), its full-width ＠ an @; as hashed, it is kept as cleaned
         -- (identities hash it so too)
-        with_plain_at_signs(platform) as platform_shown
+        with_plain_at_signs(platform) as platform_shown,
+        coalesce(
+            rounded_id_error('event_id', event_id), rounded_id_error('user_id', user_id),
+            rounded_id_error('post_id', post_id), rounded_id_error('thread_id', thread_id)
+        ) as rounded_id_error
     from unmarked
 ),
 
@@ -108,6 +112,7 @@ checked as (
             when event_name is null then 'missing required field event_name'
             when platform is null then 'missing required field platform'
             when handle is null then 'missing required field handle'
+            when rounded_id_error is not null then rounded_id_error
             when sentiment_text is not null and sentiment is null
                 then 'sentiment "' || left(sentiment_text, 40) || '" is not a number'
             when sentiment < -1 or sentiment > 1

@@ -104,7 +104,12 @@ typed as (
     select
         *,
         parse_event_ts(event_ts_text) as event_ts,
-        try_cast(value_text as double) as value
+        try_cast(value_text as double) as value,
+        coalesce(
+            rounded_id_error('event_id', event_id), rounded_id_error('anonymous_id', anonymous_id),
+            rounded_id_error('user_id', user_id), rounded_id_error('order_id', order_id),
+            rounded_id_error('session_id', session_id)
+        ) as rounded_id_error
     from unmarked
 ),
 
@@ -119,6 +124,7 @@ checked as (
             when event_name is null then 'missing required field event_name'
             when anonymous_id is null and user_id is null
                 then 'web event needs an anonymous_id or a user_id'
+            when rounded_id_error is not null then rounded_id_error
             when value_text is not null and (value is null or not isfinite(value))
                 then 'value "' || left(value_text, 40) || '" is not a number'
             when abs(value) >= 1e14  -- the warehouse keeps money as DECIMAL(18, 4)

@@ -506,6 +506,48 @@ class TestMissingValuesAsOtherToolsWriteThem:
         ]
 
 
+class TestIdsExcelRounded:
+    """Excel saves a long number (12 digits or more) that a cell held as a number in scientific
+    notation: 6543210987654 and 6543211234567 both become 6.54321E+12. Such an id was loaded, and
+    distinct ids read alike: three orders became one, two customers one, events "repeats" of the
+    first. It is refused, naming its field; ids that merely hold an e or a + are kept."""
+
+    def test_rounded_ids_are_refused(self, landing: Landing, warehouse: Path) -> None:
+        landing.text("web", DAY1, "excel.csv",
+                     "event_id,event_ts,event_name,anonymous_id,user_id,order_id,value,currency,session_id\n"
+                     f"w1,{TS},purchase,a1,6.54321E+12,o1,10,EUR,\n"
+                     f"w2,{TS},purchase,a1,u1,6.54321E+12,10,EUR,\n"
+                     f"w3,{TS},purchase,a1,u1,1.23457E+11,10,EUR,\n"
+                     f"1.23457E+12,{TS},page_view,a1,u1,,,,\n"
+                     f"w5,{TS},page_view,1E+15,,,,,\n"
+                     f"w6,{TS},page_view,a1,u1,,,,6.5e+12\n"
+                     # a hex id, an id with a plus, an id in scientific notation without its sign
+                     f"w7,{TS},purchase,1e10,ab+cd,5e12,10,EUR,\n")
+        landing.text("email", DAY1, "esp.csv", "event_id,event_ts,event_name,email,user_id,message_id\n"
+                     f"m1,{TS},email_open,jane@example.com,9.87654E+13,x\n"
+                     f"m2,{TS},email_open,jane@example.com,u1,1.1E+12\n")
+        landing.text("social", DAY1, "social.csv", "event_id,event_ts,event_name,platform,handle,thread_id\n"
+                     f"s1,{TS},mention,x,@someone,4.4E+18\n")
+        landing.text("identities", None, "crm.csv", "user_id,email\n7.5E+11,jane@example.com\n")
+        run_day(landing, warehouse, DAY1)
+        excel = "is a number in scientific notation, as Excel saves a long number: its digits are lost (save the column as text)"
+        assert query(warehouse, "select source_file, line_no, error, reason from quarantine order by 1, 2") == [
+            ("email/dt=2026-10-01/esp.csv", 2, f'user_id "9.87654E+13" {excel}', "bad_type"),
+            ("email/dt=2026-10-01/esp.csv", 3, f'message_id "1.1E+12" {excel}', "bad_type"),
+            ("identities/crm.csv", 2, f'user_id "7.5E+11" {excel}', "bad_type"),
+            ("social/dt=2026-10-01/social.csv", 2, f'thread_id "4.4E+18" {excel}', "bad_type"),
+            ("web/dt=2026-10-01/excel.csv", 2, f'user_id "6.54321E+12" {excel}', "bad_type"),
+            ("web/dt=2026-10-01/excel.csv", 3, f'order_id "6.54321E+12" {excel}', "bad_type"),
+            ("web/dt=2026-10-01/excel.csv", 4, f'order_id "1.23457E+11" {excel}', "bad_type"),
+            ("web/dt=2026-10-01/excel.csv", 5, f'event_id "1.23457E+12" {excel}', "bad_type"),
+            ("web/dt=2026-10-01/excel.csv", 6, f'anonymous_id "1E+15" {excel}', "bad_type"),
+            ("web/dt=2026-10-01/excel.csv", 7, f'session_id "6.5e+12" {excel}', "bad_type"),
+        ]
+        assert query(warehouse, "select event_id, anonymous_id, user_id, order_id from raw.web_events") == [
+            ("w7", "1e10", "ab+cd", "5e12"),
+        ]
+
+
 class TestLabelDates:
     """A label's as_of_date is a date written YYYY-MM-DD, as the contract says: DuckDB's cast took
     'infinity' (9999-12-31 to Python), 'epoch' (1970-01-01), a date and time, ' 1-1-1 '."""
@@ -667,6 +709,8 @@ MORE_BREACHES = {
     ("web", "more.jsonl", 8): (json.dumps(page_view("t7", event_name="write_review", rating="inf")), "out_of_range"),
     # a time in a five-digit year was refused with the reason 'unknown'
     ("web", "more.jsonl", 9): (json.dumps(page_view("t8", event_ts="999999999999999")), "timestamp_in_future"),
+    # an id as Excel saves a long number: its digits are lost (distinct orders merged)
+    ("web", "more.jsonl", 10): (json.dumps(page_view("t9", user_id="6.54321E+12")), "bad_type"),
 }
 
 
