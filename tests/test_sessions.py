@@ -508,6 +508,19 @@ class TestEventsWithoutDevice:
                ("17850", "ga-1", None, True, ["g-1", "g-2", "mp-1"]),
                ("17850", "ga-1", "google", True, ["g-3", "g-4", "mp-2"])]
 
+    def test_an_exported_order_joins_the_tags_session_that_closed_the_visit_before(
+        self, landing: Landing, warehouse: Path
+    ) -> None:
+        # an event without a session id, then the tag's session on the same device, then the
+        # store's export of the order: the order is of the session open at its time, the tag's
+        # (it joined the visit the tag's session had closed, and S1 did not convert)
+        assert self.sessions_of(landing, warehouse, [
+            web("v-0", "08:00:00", "ck-1", "login", user_id="17850"),
+            web("g-1", "08:10:00", "ck-1", page_url="/", session_id="S1"),
+            web("g-2", "08:12:00", "ck-1", "begin_checkout", session_id="S1"),
+            self.export_purchase("x-1", "08:15:00", "17850", "536365"),
+        ]) == [("17850", "ck-1", None, False, ["v-0"]), ("17850", "ck-1", None, True, ["g-1", "g-2", "x-1"])]
+
     def test_a_visit_from_a_campaign_after_an_apps_session_is_its_own(self, landing: Landing, warehouse: Path) -> None:
         # an app gives its events a session id, the website on the same device id none: the web
         # visit 20 minutes after the app's session starts with a campaign, a new session (it

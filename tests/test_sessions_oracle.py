@@ -15,7 +15,8 @@ events.session_id must group the events that have arrived exactly as the documen
 - a session_id given by the source is kept; given to several devices, each device's share is a
   session of its own, named '<id>~<8 hex digits>';
 - a web event with a user id and no device (the store's exported order) joins its customer's visit
-  open at its time (a computed one first, else a given one; of visits whose last events are at
+  open at its time (a computed one first, unless an event of its device with a given id came
+  since, else a given one; of visits whose last events are at
   one instant, the one taken last), else the customer's exported orders make sessions of their own;
   a joined order never moves a visit's bounds: the device's events alone split its visits (an order
   does not keep a visit open past the timeout, nor start a new one with its campaign);
@@ -259,15 +260,23 @@ def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = T
             given[(e.given, e.device)].append(e)  # one device's share of a given id is one session
             given_of[e.customer].append(e)
     # an exported order joins its customer's visit open at its time (no more than the timeout after
-    # the visit's last event so far): a computed one first, else one whose session_id was given;
+    # the visit's last event so far): a computed one first (unless an event of its device with a
+    # given id came since), else one whose session_id was given;
     # of visits whose last events are at one instant, the one taken last; with none open, the
     # customer's exported orders are sessionized on their own
     by_user: dict[str, list[Event]] = defaultdict(list)
     joined: list[tuple[Event, Event]] = []  # an order and the device event whose visit it joins
+    given_on: dict[str, list[Event]] = defaultdict(list)  # device -> its events with a given id
+    for e in events:
+        if e.device is not None and e.given is not None:
+            given_on[e.device].append(e)
     for x in (e for e in events if e.device is None):
         before = [c for c in computed_of[x.customer] if c.ms <= x.ms]
         last = max(before, key=order_key) if before else None
-        if last and x.ms - last.ms <= timeout:
+        # (a computed visit that an event of its device with a given id closed since is not open)
+        if last and x.ms - last.ms <= timeout and not any(
+            last.ms < g.ms <= x.ms for g in given_on[last.device or ""]
+        ):
             joined.append((x, last))
             continue
         before = [c for c in given_of[x.customer] if c.ms <= x.ms]
@@ -280,10 +289,6 @@ def reference(events: list[Event], timeout: int = TIMEOUT, on_campaign: bool = T
     # the device's events alone split its visits; a joined order goes into the visit of the event
     # it joined, and moves none of its bounds
     session_with: dict[str, list[Event]] = {}
-    given_on: dict[str, list[Event]] = defaultdict(list)  # device -> its events with a given id
-    for e in events:
-        if e.device is not None and e.given is not None:
-            given_on[e.device].append(e)
     for device, stream in by_device.items():
         for ses in split(stream, timeout, on_campaign, tuple(g.ms for g in given_on[device])):
             sessions.append(ses)

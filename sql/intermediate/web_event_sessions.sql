@@ -105,6 +105,13 @@ deviceless_visits as (
         on c.customer_id = d.customer_id and d.event_ts >= c.event_ts
     cross join parameters as p
     where epoch(d.event_ts) - epoch(c.event_ts) <= p.session_timeout_minutes * 60
+      -- (a visit that an event of its device with a session_id the source gave closed, after the
+      -- event joined and at or before the deviceless one, is not open: the source's session is)
+      and not exists (
+          select 1 from events_unioned as g
+          where g.channel = 'web' and g.given_session_id is not null and g.anonymous_id = c.anonymous_id
+            and g.event_ts > c.event_ts and g.event_ts <= d.event_ts
+      )
 ),
 
 -- A deviceless event with no computed visit open joins the given session of its customer's last

@@ -386,13 +386,13 @@ create or replace temp macro mask_personal_text(x) as
     else x end;
 
 -- The error for an id written as a number in scientific notation with its exponent's sign
--- (6.54321E+12, 1E+15), as Excel saves a long number that a cell held as a number (12 digits or
--- more), else null. Its digits are lost, and distinct ids read alike: three orders became one
+-- (6.54321E+12, 1E+15; 6,54321E+12 in a European locale), as Excel saves a long number (12 digits
+-- or more) in a cell of the General format, else null. Its digits are lost, and distinct ids read alike: three orders became one
 -- order, a customer's events another's, events "repeats" of one. Such an id is refused, naming
 -- its field, not merged. (A hex id has no '+' nor '.'; '+' is looked for first, as ids seldom
 -- hold one.)
 create or replace temp macro rounded_id_error(field, x) as
-    case when contains(x, '+') and regexp_full_match(x, '[0-9](\.[0-9]+)?[eE]\+[0-9]+')
+    case when contains(x, '+') and regexp_full_match(x, '[0-9]([.,][0-9]+)?[eE]\+[0-9]+')
         then field || ' "' || x || '" is a number in scientific notation, as Excel saves a long number: '
             || 'its digits are lost (save the column as text)'
     end;

@@ -90,7 +90,7 @@ typed as (
         parse_event_ts(event_ts_text) as event_ts,
         coalesce(
             rounded_id_error('event_id', event_id), rounded_id_error('user_id', user_id),
-            rounded_id_error('message_id', message_id)
+            rounded_id_error('message_id', message_id), rounded_id_error('campaign_id', campaign_id)
         ) as rounded_id_error
     from unmarked
 ),

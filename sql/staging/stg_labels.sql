@@ -65,6 +65,7 @@ checked as (
         case
             when parse_error is not null then parse_error
             when user_id is null then 'missing required field user_id'
+            when rounded_id_error('user_id', user_id) is not null then rounded_id_error('user_id', user_id)
             when stage is null then 'missing required field stage'
             when stage not in ('awareness', 'consideration', 'purchase', 'retention', 'advocacy')
                 then 'stage "' || left(stage, 40) || '" is not one of awareness, consideration, purchase, retention, advocacy'

@@ -523,9 +523,14 @@ class TestIdsExcelRounded:
                      f"w6,{TS},page_view,a1,u1,,,,6.5e+12\n"
                      # a hex id, an id with a plus, an id in scientific notation without its sign
                      f"w7,{TS},purchase,1e10,ab+cd,5e12,10,EUR,\n")
-        landing.text("email", DAY1, "esp.csv", "event_id,event_ts,event_name,email,user_id,message_id\n"
-                     f"m1,{TS},email_open,jane@example.com,9.87654E+13,x\n"
-                     f"m2,{TS},email_open,jane@example.com,u1,1.1E+12\n")
+        landing.text("email", DAY1, "esp.csv", "event_id,event_ts,event_name,email,user_id,message_id,campaign_id\n"
+                     f"m1,{TS},email_open,jane@example.com,9.87654E+13,x,c\n"
+                     f"m2,{TS},email_open,jane@example.com,u1,1.1E+12,c\n"
+                     f"m3,{TS},email_open,jane@example.com,u1,x,3.3E+11\n")
+        # a European Excel: a semicolon between fields, a comma in the number
+        landing.text("web", DAY1, "excel-de.csv", "event_id;event_ts;event_name;anonymous_id;user_id\n"
+                     f"d1;{TS};page_view;a1;6,54321E+12\n")
+        landing.text("labels", None, "labels.csv", "user_id,stage,as_of_date\n6.54321E+12,purchase,2026-09-30\n")
         landing.text("social", DAY1, "social.csv", "event_id,event_ts,event_name,platform,handle,thread_id\n"
                      f"s1,{TS},mention,x,@someone,4.4E+18\n")
         landing.text("identities", None, "crm.csv", "user_id,email\n7.5E+11,jane@example.com\n")
@@ -534,8 +539,11 @@ class TestIdsExcelRounded:
         assert query(warehouse, "select source_file, line_no, error, reason from quarantine order by 1, 2") == [
             ("email/dt=2026-10-01/esp.csv", 2, f'user_id "9.87654E+13" {excel}', "bad_type"),
             ("email/dt=2026-10-01/esp.csv", 3, f'message_id "1.1E+12" {excel}', "bad_type"),
+            ("email/dt=2026-10-01/esp.csv", 4, f'campaign_id "3.3E+11" {excel}', "bad_type"),
             ("identities/crm.csv", 2, f'user_id "7.5E+11" {excel}', "bad_type"),
+            ("labels/labels.csv", 2, f'user_id "6.54321E+12" {excel}', "bad_type"),
             ("social/dt=2026-10-01/social.csv", 2, f'thread_id "4.4E+18" {excel}', "bad_type"),
+            ("web/dt=2026-10-01/excel-de.csv", 2, f'user_id "6,54321E+12" {excel}', "bad_type"),
             ("web/dt=2026-10-01/excel.csv", 2, f'user_id "6.54321E+12" {excel}', "bad_type"),
             ("web/dt=2026-10-01/excel.csv", 3, f'order_id "6.54321E+12" {excel}', "bad_type"),
             ("web/dt=2026-10-01/excel.csv", 4, f'order_id "1.23457E+11" {excel}', "bad_type"),
